@@ -1,0 +1,29 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace EdgePlatform.ControlPlane.Devices;
+
+/// <summary>What enrolling devices are told and must prove.</summary>
+public sealed class EnrollmentOptions
+{
+    public const string Section = "Enrollment";
+
+    /// <summary>The group enrollment key a device must present. Created on first start when empty.</summary>
+    [Required]
+    [MinLength(16)]
+    public string GroupKey { get; set; } = string.Empty;
+
+    /// <summary>Broker host devices connect to.</summary>
+    [Required]
+    public string MqttHost { get; set; } = "127.0.0.1";
+
+    [Range(1, 65535)]
+    public int MqttPort { get; set; } = 1883;
+
+    /// <summary>Base URL of the OCI registry devices pull models from.</summary>
+    [Required]
+    public string RegistryUrl { get; set; } = "http://127.0.0.1:5080";
+
+    /// <summary>How often devices send telemetry unless a deployment says otherwise. Default 10 s.</summary>
+    [Range(1, 3600)]
+    public int TelemetryIntervalSeconds { get; set; } = 10;
+}

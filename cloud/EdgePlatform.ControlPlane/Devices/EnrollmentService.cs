@@ -1,0 +1,111 @@
+using System.Security.Cryptography;
+using System.Text;
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Ports;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgePlatform.ControlPlane.Devices;
+
+/// <summary>Admits devices that prove the group enrollment key, and checks their broker credentials.</summary>
+public sealed partial class EnrollmentService(
+    IDeviceStore store,
+    IModelSigner signer,
+    IOptions<EnrollmentOptions> options,
+    TimeProvider timeProvider,
+    ILogger<EnrollmentService> logger)
+{
+    private const int MaxTags = 32;
+
+    public async Task<EnrollmentResponse> EnrollAsync(EnrollmentRequest? request, CancellationToken cancellationToken)
+    {
+        if (request is null)
+        {
+            throw new RequestValidationException("body", "expected a JSON object with deviceId and enrollmentKey");
+        }
+
+        if (DeviceIds.Describe(request.DeviceId) is { } idProblem)
+        {
+            throw new RequestValidationException("deviceId", idProblem);
+        }
+
+        if (string.IsNullOrEmpty(request.EnrollmentKey))
+        {
+            throw new RequestValidationException("enrollmentKey", "is required");
+        }
+
+        var settings = options.Value;
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(request.EnrollmentKey), Encoding.UTF8.GetBytes(settings.GroupKey)))
+        {
+            LogEnrollmentRefused(request.DeviceId);
+            throw new CredentialRejectedException("the enrollment key is not valid");
+        }
+
+        var tags = ValidateTags(request.Tags);
+        var existing = await store.GetDeviceAsync(request.DeviceId, cancellationToken).ConfigureAwait(false);
+        var secret = DeviceCredentials.NewSecret();
+        var device = new DeviceRecord(
+            request.DeviceId,
+            tags,
+            DeviceCredentials.Hash(secret),
+            existing?.EnrolledAt ?? timeProvider.GetUtcNow(),
+            existing?.Status ?? DeviceStatuses.NeverConnected,
+            existing?.LastSeen,
+            existing?.Desired,
+            existing?.Reported);
+        await store.UpsertDeviceAsync(device, cancellationToken).ConfigureAwait(false);
+        LogEnrolled(request.DeviceId, existing is not null);
+
+        return new EnrollmentResponse(
+            request.DeviceId,
+            settings.MqttHost,
+            settings.MqttPort,
+            secret,
+            settings.RegistryUrl,
+            signer.TrustRootPem);
+    }
+
+    /// <summary>True when <paramref name="secret"/> is the current broker credential of an enrolled device.</summary>
+    public async Task<bool> ValidateCredentialAsync(string deviceId, string? secret, CancellationToken cancellationToken)
+    {
+        if (!DeviceIds.IsValid(deviceId) || string.IsNullOrEmpty(secret))
+        {
+            return false;
+        }
+
+        var device = await store.GetDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false);
+        return device is not null && DeviceCredentials.Matches(secret, device.CredentialHash);
+    }
+
+    private static Dictionary<string, string> ValidateTags(IReadOnlyDictionary<string, string>? tags)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (tags is null)
+        {
+            return result;
+        }
+
+        if (tags.Count > MaxTags)
+        {
+            throw new RequestValidationException("tags", $"at most {MaxTags} tags are allowed");
+        }
+
+        foreach (var (key, value) in tags)
+        {
+            if (string.IsNullOrWhiteSpace(key) || key.Length > 63 || value is null || value.Length > 256)
+            {
+                throw new RequestValidationException("tags", $"tag '{key}' needs a key of 1-63 characters and a value of at most 256");
+            }
+
+            result[key] = value;
+        }
+
+        return result;
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Device {DeviceId} enrolled (re-enrollment: {Again})")]
+    private partial void LogEnrolled(string deviceId, bool again);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Enrollment of device {DeviceId} refused: the enrollment key is not valid")]
+    private partial void LogEnrollmentRefused(string deviceId);
+}

@@ -1,0 +1,102 @@
+using System.Text.Json;
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Ports;
+using Microsoft.Extensions.Logging;
+
+namespace EdgePlatform.ControlPlane.Devices;
+
+/// <summary>The operator's view of devices, and what devices report about themselves.</summary>
+public sealed partial class FleetService(IDeviceStore store, TimeProvider timeProvider, ILogger<FleetService> logger)
+{
+    public async Task<IReadOnlyList<DeviceInfo>> ListAsync(CancellationToken cancellationToken)
+    {
+        var devices = await store.ListDevicesAsync(cancellationToken).ConfigureAwait(false);
+        return [.. devices.Select(ToInfo)];
+    }
+
+    public async Task<DeviceInfo> GetAsync(string deviceId, CancellationToken cancellationToken)
+    {
+        var device = await FindAsync(deviceId, cancellationToken).ConfigureAwait(false)
+            ?? throw new NotFoundException($"device '{deviceId}' is not enrolled");
+        return ToInfo(device);
+    }
+
+    public async Task<DeviceRecord?> FindAsync(string deviceId, CancellationToken cancellationToken) =>
+        DeviceIds.IsValid(deviceId) ? await store.GetDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false) : null;
+
+    /// <summary>Stores a device's reported twin; malformed documents are logged and dropped.</summary>
+    public async Task HandleReportedAsync(string deviceId, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        ReportedState? reported;
+        try
+        {
+            reported = JsonSerializer.Deserialize(payload.Span, ContractsJsonContext.Default.ReportedState);
+        }
+        catch (JsonException ex)
+        {
+            LogMalformedReported(deviceId, ex.Message);
+            return;
+        }
+
+        if (reported is null || reported.Slots is null)
+        {
+            LogMalformedReported(deviceId, "document is null or has no slots");
+            return;
+        }
+
+        if (await store.GetDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false) is null)
+        {
+            LogUnknownDevice(deviceId, "twin/reported");
+            return;
+        }
+
+        await store.SaveReportedAsync(deviceId, reported, timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        LogReported(deviceId, reported.DesiredVersion, reported.LastError ?? "none");
+    }
+
+    /// <summary>Records a device's online/offline status (its own message or its broker will).</summary>
+    public async Task HandleStatusAsync(string deviceId, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var status = System.Text.Encoding.UTF8.GetString(payload.Span).Trim();
+        if (status is not (DeviceStatuses.Online or DeviceStatuses.Offline))
+        {
+            LogMalformedStatus(deviceId, status.Length > 32 ? status[..32] : status);
+            return;
+        }
+
+        if (await store.GetDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false) is null)
+        {
+            LogUnknownDevice(deviceId, "status");
+            return;
+        }
+
+        await store.SaveStatusAsync(deviceId, status, timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        LogStatus(deviceId, status);
+    }
+
+    private static DeviceInfo ToInfo(DeviceRecord device) =>
+        new(
+            device.Id,
+            device.Tags,
+            device.Status,
+            device.EnrolledAt,
+            device.LastSeen,
+            device.Desired?.Version ?? 0,
+            device.Desired?.Deployment?.Model.ManifestDigest,
+            device.Reported);
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "Dropped malformed twin/reported from device {DeviceId}: {Reason}")]
+    private partial void LogMalformedReported(string deviceId, string reason);
+
+    [LoggerMessage(EventId = 111, Level = LogLevel.Warning, Message = "Dropped {Topic} message from unknown device {DeviceId}")]
+    private partial void LogUnknownDevice(string deviceId, string topic);
+
+    [LoggerMessage(EventId = 112, Level = LogLevel.Information, Message = "Device {DeviceId} reported desired version {DesiredVersion}, last error: {LastError}")]
+    private partial void LogReported(string deviceId, long desiredVersion, string lastError);
+
+    [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "Dropped malformed status '{Status}' from device {DeviceId}")]
+    private partial void LogMalformedStatus(string deviceId, string status);
+
+    [LoggerMessage(EventId = 114, Level = LogLevel.Information, Message = "Device {DeviceId} is {Status}")]
+    private partial void LogStatus(string deviceId, string status);
+}

@@ -1,0 +1,14 @@
+namespace EdgePlatform.ControlPlane.Ports;
+
+/// <summary>Content-addressed blob storage (manifests are blobs too).</summary>
+public interface IArtifactStore
+{
+    /// <summary>Stores content under its sha256 digest and returns the digest.</summary>
+    Task<string> PutAsync(ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
+
+    /// <summary>Opens a blob for reading, or null when it is not stored.</summary>
+    Task<Stream?> OpenReadAsync(string digest, CancellationToken cancellationToken);
+
+    /// <summary>The blob's size, or null when it is not stored.</summary>
+    Task<long?> GetSizeAsync(string digest, CancellationToken cancellationToken);
+}

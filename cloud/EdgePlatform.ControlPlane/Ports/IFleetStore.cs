@@ -1,0 +1,64 @@
+using EdgePlatform.Contracts;
+
+namespace EdgePlatform.ControlPlane.Ports;
+
+/// <summary>Enrolled devices, their desired and reported twins.</summary>
+public interface IDeviceStore
+{
+    Task<DeviceRecord?> GetDeviceAsync(string deviceId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<DeviceRecord>> ListDevicesAsync(CancellationToken cancellationToken);
+
+    /// <summary>Creates the device or, on re-enrollment, replaces its credential and tags.</summary>
+    Task UpsertDeviceAsync(DeviceRecord device, CancellationToken cancellationToken);
+
+    Task SaveDesiredAsync(string deviceId, DesiredState desired, CancellationToken cancellationToken);
+
+    Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken);
+
+    Task SaveStatusAsync(string deviceId, string status, DateTimeOffset at, CancellationToken cancellationToken);
+}
+
+/// <summary>Published model versions.</summary>
+public interface IModelStore
+{
+    /// <summary>Adds a version; false when that name and version already exist.</summary>
+    Task<bool> AddModelAsync(ModelRecord model, CancellationToken cancellationToken);
+
+    /// <summary>The given version, or the newest one when <paramref name="version"/> is null.</summary>
+    Task<ModelRecord?> FindModelAsync(string name, string? version, CancellationToken cancellationToken);
+
+    Task<ModelRecord?> FindModelByDigestAsync(string repository, string manifestDigest, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ModelRecord>> ListModelsAsync(CancellationToken cancellationToken);
+}
+
+public interface IDeploymentStore
+{
+    Task AddDeploymentAsync(DeploymentInfo deployment, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<DeploymentInfo>> ListDeploymentsAsync(CancellationToken cancellationToken);
+}
+
+public interface ITelemetryStore
+{
+    /// <summary>Stores one report; false when (device, sequence) was already stored.</summary>
+    Task<bool> AddTelemetryAsync(string deviceId, string kind, TelemetryRecord record, DateTimeOffset receivedAt, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken);
+}
+
+public interface ITrainingStore
+{
+    Task AddDatasetAsync(DatasetInfo dataset, CancellationToken cancellationToken);
+
+    Task<DatasetInfo?> GetDatasetAsync(string name, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<DatasetInfo>> ListDatasetsAsync(CancellationToken cancellationToken);
+
+    Task SaveTrainingRunAsync(TrainingRunInfo run, CancellationToken cancellationToken);
+
+    Task<TrainingRunInfo?> GetTrainingRunAsync(string id, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<TrainingRunInfo>> ListTrainingRunsAsync(CancellationToken cancellationToken);
+}

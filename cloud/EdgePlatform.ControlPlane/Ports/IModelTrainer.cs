@@ -1,0 +1,23 @@
+using EdgePlatform.Contracts;
+
+namespace EdgePlatform.ControlPlane.Ports;
+
+/// <summary>Trains a model on a dataset and exports it to ONNX.</summary>
+public interface IModelTrainer
+{
+    /// <summary>Trainer names this trainer accepts; the first is the default.</summary>
+    IReadOnlyList<string> Trainers { get; }
+
+    Task<TrainedModel> TrainAsync(TrainingJob job, Stream dataset, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Parses and profiles a CSV dataset; throws <see cref="RequestValidationException"/> saying
+    /// what is wrong with it. <paramref name="label"/> null means the trainer's default label column.
+    /// </summary>
+    DatasetInfo DescribeDataset(string name, string? label, ReadOnlyMemory<byte> csv, DateTimeOffset now);
+}
+
+public sealed record TrainingJob(string RunId, DatasetInfo Dataset, string ModelName, string ModelVersion, string Trainer, int Seed);
+
+/// <summary>A trained model: its card, its ONNX graph and the ML.NET model it came from.</summary>
+public sealed record TrainedModel(ModelCard Card, byte[] OnnxModel, byte[] MlNetModel);

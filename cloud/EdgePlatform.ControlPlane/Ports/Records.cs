@@ -1,0 +1,34 @@
+using EdgePlatform.Contracts;
+
+namespace EdgePlatform.ControlPlane.Ports;
+
+/// <summary>A device as stored: the credential is kept only as a hash.</summary>
+public sealed record DeviceRecord(
+    string Id,
+    IReadOnlyDictionary<string, string> Tags,
+    string CredentialHash,
+    DateTimeOffset EnrolledAt,
+    string Status,
+    DateTimeOffset? LastSeen,
+    DesiredState? Desired,
+    ReportedState? Reported);
+
+/// <summary>A published model version.</summary>
+public sealed record ModelRecord(
+    string Repository,
+    string Name,
+    string Version,
+    string ManifestDigest,
+    long ManifestSize,
+    string ModelDigest,
+    long ModelSize,
+    string Signature,
+    IReadOnlyDictionary<string, double> Metrics,
+    DateTimeOffset CreatedAt)
+{
+    public ModelInfo ToInfo() =>
+        new(Repository, Name, Version, ManifestDigest, ManifestSize, ModelDigest, ModelSize, Metrics, CreatedAt);
+
+    public ModelReference ToReference() =>
+        new(Repository, Name, Version, ManifestDigest, ManifestSize, Signature);
+}

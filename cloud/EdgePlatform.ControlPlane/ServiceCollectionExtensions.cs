@@ -1,0 +1,30 @@
+using EdgePlatform.ControlPlane.Deployments;
+using EdgePlatform.ControlPlane.Devices;
+using EdgePlatform.ControlPlane.Models;
+using EdgePlatform.ControlPlane.Telemetry;
+using EdgePlatform.ControlPlane.Training;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EdgePlatform.ControlPlane;
+
+public static class ServiceCollectionExtensions
+{
+    /// <summary>Registers the control-plane services; the host adds the port adapters.</summary>
+    public static IServiceCollection AddControlPlaneCore(this IServiceCollection services)
+    {
+        services.AddOptions<EnrollmentOptions>()
+            .BindConfiguration(EnrollmentOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<EnrollmentService>();
+        services.AddSingleton<FleetService>();
+        services.AddSingleton<ModelRegistry>();
+        services.AddSingleton<DeploymentService>();
+        services.AddSingleton<TelemetryIngestService>();
+        services.AddSingleton<DeviceMessageRouter>();
+        services.AddSingleton<TrainingService>();
+        services.AddHostedService<TrainingWorker>();
+        return services;
+    }
+}

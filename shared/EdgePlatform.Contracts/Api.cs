@@ -1,0 +1,88 @@
+namespace EdgePlatform.Contracts;
+
+/// <summary>Sent by a device to <c>POST /api/v1/enrollments/devices</c>.</summary>
+public sealed record EnrollmentRequest(string DeviceId, string EnrollmentKey, IReadOnlyDictionary<string, string>? Tags);
+
+/// <summary>
+/// What a device needs to join the fleet: where the broker is, its own broker credential
+/// (shown once), where models are pulled from, and the trust root that model signatures
+/// must chain to.
+/// </summary>
+public sealed record EnrollmentResponse(
+    string DeviceId,
+    string MqttHost,
+    int MqttPort,
+    string MqttPassword,
+    string RegistryUrl,
+    string TrustRootPem);
+
+public sealed record DeviceInfo(
+    string Id,
+    IReadOnlyDictionary<string, string> Tags,
+    string Status,
+    DateTimeOffset EnrolledAt,
+    DateTimeOffset? LastSeen,
+    long DesiredVersion,
+    string? DesiredModelDigest,
+    ReportedState? Reported);
+
+public sealed record ModelInfo(
+    string Repository,
+    string Name,
+    string Version,
+    string ManifestDigest,
+    long ManifestSize,
+    string ModelDigest,
+    long ModelSize,
+    IReadOnlyDictionary<string, double> Metrics,
+    DateTimeOffset CreatedAt);
+
+/// <summary>
+/// <see cref="Model"/> is <c>name</c> (latest version) or <c>name:version</c>; the targets are
+/// either explicit <see cref="Devices"/> or every enrolled device with <see cref="AllDevices"/>.
+/// </summary>
+public sealed record CreateDeploymentRequest(string? Model, IReadOnlyList<string>? Devices, bool? AllDevices);
+
+public sealed record DeploymentInfo(
+    string Id,
+    string ModelName,
+    string ModelVersion,
+    string ManifestDigest,
+    IReadOnlyList<string> Devices,
+    DateTimeOffset CreatedAt);
+
+/// <summary>Starts a training run on a registered dataset.</summary>
+public sealed record TrainingRequest(string? Dataset, string? ModelName, string? Trainer, int? Seed);
+
+public sealed record TrainingRunInfo(
+    string Id,
+    string Status,
+    string Dataset,
+    string ModelName,
+    string Trainer,
+    string? ModelVersion,
+    string? ManifestDigest,
+    IReadOnlyDictionary<string, double>? Metrics,
+    string? Error,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? FinishedAt);
+
+public static class TrainingRunStatuses
+{
+    public const string Running = "running";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+}
+
+public sealed record DatasetInfo(string Name, string Digest, int Rows, IReadOnlyList<string> Columns, string Label, DateTimeOffset CreatedAt);
+
+/// <summary>Latest telemetry the control plane holds for one device.</summary>
+public sealed record DeviceTelemetrySummary(
+    string DeviceId,
+    long Reports,
+    long LastSequence,
+    DateTimeOffset LastReceived,
+    TelemetryRecord Latest);
+
+/// <summary>RFC 7807 problem details as the API returns them.</summary>
+public sealed record ApiProblem(string? Type, string? Title, int? Status, string? Detail, IReadOnlyDictionary<string, string[]>? Errors);

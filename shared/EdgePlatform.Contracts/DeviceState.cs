@@ -1,0 +1,63 @@
+namespace EdgePlatform.Contracts;
+
+/// <summary>
+/// The document the control plane publishes retained on <c>devices/{id}/twin/desired</c>.
+/// <see cref="Version"/> grows with every change; a device ignores a document older than one
+/// it has applied.
+/// </summary>
+public sealed record DesiredState(long Version, DeploymentSpec? Deployment, TelemetrySettings Telemetry);
+
+public sealed record DeploymentSpec(string DeploymentId, ModelReference Model);
+
+/// <summary>
+/// What to run, pinned by digest, with the CMS detached signature (base64) over the exact
+/// manifest bytes. The device installs the package only if that signature verifies against
+/// the trust root it received at enrollment.
+/// </summary>
+public sealed record ModelReference(
+    string Repository,
+    string Name,
+    string Version,
+    string ManifestDigest,
+    long ManifestSize,
+    string Signature);
+
+public sealed record TelemetrySettings(int IntervalSeconds)
+{
+    public static TelemetrySettings Default { get; } = new(10);
+}
+
+/// <summary>What a device publishes on <c>devices/{id}/twin/reported</c>.</summary>
+public sealed record ReportedState(
+    string AgentVersion,
+    long DesiredVersion,
+    IReadOnlyList<ModelSlotReport> Slots,
+    string? LastError,
+    DateTimeOffset ReportedAt);
+
+/// <summary>State of one model slot on a device.</summary>
+public sealed record ModelSlotReport(
+    string Slot,
+    string Name,
+    string Version,
+    string ManifestDigest,
+    string State,
+    DateTimeOffset Since);
+
+public static class ModelSlotStates
+{
+    public const string Active = "active";
+    public const string Failed = "failed";
+}
+
+public static class DeviceStatuses
+{
+    public const string Online = "online";
+    public const string Offline = "offline";
+    public const string NeverConnected = "never-connected";
+}
+
+public static class ModelSlots
+{
+    public const string Primary = "primary";
+}

@@ -1,0 +1,24 @@
+namespace EdgePlatform.Contracts;
+
+public static class MediaTypes
+{
+    public const string OciManifest = "application/vnd.oci.image.manifest.v1+json";
+    public const string OciEmptyConfig = "application/vnd.oci.empty.v1+json";
+
+    /// <summary>The manifest <c>artifactType</c> of a model package.</summary>
+    public const string ModelArtifact = "application/vnd.edgeplatform.model.v1+json";
+
+    /// <summary>Config blob of a model package: the model card.</summary>
+    public const string ModelCard = "application/vnd.edgeplatform.model.card.v1+json";
+
+    public const string Onnx = "application/vnd.onnx";
+
+    /// <summary>The ML.NET model the ONNX graph was exported from, kept for lineage and parity checks.</summary>
+    public const string MlNetModel = "application/vnd.edgeplatform.mlnet.model.v1+zip";
+
+    public const string CmsSignature = "application/pkcs7-signature";
+
+    public const string ArrowStream = "application/vnd.apache.arrow.stream";
+
+    public const string Json = "application/json";
+}

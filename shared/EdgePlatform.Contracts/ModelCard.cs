@@ -1,0 +1,63 @@
+namespace EdgePlatform.Contracts;
+
+/// <summary>
+/// The config blob of a model package: what the model is, how device events bind to its
+/// inputs, what it outputs, how it was made and what its training data looked like.
+/// </summary>
+public sealed record ModelCard(
+    string Name,
+    string Version,
+    string Task,
+    IReadOnlyList<ModelInput> Inputs,
+    IReadOnlyList<ModelOutput> Outputs,
+    IReadOnlyDictionary<string, double> Metrics,
+    ModelLineage Lineage,
+    IReadOnlyList<FeatureBaseline> Baseline,
+    DateTimeOffset CreatedAt);
+
+/// <summary>
+/// One ONNX graph input and the event field that feeds it. Shapes use -1 for the batch
+/// dimension, as ML.NET exports them (<c>[-1, 1]</c> for a scalar feature).
+/// </summary>
+public sealed record ModelInput(string Name, string ElementType, IReadOnlyList<long> Shape, string Field);
+
+/// <summary>
+/// One ONNX graph output and the prediction field it is published as
+/// (<see cref="PredictionFields"/>).
+/// </summary>
+public sealed record ModelOutput(string Name, string ElementType, IReadOnlyList<long> Shape, string Field);
+
+public sealed record ModelLineage(
+    string TrainingRunId,
+    string DatasetName,
+    string DatasetDigest,
+    int DatasetRows,
+    string Trainer,
+    IReadOnlyDictionary<string, string> Parameters,
+    string CodeVersion);
+
+/// <summary>Training-time statistics of one feature, the baseline drift is measured against.</summary>
+public sealed record FeatureBaseline(string Name, double Mean, double StdDev, double Min, double Max);
+
+public static class ModelTasks
+{
+    public const string BinaryClassification = "binary-classification";
+    public const string Regression = "regression";
+}
+
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720", Justification = "Names mirror the ONNX tensor element types they stand for.")]
+public static class TensorElementTypes
+{
+    public const string Float32 = "float32";
+    public const string Float64 = "float64";
+    public const string Int64 = "int64";
+    public const string Bool = "bool";
+}
+
+/// <summary>Names of the fields a prediction carries, as bound in <see cref="ModelOutput.Field"/>.</summary>
+public static class PredictionFields
+{
+    public const string Label = "label";
+    public const string Score = "score";
+    public const string Probability = "probability";
+}

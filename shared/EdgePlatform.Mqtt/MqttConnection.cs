@@ -1,0 +1,304 @@
+using System.Buffers;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace EdgePlatform.Mqtt;
+
+/// <summary>
+/// An MQTT 5 client that stays connected: it reconnects with capped exponential backoff,
+/// restores its subscriptions on every new session, and hands received messages to one
+/// handler in arrival order. QoS 1 messages are acknowledged only after the handler returns,
+/// so a message whose handler did not finish is redelivered.
+/// </summary>
+public sealed partial class MqttConnection : IAsyncDisposable
+{
+    private readonly MqttConnectionSettings _settings;
+    private readonly ILogger _logger;
+    private readonly IMqttClient _client;
+    private readonly List<(string Filter, MqttQualityOfServiceLevel Qos)> _subscriptions = [];
+    private readonly SemaphoreSlim _disconnected = new(0, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private Func<MqttIncoming, CancellationToken, Task>? _handler;
+    private Func<CancellationToken, Task>? _onConnected;
+    private TaskCompletionSource _firstConnect = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _loop;
+
+    public MqttConnection(MqttConnectionSettings settings, ILogger logger)
+    {
+        _settings = settings;
+        _logger = logger;
+        _client = new MqttClientFactory().CreateMqttClient();
+        _client.DisconnectedAsync += OnDisconnectedAsync;
+        _client.ApplicationMessageReceivedAsync += OnMessageAsync;
+    }
+
+    public bool IsConnected => _client.IsConnected;
+
+    public string ClientId => _settings.ClientId;
+
+    /// <summary>Adds a subscription that is (re)established on every connect. Call before <see cref="Start"/>.</summary>
+    public void Subscribe(string topicFilter, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce) =>
+        _subscriptions.Add((topicFilter, qos));
+
+    /// <summary>Sets the one handler for received messages. Call before <see cref="Start"/>.</summary>
+    public void OnMessage(Func<MqttIncoming, CancellationToken, Task> handler) => _handler = handler;
+
+    /// <summary>Runs after every successful connect, once subscriptions are in place.</summary>
+    public void OnConnected(Func<CancellationToken, Task> callback) => _onConnected = callback;
+
+    public void Start() => _loop ??= Task.Run(() => RunAsync(_stopping.Token));
+
+    /// <summary>Completes when the client is connected (now or later).</summary>
+    public async Task WaitConnectedAsync(CancellationToken cancellationToken)
+    {
+        if (_client.IsConnected)
+        {
+            return;
+        }
+
+        await _firstConnect.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Publishes and, for QoS 1, waits for the broker's acknowledgement. Throws
+    /// <see cref="MqttPublishException"/> if the client is offline or the broker refused it.
+    /// </summary>
+    public async Task PublishAsync(
+        string topic,
+        ReadOnlyMemory<byte> payload,
+        CancellationToken cancellationToken,
+        MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce,
+        bool retain = false,
+        string? contentType = null)
+    {
+        if (!_client.IsConnected)
+        {
+            throw new MqttPublishException($"not connected to {_settings.Host}:{_settings.Port}");
+        }
+
+        var builder = new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayloadSegment(payload)
+            .WithQualityOfServiceLevel(qos)
+            .WithRetainFlag(retain);
+        if (contentType is not null)
+        {
+            builder.WithContentType(contentType);
+        }
+
+        MqttClientPublishResult result;
+        try
+        {
+            result = await _client.PublishAsync(builder.Build(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or InvalidOperationException)
+        {
+            throw new MqttPublishException($"publish to '{topic}' failed: {ex.Message}", ex);
+        }
+
+        if (!result.IsSuccess && result.ReasonCode != MqttClientPublishReasonCode.NoMatchingSubscribers)
+        {
+            throw new MqttPublishException($"broker refused publish to '{topic}': {result.ReasonCode} {result.ReasonString}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            try
+            {
+                await _loop.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping is the expected way out of the loop.
+            }
+        }
+
+        if (_client.IsConnected)
+        {
+            try
+            {
+                var options = new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build();
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _client.DisconnectAsync(options, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException)
+            {
+                LogDisconnectFailed(ex.Message);
+            }
+        }
+
+        _client.Dispose();
+        _disconnected.Dispose();
+        _stopping.Dispose();
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(250);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            if (!_client.IsConnected)
+            {
+                try
+                {
+                    await ConnectAsync(stoppingToken).ConfigureAwait(false);
+                    delay = TimeSpan.FromMilliseconds(250);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    LogConnectFailed(_settings.ClientId, _settings.Host, _settings.Port, ex.Message, delay.TotalMilliseconds);
+                    await Task.Delay(delay, stoppingToken).ConfigureAwait(false);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _settings.MaxReconnectDelay.Ticks));
+                    continue;
+                }
+            }
+
+            // Wake on a disconnect, or poll in case the event was missed during a reconnect race.
+            await _disconnected.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        var builder = new MqttClientOptionsBuilder()
+            .WithTcpServer(_settings.Host, _settings.Port)
+            .WithClientId(_settings.ClientId)
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithCleanStart(_settings.CleanStart)
+            .WithSessionExpiryInterval((uint)_settings.SessionExpiry.TotalSeconds)
+            .WithKeepAlivePeriod(_settings.KeepAlive)
+            .WithTimeout(TimeSpan.FromSeconds(10));
+        if (_settings.UserName is not null)
+        {
+            builder.WithCredentials(_settings.UserName, _settings.Password ?? string.Empty);
+        }
+
+        if (_settings.LastWill is { } will)
+        {
+            builder.WithWillTopic(will.Topic)
+                .WithWillPayload(will.Payload)
+                .WithWillRetain(will.Retain)
+                .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
+        }
+
+        var result = await _client.ConnectAsync(builder.Build(), cancellationToken).ConfigureAwait(false);
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            throw new MqttPublishException($"broker refused the connection: {result.ResultCode} {result.ReasonString}");
+        }
+
+        if (_subscriptions.Count > 0)
+        {
+            var subscribe = new MqttClientSubscribeOptionsBuilder();
+            foreach (var (filter, qos) in _subscriptions)
+            {
+                subscribe.WithTopicFilter(filter, qos);
+            }
+
+            var subscribed = await _client.SubscribeAsync(subscribe.Build(), cancellationToken).ConfigureAwait(false);
+            foreach (var item in subscribed.Items)
+            {
+                if (item.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2)
+                {
+                    throw new MqttPublishException($"broker refused subscription '{item.TopicFilter.Topic}': {item.ResultCode}");
+                }
+            }
+        }
+
+        LogConnected(_settings.ClientId, _settings.Host, _settings.Port, result.IsSessionPresent);
+        if (_onConnected is not null)
+        {
+            await _onConnected(cancellationToken).ConfigureAwait(false);
+        }
+
+        _firstConnect.TrySetResult();
+    }
+
+    private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs args)
+    {
+        if (args.ClientWasConnected)
+        {
+            LogDisconnected(_settings.ClientId, args.Reason.ToString(), args.Exception?.Message ?? args.ReasonString ?? string.Empty);
+            _firstConnect = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        if (_disconnected.CurrentCount == 0)
+        {
+            try
+            {
+                _disconnected.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Another disconnect already woke the loop.
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs args)
+    {
+        if (_handler is null)
+        {
+            return;
+        }
+
+        var message = args.ApplicationMessage;
+        var payload = message.Payload;
+        var incoming = new MqttIncoming(
+            message.Topic,
+            payload.IsSingleSegment ? payload.First : payload.ToArray(),
+            message.ResponseTopic,
+            message.CorrelationData);
+        try
+        {
+            await _handler(incoming, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // A handler fault must not tear down the connection; the message is logged and
+            // acknowledged, handlers are expected to dead-letter what they cannot process.
+            LogHandlerFailed(message.Topic, ex);
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "MQTT client {ClientId} connected to {Host}:{Port} (session present: {SessionPresent})")]
+    private partial void LogConnected(string clientId, string host, int port, bool sessionPresent);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "MQTT client {ClientId} could not connect to {Host}:{Port}: {Reason}; retrying in {DelayMs} ms")]
+    private partial void LogConnectFailed(string clientId, string host, int port, string reason, double delayMs);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "MQTT client {ClientId} disconnected ({Reason}) {Detail}")]
+    private partial void LogDisconnected(string clientId, string reason, string detail);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "Handler for message on {Topic} failed")]
+    private partial void LogHandlerFailed(string topic, Exception exception);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Debug, Message = "Disconnect on shutdown failed: {Reason}")]
+    private partial void LogDisconnectFailed(string reason);
+}
+
+/// <summary>A publish or connect that the broker refused or that could not be sent.</summary>
+public sealed class MqttPublishException : Exception
+{
+    public MqttPublishException()
+    {
+    }
+
+    public MqttPublishException(string message)
+        : base(message)
+    {
+    }
+
+    public MqttPublishException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -1,0 +1,30 @@
+namespace EdgePlatform.Mqtt;
+
+/// <summary>Where and as whom an <see cref="MqttConnection"/> connects.</summary>
+public sealed record MqttConnectionSettings(string Host, int Port, string ClientId)
+{
+    public string? UserName { get; init; }
+
+    public string? Password { get; init; }
+
+    /// <summary>
+    /// False keeps the broker-side session (subscriptions and queued QoS 1 messages) across
+    /// reconnects, so nothing published while the client was away is lost.
+    /// </summary>
+    public bool CleanStart { get; init; }
+
+    /// <summary>How long the broker keeps the session after a disconnect.</summary>
+    public TimeSpan SessionExpiry { get; init; } = TimeSpan.FromHours(24);
+
+    public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(15);
+
+    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    public MqttLastWill? LastWill { get; init; }
+}
+
+/// <summary>Message the broker publishes for the client when its connection drops.</summary>
+public sealed record MqttLastWill(string Topic, byte[] Payload, bool Retain);
+
+/// <summary>A message received on a subscription.</summary>
+public readonly record struct MqttIncoming(string Topic, ReadOnlyMemory<byte> Payload, string? ResponseTopic, byte[]? CorrelationData);
