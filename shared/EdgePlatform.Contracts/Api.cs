@@ -86,3 +86,9 @@ public sealed record DeviceTelemetrySummary(
 
 /// <summary>RFC 7807 problem details as the API returns them.</summary>
 public sealed record ApiProblem(string? Type, string? Title, int? Status, string? Detail, IReadOnlyDictionary<string, string[]>? Errors);
+
+/// <summary>
+/// Written by a running server to <c>server.json</c> in its data directory once it accepts
+/// connections, so local tools and agents can find it.
+/// </summary>
+public sealed record ServerEndpoints(string HttpUrl, string MqttHost, int MqttPort, string EnrollmentKeyFile, int ProcessId);

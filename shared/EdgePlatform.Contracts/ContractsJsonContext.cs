@@ -29,6 +29,10 @@ namespace EdgePlatform.Contracts;
 [JsonSerializable(typeof(DeviceTelemetrySummary))]
 [JsonSerializable(typeof(IReadOnlyList<DeviceTelemetrySummary>))]
 [JsonSerializable(typeof(ApiProblem))]
+[JsonSerializable(typeof(ServerEndpoints))]
 [JsonSerializable(typeof(Prediction))]
 [JsonSerializable(typeof(DeadLetter))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(Dictionary<string, double>))]
+[JsonSerializable(typeof(List<string>))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;

@@ -1,0 +1,55 @@
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Deployments;
+using EdgePlatform.ControlPlane.Models;
+using EdgePlatform.ControlPlane.Telemetry;
+using EdgePlatform.ControlPlane.Training;
+
+namespace EdgePlatform.ControlPlane.Host.Apis;
+
+public static class ModelsApi
+{
+    public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1");
+        api.MapGet("/models", async (ModelRegistry registry, CancellationToken ct) =>
+            TypedResults.Ok(await registry.ListAsync(ct).ConfigureAwait(false)));
+        api.MapGet("/models/{name}", async (string name, ModelRegistry registry, CancellationToken ct) =>
+            TypedResults.Ok((await registry.ResolveAsync(name, ct).ConfigureAwait(false)).ToInfo()));
+
+        api.MapPost("/deployments", async (CreateDeploymentRequest? request, DeploymentService deployments, CancellationToken ct) =>
+        {
+            var deployment = await deployments.CreateAsync(request, ct).ConfigureAwait(false);
+            return TypedResults.Created($"/api/v1/deployments/{deployment.Id}", deployment);
+        });
+        api.MapGet("/deployments", async (DeploymentService deployments, CancellationToken ct) =>
+            TypedResults.Ok(await deployments.ListAsync(ct).ConfigureAwait(false)));
+
+        api.MapGet("/datasets", async (TrainingService training, CancellationToken ct) =>
+            TypedResults.Ok(await training.ListDatasetsAsync(ct).ConfigureAwait(false)));
+        api.MapPut("/datasets/{name}", async (string name, string? label, HttpRequest request, TrainingService training, CancellationToken ct) =>
+        {
+            using var body = new MemoryStream();
+            await request.Body.CopyToAsync(body, ct).ConfigureAwait(false);
+            if (body.Length == 0)
+            {
+                throw new RequestValidationException("body", "send the dataset as CSV with a header row");
+            }
+
+            return TypedResults.Ok(await training.RegisterDatasetAsync(name, label, body.ToArray(), ct).ConfigureAwait(false));
+        });
+
+        api.MapPost("/training-runs", async (TrainingRequest? request, TrainingService training, CancellationToken ct) =>
+        {
+            var run = await training.StartAsync(request, ct).ConfigureAwait(false);
+            return TypedResults.Accepted($"/api/v1/training-runs/{run.Id}", run);
+        });
+        api.MapGet("/training-runs", async (TrainingService training, CancellationToken ct) =>
+            TypedResults.Ok(await training.ListRunsAsync(ct).ConfigureAwait(false)));
+        api.MapGet("/training-runs/{id}", async (string id, TrainingService training, CancellationToken ct) =>
+            TypedResults.Ok(await training.GetRunAsync(id, ct).ConfigureAwait(false)));
+
+        api.MapGet("/telemetry", async (string? device, TelemetryIngestService telemetry, CancellationToken ct) =>
+            TypedResults.Ok(await telemetry.SummarizeAsync(device, ct).ConfigureAwait(false)));
+        return app;
+    }
+}

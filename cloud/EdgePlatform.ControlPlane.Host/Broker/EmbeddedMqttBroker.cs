@@ -1,0 +1,135 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Devices;
+using EdgePlatform.ControlPlane.Host.Hosting;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+
+namespace EdgePlatform.ControlPlane.Host.Broker;
+
+/// <summary>
+/// The embedded MQTT 5 broker. Devices authenticate with their enrollment credential, the
+/// client id must be the device id, and a device may touch only its own topics: publish its
+/// reported twin, telemetry and status, subscribe under <c>devices/{id}/</c>. The control
+/// plane connects as a privileged client like it would to any external broker.
+/// </summary>
+public sealed partial class EmbeddedMqttBroker(
+    ServerBootstrap bootstrap,
+    BrokerCredentials credentials,
+    EnrollmentService enrollment,
+    ILogger<EmbeddedMqttBroker> logger) : IHostedService, IDisposable
+{
+    private MqttServer? _server;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var options = new MqttServerOptionsBuilder()
+            .WithDefaultEndpoint()
+            .WithDefaultEndpointBoundIPAddress(IPAddress.Parse(bootstrap.Options.BindAddress))
+            .WithDefaultEndpointPort(bootstrap.MqttPort)
+            .WithPersistentSessions()
+            .WithMaxPendingMessagesPerClient(10_000)
+            .Build();
+        _server = new MqttServerFactory().CreateMqttServer(options);
+        _server.ValidatingConnectionAsync += ValidateConnectionAsync;
+        _server.InterceptingPublishAsync += AuthorizePublishAsync;
+        _server.InterceptingSubscriptionAsync += AuthorizeSubscriptionAsync;
+        await _server.StartAsync().ConfigureAwait(false);
+        LogStarted(bootstrap.Options.BindAddress, bootstrap.MqttPort);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_server is not null)
+        {
+            await _server.StopAsync().ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose() => _server?.Dispose();
+
+    private static bool IsPrivileged(string? userName) =>
+        string.Equals(userName, BrokerCredentials.ControlPlaneUserName, StringComparison.Ordinal);
+
+    private async Task ValidateConnectionAsync(ValidatingConnectionEventArgs args)
+    {
+        if (IsPrivileged(args.UserName))
+        {
+            var expected = Encoding.UTF8.GetBytes(credentials.Password);
+            var given = Encoding.UTF8.GetBytes(args.Password ?? string.Empty);
+            if (!CryptographicOperations.FixedTimeEquals(expected, given))
+            {
+                args.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+                LogRefused(args.ClientId, "bad control-plane credential");
+            }
+
+            return;
+        }
+
+        // The identity is the enrolled device: user name, client id and credential must agree.
+        if (!string.Equals(args.UserName, args.ClientId, StringComparison.Ordinal) || !DeviceIds.IsValid(args.ClientId))
+        {
+            args.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
+            LogRefused(args.ClientId, "client id must be the device id and equal the user name");
+            return;
+        }
+
+        if (!await enrollment.ValidateCredentialAsync(args.ClientId, args.Password, args.CancellationToken).ConfigureAwait(false))
+        {
+            args.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+            LogRefused(args.ClientId, "not enrolled or wrong credential");
+        }
+    }
+
+    private Task AuthorizePublishAsync(InterceptingPublishEventArgs args)
+    {
+        // Messages injected by the broker itself carry no client id.
+        if (string.IsNullOrEmpty(args.ClientId) || IsPrivileged(args.UserName))
+        {
+            return Task.CompletedTask;
+        }
+
+        var topic = args.ApplicationMessage.Topic;
+        if (!Topics.TryParseDeviceTopic(topic, out var deviceId, out var rest)
+            || !string.Equals(deviceId, args.ClientId, StringComparison.Ordinal)
+            || !(rest is DeviceMessageRouter.ReportedSuffix or DeviceMessageRouter.StatusSuffix
+                || rest.StartsWith(DeviceMessageRouter.TelemetryPrefix, StringComparison.Ordinal)))
+        {
+            args.ProcessPublish = false;
+            args.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
+            LogDenied(args.ClientId, "publish", topic);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task AuthorizeSubscriptionAsync(InterceptingSubscriptionEventArgs args)
+    {
+        if (IsPrivileged(args.UserName))
+        {
+            return Task.CompletedTask;
+        }
+
+        var filter = args.TopicFilter.Topic;
+        var ownPrefix = $"{Topics.DeviceRoot}/{args.ClientId}/";
+        if (!filter.StartsWith(ownPrefix, StringComparison.Ordinal))
+        {
+            args.ProcessSubscription = false;
+            args.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+            LogDenied(args.ClientId, "subscribe", filter);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Embedded MQTT broker listening on {Address}:{Port}")]
+    private partial void LogStarted(string address, int port);
+
+    [LoggerMessage(EventId = 601, Level = LogLevel.Warning, Message = "MQTT connection of client {ClientId} refused: {Reason}")]
+    private partial void LogRefused(string clientId, string reason);
+
+    [LoggerMessage(EventId = 602, Level = LogLevel.Warning, Message = "Device {ClientId} denied {Action} on {Topic}")]
+    private partial void LogDenied(string clientId, string action, string topic);
+}

@@ -1,0 +1,92 @@
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Host.Apis;
+using EdgePlatform.ControlPlane.Host.Artifacts;
+using EdgePlatform.ControlPlane.Host.Broker;
+using EdgePlatform.ControlPlane.Host.Signing;
+using EdgePlatform.ControlPlane.Host.Storage;
+using EdgePlatform.ControlPlane.Ports;
+using Microsoft.AspNetCore.Http.Json;
+
+namespace EdgePlatform.ControlPlane.Host.Hosting;
+
+public static partial class ControlPlaneHostExtensions
+{
+    /// <summary>Data directory, ports, JSON contracts, problem details: what every part of the server relies on.</summary>
+    public static ServerBootstrap AddControlPlaneDefaults(this WebApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
+        var bootstrap = ServerBootstrap.Prepare(options);
+        builder.Configuration.AddInMemoryCollection(bootstrap.DerivedConfiguration());
+        builder.WebHost.UseUrls(bootstrap.HttpUrl);
+        builder.Services.AddSingleton(bootstrap);
+        builder.Services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ContractsJsonContext.Default));
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+        builder.Services.AddHostedService<EndpointsFileWriter>();
+        return bootstrap;
+    }
+
+    public static WebApplicationBuilder AddSqliteStore(this WebApplicationBuilder builder, ServerBootstrap bootstrap)
+    {
+        var store = new SqliteStore(Path.Combine(bootstrap.DataDirectory, "edgeplatform.db"));
+        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton<IDeviceStore>(store);
+        builder.Services.AddSingleton<IModelStore>(store);
+        builder.Services.AddSingleton<IDeploymentStore>(store);
+        builder.Services.AddSingleton<ITelemetryStore>(store);
+        builder.Services.AddSingleton<ITrainingStore>(store);
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddFileArtifacts(this WebApplicationBuilder builder, ServerBootstrap bootstrap)
+    {
+        builder.Services.AddSingleton<IArtifactStore>(new FileSystemArtifactStore(Path.Combine(bootstrap.DataDirectory, "blobs")));
+        builder.Services.AddSingleton<IModelSigner>(sp => new FileSigningKeys(Path.Combine(bootstrap.DataDirectory, "keys"), sp.GetRequiredService<TimeProvider>()));
+        return builder;
+    }
+
+    /// <summary>The embedded broker, then the control plane's privileged link to it (hosted services start in order).</summary>
+    public static WebApplicationBuilder AddEmbeddedBroker(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<BrokerCredentials>();
+        builder.Services.AddHostedService<EmbeddedMqttBroker>();
+        builder.Services.AddSingleton<MqttDeviceLink>();
+        builder.Services.AddSingleton<IDeviceLink>(sp => sp.GetRequiredService<MqttDeviceLink>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttDeviceLink>());
+        return builder;
+    }
+
+    public static WebApplication MapControlPlaneApis(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.MapGet("/healthz", () => TypedResults.Ok("ok"));
+        app.MapDevicesApi();
+        app.MapModelsApi();
+        app.MapRegistryApi();
+        return app;
+    }
+
+    /// <summary>Announces the server in its data directory once it accepts connections.</summary>
+    private sealed partial class EndpointsFileWriter(
+        ServerBootstrap bootstrap,
+        IHostApplicationLifetime lifetime,
+        ILogger<EndpointsFileWriter> logger) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            lifetime.ApplicationStarted.Register(() =>
+            {
+                bootstrap.WriteEndpointsFile();
+                LogReady(bootstrap.HttpUrl, bootstrap.Options.BindAddress, bootstrap.MqttPort, bootstrap.DataDirectory, bootstrap.EnrollmentKeyFile);
+            });
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Control plane ready: API {HttpUrl}, MQTT {MqttHost}:{MqttPort}, data directory {DataDirectory}, enrollment key in {EnrollmentKeyFile}")]
+        private partial void LogReady(string httpUrl, string mqttHost, int mqttPort, string dataDirectory, string enrollmentKeyFile);
+    }
+}

@@ -1,0 +1,109 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text.Json;
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Devices;
+
+namespace EdgePlatform.ControlPlane.Host.Hosting;
+
+/// <summary>
+/// Settles what must be known before the host is built: the data directory, the ports (a
+/// requested port of 0 is resolved to a free one so it can be advertised to devices), and the
+/// group enrollment key, created on first start with mode 0600.
+/// </summary>
+public sealed class ServerBootstrap
+{
+    public const string EnrollmentKeyFileName = "enrollment.key";
+    public const string EndpointsFileName = "server.json";
+
+    private ServerBootstrap(ServerOptions options, int httpPort, int mqttPort, string enrollmentKey)
+    {
+        Options = options;
+        HttpPort = httpPort;
+        MqttPort = mqttPort;
+        EnrollmentKey = enrollmentKey;
+    }
+
+    public ServerOptions Options { get; }
+
+    public int HttpPort { get; }
+
+    public int MqttPort { get; }
+
+    public string EnrollmentKey { get; }
+
+    public string DataDirectory => Options.DataDirectory;
+
+    public string HttpUrl => $"http://{Options.BindAddress}:{HttpPort}";
+
+    public string EnrollmentKeyFile => Path.Combine(DataDirectory, EnrollmentKeyFileName);
+
+    public static ServerBootstrap Prepare(ServerOptions options)
+    {
+        options.DataDirectory = Path.GetFullPath(options.DataDirectory);
+        Directory.CreateDirectory(options.DataDirectory);
+        File.SetUnixFileMode(options.DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        // A stale endpoints file from an earlier run must not be mistaken for this one.
+        File.Delete(Path.Combine(options.DataDirectory, EndpointsFileName));
+
+        var address = IPAddress.Parse(options.BindAddress);
+        var httpPort = options.HttpPort == 0 ? FreePort(address) : options.HttpPort;
+        var mqttPort = options.MqttPort == 0 ? FreePort(address, except: httpPort) : options.MqttPort;
+        return new ServerBootstrap(options, httpPort, mqttPort, LoadOrCreateEnrollmentKey(options.DataDirectory));
+    }
+
+    /// <summary>Configuration values derived here, for the options that other parts bind.</summary>
+    public IEnumerable<KeyValuePair<string, string?>> DerivedConfiguration() =>
+    [
+        new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.GroupKey)}", EnrollmentKey),
+        new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.MqttHost)}", Options.BindAddress),
+        new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.MqttPort)}", MqttPort.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.RegistryUrl)}", HttpUrl),
+    ];
+
+    public void WriteEndpointsFile()
+    {
+        var endpoints = new ServerEndpoints(HttpUrl, Options.BindAddress, MqttPort, EnrollmentKeyFile, Environment.ProcessId);
+        var path = Path.Combine(DataDirectory, EndpointsFileName);
+        var temporary = path + ".tmp";
+        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(endpoints, ContractsJsonContext.Default.ServerEndpoints));
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    private static string LoadOrCreateEnrollmentKey(string dataDirectory)
+    {
+        var path = Path.Combine(dataDirectory, EnrollmentKeyFileName);
+        if (File.Exists(path))
+        {
+            return File.ReadAllText(path).Trim();
+        }
+
+        var key = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        using var writer = new StreamWriter(new FileStream(path, options));
+        writer.Write(key);
+        return key;
+    }
+
+    private static int FreePort(IPAddress address, int except = -1)
+    {
+        while (true)
+        {
+            using var listener = new TcpListener(address, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            listener.Stop();
+            if (port != except)
+            {
+                return port;
+            }
+        }
+    }
+}

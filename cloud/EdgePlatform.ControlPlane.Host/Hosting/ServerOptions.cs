@@ -1,0 +1,26 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace EdgePlatform.ControlPlane.Host.Hosting;
+
+/// <summary>Where the server keeps its state and where it listens.</summary>
+public sealed class ServerOptions
+{
+    public const string Section = "Server";
+
+    /// <summary>Holds the SQLite database, blobs, keys and the enrollment key. Default: ~/.local/share/edgeplatform/server.</summary>
+    [Required]
+    public string DataDirectory { get; set; } = Path.Combine(
+        Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "edgeplatform", "server");
+
+    /// <summary>Loopback address by default; the API is not exposed beyond the machine unless configured.</summary>
+    [Required]
+    public string BindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>HTTP port for /api/v1 and /v2/; 0 picks a free port. Default 5080.</summary>
+    [Range(0, 65535)]
+    public int HttpPort { get; set; } = 5080;
+
+    /// <summary>Port of the embedded MQTT broker; 0 picks a free port. Default 1883.</summary>
+    [Range(0, 65535)]
+    public int MqttPort { get; set; } = 1883;
+}

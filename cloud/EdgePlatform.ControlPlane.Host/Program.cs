@@ -1,0 +1,18 @@
+using EdgePlatform.ControlPlane;
+using EdgePlatform.ControlPlane.Host.Hosting;
+using EdgePlatform.ControlPlane.Host.Training;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+var bootstrap = builder.AddControlPlaneDefaults();
+builder.Services.AddControlPlaneCore();
+builder.AddSqliteStore(bootstrap);
+builder.AddFileArtifacts(bootstrap);
+builder.AddEmbeddedBroker();
+builder.AddMlNetTrainer();
+
+var app = builder.Build();
+app.MapControlPlaneApis();
+app.Run();
+
+/// <summary>Entry point, visible to integration tests that host the server in-process.</summary>
+public partial class Program;

@@ -1,0 +1,116 @@
+using Microsoft.Data.Sqlite;
+
+namespace EdgePlatform.ControlPlane.Host.Storage;
+
+/// <summary>
+/// Ordered schema migrations tracked in <c>PRAGMA user_version</c>. A migration is never edited
+/// once released; changes go in a new entry.
+/// </summary>
+internal static class SqliteMigrations
+{
+    private static readonly string[] Steps =
+    [
+        """
+        CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            tags TEXT NOT NULL,
+            credential_hash TEXT NOT NULL,
+            enrolled_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            last_seen TEXT NULL,
+            desired TEXT NULL,
+            reported TEXT NULL
+        );
+        CREATE TABLE models (
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            repository TEXT NOT NULL,
+            manifest_digest TEXT NOT NULL,
+            manifest_size INTEGER NOT NULL,
+            model_digest TEXT NOT NULL,
+            model_size INTEGER NOT NULL,
+            signature TEXT NOT NULL,
+            metrics TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (name, version)
+        );
+        CREATE INDEX models_by_digest ON models (repository, manifest_digest);
+        CREATE TABLE deployments (
+            id TEXT PRIMARY KEY,
+            model_name TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            manifest_digest TEXT NOT NULL,
+            devices TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE telemetry (
+            device_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            model_name TEXT NULL,
+            model_version TEXT NULL,
+            model_digest TEXT NULL,
+            events_in INTEGER NOT NULL,
+            events_scored INTEGER NOT NULL,
+            errors INTEGER NOT NULL,
+            dead_lettered INTEGER NOT NULL,
+            latency_p50_ms REAL NOT NULL,
+            latency_p99_ms REAL NOT NULL,
+            latency_max_ms REAL NOT NULL,
+            cpu_percent REAL NOT NULL,
+            memory_bytes INTEGER NOT NULL,
+            PRIMARY KEY (device_id, sequence)
+        ) WITHOUT ROWID;
+        CREATE TABLE datasets (
+            name TEXT PRIMARY KEY,
+            digest TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            columns TEXT NOT NULL,
+            label TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE training_runs (
+            id TEXT PRIMARY KEY,
+            document TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """,
+    ];
+
+    public static int LatestVersion => Steps.Length;
+
+    public static void Apply(SqliteConnection connection)
+    {
+        using (var wal = connection.CreateCommand())
+        {
+            wal.CommandText = "PRAGMA journal_mode=WAL;";
+            wal.ExecuteNonQuery();
+        }
+
+        var current = CurrentVersion(connection);
+        if (current > Steps.Length)
+        {
+            throw new InvalidOperationException(
+                $"the database schema is version {current}, newer than this server knows ({Steps.Length}); upgrade the server");
+        }
+
+        for (var version = current; version < Steps.Length; version++)
+        {
+            using var transaction = connection.BeginTransaction();
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = Steps[version] + $"\nPRAGMA user_version = {version + 1};";
+            command.ExecuteNonQuery();
+            transaction.Commit();
+        }
+    }
+
+    private static int CurrentVersion(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA user_version;";
+        return Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

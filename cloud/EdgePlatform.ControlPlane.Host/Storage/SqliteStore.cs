@@ -1,0 +1,432 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Dapper;
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Ports;
+using Microsoft.Data.Sqlite;
+
+namespace EdgePlatform.ControlPlane.Host.Storage;
+
+/// <summary>
+/// The default store: one SQLite file in the data directory, WAL mode, migrated on open.
+/// Nested documents (tags, twins, metrics) are kept as JSON columns.
+/// </summary>
+public sealed class SqliteStore : IDeviceStore, IModelStore, IDeploymentStore, ITelemetryStore, ITrainingStore
+{
+    private readonly string _connectionString;
+
+    static SqliteStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
+
+    public SqliteStore(string databasePath)
+    {
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = databasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Shared,
+            DefaultTimeout = 30,
+            Pooling = true,
+        }.ToString();
+        using var connection = Open();
+        SqliteMigrations.Apply(connection);
+    }
+
+    public async Task<DeviceRecord?> GetDeviceAsync(string deviceId, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var row = await connection.QuerySingleOrDefaultAsync<DeviceRow>(
+            new CommandDefinition("SELECT * FROM devices WHERE id = @deviceId", new { deviceId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return row?.ToRecord();
+    }
+
+    public async Task<IReadOnlyList<DeviceRecord>> ListDevicesAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var rows = await connection.QueryAsync<DeviceRow>(
+            new CommandDefinition("SELECT * FROM devices ORDER BY id", cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(r => r.ToRecord())];
+    }
+
+    public async Task UpsertDeviceAsync(DeviceRecord device, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO devices (id, tags, credential_hash, enrolled_at, status, last_seen, desired, reported)
+            VALUES (@Id, @Tags, @CredentialHash, @EnrolledAt, @Status, @LastSeen, @Desired, @Reported)
+            ON CONFLICT (id) DO UPDATE SET tags = excluded.tags, credential_hash = excluded.credential_hash
+            """,
+            new
+            {
+                device.Id,
+                Tags = Json(device.Tags.ToDictionary(StringComparer.Ordinal), ContractsJsonContext.Default.DictionaryStringString),
+                device.CredentialHash,
+                EnrolledAt = Time(device.EnrolledAt),
+                device.Status,
+                LastSeen = device.LastSeen is { } seen ? Time(seen) : null,
+                Desired = device.Desired is null ? null : Json(device.Desired, ContractsJsonContext.Default.DesiredState),
+                Reported = device.Reported is null ? null : Json(device.Reported, ContractsJsonContext.Default.ReportedState),
+            },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task SaveDesiredAsync(string deviceId, DesiredState desired, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE devices SET desired = @desired WHERE id = @deviceId",
+            new { deviceId, desired = Json(desired, ContractsJsonContext.Default.DesiredState) },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE devices SET reported = @reported, last_seen = @seen WHERE id = @deviceId",
+            new { deviceId, reported = Json(reported, ContractsJsonContext.Default.ReportedState), seen = Time(receivedAt) },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task SaveStatusAsync(string deviceId, string status, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE devices SET status = @status, last_seen = @seen WHERE id = @deviceId",
+            new { deviceId, status, seen = Time(at) },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task<bool> AddModelAsync(ModelRecord model, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var inserted = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT OR IGNORE INTO models (name, version, repository, manifest_digest, manifest_size, model_digest, model_size, signature, metrics, created_at)
+            VALUES (@Name, @Version, @Repository, @ManifestDigest, @ManifestSize, @ModelDigest, @ModelSize, @Signature, @Metrics, @CreatedAt)
+            """,
+            new
+            {
+                model.Name,
+                model.Version,
+                model.Repository,
+                model.ManifestDigest,
+                model.ManifestSize,
+                model.ModelDigest,
+                model.ModelSize,
+                model.Signature,
+                Metrics = Json(model.Metrics.ToDictionary(StringComparer.Ordinal), ContractsJsonContext.Default.DictionaryStringDouble),
+                CreatedAt = Time(model.CreatedAt),
+            },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return inserted == 1;
+    }
+
+    public async Task<ModelRecord?> FindModelAsync(string name, string? version, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var sql = version is null
+            ? "SELECT * FROM models WHERE name = @name ORDER BY created_at DESC, rowid DESC LIMIT 1"
+            : "SELECT * FROM models WHERE name = @name AND version = @version";
+        var row = await connection.QuerySingleOrDefaultAsync<ModelRow>(
+            new CommandDefinition(sql, new { name, version }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return row?.ToRecord();
+    }
+
+    public async Task<ModelRecord?> FindModelByDigestAsync(string repository, string manifestDigest, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var row = await connection.QueryFirstOrDefaultAsync<ModelRow>(new CommandDefinition(
+            "SELECT * FROM models WHERE repository = @repository AND manifest_digest = @manifestDigest",
+            new { repository, manifestDigest },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return row?.ToRecord();
+    }
+
+    public async Task<IReadOnlyList<ModelRecord>> ListModelsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var rows = await connection.QueryAsync<ModelRow>(
+            new CommandDefinition("SELECT * FROM models ORDER BY name, created_at", cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(r => r.ToRecord())];
+    }
+
+    public async Task AddDeploymentAsync(DeploymentInfo deployment, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO deployments (id, model_name, model_version, manifest_digest, devices, created_at)
+            VALUES (@Id, @ModelName, @ModelVersion, @ManifestDigest, @Devices, @CreatedAt)
+            """,
+            new
+            {
+                deployment.Id,
+                deployment.ModelName,
+                deployment.ModelVersion,
+                deployment.ManifestDigest,
+                Devices = Json(deployment.Devices.ToList(), ContractsJsonContext.Default.ListString),
+                CreatedAt = Time(deployment.CreatedAt),
+            },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<DeploymentInfo>> ListDeploymentsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var rows = await connection.QueryAsync<DeploymentRow>(
+            new CommandDefinition("SELECT * FROM deployments ORDER BY created_at", cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(r => r.ToInfo())];
+    }
+
+    public async Task<bool> AddTelemetryAsync(string deviceId, string kind, TelemetryRecord record, DateTimeOffset receivedAt, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var inserted = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT OR IGNORE INTO telemetry (device_id, sequence, kind, received_at, ts, model_name, model_version, model_digest,
+                events_in, events_scored, errors, dead_lettered, latency_p50_ms, latency_p99_ms, latency_max_ms, cpu_percent, memory_bytes)
+            VALUES (@deviceId, @Sequence, @kind, @receivedAt, @ts, @ModelName, @ModelVersion, @ModelDigest,
+                @EventsIn, @EventsScored, @Errors, @DeadLettered, @LatencyP50Ms, @LatencyP99Ms, @LatencyMaxMs, @CpuPercent, @MemoryBytes)
+            """,
+            new
+            {
+                deviceId,
+                record.Sequence,
+                kind,
+                receivedAt = Time(receivedAt),
+                ts = Time(record.Timestamp),
+                record.ModelName,
+                record.ModelVersion,
+                record.ModelDigest,
+                record.EventsIn,
+                record.EventsScored,
+                record.Errors,
+                record.DeadLettered,
+                record.LatencyP50Ms,
+                record.LatencyP99Ms,
+                record.LatencyMaxMs,
+                record.CpuPercent,
+                record.MemoryBytes,
+            },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return inserted == 1;
+    }
+
+    public async Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var totals = await connection.QueryAsync<TelemetryTotalsRow>(new CommandDefinition(
+            """
+            SELECT device_id AS DeviceId, COUNT(*) AS Reports, MAX(sequence) AS LastSequence, MAX(received_at) AS LastReceived,
+                   SUM(events_in) AS EventsIn, SUM(events_scored) AS EventsScored, SUM(errors) AS Errors, SUM(dead_lettered) AS DeadLettered
+            FROM telemetry WHERE (@deviceId IS NULL OR device_id = @deviceId)
+            GROUP BY device_id ORDER BY device_id
+            """,
+            new { deviceId },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+        var result = new List<DeviceTelemetrySummary>();
+        foreach (var total in totals)
+        {
+            var latest = await connection.QuerySingleAsync<TelemetryRow>(new CommandDefinition(
+                "SELECT * FROM telemetry WHERE device_id = @DeviceId AND sequence = @LastSequence",
+                new { total.DeviceId, total.LastSequence },
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+            // Counters in the summary are totals over all reports; the rest is the latest report.
+            var record = latest.ToRecord() with
+            {
+                EventsIn = total.EventsIn,
+                EventsScored = total.EventsScored,
+                Errors = total.Errors,
+                DeadLettered = total.DeadLettered,
+            };
+            result.Add(new DeviceTelemetrySummary(total.DeviceId, total.Reports, total.LastSequence, ParseTime(total.LastReceived), record));
+        }
+
+        return result;
+    }
+
+    public async Task AddDatasetAsync(DatasetInfo dataset, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO datasets (name, digest, rows, columns, label, created_at) VALUES (@Name, @Digest, @Rows, @Columns, @Label, @CreatedAt)",
+            new
+            {
+                dataset.Name,
+                dataset.Digest,
+                dataset.Rows,
+                Columns = Json(dataset.Columns.ToList(), ContractsJsonContext.Default.ListString),
+                dataset.Label,
+                CreatedAt = Time(dataset.CreatedAt),
+            },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task<DatasetInfo?> GetDatasetAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var row = await connection.QuerySingleOrDefaultAsync<DatasetRow>(
+            new CommandDefinition("SELECT * FROM datasets WHERE name = @name", new { name }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return row?.ToInfo();
+    }
+
+    public async Task<IReadOnlyList<DatasetInfo>> ListDatasetsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var rows = await connection.QueryAsync<DatasetRow>(
+            new CommandDefinition("SELECT * FROM datasets ORDER BY name", cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(r => r.ToInfo())];
+    }
+
+    public async Task SaveTrainingRunAsync(TrainingRunInfo run, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO training_runs (id, document, created_at) VALUES (@Id, @Document, @CreatedAt)
+            ON CONFLICT (id) DO UPDATE SET document = excluded.document
+            """,
+            new { run.Id, Document = Json(run, ContractsJsonContext.Default.TrainingRunInfo), CreatedAt = Time(run.CreatedAt) },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task<TrainingRunInfo?> GetTrainingRunAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var document = await connection.QuerySingleOrDefaultAsync<string>(
+            new CommandDefinition("SELECT document FROM training_runs WHERE id = @id", new { id }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return document is null ? null : FromJson(document, ContractsJsonContext.Default.TrainingRunInfo);
+    }
+
+    public async Task<IReadOnlyList<TrainingRunInfo>> ListTrainingRunsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var documents = await connection.QueryAsync<string>(
+            new CommandDefinition("SELECT document FROM training_runs ORDER BY created_at", cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. documents.Select(d => FromJson(d, ContractsJsonContext.Default.TrainingRunInfo))];
+    }
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        return connection;
+    }
+
+    private static string Time(DateTimeOffset value) => value.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset ParseTime(string value) =>
+        DateTimeOffset.Parse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+
+    private static string Json<T>(T value, JsonTypeInfo<T> typeInfo) => JsonSerializer.Serialize(value, typeInfo);
+
+    private static T FromJson<T>(string json, JsonTypeInfo<T> typeInfo) =>
+        JsonSerializer.Deserialize(json, typeInfo) ?? throw new InvalidDataException($"stored {typeof(T).Name} document is null");
+
+    // Dapper materializes rows into these; snake_case columns match PascalCase properties (MatchNamesWithUnderscores).
+#pragma warning disable CA1812 // Instantiated by Dapper.
+    private sealed class DeviceRow
+    {
+        public string Id { get; set; } = "";
+        public string Tags { get; set; } = "{}";
+        public string CredentialHash { get; set; } = "";
+        public string EnrolledAt { get; set; } = "";
+        public string Status { get; set; } = "";
+        public string? LastSeen { get; set; }
+        public string? Desired { get; set; }
+        public string? Reported { get; set; }
+
+        public DeviceRecord ToRecord() => new(
+            Id,
+            FromJson(Tags, ContractsJsonContext.Default.DictionaryStringString),
+            CredentialHash,
+            ParseTime(EnrolledAt),
+            Status,
+            LastSeen is null ? null : ParseTime(LastSeen),
+            Desired is null ? null : FromJson(Desired, ContractsJsonContext.Default.DesiredState),
+            Reported is null ? null : FromJson(Reported, ContractsJsonContext.Default.ReportedState));
+    }
+
+    private sealed class ModelRow
+    {
+        public string Name { get; set; } = "";
+        public string Version { get; set; } = "";
+        public string Repository { get; set; } = "";
+        public string ManifestDigest { get; set; } = "";
+        public long ManifestSize { get; set; }
+        public string ModelDigest { get; set; } = "";
+        public long ModelSize { get; set; }
+        public string Signature { get; set; } = "";
+        public string Metrics { get; set; } = "{}";
+        public string CreatedAt { get; set; } = "";
+
+        public ModelRecord ToRecord() => new(
+            Repository, Name, Version, ManifestDigest, ManifestSize, ModelDigest, ModelSize, Signature,
+            FromJson(Metrics, ContractsJsonContext.Default.DictionaryStringDouble), ParseTime(CreatedAt));
+    }
+
+    private sealed class DeploymentRow
+    {
+        public string Id { get; set; } = "";
+        public string ModelName { get; set; } = "";
+        public string ModelVersion { get; set; } = "";
+        public string ManifestDigest { get; set; } = "";
+        public string Devices { get; set; } = "[]";
+        public string CreatedAt { get; set; } = "";
+
+        public DeploymentInfo ToInfo() => new(
+            Id, ModelName, ModelVersion, ManifestDigest, FromJson(Devices, ContractsJsonContext.Default.ListString), ParseTime(CreatedAt));
+    }
+
+    private sealed class TelemetryRow
+    {
+        public long Sequence { get; set; }
+        public string Ts { get; set; } = "";
+        public string? ModelName { get; set; }
+        public string? ModelVersion { get; set; }
+        public string? ModelDigest { get; set; }
+        public long EventsIn { get; set; }
+        public long EventsScored { get; set; }
+        public long Errors { get; set; }
+        public long DeadLettered { get; set; }
+        public double LatencyP50Ms { get; set; }
+        public double LatencyP99Ms { get; set; }
+        public double LatencyMaxMs { get; set; }
+        public double CpuPercent { get; set; }
+        public long MemoryBytes { get; set; }
+
+        public TelemetryRecord ToRecord() => new(
+            Sequence, ParseTime(Ts), ModelName, ModelVersion, ModelDigest, EventsIn, EventsScored, Errors, DeadLettered,
+            LatencyP50Ms, LatencyP99Ms, LatencyMaxMs, CpuPercent, MemoryBytes);
+    }
+
+    private sealed class TelemetryTotalsRow
+    {
+        public string DeviceId { get; set; } = "";
+        public long Reports { get; set; }
+        public long LastSequence { get; set; }
+        public string LastReceived { get; set; } = "";
+        public long EventsIn { get; set; }
+        public long EventsScored { get; set; }
+        public long Errors { get; set; }
+        public long DeadLettered { get; set; }
+    }
+
+    private sealed class DatasetRow
+    {
+        public string Name { get; set; } = "";
+        public string Digest { get; set; } = "";
+        public long Rows { get; set; }
+        public string Columns { get; set; } = "[]";
+        public string Label { get; set; } = "";
+        public string CreatedAt { get; set; } = "";
+
+        public DatasetInfo ToInfo() => new(
+            Name, Digest, (int)Rows, FromJson(Columns, ContractsJsonContext.Default.ListString), Label, ParseTime(CreatedAt));
+    }
+#pragma warning restore CA1812
+}

@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Ports;
+using EdgePlatform.Training;
+using EdgePlatform.Training.Datasets;
+
+namespace EdgePlatform.ControlPlane.Host.Training;
+
+/// <summary>The <see cref="IModelTrainer"/> port over the ML.NET training library.</summary>
+public sealed class MlNetTrainer(ModelTrainer trainer) : IModelTrainer
+{
+    private const string DefaultLabel = "label";
+
+    private static readonly string CodeVersion =
+        typeof(ModelTrainer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    public IReadOnlyList<string> Trainers => TrainerNames.All;
+
+    public async Task<Ports.TrainedModel> TrainAsync(TrainingJob job, Stream dataset, CancellationToken cancellationToken)
+    {
+        var data = await TabularDataset.LoadAsync(dataset, job.Dataset.Label, job.Dataset.Columns, cancellationToken).ConfigureAwait(false);
+        var spec = new TrainingSpec
+        {
+            ModelName = job.ModelName,
+            ModelVersion = job.ModelVersion,
+            Trainer = job.Trainer,
+            Seed = job.Seed,
+            FeatureColumns = job.Dataset.Columns,
+            LabelColumn = job.Dataset.Label,
+            TrainingRunId = job.RunId,
+            DatasetName = job.Dataset.Name,
+            CodeVersion = CodeVersion,
+        };
+
+        // ML.NET training is CPU-bound and synchronous; keep it off the request threads.
+        var trained = await Task.Run(() => trainer.Train(spec, data, progress: null, cancellationToken), cancellationToken).ConfigureAwait(false);
+        return new Ports.TrainedModel(trained.Card, trained.OnnxModel, trained.MlNetModel);
+    }
+
+    /// <summary>
+    /// Every column other than the label whose first value parses as a number is a feature;
+    /// the full parse then checks every row and says which cell is wrong.
+    /// </summary>
+    public DatasetInfo DescribeDataset(string name, string? label, ReadOnlyMemory<byte> csv, DateTimeOffset now)
+    {
+        var labelColumn = string.IsNullOrWhiteSpace(label) ? DefaultLabel : label.Trim();
+        try
+        {
+            var features = DetectFeatureColumns(csv.Span, labelColumn);
+            var data = TabularDataset.Parse(csv.ToArray(), labelColumn, features);
+            return new DatasetInfo(name, data.Digest, data.RowCount, features, labelColumn, now);
+        }
+        catch (DatasetFormatException ex)
+        {
+            throw new RequestValidationException("body", ex.Message);
+        }
+    }
+
+    private static List<string> DetectFeatureColumns(ReadOnlySpan<byte> csv, string labelColumn)
+    {
+        var text = Encoding.UTF8.GetString(csv);
+        var lines = text.Split('\n', 3);
+        if (lines.Length < 2 || string.IsNullOrWhiteSpace(lines[0]))
+        {
+            throw new DatasetFormatException("the dataset needs a header line and at least one row");
+        }
+
+        var header = lines[0].TrimEnd('\r').Split(',').Select(h => h.Trim().Trim('"')).ToArray();
+        var first = lines[1].TrimEnd('\r').Split(',').Select(v => v.Trim().Trim('"')).ToArray();
+        if (!header.Contains(labelColumn, StringComparer.Ordinal))
+        {
+            throw new DatasetFormatException($"label column '{labelColumn}' is not in the header ({string.Join(", ", header)})");
+        }
+
+        var features = new List<string>();
+        for (var i = 0; i < header.Length && i < first.Length; i++)
+        {
+            if (!string.Equals(header[i], labelColumn, StringComparison.Ordinal)
+                && double.TryParse(first[i], NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+            {
+                features.Add(header[i]);
+            }
+        }
+
+        return features.Count > 0
+            ? features
+            : throw new DatasetFormatException("no numeric feature column found besides the label");
+    }
+}
+
+/// <summary>Registers the datasets that ship with the server, so a fresh install can train at once.</summary>
+public sealed class BuiltInDatasetSeeder(ControlPlane.Training.TrainingService training) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var dataset in BuiltInDatasets.All)
+        {
+            using var buffer = new MemoryStream();
+            await using (var stream = dataset.Open())
+            {
+                await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+
+            await training.RegisterDatasetAsync(dataset.Name, dataset.LabelColumn, buffer.ToArray(), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+public static class TrainingRegistration
+{
+    public static WebApplicationBuilder AddMlNetTrainer(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<ModelTrainer>();
+        builder.Services.AddSingleton<IModelTrainer, MlNetTrainer>();
+        builder.Services.AddHostedService<BuiltInDatasetSeeder>();
+        return builder;
+    }
+}
