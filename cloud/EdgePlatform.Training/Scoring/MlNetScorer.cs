@@ -1,0 +1,47 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace EdgePlatform.Training.Scoring;
+
+/// <summary>
+/// Scores one row with the ML.NET model a training run saved (<see cref="TrainedModel.MlNetModel"/>):
+/// the cloud's own opinion of an event, to hold against what a device computed with ONNX Runtime.
+/// </summary>
+public sealed class MlNetScorer
+{
+    private readonly MLContext _mlContext = new();
+    private readonly ITransformer _model;
+
+    public MlNetScorer(byte[] mlNetModel)
+    {
+        ArgumentNullException.ThrowIfNull(mlNetModel);
+        using var stream = new MemoryStream(mlNetModel, writable: false);
+        _model = _mlContext.Model.Load(stream, out var inputSchema);
+        // A model saved with its training schema would list the label too; only features are inputs.
+        FeatureColumns = [.. inputSchema.Where(c => c.Type == NumberDataViewType.Single).Select(c => c.Name)];
+    }
+
+    /// <summary>The features the model reads, in the order it was trained with.</summary>
+    public IReadOnlyList<string> FeatureColumns { get; }
+
+    public BinaryPrediction Predict(IReadOnlyDictionary<string, float> features)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        return Predict([features])[0];
+    }
+
+    public IReadOnlyList<BinaryPrediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, float>> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var scored = _model.Transform(ColumnarDataView.FromFeatureRows(FeatureColumns, rows));
+        return Read(scored);
+    }
+
+    internal static IReadOnlyList<BinaryPrediction> Read(IDataView scored)
+    {
+        var labels = scored.GetColumn<bool>("PredictedLabel").ToArray();
+        var scores = scored.GetColumn<float>("Score").ToArray();
+        var probabilities = scored.GetColumn<float>("Probability").ToArray();
+        return [.. labels.Select((label, i) => new BinaryPrediction(label, scores[i], probabilities[i]))];
+    }
+}

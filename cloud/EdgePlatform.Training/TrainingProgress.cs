@@ -1,0 +1,13 @@
+namespace EdgePlatform.Training;
+
+public enum TrainingStage
+{
+    Splitting,
+    Fitting,
+    Evaluating,
+    ExportingOnnx,
+    CheckingParity,
+    Completed,
+}
+
+public sealed record TrainingProgress(TrainingStage Stage, string Description);

@@ -1,0 +1,55 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace EdgePlatform.Training;
+
+/// <summary>What to train, on which columns, and what to record about it in the model card.</summary>
+public sealed record TrainingSpec
+{
+    public required string ModelName { get; init; }
+
+    public required string ModelVersion { get; init; }
+
+    /// <summary>One of <see cref="TrainerNames.All"/>; defaults to <see cref="TrainerNames.FastTree"/>.</summary>
+    public string Trainer { get; init; } = TrainerNames.FastTree;
+
+    /// <summary>Seeds the hold-out split and the trainer, so a rerun on the same data gives the same model.</summary>
+    public int Seed { get; init; } = 42;
+
+    public required IReadOnlyList<string> FeatureColumns { get; init; }
+
+    public required string LabelColumn { get; init; }
+
+    public required string TrainingRunId { get; init; }
+
+    public required string DatasetName { get; init; }
+
+    /// <summary>The version of the training code (a commit or build number), recorded in lineage.</summary>
+    public required string CodeVersion { get; init; }
+
+    /// <summary>Share of each class held out for evaluation and the parity check; default 0.2.</summary>
+    [Range(0.05, 0.5)]
+    public double TestFraction { get; init; } = 0.2;
+
+    /// <summary>
+    /// Largest absolute difference allowed between ML.NET and ONNX Runtime on Score and
+    /// Probability for any held-out row; default 1e-5. Above it the export is refused.
+    /// Score is a raw margin held in float32, and float steps grow with magnitude: at
+    /// |score| of 16 to 32 one step is 1.9e-6, and the tree ensembles on the built-in dataset
+    /// differ by 4e-6 to 8e-6 there. A model whose margins run well past ±30 may need more.
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public double ParityTolerance { get; init; } = 1e-5;
+
+    /// <summary>How many held-out rows the parity check scores; default 500.</summary>
+    [Range(1, int.MaxValue)]
+    public int ParityRows { get; init; } = 500;
+}
+
+public static class TrainerNames
+{
+    public const string FastTree = "fasttree";
+    public const string LightGbm = "lightgbm";
+    public const string LogisticRegression = "logistic-regression";
+
+    public static IReadOnlyList<string> All { get; } = [FastTree, LightGbm, LogisticRegression];
+}

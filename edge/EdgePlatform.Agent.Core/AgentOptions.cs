@@ -1,0 +1,28 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace EdgePlatform.Agent.Core;
+
+/// <summary>Who the device is and where it enrolls.</summary>
+public sealed class AgentOptions
+{
+    public const string Section = "Agent";
+
+    /// <summary>Holds the device identity, trust root, installed models and counters. Default: ~/.local/share/edgeplatform/agent.</summary>
+    [Required]
+    public string DataDirectory { get; set; } = Path.Combine(
+        Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "edgeplatform", "agent");
+
+    /// <summary>The device id to enroll as; not needed once the device has enrolled.</summary>
+    public string? DeviceId { get; set; }
+
+    /// <summary>Control-plane base URL used for enrollment, e.g. http://127.0.0.1:5080.</summary>
+    public string? ControlPlaneUrl { get; set; }
+
+    /// <summary>The group enrollment key, or a file holding it (<see cref="EnrollmentKeyFile"/>).</summary>
+    public string? EnrollmentKey { get; set; }
+
+    public string? EnrollmentKeyFile { get; set; }
+
+    /// <summary>Tags sent at enrollment (key → value).</summary>
+    public Dictionary<string, string> Tags { get; set; } = [];
+}

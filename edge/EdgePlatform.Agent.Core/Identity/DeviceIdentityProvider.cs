@@ -1,0 +1,213 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using EdgePlatform.Agent.Core.Ports;
+using EdgePlatform.Contracts;
+using EdgePlatform.Security;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgePlatform.Agent.Core.Identity;
+
+/// <summary>
+/// The device's identity: loaded from <c>identity.json</c> (mode 0600) or, on first start,
+/// obtained by enrolling with the group key. The file holds the broker credential and the
+/// trust root that every model signature must chain to.
+/// </summary>
+public sealed partial class DeviceIdentityProvider(
+    IOptions<AgentOptions> options,
+    IHttpClientFactory httpClients,
+    TimeProvider timeProvider,
+    ILogger<DeviceIdentityProvider> logger) : ITrustStore, IRegistryLocator, IDisposable
+{
+    public const string IdentityFileName = "identity.json";
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private EnrollmentResponse? _identity;
+    private CmsSignatureVerifier? _verifier;
+
+    public string IdentityFile => Path.Combine(options.Value.DataDirectory, IdentityFileName);
+
+    public async Task<EnrollmentResponse> GetAsync(CancellationToken cancellationToken)
+    {
+        if (_identity is not null)
+        {
+            return _identity;
+        }
+
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _identity ??= await LoadAsync(cancellationToken).ConfigureAwait(false) ?? await EnrollAsync(cancellationToken).ConfigureAwait(false);
+            return _identity;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Verifies signatures against the trust root received at enrollment.</summary>
+    public async ValueTask<CmsSignatureVerifier> GetVerifierAsync(CancellationToken cancellationToken)
+    {
+        if (_verifier is not null)
+        {
+            return _verifier;
+        }
+
+        var identity = await GetAsync(cancellationToken).ConfigureAwait(false);
+        _verifier = new CmsSignatureVerifier(SigningCertificates.ParseBundle(identity.TrustRootPem), timeProvider);
+        return _verifier;
+    }
+
+    public async ValueTask<Uri> GetRegistryUriAsync(CancellationToken cancellationToken)
+    {
+        var identity = await GetAsync(cancellationToken).ConfigureAwait(false);
+        return new Uri(identity.RegistryUrl.TrimEnd('/') + "/");
+    }
+
+    public void Dispose() => _gate.Dispose();
+
+    private async Task<EnrollmentResponse?> LoadAsync(CancellationToken cancellationToken)
+    {
+        if (!File.Exists(IdentityFile))
+        {
+            return null;
+        }
+
+        var bytes = await File.ReadAllBytesAsync(IdentityFile, cancellationToken).ConfigureAwait(false);
+        var identity = JsonSerializer.Deserialize(bytes, ContractsJsonContext.Default.EnrollmentResponse)
+            ?? throw new EnrollmentException($"{IdentityFile} is empty; delete it to enroll again");
+        var configured = options.Value.DeviceId;
+        if (configured is not null && !string.Equals(configured, identity.DeviceId, StringComparison.Ordinal))
+        {
+            throw new EnrollmentException(
+                $"this agent is enrolled as '{identity.DeviceId}' but configured as '{configured}'; use another data directory or delete {IdentityFile}");
+        }
+
+        LogLoaded(identity.DeviceId);
+        return identity;
+    }
+
+    private async Task<EnrollmentResponse> EnrollAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        if (DeviceIds.Describe(settings.DeviceId) is { } idProblem)
+        {
+            throw new EnrollmentException($"Agent:DeviceId {idProblem}; the device is not enrolled yet and needs an id to enroll with");
+        }
+
+        if (!Uri.TryCreate(settings.ControlPlaneUrl, UriKind.Absolute, out var controlPlane))
+        {
+            throw new EnrollmentException("Agent:ControlPlaneUrl must be an absolute URL to enroll (e.g. http://127.0.0.1:5080)");
+        }
+
+        var key = settings.EnrollmentKey;
+        if (string.IsNullOrEmpty(key) && settings.EnrollmentKeyFile is { } keyFile)
+        {
+            key = File.Exists(keyFile)
+                ? (await File.ReadAllTextAsync(keyFile, cancellationToken).ConfigureAwait(false)).Trim()
+                : throw new EnrollmentException($"enrollment key file '{keyFile}' does not exist");
+        }
+
+        if (string.IsNullOrEmpty(key))
+        {
+            throw new EnrollmentException("Agent:EnrollmentKey or Agent:EnrollmentKeyFile is required to enroll");
+        }
+
+        var request = new EnrollmentRequest(settings.DeviceId!, key, settings.Tags);
+        var delay = TimeSpan.FromMilliseconds(250);
+        using var client = httpClients.CreateClient(nameof(DeviceIdentityProvider));
+        client.BaseAddress = controlPlane;
+        while (true)
+        {
+            try
+            {
+                using var response = await client.PostAsJsonAsync(
+                    "api/v1/enrollments/devices", request, ContractsJsonContext.Default.EnrollmentRequest, cancellationToken).ConfigureAwait(false);
+                if (response.IsSuccessStatusCode)
+                {
+                    var identity = await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse, cancellationToken).ConfigureAwait(false)
+                        ?? throw new EnrollmentException("the control plane answered enrollment with an empty body");
+                    await SaveAsync(identity, cancellationToken).ConfigureAwait(false);
+                    LogEnrolled(identity.DeviceId, controlPlane);
+                    return identity;
+                }
+
+                var detail = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+                {
+                    throw new EnrollmentException($"enrollment refused ({(int)response.StatusCode}): {ProblemDetail(detail)}");
+                }
+
+                LogEnrollRetry(controlPlane, $"HTTP {(int)response.StatusCode}", delay.TotalMilliseconds);
+            }
+            catch (HttpRequestException ex)
+            {
+                LogEnrollRetry(controlPlane, ex.Message, delay.TotalMilliseconds);
+            }
+
+            await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 10_000));
+        }
+    }
+
+    private async Task SaveAsync(EnrollmentResponse identity, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(options.Value.DataDirectory);
+        var temporary = IdentityFile + ".tmp";
+        var fileOptions = new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        var stream = new FileStream(temporary, fileOptions);
+        await using (stream.ConfigureAwait(false))
+        {
+            await JsonSerializer.SerializeAsync(stream, identity, ContractsJsonContext.Default.EnrollmentResponse, cancellationToken).ConfigureAwait(false);
+        }
+
+        File.Move(temporary, IdentityFile, overwrite: true);
+    }
+
+    private static string ProblemDetail(string body)
+    {
+        try
+        {
+            var problem = JsonSerializer.Deserialize(body, ContractsJsonContext.Default.ApiProblem);
+            return problem?.Detail ?? problem?.Title ?? body;
+        }
+        catch (JsonException)
+        {
+            return body;
+        }
+    }
+
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Device identity {DeviceId} loaded")]
+    private partial void LogLoaded(string deviceId);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Enrolled as device {DeviceId} with {ControlPlane}")]
+    private partial void LogEnrolled(string deviceId, Uri controlPlane);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Enrollment with {ControlPlane} failed ({Reason}); retrying in {DelayMs} ms")]
+    private partial void LogEnrollRetry(Uri controlPlane, string reason, double delayMs);
+}
+
+/// <summary>The device cannot enroll or load its identity; the message says what to fix.</summary>
+public sealed class EnrollmentException : Exception
+{
+    public EnrollmentException()
+    {
+    }
+
+    public EnrollmentException(string message)
+        : base(message)
+    {
+    }
+
+    public EnrollmentException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

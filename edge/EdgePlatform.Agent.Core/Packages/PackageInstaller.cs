@@ -1,0 +1,189 @@
+using System.Text.Json;
+using EdgePlatform.Agent.Core.Ports;
+using EdgePlatform.Contracts;
+using EdgePlatform.Security;
+using Microsoft.Extensions.Logging;
+
+namespace EdgePlatform.Agent.Core.Packages;
+
+/// <summary>
+/// Pulls a model package by digest and proves it before anything runs it: the manifest's
+/// digest and size must be the ones the desired state pinned, its CMS signature must verify
+/// against the enrolled trust root, and every blob must match the digest and size the signed
+/// manifest lists. Any failure names the check and nothing is installed.
+/// </summary>
+public sealed partial class PackageInstaller(
+    IRegistryClient registry,
+    LocalModelStore store,
+    ITrustStore trust,
+    ILogger<PackageInstaller> logger)
+{
+    /// <summary>Manifests are small; anything larger is refused without reading it all.</summary>
+    public const long MaxManifestBytes = 1 << 20;
+
+    public async Task<InstalledModel> InstallAsync(ModelReference reference, CancellationToken cancellationToken)
+    {
+        var manifestBytes = await FetchManifestAsync(reference, cancellationToken).ConfigureAwait(false);
+        var manifest = await VerifyManifestAsync(reference, manifestBytes, cancellationToken).ConfigureAwait(false);
+
+        var onnx = manifest.FindLayer(MediaTypes.Onnx)!;
+        await EnsureBlobAsync(reference.Repository, manifest.Config, cancellationToken).ConfigureAwait(false);
+        await EnsureBlobAsync(reference.Repository, onnx, cancellationToken).ConfigureAwait(false);
+
+        var card = ReadCard(await store.ReadAsync(manifest.Config.Digest, cancellationToken).ConfigureAwait(false));
+        if (!string.Equals(card.Name, reference.Name, StringComparison.Ordinal) || !string.Equals(card.Version, reference.Version, StringComparison.Ordinal))
+        {
+            throw new PackageRejectedException(
+                VerificationChecks.ManifestFormat,
+                $"the package holds model {card.Name}:{card.Version}, the deployment names {reference.Name}:{reference.Version}");
+        }
+
+        LogInstalled(reference.Name, reference.Version, reference.ManifestDigest);
+        return new InstalledModel(reference, card, store.PathOf(onnx.Digest));
+    }
+
+    /// <summary>
+    /// Re-verifies an installed package from local disk only (after a restart): signature,
+    /// manifest and every blob digest, so a file altered on disk is never loaded.
+    /// </summary>
+    public async Task<InstalledModel> LoadInstalledAsync(ModelReference reference, CancellationToken cancellationToken)
+    {
+        if (!store.Contains(reference.ManifestDigest))
+        {
+            throw new PackageRejectedException(VerificationChecks.ManifestDigest, $"manifest {reference.ManifestDigest} is not on disk");
+        }
+
+        var manifestBytes = await store.ReadAsync(reference.ManifestDigest, cancellationToken).ConfigureAwait(false);
+        var manifest = await VerifyManifestAsync(reference, manifestBytes, cancellationToken).ConfigureAwait(false);
+        var onnx = manifest.FindLayer(MediaTypes.Onnx)!;
+        foreach (var blob in new[] { manifest.Config, onnx })
+        {
+            if (!await store.VerifyAsync(blob.Digest, blob.Size, cancellationToken).ConfigureAwait(false))
+            {
+                throw new PackageRejectedException(VerificationChecks.LayerDigest, $"stored blob {blob.Digest} ({blob.MediaType}) is missing or altered");
+            }
+        }
+
+        var card = ReadCard(await store.ReadAsync(manifest.Config.Digest, cancellationToken).ConfigureAwait(false));
+        return new InstalledModel(reference, card, store.PathOf(onnx.Digest));
+    }
+
+    private async Task<byte[]> FetchManifestAsync(ModelReference reference, CancellationToken cancellationToken)
+    {
+        if (!ContentDigest.IsValid(reference.ManifestDigest))
+        {
+            throw new PackageRejectedException(VerificationChecks.ManifestDigest, $"'{reference.ManifestDigest}' is not a sha256 digest");
+        }
+
+        if (reference.ManifestSize is <= 0 or > MaxManifestBytes)
+        {
+            throw new PackageRejectedException(VerificationChecks.ManifestSize, $"manifest size {reference.ManifestSize} is outside 1..{MaxManifestBytes}");
+        }
+
+        return store.Contains(reference.ManifestDigest)
+            ? await store.ReadAsync(reference.ManifestDigest, cancellationToken).ConfigureAwait(false)
+            : await registry.GetManifestAsync(reference.Repository, reference.ManifestDigest, reference.ManifestSize, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<OciManifest> VerifyManifestAsync(ModelReference reference, byte[] manifestBytes, CancellationToken cancellationToken)
+    {
+        if (manifestBytes.Length != reference.ManifestSize)
+        {
+            throw new PackageRejectedException(
+                VerificationChecks.ManifestSize,
+                $"manifest has {manifestBytes.Length} bytes, the signed deployment says {reference.ManifestSize}");
+        }
+
+        var actual = ContentDigest.Compute(manifestBytes);
+        if (!string.Equals(actual, reference.ManifestDigest, StringComparison.Ordinal))
+        {
+            throw new PackageRejectedException(VerificationChecks.ManifestDigest, $"manifest should have digest {reference.ManifestDigest} but has {actual}");
+        }
+
+        byte[] signature;
+        try
+        {
+            signature = Convert.FromBase64String(reference.Signature ?? string.Empty);
+        }
+        catch (FormatException)
+        {
+            throw new PackageRejectedException(VerificationChecks.Signature, "the signature is not base64");
+        }
+
+        var verifier = await trust.GetVerifierAsync(cancellationToken).ConfigureAwait(false);
+        var verification = verifier.Verify(manifestBytes, signature);
+        if (!verification.Succeeded)
+        {
+            throw new PackageRejectedException(verification.Check!, verification.Reason!);
+        }
+
+        OciManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize(manifestBytes, ContractsJsonContext.Default.OciManifest);
+        }
+        catch (JsonException ex)
+        {
+            throw new PackageRejectedException(VerificationChecks.ManifestFormat, $"manifest is not valid JSON: {ex.Message}");
+        }
+
+        if (manifest is null
+            || !string.Equals(manifest.ArtifactType, MediaTypes.ModelArtifact, StringComparison.Ordinal)
+            || manifest.Config is null
+            || !string.Equals(manifest.Config.MediaType, MediaTypes.ModelCard, StringComparison.Ordinal)
+            || manifest.Layers is null
+            || manifest.FindLayer(MediaTypes.Onnx) is null)
+        {
+            throw new PackageRejectedException(
+                VerificationChecks.ManifestFormat,
+                $"manifest is not a model package ({MediaTypes.ModelArtifact} with a model card and a {MediaTypes.Onnx} layer)");
+        }
+
+        if (!store.Contains(reference.ManifestDigest))
+        {
+            await store.WriteAsync(reference.ManifestDigest, manifestBytes, cancellationToken).ConfigureAwait(false);
+        }
+
+        return manifest;
+    }
+
+    private async Task EnsureBlobAsync(string repository, OciDescriptor descriptor, CancellationToken cancellationToken)
+    {
+        if (!ContentDigest.IsValid(descriptor.Digest) || descriptor.Size < 0)
+        {
+            throw new PackageRejectedException(VerificationChecks.ManifestFormat, $"manifest lists an invalid blob '{descriptor.Digest}' of size {descriptor.Size}");
+        }
+
+        if (await store.VerifyAsync(descriptor.Digest, descriptor.Size, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var stream = await registry.OpenBlobAsync(repository, descriptor.Digest, cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            await store.AddAsync(descriptor, stream, cancellationToken).ConfigureAwait(false);
+        }
+
+        LogPulled(descriptor.Digest, descriptor.Size);
+    }
+
+    private static ModelCard ReadCard(byte[] bytes)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(bytes, ContractsJsonContext.Default.ModelCard)
+                ?? throw new PackageRejectedException(VerificationChecks.ManifestFormat, "the model card is empty");
+        }
+        catch (JsonException ex)
+        {
+            throw new PackageRejectedException(VerificationChecks.ManifestFormat, $"the model card is not valid JSON: {ex.Message}");
+        }
+    }
+
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Pulled blob {Digest} ({Size} bytes)")]
+    private partial void LogPulled(string digest, long size);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Model {Name}:{Version} ({ManifestDigest}) verified and installed")]
+    private partial void LogInstalled(string name, string version, string manifestDigest);
+}

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using EdgePlatform.Contracts;
+
+namespace EdgePlatform.Agent.Core.Reconciliation;
+
+/// <summary>
+/// What the agent has applied, kept in <c>state.json</c> so a restart resumes the active model
+/// offline and never accepts a desired state older than one it has seen.
+/// </summary>
+public sealed record AgentState(long DesiredVersion, ModelReference? Active, ModelReference? Previous, string? LastError, DateTimeOffset? ActiveSince)
+{
+    public static AgentState Empty { get; } = new(0, null, null, null, null);
+}
+
+public sealed class AgentStateStore(string dataDirectory)
+{
+    public const string FileName = "state.json";
+
+    private string FilePath => Path.Combine(dataDirectory, FileName);
+
+    public AgentState Load()
+    {
+        if (!File.Exists(FilePath))
+        {
+            return AgentState.Empty;
+        }
+
+        return JsonSerializer.Deserialize(File.ReadAllBytes(FilePath), AgentJsonContext.Default.AgentState)
+            ?? throw new InvalidDataException($"{FilePath} is empty");
+    }
+
+    /// <summary>Writes to a temporary file, flushes and renames, so a crash leaves the old or the new state, never half.</summary>
+    public async Task SaveAsync(AgentState state, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(dataDirectory);
+        var temporary = FilePath + ".tmp";
+        var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None);
+        await using (stream.ConfigureAwait(false))
+        {
+            await JsonSerializer.SerializeAsync(stream, state, AgentJsonContext.Default.AgentState, cancellationToken).ConfigureAwait(false);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, FilePath, overwrite: true);
+    }
+}
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(AgentState))]
+[JsonSerializable(typeof(AgentEndpoints))]
+internal sealed partial class AgentJsonContext : JsonSerializerContext;
+
+/// <summary>Written to <c>agent.json</c> once the agent runs, so local tools find its local broker.</summary>
+public sealed record AgentEndpoints(string DeviceId, string LocalBrokerHost, int LocalBrokerPort, int ProcessId)
+{
+    public const string FileName = "agent.json";
+
+    public static byte[] Serialize(AgentEndpoints endpoints) =>
+        JsonSerializer.SerializeToUtf8Bytes(endpoints, AgentJsonContext.Default.AgentEndpoints);
+
+    public static AgentEndpoints? Deserialize(ReadOnlySpan<byte> json) =>
+        JsonSerializer.Deserialize(json, AgentJsonContext.Default.AgentEndpoints);
+}

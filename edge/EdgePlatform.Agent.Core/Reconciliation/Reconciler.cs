@@ -1,0 +1,199 @@
+using System.Reflection;
+using EdgePlatform.Agent.Core.Packages;
+using EdgePlatform.Agent.Core.Ports;
+using EdgePlatform.Contracts;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace EdgePlatform.Agent.Core.Reconciliation;
+
+/// <summary>
+/// The agent's desired-state loop: diff the desired document against what runs, build a plan
+/// of commands, run it (undoing executed steps if one fails), record and report the outcome.
+/// On start it resumes the last active model from disk, so the device scores while offline.
+/// </summary>
+public sealed partial class Reconciler(
+    PackageInstaller installer,
+    IModelRuntime runtime,
+    ICloudLink link,
+    DesiredStateInbox inbox,
+    AgentStateStore stateStore,
+    TimeProvider timeProvider,
+    ILogger<Reconciler> logger) : BackgroundService
+{
+    public static readonly string AgentVersion =
+        typeof(Reconciler).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    private AgentState _state = AgentState.Empty;
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Telemetry settings of the last applied desired state, or null before the first.</summary>
+    public TelemetrySettings? Telemetry { get; private set; }
+
+    /// <summary>Raised after every reconcile with the outcome (for tests and local status).</summary>
+    public event Action<ReconcileOutcome>? Reconciled;
+
+    /// <summary>Completes once the state on disk was loaded and the active model resumed.</summary>
+    public Task Started => _started.Task;
+
+    public ReportedState BuildReport()
+    {
+        var state = _state;
+        var slots = state.Active is { } active
+            ? new[] { new ModelSlotReport(ModelSlots.Primary, active.Name, active.Version, active.ManifestDigest, ModelSlotStates.Active, state.ActiveSince ?? timeProvider.GetUtcNow()) }
+            : [];
+        return new ReportedState(AgentVersion, state.DesiredVersion, slots, state.LastError, timeProvider.GetUtcNow());
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _state = stateStore.Load();
+        await ResumeAsync(stoppingToken).ConfigureAwait(false);
+        _started.TrySetResult();
+        link.Connected += ReportAsync;
+
+        await foreach (var desired in inbox.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+        {
+            var outcome = await ReconcileAsync(desired, stoppingToken).ConfigureAwait(false);
+            await ReportAsync(stoppingToken).ConfigureAwait(false);
+            Reconciled?.Invoke(outcome);
+        }
+    }
+
+    public async Task ReportAsync(CancellationToken cancellationToken)
+    {
+        if (!link.IsConnected)
+        {
+            return;
+        }
+
+        try
+        {
+            await link.PublishReportedAsync(BuildReport(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The cloud link republishes the report when it reconnects.
+            LogReportFailed(ex.Message);
+        }
+    }
+
+    private async Task ResumeAsync(CancellationToken cancellationToken)
+    {
+        if (_state.Active is not { } active)
+        {
+            return;
+        }
+
+        try
+        {
+            var installed = await installer.LoadInstalledAsync(active, cancellationToken).ConfigureAwait(false);
+            runtime.Activate(await runtime.StageAsync(installed, cancellationToken).ConfigureAwait(false));
+            LogResumed(active.Name, active.Version, active.ManifestDigest);
+        }
+        catch (Exception ex) when (ex is PackageRejectedException or ModelStageException)
+        {
+            _state = _state with { LastError = $"could not resume {active.Name}:{active.Version}: {ex.Message}" };
+            LogResumeFailed(active.Name, active.Version, ex.Message);
+        }
+    }
+
+    internal async Task<ReconcileOutcome> ReconcileAsync(DesiredState desired, CancellationToken cancellationToken)
+    {
+        if (desired.Version < _state.DesiredVersion)
+        {
+            LogStale(desired.Version, _state.DesiredVersion);
+            return new ReconcileOutcome(desired.Version, false, $"desired version {desired.Version} is older than {_state.DesiredVersion}, ignored");
+        }
+
+        Telemetry = desired.Telemetry;
+        var target = desired.Deployment?.Model;
+        var current = _state.Active;
+        if (target is null || string.Equals(target.ManifestDigest, current?.ManifestDigest, StringComparison.Ordinal))
+        {
+            var unchanged = _state with { DesiredVersion = desired.Version, LastError = null };
+            await stateStore.SaveAsync(unchanged, cancellationToken).ConfigureAwait(false);
+            _state = unchanged;
+            return new ReconcileOutcome(desired.Version, true, null);
+        }
+
+        var next = new AgentState(desired.Version, target, current, null, timeProvider.GetUtcNow());
+        ICommand[] plan =
+        [
+            new InstallPackageCommand(installer, target),
+            new StageModelCommand(runtime),
+            new ActivateModelCommand(runtime, installer),
+            new RecordStateCommand(stateStore, next, _state),
+        ];
+
+        var error = await RunPlanAsync(plan, cancellationToken).ConfigureAwait(false);
+        if (error is null)
+        {
+            _state = next;
+            LogActivated(target.Name, target.Version, target.ManifestDigest, desired.Version);
+            return new ReconcileOutcome(desired.Version, true, null);
+        }
+
+        // The desired version counts as seen even when refused, so it cannot be replayed later.
+        _state = _state with { DesiredVersion = desired.Version, LastError = error };
+        await stateStore.SaveAsync(_state, cancellationToken).ConfigureAwait(false);
+        LogRefused(target.Name, target.Version, target.ManifestDigest, error, current?.Version ?? "none");
+        return new ReconcileOutcome(desired.Version, false, error);
+    }
+
+    private async Task<string?> RunPlanAsync(IReadOnlyList<ICommand> plan, CancellationToken cancellationToken)
+    {
+        var context = new ReconcileContext();
+        var executed = new Stack<ICommand>();
+        foreach (var command in plan)
+        {
+            try
+            {
+                await command.ExecuteAsync(context, cancellationToken).ConfigureAwait(false);
+                executed.Push(command);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                while (executed.TryPop(out var done))
+                {
+                    try
+                    {
+                        await done.UndoAsync(context, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception undoError) when (undoError is not OperationCanceledException)
+                    {
+                        LogUndoFailed(done.Name, undoError.Message);
+                    }
+                }
+
+                context.Staged?.Dispose();
+                return $"{command.Name}: {ex.Message}";
+            }
+        }
+
+        return null;
+    }
+
+    [LoggerMessage(EventId = 1200, Level = LogLevel.Information, Message = "Model {Name}:{Version} ({ManifestDigest}) is active (desired version {DesiredVersion})")]
+    private partial void LogActivated(string name, string version, string manifestDigest, long desiredVersion);
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Error, Message = "Refused model {Name}:{Version} ({ManifestDigest}): {Reason}; still serving version {Current}")]
+    private partial void LogRefused(string name, string version, string manifestDigest, string reason, string current);
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Ignored desired version {Version}: already applied version {Applied}")]
+    private partial void LogStale(long version, long applied);
+
+    [LoggerMessage(EventId = 1203, Level = LogLevel.Information, Message = "Resumed model {Name}:{Version} ({ManifestDigest}) from disk")]
+    private partial void LogResumed(string name, string version, string manifestDigest);
+
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Error, Message = "Could not resume model {Name}:{Version} from disk: {Reason}")]
+    private partial void LogResumeFailed(string name, string version, string reason);
+
+    [LoggerMessage(EventId = 1205, Level = LogLevel.Warning, Message = "Undo of '{Command}' failed: {Reason}")]
+    private partial void LogUndoFailed(string command, string reason);
+
+    [LoggerMessage(EventId = 1206, Level = LogLevel.Warning, Message = "Could not publish the reported state: {Reason}")]
+    private partial void LogReportFailed(string reason);
+}
+
+public sealed record ReconcileOutcome(long DesiredVersion, bool Succeeded, string? Error);

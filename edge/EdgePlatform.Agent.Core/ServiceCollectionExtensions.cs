@@ -1,0 +1,38 @@
+using EdgePlatform.Agent.Core.Identity;
+using EdgePlatform.Agent.Core.Packages;
+using EdgePlatform.Agent.Core.Ports;
+using EdgePlatform.Agent.Core.Reconciliation;
+using EdgePlatform.Agent.Core.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace EdgePlatform.Agent.Core;
+
+public static class ServiceCollectionExtensions
+{
+    /// <summary>
+    /// Enrollment, package verification, the reconciler and telemetry. The host adds
+    /// <see cref="IModelRuntime"/> and <see cref="ICloudLink"/>.
+    /// </summary>
+    public static IServiceCollection AddAgentCore(this IServiceCollection services)
+    {
+        services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(TimeProvider.System);
+        services.AddHttpClient();
+        services.AddSingleton<DeviceIdentityProvider>();
+        services.AddSingleton(sp => new LocalModelStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.DataDirectory));
+        services.AddSingleton(sp => new AgentStateStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.DataDirectory));
+        services.AddSingleton<ITrustStore>(sp => sp.GetRequiredService<DeviceIdentityProvider>());
+        services.AddSingleton<IRegistryLocator>(sp => sp.GetRequiredService<DeviceIdentityProvider>());
+        services.AddHttpClient<IRegistryClient, OciRegistryClient>();
+        services.AddSingleton<PackageInstaller>();
+        services.AddSingleton<ScoringMetrics>();
+        services.AddSingleton<DesiredStateInbox>();
+        services.AddSingleton<Reconciler>();
+        services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        services.AddSingleton<TelemetryReporter>();
+        services.AddHostedService(sp => sp.GetRequiredService<TelemetryReporter>());
+        return services;
+    }
+}

@@ -1,0 +1,337 @@
+using System.Security.Cryptography;
+using EdgePlatform.Contracts;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace EdgePlatform.Agent.Inference;
+
+/// <summary>
+/// An ONNX model loaded into an ONNX Runtime session and checked against its card, ready to
+/// score JSON events or pre-bound feature rows.
+/// </summary>
+/// <remarks>
+/// Not thread-safe: score from one thread at a time. Single events reuse one set of tensors,
+/// so concurrent calls would overwrite each other's inputs; a concurrent call is refused with
+/// an <see cref="InvalidOperationException"/> rather than allowed to corrupt a result.
+/// Scale out by loading one instance per scoring thread.
+/// </remarks>
+public sealed class LoadedModel : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly GraphBinding _binding;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+    private readonly RunOptions _runOptions = new();
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+    private readonly int _labelOutput;
+    private readonly int _scoreOutput;
+    private readonly int _probabilityOutput;
+
+    // Batch-of-one tensors, bound to the session once. The inputs are views over _row, so
+    // binding an event writes the features straight into them, and a run through the I/O
+    // binding marshals no names or handles: a single-event score allocates nothing of its own.
+    private readonly float[] _row;
+    private readonly OrtValue[] _rowInputs;
+    private readonly OrtValue[] _rowOutputs;
+    private readonly OrtIoBinding _rowBinding;
+
+    private int _scoring;
+    private int _claimedByHost;
+    private volatile bool _disposed;
+
+    private LoadedModel(ModelCard card, string digest, InferenceSession session, GraphBinding binding, ILogger logger, TimeProvider timeProvider)
+    {
+        Card = card;
+        Identity = new ModelIdentity(card.Name, card.Version, digest);
+        Binder = new EventBinder(binding.FeatureFields);
+        _session = session;
+        _binding = binding;
+        _logger = logger;
+        _timeProvider = timeProvider;
+        _inputNames = [.. binding.Inputs.Select(input => input.Name)];
+        _outputNames = [.. binding.Outputs.Select(output => output.Name)];
+        _labelOutput = IndexOfField(binding.Outputs, PredictionFields.Label);
+        _scoreOutput = IndexOfField(binding.Outputs, PredictionFields.Score);
+        _probabilityOutput = IndexOfField(binding.Outputs, PredictionFields.Probability);
+
+        _row = new float[binding.FeatureFields.Count];
+        _rowInputs = [.. binding.Inputs.Select(input =>
+            OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _row.AsMemory(input.Offset, input.Width), [1, input.Width]))];
+        _rowOutputs = [.. binding.Outputs.Select(output =>
+            OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, output.ElementType, OutputShape(output, rows: 1)))];
+        _rowBinding = session.CreateIoBinding();
+        for (var i = 0; i < _rowInputs.Length; i++)
+        {
+            _rowBinding.BindInput(_inputNames[i], _rowInputs[i]);
+        }
+
+        for (var i = 0; i < _rowOutputs.Length; i++)
+        {
+            _rowBinding.BindOutput(_outputNames[i], _rowOutputs[i]);
+        }
+    }
+
+    public ModelCard Card { get; }
+
+    public ModelIdentity Identity { get; }
+
+    /// <summary>Binds events to this model's feature rows; the layout <see cref="ScoreBatch"/> expects.</summary>
+    public EventBinder Binder { get; }
+
+    /// <summary>Values in one feature row.</summary>
+    public int FeatureCount => _row.Length;
+
+    internal bool IsDisposed => _disposed;
+
+    /// <summary>True for the first host to claim this model; a model has one owner that disposes it.</summary>
+    internal bool TryClaimForHost() => Interlocked.Exchange(ref _claimedByHost, 1) == 0;
+
+    /// <inheritdoc cref="Load(ModelCard, string, OnnxModelSettings, ILogger, TimeProvider)"/>
+    public static LoadedModel Load(ModelCard card, string onnxPath, OnnxModelSettings settings) =>
+        Load(card, onnxPath, settings, NullLogger.Instance, TimeProvider.System);
+
+    /// <summary>
+    /// Loads <paramref name="onnxPath"/> and checks <paramref name="card"/> against the graph:
+    /// every card input and output must exist in the graph with the same element type and shape,
+    /// and every graph input must be bound by the card.
+    /// </summary>
+    /// <exception cref="ModelLoadException">The file cannot be read or loaded, or the card does not describe the graph.</exception>
+    public static LoadedModel Load(ModelCard card, string onnxPath, OnnxModelSettings settings, ILogger logger, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        ArgumentException.ThrowIfNullOrEmpty(onnxPath);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentOutOfRangeException.ThrowIfNegative(settings.IntraOpThreads);
+
+        var started = timeProvider.GetTimestamp();
+        var digest = ComputeDigest(onnxPath);
+        var session = CreateSession(onnxPath, settings);
+        try
+        {
+            var binding = GraphBinding.Create(card, session.InputMetadata, session.OutputMetadata);
+            var model = new LoadedModel(card, digest, session, binding, logger, timeProvider);
+            var elapsed = timeProvider.GetElapsedTime(started);
+            Log.ModelLoaded(logger, card.Name, card.Version, digest, model.FeatureCount, elapsed.TotalMilliseconds);
+            return model;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs one inference on zeros, so that the first real event does not pay for ONNX
+    /// Runtime's lazy initialisation. Returns how long it took.
+    /// </summary>
+    public TimeSpan Warm()
+    {
+        EnterScoring();
+        try
+        {
+            var started = _timeProvider.GetTimestamp();
+            Array.Clear(_row);
+            RunRow();
+            var elapsed = _timeProvider.GetElapsedTime(started);
+            Log.ModelWarmed(_logger, Identity.Name, Identity.Version, elapsed.TotalMilliseconds);
+            return elapsed;
+        }
+        finally
+        {
+            ExitScoring();
+        }
+    }
+
+    /// <summary>Binds a JSON event (UTF-8) to this model's inputs and scores it.</summary>
+    /// <exception cref="EventBindingException">The event cannot be bound; the message says why.</exception>
+    public ScoreResult Score(ReadOnlySpan<byte> jsonEvent)
+    {
+        EnterScoring();
+        try
+        {
+            var started = _timeProvider.GetTimestamp();
+            var correlationId = Binder.Bind(jsonEvent, _row);
+            RunRow();
+            var prediction = ReadPrediction(_rowOutputs, row: 0);
+            return new ScoreResult(
+                Identity, correlationId, prediction.Label, prediction.Score, prediction.Probability, _timeProvider.GetElapsedTime(started));
+        }
+        finally
+        {
+            ExitScoring();
+        }
+    }
+
+    /// <summary>
+    /// Scores rows already bound with <see cref="Binder"/>: <paramref name="featureRows"/> holds
+    /// <c>predictions.Length</c> rows of <see cref="FeatureCount"/> values each, and row i's
+    /// prediction is written to <c>predictions[i]</c>. All rows go through the graph in one run.
+    /// Returns how long the run took.
+    /// </summary>
+    public TimeSpan ScoreBatch(ReadOnlySpan<float> featureRows, Span<RowPrediction> predictions)
+    {
+        var rows = predictions.Length;
+        if (featureRows.Length != rows * FeatureCount)
+        {
+            throw new ArgumentException(
+                $"{rows} predictions need {rows * FeatureCount} feature values ({FeatureCount} per row); got {featureRows.Length}",
+                nameof(featureRows));
+        }
+
+        EnterScoring();
+        try
+        {
+            var started = _timeProvider.GetTimestamp();
+            if (rows == 1)
+            {
+                featureRows.CopyTo(_row);
+                RunRow();
+                predictions[0] = ReadPrediction(_rowOutputs, row: 0);
+            }
+            else if (rows > 1)
+            {
+                RunBatch(featureRows, predictions);
+            }
+
+            return _timeProvider.GetElapsedTime(started);
+        }
+        finally
+        {
+            ExitScoring();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _rowBinding.Dispose();
+        foreach (var value in _rowInputs)
+        {
+            value.Dispose();
+        }
+
+        foreach (var value in _rowOutputs)
+        {
+            value.Dispose();
+        }
+
+        _runOptions.Dispose();
+        _session.Dispose();
+    }
+
+    private void RunRow() => _session.RunWithBinding(_runOptions, _rowBinding);
+
+    private void RunBatch(ReadOnlySpan<float> featureRows, Span<RowPrediction> predictions)
+    {
+        var rows = predictions.Length;
+        var inputs = new OrtValue[_binding.Inputs.Count];
+        try
+        {
+            for (var i = 0; i < inputs.Length; i++)
+            {
+                var input = _binding.Inputs[i];
+                inputs[i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [rows, input.Width]);
+                var tensor = inputs[i].GetTensorMutableDataAsSpan<float>();
+                for (var row = 0; row < rows; row++)
+                {
+                    featureRows.Slice((row * FeatureCount) + input.Offset, input.Width).CopyTo(tensor.Slice(row * input.Width, input.Width));
+                }
+            }
+
+            using var outputs = _session.Run(_runOptions, _inputNames, inputs, _outputNames);
+            for (var row = 0; row < rows; row++)
+            {
+                predictions[row] = ReadPrediction(outputs, row);
+            }
+        }
+        finally
+        {
+            foreach (var input in inputs)
+            {
+                input?.Dispose();
+            }
+        }
+    }
+
+    private RowPrediction ReadPrediction(IReadOnlyList<OrtValue> outputs, int row) => new(
+        _labelOutput < 0 ? null : outputs[_labelOutput].GetTensorDataAsSpan<bool>()[row],
+        _scoreOutput < 0 ? null : outputs[_scoreOutput].GetTensorDataAsSpan<float>()[row],
+        _probabilityOutput < 0 ? null : outputs[_probabilityOutput].GetTensorDataAsSpan<float>()[row]);
+
+    private void EnterScoring()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.Exchange(ref _scoring, 1) != 0)
+        {
+            throw new InvalidOperationException(
+                $"model '{Identity.Name}' {Identity.Version} is already scoring on another thread; a LoadedModel serves one thread at a time");
+        }
+    }
+
+    private void ExitScoring() => Volatile.Write(ref _scoring, 0);
+
+    private static long[] OutputShape(OutputBinding output, int rows)
+    {
+        var shape = new long[output.Rank];
+        Array.Fill(shape, 1);
+        shape[0] = rows;
+        return shape;
+    }
+
+    private static int IndexOfField(IReadOnlyList<OutputBinding> outputs, string field)
+    {
+        for (var i = 0; i < outputs.Count; i++)
+        {
+            if (outputs[i].Field == field)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static string ComputeDigest(string onnxPath)
+    {
+        try
+        {
+            using var file = File.OpenRead(onnxPath);
+            return ContentDigest.FromHash(SHA256.HashData(file));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelLoadException($"model file '{onnxPath}' cannot be read: {ex.Message}", ex);
+        }
+    }
+
+    private static InferenceSession CreateSession(string onnxPath, OnnxModelSettings settings)
+    {
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = settings.IntraOpThreads,
+            // Nodes run one after another: these graphs are small and the caller owns parallelism.
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            InterOpNumThreads = 1,
+            GraphOptimizationLevel = settings.GraphOptimizationLevel,
+        };
+        try
+        {
+            return new InferenceSession(onnxPath, options);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            throw new ModelLoadException($"model file '{onnxPath}' is not a loadable ONNX model: {ex.Message}", ex);
+        }
+    }
+}

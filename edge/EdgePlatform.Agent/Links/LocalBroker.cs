@@ -1,0 +1,68 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Options;
+using MQTTnet.Server;
+
+namespace EdgePlatform.Agent.Links;
+
+/// <summary>
+/// The device's local MQTT broker, where sensors publish events and local apps read
+/// predictions: run embedded on loopback, or an external broker named by configuration.
+/// </summary>
+public sealed partial class LocalBroker(
+    IOptions<LocalBrokerOptions> options,
+    ILogger<LocalBroker> logger) : IHostedService, IDisposable
+{
+    private MqttServer? _server;
+
+    public string Host => options.Value.Host;
+
+    /// <summary>The broker's port; for the embedded broker, resolved at start when 0 was configured.</summary>
+    public int Port { get; private set; } = options.Value.Port;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        if (!settings.IsEmbedded)
+        {
+            LogExternal(settings.Host, settings.Port);
+            return;
+        }
+
+        var address = IPAddress.Parse(settings.Host);
+        Port = settings.Port == 0 ? FreePort(address) : settings.Port;
+        _server = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder()
+            .WithDefaultEndpoint()
+            .WithDefaultEndpointBoundIPAddress(address)
+            .WithDefaultEndpointPort(Port)
+            .WithMaxPendingMessagesPerClient(50_000)
+            .Build());
+        await _server.StartAsync().ConfigureAwait(false);
+        LogStarted(settings.Host, Port);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_server is not null)
+        {
+            await _server.StopAsync().ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose() => _server?.Dispose();
+
+    private static int FreePort(IPAddress address)
+    {
+        using var listener = new TcpListener(address, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Using the external local event broker at {Host}:{Port}")]
+    private partial void LogExternal(string host, int port);
+
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "Local event broker listening on {Host}:{Port}")]
+    private partial void LogStarted(string host, int port);
+}

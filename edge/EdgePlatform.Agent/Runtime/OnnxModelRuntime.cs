@@ -1,0 +1,64 @@
+using EdgePlatform.Agent.Core.Ports;
+using EdgePlatform.Agent.Inference;
+using Microsoft.Extensions.Options;
+
+namespace EdgePlatform.Agent.Runtime;
+
+/// <summary>The <see cref="IModelRuntime"/> port over ONNX Runtime: load and warm beside the active model, then swap.</summary>
+public sealed class OnnxModelRuntime(
+    ModelHost host,
+    IOptions<OnnxModelSettings> settings,
+    ILoggerFactory loggerFactory,
+    TimeProvider timeProvider) : IModelRuntime
+{
+    private InstalledModel? _active;
+
+    public InstalledModel? Active => Volatile.Read(ref _active);
+
+    public Task<IStagedModel> StageAsync(InstalledModel model, CancellationToken cancellationToken)
+    {
+        // Loading parses and optimizes the graph; keep it off the caller's thread.
+        return Task.Run<IStagedModel>(
+            () =>
+            {
+                LoadedModel? loaded = null;
+                try
+                {
+                    loaded = LoadedModel.Load(model.Card, model.ModelPath, settings.Value, loggerFactory.CreateLogger<LoadedModel>(), timeProvider);
+                    loaded.Warm();
+                    return new StagedModel(model, loaded);
+                }
+                catch (ModelLoadException ex)
+                {
+                    loaded?.Dispose();
+                    throw new ModelStageException($"model {model.Card.Name}:{model.Card.Version} does not load: {ex.Message}", ex);
+                }
+                catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException ex)
+                {
+                    loaded?.Dispose();
+                    throw new ModelStageException($"model {model.Card.Name}:{model.Card.Version} failed warm-up: {ex.Message}", ex);
+                }
+            },
+            cancellationToken);
+    }
+
+    public void Activate(IStagedModel staged)
+    {
+        var model = staged as StagedModel ?? throw new ArgumentException("the model was not staged by this runtime", nameof(staged));
+        host.Activate(model.TakeLoaded());
+        Volatile.Write(ref _active, model.Model);
+    }
+
+    private sealed class StagedModel(InstalledModel model, LoadedModel loaded) : IStagedModel
+    {
+        private LoadedModel? _loaded = loaded;
+
+        public InstalledModel Model { get; } = model;
+
+        /// <summary>Hands the loaded model to the host, which owns it from then on.</summary>
+        public LoadedModel TakeLoaded() =>
+            Interlocked.Exchange(ref _loaded, null) ?? throw new InvalidOperationException("the staged model was already activated or disposed");
+
+        public void Dispose() => Interlocked.Exchange(ref _loaded, null)?.Dispose();
+    }
+}
