@@ -24,6 +24,7 @@ public sealed partial class MqttConnection : IAsyncDisposable
     private Func<CancellationToken, Task>? _onConnected;
     private TaskCompletionSource _firstConnect = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _loop;
+    private int _disposed;
 
     public MqttConnection(MqttConnectionSettings settings, ILogger logger)
     {
@@ -106,6 +107,12 @@ public sealed partial class MqttConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Hosts may register one instance under several services, so dispose can come twice.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {
@@ -222,7 +229,7 @@ public sealed partial class MqttConnection : IAsyncDisposable
 
     private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs args)
     {
-        if (args.ClientWasConnected)
+        if (args.ClientWasConnected && !_stopping.IsCancellationRequested)
         {
             LogDisconnected(_settings.ClientId, args.Reason.ToString(), args.Exception?.Message ?? args.ReasonString ?? string.Empty);
             _firstConnect = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,0 +1,110 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using EdgePlatform.Contracts;
+
+namespace EdgePlatform.Cli;
+
+/// <summary>The control plane's /api/v1 over HTTP; refusals become <see cref="CliException"/> with the server's own words.</summary>
+public sealed class ApiClient : IDisposable
+{
+    private readonly HttpClient _http;
+
+    public ApiClient(Uri server)
+    {
+        _http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public Uri Server => _http.BaseAddress!;
+
+    public Task<IReadOnlyList<DeviceInfo>> ListDevicesAsync(CancellationToken ct) =>
+        GetAsync("api/v1/devices", ContractsJsonContext.Default.IReadOnlyListDeviceInfo, ct);
+
+    public Task<DeviceInfo> GetDeviceAsync(string id, CancellationToken ct) =>
+        GetAsync($"api/v1/devices/{Uri.EscapeDataString(id)}", ContractsJsonContext.Default.DeviceInfo, ct);
+
+    public Task<IReadOnlyList<ModelInfo>> ListModelsAsync(CancellationToken ct) =>
+        GetAsync("api/v1/models", ContractsJsonContext.Default.IReadOnlyListModelInfo, ct);
+
+    public Task<DeploymentInfo> DeployAsync(CreateDeploymentRequest request, CancellationToken ct) =>
+        PostAsync("api/v1/deployments", request, ContractsJsonContext.Default.CreateDeploymentRequest, ContractsJsonContext.Default.DeploymentInfo, ct);
+
+    public Task<TrainingRunInfo> StartTrainingAsync(TrainingRequest request, CancellationToken ct) =>
+        PostAsync("api/v1/training-runs", request, ContractsJsonContext.Default.TrainingRequest, ContractsJsonContext.Default.TrainingRunInfo, ct);
+
+    public Task<TrainingRunInfo> GetTrainingRunAsync(string id, CancellationToken ct) =>
+        GetAsync($"api/v1/training-runs/{Uri.EscapeDataString(id)}", ContractsJsonContext.Default.TrainingRunInfo, ct);
+
+    public Task<IReadOnlyList<DeviceTelemetrySummary>> GetTelemetryAsync(string? device, CancellationToken ct) =>
+        GetAsync(
+            device is null ? "api/v1/telemetry" : $"api/v1/telemetry?device={Uri.EscapeDataString(device)}",
+            ContractsJsonContext.Default.IReadOnlyListDeviceTelemetrySummary,
+            ct);
+
+    public async Task<byte[]> GetBlobAsync(string repository, string digest, CancellationToken ct)
+    {
+        using var response = await SendAsync(() => _http.GetAsync($"v2/{repository}/blobs/{digest}", ct), ct).ConfigureAwait(false);
+        return await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+    }
+
+    public async Task<byte[]> GetManifestAsync(string repository, string digest, CancellationToken ct)
+    {
+        using var response = await SendAsync(() => _http.GetAsync($"v2/{repository}/manifests/{digest}", ct), ct).ConfigureAwait(false);
+        return await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private async Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken ct)
+    {
+        using var response = await SendAsync(() => _http.GetAsync(path, ct), ct).ConfigureAwait(false);
+        return await ReadAsync(response, type, ct).ConfigureAwait(false);
+    }
+
+    private async Task<TResponse> PostAsync<TRequest, TResponse>(string path, TRequest body, JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TResponse> responseType, CancellationToken ct)
+    {
+        using var response = await SendAsync(() => _http.PostAsJsonAsync(path, body, requestType, ct), ct).ConfigureAwait(false);
+        return await ReadAsync(response, responseType, ct).ConfigureAwait(false);
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> type, CancellationToken ct) =>
+        await response.Content.ReadFromJsonAsync(type, ct).ConfigureAwait(false)
+            ?? throw new CliException($"the server answered {response.RequestMessage?.RequestUri} with an empty body");
+
+    private async Task<HttpResponseMessage> SendAsync(Func<Task<HttpResponseMessage>> send, CancellationToken ct)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await send().ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new CliException($"cannot reach the control plane at {Server}: {ex.Message} (start one with 'edgectl server', or pass --server)", ex);
+        }
+
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
+
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            throw new CliException($"{(int)response.StatusCode} {response.ReasonPhrase}: {Describe(body)}");
+        }
+    }
+
+    private static string Describe(string body)
+    {
+        try
+        {
+            var problem = JsonSerializer.Deserialize(body, ContractsJsonContext.Default.ApiProblem);
+            return problem?.Detail ?? problem?.Title ?? body;
+        }
+        catch (JsonException)
+        {
+            return body;
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using System.CommandLine;
+using EdgePlatform.Cli;
+using EdgePlatform.Cli.Commands;
+
+var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edge devices, and watch them run")
+{
+    CliOptions.Output,
+    CliOptions.Server,
+    HostCommands.Server(),
+    HostCommands.Agent(),
+    DemoCommand.Create(),
+    FleetCommands.Devices(),
+    FleetCommands.Models(),
+    FleetCommands.Deploy(),
+    FleetCommands.Train(),
+    FleetCommands.Telemetry(),
+};
+
+try
+{
+    // Long enough for the demo to stop the agents and the server it started after Ctrl-C.
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
+}
+catch (CliException ex)
+{
+    await Console.Error.WriteLineAsync($"edgectl: {ex.Message}");
+    return 1;
+}
