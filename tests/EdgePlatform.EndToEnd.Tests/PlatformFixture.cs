@@ -1,0 +1,232 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using EdgePlatform.Cli;
+using EdgePlatform.Cli.Processes;
+using EdgePlatform.Contracts;
+using EdgePlatform.Mqtt;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EdgePlatform.EndToEnd.Tests;
+
+/// <summary>
+/// A control plane and two agents, each its own process on loopback, with their own data
+/// directories under one temporary folder (kept when a test fails, for its logs).
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "xunit disposes fixtures through IAsyncLifetime.DisposeAsync.")]
+public sealed class PlatformFixture : IAsyncLifetime
+{
+    public const string DeviceA = "e2e-device-a";
+    public const string DeviceB = "e2e-device-b";
+
+    private readonly ProcessGroup _processes = new();
+    private readonly Dictionary<string, LocalBus> _buses = new(StringComparer.Ordinal);
+
+    public string Root { get; } = Directory.CreateTempSubdirectory("edgeplatform-e2e-").FullName;
+
+    public string ServerDirectory => Path.Combine(Root, "server");
+
+    public ServerEndpoints Endpoints { get; private set; } = null!;
+
+    public ApiClient Api { get; private set; } = null!;
+
+    public HostProcess Server { get; private set; } = null!;
+
+    public Dictionary<string, HostProcess> Agents { get; } = new(StringComparer.Ordinal);
+
+    public string AgentLog(string deviceId) => Path.Combine(Root, $"{deviceId}.log");
+
+    public async Task InitializeAsync()
+    {
+        Server = _processes.Start(
+            "server",
+            HostProcess.ServerAssembly,
+            [$"--Server:DataDirectory={ServerDirectory}", "--Server:HttpPort=0", "--Server:MqttPort=0", "--Enrollment:TelemetryIntervalSeconds=1"],
+            Path.Combine(Root, "server.log"));
+        Endpoints = await Wait.ForFileAsync(Path.Combine(ServerDirectory, "server.json"), Server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
+        Api = new ApiClient(new Uri(Endpoints.HttpUrl));
+
+        foreach (var deviceId in new[] { DeviceA, DeviceB })
+        {
+            var dataDirectory = Path.Combine(Root, deviceId);
+            Agents[deviceId] = _processes.Start(
+                deviceId,
+                HostProcess.AgentAssembly,
+                [
+                    $"--Agent:DataDirectory={dataDirectory}", $"--Agent:DeviceId={deviceId}", $"--Agent:ControlPlaneUrl={Endpoints.HttpUrl}",
+                    $"--Agent:EnrollmentKeyFile={Endpoints.EnrollmentKeyFile}", "--LocalBroker:Port=0", "--Telemetry:IntervalSeconds=1",
+                ],
+                AgentLog(deviceId));
+        }
+
+        foreach (var (deviceId, process) in Agents)
+        {
+            var announcement = await Wait.ForFileAsync(Path.Combine(Root, deviceId, "agent.json"), process, b => JsonDocument.Parse(b));
+            var port = announcement.RootElement.GetProperty("localBrokerPort").GetInt32();
+            _buses[deviceId] = await LocalBus.ConnectAsync(deviceId, port);
+        }
+
+        await Wait.UntilAsync(
+            async () => (await Api.ListDevicesAsync(default)).Count(d => d.Status == DeviceStatuses.Online) == Agents.Count,
+            "both devices online");
+    }
+
+    public LocalBus Bus(string deviceId) => _buses[deviceId];
+
+    private Task<TrainingRunInfo>? _baseline;
+
+    /// <summary>Version 1 trained, rolled out to both devices and active on both (once per fixture).</summary>
+    public Task<TrainingRunInfo> EnsureBaselineAsync() => _baseline ??= DeployBaselineAsync();
+
+    private async Task<TrainingRunInfo> DeployBaselineAsync()
+    {
+        var run = await TrainAsync(seed: 42);
+        await Api.DeployAsync(new CreateDeploymentRequest($"{run.ModelName}:{run.ModelVersion}", null, true), default);
+        foreach (var deviceId in Agents.Keys)
+        {
+            await WaitForReportAsync(deviceId, d => IsActive(d, run.ManifestDigest!), $"{deviceId} to activate {run.ManifestDigest}");
+        }
+
+        return run;
+    }
+
+    public static bool IsActive(DeviceInfo device, string manifestDigest) =>
+        device.Reported?.Slots.Any(s => s.State == ModelSlotStates.Active && s.ManifestDigest == manifestDigest) == true;
+
+    public async Task<TrainingRunInfo> TrainAsync(int seed) =>
+        await EdgePlatform.Cli.Commands.FleetCommands.TrainAndWaitAsync(Api, new TrainingRequest(null, null, null, seed), null, default);
+
+    public async Task<DeviceInfo> WaitForReportAsync(string deviceId, Func<DeviceInfo, bool> condition, string what)
+    {
+        DeviceInfo device = null!;
+        await Wait.UntilAsync(
+            async () =>
+            {
+                device = await Api.GetDeviceAsync(deviceId, default);
+                return condition(device);
+            },
+            what);
+        return device;
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var bus in _buses.Values)
+        {
+            await bus.DisposeAsync();
+        }
+
+        Api?.Dispose();
+        await _processes.DisposeAsync();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A log still being flushed keeps the folder; it is under the system temp directory.
+        }
+    }
+}
+
+/// <summary>A client on one device's local broker that collects predictions and dead letters.</summary>
+public sealed class LocalBus : IAsyncDisposable
+{
+    private readonly MqttConnection _connection;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<Prediction>> _predictions = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<DeadLetter> _deadLetters = new();
+    private readonly SemaphoreSlim _deadLetterArrived = new(0);
+
+    private LocalBus(MqttConnection connection) => _connection = connection;
+
+    public static async Task<LocalBus> ConnectAsync(string deviceId, int port)
+    {
+        var connection = new MqttConnection(new MqttConnectionSettings("127.0.0.1", port, $"e2e-{deviceId}-{Guid.NewGuid():N}") { CleanStart = true }, NullLogger.Instance);
+        var bus = new LocalBus(connection);
+        connection.Subscribe(Topics.LocalPredictions);
+        connection.Subscribe(Topics.LocalDeadLetter);
+        connection.OnMessage(bus.OnMessageAsync);
+        connection.Start();
+        using var timeout = new CancellationTokenSource(Wait.Timeout);
+        await connection.WaitConnectedAsync(timeout.Token);
+        return bus;
+    }
+
+    public async Task<Prediction> ScoreAsync(string correlationId, byte[] payload)
+    {
+        var pending = _predictions.GetOrAdd(correlationId, _ => new TaskCompletionSource<Prediction>(TaskCreationOptions.RunContinuationsAsynchronously));
+        await _connection.PublishAsync("events/e2e/sensor", payload, default);
+        return await pending.Task.WaitAsync(Wait.Timeout);
+    }
+
+    public async Task<DeadLetter> PublishExpectingDeadLetterAsync(byte[] payload)
+    {
+        await _connection.PublishAsync("events/e2e/sensor", payload, default);
+        await _deadLetterArrived.WaitAsync(Wait.Timeout);
+        _deadLetters.TryDequeue(out var letter);
+        return letter!;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _connection.DisposeAsync();
+        _deadLetterArrived.Dispose();
+    }
+
+    private Task OnMessageAsync(MqttIncoming message, CancellationToken cancellationToken)
+    {
+        if (message.Topic == Topics.LocalDeadLetter)
+        {
+            _deadLetters.Enqueue(JsonSerializer.Deserialize(message.Payload.Span, ContractsJsonContext.Default.DeadLetter)!);
+            _deadLetterArrived.Release();
+        }
+        else if (JsonSerializer.Deserialize(message.Payload.Span, ContractsJsonContext.Default.Prediction) is { CorrelationId: { } id } prediction)
+        {
+            _predictions.GetOrAdd(id, _ => new TaskCompletionSource<Prediction>(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(prediction);
+        }
+
+        return Task.CompletedTask;
+    }
+}
+
+public static class Wait
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"timed out after {Timeout.TotalSeconds:0} s waiting for {what}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    public static async Task<T> ForFileAsync<T>(string path, HostProcess process, Func<byte[], T?> parse)
+        where T : class
+    {
+        T? value = null;
+        await UntilAsync(
+            async () =>
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"{process.Name} exited with {process.ExitCode}:\n{process.LogTail(40)}");
+                }
+
+                if (!File.Exists(path))
+                {
+                    return false;
+                }
+
+                value = parse(await File.ReadAllBytesAsync(path));
+                return value is not null;
+            },
+            $"{path} from {process.Name}");
+        return value!;
+    }
+}

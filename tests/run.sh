@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs and starts what the tests need on
+# 127.0.0.1, builds with warnings as errors, runs every test project, stops what it started,
+# and ends with one line of totals:  Tests: N passed, N failed, N skipped
+set -uo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+results="$(mktemp -d "${TMPDIR:-/tmp}/edgeplatform-tests-XXXXXX")"
+export EDGEPLATFORM_TEST_SERVICES="$results/services"
+
+# shellcheck source=deployment/scripts/test-services.sh
+source "$repo/deployment/scripts/test-services.sh"
+trap 'services_stop' EXIT
+
+services_start || { echo "could not start the services the tests need" >&2; echo "Tests: 0 passed, 1 failed, 0 skipped"; exit 1; }
+
+echo "== build"
+if ! dotnet build EdgePlatform.sln -c Debug -warnaserror -nologo -v:q; then
+  echo "build failed" >&2
+  echo "Tests: 0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
+echo "== test"
+dotnet test EdgePlatform.sln -c Debug --no-build --nologo \
+  --logger "trx" --logger "console;verbosity=normal" \
+  --results-directory "$results/trx" "$@"
+test_exit=$?
+
+passed=0; failed=0; skipped=0
+shopt -s nullglob
+trx_files=("$results"/trx/*.trx)
+for trx in "${trx_files[@]}"; do
+  counters="$(grep -o '<Counters [^>]*>' "$trx" | head -1)"
+  value() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"; }
+  total=$(value total); executed=$(value executed); p=$(value passed); f=$(value failed); e=$(value error)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0} + ${e:-0}))
+  skipped=$((skipped + ${total:-0} - ${executed:-0}))
+done
+
+# A test host that crashed writes no report: count the project as a failure.
+projects=$(find tests -name '*.Tests.csproj' | wc -l)
+if (( ${#trx_files[@]} < projects )); then
+  echo "only ${#trx_files[@]} of $projects test projects reported results" >&2
+  failed=$((failed + projects - ${#trx_files[@]}))
+fi
+if (( test_exit != 0 && failed == 0 )); then
+  failed=1
+fi
+
+echo "Tests: $passed passed, $failed failed, $skipped skipped"
+(( failed == 0 ))
