@@ -156,9 +156,12 @@ public sealed partial class DeviceIdentityProvider(
     {
         Directory.CreateDirectory(options.Value.DataDirectory);
         var temporary = IdentityFile + ".tmp";
+
+        // A leftover temporary file could carry wider permissions into the identity file.
+        File.Delete(temporary);
         var fileOptions = new FileStreamOptions
         {
-            Mode = FileMode.Create,
+            Mode = FileMode.CreateNew,
             Access = FileAccess.Write,
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         };

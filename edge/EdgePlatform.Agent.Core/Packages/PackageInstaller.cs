@@ -80,9 +80,13 @@ public sealed partial class PackageInstaller(
             throw new PackageRejectedException(VerificationChecks.ManifestSize, $"manifest size {reference.ManifestSize} is outside 1..{MaxManifestBytes}");
         }
 
-        return store.Contains(reference.ManifestDigest)
-            ? await store.ReadAsync(reference.ManifestDigest, cancellationToken).ConfigureAwait(false)
-            : await registry.GetManifestAsync(reference.Repository, reference.ManifestDigest, reference.ManifestSize, cancellationToken).ConfigureAwait(false);
+        // A stored copy is used only while it still hashes to its name; an altered one is fetched again.
+        if (await store.VerifyAsync(reference.ManifestDigest, reference.ManifestSize, cancellationToken).ConfigureAwait(false))
+        {
+            return await store.ReadAsync(reference.ManifestDigest, cancellationToken).ConfigureAwait(false);
+        }
+
+        return await registry.GetManifestAsync(reference.Repository, reference.ManifestDigest, reference.ManifestSize, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<OciManifest> VerifyManifestAsync(ModelReference reference, byte[] manifestBytes, CancellationToken cancellationToken)
@@ -139,7 +143,7 @@ public sealed partial class PackageInstaller(
                 $"manifest is not a model package ({MediaTypes.ModelArtifact} with a model card and a {MediaTypes.Onnx} layer)");
         }
 
-        if (!store.Contains(reference.ManifestDigest))
+        if (!await store.VerifyAsync(reference.ManifestDigest, reference.ManifestSize, cancellationToken).ConfigureAwait(false))
         {
             await store.WriteAsync(reference.ManifestDigest, manifestBytes, cancellationToken).ConfigureAwait(false);
         }

@@ -111,9 +111,8 @@ public sealed partial class Reconciler(
         var current = _state.Active;
         if (target is null || string.Equals(target.ManifestDigest, current?.ManifestDigest, StringComparison.Ordinal))
         {
-            var unchanged = _state with { DesiredVersion = desired.Version, LastError = null };
-            await stateStore.SaveAsync(unchanged, cancellationToken).ConfigureAwait(false);
-            _state = unchanged;
+            _state = _state with { DesiredVersion = desired.Version, LastError = null };
+            await TrySaveAsync(cancellationToken).ConfigureAwait(false);
             return new ReconcileOutcome(desired.Version, true, null);
         }
 
@@ -136,9 +135,25 @@ public sealed partial class Reconciler(
 
         // The desired version counts as seen even when refused, so it cannot be replayed later.
         _state = _state with { DesiredVersion = desired.Version, LastError = error };
-        await stateStore.SaveAsync(_state, cancellationToken).ConfigureAwait(false);
+        await TrySaveAsync(cancellationToken).ConfigureAwait(false);
         LogRefused(target.Name, target.Version, target.ManifestDigest, error, current?.Version ?? "none");
         return new ReconcileOutcome(desired.Version, false, error);
+    }
+
+    /// <summary>
+    /// Records bookkeeping-only changes; a failure (a full disk, say) is logged and the loop goes
+    /// on, since the running model is unaffected and the next reconcile writes the state again.
+    /// </summary>
+    private async Task TrySaveAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await stateStore.SaveAsync(_state, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            LogStateNotSaved(ex.Message);
+        }
     }
 
     private async Task<string?> RunPlanAsync(IReadOnlyList<ICommand> plan, CancellationToken cancellationToken)
@@ -191,6 +206,9 @@ public sealed partial class Reconciler(
 
     [LoggerMessage(EventId = 1205, Level = LogLevel.Warning, Message = "Undo of '{Command}' failed: {Reason}")]
     private partial void LogUndoFailed(string command, string reason);
+
+    [LoggerMessage(EventId = 1207, Level = LogLevel.Error, Message = "Could not save the agent state: {Reason}")]
+    private partial void LogStateNotSaved(string reason);
 
     [LoggerMessage(EventId = 1206, Level = LogLevel.Warning, Message = "Could not publish the reported state: {Reason}")]
     private partial void LogReportFailed(string reason);

@@ -17,6 +17,7 @@ public sealed class ScoringMetrics
     private long _deadLettered;
     private long _sampleStride = 1;
     private long _sampleCounter;
+    private double _maxLatencyMs;
 
     public long TotalReceived { get; private set; }
 
@@ -41,6 +42,8 @@ public sealed class ScoringMetrics
         {
             _scored++;
             TotalScored++;
+            // The maximum is tracked apart from the sampled latencies, so no outlier is thinned away.
+            _maxLatencyMs = Math.Max(_maxLatencyMs, latency.TotalMilliseconds);
             if (++_sampleCounter % _sampleStride == 0)
             {
                 _latenciesMs.Add(latency.TotalMilliseconds);
@@ -78,7 +81,8 @@ public sealed class ScoringMetrics
         lock (_gate)
         {
             latencies = _latenciesMs;
-            interval = new ScoringInterval(_received, _scored, _errors, _deadLettered, 0, 0, 0);
+            interval = new ScoringInterval(_received, _scored, _errors, _deadLettered, 0, 0, _maxLatencyMs);
+            _maxLatencyMs = 0;
             _latenciesMs = new List<double>(Math.Max(1024, latencies.Count));
             _received = _scored = _errors = _deadLettered = 0;
             _sampleStride = 1;
@@ -95,7 +99,6 @@ public sealed class ScoringMetrics
         {
             LatencyP50Ms = Percentile(latencies, 0.50),
             LatencyP99Ms = Percentile(latencies, 0.99),
-            LatencyMaxMs = latencies[^1],
         };
     }
 

@@ -1,0 +1,98 @@
+using System.Collections.Concurrent;
+using System.Net;
+using EdgePlatform.Agent.Core.Ports;
+
+namespace EdgePlatform.Agent.Core.Tests;
+
+/// <summary>An in-memory registry: digest → bytes, counting what the agent pulls.</summary>
+internal sealed class FakeRegistryClient : IRegistryClient
+{
+    private readonly ConcurrentDictionary<string, byte[]> _manifests = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Func<Stream>> _blobs = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _manifestPulls = new();
+    private readonly ConcurrentQueue<string> _blobPulls = new();
+
+    public IReadOnlyCollection<string> ManifestPulls => _manifestPulls;
+
+    public IReadOnlyCollection<string> BlobPulls => _blobPulls;
+
+    public int Pulls => _manifestPulls.Count + _blobPulls.Count;
+
+    public void Publish(TestPackage package)
+    {
+        ServeManifest(package.Reference.ManifestDigest, package.ManifestBytes);
+        ServeBlob(package.CardDigest, package.CardBytes);
+        ServeBlob(package.ModelDigest, package.ModelBytes);
+    }
+
+    public void ServeManifest(string digest, byte[] bytes) => _manifests[digest] = bytes;
+
+    public void ServeBlob(string digest, byte[] bytes) => _blobs[digest] = () => new MemoryStream(bytes, writable: false);
+
+    public void ServeBlob(string digest, Func<Stream> open) => _blobs[digest] = open;
+
+    public Task<byte[]> GetManifestAsync(string repository, string digest, long maxBytes, CancellationToken cancellationToken)
+    {
+        _manifestPulls.Enqueue(digest);
+        if (!_manifests.TryGetValue(digest, out var bytes))
+        {
+            throw new HttpRequestException($"the registry does not have manifest {digest}", null, HttpStatusCode.NotFound);
+        }
+
+        // Like the real client: at most one byte past the limit.
+        return Task.FromResult(bytes.Length > maxBytes + 1 ? bytes[..(int)(maxBytes + 1)] : bytes);
+    }
+
+    public Task<Stream> OpenBlobAsync(string repository, string digest, CancellationToken cancellationToken)
+    {
+        _blobPulls.Enqueue(digest);
+        return _blobs.TryGetValue(digest, out var open)
+            ? Task.FromResult(open())
+            : throw new HttpRequestException($"the registry does not have blob {digest}", null, HttpStatusCode.NotFound);
+    }
+}
+
+/// <summary>A blob that never ends; counts how much of it was read.</summary>
+internal sealed class EndlessStream : Stream
+{
+    public long BytesRead { get; private set; }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        buffer.Fill((byte)'x');
+        BytesRead += buffer.Length;
+        return buffer.Length;
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Read(buffer.Span));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        Task.FromResult(Read(buffer.AsSpan(offset, count)));
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}

@@ -1,0 +1,176 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using EdgePlatform.Agent.Core.Identity;
+using EdgePlatform.Contracts;
+using Microsoft.Extensions.Logging.Abstractions;
+using NSubstitute;
+
+namespace EdgePlatform.Agent.Core.Tests.Identity;
+
+public sealed class DeviceIdentityProviderTests : IDisposable
+{
+    private readonly TempDirectory _data = new();
+    private readonly TestPublisher _publisher = new();
+    private readonly IHttpClientFactory _httpClients = Substitute.For<IHttpClientFactory>();
+    private readonly StubHandler _controlPlane = new();
+
+    // Enrollment retries transient failures forever; a broken test fails instead of hanging.
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(10));
+
+    public DeviceIdentityProviderTests()
+    {
+        _httpClients.CreateClient(Arg.Any<string>()).Returns(_ => new HttpClient(_controlPlane, disposeHandler: false));
+    }
+
+    public void Dispose()
+    {
+        _timeout.Dispose();
+        _controlPlane.Dispose();
+        _publisher.Dispose();
+        _data.Dispose();
+    }
+
+    [Fact]
+    public async Task GetAsync_IdentityFilePresent_LoadsItWithoutEnrolling()
+    {
+        var stored = Identity("dev-a");
+        await File.WriteAllBytesAsync(
+            Path.Combine(_data.Path, DeviceIdentityProvider.IdentityFileName),
+            JsonSerializer.SerializeToUtf8Bytes(stored, ContractsJsonContext.Default.EnrollmentResponse));
+        using var provider = NewProvider(Options(deviceId: null));
+
+        var identity = await provider.GetAsync(_timeout.Token);
+        var registry = await provider.GetRegistryUriAsync(_timeout.Token);
+
+        Assert.Equal(stored, identity);
+        Assert.Equal(new Uri("http://registry.test:5000/"), registry);
+        Assert.Empty(_controlPlane.Requests);
+        _httpClients.DidNotReceiveWithAnyArgs().CreateClient(default!);
+    }
+
+    [Fact]
+    public async Task GetVerifierAsync_StoredTrustRoot_AcceptsPackagesSignedUnderIt()
+    {
+        await File.WriteAllBytesAsync(
+            Path.Combine(_data.Path, DeviceIdentityProvider.IdentityFileName),
+            JsonSerializer.SerializeToUtf8Bytes(Identity("dev-a"), ContractsJsonContext.Default.EnrollmentResponse));
+        using var provider = NewProvider(Options(deviceId: "dev-a"));
+        var package = _publisher.Build("sensor-anomaly", "1.0.0");
+        using var stranger = new TestPublisher("someone else's root");
+        var foreign = stranger.Build("sensor-anomaly", "1.0.0");
+
+        var verifier = await provider.GetVerifierAsync(_timeout.Token);
+
+        Assert.True(verifier.Verify(package.ManifestBytes, Convert.FromBase64String(package.Reference.Signature)).Succeeded);
+        Assert.False(verifier.Verify(foreign.ManifestBytes, Convert.FromBase64String(foreign.Reference.Signature)).Succeeded);
+    }
+
+    [Fact]
+    public async Task GetAsync_ConfiguredIdDiffersFromStoredOne_ThrowsEnrollmentException()
+    {
+        await File.WriteAllBytesAsync(
+            Path.Combine(_data.Path, DeviceIdentityProvider.IdentityFileName),
+            JsonSerializer.SerializeToUtf8Bytes(Identity("dev-a"), ContractsJsonContext.Default.EnrollmentResponse));
+        using var provider = NewProvider(Options(deviceId: "dev-b"));
+
+        var error = await Assert.ThrowsAsync<EnrollmentException>(() => provider.GetAsync(_timeout.Token));
+
+        Assert.Contains("'dev-a'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'dev-b'", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_controlPlane.Requests);
+    }
+
+    [Fact]
+    public async Task GetAsync_EnrollmentRefusedWithProblem_ThrowsWithServersDetailAndDoesNotRetry()
+    {
+        const string Detail = "the enrollment key is not valid for this fleet";
+        _controlPlane.Respond = _ => new HttpResponseMessage(HttpStatusCode.Unauthorized)
+        {
+            Content = new StringContent(
+                $$"""{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.2","title":"Unauthorized","status":401,"detail":"{{Detail}}"}""",
+                Encoding.UTF8,
+                "application/problem+json"),
+        };
+        using var provider = NewProvider(Options(deviceId: "dev-a"));
+
+        var error = await Assert.ThrowsAsync<EnrollmentException>(() => provider.GetAsync(_timeout.Token));
+
+        Assert.Contains(Detail, error.Message, StringComparison.Ordinal);
+        Assert.Contains("401", error.Message, StringComparison.Ordinal);
+        Assert.Single(_controlPlane.Requests);
+        Assert.False(File.Exists(Path.Combine(_data.Path, DeviceIdentityProvider.IdentityFileName)));
+    }
+
+    [Fact]
+    public async Task GetAsync_EnrollmentAccepted_PostsKeyAndWritesIdentityReadableByOwnerOnly()
+    {
+        var issued = Identity("dev-a");
+        _controlPlane.Respond = _ => new HttpResponseMessage(HttpStatusCode.Created)
+        {
+            Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(issued, ContractsJsonContext.Default.EnrollmentResponse))
+            {
+                Headers = { ContentType = new("application/json") },
+            },
+        };
+        using var provider = NewProvider(Options(deviceId: "dev-a"));
+
+        var identity = await provider.GetAsync(_timeout.Token);
+
+        Assert.Equal(issued, identity);
+        var (request, body) = Assert.Single(_controlPlane.Requests);
+        Assert.Equal(HttpMethod.Post, request.Method);
+        Assert.Equal(new Uri("http://control-plane.test:5080/api/v1/enrollments/devices"), request.RequestUri);
+        var sent = JsonSerializer.Deserialize(body, ContractsJsonContext.Default.EnrollmentRequest);
+        Assert.Equal("dev-a", sent?.DeviceId);
+        Assert.Equal("group-key", sent?.EnrollmentKey);
+
+        var file = Path.Combine(_data.Path, DeviceIdentityProvider.IdentityFileName);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        var saved = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(file), ContractsJsonContext.Default.EnrollmentResponse);
+        Assert.Equal(issued, saved);
+    }
+
+    [Fact]
+    public async Task GetAsync_NotEnrolledAndNoKey_ThrowsWithoutContactingControlPlane()
+    {
+        using var provider = NewProvider(Options(deviceId: "dev-a", key: null));
+
+        var error = await Assert.ThrowsAsync<EnrollmentException>(() => provider.GetAsync(_timeout.Token));
+
+        Assert.Contains("EnrollmentKey", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_controlPlane.Requests);
+    }
+
+    private DeviceIdentityProvider NewProvider(AgentOptions options) =>
+        new(Microsoft.Extensions.Options.Options.Create(options), _httpClients, TimeProvider.System, NullLogger<DeviceIdentityProvider>.Instance);
+
+    private AgentOptions Options(string? deviceId, string? key = "group-key") => new()
+    {
+        DataDirectory = _data.Path,
+        DeviceId = deviceId,
+        ControlPlaneUrl = "http://control-plane.test:5080",
+        EnrollmentKey = key,
+    };
+
+    private EnrollmentResponse Identity(string deviceId) =>
+        new(deviceId, "broker.test", 1883, "broker-secret", "http://registry.test:5000", _publisher.Root.ExportCertificatePem());
+
+    /// <summary>The control plane's enrollment endpoint: answers with <see cref="Respond"/> and records each request with its body.</summary>
+    private sealed class StubHandler : HttpMessageHandler
+    {
+        private readonly List<(HttpRequestMessage Request, byte[] Body)> _requests = [];
+
+        public Func<HttpRequestMessage, HttpResponseMessage> Respond { get; set; } =
+            _ => throw new HttpRequestException("no control plane in this test");
+
+        public IReadOnlyList<(HttpRequestMessage Request, byte[] Body)> Requests => _requests;
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var body = request.Content is null ? [] : await request.Content.ReadAsByteArrayAsync(cancellationToken);
+            _requests.Add((request, body));
+            return Respond(request);
+        }
+    }
+}

@@ -1,0 +1,331 @@
+using EdgePlatform.Agent.Core.Packages;
+using EdgePlatform.Agent.Core.Ports;
+using EdgePlatform.Agent.Core.Reconciliation;
+using EdgePlatform.Contracts;
+using EdgePlatform.Security;
+using Microsoft.Extensions.Logging.Abstractions;
+using NSubstitute;
+using NSubstitute.ExceptionExtensions;
+
+namespace EdgePlatform.Agent.Core.Tests.Reconciliation;
+
+public sealed class ReconcilerTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    private readonly TempDirectory _data = new();
+    private readonly TestPublisher _publisher = new();
+    private readonly FakeRegistryClient _registry = new();
+    private readonly ManualTimeProvider _clock = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
+    private readonly FakeRuntime _runtime = new();
+    private readonly ICloudLink _link = Substitute.For<ICloudLink>();
+    private readonly DesiredStateInbox _inbox = new();
+
+    public void Dispose()
+    {
+        _publisher.Dispose();
+        _data.Dispose();
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_GoodPackage_ActivatesRecordsAndReportsIt()
+    {
+        var package = Publish("1.0.0");
+        using var reconciler = NewReconciler();
+
+        var outcome = await reconciler.ReconcileAsync(Desired(1, package), CancellationToken.None);
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.Null(outcome.Error);
+        await _runtime.Port.Received(1).StageAsync(Arg.Is<InstalledModel>(m => m.Reference == package.Reference), Arg.Any<CancellationToken>());
+        _runtime.Port.Received(1).Activate(Arg.Is<IStagedModel>(s => s.Model.Reference == package.Reference));
+        Assert.Equal(package.Reference, _runtime.Port.Active?.Reference);
+
+        var saved = new AgentStateStore(_data.Path).Load();
+        Assert.Equal(1, saved.DesiredVersion);
+        Assert.Equal(package.Reference, saved.Active);
+        Assert.Null(saved.LastError);
+
+        var report = reconciler.BuildReport();
+        Assert.Equal(1, report.DesiredVersion);
+        Assert.Null(report.LastError);
+        var slot = Assert.Single(report.Slots);
+        Assert.Equal(ModelSlots.Primary, slot.Slot);
+        Assert.Equal(ModelSlotStates.Active, slot.State);
+        Assert.Equal(package.Reference.ManifestDigest, slot.ManifestDigest);
+        Assert.Equal("1.0.0", slot.Version);
+    }
+
+    [Fact]
+    public async Task BuildReport_AfterActivation_SlotSinceIsActivationTime()
+    {
+        var package = Publish("1.0.0");
+        using var reconciler = NewReconciler();
+        var activatedAt = _clock.GetUtcNow();
+        await reconciler.ReconcileAsync(Desired(1, package), CancellationToken.None);
+        _clock.Advance(TimeSpan.FromMinutes(5));
+
+        var report = reconciler.BuildReport();
+
+        Assert.Equal(activatedAt, Assert.Single(report.Slots).Since);
+        Assert.Equal(activatedAt + TimeSpan.FromMinutes(5), report.ReportedAt);
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_TamperedPackageAfterGoodOne_RefusesAndKeepsServingTheGoodOne()
+    {
+        var good = Publish("1.0.0");
+        var tampered = Publish("2.0.0");
+        var changed = tampered.ModelBytes.ToArray();
+        changed[0] ^= 0x01;
+        _registry.ServeBlob(tampered.ModelDigest, changed);
+        using var reconciler = NewReconciler();
+        Assert.True((await reconciler.ReconcileAsync(Desired(1, good), CancellationToken.None)).Succeeded);
+
+        var outcome = await reconciler.ReconcileAsync(Desired(2, tampered), CancellationToken.None);
+
+        Assert.False(outcome.Succeeded);
+        Assert.Contains(VerificationChecks.LayerDigest, outcome.Error, StringComparison.Ordinal);
+        await _runtime.Port.DidNotReceive().StageAsync(Arg.Is<InstalledModel>(m => m.Reference == tampered.Reference), Arg.Any<CancellationToken>());
+        _runtime.Port.DidNotReceive().Activate(Arg.Is<IStagedModel>(s => s.Model.Reference == tampered.Reference));
+        Assert.Equal(good.Reference, _runtime.Port.Active?.Reference);
+
+        var report = reconciler.BuildReport();
+        Assert.Equal(good.Reference.ManifestDigest, Assert.Single(report.Slots).ManifestDigest);
+        Assert.Contains(VerificationChecks.LayerDigest, report.LastError, StringComparison.Ordinal);
+        Assert.Equal(2, report.DesiredVersion);
+
+        var saved = new AgentStateStore(_data.Path).Load();
+        Assert.Equal(good.Reference, saved.Active);
+        Assert.Equal(2, saved.DesiredVersion);
+        Assert.Contains(VerificationChecks.LayerDigest, saved.LastError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_UntrustedSigner_RefusesNamingSignerTrust()
+    {
+        using var stranger = new TestPublisher("someone else's root");
+        var package = stranger.Build("sensor-anomaly", "1.0.0");
+        _registry.Publish(package);
+        using var reconciler = NewReconciler();
+
+        var outcome = await reconciler.ReconcileAsync(Desired(1, package), CancellationToken.None);
+
+        Assert.False(outcome.Succeeded);
+        Assert.Contains(VerificationChecks.SignerTrust, outcome.Error, StringComparison.Ordinal);
+        Assert.Empty(_runtime.Staged);
+        Assert.Empty(reconciler.BuildReport().Slots);
+        Assert.Null(new AgentStateStore(_data.Path).Load().Active);
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_OlderDesiredVersion_IsIgnored()
+    {
+        var applied = Publish("2.0.0");
+        var older = Publish("1.0.0");
+        using var reconciler = NewReconciler();
+        await reconciler.ReconcileAsync(Desired(5, applied), CancellationToken.None);
+        var pulls = _registry.Pulls;
+
+        var outcome = await reconciler.ReconcileAsync(Desired(3, older), CancellationToken.None);
+
+        Assert.False(outcome.Succeeded);
+        Assert.Contains("older", outcome.Error, StringComparison.Ordinal);
+        Assert.Equal(pulls, _registry.Pulls);
+        Assert.Single(_runtime.Staged);
+        Assert.Equal(applied.Reference, _runtime.Port.Active?.Reference);
+        var report = reconciler.BuildReport();
+        Assert.Equal(5, report.DesiredVersion);
+        Assert.Equal(applied.Reference.ManifestDigest, Assert.Single(report.Slots).ManifestDigest);
+        Assert.Equal(5, new AgentStateStore(_data.Path).Load().DesiredVersion);
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_StageFails_ActivatesNothingAndReportsTheError()
+    {
+        var good = Publish("1.0.0");
+        var broken = Publish("2.0.0");
+        using var reconciler = NewReconciler();
+        await reconciler.ReconcileAsync(Desired(1, good), CancellationToken.None);
+        _runtime.Port.StageAsync(Arg.Is<InstalledModel>(m => m.Reference == broken.Reference), Arg.Any<CancellationToken>())
+            .ThrowsAsync(new ModelStageException("input 'temperature' is missing from the graph"));
+
+        var outcome = await reconciler.ReconcileAsync(Desired(2, broken), CancellationToken.None);
+
+        Assert.False(outcome.Succeeded);
+        Assert.Contains("input 'temperature' is missing from the graph", outcome.Error, StringComparison.Ordinal);
+        _runtime.Port.Received(1).Activate(Arg.Any<IStagedModel>());
+        Assert.Equal(good.Reference, _runtime.Port.Active?.Reference);
+        Assert.Equal(good.Reference, Assert.Single(_runtime.Staged).Model.Reference);
+        var report = reconciler.BuildReport();
+        Assert.Equal(good.Reference.ManifestDigest, Assert.Single(report.Slots).ManifestDigest);
+        Assert.Contains("input 'temperature' is missing from the graph", report.LastError, StringComparison.Ordinal);
+        Assert.Equal(good.Reference, new AgentStateStore(_data.Path).Load().Active);
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_ActivateFails_DisposesTheStagedModelOnce()
+    {
+        var good = Publish("1.0.0");
+        var next = Publish("2.0.0");
+        using var reconciler = NewReconciler();
+        await reconciler.ReconcileAsync(Desired(1, good), CancellationToken.None);
+        _runtime.ActivationFailure = new InvalidOperationException("swap failed");
+
+        var outcome = await reconciler.ReconcileAsync(Desired(2, next), CancellationToken.None);
+
+        Assert.False(outcome.Succeeded);
+        Assert.Contains("swap failed", outcome.Error, StringComparison.Ordinal);
+        var staged = Assert.Single(_runtime.Staged, s => s.Model.Reference == next.Reference);
+        Assert.Equal(1, staged.DisposeCount);
+        Assert.Equal(good.Reference, _runtime.Port.Active?.Reference);
+        Assert.Equal(good.Reference, new AgentStateStore(_data.Path).Load().Active);
+    }
+
+    [Fact]
+    public async Task StartAsync_StateOnDisk_ResumesActiveModelWithoutRegistry()
+    {
+        var package = Publish("1.0.0");
+        using (var first = NewReconciler())
+        {
+            await first.ReconcileAsync(Desired(1, package), CancellationToken.None);
+        }
+
+        var pulls = _registry.Pulls;
+        var restartedRuntime = new FakeRuntime();
+        using var restarted = NewReconciler(restartedRuntime);
+
+        await restarted.StartAsync(CancellationToken.None);
+        try
+        {
+            await restarted.Started.WaitAsync(Patience);
+
+            await restartedRuntime.Port.Received(1).StageAsync(Arg.Is<InstalledModel>(m => m.Reference == package.Reference), Arg.Any<CancellationToken>());
+            restartedRuntime.Port.Received(1).Activate(Arg.Is<IStagedModel>(s => s.Model.Reference == package.Reference));
+            Assert.Equal(pulls, _registry.Pulls);
+            var report = restarted.BuildReport();
+            Assert.Equal(1, report.DesiredVersion);
+            Assert.Equal(package.Reference.ManifestDigest, Assert.Single(report.Slots).ManifestDigest);
+        }
+        finally
+        {
+            await restarted.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task StartAsync_ActiveModelAlteredOnDisk_DoesNotActivateAndReportsWhy()
+    {
+        var package = Publish("1.0.0");
+        using (var first = NewReconciler())
+        {
+            await first.ReconcileAsync(Desired(1, package), CancellationToken.None);
+        }
+
+        await Packages.PackageInstallerTests.FlipFirstByteAsync(new LocalModelStore(_data.Path).PathOf(package.ModelDigest));
+        var restartedRuntime = new FakeRuntime();
+        using var restarted = NewReconciler(restartedRuntime);
+
+        await restarted.StartAsync(CancellationToken.None);
+        try
+        {
+            await restarted.Started.WaitAsync(Patience);
+
+            restartedRuntime.Port.DidNotReceive().Activate(Arg.Any<IStagedModel>());
+            Assert.Contains(VerificationChecks.LayerDigest, restarted.BuildReport().LastError, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await restarted.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_DesiredStatePosted_ReconcilesAndPublishesReport()
+    {
+        var package = Publish("1.0.0");
+        _link.IsConnected.Returns(true);
+        using var reconciler = NewReconciler();
+        var reconciled = new TaskCompletionSource<ReconcileOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        reconciler.Reconciled += outcome => reconciled.TrySetResult(outcome);
+        await reconciler.StartAsync(CancellationToken.None);
+        try
+        {
+            await reconciler.Started.WaitAsync(Patience);
+
+            _inbox.Post(Desired(1, package));
+            var outcome = await reconciled.Task.WaitAsync(Patience);
+
+            Assert.True(outcome.Succeeded, outcome.Error);
+            await _link.Received(1).PublishReportedAsync(
+                Arg.Is<ReportedState>(r => r.DesiredVersion == 1 && r.Slots.Count == 1 && r.Slots[0].ManifestDigest == package.Reference.ManifestDigest),
+                Arg.Any<CancellationToken>());
+        }
+        finally
+        {
+            await reconciler.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private Reconciler NewReconciler(FakeRuntime? runtime = null) =>
+        new(
+            new PackageInstaller(_registry, new LocalModelStore(_data.Path), _publisher.TrustStore, NullLogger<PackageInstaller>.Instance),
+            (runtime ?? _runtime).Port,
+            _link,
+            _inbox,
+            new AgentStateStore(_data.Path),
+            _clock,
+            NullLogger<Reconciler>.Instance);
+
+    private TestPackage Publish(string version)
+    {
+        var package = _publisher.Build("sensor-anomaly", version);
+        _registry.Publish(package);
+        return package;
+    }
+
+    private static DesiredState Desired(long version, TestPackage package) =>
+        new(version, new DeploymentSpec($"deployment-{version}", package.Reference), TelemetrySettings.Default);
+
+    /// <summary>An <see cref="IModelRuntime"/> substitute whose <c>Active</c> follows <c>Activate</c>, as the real one does.</summary>
+    private sealed class FakeRuntime
+    {
+        private readonly List<StagedModel> _staged = [];
+        private InstalledModel? _active;
+
+        public FakeRuntime()
+        {
+            Port.Active.Returns(_ => _active);
+            Port.StageAsync(Arg.Any<InstalledModel>(), Arg.Any<CancellationToken>()).Returns(call =>
+            {
+                var staged = new StagedModel(call.Arg<InstalledModel>());
+                _staged.Add(staged);
+                return Task.FromResult<IStagedModel>(staged);
+            });
+            Port.When(r => r.Activate(Arg.Any<IStagedModel>())).Do(call =>
+            {
+                if (ActivationFailure is { } failure)
+                {
+                    throw failure;
+                }
+
+                _active = call.Arg<IStagedModel>().Model;
+            });
+        }
+
+        public IModelRuntime Port { get; } = Substitute.For<IModelRuntime>();
+
+        public IReadOnlyList<StagedModel> Staged => _staged;
+
+        public Exception? ActivationFailure { get; set; }
+    }
+
+    private sealed class StagedModel(InstalledModel model) : IStagedModel
+    {
+        public InstalledModel Model { get; } = model;
+
+        public int DisposeCount { get; private set; }
+
+        public void Dispose() => DisposeCount++;
+    }
+}
