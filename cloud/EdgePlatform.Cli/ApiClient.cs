@@ -23,6 +23,9 @@ public sealed class ApiClient : IDisposable
     public Task<DeviceInfo> GetDeviceAsync(string id, CancellationToken ct) =>
         GetAsync($"api/v1/devices/{Uri.EscapeDataString(id)}", ContractsJsonContext.Default.DeviceInfo, ct);
 
+    public Task<ModelInfo> GetModelAsync(string reference, CancellationToken ct) =>
+        GetAsync($"api/v1/models/{Uri.EscapeDataString(reference)}", ContractsJsonContext.Default.ModelInfo, ct);
+
     public Task<IReadOnlyList<ModelInfo>> ListModelsAsync(CancellationToken ct) =>
         GetAsync("api/v1/models", ContractsJsonContext.Default.IReadOnlyListModelInfo, ct);
 
@@ -52,6 +55,15 @@ public sealed class ApiClient : IDisposable
         using var response = await SendAsync(() => _http.GetAsync($"v2/{repository}/manifests/{digest}", ct), ct).ConfigureAwait(false);
         return await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
     }
+
+    /// <summary>Raw bytes of a GET, for signed metadata that must be verified exactly as served.</summary>
+    public async Task<byte[]> GetBytesAsync(string path, CancellationToken ct)
+    {
+        using var response = await SendAsync(() => _http.GetAsync(path, ct), ct).ConfigureAwait(false);
+        return await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+    }
+
+    public HttpClient Http => _http;
 
     public void Dispose() => _http.Dispose();
 

@@ -11,6 +11,9 @@ var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edg
     DemoCommand.Create(),
     FleetCommands.Devices(),
     FleetCommands.Models(),
+    ModelCommands.Create(),
+    TrustCommands.Key(),
+    TrustCommands.Root(),
     FleetCommands.Deploy(),
     FleetCommands.Train(),
     FleetCommands.Telemetry(),
@@ -19,7 +22,7 @@ var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edg
 try
 {
     // Long enough for the demo to stop the agents and the server it started after Ctrl-C.
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30), EnableDefaultExceptionHandler = false });
 }
 catch (CliException ex)
 {

@@ -23,6 +23,14 @@ public sealed class AgentOptions
 
     public string? EnrollmentKeyFile { get; set; }
 
+    /// <summary>
+    /// The release channel this device runs; it installs only releases the signed targets
+    /// approve for it. Default: production.
+    /// </summary>
+    [Required]
+    [RegularExpression("^[a-z0-9][a-z0-9._-]{0,62}$", ErrorMessage = "Agent:Channel must be lowercase letters, digits, '.', '_' or '-'")]
+    public string Channel { get; set; } = "production";
+
     /// <summary>Tags sent at enrollment (key → value).</summary>
     public Dictionary<string, string> Tags { get; set; } = [];
 }

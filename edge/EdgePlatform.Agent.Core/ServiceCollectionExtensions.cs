@@ -3,6 +3,8 @@ using EdgePlatform.Agent.Core.Packages;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Agent.Core.Reconciliation;
 using EdgePlatform.Agent.Core.Telemetry;
+using EdgePlatform.Agent.Core.Trust;
+using EdgePlatform.Security.Tuf;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -23,7 +25,15 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<DeviceIdentityProvider>();
         services.AddSingleton(sp => new LocalModelStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.DataDirectory));
         services.AddSingleton(sp => new AgentStateStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.DataDirectory));
-        services.AddSingleton<ITrustStore>(sp => sp.GetRequiredService<DeviceIdentityProvider>());
+        services.AddSingleton<ITrustStore>(sp =>
+        {
+            var identity = sp.GetRequiredService<DeviceIdentityProvider>();
+            var remote = new HttpTufRemote(
+                sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(HttpTufRemote)),
+                identity.GetMetadataUriAsync);
+            var client = new TufClient(identity.TrustDirectory, remote, sp.GetRequiredService<TimeProvider>());
+            return new DeviceTrust(client, async ct => await identity.GetAsync(ct).ConfigureAwait(false));
+        });
         services.AddSingleton<IRegistryLocator>(sp => sp.GetRequiredService<DeviceIdentityProvider>());
         services.AddHttpClient<IRegistryClient, OciRegistryClient>();
         services.AddSingleton<PackageInstaller>();

@@ -5,8 +5,8 @@ public sealed record EnrollmentRequest(string DeviceId, string EnrollmentKey, IR
 
 /// <summary>
 /// What a device needs to join the fleet: where the broker is, its own broker credential
-/// (shown once), where models are pulled from, and the trust root that model signatures
-/// must chain to.
+/// (shown once), where models are pulled from, where signed metadata is fetched from, and
+/// the root metadata (a signed JSON document) it pins as the start of its chain of trust.
 /// </summary>
 public sealed record EnrollmentResponse(
     string DeviceId,
@@ -14,7 +14,8 @@ public sealed record EnrollmentResponse(
     int MqttPort,
     string MqttPassword,
     string RegistryUrl,
-    string TrustRootPem);
+    string MetadataUrl,
+    string TrustedRoot);
 
 public sealed record DeviceInfo(
     string Id,
@@ -26,6 +27,7 @@ public sealed record DeviceInfo(
     string? DesiredModelDigest,
     ReportedState? Reported);
 
+/// <summary>A published version; <see cref="Signature"/> is the base64 CMS signature over the manifest bytes.</summary>
 public sealed record ModelInfo(
     string Repository,
     string Name,
@@ -34,6 +36,7 @@ public sealed record ModelInfo(
     long ManifestSize,
     string ModelDigest,
     long ModelSize,
+    string Signature,
     IReadOnlyDictionary<string, double> Metrics,
     DateTimeOffset CreatedAt);
 

@@ -11,8 +11,9 @@ public sealed record DeploymentSpec(string DeploymentId, ModelReference Model);
 
 /// <summary>
 /// What to run, pinned by digest, with the CMS detached signature (base64) over the exact
-/// manifest bytes. The device installs the package only if that signature verifies against
-/// the trust root it received at enrollment.
+/// manifest bytes. The device installs the package only if the signed targets metadata
+/// approves this release for its channel with this digest and size, and the signature is
+/// by a threshold of the targets keys its pinned root names.
 /// </summary>
 public sealed record ModelReference(
     string Repository,

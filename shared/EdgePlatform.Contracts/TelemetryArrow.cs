@@ -108,9 +108,11 @@ public static class TelemetryArrow
 
             return new TelemetryBatch(deviceId, records);
         }
-        catch (Exception ex) when (ex is not TelemetryFormatException and (InvalidDataException or InvalidOperationException or ArgumentException or IOException or OverflowException or IndexOutOfRangeException or InvalidCastException))
+        catch (Exception ex) when (ex is not (TelemetryFormatException or OutOfMemoryException or OperationCanceledException))
         {
-            throw new TelemetryFormatException($"not an Arrow IPC stream: {ex.Message}", ex);
+            // The Arrow reader reports malformed input with many exception types, some of them
+            // plain System.Exception; any of them means the same thing to a caller.
+            throw new TelemetryFormatException($"not an Arrow IPC stream of this schema: {ex.Message}", ex);
         }
     }
 
@@ -157,6 +159,9 @@ public static class TelemetryArrow
         var max = (DoubleArray)batch.Column("latency_max_ms");
         var cpu = (DoubleArray)batch.Column("cpu_percent");
         var memory = (Int64Array)batch.Column("memory_bytes");
+        ValidateOffsets(modelName, "model_name");
+        ValidateOffsets(modelVersion, "model_version");
+        ValidateOffsets(modelDigest, "model_digest");
 
         for (var i = 0; i < batch.Length; i++)
         {
@@ -175,6 +180,28 @@ public static class TelemetryArrow
                 Required(max.GetValue(i), "latency_max_ms"),
                 Required(cpu.GetValue(i), "cpu_percent"),
                 Required(memory.GetValue(i), "memory_bytes")));
+        }
+    }
+
+    /// <summary>
+    /// The reader decodes strings through raw pointers, so offsets that point past the data
+    /// buffer would read foreign memory or crash the process: check them before any read.
+    /// </summary>
+    private static void ValidateOffsets(StringArray strings, string column)
+    {
+        var offsets = strings.ValueOffsets;
+        if (strings.Length > 0 && offsets.Length < strings.Offset + strings.Length + 1)
+        {
+            throw new TelemetryFormatException($"column '{column}' has fewer offsets than rows");
+        }
+
+        var dataLength = strings.Values.Length;
+        for (var i = strings.Offset; i < strings.Offset + strings.Length; i++)
+        {
+            if (offsets[i] < 0 || offsets[i + 1] < offsets[i] || offsets[i + 1] > dataLength)
+            {
+                throw new TelemetryFormatException($"column '{column}' has offsets outside its data (row {i - strings.Offset})");
+            }
         }
     }
 

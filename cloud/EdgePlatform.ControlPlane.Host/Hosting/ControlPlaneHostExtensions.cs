@@ -2,7 +2,7 @@ using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Host.Apis;
 using EdgePlatform.ControlPlane.Host.Artifacts;
 using EdgePlatform.ControlPlane.Host.Broker;
-using EdgePlatform.ControlPlane.Host.Signing;
+using EdgePlatform.ControlPlane.Host.Trust;
 using EdgePlatform.ControlPlane.Host.Storage;
 using EdgePlatform.ControlPlane.Ports;
 using Microsoft.AspNetCore.Http.Json;
@@ -43,7 +43,10 @@ public static partial class ControlPlaneHostExtensions
     public static WebApplicationBuilder AddFileArtifacts(this WebApplicationBuilder builder, ServerBootstrap bootstrap)
     {
         builder.Services.AddSingleton<IArtifactStore>(new FileSystemArtifactStore(Path.Combine(bootstrap.DataDirectory, "blobs")));
-        builder.Services.AddSingleton<IModelSigner>(sp => new FileSigningKeys(Path.Combine(bootstrap.DataDirectory, "keys"), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddOptions<TrustOptions>().BindConfiguration(TrustOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<TufTrustPublisher>();
+        builder.Services.AddSingleton<ITrustPublisher>(sp => sp.GetRequiredService<TufTrustPublisher>());
+        builder.Services.AddHostedService<TrustRefresher>();
         return builder;
     }
 
@@ -65,6 +68,7 @@ public static partial class ControlPlaneHostExtensions
         app.MapDevicesApi();
         app.MapModelsApi();
         app.MapRegistryApi();
+        app.MapTrustApi();
         return app;
     }
 

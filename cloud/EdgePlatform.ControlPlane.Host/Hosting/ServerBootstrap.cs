@@ -61,6 +61,7 @@ public sealed class ServerBootstrap
         new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.MqttHost)}", Options.BindAddress),
         new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.MqttPort)}", MqttPort.ToString(System.Globalization.CultureInfo.InvariantCulture)),
         new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.RegistryUrl)}", HttpUrl),
+        new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.MetadataUrl)}", HttpUrl),
     ];
 
     public void WriteEndpointsFile()

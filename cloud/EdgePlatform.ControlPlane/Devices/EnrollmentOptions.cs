@@ -23,6 +23,10 @@ public sealed class EnrollmentOptions
     [Required]
     public string RegistryUrl { get; set; } = "http://127.0.0.1:5080";
 
+    /// <summary>Base URL devices fetch signed trust metadata from (the control plane's).</summary>
+    [Required]
+    public string MetadataUrl { get; set; } = "http://127.0.0.1:5080";
+
     /// <summary>How often devices send telemetry unless a deployment says otherwise. Default 10 s.</summary>
     [Range(1, 3600)]
     public int TelemetryIntervalSeconds { get; set; } = 10;

@@ -10,7 +10,7 @@ namespace EdgePlatform.ControlPlane.Devices;
 /// <summary>Admits devices that prove the group enrollment key, and checks their broker credentials.</summary>
 public sealed partial class EnrollmentService(
     IDeviceStore store,
-    IModelSigner signer,
+    ITrustPublisher trust,
     IOptions<EnrollmentOptions> options,
     TimeProvider timeProvider,
     ILogger<EnrollmentService> logger)
@@ -62,7 +62,8 @@ public sealed partial class EnrollmentService(
             settings.MqttPort,
             secret,
             settings.RegistryUrl,
-            signer.TrustRootPem);
+            settings.MetadataUrl,
+            trust.TrustedRoot);
     }
 
     /// <summary>True when <paramref name="secret"/> is the current broker credential of an enrolled device.</summary>

@@ -7,13 +7,13 @@ namespace EdgePlatform.ControlPlane.Models;
 
 /// <summary>
 /// Turns a trained model into a signed OCI model package: model card as the config blob,
-/// <c>model.onnx</c> and the ML.NET model as layers, a manifest over them, and a CMS
-/// signature over the exact manifest bytes.
+/// <c>model.onnx</c> and the ML.NET model as layers, a manifest over them, a CMS signature
+/// over the exact manifest bytes, and the release's entry in the signed targets metadata.
 /// </summary>
 public sealed partial class ModelRegistry(
     IModelStore store,
     IArtifactStore artifacts,
-    IModelSigner signer,
+    ITrustPublisher trust,
     TimeProvider timeProvider,
     ILogger<ModelRegistry> logger)
 {
@@ -57,7 +57,7 @@ public sealed partial class ModelRegistry(
             });
         var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, ContractsJsonContext.Default.OciManifest);
         var manifestDigest = await artifacts.PutAsync(manifestBytes, cancellationToken).ConfigureAwait(false);
-        var signature = Convert.ToBase64String(signer.Sign(manifestBytes));
+        var signature = Convert.ToBase64String(trust.SignManifest(manifestBytes));
 
         var record = new ModelRecord(
             RepositoryFor(card.Name),
@@ -74,6 +74,8 @@ public sealed partial class ModelRegistry(
         {
             throw new ConflictException($"model '{card.Name}' version '{card.Version}' already exists");
         }
+
+        await trust.ApproveAsync(card.Name, card.Version, record.Repository, manifestDigest, manifestBytes.Length, cancellationToken).ConfigureAwait(false);
 
         LogPublished(card.Name, card.Version, manifestDigest);
         return record;

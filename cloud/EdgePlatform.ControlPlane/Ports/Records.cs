@@ -27,7 +27,7 @@ public sealed record ModelRecord(
     DateTimeOffset CreatedAt)
 {
     public ModelInfo ToInfo() =>
-        new(Repository, Name, Version, ManifestDigest, ManifestSize, ModelDigest, ModelSize, Metrics, CreatedAt);
+        new(Repository, Name, Version, ManifestDigest, ManifestSize, ModelDigest, ModelSize, Signature, Metrics, CreatedAt);
 
     public ModelReference ToReference() =>
         new(Repository, Name, Version, ManifestDigest, ManifestSize, Signature);

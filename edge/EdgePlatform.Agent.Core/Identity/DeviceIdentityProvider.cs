@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Contracts;
-using EdgePlatform.Security;
+using EdgePlatform.Security.Tuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -18,13 +18,12 @@ public sealed partial class DeviceIdentityProvider(
     IOptions<AgentOptions> options,
     IHttpClientFactory httpClients,
     TimeProvider timeProvider,
-    ILogger<DeviceIdentityProvider> logger) : ITrustStore, IRegistryLocator, IDisposable
+    ILogger<DeviceIdentityProvider> logger) : IRegistryLocator, IDisposable
 {
     public const string IdentityFileName = "identity.json";
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private EnrollmentResponse? _identity;
-    private CmsSignatureVerifier? _verifier;
 
     public string IdentityFile => Path.Combine(options.Value.DataDirectory, IdentityFileName);
 
@@ -47,24 +46,20 @@ public sealed partial class DeviceIdentityProvider(
         }
     }
 
-    /// <summary>Verifies signatures against the trust root received at enrollment.</summary>
-    public async ValueTask<CmsSignatureVerifier> GetVerifierAsync(CancellationToken cancellationToken)
-    {
-        if (_verifier is not null)
-        {
-            return _verifier;
-        }
-
-        var identity = await GetAsync(cancellationToken).ConfigureAwait(false);
-        _verifier = new CmsSignatureVerifier(SigningCertificates.ParseBundle(identity.TrustRootPem), timeProvider);
-        return _verifier;
-    }
-
     public async ValueTask<Uri> GetRegistryUriAsync(CancellationToken cancellationToken)
     {
         var identity = await GetAsync(cancellationToken).ConfigureAwait(false);
         return new Uri(identity.RegistryUrl.TrimEnd('/') + "/");
     }
+
+    public async ValueTask<Uri> GetMetadataUriAsync(CancellationToken cancellationToken)
+    {
+        var identity = await GetAsync(cancellationToken).ConfigureAwait(false);
+        return new Uri(identity.MetadataUrl.TrimEnd('/') + "/");
+    }
+
+    /// <summary>Where the device keeps its trusted metadata (the pinned root and what followed it).</summary>
+    public string TrustDirectory => Path.Combine(options.Value.DataDirectory, "trust");
 
     public void Dispose() => _gate.Dispose();
 
@@ -129,6 +124,7 @@ public sealed partial class DeviceIdentityProvider(
                 {
                     var identity = await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse, cancellationToken).ConfigureAwait(false)
                         ?? throw new EnrollmentException("the control plane answered enrollment with an empty body");
+                    PinRoot(identity);
                     await SaveAsync(identity, cancellationToken).ConfigureAwait(false);
                     LogEnrolled(identity.DeviceId, controlPlane);
                     return identity;
@@ -149,6 +145,19 @@ public sealed partial class DeviceIdentityProvider(
 
             await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
             delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 10_000));
+        }
+    }
+
+    /// <summary>Pins the root the control plane sent at enrollment, refusing one that is not validly self-signed.</summary>
+    private void PinRoot(EnrollmentResponse identity)
+    {
+        try
+        {
+            TufClient.Pin(TrustDirectory, System.Text.Encoding.UTF8.GetBytes(identity.TrustedRoot ?? string.Empty));
+        }
+        catch (Exception ex) when (ex is TufFormatException or TufVerificationException)
+        {
+            throw new EnrollmentException($"the root metadata sent at enrollment cannot be pinned: {ex.Message}", ex);
         }
     }
 

@@ -2,20 +2,25 @@ using System.Text.Json;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Contracts;
 using EdgePlatform.Security;
+using EdgePlatform.Security.Tuf;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Logging;
 
 namespace EdgePlatform.Agent.Core.Packages;
 
 /// <summary>
-/// Pulls a model package by digest and proves it before anything runs it: the manifest's
-/// digest and size must be the ones the desired state pinned, its CMS signature must verify
-/// against the enrolled trust root, and every blob must match the digest and size the signed
-/// manifest lists. Any failure names the check and nothing is installed.
+/// Pulls a model package by digest and proves it before anything runs it: the signed targets
+/// metadata (fresh, not rolled back, signed by the targets threshold of the pinned root) must
+/// approve this release for the device's channel with exactly this manifest digest and size;
+/// the manifest must hash to that digest and carry a CMS signature by a threshold of targets
+/// keys; every blob must match the digest and size the manifest lists. Any failure names the
+/// check and nothing is installed.
 /// </summary>
 public sealed partial class PackageInstaller(
     IRegistryClient registry,
     LocalModelStore store,
     ITrustStore trust,
+    IOptions<AgentOptions> options,
     ILogger<PackageInstaller> logger)
 {
     /// <summary>Manifests are small; anything larger is refused without reading it all.</summary>
@@ -23,8 +28,20 @@ public sealed partial class PackageInstaller(
 
     public async Task<InstalledModel> InstallAsync(ModelReference reference, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(reference);
+        TrustedMetadata metadata;
+        try
+        {
+            metadata = await trust.RefreshAsync(cancellationToken).ConfigureAwait(false);
+            TufClient.Authorize(metadata.Targets, reference.Name, reference.Version, options.Value.Channel, reference.ManifestDigest, reference.ManifestSize);
+        }
+        catch (TufVerificationException ex)
+        {
+            throw new PackageRejectedException(ex.Check, ex.Reason ?? ex.Message);
+        }
+
         var manifestBytes = await FetchManifestAsync(reference, cancellationToken).ConfigureAwait(false);
-        var manifest = await VerifyManifestAsync(reference, manifestBytes, cancellationToken).ConfigureAwait(false);
+        var manifest = await VerifyManifestAsync(reference, manifestBytes, metadata.Root, cancellationToken).ConfigureAwait(false);
 
         var onnx = manifest.FindLayer(MediaTypes.Onnx)!;
         await EnsureBlobAsync(reference.Repository, manifest.Config, cancellationToken).ConfigureAwait(false);
@@ -53,8 +70,22 @@ public sealed partial class PackageInstaller(
             throw new PackageRejectedException(VerificationChecks.ManifestDigest, $"manifest {reference.ManifestDigest} is not on disk");
         }
 
+        // Offline-capable: the release must still be approved by the targets last verified (on
+        // disk). Its manifest signature is not re-checked: after a targets key rotation the
+        // stored signature is by a retired key, while the re-signed targets still approve it.
+        try
+        {
+            var targets = await trust.TrustedTargetsAsync(cancellationToken).ConfigureAwait(false)
+                ?? throw new TufVerificationException(TufChecks.TargetUnknown, "no verified targets metadata is on disk");
+            TufClient.Authorize(targets, reference.Name, reference.Version, options.Value.Channel, reference.ManifestDigest, reference.ManifestSize);
+        }
+        catch (TufVerificationException ex)
+        {
+            throw new PackageRejectedException(ex.Check, ex.Reason ?? ex.Message);
+        }
+
         var manifestBytes = await store.ReadAsync(reference.ManifestDigest, cancellationToken).ConfigureAwait(false);
-        var manifest = await VerifyManifestAsync(reference, manifestBytes, cancellationToken).ConfigureAwait(false);
+        var manifest = await VerifyManifestAsync(reference, manifestBytes, root: null, cancellationToken).ConfigureAwait(false);
         var onnx = manifest.FindLayer(MediaTypes.Onnx)!;
         foreach (var blob in new[] { manifest.Config, onnx })
         {
@@ -89,7 +120,8 @@ public sealed partial class PackageInstaller(
         return await registry.GetManifestAsync(reference.Repository, reference.ManifestDigest, reference.ManifestSize, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<OciManifest> VerifyManifestAsync(ModelReference reference, byte[] manifestBytes, CancellationToken cancellationToken)
+    /// <summary>Digest, size, format and (when <paramref name="root"/> is given) the targets signature threshold.</summary>
+    private async Task<OciManifest> VerifyManifestAsync(ModelReference reference, byte[] manifestBytes, RootMetadata? root, CancellationToken cancellationToken)
     {
         if (manifestBytes.Length != reference.ManifestSize)
         {
@@ -104,21 +136,9 @@ public sealed partial class PackageInstaller(
             throw new PackageRejectedException(VerificationChecks.ManifestDigest, $"manifest should have digest {reference.ManifestDigest} but has {actual}");
         }
 
-        byte[] signature;
-        try
+        if (root is not null)
         {
-            signature = Convert.FromBase64String(reference.Signature ?? string.Empty);
-        }
-        catch (FormatException)
-        {
-            throw new PackageRejectedException(VerificationChecks.Signature, "the signature is not base64");
-        }
-
-        var verifier = await trust.GetVerifierAsync(cancellationToken).ConfigureAwait(false);
-        var verification = verifier.Verify(manifestBytes, signature);
-        if (!verification.Succeeded)
-        {
-            throw new PackageRejectedException(verification.Check!, verification.Reason!);
+            VerifySignature(reference, manifestBytes, root);
         }
 
         OciManifest? manifest;
@@ -149,6 +169,28 @@ public sealed partial class PackageInstaller(
         }
 
         return manifest;
+    }
+
+    private static void VerifySignature(ModelReference reference, byte[] manifestBytes, RootMetadata root)
+    {
+        byte[] signature;
+        try
+        {
+            signature = Convert.FromBase64String(reference.Signature ?? string.Empty);
+        }
+        catch (FormatException)
+        {
+            throw new PackageRejectedException(VerificationChecks.Signature, "the signature is not base64");
+        }
+
+        var signers = TufEnvelopes.ValidCmsSigners(manifestBytes, signature, root, TufRoles.Targets).Count;
+        var threshold = root.Roles.TryGetValue(TufRoles.Targets, out var targetsRole) ? targetsRole.Threshold : int.MaxValue;
+        if (signers < threshold)
+        {
+            throw new PackageRejectedException(
+                VerificationChecks.Signature,
+                $"the manifest signature has {signers} valid signature(s) by targets keys of root version {root.Version}; {threshold} required");
+        }
     }
 
     private async Task EnsureBlobAsync(string repository, OciDescriptor descriptor, CancellationToken cancellationToken)

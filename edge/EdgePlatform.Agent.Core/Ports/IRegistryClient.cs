@@ -16,8 +16,17 @@ public interface IRegistryLocator
     ValueTask<Uri> GetRegistryUriAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>The trust root that model signatures must chain to.</summary>
+/// <summary>The device's verified view of the signed metadata.</summary>
 public interface ITrustStore
 {
-    ValueTask<EdgePlatform.Security.CmsSignatureVerifier> GetVerifierAsync(CancellationToken cancellationToken);
+    /// <summary>Fetches and verifies current metadata; throws <see cref="EdgePlatform.Security.Tuf.TufVerificationException"/> naming the failed check.</summary>
+    Task<TrustedMetadata> RefreshAsync(CancellationToken cancellationToken);
+
+    /// <summary>The newest root already verified, from disk, for checks that must work offline.</summary>
+    Task<EdgePlatform.Security.Tuf.RootMetadata> TrustedRootAsync(CancellationToken cancellationToken);
+
+    /// <summary>The targets last verified, from disk (null before the first refresh), for offline resumes.</summary>
+    Task<EdgePlatform.Security.Tuf.TargetsMetadata?> TrustedTargetsAsync(CancellationToken cancellationToken);
 }
+
+public sealed record TrustedMetadata(EdgePlatform.Security.Tuf.RootMetadata Root, EdgePlatform.Security.Tuf.TargetsMetadata Targets);

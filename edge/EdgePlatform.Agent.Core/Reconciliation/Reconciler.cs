@@ -109,7 +109,7 @@ public sealed partial class Reconciler(
         Telemetry = desired.Telemetry;
         var target = desired.Deployment?.Model;
         var current = _state.Active;
-        if (target is null || string.Equals(target.ManifestDigest, current?.ManifestDigest, StringComparison.Ordinal))
+        if (target is null || SameRelease(target, current))
         {
             _state = _state with { DesiredVersion = desired.Version, LastError = null };
             await TrySaveAsync(cancellationToken).ConfigureAwait(false);
@@ -139,6 +139,13 @@ public sealed partial class Reconciler(
         LogRefused(target.Name, target.Version, target.ManifestDigest, error, current?.Version ?? "none");
         return new ReconcileOutcome(desired.Version, false, error);
     }
+
+    /// <summary>The same package under the same name and version; a known digest under another name is verified afresh.</summary>
+    private static bool SameRelease(ModelReference target, ModelReference? current) =>
+        current is not null
+        && string.Equals(target.ManifestDigest, current.ManifestDigest, StringComparison.Ordinal)
+        && string.Equals(target.Name, current.Name, StringComparison.Ordinal)
+        && string.Equals(target.Version, current.Version, StringComparison.Ordinal);
 
     /// <summary>
     /// Records bookkeeping-only changes; a failure (a full disk, say) is logged and the loop goes

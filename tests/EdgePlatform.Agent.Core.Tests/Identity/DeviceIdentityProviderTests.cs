@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using EdgePlatform.Agent.Core.Identity;
 using EdgePlatform.Contracts;
+using EdgePlatform.Security.Tuf;
 using Microsoft.Extensions.Logging.Abstractions;
 using NSubstitute;
 
@@ -50,20 +51,47 @@ public sealed class DeviceIdentityProviderTests : IDisposable
     }
 
     [Fact]
-    public async Task GetVerifierAsync_StoredTrustRoot_AcceptsPackagesSignedUnderIt()
+    public async Task GetMetadataUriAsync_IdentityFilePresent_ReturnsStoredMetadataUrlWithoutEnrolling()
     {
         await File.WriteAllBytesAsync(
             Path.Combine(_data.Path, DeviceIdentityProvider.IdentityFileName),
             JsonSerializer.SerializeToUtf8Bytes(Identity("dev-a"), ContractsJsonContext.Default.EnrollmentResponse));
         using var provider = NewProvider(Options(deviceId: "dev-a"));
-        var package = _publisher.Build("sensor-anomaly", "1.0.0");
-        using var stranger = new TestPublisher("someone else's root");
-        var foreign = stranger.Build("sensor-anomaly", "1.0.0");
 
-        var verifier = await provider.GetVerifierAsync(_timeout.Token);
+        var metadata = await provider.GetMetadataUriAsync(_timeout.Token);
 
-        Assert.True(verifier.Verify(package.ManifestBytes, Convert.FromBase64String(package.Reference.Signature)).Succeeded);
-        Assert.False(verifier.Verify(foreign.ManifestBytes, Convert.FromBase64String(foreign.Reference.Signature)).Succeeded);
+        Assert.Equal(new Uri("http://control-plane.test:5080/"), metadata);
+        Assert.Equal(Path.Combine(_data.Path, "trust"), provider.TrustDirectory);
+        Assert.Empty(_controlPlane.Requests);
+    }
+
+    [Fact]
+    public async Task GetAsync_EnrollmentAccepted_PinsTheRootItWasSent()
+    {
+        RespondWith(Identity("dev-a"));
+        using var provider = NewProvider(Options(deviceId: "dev-a"));
+
+        await provider.GetAsync(_timeout.Token);
+
+        Assert.Equal(_publisher.FirstRoot, await File.ReadAllBytesAsync(Path.Combine(provider.TrustDirectory, TufClient.RootFile)));
+        var pinned = new TufClient(provider.TrustDirectory, _publisher.Remote, TimeProvider.System).TrustedRoot();
+        Assert.Equal(1, pinned.Version);
+        Assert.Equal([_publisher.RootKey.KeyId], pinned.Roles[TufRoles.Root].KeyIds);
+    }
+
+    [Fact]
+    public async Task GetAsync_EnrollmentSendsRootNotSignedByItsOwnKeys_ThrowsAndKeepsNoIdentityOrRoot()
+    {
+        var stranger = _publisher.NewKey("someone else's key");
+        var forged = _publisher.SignRoot(1, _publisher.RootKey, _publisher.TargetsKeys, 1, [stranger]);
+        RespondWith(Identity("dev-a", forged));
+        using var provider = NewProvider(Options(deviceId: "dev-a"));
+
+        var error = await Assert.ThrowsAsync<EnrollmentException>(() => provider.GetAsync(_timeout.Token));
+
+        Assert.Contains(TufChecks.RootSignature, error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_data.Path, DeviceIdentityProvider.IdentityFileName)));
+        Assert.False(File.Exists(Path.Combine(provider.TrustDirectory, TufClient.RootFile)));
     }
 
     [Fact]
@@ -106,13 +134,7 @@ public sealed class DeviceIdentityProviderTests : IDisposable
     public async Task GetAsync_EnrollmentAccepted_PostsKeyAndWritesIdentityReadableByOwnerOnly()
     {
         var issued = Identity("dev-a");
-        _controlPlane.Respond = _ => new HttpResponseMessage(HttpStatusCode.Created)
-        {
-            Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(issued, ContractsJsonContext.Default.EnrollmentResponse))
-            {
-                Headers = { ContentType = new("application/json") },
-            },
-        };
+        RespondWith(issued);
         using var provider = NewProvider(Options(deviceId: "dev-a"));
 
         var identity = await provider.GetAsync(_timeout.Token);
@@ -153,8 +175,17 @@ public sealed class DeviceIdentityProviderTests : IDisposable
         EnrollmentKey = key,
     };
 
-    private EnrollmentResponse Identity(string deviceId) =>
-        new(deviceId, "broker.test", 1883, "broker-secret", "http://registry.test:5000", _publisher.Root.ExportCertificatePem());
+    private EnrollmentResponse Identity(string deviceId, byte[]? root = null) =>
+        new(deviceId, "broker.test", 1883, "broker-secret", "http://registry.test:5000", "http://control-plane.test:5080", Encoding.UTF8.GetString(root ?? _publisher.FirstRoot));
+
+    private void RespondWith(EnrollmentResponse issued) =>
+        _controlPlane.Respond = _ => new HttpResponseMessage(HttpStatusCode.Created)
+        {
+            Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(issued, ContractsJsonContext.Default.EnrollmentResponse))
+            {
+                Headers = { ContentType = new("application/json") },
+            },
+        };
 
     /// <summary>The control plane's enrollment endpoint: answers with <see cref="Respond"/> and records each request with its body.</summary>
     private sealed class StubHandler : HttpMessageHandler

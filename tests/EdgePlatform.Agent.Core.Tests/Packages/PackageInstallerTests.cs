@@ -1,5 +1,6 @@
 using EdgePlatform.Agent.Core.Packages;
 using EdgePlatform.Security;
+using EdgePlatform.Security.Tuf;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EdgePlatform.Agent.Core.Tests.Packages;
@@ -7,15 +8,17 @@ namespace EdgePlatform.Agent.Core.Tests.Packages;
 public sealed class PackageInstallerTests : IDisposable
 {
     private readonly TempDirectory _data = new();
-    private readonly TestPublisher _publisher = new();
+    private readonly ManualTimeProvider _clock = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
+    private readonly TestPublisher _publisher;
     private readonly FakeRegistryClient _registry = new();
     private readonly LocalModelStore _store;
     private readonly PackageInstaller _installer;
 
     public PackageInstallerTests()
     {
+        _publisher = new TestPublisher(_clock);
         _store = new LocalModelStore(_data.Path);
-        _installer = new PackageInstaller(_registry, _store, _publisher.TrustStore, NullLogger<PackageInstaller>.Instance);
+        _installer = NewInstaller();
     }
 
     public void Dispose()
@@ -146,9 +149,11 @@ public sealed class PackageInstallerTests : IDisposable
     [InlineData(0)]
     [InlineData(-1)]
     [InlineData(PackageInstaller.MaxManifestBytes + 1)]
-    public async Task InstallAsync_PinnedSizeOutOfRange_RejectsManifestSizeWithoutPulling(long size)
+    public async Task InstallAsync_ApprovedSizeOutOfRange_RejectsManifestSizeWithoutPulling(long size)
     {
-        var package = Publish("sensor-anomaly", "1.0.0");
+        var package = _publisher.Build("sensor-anomaly", "1.0.0");
+        _registry.Publish(package);
+        _publisher.Approve(package.Release, TestPublisher.Entry(package) with { Length = size });
 
         var error = await Assert.ThrowsAsync<PackageRejectedException>(
             () => _installer.InstallAsync(package.Reference with { ManifestSize = size }, CancellationToken.None));
@@ -158,17 +163,98 @@ public sealed class PackageInstallerTests : IDisposable
     }
 
     [Fact]
-    public async Task InstallAsync_SignerFromAnotherRoot_RejectsSignerTrust()
+    public async Task InstallAsync_ManifestSignedByKeysThatAreNotTargetsKeys_RejectsSignatureBeforePullingBlobs()
     {
-        using var stranger = new TestPublisher("someone else's root");
-        var package = stranger.Build("sensor-anomaly", "1.0.0");
+        var stranger = _publisher.NewKey("someone else's key");
+        var package = Publish("sensor-anomaly", "1.0.0", _publisher.Build("sensor-anomaly", "1.0.0", signers: [stranger]));
+
+        var error = await Assert.ThrowsAsync<PackageRejectedException>(() => _installer.InstallAsync(package.Reference, CancellationToken.None));
+
+        Assert.Equal(VerificationChecks.Signature, error.Check);
+        Assert.False(_store.Contains(package.Reference.ManifestDigest));
+        Assert.Empty(_registry.BlobPulls);
+    }
+
+    [Fact]
+    public async Task InstallAsync_ManifestSignedByTimestampKey_RejectsSignature()
+    {
+        var package = Publish("sensor-anomaly", "1.0.0", _publisher.Build("sensor-anomaly", "1.0.0", signers: [_publisher.TimestampKey]));
+
+        var error = await Assert.ThrowsAsync<PackageRejectedException>(() => _installer.InstallAsync(package.Reference, CancellationToken.None));
+
+        Assert.Equal(VerificationChecks.Signature, error.Check);
+    }
+
+    [Fact]
+    public async Task InstallAsync_ReleaseNotInSignedTargets_RejectsTargetUnknownWithoutPulling()
+    {
+        var package = _publisher.Build("sensor-anomaly", "1.0.0");
         _registry.Publish(package);
 
         var error = await Assert.ThrowsAsync<PackageRejectedException>(() => _installer.InstallAsync(package.Reference, CancellationToken.None));
 
-        Assert.Equal(VerificationChecks.SignerTrust, error.Check);
+        Assert.Equal(TufChecks.TargetUnknown, error.Check);
+        Assert.Contains("sensor-anomaly:1.0.0", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _registry.Pulls);
+    }
+
+    [Fact]
+    public async Task InstallAsync_MetadataServerUnreachable_ThrowsWithoutPulling()
+    {
+        var package = Publish("sensor-anomaly", "1.0.0");
+        _publisher.Remote.Offline = true;
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => _installer.InstallAsync(package.Reference, CancellationToken.None));
+
+        Assert.Equal(0, _registry.Pulls);
         Assert.False(_store.Contains(package.Reference.ManifestDigest));
-        Assert.Empty(_registry.BlobPulls);
+    }
+
+    [Fact]
+    public async Task InstallAsync_ManifestSignedByOneKeyOfTwoRequired_RejectsSignature()
+    {
+        using var publisher = new TestPublisher(_clock, targetsKeys: 2, targetsThreshold: 2);
+        using var data = new TempDirectory();
+        var installer = NewInstaller(publisher, data);
+        var package = publisher.Build("sensor-anomaly", "1.0.0", signers: [publisher.TargetsKeys[0]]);
+        _registry.Publish(package);
+        publisher.Approve(package);
+
+        var error = await Assert.ThrowsAsync<PackageRejectedException>(() => installer.InstallAsync(package.Reference, CancellationToken.None));
+
+        Assert.Equal(VerificationChecks.Signature, error.Check);
+        Assert.Contains("1 valid signature(s)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task InstallAsync_ManifestSignedTwiceBySameKeyOfTwoRequired_RejectsSignature()
+    {
+        using var publisher = new TestPublisher(_clock, targetsKeys: 2, targetsThreshold: 2);
+        using var data = new TempDirectory();
+        var installer = NewInstaller(publisher, data);
+        var once = publisher.TargetsKeys[0];
+        var package = publisher.Build("sensor-anomaly", "1.0.0", signers: [once, once]);
+        _registry.Publish(package);
+        publisher.Approve(package);
+
+        var error = await Assert.ThrowsAsync<PackageRejectedException>(() => installer.InstallAsync(package.Reference, CancellationToken.None));
+
+        Assert.Equal(VerificationChecks.Signature, error.Check);
+    }
+
+    [Fact]
+    public async Task InstallAsync_ManifestSignedByBothKeysOfTwoRequired_Installs()
+    {
+        using var publisher = new TestPublisher(_clock, targetsKeys: 2, targetsThreshold: 2);
+        using var data = new TempDirectory();
+        var installer = NewInstaller(publisher, data);
+        var package = publisher.Build("sensor-anomaly", "1.0.0");
+        _registry.Publish(package);
+        publisher.Approve(package);
+
+        var installed = await installer.InstallAsync(package.Reference, CancellationToken.None);
+
+        Assert.Equal(package.ModelBytes, await File.ReadAllBytesAsync(installed.ModelPath));
     }
 
     [Fact]
@@ -217,8 +303,7 @@ public sealed class PackageInstallerTests : IDisposable
     [InlineData("sensor-anomaly", "0.9.0")]
     public async Task InstallAsync_CardNamesAnotherRelease_RejectsManifestFormat(string cardName, string cardVersion)
     {
-        var package = _publisher.Build("sensor-anomaly", "1.0.0", cardName, cardVersion);
-        _registry.Publish(package);
+        var package = Publish("sensor-anomaly", "1.0.0", _publisher.Build("sensor-anomaly", "1.0.0", cardName, cardVersion));
 
         var error = await Assert.ThrowsAsync<PackageRejectedException>(() => _installer.InstallAsync(package.Reference, CancellationToken.None));
 
@@ -229,8 +314,7 @@ public sealed class PackageInstallerTests : IDisposable
     [Fact]
     public async Task InstallAsync_SignedManifestNotAModelArtifact_RejectsManifestFormat()
     {
-        var package = _publisher.Build("sensor-anomaly", "1.0.0", artifactType: "application/vnd.example.other+json");
-        _registry.Publish(package);
+        var package = Publish("sensor-anomaly", "1.0.0", _publisher.Build("sensor-anomaly", "1.0.0", artifactType: "application/vnd.example.other+json"));
 
         var error = await Assert.ThrowsAsync<PackageRejectedException>(() => _installer.InstallAsync(package.Reference, CancellationToken.None));
 
@@ -252,12 +336,13 @@ public sealed class PackageInstallerTests : IDisposable
     }
 
     [Fact]
-    public async Task LoadInstalledAsync_InstalledPackage_LoadsFromDiskWithoutRegistry()
+    public async Task LoadInstalledAsync_InstalledPackage_LoadsFromDiskWithoutRegistryOrMetadataServer()
     {
         var package = Publish("sensor-anomaly", "1.0.0");
         await _installer.InstallAsync(package.Reference, CancellationToken.None);
         var pulls = _registry.Pulls;
-        var restarted = new PackageInstaller(_registry, new LocalModelStore(_data.Path), _publisher.TrustStore, NullLogger<PackageInstaller>.Instance);
+        _publisher.Remote.Offline = true;
+        var restarted = NewInstaller();
 
         var loaded = await restarted.LoadInstalledAsync(package.Reference, CancellationToken.None);
 
@@ -302,10 +387,22 @@ public sealed class PackageInstallerTests : IDisposable
         Assert.Equal(0, _registry.Pulls);
     }
 
-    private TestPackage Publish(string name, string version)
+    private PackageInstaller NewInstaller() => NewInstaller(_publisher, _data);
+
+    private PackageInstaller NewInstaller(TestPublisher publisher, TempDirectory data) =>
+        new(
+            _registry,
+            new LocalModelStore(data.Path),
+            publisher.NewDeviceTrust(data.Path),
+            Microsoft.Extensions.Options.Options.Create(new AgentOptions { DataDirectory = data.Path, Channel = TestPublisher.Production }),
+            NullLogger<PackageInstaller>.Instance);
+
+    /// <summary>Serves the package from the registry and approves it for production.</summary>
+    private TestPackage Publish(string name, string version, TestPackage? package = null)
     {
-        var package = _publisher.Build(name, version);
+        package ??= _publisher.Build(name, version);
         _registry.Publish(package);
+        _publisher.Approve(package);
         return package;
     }
 

@@ -3,7 +3,6 @@ using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Agent.Core.Reconciliation;
 using EdgePlatform.Contracts;
 using EdgePlatform.Security;
-using Microsoft.Extensions.Logging.Abstractions;
 using NSubstitute;
 using NSubstitute.ExceptionExtensions;
 
@@ -11,21 +10,25 @@ namespace EdgePlatform.Agent.Core.Tests.Reconciliation;
 
 public sealed class ReconcilerTests : IDisposable
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Patience = TestAgent.Patience;
 
-    private readonly TempDirectory _data = new();
-    private readonly TestPublisher _publisher = new();
-    private readonly FakeRegistryClient _registry = new();
-    private readonly ManualTimeProvider _clock = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
-    private readonly FakeRuntime _runtime = new();
-    private readonly ICloudLink _link = Substitute.For<ICloudLink>();
-    private readonly DesiredStateInbox _inbox = new();
+    private readonly TestAgent _agent = new();
+    private readonly FakeRegistryClient _registry;
+    private readonly ManualTimeProvider _clock;
+    private readonly FakeRuntime _runtime;
+    private readonly ICloudLink _link;
+    private readonly DesiredStateInbox _inbox;
 
-    public void Dispose()
+    public ReconcilerTests()
     {
-        _publisher.Dispose();
-        _data.Dispose();
+        _registry = _agent.Registry;
+        _clock = _agent.Clock;
+        _runtime = _agent.Runtime;
+        _link = _agent.Link;
+        _inbox = _agent.Inbox;
     }
+
+    public void Dispose() => _agent.Dispose();
 
     [Fact]
     public async Task ReconcileAsync_GoodPackage_ActivatesRecordsAndReportsIt()
@@ -41,7 +44,7 @@ public sealed class ReconcilerTests : IDisposable
         _runtime.Port.Received(1).Activate(Arg.Is<IStagedModel>(s => s.Model.Reference == package.Reference));
         Assert.Equal(package.Reference, _runtime.Port.Active?.Reference);
 
-        var saved = new AgentStateStore(_data.Path).Load();
+        var saved = SavedState();
         Assert.Equal(1, saved.DesiredVersion);
         Assert.Equal(package.Reference, saved.Active);
         Assert.Null(saved.LastError);
@@ -95,27 +98,28 @@ public sealed class ReconcilerTests : IDisposable
         Assert.Contains(VerificationChecks.LayerDigest, report.LastError, StringComparison.Ordinal);
         Assert.Equal(2, report.DesiredVersion);
 
-        var saved = new AgentStateStore(_data.Path).Load();
+        var saved = SavedState();
         Assert.Equal(good.Reference, saved.Active);
         Assert.Equal(2, saved.DesiredVersion);
         Assert.Contains(VerificationChecks.LayerDigest, saved.LastError, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task ReconcileAsync_UntrustedSigner_RefusesNamingSignerTrust()
+    public async Task ReconcileAsync_ManifestSignedByKeysThatAreNotTargetsKeys_RefusesNamingSignature()
     {
-        using var stranger = new TestPublisher("someone else's root");
-        var package = stranger.Build("sensor-anomaly", "1.0.0");
+        var stranger = _agent.Publisher.NewKey("someone else's key");
+        var package = _agent.Publisher.Build("sensor-anomaly", "1.0.0", signers: [stranger]);
         _registry.Publish(package);
+        _agent.Publisher.Approve(package);
         using var reconciler = NewReconciler();
 
         var outcome = await reconciler.ReconcileAsync(Desired(1, package), CancellationToken.None);
 
         Assert.False(outcome.Succeeded);
-        Assert.Contains(VerificationChecks.SignerTrust, outcome.Error, StringComparison.Ordinal);
+        Assert.Contains($"{VerificationChecks.Signature} check failed", outcome.Error, StringComparison.Ordinal);
         Assert.Empty(_runtime.Staged);
         Assert.Empty(reconciler.BuildReport().Slots);
-        Assert.Null(new AgentStateStore(_data.Path).Load().Active);
+        Assert.Null(SavedState().Active);
     }
 
     [Fact]
@@ -137,7 +141,7 @@ public sealed class ReconcilerTests : IDisposable
         var report = reconciler.BuildReport();
         Assert.Equal(5, report.DesiredVersion);
         Assert.Equal(applied.Reference.ManifestDigest, Assert.Single(report.Slots).ManifestDigest);
-        Assert.Equal(5, new AgentStateStore(_data.Path).Load().DesiredVersion);
+        Assert.Equal(5, SavedState().DesiredVersion);
     }
 
     [Fact]
@@ -160,7 +164,7 @@ public sealed class ReconcilerTests : IDisposable
         var report = reconciler.BuildReport();
         Assert.Equal(good.Reference.ManifestDigest, Assert.Single(report.Slots).ManifestDigest);
         Assert.Contains("input 'temperature' is missing from the graph", report.LastError, StringComparison.Ordinal);
-        Assert.Equal(good.Reference, new AgentStateStore(_data.Path).Load().Active);
+        Assert.Equal(good.Reference, SavedState().Active);
     }
 
     [Fact]
@@ -179,11 +183,11 @@ public sealed class ReconcilerTests : IDisposable
         var staged = Assert.Single(_runtime.Staged, s => s.Model.Reference == next.Reference);
         Assert.Equal(1, staged.DisposeCount);
         Assert.Equal(good.Reference, _runtime.Port.Active?.Reference);
-        Assert.Equal(good.Reference, new AgentStateStore(_data.Path).Load().Active);
+        Assert.Equal(good.Reference, SavedState().Active);
     }
 
     [Fact]
-    public async Task StartAsync_StateOnDisk_ResumesActiveModelWithoutRegistry()
+    public async Task StartAsync_StateOnDisk_ResumesActiveModelWithoutRegistryOrMetadataServer()
     {
         var package = Publish("1.0.0");
         using (var first = NewReconciler())
@@ -192,6 +196,7 @@ public sealed class ReconcilerTests : IDisposable
         }
 
         var pulls = _registry.Pulls;
+        _agent.Publisher.Remote.Offline = true;
         var restartedRuntime = new FakeRuntime();
         using var restarted = NewReconciler(restartedRuntime);
 
@@ -222,7 +227,7 @@ public sealed class ReconcilerTests : IDisposable
             await first.ReconcileAsync(Desired(1, package), CancellationToken.None);
         }
 
-        await Packages.PackageInstallerTests.FlipFirstByteAsync(new LocalModelStore(_data.Path).PathOf(package.ModelDigest));
+        await Packages.PackageInstallerTests.FlipFirstByteAsync(new LocalModelStore(_agent.DataDirectory).PathOf(package.ModelDigest));
         var restartedRuntime = new FakeRuntime();
         using var restarted = NewReconciler(restartedRuntime);
 
@@ -267,65 +272,11 @@ public sealed class ReconcilerTests : IDisposable
         }
     }
 
-    private Reconciler NewReconciler(FakeRuntime? runtime = null) =>
-        new(
-            new PackageInstaller(_registry, new LocalModelStore(_data.Path), _publisher.TrustStore, NullLogger<PackageInstaller>.Instance),
-            (runtime ?? _runtime).Port,
-            _link,
-            _inbox,
-            new AgentStateStore(_data.Path),
-            _clock,
-            NullLogger<Reconciler>.Instance);
+    private Reconciler NewReconciler(FakeRuntime? runtime = null) => _agent.NewReconciler(runtime);
 
-    private TestPackage Publish(string version)
-    {
-        var package = _publisher.Build("sensor-anomaly", version);
-        _registry.Publish(package);
-        return package;
-    }
+    private TestPackage Publish(string version) => _agent.Release(version);
 
-    private static DesiredState Desired(long version, TestPackage package) =>
-        new(version, new DeploymentSpec($"deployment-{version}", package.Reference), TelemetrySettings.Default);
+    private static DesiredState Desired(long version, TestPackage package) => TestAgent.Desired(version, package);
 
-    /// <summary>An <see cref="IModelRuntime"/> substitute whose <c>Active</c> follows <c>Activate</c>, as the real one does.</summary>
-    private sealed class FakeRuntime
-    {
-        private readonly List<StagedModel> _staged = [];
-        private InstalledModel? _active;
-
-        public FakeRuntime()
-        {
-            Port.Active.Returns(_ => _active);
-            Port.StageAsync(Arg.Any<InstalledModel>(), Arg.Any<CancellationToken>()).Returns(call =>
-            {
-                var staged = new StagedModel(call.Arg<InstalledModel>());
-                _staged.Add(staged);
-                return Task.FromResult<IStagedModel>(staged);
-            });
-            Port.When(r => r.Activate(Arg.Any<IStagedModel>())).Do(call =>
-            {
-                if (ActivationFailure is { } failure)
-                {
-                    throw failure;
-                }
-
-                _active = call.Arg<IStagedModel>().Model;
-            });
-        }
-
-        public IModelRuntime Port { get; } = Substitute.For<IModelRuntime>();
-
-        public IReadOnlyList<StagedModel> Staged => _staged;
-
-        public Exception? ActivationFailure { get; set; }
-    }
-
-    private sealed class StagedModel(InstalledModel model) : IStagedModel
-    {
-        public InstalledModel Model { get; } = model;
-
-        public int DisposeCount { get; private set; }
-
-        public void Dispose() => DisposeCount++;
-    }
+    private AgentState SavedState() => _agent.SavedState();
 }

@@ -1,0 +1,157 @@
+using System.CommandLine;
+using System.Text.Json;
+using EdgePlatform.Contracts;
+using EdgePlatform.Security;
+using EdgePlatform.Security.Tuf;
+
+namespace EdgePlatform.Cli.Commands;
+
+/// <summary><c>edgectl model verify|inspect</c>: check a release the way a device does, or show what it holds.</summary>
+public static class ModelCommands
+{
+    public static Command Create()
+    {
+        var list = FleetCommands.Models().Subcommands.Single(c => c.Name == "list");
+        return new Command("model", "One model release: verify it as a device would, or inspect it") { Verify(), Inspect(), list };
+    }
+
+    private static Command Verify()
+    {
+        var reference = new Argument<string>("model") { Description = "name (newest version) or name:version" };
+        var channel = new Option<string>("--channel") { Description = "Channel to verify the approval for (default production)", DefaultValueFactory = _ => "production" };
+        var rootFile = new Option<string>("--root") { Description = "Root metadata to trust (default: the server's version 1, trusted on first use)" };
+        var verify = new Command("verify", "Run every check a device runs before installing a release; exit 1 naming the first that fails")
+        {
+            reference, channel, rootFile,
+        };
+        verify.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var results = new List<CheckResult>();
+            var ok = await RunChecksAsync(api, parse.GetValue(reference)!, parse.GetValue(channel)!, parse.GetValue(rootFile), results, ct).ConfigureAwait(false);
+            if (parse.IsJson())
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(new VerifyReport(ok, results), ModelJsonContext.Default.VerifyReport));
+            }
+            else
+            {
+                Render.Table(["CHECK", "RESULT", "DETAIL"], results.Select(r => (IReadOnlyList<string>)[r.Check, r.Passed ? "ok" : "FAILED", r.Detail]));
+                var failed = results.FirstOrDefault(r => !r.Passed);
+                Console.Out.WriteLine(failed is null
+                    ? "verified: a device on this channel would install this release"
+                    : $"refused: {failed.Check} check failed: {VerificationChecks.Explain(failed.Check)}");
+            }
+
+            return ok ? 0 : 1;
+        });
+        return verify;
+    }
+
+    private static Command Inspect()
+    {
+        var reference = new Argument<string>("model") { Description = "name (newest version) or name:version" };
+        var inspect = new Command("inspect", "Show a release's manifest and model card") { reference };
+        inspect.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var model = await api.GetModelAsync(parse.GetValue(reference)!, ct).ConfigureAwait(false);
+            var manifest = JsonSerializer.Deserialize(await api.GetManifestAsync(model.Repository, model.ManifestDigest, ct).ConfigureAwait(false), ContractsJsonContext.Default.OciManifest)
+                ?? throw new CliException("the manifest is empty");
+            var card = JsonSerializer.Deserialize(await api.GetBlobAsync(model.Repository, manifest.Config.Digest, ct).ConfigureAwait(false), ContractsJsonContext.Default.ModelCard)
+                ?? throw new CliException("the model card is empty");
+            if (parse.IsJson())
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(card, ContractsJsonContext.Default.ModelCard));
+                return 0;
+            }
+
+            Console.Out.WriteLine($"{card.Name}:{card.Version} ({card.Task}) in {model.Repository}@{model.ManifestDigest}");
+            Render.Table(["LAYER", "MEDIA TYPE", "DIGEST", "BYTES"], manifest.Layers.Prepend(manifest.Config).Select(l => (IReadOnlyList<string>)
+            [
+                l.Annotations?.GetValueOrDefault(OciManifest.TitleAnnotation) ?? "(config)", l.MediaType, l.Digest, Render.Number(l.Size),
+            ]));
+            Render.Table(["INPUT", "TYPE", "SHAPE", "EVENT FIELD"], card.Inputs.Select(i => (IReadOnlyList<string>)[i.Name, i.ElementType, $"[{string.Join(',', i.Shape)}]", i.Field]));
+            Render.Table(["OUTPUT", "TYPE", "PREDICTION FIELD"], card.Outputs.Select(o => (IReadOnlyList<string>)[o.Name, o.ElementType, o.Field]));
+            Render.Table(["METRIC", "VALUE"], card.Metrics.Select(m => (IReadOnlyList<string>)[m.Key, Render.Number(m.Value, "0.######")]));
+            var lineage = card.Lineage;
+            Console.Out.WriteLine($"lineage: run {lineage.TrainingRunId}, dataset {lineage.DatasetName} ({lineage.DatasetDigest}, {lineage.DatasetRows} rows), trainer {lineage.Trainer}, code {lineage.CodeVersion}");
+            Console.Out.WriteLine($"parameters: {string.Join(", ", lineage.Parameters.Select(p => $"{p.Key}={p.Value}"))}");
+            return 0;
+        });
+        return inspect;
+    }
+
+    private static async Task<bool> RunChecksAsync(ApiClient api, string reference, string channel, string? rootFile, List<CheckResult> results, CancellationToken ct)
+    {
+        var model = await api.GetModelAsync(reference, ct).ConfigureAwait(false);
+        var trustDirectory = Directory.CreateTempSubdirectory("edgectl-verify-").FullName;
+        try
+        {
+            var root = rootFile is null
+                ? await api.GetBytesAsync("api/v1/trust/root/1", ct).ConfigureAwait(false)
+                : await File.ReadAllBytesAsync(rootFile, ct).ConfigureAwait(false);
+            var client = new TufClient(trustDirectory, new HttpTufRemote(api.Http, _ => ValueTask.FromResult(api.Server)), TimeProvider.System);
+
+            TargetsMetadata targets;
+            RootMetadata trusted;
+            try
+            {
+                TufClient.Pin(trustDirectory, root);
+                targets = await client.RefreshAsync(ct).ConfigureAwait(false);
+                trusted = client.TrustedRoot();
+                results.Add(new("metadata", true, $"root v{trusted.Version}, targets v{targets.Version}, fresh and signed by their thresholds{(rootFile is null ? " (root v1 trusted on first use)" : string.Empty)}"));
+                var entry = TufClient.Authorize(targets, model.Name, model.Version, channel, model.ManifestDigest, model.ManifestSize);
+                results.Add(new("approval", true, $"{model.Name}:{model.Version} approved for [{string.Join(", ", entry.Channels)}] as {entry.Digest}"));
+            }
+            catch (Exception ex) when (ex is TufVerificationException or TufFormatException)
+            {
+                results.Add(new(ex is TufVerificationException v ? v.Check : TufChecks.Metadata, false, (ex as TufVerificationException)?.Reason ?? ex.Message));
+                return false;
+            }
+
+            var manifestBytes = await api.GetManifestAsync(model.Repository, model.ManifestDigest, ct).ConfigureAwait(false);
+            var digest = ContentDigest.Compute(manifestBytes);
+            if (digest != model.ManifestDigest || manifestBytes.Length != model.ManifestSize)
+            {
+                results.Add(new(VerificationChecks.ManifestDigest, false, $"the registry served {manifestBytes.Length} bytes hashing to {digest}"));
+                return false;
+            }
+
+            results.Add(new(VerificationChecks.ManifestDigest, true, $"{manifestBytes.Length} bytes, {digest}"));
+            var signers = TufEnvelopes.ValidCmsSigners(manifestBytes, Convert.FromBase64String(model.Signature), trusted, TufRoles.Targets).Count;
+            var threshold = trusted.Roles[TufRoles.Targets].Threshold;
+            results.Add(new(VerificationChecks.Signature, signers >= threshold, $"{signers} of {threshold} required targets signature(s)"));
+            if (signers < threshold)
+            {
+                return false;
+            }
+
+            var manifest = JsonSerializer.Deserialize(manifestBytes, ContractsJsonContext.Default.OciManifest)!;
+            foreach (var blob in manifest.Layers.Prepend(manifest.Config))
+            {
+                var bytes = await api.GetBlobAsync(model.Repository, blob.Digest, ct).ConfigureAwait(false);
+                var actual = ContentDigest.Compute(bytes);
+                var passed = bytes.Length == blob.Size && actual == blob.Digest;
+                results.Add(new(bytes.Length == blob.Size ? VerificationChecks.LayerDigest : VerificationChecks.LayerSize, passed, $"{blob.MediaType}: {bytes.Length} bytes, {actual}"));
+                if (!passed)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+        finally
+        {
+            Directory.Delete(trustDirectory, recursive: true);
+        }
+    }
+
+    internal sealed record CheckResult(string Check, bool Passed, string Detail);
+
+    internal sealed record VerifyReport(bool Verified, IReadOnlyList<CheckResult> Checks);
+}
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(ModelCommands.VerifyReport))]
+internal sealed partial class ModelJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

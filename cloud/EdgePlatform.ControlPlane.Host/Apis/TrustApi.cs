@@ -1,0 +1,45 @@
+using EdgePlatform.ControlPlane.Host.Trust;
+
+namespace EdgePlatform.ControlPlane.Host.Apis;
+
+/// <summary>
+/// Signed metadata for devices and release tooling: root versions, targets, timestamp, served
+/// byte for byte as stored; rotated roots and offline-signed targets are accepted only when
+/// they verify.
+/// </summary>
+public static class TrustApi
+{
+    private const string Json = "application/json";
+
+    public static IEndpointRouteBuilder MapTrustApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/trust");
+        api.MapGet("/root", (TufTrustPublisher trust) => Results.Bytes(trust.Repository.RootBytes(trust.Repository.RootVersion)!, Json));
+        api.MapGet("/root/{version:long}", (long version, TufTrustPublisher trust) =>
+            trust.Repository.RootBytes(version) is { } bytes
+                ? Results.Bytes(bytes, Json)
+                : throw new NotFoundException($"there is no root version {version}"));
+        api.MapGet("/targets", (TufTrustPublisher trust) => Results.Bytes(trust.Repository.TargetsBytes!, Json));
+        api.MapGet("/timestamp", (TufTrustPublisher trust) => Results.Bytes(trust.Repository.TimestampBytes!, Json));
+        api.MapPut("/root", async (HttpRequest request, TufTrustPublisher trust, CancellationToken ct) =>
+        {
+            var root = trust.Repository.AddRoot(await ReadBodyAsync(request, ct).ConfigureAwait(false));
+            trust.RefreshIfDue();
+            return TypedResults.Ok(new Dictionary<string, long> { ["version"] = root.Version });
+        });
+        api.MapPut("/targets", async (HttpRequest request, TufTrustPublisher trust, CancellationToken ct) =>
+        {
+            var targets = trust.Repository.PublishTargets(await ReadBodyAsync(request, ct).ConfigureAwait(false));
+            trust.RefreshIfDue();
+            return TypedResults.Ok(new Dictionary<string, long> { ["version"] = targets.Version });
+        });
+        return app;
+    }
+
+    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken ct)
+    {
+        using var body = new MemoryStream();
+        await request.Body.CopyToAsync(body, ct).ConfigureAwait(false);
+        return body.Length > 0 ? body.ToArray() : throw new RequestValidationException("body", "send a signed metadata document");
+    }
+}

@@ -1,0 +1,21 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace EdgePlatform.ControlPlane.Host.Registry;
+
+/// <summary>Limits of the embedded OCI registry's push side.</summary>
+public sealed class RegistryOptions
+{
+    public const string Section = "Registry";
+
+    /// <summary>Largest blob an upload may grow to; larger ones are refused with 413 SIZE_INVALID. Default 2 GiB.</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxBlobBytes { get; set; } = 2L * 1024 * 1024 * 1024;
+
+    /// <summary>Largest manifest accepted by PUT; manifests are read into memory to be checked. Default 4 MiB.</summary>
+    [Range(1, 64 * 1024 * 1024)]
+    public int MaxManifestBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>An upload untouched for this long is discarded with its partial file. Default 1 hour.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan UploadIdleTimeout { get; set; } = TimeSpan.FromHours(1);
+}

@@ -1,0 +1,163 @@
+using EdgePlatform.ControlPlane.Host.Hosting;
+using EdgePlatform.ControlPlane.Ports;
+using EdgePlatform.Security.Tuf;
+using Microsoft.Extensions.Options;
+
+namespace EdgePlatform.ControlPlane.Host.Trust;
+
+/// <summary>
+/// The server's trust metadata (<c>trust/</c> in the data directory) and its online keys
+/// (<c>keys/targets.pem</c>, <c>keys/timestamp.pem</c>, mode 0600). On first start it creates
+/// a root with one key per role; that root key is then kept in <c>keys/root.pem</c> and should
+/// be moved offline (<c>edgectl root rotate</c> signs later roots on files).
+/// </summary>
+public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
+{
+    private readonly TufRepository _repository;
+    private readonly TufSigningKey[] _targetsKeys;
+    private readonly TufSigningKey[] _timestampKeys;
+    private readonly TrustOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<TufTrustPublisher> _logger;
+
+    public TufTrustPublisher(ServerBootstrap bootstrap, IOptions<TrustOptions> options, TimeProvider timeProvider, ILogger<TufTrustPublisher> logger)
+    {
+        _options = options.Value;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        var keyDirectory = Path.Combine(bootstrap.DataDirectory, "keys");
+        var trustDirectory = Path.Combine(bootstrap.DataDirectory, "trust");
+        Directory.CreateDirectory(keyDirectory);
+        File.SetUnixFileMode(keyDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        if (!TufRepository.Exists(trustDirectory))
+        {
+            Initialize(keyDirectory, trustDirectory);
+        }
+
+        _repository = TufRepository.Open(trustDirectory);
+        _targetsKeys = [LoadKey(keyDirectory, TufRoles.Targets)];
+        _timestampKeys = [LoadKey(keyDirectory, TufRoles.Timestamp)];
+        var rootKey = Path.Combine(keyDirectory, TufRoles.Root + ".pem");
+        if (File.Exists(rootKey))
+        {
+            LogRootKeyOnline(rootKey);
+        }
+
+        RefreshIfDue();
+    }
+
+    public TufRepository Repository => _repository;
+
+    public string TrustedRoot => System.Text.Encoding.UTF8.GetString(_repository.RootBytes(_repository.RootVersion)!);
+
+    public byte[] SignManifest(ReadOnlySpan<byte> manifest) =>
+        TufSigningKey.SignDetached(manifest, _targetsKeys, _timeProvider.GetUtcNow());
+
+    public Task ApproveAsync(string name, string version, string repository, string manifestDigest, long manifestLength, CancellationToken cancellationToken)
+    {
+        var now = _timeProvider.GetUtcNow();
+        var targets = _repository.PublishTargets(
+            current => new Dictionary<string, TargetEntry>(current?.Targets ?? new Dictionary<string, TargetEntry>(), StringComparer.Ordinal)
+            {
+                [$"{name}:{version}"] = new TargetEntry(repository, manifestDigest, manifestLength, _options.DefaultChannels),
+            },
+            _targetsKeys,
+            _options.TargetsLifetime,
+            now);
+        _repository.RefreshTimestamp(_timestampKeys, _options.TimestampLifetime, now);
+        LogApproved(name, version, _options.DefaultChannels, targets.Version);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Re-signs targets and timestamp once less than half their lifetime is left, so devices never see them expire.</summary>
+    public void RefreshIfDue()
+    {
+        var now = _timeProvider.GetUtcNow();
+        if (_repository.Targets is not { } targets || targets.Expires - now < _options.TargetsLifetime / 2)
+        {
+            _repository.PublishTargets(current => current?.Targets ?? new Dictionary<string, TargetEntry>(), _targetsKeys, _options.TargetsLifetime, now);
+            _repository.RefreshTimestamp(_timestampKeys, _options.TimestampLifetime, now);
+        }
+        else if (_repository.Timestamp is not { } timestamp || timestamp.Expires - now < _options.TimestampLifetime / 2
+            || timestamp.Targets.Version != targets.Version)
+        {
+            _repository.RefreshTimestamp(_timestampKeys, _options.TimestampLifetime, now);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var key in _targetsKeys.Concat(_timestampKeys))
+        {
+            key.Dispose();
+        }
+    }
+
+    private void Initialize(string keyDirectory, string trustDirectory)
+    {
+        var now = _timeProvider.GetUtcNow();
+        using var root = TufSigningKey.Create("EdgePlatform root", now);
+        using var targets = TufSigningKey.Create("EdgePlatform targets", now);
+        using var timestamp = TufSigningKey.Create("EdgePlatform timestamp", now);
+        var document = TufRepository.NewRoot(
+            1,
+            now.Add(_options.RootLifetime),
+            new Dictionary<string, (IReadOnlyList<TufSigningKey>, int)>
+            {
+                [TufRoles.Root] = ([root], 1),
+                [TufRoles.Targets] = ([targets], 1),
+                [TufRoles.Timestamp] = ([timestamp], 1),
+            });
+        var envelope = TufEnvelopes.Create(document, TufJsonContext.Default.RootMetadata, [root], now);
+
+        // Keys first: a root that names keys nobody holds would lock every device out.
+        WriteKey(keyDirectory, TufRoles.Root, root);
+        WriteKey(keyDirectory, TufRoles.Targets, targets);
+        WriteKey(keyDirectory, TufRoles.Timestamp, timestamp);
+        TufRepository.Create(trustDirectory, TufEnvelopes.Serialize(envelope));
+        LogInitialized(trustDirectory);
+    }
+
+    private static TufSigningKey LoadKey(string keyDirectory, string role) =>
+        TufSigningKey.FromPem(File.ReadAllText(Path.Combine(keyDirectory, role + ".pem")));
+
+    private static void WriteKey(string keyDirectory, string role, TufSigningKey key)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        var path = Path.Combine(keyDirectory, role + ".pem");
+        using (var writer = new StreamWriter(new FileStream(path, options)))
+        {
+            writer.Write(key.ExportPem());
+        }
+
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
+    [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "Created trust metadata (root version 1, one key per role) in {Directory}")]
+    private partial void LogInitialized(string directory);
+
+    [LoggerMessage(EventId = 701, Level = LogLevel.Warning, Message = "The root signing key is on this server ({Path}); for production, keep it offline and sign root rotations with 'edgectl root'")]
+    private partial void LogRootKeyOnline(string path);
+
+    [LoggerMessage(EventId = 702, Level = LogLevel.Information, Message = "Approved {Name}:{Version} for channels {Channels} (targets version {TargetsVersion})")]
+    private partial void LogApproved(string name, string version, IReadOnlyList<string> channels, long targetsVersion);
+}
+
+/// <summary>Keeps signed metadata fresh while the server runs.</summary>
+public sealed class TrustRefresher(TufTrustPublisher publisher, TimeProvider timeProvider) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), timeProvider);
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            publisher.RefreshIfDue();
+        }
+    }
+}

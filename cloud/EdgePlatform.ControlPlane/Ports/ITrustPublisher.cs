@@ -1,0 +1,17 @@
+namespace EdgePlatform.ControlPlane.Ports;
+
+/// <summary>
+/// The release side of the chain of trust: signs package manifests and approves releases in
+/// the signed targets metadata that devices verify against the root they pinned at enrollment.
+/// </summary>
+public interface ITrustPublisher
+{
+    /// <summary>The current root metadata (a signed JSON document), pinned by devices at enrollment.</summary>
+    string TrustedRoot { get; }
+
+    /// <summary>A CMS detached signature over a manifest by the targets key(s).</summary>
+    byte[] SignManifest(ReadOnlySpan<byte> manifest);
+
+    /// <summary>Approves a release for the default channels in the targets metadata and refreshes the timestamp.</summary>
+    Task ApproveAsync(string name, string version, string repository, string manifestDigest, long manifestLength, CancellationToken cancellationToken);
+}
