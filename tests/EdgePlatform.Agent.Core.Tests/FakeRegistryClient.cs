@@ -11,6 +11,7 @@ internal sealed class FakeRegistryClient : IRegistryClient
     private readonly ConcurrentDictionary<string, Func<Stream>> _blobs = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _manifestPulls = new();
     private readonly ConcurrentQueue<string> _blobPulls = new();
+    private readonly ConcurrentQueue<long> _offsets = new();
 
     public IReadOnlyCollection<string> ManifestPulls => _manifestPulls;
 
@@ -43,13 +44,28 @@ internal sealed class FakeRegistryClient : IRegistryClient
         return Task.FromResult(bytes.Length > maxBytes + 1 ? bytes[..(int)(maxBytes + 1)] : bytes);
     }
 
-    public Task<Stream> OpenBlobAsync(string repository, string digest, CancellationToken cancellationToken)
+    public Task<BlobContent> OpenBlobAsync(string repository, string digest, long offset, CancellationToken cancellationToken)
     {
         _blobPulls.Enqueue(digest);
-        return _blobs.TryGetValue(digest, out var open)
-            ? Task.FromResult(open())
-            : throw new HttpRequestException($"the registry does not have blob {digest}", null, HttpStatusCode.NotFound);
+        _offsets.Enqueue(offset);
+        if (!_blobs.TryGetValue(digest, out var open))
+        {
+            throw new HttpRequestException($"the registry does not have blob {digest}", null, HttpStatusCode.NotFound);
+        }
+
+        var stream = open();
+        if (offset > 0 && stream.CanSeek)
+        {
+            // Like a registry honouring Range: only the rest of the blob.
+            stream.Position = offset;
+            return Task.FromResult(new BlobContent(stream, FromOffset: true));
+        }
+
+        return Task.FromResult(new BlobContent(stream, FromOffset: false));
     }
+
+    /// <summary>The offsets the agent asked for, in order.</summary>
+    public IReadOnlyCollection<long> Offsets => _offsets;
 }
 
 /// <summary>A blob that never ends; counts how much of it was read.</summary>

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Contracts;
 using EdgePlatform.Security;
 
@@ -55,19 +56,38 @@ public sealed class LocalModelStore
     }
 
     /// <summary>
-    /// Copies <paramref name="source"/> into the store as <paramref name="descriptor"/>, reading
-    /// at most its size plus one byte, and refuses content whose size or digest differ.
+    /// Downloads a blob into the store as <paramref name="descriptor"/>. Bytes already in a
+    /// partial file from an interrupted attempt are kept and the rest is asked for from that
+    /// offset; at most the signed size plus one byte is ever read, and content whose size or
+    /// digest differ is refused and discarded. An interrupted transfer keeps its partial file.
     /// </summary>
-    public async Task AddAsync(OciDescriptor descriptor, Stream source, CancellationToken cancellationToken)
+    public async Task AddAsync(OciDescriptor descriptor, Func<long, CancellationToken, Task<BlobContent>> open, CancellationToken cancellationToken)
     {
-        var temporary = Path.Combine(_incoming, Guid.NewGuid().ToString("N"));
-        try
+        ArgumentNullException.ThrowIfNull(descriptor);
+        ArgumentNullException.ThrowIfNull(open);
+        var partial = Path.Combine(_incoming, ContentDigest.Hex(descriptor.Digest) + ".partial");
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long total = File.Exists(partial) ? new FileInfo(partial).Length : 0;
+        if (total > descriptor.Size)
         {
-            long total = 0;
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var target = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true);
+            File.Delete(partial);
+            total = 0;
+        }
+
+        var content = await open(total, cancellationToken).ConfigureAwait(false);
+        await using (content.ConfigureAwait(false))
+        {
+            if (total > 0 && !content.FromOffset)
+            {
+                total = 0;
+            }
+
+            var target = new FileStream(partial, total > 0 ? FileMode.Open : FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920, useAsync: true);
             await using (target.ConfigureAwait(false))
             {
+                await HashExistingAsync(target, total, hash, cancellationToken).ConfigureAwait(false);
+                target.SetLength(total);
+                target.Position = total;
                 var buffer = new byte[81920];
                 while (true)
                 {
@@ -78,7 +98,7 @@ public sealed class LocalModelStore
                         break;
                     }
 
-                    var read = await source.ReadAsync(buffer.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
+                    var read = await content.Stream.ReadAsync(buffer.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
                     if (read == 0)
                     {
                         break;
@@ -89,29 +109,46 @@ public sealed class LocalModelStore
                     await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                 }
             }
-
-            if (total != descriptor.Size)
-            {
-                throw new PackageRejectedException(
-                    VerificationChecks.LayerSize,
-                    total > descriptor.Size
-                        ? $"blob {descriptor.Digest} ({descriptor.MediaType}) is larger than its signed size of {descriptor.Size} bytes"
-                        : $"blob {descriptor.Digest} ({descriptor.MediaType}) has {total} bytes, signed size is {descriptor.Size}");
-            }
-
-            var actual = ContentDigest.FromHash(hash.GetHashAndReset());
-            if (!string.Equals(actual, descriptor.Digest, StringComparison.Ordinal))
-            {
-                throw new PackageRejectedException(
-                    VerificationChecks.LayerDigest,
-                    $"blob ({descriptor.MediaType}) should have digest {descriptor.Digest} but has {actual}");
-            }
-
-            File.Move(temporary, PathOf(descriptor.Digest), overwrite: true);
         }
-        finally
+
+        if (total != descriptor.Size)
         {
-            File.Delete(temporary);
+            File.Delete(partial);
+            throw new PackageRejectedException(
+                VerificationChecks.LayerSize,
+                total > descriptor.Size
+                    ? $"blob {descriptor.Digest} ({descriptor.MediaType}) is larger than its signed size of {descriptor.Size} bytes"
+                    : $"blob {descriptor.Digest} ({descriptor.MediaType}) has {total} bytes, signed size is {descriptor.Size}");
+        }
+
+        var actual = ContentDigest.FromHash(hash.GetHashAndReset());
+        if (!string.Equals(actual, descriptor.Digest, StringComparison.Ordinal))
+        {
+            File.Delete(partial);
+            throw new PackageRejectedException(
+                VerificationChecks.LayerDigest,
+                $"blob ({descriptor.MediaType}) should have digest {descriptor.Digest} but has {actual}");
+        }
+
+        File.Move(partial, PathOf(descriptor.Digest), overwrite: true);
+    }
+
+    /// <summary>Bytes kept from an interrupted download (if any) count toward the digest.</summary>
+    private static async Task HashExistingAsync(FileStream file, long length, IncrementalHash hash, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[81920];
+        file.Position = 0;
+        long done = 0;
+        while (done < length)
+        {
+            var read = await file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - done)), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                break;
+            }
+
+            hash.AppendData(buffer, 0, read);
+            done += read;
         }
     }
 }

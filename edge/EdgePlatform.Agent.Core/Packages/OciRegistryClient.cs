@@ -30,14 +30,21 @@ public sealed class OciRegistryClient(HttpClient http, IRegistryLocator locator)
         }
     }
 
-    public async Task<Stream> OpenBlobAsync(string repository, string digest, CancellationToken cancellationToken)
+    public async Task<BlobContent> OpenBlobAsync(string repository, string digest, long offset, CancellationToken cancellationToken)
     {
         var baseUri = await locator.GetRegistryUriAsync(cancellationToken).ConfigureAwait(false);
-        var response = await http.GetAsync(new Uri(baseUri, $"v2/{repository}/blobs/{digest}"), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, $"v2/{repository}/blobs/{digest}"));
+        if (offset > 0)
+        {
+            request.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(offset, null);
+        }
+
+        var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         try
         {
             EnsureFound(response, $"blob {digest} in {repository}");
-            return new ResponseStream(response, await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            return new BlobContent(new ResponseStream(response, stream), offset > 0 && response.StatusCode == HttpStatusCode.PartialContent);
         }
         catch
         {

@@ -205,11 +205,7 @@ public sealed partial class PackageInstaller(
             return;
         }
 
-        var stream = await registry.OpenBlobAsync(repository, descriptor.Digest, cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
-        {
-            await store.AddAsync(descriptor, stream, cancellationToken).ConfigureAwait(false);
-        }
+        await store.AddAsync(descriptor, (offset, ct) => registry.OpenBlobAsync(repository, descriptor.Digest, offset, ct), cancellationToken).ConfigureAwait(false);
 
         LogPulled(descriptor.Digest, descriptor.Size);
     }

@@ -6,8 +6,19 @@ public interface IRegistryClient
     /// <summary>Fetches a manifest by digest, reading at most <paramref name="maxBytes"/>.</summary>
     Task<byte[]> GetManifestAsync(string repository, string digest, long maxBytes, CancellationToken cancellationToken);
 
-    /// <summary>Opens a blob's content stream; the caller bounds and hashes what it reads.</summary>
-    Task<Stream> OpenBlobAsync(string repository, string digest, CancellationToken cancellationToken);
+    /// <summary>
+    /// Opens a blob's content from <paramref name="offset"/> (an HTTP Range request); the caller
+    /// bounds and hashes what it reads. <see cref="BlobContent.FromOffset"/> is false when the
+    /// registry ignored the range and sent the whole blob.
+    /// </summary>
+    Task<BlobContent> OpenBlobAsync(string repository, string digest, long offset, CancellationToken cancellationToken);
+}
+
+public sealed record BlobContent(Stream Stream, bool FromOffset) : IDisposable, IAsyncDisposable
+{
+    public void Dispose() => Stream.Dispose();
+
+    public ValueTask DisposeAsync() => Stream.DisposeAsync();
 }
 
 /// <summary>Where the device pulls from: the registry named at enrollment.</summary>

@@ -24,7 +24,11 @@ public sealed partial class Reconciler(
     public static readonly string AgentVersion =
         typeof(Reconciler).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(5);
+
     private AgentState _state = AgentState.Empty;
+    private TimeSpan _retryDelay = FirstRetryDelay;
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Telemetry settings of the last applied desired state, or null before the first.</summary>
@@ -125,9 +129,10 @@ public sealed partial class Reconciler(
             new RecordStateCommand(stateStore, next, _state),
         ];
 
-        var error = await RunPlanAsync(plan, cancellationToken).ConfigureAwait(false);
+        var (error, transient) = await RunPlanAsync(plan, cancellationToken).ConfigureAwait(false);
         if (error is null)
         {
+            _retryDelay = FirstRetryDelay;
             _state = next;
             LogActivated(target.Name, target.Version, target.ManifestDigest, desired.Version);
             return new ReconcileOutcome(desired.Version, true, null);
@@ -137,6 +142,11 @@ public sealed partial class Reconciler(
         _state = _state with { DesiredVersion = desired.Version, LastError = error };
         await TrySaveAsync(cancellationToken).ConfigureAwait(false);
         LogRefused(target.Name, target.Version, target.ManifestDigest, error, current?.Version ?? "none");
+        if (transient)
+        {
+            ScheduleRetry(desired, cancellationToken);
+        }
+
         return new ReconcileOutcome(desired.Version, false, error);
     }
 
@@ -163,7 +173,28 @@ public sealed partial class Reconciler(
         }
     }
 
-    private async Task<string?> RunPlanAsync(IReadOnlyList<ICommand> plan, CancellationToken cancellationToken)
+    /// <summary>
+    /// A download cut off or a registry that cannot be reached is retried with backoff (the
+    /// partial download resumes); a refused package waits for the next desired state.
+    /// </summary>
+    private void ScheduleRetry(DesiredState desired, CancellationToken cancellationToken)
+    {
+        var delay = _retryDelay;
+        _retryDelay = TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, MaxRetryDelay.Ticks));
+        LogRetry(desired.Version, delay.TotalSeconds);
+        _ = Task.Run(
+            async () =>
+            {
+                await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
+                if (_state.DesiredVersion <= desired.Version)
+                {
+                    inbox.Post(desired);
+                }
+            },
+            cancellationToken);
+    }
+
+    private async Task<(string? Error, bool Transient)> RunPlanAsync(IReadOnlyList<ICommand> plan, CancellationToken cancellationToken)
     {
         var context = new ReconcileContext();
         var executed = new Stack<ICommand>();
@@ -189,11 +220,11 @@ public sealed partial class Reconciler(
                 }
 
                 context.Staged?.Dispose();
-                return $"{command.Name}: {ex.Message}";
+                return ($"{command.Name}: {ex.Message}", ex is HttpRequestException or IOException or TimeoutException or TaskCanceledException);
             }
         }
 
-        return null;
+        return (null, false);
     }
 
     [LoggerMessage(EventId = 1200, Level = LogLevel.Information, Message = "Model {Name}:{Version} ({ManifestDigest}) is active (desired version {DesiredVersion})")]
@@ -213,6 +244,9 @@ public sealed partial class Reconciler(
 
     [LoggerMessage(EventId = 1205, Level = LogLevel.Warning, Message = "Undo of '{Command}' failed: {Reason}")]
     private partial void LogUndoFailed(string command, string reason);
+
+    [LoggerMessage(EventId = 1208, Level = LogLevel.Information, Message = "Will retry desired version {Version} in {Seconds} s")]
+    private partial void LogRetry(long version, double seconds);
 
     [LoggerMessage(EventId = 1207, Level = LogLevel.Error, Message = "Could not save the agent state: {Reason}")]
     private partial void LogStateNotSaved(string reason);

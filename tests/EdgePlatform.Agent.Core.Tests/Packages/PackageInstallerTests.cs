@@ -60,6 +60,39 @@ public sealed class PackageInstallerTests : IDisposable
     }
 
     [Fact]
+    public async Task InstallAsync_DownloadInterrupted_NextAttemptResumesFromTheBytesKept()
+    {
+        var package = Publish("sensor-anomaly", "1.0.0");
+        var cut = package.ModelBytes.Length / 2;
+        var attempts = 0;
+        _registry.ServeBlob(package.ModelDigest, () => ++attempts == 1
+            ? new BreakingStream(package.ModelBytes, cut)
+            : new MemoryStream(package.ModelBytes, writable: false));
+
+        await Assert.ThrowsAsync<IOException>(() => _installer.InstallAsync(package.Reference, CancellationToken.None));
+        var installed = await _installer.InstallAsync(package.Reference, CancellationToken.None);
+
+        Assert.Equal(package.ModelBytes, await File.ReadAllBytesAsync(installed.ModelPath));
+        Assert.Equal(cut, _registry.Offsets.Last());
+    }
+
+    [Fact]
+    public async Task InstallAsync_RegistryIgnoresRange_RestartsFromZeroAndStillVerifies()
+    {
+        var package = Publish("sensor-anomaly", "1.0.0");
+        var cut = package.ModelBytes.Length / 3;
+        var attempts = 0;
+        _registry.ServeBlob(package.ModelDigest, () => ++attempts == 1
+            ? new BreakingStream(package.ModelBytes, cut)
+            : new NonSeekableStream(package.ModelBytes));
+
+        await Assert.ThrowsAsync<IOException>(() => _installer.InstallAsync(package.Reference, CancellationToken.None));
+        var installed = await _installer.InstallAsync(package.Reference, CancellationToken.None);
+
+        Assert.Equal(package.ModelBytes, await File.ReadAllBytesAsync(installed.ModelPath));
+    }
+
+    [Fact]
     public async Task InstallAsync_StoredBlobAlteredOnDisk_PullsItAgain()
     {
         var package = Publish("sensor-anomaly", "1.0.0");
@@ -412,4 +445,23 @@ public sealed class PackageInstallerTests : IDisposable
         bytes[0] ^= 0x01;
         await File.WriteAllBytesAsync(path, bytes);
     }
+}
+
+/// <summary>Serves the first <c>cut</c> bytes of a blob, then fails as a dropped connection does.</summary>
+internal sealed class BreakingStream(byte[] content, int cut) : MemoryStream(content[..cut], writable: false)
+{
+    public override int Read(Span<byte> buffer)
+    {
+        var read = base.Read(buffer);
+        return read > 0 ? read : throw new IOException("connection reset by peer");
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Read(buffer.Span));
+}
+
+/// <summary>A whole blob from a registry that does not honour Range requests.</summary>
+internal sealed class NonSeekableStream(byte[] content) : MemoryStream(content, writable: false)
+{
+    public override bool CanSeek => false;
 }

@@ -272,6 +272,48 @@ public sealed class ReconcilerTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task ExecuteAsync_DownloadCutOff_RetriesAndInstallsWithoutANewDesiredState()
+    {
+        var package = Publish("1.0.0");
+        var attempts = 0;
+        _registry.ServeBlob(package.ModelDigest, () => ++attempts == 1
+            ? new Packages.BreakingStream(package.ModelBytes, package.ModelBytes.Length / 2)
+            : new MemoryStream(package.ModelBytes, writable: false));
+        using var reconciler = NewReconciler();
+        var outcomes = new List<ReconcileOutcome>();
+        var installed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        reconciler.Reconciled += outcome =>
+        {
+            lock (outcomes)
+            {
+                outcomes.Add(outcome);
+            }
+
+            if (outcome.Succeeded)
+            {
+                installed.TrySetResult();
+            }
+        };
+        await reconciler.StartAsync(CancellationToken.None);
+        try
+        {
+            await reconciler.Started.WaitAsync(Patience);
+
+            _inbox.Post(Desired(1, package));
+            await installed.Task.WaitAsync(Patience);
+
+            Assert.False(outcomes[0].Succeeded);
+            Assert.Contains("connection reset", outcomes[0].Error, StringComparison.Ordinal);
+            Assert.Equal(package.Reference.ManifestDigest, reconciler.BuildReport().Slots.Single().ManifestDigest);
+            Assert.Equal(2, attempts);
+        }
+        finally
+        {
+            await reconciler.StopAsync(CancellationToken.None);
+        }
+    }
+
     private Reconciler NewReconciler(FakeRuntime? runtime = null) => _agent.NewReconciler(runtime);
 
     private TestPackage Publish(string version) => _agent.Release(version);
