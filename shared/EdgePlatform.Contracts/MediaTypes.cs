@@ -18,6 +18,12 @@ public static class MediaTypes
 
     public const string CmsSignature = "application/pkcs7-signature";
 
+    /// <summary>
+    /// <c>artifactType</c> of a signature stored beside a package, cosign-style, under the tag
+    /// <see cref="OciManifest.SignatureTag"/> where a registry has no referrers API.
+    /// </summary>
+    public const string SignatureArtifact = "application/vnd.edgeplatform.signature.v1+json";
+
     public const string ArrowStream = "application/vnd.apache.arrow.stream";
 
     public const string Json = "application/json";

@@ -19,6 +19,9 @@ public sealed record OciManifest(
     /// <summary>Annotation holding a layer's file name.</summary>
     public const string TitleAnnotation = "org.opencontainers.image.title";
 
+    /// <summary>The tag a manifest's signature is stored under: <c>sha256-&lt;hex&gt;.sig</c>.</summary>
+    public static string SignatureTag(string manifestDigest) => manifestDigest.Replace(":", "-", StringComparison.Ordinal) + ".sig";
+
     public OciDescriptor? FindLayer(string mediaType) =>
         Layers.FirstOrDefault(l => string.Equals(l.MediaType, mediaType, StringComparison.Ordinal));
 }

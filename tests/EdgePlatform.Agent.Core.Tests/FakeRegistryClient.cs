@@ -44,6 +44,14 @@ internal sealed class FakeRegistryClient : IRegistryClient
         return Task.FromResult(bytes.Length > maxBytes + 1 ? bytes[..(int)(maxBytes + 1)] : bytes);
     }
 
+    private readonly ConcurrentDictionary<string, byte[]> _signatures = new(StringComparer.Ordinal);
+
+    /// <summary>Stores a signature as a registry does under the manifest's signature tag.</summary>
+    public void ServeSignature(string manifestDigest, byte[] signature) => _signatures[manifestDigest] = signature;
+
+    public Task<byte[]?> GetSignatureAsync(string repository, string manifestDigest, CancellationToken cancellationToken) =>
+        Task.FromResult(_signatures.TryGetValue(manifestDigest, out var signature) ? signature : null);
+
     public Task<BlobContent> OpenBlobAsync(string repository, string digest, long offset, CancellationToken cancellationToken)
     {
         _blobPulls.Enqueue(digest);

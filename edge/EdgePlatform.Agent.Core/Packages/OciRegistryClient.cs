@@ -30,6 +30,38 @@ public sealed class OciRegistryClient(HttpClient http, IRegistryLocator locator)
         }
     }
 
+    public async Task<byte[]?> GetSignatureAsync(string repository, string manifestDigest, CancellationToken cancellationToken)
+    {
+        var baseUri = await locator.GetRegistryUriAsync(cancellationToken).ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, $"v2/{repository}/manifests/{OciManifest.SignatureTag(manifestDigest)}"));
+        request.Headers.Accept.ParseAdd(MediaTypes.OciManifest);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        EnsureFound(response, $"signature of {manifestDigest} in {repository}");
+        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        var manifest = System.Text.Json.JsonSerializer.Deserialize(bytes, ContractsJsonContext.Default.OciManifest);
+        var layer = manifest?.FindLayer(MediaTypes.CmsSignature);
+        if (layer is null || layer.Size is <= 0 or > 1 << 20)
+        {
+            return null;
+        }
+
+        var content = await OpenBlobAsync(repository, layer.Digest, 0, cancellationToken).ConfigureAwait(false);
+        await using (content.ConfigureAwait(false))
+        {
+            using var buffer = new MemoryStream();
+            await content.Stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            var signature = buffer.ToArray();
+
+            // The signature blob is content-addressed like any other; a mismatch is no signature.
+            return ContentDigest.Compute(signature) == layer.Digest ? signature : null;
+        }
+    }
+
     public async Task<BlobContent> OpenBlobAsync(string repository, string digest, long offset, CancellationToken cancellationToken)
     {
         var baseUri = await locator.GetRegistryUriAsync(cancellationToken).ConfigureAwait(false);

@@ -138,7 +138,13 @@ public sealed partial class PackageInstaller(
 
         if (root is not null)
         {
-            VerifySignature(reference, manifestBytes, root);
+            var signature = string.IsNullOrEmpty(reference.Signature)
+                ? await registry.GetSignatureAsync(reference.Repository, reference.ManifestDigest, cancellationToken).ConfigureAwait(false)
+                    ?? throw new PackageRejectedException(
+                        VerificationChecks.Signature,
+                        $"the deployment carries no signature and the registry has no {OciManifest.SignatureTag(reference.ManifestDigest)} tag")
+                : DecodeSignature(reference.Signature);
+            VerifySignature(manifestBytes, signature, root);
         }
 
         OciManifest? manifest;
@@ -171,18 +177,20 @@ public sealed partial class PackageInstaller(
         return manifest;
     }
 
-    private static void VerifySignature(ModelReference reference, byte[] manifestBytes, RootMetadata root)
+    private static byte[] DecodeSignature(string signature)
     {
-        byte[] signature;
         try
         {
-            signature = Convert.FromBase64String(reference.Signature ?? string.Empty);
+            return Convert.FromBase64String(signature);
         }
         catch (FormatException)
         {
             throw new PackageRejectedException(VerificationChecks.Signature, "the signature is not base64");
         }
+    }
 
+    private static void VerifySignature(byte[] manifestBytes, byte[] signature, RootMetadata root)
+    {
         var signers = TufEnvelopes.ValidCmsSigners(manifestBytes, signature, root, TufRoles.Targets).Count;
         var threshold = root.Roles.TryGetValue(TufRoles.Targets, out var targetsRole) ? targetsRole.Threshold : int.MaxValue;
         if (signers < threshold)

@@ -7,6 +7,12 @@ public interface IRegistryClient
     Task<byte[]> GetManifestAsync(string repository, string digest, long maxBytes, CancellationToken cancellationToken);
 
     /// <summary>
+    /// The CMS signature stored for a manifest under its signature tag
+    /// (<see cref="EdgePlatform.Contracts.OciManifest.SignatureTag"/>), or null when there is none.
+    /// </summary>
+    Task<byte[]?> GetSignatureAsync(string repository, string manifestDigest, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Opens a blob's content from <paramref name="offset"/> (an HTTP Range request); the caller
     /// bounds and hashes what it reads. <see cref="BlobContent.FromOffset"/> is false when the
     /// registry ignored the range and sent the whole blob.

@@ -93,6 +93,29 @@ public sealed class PackageInstallerTests : IDisposable
     }
 
     [Fact]
+    public async Task InstallAsync_DeploymentWithoutSignature_UsesTheSignatureTagInTheRegistry()
+    {
+        var package = Publish("sensor-anomaly", "1.0.0");
+        _registry.ServeSignature(package.Reference.ManifestDigest, Convert.FromBase64String(package.Reference.Signature));
+
+        var installed = await _installer.InstallAsync(package.Reference with { Signature = string.Empty }, CancellationToken.None);
+
+        Assert.Equal(package.ModelBytes, await File.ReadAllBytesAsync(installed.ModelPath));
+    }
+
+    [Fact]
+    public async Task InstallAsync_NoSignatureAnywhere_RejectsSignature()
+    {
+        var package = Publish("sensor-anomaly", "1.0.0");
+
+        var refused = await Assert.ThrowsAsync<PackageRejectedException>(
+            () => _installer.InstallAsync(package.Reference with { Signature = string.Empty }, CancellationToken.None));
+
+        Assert.Equal(VerificationChecks.Signature, refused.Check);
+        Assert.Contains(".sig", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task InstallAsync_StoredBlobAlteredOnDisk_PullsItAgain()
     {
         var package = Publish("sensor-anomaly", "1.0.0");
