@@ -63,6 +63,14 @@ public sealed class ApiClient : IDisposable
         return await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
     }
 
+    /// <summary>PUTs raw bytes (signed metadata, a signature); the server's refusal becomes a <see cref="CliException"/>.</summary>
+    public async Task PutAsync(string path, byte[] body, CancellationToken ct)
+    {
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+        using var response = await SendAsync(() => _http.PutAsync(path, content, ct), ct).ConfigureAwait(false);
+    }
+
     public HttpClient Http => _http;
 
     public void Dispose() => _http.Dispose();

@@ -12,7 +12,7 @@ public static class ModelCommands
     public static Command Create()
     {
         var list = FleetCommands.Models().Subcommands.Single(c => c.Name == "list");
-        return new Command("model", "One model release: verify it as a device would, or inspect it") { Verify(), Inspect(), list };
+        return new Command("model", "One model release: verify it as a device would, approve it with offline keys, or inspect it") { Verify(), Sign(), Inspect(), list };
     }
 
     private static Command Verify()
@@ -45,6 +45,63 @@ public static class ModelCommands
             return ok ? 0 : 1;
         });
         return verify;
+    }
+
+    private static Command Sign()
+    {
+        var reference = new Argument<string>("model") { Description = "name (newest version) or name:version" };
+        var keys = new Option<string[]>("--key") { Description = "Targets key file(s) to sign with (enough for the targets threshold)", AllowMultipleArgumentsPerToken = true, Required = true };
+        var channels = new Option<string[]>("--channel") { Description = "Channel(s) to approve the release for (default production)", AllowMultipleArgumentsPerToken = true };
+        var days = new Option<int>("--expires-days") { Description = "Days until the new targets metadata expires (default 30)", DefaultValueFactory = _ => 30 };
+        var sign = new Command("sign", "Approve a release in the targets metadata and sign its manifest with targets keys held offline")
+        {
+            reference, keys, channels, days,
+        };
+        sign.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var model = await api.GetModelAsync(parse.GetValue(reference)!, ct).ConfigureAwait(false);
+            var approved = parse.GetValue(channels) is { Length: > 0 } given ? given.Distinct(StringComparer.Ordinal).ToList() : ["production"];
+            var signingKeys = parse.GetValue(keys)!.Select(file => File.Exists(file)
+                ? TufSigningKey.FromPem(File.ReadAllText(file))
+                : throw new CliException($"key file {file} does not exist")).ToList();
+            try
+            {
+                var now = DateTimeOffset.UtcNow;
+                var current = TufEnvelopes.Read(
+                    TufEnvelopes.Parse(await api.GetBytesAsync("api/v1/trust/targets", ct).ConfigureAwait(false)),
+                    TufJsonContext.Default.TargetsMetadata,
+                    TufRoles.Targets);
+                var entries = new Dictionary<string, TargetEntry>(current.Targets, StringComparer.Ordinal)
+                {
+                    [$"{model.Name}:{model.Version}"] = new TargetEntry(model.Repository, model.ManifestDigest, model.ManifestSize, approved),
+                };
+                var next = new TargetsMetadata(TufRoles.Targets, current.Version + 1, now.AddDays(parse.GetValue(days)), entries);
+                var envelope = TufEnvelopes.Create(next, TufJsonContext.Default.TargetsMetadata, signingKeys, now);
+                await api.PutAsync("api/v1/trust/targets", TufEnvelopes.Serialize(envelope), ct).ConfigureAwait(false);
+
+                var manifest = await api.GetManifestAsync(model.Repository, model.ManifestDigest, ct).ConfigureAwait(false);
+                if (ContentDigest.Compute(manifest) != model.ManifestDigest)
+                {
+                    throw new CliException($"the registry served a manifest that does not hash to {model.ManifestDigest}; not signing it");
+                }
+
+                var signature = TufSigningKey.SignDetached(manifest, signingKeys, now);
+                await api.PutAsync($"api/v1/models/{model.Name}/versions/{model.Version}/signature", signature, ct).ConfigureAwait(false);
+                Console.Out.WriteLine($"{model.Name}:{model.Version} approved for [{string.Join(", ", approved)}] in targets version {next.Version}, manifest signed by {signingKeys.Count} key(s)");
+            }
+            catch (TufFormatException ex)
+            {
+                throw new CliException(ex.Message, ex);
+            }
+            finally
+            {
+                signingKeys.ForEach(k => k.Dispose());
+            }
+
+            return 0;
+        });
+        return sign;
     }
 
     private static Command Inspect()

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using EdgePlatform.Security.Tuf;
 
@@ -114,18 +113,12 @@ public static class TrustCommands
         push.SetAction(async (parse, ct) =>
         {
             using var api = parse.CreateApi();
-            using var http = new HttpClient { BaseAddress = api.Server };
-            using var content = new ByteArrayContent(await File.ReadAllBytesAsync(parse.GetValue(file)!, ct).ConfigureAwait(false));
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            using var response = await http.PutAsync("api/v1/trust/root", content, ct).ConfigureAwait(false);
-            var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
-            {
-                var problem = body.StartsWith('{') ? JsonSerializer.Deserialize(body, EdgePlatform.Contracts.ContractsJsonContext.Default.ApiProblem) : null;
-                throw new CliException($"the server refused the root ({(int)response.StatusCode}): {problem?.Detail ?? body}");
-            }
-
-            Console.Out.WriteLine(parse.IsJson() ? body : $"root installed: {body}");
+            var path = parse.GetValue(file)!;
+            var (_, root) = ReadRoot(path);
+            await api.PutAsync("api/v1/trust/root", await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+            Console.Out.WriteLine(parse.IsJson()
+                ? JsonSerializer.Serialize(new Dictionary<string, string> { ["version"] = root.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) }, CliJsonContext.Default.DictionaryStringString)
+                : $"root version {root.Version} installed");
             return 0;
         });
         return push;

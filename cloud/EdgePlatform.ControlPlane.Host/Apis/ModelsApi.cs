@@ -16,6 +16,13 @@ public static class ModelsApi
         api.MapGet("/models/{name}", async (string name, ModelRegistry registry, CancellationToken ct) =>
             TypedResults.Ok((await registry.ResolveAsync(name, ct).ConfigureAwait(false)).ToInfo()));
 
+        api.MapPut("/models/{name}/versions/{version}/signature", async (string name, string version, HttpRequest request, ModelRegistry registry, CancellationToken ct) =>
+        {
+            using var body = new MemoryStream();
+            await request.Body.CopyToAsync(body, ct).ConfigureAwait(false);
+            return TypedResults.Ok((await registry.ReplaceSignatureAsync(name, version, body.ToArray(), ct).ConfigureAwait(false)).ToInfo());
+        });
+
         api.MapPost("/deployments", async (CreateDeploymentRequest? request, DeploymentService deployments, CancellationToken ct) =>
         {
             var deployment = await deployments.CreateAsync(request, ct).ConfigureAwait(false);

@@ -44,7 +44,14 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
             LogRootKeyOnline(rootKey);
         }
 
-        RefreshIfDue();
+        try
+        {
+            RefreshIfDue();
+        }
+        catch (TufVerificationException ex)
+        {
+            LogRefreshRefused(ex.Message);
+        }
     }
 
     public TufRepository Repository => _repository;
@@ -56,6 +63,13 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
 
     public Task ApproveAsync(string name, string version, string repository, string manifestDigest, long manifestLength, CancellationToken cancellationToken)
     {
+        if (!OnlineTargetsKeysSuffice())
+        {
+            // Targets signing has moved offline: the release waits for 'edgectl model sign'.
+            LogAwaitingApproval(name, version);
+            return Task.CompletedTask;
+        }
+
         var now = _timeProvider.GetUtcNow();
         var targets = _repository.PublishTargets(
             current => new Dictionary<string, TargetEntry>(current?.Targets ?? new Dictionary<string, TargetEntry>(), StringComparer.Ordinal)
@@ -70,17 +84,30 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>True when a signature by the online targets key(s) meets the current root's targets threshold.</summary>
+    public bool VerifiesAsTargets(ReadOnlySpan<byte> manifest, ReadOnlySpan<byte> signature)
+    {
+        var root = _repository.Root;
+        return TufEnvelopes.ValidCmsSigners(manifest, signature, root, TufRoles.Targets).Count >= root.Roles[TufRoles.Targets].Threshold;
+    }
+
+    private bool OnlineTargetsKeysSuffice()
+    {
+        var role = _repository.Root.Roles[TufRoles.Targets];
+        return _targetsKeys.Count(k => role.KeyIds.Contains(k.KeyId, StringComparer.Ordinal)) >= role.Threshold;
+    }
+
     /// <summary>Re-signs targets and timestamp once less than half their lifetime is left, so devices never see them expire.</summary>
     public void RefreshIfDue()
     {
         var now = _timeProvider.GetUtcNow();
-        if (_repository.Targets is not { } targets || targets.Expires - now < _options.TargetsLifetime / 2)
+        if ((_repository.Targets is not { } targets || targets.Expires - now < _options.TargetsLifetime / 2) && OnlineTargetsKeysSuffice())
         {
             _repository.PublishTargets(current => current?.Targets ?? new Dictionary<string, TargetEntry>(), _targetsKeys, _options.TargetsLifetime, now);
             _repository.RefreshTimestamp(_timestampKeys, _options.TimestampLifetime, now);
         }
-        else if (_repository.Timestamp is not { } timestamp || timestamp.Expires - now < _options.TimestampLifetime / 2
-            || timestamp.Targets.Version != targets.Version)
+        else if (_repository.Targets is { } current
+            && (_repository.Timestamp is not { } timestamp || timestamp.Expires - now < _options.TimestampLifetime / 2 || timestamp.Targets.Version != current.Version))
         {
             _repository.RefreshTimestamp(_timestampKeys, _options.TimestampLifetime, now);
         }
@@ -145,19 +172,37 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
     [LoggerMessage(EventId = 701, Level = LogLevel.Warning, Message = "The root signing key is on this server ({Path}); for production, keep it offline and sign root rotations with 'edgectl root'")]
     private partial void LogRootKeyOnline(string path);
 
+    [LoggerMessage(EventId = 704, Level = LogLevel.Error, Message = "Could not re-sign trust metadata with the online keys: {Reason}")]
+    private partial void LogRefreshRefused(string reason);
+
+    [LoggerMessage(EventId = 703, Level = LogLevel.Warning, Message = "Release {Name}:{Version} is published but not approved: the online targets key no longer meets the root's threshold; approve it with 'edgectl model sign'")]
+    private partial void LogAwaitingApproval(string name, string version);
+
     [LoggerMessage(EventId = 702, Level = LogLevel.Information, Message = "Approved {Name}:{Version} for channels {Channels} (targets version {TargetsVersion})")]
     private partial void LogApproved(string name, string version, IReadOnlyList<string> channels, long targetsVersion);
 }
 
 /// <summary>Keeps signed metadata fresh while the server runs.</summary>
-public sealed class TrustRefresher(TufTrustPublisher publisher, TimeProvider timeProvider) : BackgroundService
+public sealed partial class TrustRefresher(TufTrustPublisher publisher, TimeProvider timeProvider, ILogger<TrustRefresher> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), timeProvider);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            publisher.RefreshIfDue();
+            try
+            {
+                publisher.RefreshIfDue();
+            }
+            catch (TufVerificationException ex)
+            {
+                // A rotated root may have taken an online key out of its role; the server keeps
+                // serving and says so until the operator signs offline.
+                LogRefreshRefused(ex.Message);
+            }
         }
     }
+
+    [LoggerMessage(EventId = 710, Level = LogLevel.Error, Message = "Could not re-sign trust metadata with the online keys: {Reason}")]
+    private partial void LogRefreshRefused(string reason);
 }

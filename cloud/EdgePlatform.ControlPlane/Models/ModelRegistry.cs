@@ -81,6 +81,34 @@ public sealed partial class ModelRegistry(
         return record;
     }
 
+    /// <summary>
+    /// Replaces a release's manifest signature, e.g. after targets signing moved to offline
+    /// keys; only a signature that meets the current targets threshold is accepted.
+    /// </summary>
+    public async Task<ModelRecord> ReplaceSignatureAsync(string name, string version, ReadOnlyMemory<byte> signature, CancellationToken cancellationToken)
+    {
+        var model = await ResolveAsync($"{name}:{version}", cancellationToken).ConfigureAwait(false);
+        var stream = await artifacts.OpenReadAsync(model.ManifestDigest, cancellationToken).ConfigureAwait(false)
+            ?? throw new NotFoundException($"the manifest of {name}:{version} is missing from the artifact store");
+        byte[] manifest;
+        await using (stream.ConfigureAwait(false))
+        {
+            using var buffer = new MemoryStream();
+            await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            manifest = buffer.ToArray();
+        }
+
+        if (!trust.VerifiesAsTargets(manifest, signature.Span))
+        {
+            throw new RequestValidationException("body", $"the signature is not by enough targets keys of the current root for {name}:{version}'s manifest");
+        }
+
+        var encoded = Convert.ToBase64String(signature.Span);
+        await store.UpdateModelSignatureAsync(name, version, encoded, cancellationToken).ConfigureAwait(false);
+        LogSignatureReplaced(name, version);
+        return model with { Signature = encoded };
+    }
+
     public async Task<IReadOnlyList<ModelInfo>> ListAsync(CancellationToken cancellationToken)
     {
         var models = await store.ListModelsAsync(cancellationToken).ConfigureAwait(false);
@@ -125,6 +153,9 @@ public sealed partial class ModelRegistry(
             content.Length,
             title is null ? null : new Dictionary<string, string> { [OciManifest.TitleAnnotation] = title });
     }
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Manifest signature of {Name}:{Version} replaced")]
+    private partial void LogSignatureReplaced(string name, string version);
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Published model {Name} version {Version} as {ManifestDigest}")]
     private partial void LogPublished(string name, string version, string manifestDigest);

@@ -31,6 +31,8 @@ public interface IModelStore
     Task<ModelRecord?> FindModelByDigestAsync(string repository, string manifestDigest, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<ModelRecord>> ListModelsAsync(CancellationToken cancellationToken);
+
+    Task UpdateModelSignatureAsync(string name, string version, string signature, CancellationToken cancellationToken);
 }
 
 public interface IDeploymentStore

@@ -12,6 +12,9 @@ public interface ITrustPublisher
     /// <summary>A CMS detached signature over a manifest by the targets key(s).</summary>
     byte[] SignManifest(ReadOnlySpan<byte> manifest);
 
+    /// <summary>True when <paramref name="signature"/> over <paramref name="manifest"/> meets the current targets threshold.</summary>
+    bool VerifiesAsTargets(ReadOnlySpan<byte> manifest, ReadOnlySpan<byte> signature);
+
     /// <summary>Approves a release for the default channels in the targets metadata and refreshes the timestamp.</summary>
     Task ApproveAsync(string name, string version, string repository, string manifestDigest, long manifestLength, CancellationToken cancellationToken);
 }

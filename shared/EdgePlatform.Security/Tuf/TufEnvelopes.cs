@@ -32,9 +32,12 @@ public static class TufEnvelopes
         try
         {
             var envelope = JsonSerializer.Deserialize(json, TufJsonContext.Default.SignedEnvelope);
-            return envelope is { Signatures: not null } && envelope.Signed.ValueKind == JsonValueKind.Object
-                ? envelope
-                : throw new TufFormatException("metadata must be an object with 'signed' and 'signatures'");
+            if (envelope is not { Signatures: not null } || envelope.Signed.ValueKind != JsonValueKind.Object)
+            {
+                throw new TufFormatException("metadata must be an object with 'signed' and 'signatures'");
+            }
+
+            return envelope;
         }
         catch (JsonException ex)
         {
@@ -46,14 +49,22 @@ public static class TufEnvelopes
     public static T Read<T>(SignedEnvelope envelope, JsonTypeInfo<T> type, string role)
     {
         ArgumentNullException.ThrowIfNull(envelope);
-        if (!envelope.Signed.TryGetProperty("type", out var kind) || kind.GetString() != role)
+        if (!envelope.Signed.TryGetProperty("type", out var kind) || kind.ValueKind != JsonValueKind.String || kind.GetString() != role)
         {
             throw new TufFormatException($"the document is not {role} metadata");
         }
 
         try
         {
-            return envelope.Signed.Deserialize(type) ?? throw new TufFormatException($"{role} metadata is empty");
+            var document = envelope.Signed.Deserialize(type) ?? throw new TufFormatException($"{role} metadata is empty");
+            var missing = document switch
+            {
+                RootMetadata root when root.Keys is null || root.Roles is null => "keys and roles",
+                TargetsMetadata targets when targets.Targets is null => "targets",
+                TimestampMetadata timestamp when timestamp.Targets is null => "the targets it pins",
+                _ => null,
+            };
+            return missing is null ? document : throw new TufFormatException($"{role} metadata lacks {missing}");
         }
         catch (JsonException ex)
         {
@@ -79,7 +90,9 @@ public static class TufEnvelopes
         var canonical = CanonicalJson.Serialize(envelope.Signed);
         foreach (var signature in envelope.Signatures)
         {
-            if (valid.Contains(signature.KeyId)
+            // An incomplete entry is no signature; like a stranger's, it counts for nothing.
+            if (signature?.KeyId is null || signature.Sig is null
+                || valid.Contains(signature.KeyId)
                 || !roleKeys.KeyIds.Contains(signature.KeyId, StringComparer.Ordinal)
                 || !root.Keys.TryGetValue(signature.KeyId, out var key))
             {
@@ -180,7 +193,7 @@ public static class TufEnvelopes
             // signature carried along.
             return signer.Certificate is { } used && string.Equals(TufKeys.KeyIdOf(used), signature.KeyId, StringComparison.Ordinal);
         }
-        catch (Exception ex) when (ex is CryptographicException or FormatException or TufFormatException)
+        catch (Exception ex) when (ex is CryptographicException or FormatException or ArgumentException or TufFormatException)
         {
             return false;
         }

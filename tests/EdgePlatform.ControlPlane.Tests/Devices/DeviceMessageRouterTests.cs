@@ -1,0 +1,53 @@
+using System.Text;
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Devices;
+using EdgePlatform.ControlPlane.Telemetry;
+using EdgePlatform.ControlPlane.Tests.Fakes;
+using EdgePlatform.ControlPlane.Tests.Telemetry;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EdgePlatform.ControlPlane.Tests.Devices;
+
+public class DeviceMessageRouterTests
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
+    private readonly InMemoryStore _store = new();
+    private readonly TelemetryIngestService _telemetry;
+    private readonly DeviceMessageRouter _router;
+
+    public DeviceMessageRouterTests()
+    {
+        _store.AddDevice("dev-1");
+        _telemetry = new TelemetryIngestService(_store, _store, _time, NullLogger<TelemetryIngestService>.Instance);
+        _router = new DeviceMessageRouter(new FleetService(_store, _time, NullLogger<FleetService>.Instance), _telemetry, NullLogger<DeviceMessageRouter>.Instance);
+    }
+
+    [Fact]
+    public async Task RouteAsync_TelemetryTopic_IngestsUnderTheTopicsKind()
+    {
+        await _router.RouteAsync("devices/dev-1/telemetry/quality", TelemetryIngestServiceTests.Batch("dev-1", 5), CancellationToken.None);
+
+        Assert.Equal(TelemetryKinds.Quality, _store.Telemetry[("dev-1", 5)].Kind);
+    }
+
+    [Fact]
+    public async Task RouteAsync_StatusTopic_UpdatesTheDevice()
+    {
+        await _router.RouteAsync("devices/dev-1/status", Encoding.UTF8.GetBytes(DeviceStatuses.Offline), CancellationToken.None);
+
+        Assert.Equal(DeviceStatuses.Offline, (await _store.GetDeviceAsync("dev-1", CancellationToken.None))!.Status);
+    }
+
+    [Theory]
+    [InlineData("devices/DEV-1/status")]
+    [InlineData("devices/dev-1/twin/desired")]
+    [InlineData("events/dev-1/status")]
+    [InlineData("devices/dev-1")]
+    public async Task RouteAsync_TopicWithoutHandler_ChangesNothing(string topic)
+    {
+        await _router.RouteAsync(topic, Encoding.UTF8.GetBytes(DeviceStatuses.Online), CancellationToken.None);
+
+        Assert.Equal(DeviceStatuses.NeverConnected, (await _store.GetDeviceAsync("dev-1", CancellationToken.None))!.Status);
+        Assert.Equal(0, _telemetry.Rejected);
+    }
+}

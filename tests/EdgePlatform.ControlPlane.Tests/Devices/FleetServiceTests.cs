@@ -1,0 +1,100 @@
+using System.Text;
+using System.Text.Json;
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Devices;
+using EdgePlatform.ControlPlane.Tests.Fakes;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EdgePlatform.ControlPlane.Tests.Devices;
+
+public class FleetServiceTests
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
+    private readonly InMemoryStore _store = new();
+    private readonly FleetService _fleet;
+
+    public FleetServiceTests()
+    {
+        _fleet = new FleetService(_store, _time, NullLogger<FleetService>.Instance);
+        _store.AddDevice("dev-1");
+    }
+
+    [Theory]
+    [InlineData("{")]
+    [InlineData("not json at all")]
+    [InlineData("")]
+    [InlineData("null")]
+    [InlineData("[1, 2, 3]")]
+    [InlineData("{}")]
+    [InlineData("""{"slots": 5}""")]
+    [InlineData("""{"desiredVersion": "seven", "slots": []}""")]
+    [InlineData("""{"desiredVersion": 99999999999999999999999, "slots": []}""")]
+    [InlineData("""{"reportedAt": "yesterday", "slots": []}""")]
+    public async Task HandleReportedAsync_MalformedDocument_DropsItWithoutThrowing(string payload)
+    {
+        await _fleet.HandleReportedAsync("dev-1", Encoding.UTF8.GetBytes(payload), CancellationToken.None);
+
+        var device = await _store.GetDeviceAsync("dev-1", CancellationToken.None);
+        Assert.Null(device!.Reported);
+        Assert.Null(device.LastSeen);
+    }
+
+    [Fact]
+    public async Task HandleReportedAsync_InvalidUtf8_DropsItWithoutThrowing()
+    {
+        await _fleet.HandleReportedAsync("dev-1", new byte[] { 0xFF, 0xFE, 0x7B, 0x00 }, CancellationToken.None);
+
+        Assert.Null((await _store.GetDeviceAsync("dev-1", CancellationToken.None))!.Reported);
+    }
+
+    [Fact]
+    public async Task HandleReportedAsync_ValidDocument_StoresItWithTheReceiveTime()
+    {
+        var reported = new ReportedState("1.0.0", 3, [new ModelSlotReport(ModelSlots.Primary, "m", "2", "sha256:" + new string('b', 64), ModelSlotStates.Active, _time.Now)], null, _time.Now);
+
+        await _fleet.HandleReportedAsync("dev-1", JsonSerializer.SerializeToUtf8Bytes(reported, ContractsJsonContext.Default.ReportedState), CancellationToken.None);
+
+        var info = await _fleet.GetAsync("dev-1", CancellationToken.None);
+        Assert.Equal(3, info.Reported!.DesiredVersion);
+        Assert.Equal("2", Assert.Single(info.Reported.Slots).Version);
+        Assert.Equal(_time.Now, info.LastSeen);
+    }
+
+    [Fact]
+    public async Task HandleReportedAsync_UnknownDevice_CreatesNothing()
+    {
+        var reported = new ReportedState("1.0.0", 1, [], null, _time.Now);
+
+        await _fleet.HandleReportedAsync("dev-9", JsonSerializer.SerializeToUtf8Bytes(reported, ContractsJsonContext.Default.ReportedState), CancellationToken.None);
+
+        Assert.Null(await _store.GetDeviceAsync("dev-9", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task HandleStatusAsync_Online_RecordsStatusAndLastSeen()
+    {
+        await _fleet.HandleStatusAsync("dev-1", "online\n"u8.ToArray(), CancellationToken.None);
+
+        var info = await _fleet.GetAsync("dev-1", CancellationToken.None);
+        Assert.Equal(DeviceStatuses.Online, info.Status);
+        Assert.Equal(_time.Now, info.LastSeen);
+    }
+
+    [Fact]
+    public async Task HandleStatusAsync_UnknownWord_IsIgnored()
+    {
+        await _fleet.HandleStatusAsync("dev-1", "rebooting"u8.ToArray(), CancellationToken.None);
+
+        Assert.Equal(DeviceStatuses.NeverConnected, (await _fleet.GetAsync("dev-1", CancellationToken.None)).Status);
+    }
+
+    [Theory]
+    [InlineData("dev-9")]
+    [InlineData("NOT/VALID")]
+    public async Task GetAsync_UnknownOrInvalidId_ThrowsNotFoundNamingTheDevice(string id)
+    {
+        var exception = await Assert.ThrowsAsync<NotFoundException>(() => _fleet.GetAsync(id, CancellationToken.None));
+
+        Assert.Equal($"device '{id}' is not enrolled", exception.Message);
+    }
+}

@@ -1,0 +1,144 @@
+using System.Collections.Concurrent;
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Ports;
+
+namespace EdgePlatform.ControlPlane.Tests.Fakes;
+
+/// <summary>
+/// The store ports in memory, following the contracts SqliteStore implements: re-enrollment
+/// replaces only credential and tags, telemetry is unique per (device, sequence).
+/// </summary>
+internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStore, ITelemetryStore
+{
+    private readonly ConcurrentDictionary<string, DeviceRecord> _devices = new(StringComparer.Ordinal);
+    private readonly List<ModelRecord> _models = [];
+    private readonly List<DeploymentInfo> _deployments = [];
+    private readonly ConcurrentDictionary<(string Device, long Sequence), (string Kind, TelemetryRecord Record)> _telemetry = new();
+
+    public IReadOnlyList<DeploymentInfo> Deployments => _deployments;
+
+    public IReadOnlyDictionary<(string Device, long Sequence), (string Kind, TelemetryRecord Record)> Telemetry => _telemetry;
+
+    public DeviceRecord AddDevice(string id, DesiredState? desired = null)
+    {
+        var device = new DeviceRecord(id, new Dictionary<string, string>(), "hash", DateTimeOffset.UnixEpoch, DeviceStatuses.NeverConnected, null, desired, null);
+        _devices[id] = device;
+        return device;
+    }
+
+    public void AddModel(ModelRecord model)
+    {
+        lock (_models)
+        {
+            _models.Add(model);
+        }
+    }
+
+    public Task<DeviceRecord?> GetDeviceAsync(string deviceId, CancellationToken cancellationToken) =>
+        Task.FromResult(_devices.GetValueOrDefault(deviceId));
+
+    public Task<IReadOnlyList<DeviceRecord>> ListDevicesAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<DeviceRecord>>([.. _devices.Values.OrderBy(d => d.Id, StringComparer.Ordinal)]);
+
+    public Task UpsertDeviceAsync(DeviceRecord device, CancellationToken cancellationToken)
+    {
+        _devices.AddOrUpdate(device.Id, device, (_, existing) => existing with { Tags = device.Tags, CredentialHash = device.CredentialHash });
+        return Task.CompletedTask;
+    }
+
+    public Task SaveDesiredAsync(string deviceId, DesiredState desired, CancellationToken cancellationToken) =>
+        Update(deviceId, d => d with { Desired = desired });
+
+    public Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken) =>
+        Update(deviceId, d => d with { Reported = reported, LastSeen = receivedAt });
+
+    public Task SaveStatusAsync(string deviceId, string status, DateTimeOffset at, CancellationToken cancellationToken) =>
+        Update(deviceId, d => d with { Status = status, LastSeen = at });
+
+    public Task<bool> AddModelAsync(ModelRecord model, CancellationToken cancellationToken)
+    {
+        lock (_models)
+        {
+            if (_models.Any(m => m.Name == model.Name && m.Version == model.Version))
+            {
+                return Task.FromResult(false);
+            }
+
+            _models.Add(model);
+            return Task.FromResult(true);
+        }
+    }
+
+    public Task<ModelRecord?> FindModelAsync(string name, string? version, CancellationToken cancellationToken)
+    {
+        lock (_models)
+        {
+            var candidates = _models.Where(m => m.Name == name && (version is null || m.Version == version));
+            return Task.FromResult(candidates.LastOrDefault());
+        }
+    }
+
+    public Task<ModelRecord?> FindModelByDigestAsync(string repository, string manifestDigest, CancellationToken cancellationToken)
+    {
+        lock (_models)
+        {
+            return Task.FromResult(_models.FirstOrDefault(m => m.Repository == repository && m.ManifestDigest == manifestDigest));
+        }
+    }
+
+    public Task UpdateModelSignatureAsync(string name, string version, string signature, CancellationToken cancellationToken)
+    {
+        lock (_models)
+        {
+            var index = _models.FindIndex(m => m.Name == name && m.Version == version);
+            if (index >= 0)
+            {
+                _models[index] = _models[index] with { Signature = signature };
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<ModelRecord>> ListModelsAsync(CancellationToken cancellationToken)
+    {
+        lock (_models)
+        {
+            return Task.FromResult<IReadOnlyList<ModelRecord>>([.. _models]);
+        }
+    }
+
+    public Task AddDeploymentAsync(DeploymentInfo deployment, CancellationToken cancellationToken)
+    {
+        lock (_deployments)
+        {
+            _deployments.Add(deployment);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<DeploymentInfo>> ListDeploymentsAsync(CancellationToken cancellationToken)
+    {
+        lock (_deployments)
+        {
+            return Task.FromResult<IReadOnlyList<DeploymentInfo>>([.. _deployments]);
+        }
+    }
+
+    public Task<bool> AddTelemetryAsync(string deviceId, string kind, TelemetryRecord record, DateTimeOffset receivedAt, CancellationToken cancellationToken) =>
+        Task.FromResult(_telemetry.TryAdd((deviceId, record.Sequence), (kind, record)));
+
+    public Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("not needed by these tests");
+
+    private Task Update(string deviceId, Func<DeviceRecord, DeviceRecord> change)
+    {
+        if (_devices.TryGetValue(deviceId, out var device))
+        {
+            _devices[deviceId] = change(device);
+        }
+
+        return Task.CompletedTask;
+    }
+}
