@@ -3,22 +3,86 @@
 # 127.0.0.1 by tests/run.sh. Each service writes its address to $EDGEPLATFORM_TEST_SERVICES
 # for the test fixtures; under CI=true a fixture fails when its service is absent.
 #
-# The walking skeleton needs no external service: the control plane embeds its MQTT broker
-# and OCI registry, and the end-to-end tests start the server and agents as processes.
-# External brokers and registries are added here as the suites grow.
+# The control plane embeds its MQTT broker and OCI registry, and the end-to-end tests start
+# the server and agents as processes. The scale-out profile's external services start here:
+#   - the CNCF distribution registry (Debian docker-registry), announced in services.env as
+#     EDGEPLATFORM_TEST_REGISTRY=http://127.0.0.1:<port>
 
 services_start() {
   mkdir -p "$EDGEPLATFORM_TEST_SERVICES"
+  : >"$EDGEPLATFORM_TEST_SERVICES/services.env"
   require_command dotnet || return 1
+  registry_start || return 1
 }
 
 services_stop() {
   if [[ -d "${EDGEPLATFORM_TEST_SERVICES:-}" ]]; then
     for pidfile in "$EDGEPLATFORM_TEST_SERVICES"/*.pid; do
       [[ -f "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null
+      rm -f "$pidfile"
     done
   fi
   return 0
+}
+
+# The distribution registry with filesystem storage, deletes enabled and no auth, on a free
+# loopback port. Exports EDGEPLATFORM_TEST_REGISTRY for the test processes started after it.
+registry_start() {
+  require_command docker-registry || return 1
+  require_command curl || return 1
+  local dir="$EDGEPLATFORM_TEST_SERVICES" attempt port
+  mkdir -p "$dir/registry-data"
+  for attempt in 1 2 3 4 5; do
+    port="$(free_port)"
+    cat >"$dir/registry.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/registry-data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+YAML
+    docker-registry serve "$dir/registry.yml" >>"$dir/registry.log" 2>&1 &
+    echo $! >"$dir/registry.pid"
+    if wait_for_http "http://127.0.0.1:$port/v2/" "$(cat "$dir/registry.pid")"; then
+      echo "EDGEPLATFORM_TEST_REGISTRY=http://127.0.0.1:$port" >>"$dir/services.env"
+      export EDGEPLATFORM_TEST_REGISTRY="http://127.0.0.1:$port"
+      echo "docker-registry on 127.0.0.1:$port (log $dir/registry.log)" >&2
+      return 0
+    fi
+    # Most likely the port was taken between choosing and binding it: try another.
+    kill "$(cat "$dir/registry.pid")" 2>/dev/null
+    rm -f "$dir/registry.pid"
+    echo "docker-registry did not answer on 127.0.0.1:$port (attempt $attempt); see $dir/registry.log" >&2
+  done
+  return 1
+}
+
+# A loopback port nothing listens on: random in the ephemeral-free range, probed by connecting.
+free_port() {
+  local port
+  while true; do
+    port=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+}
+
+# Waits up to 20 s for a URL to answer 200, giving up early when the process has exited.
+wait_for_http() {
+  local url="$1" pid="$2" i
+  for i in $(seq 1 100); do
+    curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
 }
 
 # Installs the Debian package that provides a command when it is missing and we are root.

@@ -2,6 +2,7 @@ using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Host.Apis;
 using EdgePlatform.ControlPlane.Host.Artifacts;
 using EdgePlatform.ControlPlane.Host.Broker;
+using EdgePlatform.ControlPlane.Host.Registry;
 using EdgePlatform.ControlPlane.Host.Trust;
 using EdgePlatform.ControlPlane.Host.Storage;
 using EdgePlatform.ControlPlane.Ports;
@@ -43,6 +44,7 @@ public static partial class ControlPlaneHostExtensions
     public static WebApplicationBuilder AddFileArtifacts(this WebApplicationBuilder builder, ServerBootstrap bootstrap)
     {
         builder.Services.AddSingleton<IArtifactStore>(new FileSystemArtifactStore(Path.Combine(bootstrap.DataDirectory, "blobs")));
+        builder.Services.AddEmbeddedRegistry();
         builder.Services.AddOptions<TrustOptions>().BindConfiguration(TrustOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<TufTrustPublisher>();
         builder.Services.AddSingleton<ITrustPublisher>(sp => sp.GetRequiredService<TufTrustPublisher>());

@@ -15,7 +15,7 @@ public sealed class RegistryOptions
     [Range(1, 64 * 1024 * 1024)]
     public int MaxManifestBytes { get; set; } = 4 * 1024 * 1024;
 
-    /// <summary>An upload untouched for this long is discarded with its partial file. Default 1 hour.</summary>
+    /// <summary>An upload untouched for this long is discarded with its partial file when the next upload starts. Default 1 hour.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
     public TimeSpan UploadIdleTimeout { get; set; } = TimeSpan.FromHours(1);
 }

@@ -77,6 +77,23 @@ internal static class SqliteMigrations
             created_at TEXT NOT NULL
         );
         """,
+        """
+        CREATE TABLE registry_manifests (
+            repository TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            pushed_at TEXT NOT NULL,
+            PRIMARY KEY (repository, digest)
+        );
+        CREATE TABLE registry_tags (
+            repository TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (repository, tag)
+        );
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

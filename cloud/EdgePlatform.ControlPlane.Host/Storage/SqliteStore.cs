@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Dapper;
 using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Host.Registry;
 using EdgePlatform.ControlPlane.Ports;
 using Microsoft.Data.Sqlite;
 
@@ -150,6 +151,15 @@ public sealed class SqliteStore : IDeviceStore, IModelStore, IDeploymentStore, I
         var rows = await connection.QueryAsync<ModelRow>(
             new CommandDefinition("SELECT * FROM models ORDER BY name, created_at", cancellationToken: cancellationToken)).ConfigureAwait(false);
         return [.. rows.Select(r => r.ToRecord())];
+    }
+
+    public async Task UpdateModelSignatureAsync(string name, string version, string signature, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE models SET signature = @signature WHERE name = @name AND version = @version",
+            new { name, version, signature },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
     }
 
     public async Task AddDeploymentAsync(DeploymentInfo deployment, CancellationToken cancellationToken)
@@ -310,6 +320,69 @@ public sealed class SqliteStore : IDeviceStore, IModelStore, IDeploymentStore, I
         return [.. documents.Select(d => FromJson(d, ContractsJsonContext.Default.TrainingRunInfo))];
     }
 
+    public async Task SaveRegistryManifestAsync(RegistryManifest manifest, string? tag, DateTimeOffset pushedAt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        await using var connection = Open();
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var at = Time(pushedAt);
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT OR IGNORE INTO registry_manifests (repository, digest, media_type, size, pushed_at)
+            VALUES (@Repository, @Digest, @MediaType, @Size, @at)
+            """,
+            new { manifest.Repository, manifest.Digest, manifest.MediaType, manifest.Size, at },
+            transaction,
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        if (tag is not null)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO registry_tags (repository, tag, digest, updated_at) VALUES (@Repository, @tag, @Digest, @at)
+                ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
+                """,
+                new { manifest.Repository, tag, manifest.Digest, at },
+                transaction,
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<RegistryManifest?> FindRegistryManifestByDigestAsync(string repository, string digest, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var row = await connection.QuerySingleOrDefaultAsync<RegistryManifestRow>(new CommandDefinition(
+            "SELECT repository, digest, media_type, size FROM registry_manifests WHERE repository = @repository AND digest = @digest",
+            new { repository, digest },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return row?.ToRecord();
+    }
+
+    public async Task<RegistryManifest?> FindRegistryManifestByTagAsync(string repository, string tag, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var row = await connection.QuerySingleOrDefaultAsync<RegistryManifestRow>(new CommandDefinition(
+            """
+            SELECT m.repository, m.digest, m.media_type, m.size
+            FROM registry_tags t JOIN registry_manifests m ON m.repository = t.repository AND m.digest = t.digest
+            WHERE t.repository = @repository AND t.tag = @tag
+            """,
+            new { repository, tag },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return row?.ToRecord();
+    }
+
+    public async Task<IReadOnlyList<string>> ListRegistryTagsAsync(string repository, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var tags = await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT tag FROM registry_tags WHERE repository = @repository ORDER BY tag",
+            new { repository },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. tags];
+    }
+
     private SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
@@ -427,6 +500,16 @@ public sealed class SqliteStore : IDeviceStore, IModelStore, IDeploymentStore, I
 
         public DatasetInfo ToInfo() => new(
             Name, Digest, (int)Rows, FromJson(Columns, ContractsJsonContext.Default.ListString), Label, ParseTime(CreatedAt));
+    }
+
+    private sealed class RegistryManifestRow
+    {
+        public string Repository { get; set; } = "";
+        public string Digest { get; set; } = "";
+        public string MediaType { get; set; } = "";
+        public long Size { get; set; }
+
+        public RegistryManifest ToRecord() => new(Repository, Digest, MediaType, Size);
     }
 #pragma warning restore CA1812
 }

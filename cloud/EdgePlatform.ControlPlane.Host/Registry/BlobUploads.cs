@@ -1,0 +1,330 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Host.Artifacts;
+using EdgePlatform.ControlPlane.Ports;
+using Microsoft.Extensions.Options;
+
+namespace EdgePlatform.ControlPlane.Host.Registry;
+
+/// <summary>
+/// Blob uploads in progress, each a file in the artifact store's <c>uploads</c> directory that
+/// grows chunk by chunk while its sha256 is computed on the way in. Completing an upload renames
+/// the file to its digest, so a blob is never visible before it is whole and verified.
+/// </summary>
+/// <remarks>
+/// Sessions are kept in memory: an upload does not survive a restart, and files left by an
+/// earlier process are removed at start. The store is the single-process SQLite profile's;
+/// the scale-out profile uses an external registry.
+/// </remarks>
+public sealed partial class BlobUploads : IDisposable
+{
+    private const string FilePrefix = "upload-";
+    private const int BufferSize = 81920;
+
+    private readonly ConcurrentDictionary<string, UploadSession> _sessions = new(StringComparer.Ordinal);
+    private readonly FileSystemArtifactStore _store;
+    private readonly RegistryOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<BlobUploads> _logger;
+
+    public BlobUploads(IArtifactStore artifacts, IOptions<RegistryOptions> options, TimeProvider timeProvider, ILogger<BlobUploads> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _store = artifacts as FileSystemArtifactStore
+            ?? throw new InvalidOperationException($"the embedded registry stores pushed blobs through {nameof(FileSystemArtifactStore)}, not {artifacts.GetType().Name}");
+        _options = options.Value;
+        _timeProvider = timeProvider;
+        _logger = logger;
+
+        // The store keeps blobs in <root>/sha256 and stages its own writes in <root>/uploads;
+        // staging uploads beside them keeps the final rename on one file system.
+        var blobDirectory = Path.GetDirectoryName(_store.PathOf(ContentDigest.Compute([])))!;
+        Directory = Path.Combine(Path.GetDirectoryName(blobDirectory)!, "uploads");
+        System.IO.Directory.CreateDirectory(Directory);
+        foreach (var stale in System.IO.Directory.EnumerateFiles(Directory, FilePrefix + "*"))
+        {
+            File.Delete(stale);
+        }
+    }
+
+    /// <summary>Where upload files are written.</summary>
+    public string Directory { get; }
+
+    public long MaxBlobBytes => _options.MaxBlobBytes;
+
+    /// <summary>Opens an empty upload for a repository.</summary>
+    public UploadSession Start(string repository)
+    {
+        DiscardIdle();
+        var id = Guid.NewGuid().ToString("D");
+        var session = new UploadSession(id, repository, Path.Combine(Directory, FilePrefix + id), _timeProvider.GetUtcNow());
+        File.Create(session.FilePath).Dispose();
+        _sessions[id] = session;
+        LogStarted(id, repository);
+        return session;
+    }
+
+    /// <summary>The upload with this id in this repository, or null when there is none (never started, finished or cancelled).</summary>
+    public UploadSession? Find(string repository, string id) =>
+        _sessions.TryGetValue(id, out var session) && string.Equals(session.Repository, repository, StringComparison.Ordinal)
+            ? session
+            : null;
+
+    /// <summary>
+    /// Appends a chunk. <paramref name="rangeStart"/>, from <c>Content-Range</c>, must equal the
+    /// bytes received so far (else 416); a chunk that would take the blob past the size limit
+    /// discards the whole upload (413). Returns the upload's size afterwards.
+    /// </summary>
+    public async Task<long> AppendAsync(UploadSession session, Stream chunk, long? declaredLength, long? rangeStart, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        await session.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            EnsureOpen(session);
+            await AppendLockedAsync(session, chunk, declaredLength, rangeStart, cancellationToken).ConfigureAwait(false);
+            return session.Size;
+        }
+        finally
+        {
+            session.Gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Appends the final chunk (possibly empty), checks the content against <paramref name="digest"/>
+    /// and moves it into the artifact store under that digest. On a mismatch the upload is discarded
+    /// and 400 DIGEST_INVALID is thrown. Returns the blob's size.
+    /// </summary>
+    public async Task<long> CompleteAsync(UploadSession session, Stream chunk, long? declaredLength, long? rangeStart, string digest, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        await session.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            EnsureOpen(session);
+            await AppendLockedAsync(session, chunk, declaredLength, rangeStart, cancellationToken).ConfigureAwait(false);
+            var actual = ContentDigest.FromHash(session.Hash.GetHashAndReset());
+            if (!string.Equals(actual, digest, StringComparison.Ordinal))
+            {
+                DiscardLocked(session);
+                LogDigestMismatch(session.Id, session.Repository, digest, actual);
+                throw new RegistryErrorException(
+                    StatusCodes.Status400BadRequest,
+                    "DIGEST_INVALID",
+                    $"the uploaded content ({session.Size} bytes) has digest {actual}, not {digest}; the upload is discarded");
+            }
+
+            Close(session);
+            var target = _store.PathOf(digest);
+            try
+            {
+                if (File.Exists(target))
+                {
+                    File.Delete(session.FilePath);
+                }
+                else
+                {
+                    File.Move(session.FilePath, target, overwrite: true);
+                }
+            }
+            catch (IOException)
+            {
+                File.Delete(session.FilePath);
+                throw;
+            }
+
+            LogCompleted(session.Id, session.Repository, digest, session.Size);
+            return session.Size;
+        }
+        finally
+        {
+            session.Gate.Release();
+        }
+    }
+
+    /// <summary>Cancels an upload and removes its file; a no-op for one already gone.</summary>
+    public async Task CancelAsync(UploadSession session, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        await session.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!session.Closed)
+            {
+                DiscardLocked(session);
+                LogCancelled(session.Id, session.Repository);
+            }
+        }
+        finally
+        {
+            session.Gate.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var session in _sessions.Values)
+        {
+            Close(session);
+            File.Delete(session.FilePath);
+        }
+    }
+
+    private async Task AppendLockedAsync(UploadSession session, Stream chunk, long? declaredLength, long? rangeStart, CancellationToken cancellationToken)
+    {
+        if (rangeStart is { } start && start != session.Size)
+        {
+            throw new RegistryErrorException(
+                StatusCodes.Status416RangeNotSatisfiable,
+                "BLOB_UPLOAD_INVALID",
+                $"the chunk starts at byte {start} but the upload holds {session.Size} bytes; resume at {session.Size}")
+            {
+                Headers = new Dictionary<string, string> { ["Range"] = RangeOf(session.Size), ["Docker-Upload-UUID"] = session.Id },
+            };
+        }
+
+        if (declaredLength is { } length && session.Size + length > _options.MaxBlobBytes)
+        {
+            throw TooLarge(session, session.Size + length);
+        }
+
+        var stream = new FileStream(session.FilePath, FileMode.Open, FileAccess.Write, FileShare.None, bufferSize: 0, useAsync: true);
+        await using (stream.ConfigureAwait(false))
+        {
+            stream.Position = session.Size;
+            var buffer = new byte[BufferSize];
+            try
+            {
+                int read;
+                while ((read = await chunk.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    if (session.Size + read > _options.MaxBlobBytes)
+                    {
+                        throw TooLarge(session, session.Size + read);
+                    }
+
+                    await stream.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                    session.Hash.AppendData(buffer, 0, read);
+                    session.Size += read;
+                }
+            }
+            finally
+            {
+                // A chunk cut off mid-way (client gone, disk full) leaves the upload at the bytes
+                // both written and hashed, so the client can ask for the range and resume there.
+                if (!session.Closed && stream.Length != session.Size)
+                {
+                    stream.SetLength(session.Size);
+                }
+
+                session.LastActivity = _timeProvider.GetUtcNow();
+            }
+        }
+    }
+
+    private RegistryErrorException TooLarge(UploadSession session, long attempted)
+    {
+        DiscardLocked(session);
+        return new RegistryErrorException(
+            StatusCodes.Status413PayloadTooLarge,
+            "SIZE_INVALID",
+            $"the blob would be at least {attempted} bytes, over this registry's limit of {_options.MaxBlobBytes} bytes ({RegistryOptions.Section}:{nameof(RegistryOptions.MaxBlobBytes)}); the upload is discarded");
+    }
+
+    private static void EnsureOpen(UploadSession session)
+    {
+        if (session.Closed)
+        {
+            throw UnknownUpload(session.Id);
+        }
+    }
+
+    internal static RegistryErrorException UnknownUpload(string id) =>
+        new(StatusCodes.Status404NotFound, "BLOB_UPLOAD_UNKNOWN", $"upload '{id}' is not in progress (never started, finished, cancelled or expired)");
+
+    /// <summary>The <c>Range</c> header value for an upload holding <paramref name="size"/> bytes (inclusive end, as registries report it).</summary>
+    public static string RangeOf(long size) => $"0-{Math.Max(0, size - 1)}";
+
+    private void DiscardLocked(UploadSession session)
+    {
+        Close(session);
+        File.Delete(session.FilePath);
+    }
+
+    private void Close(UploadSession session)
+    {
+        session.Closed = true;
+        _sessions.TryRemove(session.Id, out _);
+        session.Hash.Dispose();
+    }
+
+    private void DiscardIdle()
+    {
+        var cutoff = _timeProvider.GetUtcNow() - _options.UploadIdleTimeout;
+        foreach (var session in _sessions.Values)
+        {
+            // A session in use right now is not idle; skip it rather than wait.
+            if (session.LastActivity < cutoff && session.Gate.Wait(0))
+            {
+                try
+                {
+                    if (!session.Closed)
+                    {
+                        DiscardLocked(session);
+                        LogExpired(session.Id, session.Repository);
+                    }
+                }
+                finally
+                {
+                    session.Gate.Release();
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Upload {UploadId} to {Repository} started")]
+    private partial void LogStarted(string uploadId, string repository);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Upload {UploadId} to {Repository} stored as {Digest} ({Size} bytes)")]
+    private partial void LogCompleted(string uploadId, string repository, string digest, long size);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Upload {UploadId} to {Repository} discarded: expected {Expected}, received {Actual}")]
+    private partial void LogDigestMismatch(string uploadId, string repository, string expected, string actual);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Debug, Message = "Upload {UploadId} to {Repository} cancelled")]
+    private partial void LogCancelled(string uploadId, string repository);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Upload {UploadId} to {Repository} expired and was discarded")]
+    private partial void LogExpired(string uploadId, string repository);
+}
+
+/// <summary>One upload in progress: its file, the bytes received so far and their running hash.</summary>
+public sealed class UploadSession
+{
+    internal UploadSession(string id, string repository, string filePath, DateTimeOffset startedAt)
+    {
+        Id = id;
+        Repository = repository;
+        FilePath = filePath;
+        LastActivity = startedAt;
+    }
+
+    public string Id { get; }
+
+    public string Repository { get; }
+
+    public long Size { get; internal set; }
+
+    internal string FilePath { get; }
+
+    internal IncrementalHash Hash { get; } = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+    /// <summary>Serializes chunks of one upload. Never disposed: no wait handle is ever taken from it.</summary>
+    internal SemaphoreSlim Gate { get; } = new(1, 1);
+
+    internal DateTimeOffset LastActivity { get; set; }
+
+    internal bool Closed { get; set; }
+}

@@ -1,0 +1,25 @@
+using EdgePlatform.ControlPlane.Host.Storage;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace EdgePlatform.ControlPlane.Host.Registry;
+
+public static class EmbeddedRegistryExtensions
+{
+    /// <summary>
+    /// The push side of the embedded OCI registry: upload sessions over the file artifact store,
+    /// the manifest and tag index in the SQLite store, limits from the <c>Registry</c> section.
+    /// Safe to call more than once.
+    /// </summary>
+    public static IServiceCollection AddEmbeddedRegistry(this IServiceCollection services)
+    {
+        if (services.Any(d => d.ServiceType == typeof(BlobUploads)))
+        {
+            return services;
+        }
+
+        services.AddOptions<RegistryOptions>().BindConfiguration(RegistryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<BlobUploads>();
+        services.TryAddSingleton<IRegistryManifestIndex>(sp => new SqliteRegistryManifestIndex(sp.GetRequiredService<SqliteStore>()));
+        return services;
+    }
+}

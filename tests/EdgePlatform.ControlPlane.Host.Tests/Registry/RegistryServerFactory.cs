@@ -1,0 +1,54 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace EdgePlatform.ControlPlane.Host.Tests.Registry;
+
+/// <summary>
+/// The server in-process with its registry's push side and a small blob limit
+/// (<see cref="MaxBlobBytes"/>), so the limit can be crossed cheaply.
+/// </summary>
+public sealed class RegistryServerFactory : WebApplicationFactory<Program>
+{
+    public const long MaxBlobBytes = 4096;
+
+    private readonly bool _ownsDirectory;
+
+    public RegistryServerFactory()
+        : this(Directory.CreateTempSubdirectory("edgeplatform-registry-tests-").FullName, ownsDirectory: true)
+    {
+    }
+
+    private RegistryServerFactory(string dataDirectory, bool ownsDirectory)
+    {
+        DataDirectory = dataDirectory;
+        _ownsDirectory = ownsDirectory;
+    }
+
+    public string DataDirectory { get; }
+
+    public string UploadsDirectory => Path.Combine(DataDirectory, "blobs", "uploads");
+
+    /// <summary>A server over an existing data directory, which stays when the server is disposed.</summary>
+    public static RegistryServerFactory Over(string dataDirectory) => new(dataDirectory, ownsDirectory: false);
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("Server:DataDirectory", DataDirectory);
+        builder.UseSetting("Server:HttpPort", "0");
+        builder.UseSetting("Server:MqttPort", "0");
+        builder.UseSetting("Registry:MaxBlobBytes", MaxBlobBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.UseSetting("Logging:LogLevel:Default", "Warning");
+
+        // Idempotent: a no-op once the host registers the push side itself.
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (_ownsDirectory)
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+    }
+}
