@@ -14,12 +14,40 @@ public static class CliOptions
         Recursive = true,
     }.AcceptOnlyFromAmong("table", "json");
 
-    public static Option<Uri> Server { get; } = new("--server")
+    public static Option<Uri> Server { get; } = UrlOption("--server", $"Control-plane URL (default: $EDGECTL_SERVER or {DefaultServer})", recursive: true,
+        fallback: () => Environment.GetEnvironmentVariable("EDGECTL_SERVER") is { Length: > 0 } url ? url : DefaultServer);
+
+    /// <summary>An absolute http(s) URL option; a bad value is a parse error naming the option, not a crash.</summary>
+    public static Option<Uri> UrlOption(string name, string description, bool recursive = false, Func<string>? fallback = null)
     {
-        Description = $"Control-plane URL (default: $EDGECTL_SERVER or {DefaultServer})",
-        DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("EDGECTL_SERVER") is { Length: > 0 } url ? url : DefaultServer),
-        Recursive = true,
-    };
+        var option = new Option<Uri>(name)
+        {
+            Description = description,
+            Recursive = recursive,
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : fallback?.Invoke();
+                if (text is null)
+                {
+                    return null;
+                }
+
+                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+                {
+                    return uri;
+                }
+
+                result.AddError($"{name} must be an absolute http:// or https:// URL, not '{text}'");
+                return null;
+            },
+        };
+        if (fallback is not null)
+        {
+            option.DefaultValueFactory = result => option.CustomParser!(result)!;
+        }
+
+        return option;
+    }
 
     public static bool IsJson(this ParseResult parse) => string.Equals(parse.GetValue(Output), "json", StringComparison.Ordinal);
 

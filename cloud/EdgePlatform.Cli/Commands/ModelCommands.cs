@@ -12,7 +12,7 @@ public static class ModelCommands
     public static Command Create()
     {
         var list = FleetCommands.Models().Subcommands.Single(c => c.Name == "list");
-        return new Command("model", "One model release: verify it as a device would, approve it with offline keys, or inspect it") { Verify(), Sign(), Inspect(), list };
+        return new Command("model", "One model release: verify it as a device would, approve it with offline keys, or inspect it") { Verify(), Sign(), Push(), Inspect(), list };
     }
 
     private static Command Verify()
@@ -102,6 +102,52 @@ public static class ModelCommands
             return 0;
         });
         return sign;
+    }
+
+    private static Command Push()
+    {
+        var reference = new Argument<string>("model") { Description = "name (newest version) or name:version" };
+        var registry = CliOptions.UrlOption("--registry", "Target OCI registry, e.g. http://127.0.0.1:5000 (the CNCF distribution registry)");
+        registry.Required = true;
+        var push = new Command("push", "Copy a release (blobs, manifest tagged with its version, signature under sha256-<hex>.sig) to another OCI registry")
+        {
+            reference, registry,
+        };
+        push.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var model = await api.GetModelAsync(parse.GetValue(reference)!, ct).ConfigureAwait(false);
+            using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
+            var target = new EdgePlatform.Oci.OciDistributionClient(http, parse.GetValue(registry)!);
+            var manifestBytes = await api.GetManifestAsync(model.Repository, model.ManifestDigest, ct).ConfigureAwait(false);
+            if (ContentDigest.Compute(manifestBytes) != model.ManifestDigest)
+            {
+                throw new CliException($"the control plane served a manifest that does not hash to {model.ManifestDigest}");
+            }
+
+            var manifest = JsonSerializer.Deserialize(manifestBytes, ContractsJsonContext.Default.OciManifest)
+                ?? throw new CliException("the manifest is empty");
+            long bytes = 0;
+            foreach (var blob in manifest.Layers.Prepend(manifest.Config))
+            {
+                var content = await api.GetBlobAsync(model.Repository, blob.Digest, ct).ConfigureAwait(false);
+                var pushed = await target.PushBlobAsync(model.Repository, content, blob.MediaType, ct).ConfigureAwait(false);
+                if (pushed.Digest != blob.Digest)
+                {
+                    throw new CliException($"blob {blob.Digest} arrived as {pushed.Digest}; the source is corrupt");
+                }
+
+                bytes += content.Length;
+            }
+
+            await target.PushManifestAsync(model.Repository, model.Version, manifestBytes, MediaTypes.OciManifest, ct).ConfigureAwait(false);
+            await target.PushSignatureAsync(model.Repository, model.ManifestDigest, Convert.FromBase64String(model.Signature), ct).ConfigureAwait(false);
+            Console.Out.WriteLine(parse.IsJson()
+                ? JsonSerializer.Serialize(new Dictionary<string, string> { ["repository"] = model.Repository, ["digest"] = model.ManifestDigest, ["registry"] = parse.GetValue(registry)!.ToString() }, CliJsonContext.Default.DictionaryStringString)
+                : $"{model.Name}:{model.Version} pushed to {parse.GetValue(registry)}{model.Repository}@{model.ManifestDigest} ({bytes} bytes of blobs, signature under {OciManifest.SignatureTag(model.ManifestDigest)})");
+            return 0;
+        });
+        return push;
     }
 
     private static Command Inspect()

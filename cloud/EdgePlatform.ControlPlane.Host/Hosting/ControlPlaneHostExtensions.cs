@@ -17,7 +17,9 @@ public static partial class ControlPlaneHostExtensions
     {
         var options = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
         var bootstrap = ServerBootstrap.Prepare(options);
-        builder.Configuration.AddInMemoryCollection(bootstrap.DerivedConfiguration());
+        // Derived values fill gaps only: an operator's Enrollment:RegistryUrl (an external registry) wins.
+        builder.Configuration.AddInMemoryCollection(
+            bootstrap.DerivedConfiguration().Where(setting => string.IsNullOrEmpty(builder.Configuration[setting.Key])));
         builder.WebHost.UseUrls(bootstrap.HttpUrl);
         builder.Services.AddSingleton(bootstrap);
         builder.Services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
