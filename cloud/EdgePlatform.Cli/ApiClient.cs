@@ -10,10 +10,30 @@ public sealed class ApiClient : IDisposable
 {
     private readonly HttpClient _http;
 
-    public ApiClient(Uri server)
+    public ApiClient(Uri server, string? token = null)
     {
         _http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
+        if (token is not null)
+        {
+            _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
     }
+
+    public Task<WhoAmI> WhoAmIAsync(CancellationToken ct) => GetAsync("api/v1/whoami", ContractsJsonContext.Default.WhoAmI, ct);
+
+    public Task<CreatedToken> CreateTokenAsync(CreateTokenRequest request, CancellationToken ct) =>
+        PostAsync("api/v1/tokens", request, ContractsJsonContext.Default.CreateTokenRequest, ContractsJsonContext.Default.CreatedToken, ct);
+
+    public Task<IReadOnlyList<ApiTokenInfo>> ListTokensAsync(CancellationToken ct) =>
+        GetAsync("api/v1/tokens", ContractsJsonContext.Default.IReadOnlyListApiTokenInfo, ct);
+
+    public async Task RevokeTokenAsync(string id, CancellationToken ct)
+    {
+        using var response = await SendAsync(() => _http.DeleteAsync($"api/v1/tokens/{Uri.EscapeDataString(id)}", ct), ct).ConfigureAwait(false);
+    }
+
+    public Task<IReadOnlyList<AuditEntry>> AuditAsync(int limit, CancellationToken ct) =>
+        GetAsync($"api/v1/audit?limit={limit}", ContractsJsonContext.Default.IReadOnlyListAuditEntry, ct);
 
     public Uri Server => _http.BaseAddress!;
 

@@ -49,7 +49,20 @@ public static class CliOptions
         return option;
     }
 
+    public static Option<string> Token { get; } = new("--token")
+    {
+        Description = "API token (default: $EDGECTL_TOKEN, or the one saved by 'edgectl login' for this server)",
+        Recursive = true,
+    };
+
     public static bool IsJson(this ParseResult parse) => string.Equals(parse.GetValue(Output), "json", StringComparison.Ordinal);
 
-    public static ApiClient CreateApi(this ParseResult parse) => new(parse.GetValue(Server)!);
+    public static ApiClient CreateApi(this ParseResult parse)
+    {
+        var server = parse.GetValue(Server)!;
+        var token = parse.GetValue(Token)
+            ?? (Environment.GetEnvironmentVariable("EDGECTL_TOKEN") is { Length: > 0 } fromEnvironment ? fromEnvironment : null)
+            ?? Credentials.Load(server);
+        return new ApiClient(server, token);
+    }
 }

@@ -6,6 +6,7 @@ var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edg
 {
     CliOptions.Output,
     CliOptions.Server,
+    CliOptions.Token,
     HostCommands.Server(),
     HostCommands.Agent(),
     DemoCommand.Create(),
@@ -17,6 +18,9 @@ var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edg
     FleetCommands.Deploy(),
     FleetCommands.Train(),
     FleetCommands.Telemetry(),
+    AccessCommands.Login(),
+    AccessCommands.Tokens(),
+    AccessCommands.Audit(),
 };
 
 try

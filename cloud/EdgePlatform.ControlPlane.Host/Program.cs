@@ -1,4 +1,5 @@
 using EdgePlatform.ControlPlane;
+using EdgePlatform.ControlPlane.Host.Access;
 using EdgePlatform.ControlPlane.Host.Hosting;
 using EdgePlatform.ControlPlane.Host.Training;
 
@@ -6,6 +7,7 @@ var builder = WebApplication.CreateSlimBuilder(args);
 var bootstrap = builder.AddControlPlaneDefaults();
 builder.Services.AddControlPlaneCore();
 builder.AddSqliteStore(bootstrap);
+builder.AddOperatorAccess();
 builder.AddFileArtifacts(bootstrap);
 builder.AddEmbeddedBroker();
 builder.AddMlNetTrainer();

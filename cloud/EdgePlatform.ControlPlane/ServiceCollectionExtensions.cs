@@ -24,6 +24,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<TelemetryIngestService>();
         services.AddSingleton<DeviceMessageRouter>();
         services.AddSingleton<TrainingService>();
+        services.AddSingleton<Access.AccessService>();
         services.AddHostedService<TrainingWorker>();
         return services;
     }

@@ -95,3 +95,17 @@ public sealed record ApiProblem(string? Type, string? Title, int? Status, string
 /// connections, so local tools and agents can find it.
 /// </summary>
 public sealed record ServerEndpoints(string HttpUrl, string MqttHost, int MqttPort, string EnrollmentKeyFile, int ProcessId);
+
+/// <summary>An operator API token as listed (the secret is shown only once, at creation).</summary>
+public sealed record ApiTokenInfo(string Id, string Name, string Role, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+
+public sealed record CreateTokenRequest(string? Name, string? Role);
+
+/// <summary>The new token's secret, returned once; only its hash is stored.</summary>
+public sealed record CreatedToken(string Token, ApiTokenInfo Info);
+
+/// <summary>Who the presented token belongs to.</summary>
+public sealed record WhoAmI(string Name, string Role, string TokenId);
+
+/// <summary>One line of the append-only audit log.</summary>
+public sealed record AuditEntry(long Sequence, DateTimeOffset At, string Actor, string Action, int Status);

@@ -36,11 +36,30 @@ public sealed class ControlPlaneFactory : WebApplicationFactory<Program>
 
     public string EnrollmentKey => File.ReadAllText(Path.Combine(DataDirectory, "enrollment.key")).Trim();
 
+    /// <summary>Where the server writes its first admin token; clients from <see cref="WebApplicationFactory{TEntryPoint}.CreateClient()"/> carry it.</summary>
+    public string AdminTokenFile => Path.Combine(DataDirectory, "admin.token");
+
+    /// <summary>A client with no token, for testing refusals.</summary>
+    public HttpClient CreateAnonymousClient()
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = null;
+        return client;
+    }
+
+    protected override void ConfigureClient(HttpClient client)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        base.ConfigureClient(client);
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(AdminTokenFile).Trim());
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Server:DataDirectory", DataDirectory);
         builder.UseSetting("Server:HttpPort", "0");
         builder.UseSetting("Server:MqttPort", "0");
+        builder.UseSetting("Server:InitialAdminTokenFile", AdminTokenFile);
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
     }
 

@@ -25,6 +25,10 @@ public sealed class PlatformFixture : IAsyncLifetime
 
     public string ServerDirectory => Path.Combine(Root, "server");
 
+    public string AdminTokenFile => Path.Combine(Root, "admin.token");
+
+    public string AdminToken { get; private set; } = string.Empty;
+
     public ServerEndpoints Endpoints { get; private set; } = null!;
 
     public ApiClient Api { get; private set; } = null!;
@@ -40,10 +44,15 @@ public sealed class PlatformFixture : IAsyncLifetime
         Server = _processes.Start(
             "server",
             HostProcess.ServerAssembly,
-            [$"--Server:DataDirectory={ServerDirectory}", "--Server:HttpPort=0", "--Server:MqttPort=0", "--Enrollment:TelemetryIntervalSeconds=1"],
+            [
+                $"--Server:DataDirectory={ServerDirectory}", "--Server:HttpPort=0", "--Server:MqttPort=0", "--Enrollment:TelemetryIntervalSeconds=1",
+                $"--Server:InitialAdminTokenFile={AdminTokenFile}",
+            ],
             Path.Combine(Root, "server.log"));
         Endpoints = await Wait.ForFileAsync(Path.Combine(ServerDirectory, "server.json"), Server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
-        Api = new ApiClient(new Uri(Endpoints.HttpUrl));
+        await Wait.UntilAsync(() => Task.FromResult(File.Exists(AdminTokenFile)), "the initial admin token");
+        AdminToken = (await File.ReadAllTextAsync(AdminTokenFile)).Trim();
+        Api = new ApiClient(new Uri(Endpoints.HttpUrl), AdminToken);
 
         foreach (var deviceId in new[] { DeviceA, DeviceB })
         {

@@ -74,10 +74,10 @@ public sealed class WalkingSkeletonTests(PlatformFixture platform) : IClassFixtu
         Assert.Equal(baseline.ModelVersion, prediction.ModelVersion);
 
         // The operator's own check names the same failure and exits non-zero.
-        var (exitCode, output) = await EdgectlAsync("model", "verify", $"{candidate.ModelName}:{candidate.ModelVersion}", "--server", platform.Endpoints.HttpUrl);
+        var (exitCode, output) = await EdgectlAsync("model", "verify", $"{candidate.ModelName}:{candidate.ModelVersion}", "--server", platform.Endpoints.HttpUrl, "--token", platform.AdminToken);
         Assert.Equal(1, exitCode);
         Assert.Contains("refused: layer-digest check failed", output, StringComparison.Ordinal);
-        var (baselineExit, baselineOutput) = await EdgectlAsync("model", "verify", $"{baseline.ModelName}:{baseline.ModelVersion}", "--server", platform.Endpoints.HttpUrl);
+        var (baselineExit, baselineOutput) = await EdgectlAsync("model", "verify", $"{baseline.ModelName}:{baseline.ModelVersion}", "--server", platform.Endpoints.HttpUrl, "--token", platform.AdminToken);
         Assert.True(baselineExit == 0, baselineOutput);
     }
 
@@ -123,6 +123,7 @@ public sealed class WalkingSkeletonTests(PlatformFixture platform) : IClassFixtu
     public async Task BadApiRequests_GetSpecificErrors_ServerKeepsRunning()
     {
         using var http = new HttpClient { BaseAddress = new Uri(platform.Endpoints.HttpUrl) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", platform.AdminToken);
 
         using var unknownDevice = await http.GetAsync("api/v1/devices/no-such-device");
         using var malformed = await http.PostAsync("api/v1/deployments", new StringContent("{\"model\": ", Encoding.UTF8, "application/json"));

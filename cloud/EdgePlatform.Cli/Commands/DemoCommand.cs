@@ -17,6 +17,9 @@ namespace EdgePlatform.Cli.Commands;
 /// </summary>
 public static class DemoCommand
 {
+    /// <summary>The first admin token of the demo's server, kept beside its data (mode 0600).</summary>
+    public const string AdminTokenFile = "admin.token";
+
     private static readonly string[] DeviceNames = ["edge-berlin-01", "edge-munich-02", "edge-hamburg-03", "edge-cologne-04"];
 
     public static Command Create()
@@ -64,13 +67,16 @@ public static class DemoCommand
         var server = group.Start(
             "control plane",
             HostProcess.ServerAssembly,
-            [$"--Server:DataDirectory={serverDir}", "--Server:HttpPort=0", "--Server:MqttPort=0", "--Enrollment:TelemetryIntervalSeconds=2"],
+            [
+                $"--Server:DataDirectory={serverDir}", "--Server:HttpPort=0", "--Server:MqttPort=0", "--Enrollment:TelemetryIntervalSeconds=2",
+                $"--Server:InitialAdminTokenFile={Path.Combine(settings.DataDirectory, AdminTokenFile)}",
+            ],
             Path.Combine(settings.DataDirectory, "server.log"));
         var endpoints = await WaitForFileAsync(
             Path.Combine(serverDir, "server.json"), server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints), ct).ConfigureAwait(false);
         Say($"control plane up: API {endpoints.HttpUrl}, MQTT {endpoints.MqttHost}:{endpoints.MqttPort} (log: {server.LogPath})");
 
-        using var api = new ApiClient(new Uri(endpoints.HttpUrl));
+        using var api = new ApiClient(new Uri(endpoints.HttpUrl), (await File.ReadAllTextAsync(Path.Combine(settings.DataDirectory, AdminTokenFile), ct).ConfigureAwait(false)).Trim());
         var agents = new List<(string DeviceId, HostProcess Process, string DataDirectory)>();
         foreach (var deviceId in DeviceNames.Take(settings.Devices))
         {
@@ -166,7 +172,7 @@ public static class DemoCommand
 
         if (settings.KeepRunning)
         {
-            Say($"still running; try: edgectl devices list --server {endpoints.HttpUrl}   (Ctrl-C stops everything)");
+            Say($"still running; try: EDGECTL_TOKEN=$(cat {Path.Combine(settings.DataDirectory, AdminTokenFile)}) edgectl devices list --server {endpoints.HttpUrl}   (Ctrl-C stops everything)");
             try
             {
                 await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using EdgePlatform.ControlPlane.Access;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Deployments;
 using EdgePlatform.ControlPlane.Models;
@@ -11,29 +12,33 @@ public static class ModelsApi
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1");
-        api.MapGet("/models", async (ModelRegistry registry, CancellationToken ct) =>
+        var read = api.MapGroup(string.Empty).RequireAuthorization(Permissions.Read);
+        var train = api.MapGroup(string.Empty).RequireAuthorization(Permissions.Train);
+        var deploy = api.MapGroup(string.Empty).RequireAuthorization(Permissions.Deploy);
+        var trust = api.MapGroup(string.Empty).RequireAuthorization(Permissions.ManageTrust);
+        read.MapGet("/models", async (ModelRegistry registry, CancellationToken ct) =>
             TypedResults.Ok(await registry.ListAsync(ct).ConfigureAwait(false)));
-        api.MapGet("/models/{name}", async (string name, ModelRegistry registry, CancellationToken ct) =>
+        read.MapGet("/models/{name}", async (string name, ModelRegistry registry, CancellationToken ct) =>
             TypedResults.Ok((await registry.ResolveAsync(name, ct).ConfigureAwait(false)).ToInfo()));
 
-        api.MapPut("/models/{name}/versions/{version}/signature", async (string name, string version, HttpRequest request, ModelRegistry registry, CancellationToken ct) =>
+        trust.MapPut("/models/{name}/versions/{version}/signature", async (string name, string version, HttpRequest request, ModelRegistry registry, CancellationToken ct) =>
         {
             using var body = new MemoryStream();
             await request.Body.CopyToAsync(body, ct).ConfigureAwait(false);
             return TypedResults.Ok((await registry.ReplaceSignatureAsync(name, version, body.ToArray(), ct).ConfigureAwait(false)).ToInfo());
         });
 
-        api.MapPost("/deployments", async (CreateDeploymentRequest? request, DeploymentService deployments, CancellationToken ct) =>
+        deploy.MapPost("/deployments", async (CreateDeploymentRequest? request, DeploymentService deployments, CancellationToken ct) =>
         {
             var deployment = await deployments.CreateAsync(request, ct).ConfigureAwait(false);
             return TypedResults.Created($"/api/v1/deployments/{deployment.Id}", deployment);
         });
-        api.MapGet("/deployments", async (DeploymentService deployments, CancellationToken ct) =>
+        read.MapGet("/deployments", async (DeploymentService deployments, CancellationToken ct) =>
             TypedResults.Ok(await deployments.ListAsync(ct).ConfigureAwait(false)));
 
-        api.MapGet("/datasets", async (TrainingService training, CancellationToken ct) =>
+        read.MapGet("/datasets", async (TrainingService training, CancellationToken ct) =>
             TypedResults.Ok(await training.ListDatasetsAsync(ct).ConfigureAwait(false)));
-        api.MapPut("/datasets/{name}", async (string name, string? label, HttpRequest request, TrainingService training, CancellationToken ct) =>
+        train.MapPut("/datasets/{name}", async (string name, string? label, HttpRequest request, TrainingService training, CancellationToken ct) =>
         {
             using var body = new MemoryStream();
             await request.Body.CopyToAsync(body, ct).ConfigureAwait(false);
@@ -45,17 +50,17 @@ public static class ModelsApi
             return TypedResults.Ok(await training.RegisterDatasetAsync(name, label, body.ToArray(), ct).ConfigureAwait(false));
         });
 
-        api.MapPost("/training-runs", async (TrainingRequest? request, TrainingService training, CancellationToken ct) =>
+        train.MapPost("/training-runs", async (TrainingRequest? request, TrainingService training, CancellationToken ct) =>
         {
             var run = await training.StartAsync(request, ct).ConfigureAwait(false);
             return TypedResults.Accepted($"/api/v1/training-runs/{run.Id}", run);
         });
-        api.MapGet("/training-runs", async (TrainingService training, CancellationToken ct) =>
+        read.MapGet("/training-runs", async (TrainingService training, CancellationToken ct) =>
             TypedResults.Ok(await training.ListRunsAsync(ct).ConfigureAwait(false)));
-        api.MapGet("/training-runs/{id}", async (string id, TrainingService training, CancellationToken ct) =>
+        read.MapGet("/training-runs/{id}", async (string id, TrainingService training, CancellationToken ct) =>
             TypedResults.Ok(await training.GetRunAsync(id, ct).ConfigureAwait(false)));
 
-        api.MapGet("/telemetry", async (string? device, TelemetryIngestService telemetry, CancellationToken ct) =>
+        read.MapGet("/telemetry", async (string? device, TelemetryIngestService telemetry, CancellationToken ct) =>
             TypedResults.Ok(await telemetry.SummarizeAsync(device, ct).ConfigureAwait(false)));
         return app;
     }

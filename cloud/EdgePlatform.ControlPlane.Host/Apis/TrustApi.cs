@@ -1,3 +1,4 @@
+using EdgePlatform.ControlPlane.Access;
 using EdgePlatform.ControlPlane.Host.Trust;
 
 namespace EdgePlatform.ControlPlane.Host.Apis;
@@ -14,6 +15,7 @@ public static class TrustApi
     public static IEndpointRouteBuilder MapTrustApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/trust");
+        var manage = api.MapGroup(string.Empty).RequireAuthorization(Permissions.ManageTrust);
         api.MapGet("/root", (TufTrustPublisher trust) => Results.Bytes(trust.Repository.RootBytes(trust.Repository.RootVersion)!, Json));
         api.MapGet("/root/{version:long}", (long version, TufTrustPublisher trust) =>
             trust.Repository.RootBytes(version) is { } bytes
@@ -21,13 +23,13 @@ public static class TrustApi
                 : throw new NotFoundException($"there is no root version {version}"));
         api.MapGet("/targets", (TufTrustPublisher trust) => Results.Bytes(trust.Repository.TargetsBytes!, Json));
         api.MapGet("/timestamp", (TufTrustPublisher trust) => Results.Bytes(trust.Repository.TimestampBytes!, Json));
-        api.MapPut("/root", async (HttpRequest request, TufTrustPublisher trust, CancellationToken ct) =>
+        manage.MapPut("/root", async (HttpRequest request, TufTrustPublisher trust, CancellationToken ct) =>
         {
             var root = trust.Repository.AddRoot(await ReadBodyAsync(request, ct).ConfigureAwait(false));
             trust.RefreshIfDue();
             return TypedResults.Ok(new Dictionary<string, long> { ["version"] = root.Version });
         });
-        api.MapPut("/targets", async (HttpRequest request, TufTrustPublisher trust, CancellationToken ct) =>
+        manage.MapPut("/targets", async (HttpRequest request, TufTrustPublisher trust, CancellationToken ct) =>
         {
             var targets = trust.Repository.PublishTargets(await ReadBodyAsync(request, ct).ConfigureAwait(false));
             trust.RefreshIfDue();

@@ -44,7 +44,16 @@ public sealed partial class EmbeddedMqttBroker(
     {
         if (_server is not null)
         {
-            await _server.StopAsync().ConfigureAwait(false);
+            try
+            {
+                await _server.StopAsync().ConfigureAwait(false);
+            }
+            catch (InvalidOperationException ex)
+            {
+                // MQTTnet's listener cleanup can race a client that is still disconnecting; the
+                // broker is going away either way, so a stop that trips over it is not a failure.
+                LogStopRace(ex.Message);
+            }
         }
     }
 
@@ -123,6 +132,9 @@ public sealed partial class EmbeddedMqttBroker(
 
         return Task.CompletedTask;
     }
+
+    [LoggerMessage(EventId = 603, Level = LogLevel.Debug, Message = "Broker stop raced a disconnecting client: {Reason}")]
+    private partial void LogStopRace(string reason);
 
     [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Embedded MQTT broker listening on {Address}:{Port}")]
     private partial void LogStarted(string address, int port);

@@ -1,4 +1,5 @@
 using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Host.Access;
 using EdgePlatform.ControlPlane.Host.Apis;
 using EdgePlatform.ControlPlane.Host.Artifacts;
 using EdgePlatform.ControlPlane.Host.Broker;
@@ -68,11 +69,16 @@ public static partial class ControlPlaneHostExtensions
     public static WebApplication MapControlPlaneApis(this WebApplication app)
     {
         app.UseExceptionHandler();
+        // The audit log wraps authentication so that refused calls are written too.
+        app.UseAuditLog();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapDevicesApi();
         app.MapModelsApi();
         app.MapRegistryApi();
         app.MapTrustApi();
+        app.MapAccessApi();
         return app;
     }
 

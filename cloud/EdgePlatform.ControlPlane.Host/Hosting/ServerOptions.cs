@@ -20,6 +20,12 @@ public sealed class ServerOptions
     [Range(0, 65535)]
     public int HttpPort { get; set; } = 5080;
 
+    /// <summary>
+    /// Where the first start writes the initial admin token (mode 0600) instead of printing it;
+    /// for local tooling such as <c>edgectl demo</c>. Default: unset, printed once.
+    /// </summary>
+    public string? InitialAdminTokenFile { get; set; }
+
     /// <summary>Port of the embedded MQTT broker; 0 picks a free port. Default 1883.</summary>
     [Range(0, 65535)]
     public int MqttPort { get; set; } = 1883;

@@ -13,7 +13,7 @@ namespace EdgePlatform.ControlPlane.Host.Storage;
 /// The default store: one SQLite file in the data directory, WAL mode, migrated on open.
 /// Nested documents (tags, twins, metrics) are kept as JSON columns.
 /// </summary>
-public sealed class SqliteStore : IDeviceStore, IModelStore, IDeploymentStore, ITelemetryStore, ITrainingStore
+public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore, IDeviceStore, IModelStore, IDeploymentStore, ITelemetryStore, ITrainingStore
 {
     private readonly string _connectionString;
 
@@ -383,6 +383,58 @@ public sealed class SqliteStore : IDeviceStore, IModelStore, IDeploymentStore, I
         return [.. tags];
     }
 
+    public async Task AddTokenAsync(EdgePlatform.ControlPlane.Access.ApiTokenRecord token, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO api_tokens (id, name, role, hash, created_by, created_at) VALUES (@Id, @Name, @Role, @Hash, @CreatedBy, @CreatedAt)",
+            new { token.Id, token.Name, token.Role, token.Hash, token.CreatedBy, CreatedAt = Time(token.CreatedAt) },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task<EdgePlatform.ControlPlane.Access.ApiTokenRecord?> FindTokenAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var row = await connection.QuerySingleOrDefaultAsync<TokenRow>(
+            new CommandDefinition("SELECT * FROM api_tokens WHERE id = @id", new { id }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return row?.ToRecord();
+    }
+
+    public async Task<IReadOnlyList<EdgePlatform.ControlPlane.Access.ApiTokenRecord>> ListTokensAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var rows = await connection.QueryAsync<TokenRow>(
+            new CommandDefinition("SELECT * FROM api_tokens ORDER BY created_at", cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(r => r.ToRecord())];
+    }
+
+    public async Task<bool> RevokeTokenAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var changed = await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, @at) WHERE id = @id",
+            new { id, at = Time(at) },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return changed == 1;
+    }
+
+    public async Task AppendAuditAsync(DateTimeOffset at, string actor, string action, int status, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO audit_log (at, actor, action, status) VALUES (@at, @actor, @action, @status)",
+            new { at = Time(at), actor, action, status },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<AuditEntry>> ListAuditAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var rows = await connection.QueryAsync<AuditRow>(new CommandDefinition(
+            "SELECT * FROM audit_log ORDER BY sequence DESC LIMIT @limit", new { limit }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(r => new AuditEntry(r.Sequence, ParseTime(r.At), r.Actor, r.Action, (int)r.Status))];
+    }
+
     private SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
@@ -510,6 +562,28 @@ public sealed class SqliteStore : IDeviceStore, IModelStore, IDeploymentStore, I
         public long Size { get; set; }
 
         public RegistryManifest ToRecord() => new(Repository, Digest, MediaType, Size);
+    }
+    private sealed class TokenRow
+    {
+        public string Id { get; set; } = "";
+        public string Name { get; set; } = "";
+        public string Role { get; set; } = "";
+        public string Hash { get; set; } = "";
+        public string CreatedBy { get; set; } = "";
+        public string CreatedAt { get; set; } = "";
+        public string? RevokedAt { get; set; }
+
+        public EdgePlatform.ControlPlane.Access.ApiTokenRecord ToRecord() =>
+            new(Id, Name, Role, Hash, CreatedBy, ParseTime(CreatedAt), RevokedAt is null ? null : ParseTime(RevokedAt));
+    }
+
+    private sealed class AuditRow
+    {
+        public long Sequence { get; set; }
+        public string At { get; set; } = "";
+        public string Actor { get; set; } = "";
+        public string Action { get; set; } = "";
+        public long Status { get; set; }
     }
 #pragma warning restore CA1812
 }

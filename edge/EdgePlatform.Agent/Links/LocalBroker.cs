@@ -45,7 +45,15 @@ public sealed partial class LocalBroker(
     {
         if (_server is not null)
         {
-            await _server.StopAsync().ConfigureAwait(false);
+            try
+            {
+                await _server.StopAsync().ConfigureAwait(false);
+            }
+            catch (InvalidOperationException ex)
+            {
+                // MQTTnet's listener cleanup can race a client still disconnecting; stopping anyway.
+                LogStopRace(ex.Message);
+            }
         }
     }
 
@@ -62,6 +70,9 @@ public sealed partial class LocalBroker(
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Using the external local event broker at {Host}:{Port}")]
     private partial void LogExternal(string host, int port);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Debug, Message = "Local broker stop raced a disconnecting client: {Reason}")]
+    private partial void LogStopRace(string reason);
 
     [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "Local event broker listening on {Host}:{Port}")]
     private partial void LogStarted(string host, int port);

@@ -1,0 +1,93 @@
+using System.CommandLine;
+using EdgePlatform.Contracts;
+
+namespace EdgePlatform.Cli.Commands;
+
+/// <summary><c>edgectl login</c>, <c>tokens create|list|revoke</c> and <c>audit</c>.</summary>
+public static class AccessCommands
+{
+    public static Command Login()
+    {
+        var login = new Command("login", "Check a token against the server and save it for later commands (--token or $EDGECTL_TOKEN)");
+        login.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var token = parse.GetValue(CliOptions.Token) ?? Environment.GetEnvironmentVariable("EDGECTL_TOKEN")
+                ?? throw new CliException("give the token with --token or $EDGECTL_TOKEN");
+            var who = await api.WhoAmIAsync(ct).ConfigureAwait(false);
+            Credentials.Save(api.Server, token);
+            Console.Out.WriteLine(parse.IsJson()
+                ? System.Text.Json.JsonSerializer.Serialize(who, ContractsJsonContext.Default.WhoAmI)
+                : $"logged in to {api.Server} as {who.Name} ({who.Role}); token saved in {Credentials.FilePath}");
+            return 0;
+        });
+        return login;
+    }
+
+    public static Command Tokens()
+    {
+        var name = new Option<string>("--name") { Description = "Whose token this is", Required = true };
+        var role = new Option<string>("--role") { Description = "admin, operator, data-scientist or viewer", Required = true };
+        var create = new Command("create", "Create a token for a person; the secret is shown once") { name, role };
+        create.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var created = await api.CreateTokenAsync(new CreateTokenRequest(parse.GetValue(name), parse.GetValue(role)), ct).ConfigureAwait(false);
+            Console.Out.WriteLine(parse.IsJson()
+                ? System.Text.Json.JsonSerializer.Serialize(created, ContractsJsonContext.Default.CreatedToken)
+                : $"token {created.Info.Id} for {created.Info.Name} ({created.Info.Role}):\n{created.Token}\nIt is not shown again.");
+            return 0;
+        });
+
+        var list = new Command("list", "List tokens (never their secrets)");
+        list.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var tokens = await api.ListTokensAsync(ct).ConfigureAwait(false);
+            if (parse.IsJson())
+            {
+                Render.Json(tokens, ContractsJsonContext.Default.IReadOnlyListApiTokenInfo);
+                return 0;
+            }
+
+            Render.Table(
+                ["ID", "NAME", "ROLE", "CREATED BY", "CREATED", "REVOKED"],
+                tokens.Select(t => (IReadOnlyList<string>)[t.Id, t.Name, t.Role, t.CreatedBy, Render.Time(t.CreatedAt), Render.Time(t.RevokedAt)]));
+            return 0;
+        });
+
+        var id = new Argument<string>("id") { Description = "Token id (from tokens list)" };
+        var revoke = new Command("revoke", "Revoke a token; it is refused from the next request on") { id };
+        revoke.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            await api.RevokeTokenAsync(parse.GetValue(id)!, ct).ConfigureAwait(false);
+            Console.Out.WriteLine($"token {parse.GetValue(id)} revoked");
+            return 0;
+        });
+
+        return new Command("tokens", "Operator API tokens (admin)") { create, list, revoke };
+    }
+
+    public static Command Audit()
+    {
+        var limit = new Option<int>("--limit") { Description = "Entries to show, newest first (default 50)", DefaultValueFactory = _ => 50 };
+        var audit = new Command("audit", "The append-only audit log: who changed what, when, with which result (admin)") { limit };
+        audit.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var entries = await api.AuditAsync(parse.GetValue(limit), ct).ConfigureAwait(false);
+            if (parse.IsJson())
+            {
+                Render.Json(entries, ContractsJsonContext.Default.IReadOnlyListAuditEntry);
+                return 0;
+            }
+
+            Render.Table(
+                ["#", "WHEN", "WHO", "WHAT", "RESULT"],
+                entries.Select(e => (IReadOnlyList<string>)[Render.Number(e.Sequence), Render.Time(e.At), e.Actor, e.Action, Render.Number(e.Status)]));
+            return 0;
+        });
+        return audit;
+    }
+}

@@ -1,0 +1,113 @@
+using EdgePlatform.ControlPlane.Access;
+using EdgePlatform.ControlPlane.Host.Hosting;
+using EdgePlatform.ControlPlane.Host.Storage;
+using EdgePlatform.Contracts;
+using Microsoft.AspNetCore.Authentication;
+
+namespace EdgePlatform.ControlPlane.Host.Access;
+
+public static partial class OperatorAccessExtensions
+{
+    /// <summary>Token authentication, one authorization policy per permission, and the first admin token.</summary>
+    public static WebApplicationBuilder AddOperatorAccess(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<IAccessStore>(sp => sp.GetRequiredService<SqliteStore>());
+        builder.Services.AddAuthentication(ApiTokenAuthentication.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiTokenAuthentication>(ApiTokenAuthentication.SchemeName, null);
+        builder.Services.AddAuthorization(options =>
+        {
+            foreach (var permission in Permissions.All)
+            {
+                options.AddPolicy(permission, policy => policy
+                    .RequireAuthenticatedUser()
+                    .RequireAssertion(context => OperatorRoles.Allows(context.User.FindFirst(ApiTokenAuthentication.RoleClaim)?.Value, permission)));
+            }
+        });
+        builder.Services.AddHostedService<InitialAdminToken>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Writes every mutating call and every refused call to the audit log: who (the token's
+    /// name, or anonymous), what (method and path), when, and the status it ended with.
+    /// </summary>
+    public static WebApplication UseAuditLog(this WebApplication app)
+    {
+        app.Use(async (context, next) =>
+        {
+            await next(context).ConfigureAwait(false);
+            var path = context.Request.Path;
+            var mutating = !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method);
+            var refused = context.Response.StatusCode is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden;
+            if (path.StartsWithSegments("/api/v1", StringComparison.Ordinal) && (mutating || refused))
+            {
+                var access = context.RequestServices.GetRequiredService<AccessService>();
+                var actor = context.User.Identity?.IsAuthenticated == true ? context.User.Identity.Name ?? "unknown" : "anonymous";
+                await access.AuditAsync(actor, $"{context.Request.Method} {path}", context.Response.StatusCode, CancellationToken.None).ConfigureAwait(false);
+            }
+        });
+        return app;
+    }
+
+    public static IEndpointRouteBuilder MapAccessApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1");
+        api.MapGet("/whoami", async (HttpContext context, AccessService access, CancellationToken ct) =>
+            TypedResults.Ok(new WhoAmI(
+                context.User.Identity!.Name!,
+                context.User.FindFirst(ApiTokenAuthentication.RoleClaim)!.Value,
+                context.User.FindFirst(ApiTokenAuthentication.TokenIdClaim)!.Value)))
+            .RequireAuthorization(Permissions.Read);
+        api.MapPost("/tokens", async (CreateTokenRequest? request, HttpContext context, AccessService access, CancellationToken ct) =>
+            TypedResults.Ok(await access.CreateAsync(request, context.User.Identity!.Name!, ct).ConfigureAwait(false)))
+            .RequireAuthorization(Permissions.ManageAccess);
+        api.MapGet("/tokens", async (AccessService access, CancellationToken ct) =>
+            TypedResults.Ok(await access.ListAsync(ct).ConfigureAwait(false)))
+            .RequireAuthorization(Permissions.ManageAccess);
+        api.MapDelete("/tokens/{id}", async (string id, HttpContext context, AccessService access, CancellationToken ct) =>
+        {
+            await access.RevokeAsync(id, context.User.Identity!.Name!, ct).ConfigureAwait(false);
+            return TypedResults.NoContent();
+        }).RequireAuthorization(Permissions.ManageAccess);
+        api.MapGet("/audit", async (int? limit, AccessService access, CancellationToken ct) =>
+            TypedResults.Ok(await access.ReadAuditAsync(limit ?? 100, ct).ConfigureAwait(false)))
+            .RequireAuthorization(Permissions.ManageAccess);
+        return app;
+    }
+
+    /// <summary>
+    /// On first start there is no token: create an admin token and show it once. With
+    /// <c>Server:InitialAdminTokenFile</c> set (local tooling), it is written there (mode 0600) instead.
+    /// </summary>
+    private sealed partial class InitialAdminToken(AccessService access, ServerBootstrap bootstrap, ILogger<InitialAdminToken> logger) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            var created = await access.CreateInitialAdminAsync(cancellationToken).ConfigureAwait(false);
+            if (created is null)
+            {
+                return;
+            }
+
+            if (bootstrap.Options.InitialAdminTokenFile is { Length: > 0 } file)
+            {
+                var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
+                await using var writer = new StreamWriter(new FileStream(file, options));
+                await writer.WriteAsync(created.Token).ConfigureAwait(false);
+                LogWritten(file);
+            }
+            else
+            {
+                LogShown(created.Token);
+            }
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        [LoggerMessage(EventId = 810, Level = LogLevel.Warning, Message = "First start: the admin token is {Token} — it is shown only now; store it (edgectl login --token …) and create personal tokens with edgectl tokens create")]
+        private partial void LogShown(string token);
+
+        [LoggerMessage(EventId = 811, Level = LogLevel.Warning, Message = "First start: the admin token was written to {File} (mode 0600)")]
+        private partial void LogWritten(string file);
+    }
+}
