@@ -46,6 +46,12 @@ public sealed class ApiClient : IDisposable
     public Task<ModelInfo> GetModelAsync(string reference, CancellationToken ct) =>
         GetAsync($"api/v1/models/{Uri.EscapeDataString(reference)}", ContractsJsonContext.Default.ModelInfo, ct);
 
+    public async Task<DeviceInfo> RevokeDeviceAsync(string id, CancellationToken ct)
+    {
+        using var response = await SendAsync(() => _http.PostAsync($"api/v1/devices/{Uri.EscapeDataString(id)}/revoke", null, ct), ct).ConfigureAwait(false);
+        return await ReadAsync(response, ContractsJsonContext.Default.DeviceInfo, ct).ConfigureAwait(false);
+    }
+
     public Task<IReadOnlyList<ModelInfo>> ListModelsAsync(CancellationToken ct) =>
         GetAsync("api/v1/models", ContractsJsonContext.Default.IReadOnlyListModelInfo, ct);
 

@@ -56,6 +56,9 @@ public static class DeviceStatuses
     public const string Online = "online";
     public const string Offline = "offline";
     public const string NeverConnected = "never-connected";
+
+    /// <summary>Shut out: refused by the broker and at enrollment until an operator deletes the device.</summary>
+    public const string Revoked = "revoked";
 }
 
 public static class ModelSlots

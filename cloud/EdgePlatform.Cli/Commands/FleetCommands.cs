@@ -63,7 +63,25 @@ public static class FleetCommands
             return 0;
         });
 
-        return new Command("devices", "Enrolled devices") { list, show };
+        var revokeId = new Argument<string>("id") { Description = "Device id" };
+        var revoke = new Command("revoke", "Shut a device out: its credential stops working, its session is closed, it cannot enroll again") { revokeId };
+        revoke.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var device = await api.RevokeDeviceAsync(parse.GetValue(revokeId)!, ct).ConfigureAwait(false);
+            if (parse.IsJson())
+            {
+                Render.Json(device, ContractsJsonContext.Default.DeviceInfo);
+            }
+            else
+            {
+                Console.Out.WriteLine($"device {device.Id} revoked");
+            }
+
+            return 0;
+        });
+
+        return new Command("devices", "Enrolled devices") { list, show, revoke };
     }
 
     public static Command Models()

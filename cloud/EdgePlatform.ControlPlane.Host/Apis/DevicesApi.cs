@@ -10,12 +10,15 @@ public static class DevicesApi
     {
         var api = app.MapGroup("/api/v1");
         var read = api.MapGroup(string.Empty).RequireAuthorization(Permissions.Read);
+        var deploy = api.MapGroup(string.Empty).RequireAuthorization(Permissions.Deploy);
         api.MapPost("/enrollments/devices", async (EnrollmentRequest? request, EnrollmentService enrollment, CancellationToken ct) =>
             TypedResults.Ok(await enrollment.EnrollAsync(request, ct).ConfigureAwait(false)));
         read.MapGet("/devices", async (FleetService fleet, CancellationToken ct) =>
             TypedResults.Ok(await fleet.ListAsync(ct).ConfigureAwait(false)));
         read.MapGet("/devices/{id}", async (string id, FleetService fleet, CancellationToken ct) =>
             TypedResults.Ok(await fleet.GetAsync(id, ct).ConfigureAwait(false)));
+        deploy.MapPost("/devices/{id}/revoke", async (string id, HttpContext context, FleetService fleet, CancellationToken ct) =>
+            TypedResults.Ok(await fleet.RevokeAsync(id, context.User.Identity!.Name!, ct).ConfigureAwait(false)));
         return app;
     }
 }

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
+using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.ControlPlane.Host.Hosting;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
@@ -19,7 +20,7 @@ public sealed partial class EmbeddedMqttBroker(
     ServerBootstrap bootstrap,
     BrokerCredentials credentials,
     EnrollmentService enrollment,
-    ILogger<EmbeddedMqttBroker> logger) : IHostedService, IDisposable
+    ILogger<EmbeddedMqttBroker> logger) : IHostedService, IDeviceSessions, IDisposable
 {
     private MqttServer? _server;
 
@@ -54,6 +55,21 @@ public sealed partial class EmbeddedMqttBroker(
                 // broker is going away either way, so a stop that trips over it is not a failure.
                 LogStopRace(ex.Message);
             }
+        }
+    }
+
+    public async Task CloseAsync(string deviceId, CancellationToken cancellationToken)
+    {
+        if (_server is null)
+        {
+            return;
+        }
+
+        var clients = await _server.GetClientsAsync().ConfigureAwait(false);
+        if (clients.Any(c => string.Equals(c.Id, deviceId, StringComparison.Ordinal)))
+        {
+            await _server.DisconnectClientAsync(deviceId, MqttDisconnectReasonCode.NotAuthorized).ConfigureAwait(false);
+            LogSessionClosed(deviceId);
         }
     }
 
@@ -132,6 +148,9 @@ public sealed partial class EmbeddedMqttBroker(
 
         return Task.CompletedTask;
     }
+
+    [LoggerMessage(EventId = 604, Level = LogLevel.Warning, Message = "Closed the session of revoked device {DeviceId}")]
+    private partial void LogSessionClosed(string deviceId);
 
     [LoggerMessage(EventId = 603, Level = LogLevel.Debug, Message = "Broker stop raced a disconnecting client: {Reason}")]
     private partial void LogStopRace(string reason);

@@ -59,7 +59,9 @@ public static partial class ControlPlaneHostExtensions
     public static WebApplicationBuilder AddEmbeddedBroker(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<BrokerCredentials>();
-        builder.Services.AddHostedService<EmbeddedMqttBroker>();
+        builder.Services.AddSingleton<EmbeddedMqttBroker>();
+        builder.Services.AddSingleton<IDeviceSessions>(sp => sp.GetRequiredService<EmbeddedMqttBroker>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<EmbeddedMqttBroker>());
         builder.Services.AddSingleton<MqttDeviceLink>();
         builder.Services.AddSingleton<IDeviceLink>(sp => sp.GetRequiredService<MqttDeviceLink>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttDeviceLink>());

@@ -43,6 +43,12 @@ public sealed partial class EnrollmentService(
 
         var tags = ValidateTags(request.Tags);
         var existing = await store.GetDeviceAsync(request.DeviceId, cancellationToken).ConfigureAwait(false);
+        if (existing?.Status == DeviceStatuses.Revoked)
+        {
+            LogEnrollmentRefused(request.DeviceId);
+            throw new CredentialRejectedException($"device '{request.DeviceId}' is revoked");
+        }
+
         var secret = DeviceCredentials.NewSecret();
         var device = new DeviceRecord(
             request.DeviceId,
@@ -75,7 +81,7 @@ public sealed partial class EnrollmentService(
         }
 
         var device = await store.GetDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false);
-        return device is not null && DeviceCredentials.Matches(secret, device.CredentialHash);
+        return device is not null && device.Status != DeviceStatuses.Revoked && DeviceCredentials.Matches(secret, device.CredentialHash);
     }
 
     private static Dictionary<string, string> ValidateTags(IReadOnlyDictionary<string, string>? tags)
@@ -107,6 +113,6 @@ public sealed partial class EnrollmentService(
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Device {DeviceId} enrolled (re-enrollment: {Again})")]
     private partial void LogEnrolled(string deviceId, bool again);
 
-    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Enrollment of device {DeviceId} refused: the enrollment key is not valid")]
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Enrollment of device {DeviceId} refused: the enrollment key is not valid or the device is revoked")]
     private partial void LogEnrollmentRefused(string deviceId);
 }

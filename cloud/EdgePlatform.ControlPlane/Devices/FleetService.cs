@@ -6,8 +6,22 @@ using Microsoft.Extensions.Logging;
 namespace EdgePlatform.ControlPlane.Devices;
 
 /// <summary>The operator's view of devices, and what devices report about themselves.</summary>
-public sealed partial class FleetService(IDeviceStore store, TimeProvider timeProvider, ILogger<FleetService> logger)
+public sealed partial class FleetService(IDeviceStore store, IDeviceSessions sessions, TimeProvider timeProvider, ILogger<FleetService> logger)
 {
+    /// <summary>
+    /// Shuts a device out: its broker credential stops working, its open session is closed,
+    /// and it cannot enroll again under the same id.
+    /// </summary>
+    public async Task<DeviceInfo> RevokeAsync(string deviceId, string revokedBy, CancellationToken cancellationToken)
+    {
+        var device = await FindAsync(deviceId, cancellationToken).ConfigureAwait(false)
+            ?? throw new NotFoundException($"device '{deviceId}' is not enrolled");
+        await store.SaveStatusAsync(deviceId, DeviceStatuses.Revoked, timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        await sessions.CloseAsync(deviceId, cancellationToken).ConfigureAwait(false);
+        LogRevoked(deviceId, revokedBy);
+        return ToInfo(device with { Status = DeviceStatuses.Revoked });
+    }
+
     public async Task<IReadOnlyList<DeviceInfo>> ListAsync(CancellationToken cancellationToken)
     {
         var devices = await store.ListDevicesAsync(cancellationToken).ConfigureAwait(false);
@@ -64,9 +78,16 @@ public sealed partial class FleetService(IDeviceStore store, TimeProvider timePr
             return;
         }
 
-        if (await store.GetDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false) is null)
+        var device = await store.GetDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false);
+        if (device is null)
         {
             LogUnknownDevice(deviceId, "status");
+            return;
+        }
+
+        if (device.Status == DeviceStatuses.Revoked)
+        {
+            // Its broker will "offline" arrives after the revocation closed the session.
             return;
         }
 
@@ -84,6 +105,9 @@ public sealed partial class FleetService(IDeviceStore store, TimeProvider timePr
             device.Desired?.Version ?? 0,
             device.Desired?.Deployment?.Model.ManifestDigest,
             device.Reported);
+
+    [LoggerMessage(EventId = 115, Level = LogLevel.Warning, Message = "Device {DeviceId} revoked by {RevokedBy}")]
+    private partial void LogRevoked(string deviceId, string revokedBy);
 
     [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "Dropped malformed twin/reported from device {DeviceId}: {Reason}")]
     private partial void LogMalformedReported(string deviceId, string reason);

@@ -8,3 +8,10 @@ public interface IDeviceLink
     /// <summary>Publishes the desired state retained, so a device that connects later still gets it.</summary>
     Task PublishDesiredAsync(string deviceId, DesiredState desired, CancellationToken cancellationToken);
 }
+
+/// <summary>Sessions of devices on the broker the control plane runs (the embedded one).</summary>
+public interface IDeviceSessions
+{
+    /// <summary>Closes the device's open session, if it has one.</summary>
+    Task CloseAsync(string deviceId, CancellationToken cancellationToken);
+}

@@ -102,6 +102,34 @@ public sealed class EmbeddedMqttBrokerTests(ControlPlaneFactory server) : IClass
             .WithTimeout(Timeout)
             .Build();
 
+    [Fact]
+    public async Task Revoke_ConnectedDevice_SessionClosedReconnectAndReEnrollmentRefused()
+    {
+        var enrollment = await EnrollAsync("dev-revoked");
+        using var client = new MqttClientFactory().CreateMqttClient();
+        var disconnected = new TaskCompletionSource<MqttClientDisconnectedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.DisconnectedAsync += args =>
+        {
+            disconnected.TrySetResult(args);
+            return Task.CompletedTask;
+        };
+        await client.ConnectAsync(Options(enrollment, "dev-revoked", "dev-revoked", enrollment.MqttPassword)).WaitAsync(Timeout);
+
+        using var http = server.CreateClient();
+        using var revoke = await http.PostAsync(new Uri("/api/v1/devices/dev-revoked/revoke", UriKind.Relative), null);
+
+        revoke.EnsureSuccessStatusCode();
+        await disconnected.Task.WaitAsync(Timeout);
+        Assert.NotEqual(MqttClientConnectResultCode.Success, await ConnectResultAsync(enrollment, "dev-revoked", "dev-revoked", enrollment.MqttPassword));
+        using var again = await http.PostAsJsonAsync(
+            new Uri("/api/v1/enrollments/devices", UriKind.Relative),
+            new EnrollmentRequest("dev-revoked", server.EnrollmentKey, null),
+            ContractsJsonContext.Default.EnrollmentRequest);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, again.StatusCode);
+        var device = await http.GetFromJsonAsync(new Uri("/api/v1/devices/dev-revoked", UriKind.Relative), ContractsJsonContext.Default.DeviceInfo);
+        Assert.Equal(DeviceStatuses.Revoked, device!.Status);
+    }
+
     private static async Task<MqttClientConnectResultCode> ConnectResultAsync(EnrollmentResponse enrollment, string clientId, string userName, string password)
     {
         using var client = new MqttClientFactory().CreateMqttClient();

@@ -4,7 +4,9 @@ using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Telemetry;
 using EdgePlatform.ControlPlane.Tests.Fakes;
 using EdgePlatform.ControlPlane.Tests.Telemetry;
+using EdgePlatform.ControlPlane.Ports;
 using Microsoft.Extensions.Logging.Abstractions;
+using NSubstitute;
 
 namespace EdgePlatform.ControlPlane.Tests.Devices;
 
@@ -19,7 +21,7 @@ public class DeviceMessageRouterTests
     {
         _store.AddDevice("dev-1");
         _telemetry = new TelemetryIngestService(_store, _store, _time, NullLogger<TelemetryIngestService>.Instance);
-        _router = new DeviceMessageRouter(new FleetService(_store, _time, NullLogger<FleetService>.Instance), _telemetry, NullLogger<DeviceMessageRouter>.Instance);
+        _router = new DeviceMessageRouter(new FleetService(_store, Substitute.For<IDeviceSessions>(), _time, NullLogger<FleetService>.Instance), _telemetry, NullLogger<DeviceMessageRouter>.Instance);
     }
 
     [Fact]

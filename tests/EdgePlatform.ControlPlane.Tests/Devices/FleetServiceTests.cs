@@ -3,7 +3,9 @@ using System.Text.Json;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Tests.Fakes;
+using EdgePlatform.ControlPlane.Ports;
 using Microsoft.Extensions.Logging.Abstractions;
+using NSubstitute;
 
 namespace EdgePlatform.ControlPlane.Tests.Devices;
 
@@ -11,11 +13,12 @@ public class FleetServiceTests
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
     private readonly InMemoryStore _store = new();
+    private readonly IDeviceSessions _sessions = Substitute.For<IDeviceSessions>();
     private readonly FleetService _fleet;
 
     public FleetServiceTests()
     {
-        _fleet = new FleetService(_store, _time, NullLogger<FleetService>.Instance);
+        _fleet = new FleetService(_store, _sessions, _time, NullLogger<FleetService>.Instance);
         _store.AddDevice("dev-1");
     }
 
@@ -96,5 +99,31 @@ public class FleetServiceTests
         var exception = await Assert.ThrowsAsync<NotFoundException>(() => _fleet.GetAsync(id, CancellationToken.None));
 
         Assert.Equal($"device '{id}' is not enrolled", exception.Message);
+    }
+
+    [Fact]
+    public async Task RevokeAsync_EnrolledDevice_MarksItRevokedAndClosesItsSession()
+    {
+        var device = await _fleet.RevokeAsync("dev-1", "olga", CancellationToken.None);
+
+        Assert.Equal(DeviceStatuses.Revoked, device.Status);
+        Assert.Equal(DeviceStatuses.Revoked, (await _fleet.GetAsync("dev-1", CancellationToken.None)).Status);
+        await _sessions.Received(1).CloseAsync("dev-1", Arg.Any<CancellationToken>());
+    }
+
+    [Fact]
+    public async Task HandleStatusAsync_OfflineWillAfterRevocation_KeepsTheDeviceRevoked()
+    {
+        await _fleet.RevokeAsync("dev-1", "olga", CancellationToken.None);
+
+        await _fleet.HandleStatusAsync("dev-1", Encoding.UTF8.GetBytes(DeviceStatuses.Offline), CancellationToken.None);
+
+        Assert.Equal(DeviceStatuses.Revoked, (await _fleet.GetAsync("dev-1", CancellationToken.None)).Status);
+    }
+
+    [Fact]
+    public async Task RevokeAsync_UnknownDevice_ThrowsNotFound()
+    {
+        await Assert.ThrowsAsync<NotFoundException>(() => _fleet.RevokeAsync("nope", "olga", CancellationToken.None));
     }
 }
