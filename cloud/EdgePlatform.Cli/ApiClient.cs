@@ -52,6 +52,17 @@ public sealed class ApiClient : IDisposable
         return await ReadAsync(response, ContractsJsonContext.Default.DeviceInfo, ct).ConfigureAwait(false);
     }
 
+    public Task<EnrollmentGroupInfo> CreateEnrollmentGroupAsync(string name, CancellationToken ct) =>
+        PostAsync("api/v1/enrollments", new CreateEnrollmentGroupRequest(name), ContractsJsonContext.Default.CreateEnrollmentGroupRequest, ContractsJsonContext.Default.EnrollmentGroupInfo, ct);
+
+    public Task<IReadOnlyList<EnrollmentGroupInfo>> ListEnrollmentGroupsAsync(CancellationToken ct) =>
+        GetAsync("api/v1/enrollments", ContractsJsonContext.Default.IReadOnlyListEnrollmentGroupInfo, ct);
+
+    public async Task RevokeEnrollmentGroupAsync(string id, CancellationToken ct)
+    {
+        using var response = await SendAsync(() => _http.DeleteAsync($"api/v1/enrollments/{Uri.EscapeDataString(id)}", ct), ct).ConfigureAwait(false);
+    }
+
     public Task<IReadOnlyList<ModelInfo>> ListModelsAsync(CancellationToken ct) =>
         GetAsync("api/v1/models", ContractsJsonContext.Default.IReadOnlyListModelInfo, ct);
 

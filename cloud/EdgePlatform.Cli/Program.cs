@@ -21,6 +21,7 @@ var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edg
     AccessCommands.Login(),
     AccessCommands.Tokens(),
     AccessCommands.Audit(),
+    AccessCommands.Enrollment(),
 };
 
 try

@@ -109,3 +109,8 @@ public sealed record WhoAmI(string Name, string Role, string TokenId);
 
 /// <summary>One line of the append-only audit log.</summary>
 public sealed record AuditEntry(long Sequence, DateTimeOffset At, string Actor, string Action, int Status);
+
+/// <summary>An enrollment group: devices enroll with keys derived from its key (the key is shown once).</summary>
+public sealed record EnrollmentGroupInfo(string Id, string Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key);
+
+public sealed record CreateEnrollmentGroupRequest(string? Name);

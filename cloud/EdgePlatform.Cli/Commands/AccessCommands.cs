@@ -90,4 +90,61 @@ public static class AccessCommands
         });
         return audit;
     }
+
+    public static Command Enrollment()
+    {
+        var name = new Option<string>("--name") { Description = "What the group is for, e.g. a site or a production batch", Required = true };
+        var create = new Command("create", "Create an enrollment group; its key is shown once") { name };
+        create.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var group = await api.CreateEnrollmentGroupAsync(parse.GetValue(name)!, ct).ConfigureAwait(false);
+            Console.Out.WriteLine(parse.IsJson()
+                ? System.Text.Json.JsonSerializer.Serialize(group, ContractsJsonContext.Default.EnrollmentGroupInfo)
+                : $"enrollment group {group.Id} ({group.Name}), key:\n{group.Key}\nIt is not shown again. Give each device only its own key: edgectl enrollment derive --key <key> --device-id <id>");
+            return 0;
+        });
+
+        var list = new Command("list", "List enrollment groups (never their keys)");
+        list.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var groups = await api.ListEnrollmentGroupsAsync(ct).ConfigureAwait(false);
+            if (parse.IsJson())
+            {
+                Render.Json(groups, ContractsJsonContext.Default.IReadOnlyListEnrollmentGroupInfo);
+                return 0;
+            }
+
+            Render.Table(["ID", "NAME", "CREATED", "REVOKED"], groups.Select(g => (IReadOnlyList<string>)[g.Id, g.Name, Render.Time(g.CreatedAt), Render.Time(g.RevokedAt)]));
+            return 0;
+        });
+
+        var id = new Argument<string>("id") { Description = "Enrollment group id" };
+        var revoke = new Command("revoke", "Revoke a group: keys derived from it no longer enroll devices (enrolled devices stay)") { id };
+        revoke.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            await api.RevokeEnrollmentGroupAsync(parse.GetValue(id)!, ct).ConfigureAwait(false);
+            Console.Out.WriteLine($"enrollment group {parse.GetValue(id)} revoked");
+            return 0;
+        });
+
+        var key = new Option<string>("--key") { Description = "The group key", Required = true };
+        var deviceId = new Option<string>("--device-id") { Description = "The device id the key is for", Required = true };
+        var derive = new Command("derive", "Compute a device's own enrollment key from the group key (offline)") { key, deviceId };
+        derive.SetAction(parse =>
+        {
+            var device = parse.GetValue(deviceId)!;
+            if (DeviceIds.Describe(device) is { } problem)
+            {
+                throw new CliException($"--device-id {problem}");
+            }
+
+            Console.Out.WriteLine(EdgePlatform.Security.EnrollmentKeys.Derive(parse.GetValue(key)!, device));
+            return 0;
+        });
+
+        return new Command("enrollment", "Enrollment groups: devices enroll with keys derived from a group key (admin)") { create, list, revoke, derive };
+    }
 }

@@ -11,6 +11,16 @@ public static class DevicesApi
         var api = app.MapGroup("/api/v1");
         var read = api.MapGroup(string.Empty).RequireAuthorization(Permissions.Read);
         var deploy = api.MapGroup(string.Empty).RequireAuthorization(Permissions.Deploy);
+        var admin = api.MapGroup(string.Empty).RequireAuthorization(Permissions.ManageAccess);
+        admin.MapPost("/enrollments", async (CreateEnrollmentGroupRequest? request, EnrollmentService enrollment, CancellationToken ct) =>
+            TypedResults.Ok(await enrollment.CreateGroupAsync(request, ct).ConfigureAwait(false)));
+        admin.MapGet("/enrollments", async (EnrollmentService enrollment, CancellationToken ct) =>
+            TypedResults.Ok(await enrollment.ListGroupsAsync(ct).ConfigureAwait(false)));
+        admin.MapDelete("/enrollments/{id}", async (string id, EnrollmentService enrollment, CancellationToken ct) =>
+        {
+            await enrollment.RevokeGroupAsync(id, ct).ConfigureAwait(false);
+            return TypedResults.NoContent();
+        });
         api.MapPost("/enrollments/devices", async (EnrollmentRequest? request, EnrollmentService enrollment, CancellationToken ct) =>
             TypedResults.Ok(await enrollment.EnrollAsync(request, ct).ConfigureAwait(false)));
         read.MapGet("/devices", async (FleetService fleet, CancellationToken ct) =>

@@ -41,6 +41,7 @@ public static partial class ControlPlaneHostExtensions
         builder.Services.AddSingleton<IDeploymentStore>(store);
         builder.Services.AddSingleton<ITelemetryStore>(store);
         builder.Services.AddSingleton<ITrainingStore>(store);
+        builder.Services.AddSingleton<IEnrollmentGroupStore>(store);
         return builder;
     }
 

@@ -116,6 +116,15 @@ internal static class SqliteMigrations
         CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         """,
+        """
+        CREATE TABLE enrollment_groups (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            key TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT NULL
+        );
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

@@ -13,7 +13,7 @@ namespace EdgePlatform.ControlPlane.Host.Storage;
 /// The default store: one SQLite file in the data directory, WAL mode, migrated on open.
 /// Nested documents (tags, twins, metrics) are kept as JSON columns.
 /// </summary>
-public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore, IDeviceStore, IModelStore, IDeploymentStore, ITelemetryStore, ITrainingStore
+public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore, IEnrollmentGroupStore, IDeviceStore, IModelStore, IDeploymentStore, ITelemetryStore, ITrainingStore
 {
     private readonly string _connectionString;
 
@@ -435,6 +435,32 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
         return [.. rows.Select(r => new AuditEntry(r.Sequence, ParseTime(r.At), r.Actor, r.Action, (int)r.Status))];
     }
 
+    public async Task AddGroupAsync(EnrollmentGroupRecord group, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO enrollment_groups (id, name, key, created_at) VALUES (@Id, @Name, @Key, @CreatedAt)",
+            new { group.Id, group.Name, group.Key, CreatedAt = Time(group.CreatedAt) },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<EnrollmentGroupRecord>> ListGroupsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var rows = await connection.QueryAsync<GroupRow>(
+            new CommandDefinition("SELECT * FROM enrollment_groups ORDER BY created_at", cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(r => new EnrollmentGroupRecord(r.Id, r.Name, r.Key, ParseTime(r.CreatedAt), r.RevokedAt is null ? null : ParseTime(r.RevokedAt)))];
+    }
+
+    public async Task<bool> RevokeGroupAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE enrollment_groups SET revoked_at = COALESCE(revoked_at, @at) WHERE id = @id",
+            new { id, at = Time(at) },
+            cancellationToken: cancellationToken)).ConfigureAwait(false) == 1;
+    }
+
     private SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
@@ -575,6 +601,15 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
 
         public EdgePlatform.ControlPlane.Access.ApiTokenRecord ToRecord() =>
             new(Id, Name, Role, Hash, CreatedBy, ParseTime(CreatedAt), RevokedAt is null ? null : ParseTime(RevokedAt));
+    }
+
+    private sealed class GroupRow
+    {
+        public string Id { get; set; } = "";
+        public string Name { get; set; } = "";
+        public string Key { get; set; } = "";
+        public string CreatedAt { get; set; } = "";
+        public string? RevokedAt { get; set; }
     }
 
     private sealed class AuditRow

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Ports;
+using EdgePlatform.Security;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -10,6 +11,7 @@ namespace EdgePlatform.ControlPlane.Devices;
 /// <summary>Admits devices that prove the group enrollment key, and checks their broker credentials.</summary>
 public sealed partial class EnrollmentService(
     IDeviceStore store,
+    IEnrollmentGroupStore groups,
     ITrustPublisher trust,
     IOptions<EnrollmentOptions> options,
     TimeProvider timeProvider,
@@ -35,7 +37,7 @@ public sealed partial class EnrollmentService(
         }
 
         var settings = options.Value;
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(request.EnrollmentKey), Encoding.UTF8.GetBytes(settings.GroupKey)))
+        if (!await KeyIsValidAsync(settings, request.DeviceId, request.EnrollmentKey, cancellationToken).ConfigureAwait(false))
         {
             LogEnrollmentRefused(request.DeviceId);
             throw new CredentialRejectedException("the enrollment key is not valid");
@@ -70,6 +72,61 @@ public sealed partial class EnrollmentService(
             settings.RegistryUrl,
             settings.MetadataUrl,
             trust.TrustedRoot);
+    }
+
+    public async Task<EnrollmentGroupInfo> CreateGroupAsync(CreateEnrollmentGroupRequest? request, CancellationToken cancellationToken)
+    {
+        var name = request?.Name?.Trim();
+        if (string.IsNullOrEmpty(name) || name.Length > 100)
+        {
+            throw new RequestValidationException("name", "is required (1-100 characters)");
+        }
+
+        var group = new EnrollmentGroupRecord(
+            Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)),
+            name,
+            Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
+            timeProvider.GetUtcNow(),
+            null);
+        await groups.AddGroupAsync(group, cancellationToken).ConfigureAwait(false);
+        LogGroupCreated(group.Id, name);
+        return group.ToInfo(withKey: true);
+    }
+
+    public async Task<IReadOnlyList<EnrollmentGroupInfo>> ListGroupsAsync(CancellationToken cancellationToken) =>
+        [.. (await groups.ListGroupsAsync(cancellationToken).ConfigureAwait(false)).Select(g => g.ToInfo())];
+
+    public async Task RevokeGroupAsync(string id, CancellationToken cancellationToken)
+    {
+        if (!await groups.RevokeGroupAsync(id, timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false))
+        {
+            throw new NotFoundException($"enrollment group '{id}' does not exist");
+        }
+
+        LogGroupRevoked(id);
+    }
+
+    /// <summary>
+    /// The server's default group key itself (local tooling), or a key derived for this very
+    /// device id from the default key or from an enrollment group that is not revoked.
+    /// </summary>
+    private async Task<bool> KeyIsValidAsync(EnrollmentOptions settings, string deviceId, string presented, CancellationToken cancellationToken)
+    {
+        if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(settings.GroupKey))
+            || EnrollmentKeys.Matches(settings.GroupKey, deviceId, presented))
+        {
+            return true;
+        }
+
+        foreach (var group in await groups.ListGroupsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (group.RevokedAt is null && EnrollmentKeys.Matches(group.Key, deviceId, presented))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>True when <paramref name="secret"/> is the current broker credential of an enrolled device.</summary>
@@ -109,6 +166,12 @@ public sealed partial class EnrollmentService(
 
         return result;
     }
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Enrollment group {Id} ({Name}) created")]
+    private partial void LogGroupCreated(string id, string name);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Enrollment group {Id} revoked: keys derived from it no longer enroll devices")]
+    private partial void LogGroupRevoked(string id);
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Device {DeviceId} enrolled (re-enrollment: {Again})")]
     private partial void LogEnrolled(string deviceId, bool again);

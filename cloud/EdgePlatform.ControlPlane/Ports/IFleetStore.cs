@@ -64,3 +64,19 @@ public interface ITrainingStore
 
     Task<IReadOnlyList<TrainingRunInfo>> ListTrainingRunsAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>Enrollment groups; their keys are kept, since device keys are derived from them.</summary>
+public interface IEnrollmentGroupStore
+{
+    Task AddGroupAsync(EnrollmentGroupRecord group, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<EnrollmentGroupRecord>> ListGroupsAsync(CancellationToken cancellationToken);
+
+    /// <summary>False when there is no such group.</summary>
+    Task<bool> RevokeGroupAsync(string id, DateTimeOffset at, CancellationToken cancellationToken);
+}
+
+public sealed record EnrollmentGroupRecord(string Id, string Name, string Key, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt)
+{
+    public EnrollmentGroupInfo ToInfo(bool withKey = false) => new(Id, Name, CreatedAt, RevokedAt, withKey ? Key : null);
+}

@@ -100,6 +100,28 @@ public sealed class OperatorAccessTests(ControlPlaneFactory server) : IClassFixt
     }
 
     [Fact]
+    public async Task EnrollmentGroup_DerivedDeviceKeyEnrolls_GroupKeyNeverListed_RevokedGroupRefused()
+    {
+        using var admin = server.CreateClient();
+        using var created = await admin.PostAsJsonAsync("/api/v1/enrollments", new CreateEnrollmentGroupRequest("site-berlin"), ContractsJsonContext.Default.CreateEnrollmentGroupRequest);
+        var group = (await created.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentGroupInfo))!;
+        var deviceKey = EdgePlatform.Security.EnrollmentKeys.Derive(group.Key!, "dev-berlin-1");
+
+        using var anonymous = server.CreateAnonymousClient();
+        using var enrolled = await anonymous.PostAsJsonAsync("/api/v1/enrollments/devices", new EnrollmentRequest("dev-berlin-1", deviceKey, null), ContractsJsonContext.Default.EnrollmentRequest);
+        var listed = await admin.GetStringAsync("/api/v1/enrollments");
+        (await admin.DeleteAsync($"/api/v1/enrollments/{group.Id}")).EnsureSuccessStatusCode();
+        using var afterRevoke = await anonymous.PostAsJsonAsync(
+            "/api/v1/enrollments/devices",
+            new EnrollmentRequest("dev-berlin-2", EdgePlatform.Security.EnrollmentKeys.Derive(group.Key!, "dev-berlin-2"), null),
+            ContractsJsonContext.Default.EnrollmentRequest);
+
+        Assert.Equal(HttpStatusCode.OK, enrolled.StatusCode);
+        Assert.DoesNotContain(group.Key!, listed, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, afterRevoke.StatusCode);
+    }
+
+    [Fact]
     public void InitialAdminToken_WrittenOwnerOnly()
     {
         using var client = server.CreateClient();

@@ -28,10 +28,41 @@ public sealed class EnrollmentServiceTests : IDisposable
             RegistryUrl = "http://registry.local:5080",
             MetadataUrl = "http://metadata.local:5080",
         });
-        _enrollment = new EnrollmentService(_store, _trust, options, _time, NullLogger<EnrollmentService>.Instance);
+        _enrollment = new EnrollmentService(_store, _store, _trust, options, _time, NullLogger<EnrollmentService>.Instance);
     }
 
     public void Dispose() => _trust.Dispose();
+
+    [Fact]
+    public async Task EnrollAsync_KeyDerivedFromAGroupForThisDevice_Enrolls()
+    {
+        var group = await _enrollment.CreateGroupAsync(new CreateEnrollmentGroupRequest("plant-a"), CancellationToken.None);
+
+        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-derived", EdgePlatform.Security.EnrollmentKeys.Derive(group.Key!, "dev-derived"), null), CancellationToken.None);
+
+        Assert.Equal("dev-derived", response.DeviceId);
+    }
+
+    [Fact]
+    public async Task EnrollAsync_KeyDerivedForAnotherDevice_IsRejected()
+    {
+        var group = await _enrollment.CreateGroupAsync(new CreateEnrollmentGroupRequest("plant-a"), CancellationToken.None);
+        var othersKey = EdgePlatform.Security.EnrollmentKeys.Derive(group.Key!, "dev-other");
+
+        await Assert.ThrowsAsync<CredentialRejectedException>(
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-thief", othersKey, null), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task EnrollAsync_KeyFromARevokedGroup_IsRejected()
+    {
+        var group = await _enrollment.CreateGroupAsync(new CreateEnrollmentGroupRequest("batch-7"), CancellationToken.None);
+        await _enrollment.RevokeGroupAsync(group.Id, CancellationToken.None);
+
+        await Assert.ThrowsAsync<CredentialRejectedException>(
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-late", EdgePlatform.Security.EnrollmentKeys.Derive(group.Key!, "dev-late"), null), CancellationToken.None));
+        Assert.Null((await _enrollment.ListGroupsAsync(CancellationToken.None)).Single().Key);
+    }
 
     [Fact]
     public async Task EnrollAsync_RightKey_ReturnsConnectionDetailsAndAWorkingCredential()

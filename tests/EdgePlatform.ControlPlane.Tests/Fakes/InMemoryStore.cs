@@ -8,7 +8,7 @@ namespace EdgePlatform.ControlPlane.Tests.Fakes;
 /// The store ports in memory, following the contracts SqliteStore implements: re-enrollment
 /// replaces only credential and tags, telemetry is unique per (device, sequence).
 /// </summary>
-internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStore, ITelemetryStore
+internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStore, ITelemetryStore, IEnrollmentGroupStore
 {
     private readonly ConcurrentDictionary<string, DeviceRecord> _devices = new(StringComparer.Ordinal);
     private readonly List<ModelRecord> _models = [];
@@ -140,5 +140,40 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         }
 
         return Task.CompletedTask;
+    }
+
+    private readonly List<EnrollmentGroupRecord> _groups = [];
+
+    public Task AddGroupAsync(EnrollmentGroupRecord group, CancellationToken cancellationToken)
+    {
+        lock (_groups)
+        {
+            _groups.Add(group);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<EnrollmentGroupRecord>> ListGroupsAsync(CancellationToken cancellationToken)
+    {
+        lock (_groups)
+        {
+            return Task.FromResult<IReadOnlyList<EnrollmentGroupRecord>>([.. _groups]);
+        }
+    }
+
+    public Task<bool> RevokeGroupAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        lock (_groups)
+        {
+            var index = _groups.FindIndex(g => g.Id == id);
+            if (index < 0)
+            {
+                return Task.FromResult(false);
+            }
+
+            _groups[index] = _groups[index] with { RevokedAt = _groups[index].RevokedAt ?? at };
+            return Task.FromResult(true);
+        }
     }
 }
