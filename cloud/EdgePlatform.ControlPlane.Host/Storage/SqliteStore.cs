@@ -190,73 +190,87 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
         return [.. rows.Select(r => r.ToInfo())];
     }
 
-    public async Task<bool> AddTelemetryAsync(string deviceId, string kind, TelemetryRecord record, DateTimeOffset receivedAt, CancellationToken cancellationToken)
+    public async Task<int> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(records);
         await using var connection = Open();
-        var inserted = await connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT OR IGNORE INTO telemetry (device_id, sequence, kind, received_at, ts, model_name, model_version, model_digest,
-                events_in, events_scored, errors, dead_lettered, latency_p50_ms, latency_p99_ms, latency_max_ms, cpu_percent, memory_bytes)
-            VALUES (@deviceId, @Sequence, @kind, @receivedAt, @ts, @ModelName, @ModelVersion, @ModelDigest,
-                @EventsIn, @EventsScored, @Errors, @DeadLettered, @LatencyP50Ms, @LatencyP99Ms, @LatencyMaxMs, @CpuPercent, @MemoryBytes)
-            """,
-            new
-            {
-                deviceId,
-                record.Sequence,
-                kind,
-                receivedAt = Time(receivedAt),
-                ts = Time(record.Timestamp),
-                record.ModelName,
-                record.ModelVersion,
-                record.ModelDigest,
-                record.EventsIn,
-                record.EventsScored,
-                record.Errors,
-                record.DeadLettered,
-                record.LatencyP50Ms,
-                record.LatencyP99Ms,
-                record.LatencyMaxMs,
-                record.CpuPercent,
-                record.MemoryBytes,
-            },
-            cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return inserted == 1;
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var received = Time(receivedAt);
+        var inserted = 0;
+
+        // One transaction per batch: a device's reports land together, with one commit.
+        foreach (var record in records)
+        {
+            inserted += await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT OR IGNORE INTO telemetry (device_id, sequence, kind, received_at, ts, model_name, model_version, model_digest,
+                    events_in, events_scored, errors, dead_lettered, latency_p50_ms, latency_p99_ms, latency_max_ms, cpu_percent, memory_bytes)
+                VALUES (@deviceId, @Sequence, @kind, @received, @ts, @ModelName, @ModelVersion, @ModelDigest,
+                    @EventsIn, @EventsScored, @Errors, @DeadLettered, @LatencyP50Ms, @LatencyP99Ms, @LatencyMaxMs, @CpuPercent, @MemoryBytes)
+                """,
+                new
+                {
+                    deviceId,
+                    record.Sequence,
+                    kind,
+                    received,
+                    ts = Time(record.Timestamp),
+                    record.ModelName,
+                    record.ModelVersion,
+                    record.ModelDigest,
+                    record.EventsIn,
+                    record.EventsScored,
+                    record.Errors,
+                    record.DeadLettered,
+                    record.LatencyP50Ms,
+                    record.LatencyP99Ms,
+                    record.LatencyMaxMs,
+                    record.CpuPercent,
+                    record.MemoryBytes,
+                },
+                transaction,
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return inserted;
     }
 
     public async Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken)
     {
         await using var connection = Open();
-        var totals = await connection.QueryAsync<TelemetryTotalsRow>(new CommandDefinition(
-            """
-            SELECT device_id AS DeviceId, COUNT(*) AS Reports, MAX(sequence) AS LastSequence, MAX(received_at) AS LastReceived,
-                   SUM(events_in) AS EventsIn, SUM(events_scored) AS EventsScored, SUM(errors) AS Errors, SUM(dead_lettered) AS DeadLettered
-            FROM telemetry WHERE (@deviceId IS NULL OR device_id = @deviceId)
-            GROUP BY device_id ORDER BY device_id
-            """,
-            new { deviceId },
-            cancellationToken: cancellationToken)).ConfigureAwait(false);
 
-        var result = new List<DeviceTelemetrySummary>();
-        foreach (var total in totals)
-        {
-            var latest = await connection.QuerySingleAsync<TelemetryRow>(new CommandDefinition(
-                "SELECT * FROM telemetry WHERE device_id = @DeviceId AND sequence = @LastSequence",
-                new { total.DeviceId, total.LastSequence },
-                cancellationToken: cancellationToken)).ConfigureAwait(false);
+        // Totals per device joined with each device's latest report, in one query.
+        var summaries = await connection.QueryAsync<TelemetryTotalsRow, TelemetryRow, DeviceTelemetrySummary>(
+            new CommandDefinition(
+                """
+                SELECT s.DeviceId, s.Reports, s.LastSequence, s.LastReceived, s.EventsIn, s.EventsScored, s.Errors, s.DeadLettered, t.*
+                FROM (
+                    SELECT device_id AS DeviceId, COUNT(*) AS Reports, MAX(sequence) AS LastSequence, MAX(received_at) AS LastReceived,
+                           SUM(events_in) AS EventsIn, SUM(events_scored) AS EventsScored, SUM(errors) AS Errors, SUM(dead_lettered) AS DeadLettered
+                    FROM telemetry WHERE (@deviceId IS NULL OR device_id = @deviceId)
+                    GROUP BY device_id) s
+                JOIN telemetry t ON t.device_id = s.DeviceId AND t.sequence = s.LastSequence
+                ORDER BY s.DeviceId
+                """,
+                new { deviceId },
+                cancellationToken: cancellationToken),
+            (total, latest) => new DeviceTelemetrySummary(
+                total.DeviceId,
+                total.Reports,
+                total.LastSequence,
+                ParseTime(total.LastReceived),
 
-            // Counters in the summary are totals over all reports; the rest is the latest report.
-            var record = latest.ToRecord() with
-            {
-                EventsIn = total.EventsIn,
-                EventsScored = total.EventsScored,
-                Errors = total.Errors,
-                DeadLettered = total.DeadLettered,
-            };
-            result.Add(new DeviceTelemetrySummary(total.DeviceId, total.Reports, total.LastSequence, ParseTime(total.LastReceived), record));
-        }
-
-        return result;
+                // Counters in the summary are totals over all reports; the rest is the latest report.
+                latest.ToRecord() with
+                {
+                    EventsIn = total.EventsIn,
+                    EventsScored = total.EventsScored,
+                    Errors = total.Errors,
+                    DeadLettered = total.DeadLettered,
+                }),
+            splitOn: "device_id").ConfigureAwait(false);
+        return [.. summaries];
     }
 
     public async Task AddDatasetAsync(DatasetInfo dataset, CancellationToken cancellationToken)

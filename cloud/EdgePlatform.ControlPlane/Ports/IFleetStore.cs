@@ -44,8 +44,8 @@ public interface IDeploymentStore
 
 public interface ITelemetryStore
 {
-    /// <summary>Stores one report; false when (device, sequence) was already stored.</summary>
-    Task<bool> AddTelemetryAsync(string deviceId, string kind, TelemetryRecord record, DateTimeOffset receivedAt, CancellationToken cancellationToken);
+    /// <summary>Stores a batch of reports; returns how many were new (a (device, sequence) already stored is skipped).</summary>
+    Task<int> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken);
 }

@@ -52,20 +52,8 @@ public sealed partial class TelemetryIngestService(
             return Reject(topicDeviceId, $"batch names device '{batch.DeviceId}', not the topic's");
         }
 
-        var receivedAt = timeProvider.GetUtcNow();
-        int accepted = 0, duplicates = 0;
-        foreach (var record in batch.Records)
-        {
-            if (await store.AddTelemetryAsync(topicDeviceId, kind, record, receivedAt, cancellationToken).ConfigureAwait(false))
-            {
-                accepted++;
-            }
-            else
-            {
-                duplicates++;
-            }
-        }
-
+        var accepted = await store.AddTelemetryAsync(topicDeviceId, kind, batch.Records, timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        var duplicates = batch.Records.Count - accepted;
         Interlocked.Add(ref _accepted, accepted);
         Interlocked.Add(ref _duplicates, duplicates);
         if (duplicates > 0)

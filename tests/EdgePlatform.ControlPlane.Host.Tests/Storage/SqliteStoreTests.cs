@@ -55,9 +55,9 @@ public sealed class SqliteStoreTests : IDisposable
         var store = new SqliteStore(_database.Path);
         var record = Telemetry(7, eventsIn: 100);
 
-        Assert.True(await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, record, Now, CancellationToken.None));
-        Assert.False(await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, record with { EventsIn = 999 }, Now.AddSeconds(5), CancellationToken.None));
-        Assert.True(await store.AddTelemetryAsync("dev-2", TelemetryKinds.Perf, record, Now, CancellationToken.None));
+        Assert.Equal(1, await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [record], Now, CancellationToken.None));
+        Assert.Equal(0, await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [record with { EventsIn = 999 }], Now.AddSeconds(5), CancellationToken.None));
+        Assert.Equal(1, await store.AddTelemetryAsync("dev-2", TelemetryKinds.Perf, [record], Now, CancellationToken.None));
 
         var summary = Assert.Single(await store.SummarizeAsync("dev-1", CancellationToken.None));
         Assert.Equal(1, summary.Reports);
@@ -70,9 +70,9 @@ public sealed class SqliteStoreTests : IDisposable
     public async Task SummarizeAsync_SeveralReports_SumsCountersAndKeepsTheLatestRest()
     {
         var store = new SqliteStore(_database.Path);
-        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, Telemetry(1, eventsIn: 10) with { ModelVersion = "1" }, Now, CancellationToken.None);
-        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, Telemetry(3, eventsIn: 30) with { ModelVersion = "2", ModelName = null }, Now.AddSeconds(20), CancellationToken.None);
-        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, Telemetry(2, eventsIn: 20), Now.AddSeconds(10), CancellationToken.None);
+        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [Telemetry(1, eventsIn: 10) with { ModelVersion = "1" }], Now, CancellationToken.None);
+        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [Telemetry(3, eventsIn: 30) with { ModelVersion = "2", ModelName = null }], Now.AddSeconds(20), CancellationToken.None);
+        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [Telemetry(2, eventsIn: 20)], Now.AddSeconds(10), CancellationToken.None);
 
         var summary = Assert.Single(await store.SummarizeAsync(null, CancellationToken.None));
 

@@ -126,8 +126,8 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         }
     }
 
-    public Task<bool> AddTelemetryAsync(string deviceId, string kind, TelemetryRecord record, DateTimeOffset receivedAt, CancellationToken cancellationToken) =>
-        Task.FromResult(_telemetry.TryAdd((deviceId, record.Sequence), (kind, record)));
+    public Task<int> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken) =>
+        Task.FromResult(records.Count(record => _telemetry.TryAdd((deviceId, record.Sequence), (kind, record))));
 
     public Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken) =>
         throw new NotSupportedException("not needed by these tests");
