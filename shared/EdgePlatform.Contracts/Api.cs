@@ -94,7 +94,16 @@ public sealed record ApiProblem(string? Type, string? Title, int? Status, string
 /// Written by a running server to <c>server.json</c> in its data directory once it accepts
 /// connections, so local tools and agents can find it.
 /// </summary>
-public sealed record ServerEndpoints(string HttpUrl, string MqttHost, int MqttPort, string EnrollmentKeyFile, int ProcessId);
+public sealed record ServerEndpoints(string HttpUrl, string MqttHost, int MqttPort, string EnrollmentKeyFile, int ProcessId)
+{
+    public const string FileName = "server.json";
+}
+
+/// <summary>Written by a running agent to <c>agent.json</c> in its data directory, so local tools find its local broker.</summary>
+public sealed record AgentEndpoints(string DeviceId, string LocalBrokerHost, int LocalBrokerPort, int ProcessId)
+{
+    public const string FileName = "agent.json";
+}
 
 /// <summary>An operator API token as listed (the secret is shown only once, at creation).</summary>
 public sealed record ApiTokenInfo(string Id, string Name, string Role, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);

@@ -30,6 +30,7 @@ namespace EdgePlatform.Contracts;
 [JsonSerializable(typeof(IReadOnlyList<DeviceTelemetrySummary>))]
 [JsonSerializable(typeof(ApiProblem))]
 [JsonSerializable(typeof(ServerEndpoints))]
+[JsonSerializable(typeof(AgentEndpoints))]
 [JsonSerializable(typeof(ApiTokenInfo))]
 [JsonSerializable(typeof(IReadOnlyList<ApiTokenInfo>))]
 [JsonSerializable(typeof(CreateTokenRequest))]

@@ -49,7 +49,7 @@ public sealed class PlatformFixture : IAsyncLifetime
                 $"--Server:InitialAdminTokenFile={AdminTokenFile}",
             ],
             Path.Combine(Root, "server.log"));
-        Endpoints = await Wait.ForFileAsync(Path.Combine(ServerDirectory, "server.json"), Server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
+        Endpoints = await Wait.ForFileAsync(Path.Combine(ServerDirectory, ServerEndpoints.FileName), Server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
         await Wait.UntilAsync(() => Task.FromResult(File.Exists(AdminTokenFile)), "the initial admin token");
         AdminToken = (await File.ReadAllTextAsync(AdminTokenFile)).Trim();
         Api = new ApiClient(new Uri(Endpoints.HttpUrl), AdminToken);
@@ -69,9 +69,9 @@ public sealed class PlatformFixture : IAsyncLifetime
 
         foreach (var (deviceId, process) in Agents)
         {
-            var announcement = await Wait.ForFileAsync(Path.Combine(Root, deviceId, "agent.json"), process, b => JsonDocument.Parse(b));
-            var port = announcement.RootElement.GetProperty("localBrokerPort").GetInt32();
-            _buses[deviceId] = await LocalBus.ConnectAsync(deviceId, port);
+            var announcement = await Wait.ForFileAsync(
+                Path.Combine(Root, deviceId, AgentEndpoints.FileName), process, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.AgentEndpoints));
+            _buses[deviceId] = await LocalBus.ConnectAsync(deviceId, announcement.LocalBrokerPort);
         }
 
         await Wait.UntilAsync(

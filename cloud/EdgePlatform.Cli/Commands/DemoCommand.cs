@@ -73,7 +73,7 @@ public static class DemoCommand
             ],
             Path.Combine(settings.DataDirectory, "server.log"));
         var endpoints = await WaitForFileAsync(
-            Path.Combine(serverDir, "server.json"), server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints), ct).ConfigureAwait(false);
+            Path.Combine(serverDir, ServerEndpoints.FileName), server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints), ct).ConfigureAwait(false);
         Say($"control plane up: API {endpoints.HttpUrl}, MQTT {endpoints.MqttHost}:{endpoints.MqttPort} (log: {server.LogPath})");
 
         using var api = new ApiClient(new Uri(endpoints.HttpUrl), (await File.ReadAllTextAsync(Path.Combine(settings.DataDirectory, AdminTokenFile), ct).ConfigureAwait(false)).Trim());
@@ -93,12 +93,12 @@ public static class DemoCommand
             agents.Add((deviceId, process, agentDir));
         }
 
-        var localBrokers = new Dictionary<string, AgentLocalBroker>(StringComparer.Ordinal);
+        var localBrokers = new Dictionary<string, AgentEndpoints>(StringComparer.Ordinal);
         foreach (var (deviceId, process, agentDir) in agents)
         {
-            var local = await WaitForFileAsync(Path.Combine(agentDir, "agent.json"), process, b => AgentLocalBroker.Parse(b), ct).ConfigureAwait(false);
+            var local = await WaitForFileAsync(Path.Combine(agentDir, AgentEndpoints.FileName), process, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.AgentEndpoints), ct).ConfigureAwait(false);
             localBrokers[deviceId] = local;
-            Say($"agent {deviceId} enrolled (pid {process.Id}, local events on {local.Host}:{local.Port})");
+            Say($"agent {deviceId} enrolled (pid {process.Id}, local events on {local.LocalBrokerHost}:{local.LocalBrokerPort})");
         }
 
         await WaitUntilAsync(
@@ -198,7 +198,7 @@ public static class DemoCommand
             ?? throw new CliException("the model card is empty");
     }
 
-    private static async Task<StreamResult> StreamEventsAsync(string deviceId, AgentLocalBroker broker, ModelCard card, int count, CancellationToken ct)
+    private static async Task<StreamResult> StreamEventsAsync(string deviceId, AgentEndpoints broker, ModelCard card, int count, CancellationToken ct)
     {
         var predictions = new ConcurrentDictionary<string, Prediction>(StringComparer.Ordinal);
         var deadLetters = 0;
@@ -206,7 +206,7 @@ public static class DemoCommand
         const int Malformed = 1;
 
         await using var client = new MqttConnection(
-            new MqttConnectionSettings(broker.Host, broker.Port, $"edgectl-demo-{deviceId}") { CleanStart = true },
+            new MqttConnectionSettings(broker.LocalBrokerHost, broker.LocalBrokerPort, $"edgectl-demo-{deviceId}") { CleanStart = true },
             NullLogger.Instance);
         client.Subscribe(Topics.LocalPredictions);
         client.Subscribe(Topics.LocalDeadLetter);
@@ -308,20 +308,6 @@ public static class DemoCommand
     private sealed record DemoSettings(string DataDirectory, int Events, int Devices, bool KeepRunning, bool Json);
 
     private sealed record StreamResult(string DeviceId, int Sent, int Predictions, int Anomalies, int DeadLetters, double P50Ms);
-}
-
-/// <summary>The agent's announcement file (<c>agent.json</c>) as far as the demo needs it.</summary>
-internal sealed record AgentLocalBroker(string DeviceId, string Host, int Port)
-{
-    public static AgentLocalBroker? Parse(byte[] json)
-    {
-        using var document = JsonDocument.Parse(json);
-        var root = document.RootElement;
-        return new AgentLocalBroker(
-            root.GetProperty("deviceId").GetString()!,
-            root.GetProperty("localBrokerHost").GetString()!,
-            root.GetProperty("localBrokerPort").GetInt32());
-    }
 }
 
 /// <summary>The demo's closing line with <c>-o json</c>.</summary>

@@ -15,7 +15,6 @@ namespace EdgePlatform.ControlPlane.Host.Hosting;
 public sealed class ServerBootstrap
 {
     public const string EnrollmentKeyFileName = "enrollment.key";
-    public const string EndpointsFileName = "server.json";
 
     private ServerBootstrap(ServerOptions options, int httpPort, int mqttPort, string enrollmentKey)
     {
@@ -46,7 +45,7 @@ public sealed class ServerBootstrap
         File.SetUnixFileMode(options.DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
 
         // A stale endpoints file from an earlier run must not be mistaken for this one.
-        File.Delete(Path.Combine(options.DataDirectory, EndpointsFileName));
+        File.Delete(Path.Combine(options.DataDirectory, ServerEndpoints.FileName));
 
         var address = IPAddress.Parse(options.BindAddress);
         var httpPort = options.HttpPort == 0 ? FreePort(address) : options.HttpPort;
@@ -67,7 +66,7 @@ public sealed class ServerBootstrap
     public void WriteEndpointsFile()
     {
         var endpoints = new ServerEndpoints(HttpUrl, Options.BindAddress, MqttPort, EnrollmentKeyFile, Environment.ProcessId);
-        var path = Path.Combine(DataDirectory, EndpointsFileName);
+        var path = Path.Combine(DataDirectory, ServerEndpoints.FileName);
         var temporary = path + ".tmp";
         File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(endpoints, ContractsJsonContext.Default.ServerEndpoints));
         File.Move(temporary, path, overwrite: true);

@@ -48,17 +48,4 @@ public sealed class AgentStateStore(string dataDirectory)
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(AgentState))]
-[JsonSerializable(typeof(AgentEndpoints))]
 internal sealed partial class AgentJsonContext : JsonSerializerContext;
-
-/// <summary>Written to <c>agent.json</c> once the agent runs, so local tools find its local broker.</summary>
-public sealed record AgentEndpoints(string DeviceId, string LocalBrokerHost, int LocalBrokerPort, int ProcessId)
-{
-    public const string FileName = "agent.json";
-
-    public static byte[] Serialize(AgentEndpoints endpoints) =>
-        JsonSerializer.SerializeToUtf8Bytes(endpoints, AgentJsonContext.Default.AgentEndpoints);
-
-    public static AgentEndpoints? Deserialize(ReadOnlySpan<byte> json) =>
-        JsonSerializer.Deserialize(json, AgentJsonContext.Default.AgentEndpoints);
-}

@@ -1,6 +1,7 @@
 using EdgePlatform.Agent.Core;
 using EdgePlatform.Agent.Core.Identity;
 using EdgePlatform.Agent.Core.Reconciliation;
+using EdgePlatform.Contracts;
 using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.Agent.Links;
@@ -19,7 +20,7 @@ public sealed partial class AgentEndpointsWriter(
         await reconciler.Started.WaitAsync(stoppingToken).ConfigureAwait(false);
         var endpoints = new AgentEndpoints(device.DeviceId, broker.Host, broker.Port, Environment.ProcessId);
         var path = Path.Combine(agentOptions.Value.DataDirectory, AgentEndpoints.FileName);
-        await File.WriteAllBytesAsync(path + ".tmp", AgentEndpoints.Serialize(endpoints), stoppingToken).ConfigureAwait(false);
+        await File.WriteAllBytesAsync(path + ".tmp", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(endpoints, ContractsJsonContext.Default.AgentEndpoints), stoppingToken).ConfigureAwait(false);
         File.Move(path + ".tmp", path, overwrite: true);
         LogReady(device.DeviceId, endpoints.LocalBrokerHost, endpoints.LocalBrokerPort, agentOptions.Value.DataDirectory);
     }
