@@ -81,17 +81,11 @@ public sealed class ApiClient : IDisposable
             ContractsJsonContext.Default.IReadOnlyListDeviceTelemetrySummary,
             ct);
 
-    public async Task<byte[]> GetBlobAsync(string repository, string digest, CancellationToken ct)
-    {
-        using var response = await SendAsync(() => _http.GetAsync($"v2/{repository}/blobs/{digest}", ct), ct).ConfigureAwait(false);
-        return await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
-    }
+    public Task<byte[]> GetBlobAsync(string repository, string digest, CancellationToken ct) =>
+        GetBytesAsync($"v2/{repository}/blobs/{digest}", ct);
 
-    public async Task<byte[]> GetManifestAsync(string repository, string digest, CancellationToken ct)
-    {
-        using var response = await SendAsync(() => _http.GetAsync($"v2/{repository}/manifests/{digest}", ct), ct).ConfigureAwait(false);
-        return await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
-    }
+    public Task<byte[]> GetManifestAsync(string repository, string digest, CancellationToken ct) =>
+        GetBytesAsync($"v2/{repository}/manifests/{digest}", ct);
 
     /// <summary>Raw bytes of a GET, for signed metadata that must be verified exactly as served.</summary>
     public async Task<byte[]> GetBytesAsync(string path, CancellationToken ct)

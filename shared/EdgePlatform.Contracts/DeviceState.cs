@@ -48,7 +48,6 @@ public sealed record ModelSlotReport(
 public static class ModelSlotStates
 {
     public const string Active = "active";
-    public const string Failed = "failed";
 }
 
 public static class DeviceStatuses

@@ -44,14 +44,7 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
             LogRootKeyOnline(rootKey);
         }
 
-        try
-        {
-            RefreshIfDue();
-        }
-        catch (TufVerificationException ex)
-        {
-            LogRefreshRefused(ex.Message);
-        }
+        RefreshIfDue();
     }
 
     public TufRepository Repository => _repository;
@@ -101,15 +94,25 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
     public void RefreshIfDue()
     {
         var now = _timeProvider.GetUtcNow();
-        if ((_repository.Targets is not { } targets || targets.Expires - now < _options.TargetsLifetime / 2) && OnlineTargetsKeysSuffice())
+        var targets = _repository.Targets;
+        try
         {
-            _repository.PublishTargets(current => current?.Targets ?? new Dictionary<string, TargetEntry>(), _targetsKeys, _options.TargetsLifetime, now);
-            _repository.RefreshTimestamp(_timestampKeys, _options.TimestampLifetime, now);
+            if ((targets is null || targets.Expires - now < _options.TargetsLifetime / 2) && OnlineTargetsKeysSuffice())
+            {
+                _repository.PublishTargets(current => current?.Targets ?? new Dictionary<string, TargetEntry>(), _targetsKeys, _options.TargetsLifetime, now);
+                _repository.RefreshTimestamp(_timestampKeys, _options.TimestampLifetime, now);
+            }
+            else if (targets is not null
+                && (_repository.Timestamp is not { } timestamp || timestamp.Expires - now < _options.TimestampLifetime / 2 || timestamp.Targets.Version != targets.Version))
+            {
+                _repository.RefreshTimestamp(_timestampKeys, _options.TimestampLifetime, now);
+            }
         }
-        else if (_repository.Targets is { } current
-            && (_repository.Timestamp is not { } timestamp || timestamp.Expires - now < _options.TimestampLifetime / 2 || timestamp.Targets.Version != current.Version))
+        catch (TufVerificationException ex)
         {
-            _repository.RefreshTimestamp(_timestampKeys, _options.TimestampLifetime, now);
+            // A rotated root may have taken an online key out of its role; the server keeps
+            // serving what it has and says so until the operator signs offline.
+            LogRefreshRefused(ex.Message);
         }
     }
 
@@ -183,26 +186,14 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
 }
 
 /// <summary>Keeps signed metadata fresh while the server runs.</summary>
-public sealed partial class TrustRefresher(TufTrustPublisher publisher, TimeProvider timeProvider, ILogger<TrustRefresher> logger) : BackgroundService
+public sealed class TrustRefresher(TufTrustPublisher publisher, TimeProvider timeProvider) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), timeProvider);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            try
-            {
-                publisher.RefreshIfDue();
-            }
-            catch (TufVerificationException ex)
-            {
-                // A rotated root may have taken an online key out of its role; the server keeps
-                // serving and says so until the operator signs offline.
-                LogRefreshRefused(ex.Message);
-            }
+            publisher.RefreshIfDue();
         }
     }
-
-    [LoggerMessage(EventId = 710, Level = LogLevel.Error, Message = "Could not re-sign trust metadata with the online keys: {Reason}")]
-    private partial void LogRefreshRefused(string reason);
 }

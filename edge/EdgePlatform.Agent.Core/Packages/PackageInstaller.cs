@@ -40,8 +40,12 @@ public sealed partial class PackageInstaller(
             throw new PackageRejectedException(ex.Check, ex.Reason ?? ex.Message);
         }
 
-        var manifestBytes = await FetchManifestAsync(reference, cancellationToken).ConfigureAwait(false);
+        var (manifestBytes, stored) = await FetchManifestAsync(reference, cancellationToken).ConfigureAwait(false);
         var manifest = await VerifyManifestAsync(reference, manifestBytes, metadata.Root, cancellationToken).ConfigureAwait(false);
+        if (!stored)
+        {
+            await store.WriteAsync(reference.ManifestDigest, manifestBytes, cancellationToken).ConfigureAwait(false);
+        }
 
         var onnx = manifest.FindLayer(MediaTypes.Onnx)!;
         await EnsureBlobAsync(reference.Repository, manifest.Config, cancellationToken).ConfigureAwait(false);
@@ -99,7 +103,8 @@ public sealed partial class PackageInstaller(
         return new InstalledModel(reference, card, store.PathOf(onnx.Digest));
     }
 
-    private async Task<byte[]> FetchManifestAsync(ModelReference reference, CancellationToken cancellationToken)
+    /// <summary>The manifest from the local store when the copy there is intact, else from the registry.</summary>
+    private async Task<(byte[] Bytes, bool Stored)> FetchManifestAsync(ModelReference reference, CancellationToken cancellationToken)
     {
         if (!ContentDigest.IsValid(reference.ManifestDigest))
         {
@@ -112,12 +117,16 @@ public sealed partial class PackageInstaller(
         }
 
         // A stored copy is used only while it still hashes to its name; an altered one is fetched again.
-        if (await store.VerifyAsync(reference.ManifestDigest, reference.ManifestSize, cancellationToken).ConfigureAwait(false))
+        if (store.Contains(reference.ManifestDigest))
         {
-            return await store.ReadAsync(reference.ManifestDigest, cancellationToken).ConfigureAwait(false);
+            var local = await store.ReadAsync(reference.ManifestDigest, cancellationToken).ConfigureAwait(false);
+            if (local.Length == reference.ManifestSize && ContentDigest.Compute(local) == reference.ManifestDigest)
+            {
+                return (local, true);
+            }
         }
 
-        return await registry.GetManifestAsync(reference.Repository, reference.ManifestDigest, reference.ManifestSize, cancellationToken).ConfigureAwait(false);
+        return (await registry.GetManifestAsync(reference.Repository, reference.ManifestDigest, reference.ManifestSize, cancellationToken).ConfigureAwait(false), false);
     }
 
     /// <summary>Digest, size, format and (when <paramref name="root"/> is given) the targets signature threshold.</summary>
@@ -167,11 +176,6 @@ public sealed partial class PackageInstaller(
             throw new PackageRejectedException(
                 VerificationChecks.ManifestFormat,
                 $"manifest is not a model package ({MediaTypes.ModelArtifact} with a model card and a {MediaTypes.Onnx} layer)");
-        }
-
-        if (!await store.VerifyAsync(reference.ManifestDigest, reference.ManifestSize, cancellationToken).ConfigureAwait(false))
-        {
-            await store.WriteAsync(reference.ManifestDigest, manifestBytes, cancellationToken).ConfigureAwait(false);
         }
 
         return manifest;

@@ -28,7 +28,7 @@ public sealed class TufClient(string directory, ITufRemote remote, TimeProvider 
         var root = TufEnvelopes.Read(envelope, TufJsonContext.Default.RootMetadata, TufRoles.Root);
         TufEnvelopes.RequireThreshold(envelope, root, TufRoles.Root, TufChecks.RootSignature);
         Directory.CreateDirectory(directory);
-        WriteAtomically(Path.Combine(directory, RootFile), rootEnvelope);
+        MetadataFiles.WriteAtomically(Path.Combine(directory, RootFile), rootEnvelope);
         return root;
     }
 
@@ -124,7 +124,7 @@ public sealed class TufClient(string directory, ITufRemote remote, TimeProvider 
                 File.Delete(Path.Combine(directory, TargetsFile));
             }
 
-            WriteAtomically(Path.Combine(directory, RootFile), bytes);
+            MetadataFiles.WriteAtomically(Path.Combine(directory, RootFile), bytes);
             root = candidate;
         }
 
@@ -156,7 +156,7 @@ public sealed class TufClient(string directory, ITufRemote remote, TimeProvider 
             throw new TufVerificationException(TufChecks.TimestampExpired, $"timestamp version {timestamp.Version} expired at {timestamp.Expires:O}");
         }
 
-        WriteAtomically(Path.Combine(directory, TimestampFile), bytes);
+        MetadataFiles.WriteAtomically(Path.Combine(directory, TimestampFile), bytes);
         return timestamp;
     }
 
@@ -189,7 +189,7 @@ public sealed class TufClient(string directory, ITufRemote remote, TimeProvider 
             throw new TufVerificationException(TufChecks.TargetsExpired, $"targets version {targets.Version} expired at {targets.Expires:O}");
         }
 
-        WriteAtomically(Path.Combine(directory, TargetsFile), bytes);
+        MetadataFiles.WriteAtomically(Path.Combine(directory, TargetsFile), bytes);
         return targets;
     }
 
@@ -205,17 +205,5 @@ public sealed class TufClient(string directory, ITufRemote remote, TimeProvider 
     {
         var path = Path.Combine(directory, file);
         return File.Exists(path) ? TufEnvelopes.Read(TufEnvelopes.Parse(File.ReadAllBytes(path)), type, role) : null;
-    }
-
-    private static void WriteAtomically(string path, ReadOnlySpan<byte> bytes)
-    {
-        var temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, path, overwrite: true);
     }
 }

@@ -38,7 +38,7 @@ public sealed class TufRepository
 
         TufEnvelopes.RequireThreshold(envelope, root, TufRoles.Root, TufChecks.RootSignature);
         var repository = new TufRepository(directory);
-        Write(Path.Combine(directory, "root", "1.json"), firstRoot);
+        MetadataFiles.WriteAtomically(Path.Combine(directory, "root", "1.json"), firstRoot);
         return repository;
     }
 
@@ -87,7 +87,7 @@ public sealed class TufRepository
 
             TufEnvelopes.RequireThreshold(envelope, current, TufRoles.Root, TufChecks.RootSignature);
             TufEnvelopes.RequireThreshold(envelope, candidate, TufRoles.Root, TufChecks.RootSignature);
-            Write(RootPath(candidate.Version), nextRoot);
+            MetadataFiles.WriteAtomically(RootPath(candidate.Version), nextRoot);
             return candidate;
         }
     }
@@ -105,7 +105,7 @@ public sealed class TufRepository
                 throw new TufVerificationException(TufChecks.TargetsRollback, $"targets version {targets.Version} does not follow version {current.Version}");
             }
 
-            Write(Path.Combine(_directory, "targets.json"), signedTargets);
+            MetadataFiles.WriteAtomically(Path.Combine(_directory, "targets.json"), signedTargets);
             return targets;
         }
     }
@@ -141,7 +141,7 @@ public sealed class TufRepository
                 new MetaFile(targets.Version, targetsBytes.Length, Convert.ToHexStringLower(SHA256.HashData(targetsBytes))));
             var envelope = TufEnvelopes.Create(timestamp, TufJsonContext.Default.TimestampMetadata, keys, now);
             TufEnvelopes.RequireThreshold(envelope, Root, TufRoles.Timestamp, TufChecks.TimestampSignature);
-            Write(Path.Combine(_directory, "timestamp.json"), TufEnvelopes.Serialize(envelope));
+            MetadataFiles.WriteAtomically(Path.Combine(_directory, "timestamp.json"), TufEnvelopes.Serialize(envelope));
             return timestamp;
         }
     }
@@ -179,17 +179,5 @@ public sealed class TufRepository
     {
         var path = Path.Combine(_directory, file);
         return File.Exists(path) ? File.ReadAllBytes(path) : null;
-    }
-
-    private static void Write(string path, ReadOnlySpan<byte> bytes)
-    {
-        var temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, path, overwrite: true);
     }
 }
