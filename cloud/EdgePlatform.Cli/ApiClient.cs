@@ -12,12 +12,22 @@ public sealed class ApiClient : IDisposable
 
     public ApiClient(Uri server, string? token = null)
     {
-        _http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
+        Token = token;
+
+        // The registry under /v2/ wants a registry token, which the API token buys from the server.
+        _http = new HttpClient(RegistryHandler(token)) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
         if (token is not null)
         {
             _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
         }
     }
+
+    /// <summary>The API token this client presents, if any.</summary>
+    public string? Token { get; }
+
+    /// <summary>An HTTP handler that answers registry token challenges with <paramref name="token"/>.</summary>
+    public static HttpMessageHandler RegistryHandler(string? token) =>
+        new EdgePlatform.Oci.RegistryTokenHandler(_ => ValueTask.FromResult(token)) { InnerHandler = new HttpClientHandler() };
 
     public Task<WhoAmI> WhoAmIAsync(CancellationToken ct) => GetAsync("api/v1/whoami", ContractsJsonContext.Default.WhoAmI, ct);
 

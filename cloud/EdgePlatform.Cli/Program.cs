@@ -14,6 +14,7 @@ var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edg
     FleetCommands.Models(),
     ModelCommands.Create(),
     TrustCommands.Key(),
+    TrustCommands.Attestation(),
     TrustCommands.Root(),
     FleetCommands.Deploy(),
     FleetCommands.Train(),

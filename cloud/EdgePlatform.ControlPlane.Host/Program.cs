@@ -9,7 +9,7 @@ builder.Services.AddControlPlaneCore();
 builder.AddSqliteStore(bootstrap);
 builder.AddOperatorAccess();
 builder.AddFileArtifacts(bootstrap);
-builder.AddEmbeddedBroker();
+builder.AddBroker();
 builder.AddMlNetTrainer();
 
 var app = builder.Build();

@@ -26,3 +26,6 @@ public sealed class ConflictException(string message) : ControlPlaneException(me
 
 /// <summary>The caller's credential is not valid (HTTP 401).</summary>
 public sealed class CredentialRejectedException(string message) : ControlPlaneException(message);
+
+/// <summary>Attestation evidence did not hold; the message names the check that failed.</summary>
+public sealed class AttestationFailedException(string message) : ControlPlaneException(message);

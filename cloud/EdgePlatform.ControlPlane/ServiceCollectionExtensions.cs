@@ -16,7 +16,18 @@ public static class ServiceCollectionExtensions
             .BindConfiguration(EnrollmentOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddOptions<AttestationOptions>()
+            .BindConfiguration(AttestationOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddOptions<Access.RegistryAuthOptions>()
+            .BindConfiguration(Access.RegistryAuthOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<Security.Attestation.IEvidenceVerifier, Security.Attestation.SoftwareEvidenceVerifier>();
+        services.AddSingleton<AttestationService>();
+        services.AddSingleton<Access.RegistryTokenService>();
         services.AddSingleton<EnrollmentService>();
         services.AddSingleton<FleetService>();
         services.AddSingleton<ModelRegistry>();

@@ -7,12 +7,25 @@
 # the server and agents as processes. The scale-out profile's external services start here:
 #   - the CNCF distribution registry (Debian docker-registry), announced in services.env as
 #     EDGEPLATFORM_TEST_REGISTRY=http://127.0.0.1:<port>
+#   - mosquitto 2 (Debian mosquitto), installed here and announced as EDGEPLATFORM_TEST_MOSQUITTO=<binary>;
+#     each test fixture runs it with the configuration the control plane writes from its device CA
 
 services_start() {
   mkdir -p "$EDGEPLATFORM_TEST_SERVICES"
   : >"$EDGEPLATFORM_TEST_SERVICES/services.env"
   require_command dotnet || return 1
   registry_start || return 1
+  mosquitto_locate || return 1
+}
+
+# mosquitto is started per test fixture (its configuration comes from the control plane under
+# test); here it is only installed and located. Debian puts the broker in /usr/sbin.
+mosquitto_locate() {
+  local binary
+  PATH="$PATH:/usr/sbin" require_command mosquitto || return 1
+  binary="$(PATH="$PATH:/usr/sbin" command -v mosquitto)"
+  echo "EDGEPLATFORM_TEST_MOSQUITTO=$binary" >>"$EDGEPLATFORM_TEST_SERVICES/services.env"
+  export EDGEPLATFORM_TEST_MOSQUITTO="$binary"
 }
 
 services_stop() {

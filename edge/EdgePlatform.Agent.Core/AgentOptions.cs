@@ -24,6 +24,20 @@ public sealed class AgentOptions
     public string? EnrollmentKeyFile { get; set; }
 
     /// <summary>
+    /// Instead of an enrollment key: a bootstrap certificate (PEM, common name = device id) from a
+    /// manufacturer CA the control plane trusts, with its private key in <see cref="BootstrapKeyFile"/>.
+    /// </summary>
+    public string? BootstrapCertificateFile { get; set; }
+
+    public string? BootstrapKeyFile { get; set; }
+
+    /// <summary>
+    /// The directory whose binaries attestation measures as the agent build. Default: the
+    /// directory the agent runs from.
+    /// </summary>
+    public string? MeasuredBuildDirectory { get; set; }
+
+    /// <summary>
     /// The release channel this device runs; it installs only releases the signed targets
     /// approve for it. Default: production.
     /// </summary>

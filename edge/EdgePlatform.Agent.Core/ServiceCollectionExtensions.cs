@@ -35,7 +35,26 @@ public static class ServiceCollectionExtensions
             return new DeviceTrust(client, async ct => await identity.GetAsync(ct).ConfigureAwait(false));
         });
         services.AddSingleton<IRegistryLocator>(sp => sp.GetRequiredService<DeviceIdentityProvider>());
-        services.AddHttpClient<IRegistryClient, OciRegistryClient>();
+        services.AddSingleton<AttestationClient>();
+        services.AddHostedService(sp => sp.GetRequiredService<AttestationClient>());
+
+        // Model pulls present the attestation token to the registry's token service.
+        services.AddHttpClient<IRegistryClient, OciRegistryClient>()
+            .AddHttpMessageHandler(sp =>
+            {
+                var attestation = sp.GetRequiredService<AttestationClient>();
+                return new Oci.RegistryTokenHandler(async ct =>
+                {
+                    try
+                    {
+                        return await attestation.GetTokenAsync(ct).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is AttestationRefusedException or HttpRequestException)
+                    {
+                        throw new Oci.OciRegistryException($"no attestation token to pull with: {ex.Message}", System.Net.HttpStatusCode.Unauthorized, []);
+                    }
+                });
+            });
         services.AddSingleton<PackageInstaller>();
         services.AddSingleton<ScoringMetrics>();
         services.AddSingleton<DesiredStateInbox>();

@@ -1,18 +1,32 @@
 namespace EdgePlatform.Contracts;
 
-/// <summary>Sent by a device to <c>POST /api/v1/enrollments/devices</c>.</summary>
-public sealed record EnrollmentRequest(string DeviceId, string EnrollmentKey, IReadOnlyDictionary<string, string>? Tags);
+/// <summary>
+/// Sent by a device to <c>POST /api/v1/enrollments/devices</c>. <see cref="Csr"/> is a PEM
+/// PKCS#10 request for the device's own key (ECDSA P-256). The bootstrap credential is either an
+/// enrollment key (a group key or the key derived from it for this device id) or a bootstrap
+/// certificate whose common name is the device id, with <see cref="BootstrapSignature"/>: the
+/// base64 signature by the bootstrap key over the CSR's PEM text, which proves the device holds it.
+/// </summary>
+public sealed record EnrollmentRequest(
+    string DeviceId,
+    string? EnrollmentKey,
+    IReadOnlyDictionary<string, string>? Tags,
+    string? Csr = null,
+    string? BootstrapCertificate = null,
+    string? BootstrapSignature = null);
 
 /// <summary>
-/// What a device needs to join the fleet: where the broker is, its own broker credential
-/// (shown once), where models are pulled from, where signed metadata is fetched from, and
-/// the root metadata (a signed JSON document) it pins as the start of its chain of trust.
+/// What a device needs to join the fleet: where the broker is, its certificate (issued by the
+/// control plane's device CA; the device id is its subject), the CA certificate that the broker's
+/// certificate chains to, where models are pulled from, where signed metadata is fetched from,
+/// and the root metadata (a signed JSON document) it pins as the start of its chain of trust.
 /// </summary>
 public sealed record EnrollmentResponse(
     string DeviceId,
     string MqttHost,
     int MqttPort,
-    string MqttPassword,
+    string Certificate,
+    string CaCertificate,
     string RegistryUrl,
     string MetadataUrl,
     string TrustedRoot);
@@ -25,7 +39,8 @@ public sealed record DeviceInfo(
     DateTimeOffset? LastSeen,
     long DesiredVersion,
     string? DesiredModelDigest,
-    ReportedState? Reported);
+    ReportedState? Reported,
+    AttestationStatus? Attestation = null);
 
 /// <summary>A published version; <see cref="Signature"/> is the base64 CMS signature over the manifest bytes.</summary>
 public sealed record ModelInfo(
@@ -52,7 +67,8 @@ public sealed record DeploymentInfo(
     string ModelVersion,
     string ManifestDigest,
     IReadOnlyList<string> Devices,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    IReadOnlyList<string>? Skipped = null);
 
 /// <summary>Starts a training run on a registered dataset.</summary>
 public sealed record TrainingRequest(string? Dataset, string? ModelName, string? Trainer, int? Seed);

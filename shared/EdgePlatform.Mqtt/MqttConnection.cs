@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
 using MQTTnet.Formatter;
@@ -171,6 +173,22 @@ public sealed partial class MqttConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>The broker's certificate must chain to the pinned CA and name the host connected to.</summary>
+    private static bool BrokerCertificateIsTrusted(MqttClientCertificateValidationEventArgs args, X509Certificate2 ca)
+    {
+        if (args.Certificate is null || (args.SslPolicyErrors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
+        {
+            return false;
+        }
+
+        using var presented = X509CertificateLoader.LoadCertificate(args.Certificate.GetRawCertData());
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(presented);
+    }
+
     private async Task ConnectAsync(CancellationToken cancellationToken)
     {
         var builder = new MqttClientOptionsBuilder()
@@ -181,6 +199,21 @@ public sealed partial class MqttConnection : IAsyncDisposable
             .WithSessionExpiryInterval((uint)_settings.SessionExpiry.TotalSeconds)
             .WithKeepAlivePeriod(_settings.KeepAlive)
             .WithTimeout(TimeSpan.FromSeconds(10));
+        if (_settings.TrustedCa is { } ca)
+        {
+            var tls = new MqttClientTlsOptionsBuilder()
+                .UseTls()
+                .WithTargetHost(_settings.Host)
+                .WithSslProtocols(System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13)
+                .WithCertificateValidationHandler(args => BrokerCertificateIsTrusted(args, ca));
+            if (_settings.ClientCertificate is { } certificate)
+            {
+                tls.WithClientCertificates([certificate]);
+            }
+
+            builder.WithTlsOptions(tls.Build());
+        }
+
         if (_settings.UserName is not null)
         {
             builder.WithCredentials(_settings.UserName, _settings.Password ?? string.Empty);

@@ -1,3 +1,5 @@
+using System.Security.Cryptography.X509Certificates;
+
 namespace EdgePlatform.Mqtt;
 
 /// <summary>Where and as whom an <see cref="MqttConnection"/> connects.</summary>
@@ -6,6 +8,15 @@ public sealed record MqttConnectionSettings(string Host, int Port, string Client
     public string? UserName { get; init; }
 
     public string? Password { get; init; }
+
+    /// <summary>
+    /// Connect over TLS presenting this certificate (with its private key). Requires
+    /// <see cref="TrustedCa"/>: the broker's certificate must chain to it and name the host.
+    /// </summary>
+    public X509Certificate2? ClientCertificate { get; init; }
+
+    /// <summary>The only CA the broker's server certificate may chain to (no system roots).</summary>
+    public X509Certificate2? TrustedCa { get; init; }
 
     /// <summary>
     /// False keeps the broker-side session (subscriptions and queued QoS 1 messages) across

@@ -11,6 +11,7 @@ namespace EdgePlatform.ControlPlane.Host.Tests;
 public sealed class ControlPlaneFactory : WebApplicationFactory<Program>
 {
     private readonly bool _ownsDirectory;
+    private readonly Dictionary<string, string> _settings = [];
 
     public ControlPlaneFactory()
     {
@@ -28,6 +29,18 @@ public sealed class ControlPlaneFactory : WebApplicationFactory<Program>
 
     public string DataDirectory { get; }
 
+    /// <summary>A server with extra configuration settings (key → value), e.g. an external broker.</summary>
+    public static ControlPlaneFactory With(IReadOnlyDictionary<string, string> settings)
+    {
+        var factory = new ControlPlaneFactory();
+        foreach (var (key, value) in settings)
+        {
+            factory._settings[key] = value;
+        }
+
+        return factory;
+    }
+
     /// <summary>A server over an existing data directory, which stays when the server is disposed.</summary>
     public static ControlPlaneFactory Over(string dataDirectory) => new(dataDirectory);
 
@@ -39,10 +52,17 @@ public sealed class ControlPlaneFactory : WebApplicationFactory<Program>
     /// <summary>Where the server writes its first admin token; clients from <see cref="WebApplicationFactory{TEntryPoint}.CreateClient()"/> carry it.</summary>
     public string AdminTokenFile => Path.Combine(DataDirectory, "admin.token");
 
+    /// <summary>
+    /// A client with the admin token that also answers the registry's token challenges with it,
+    /// as <c>edgectl</c> does, so tests can read and push under <c>/v2/</c>.
+    /// </summary>
+    public new HttpClient CreateClient() =>
+        CreateDefaultClient(new Uri("http://localhost"), new EdgePlatform.Oci.RegistryTokenHandler(_ => ValueTask.FromResult<string?>(File.ReadAllText(AdminTokenFile).Trim())));
+
     /// <summary>A client with no token, for testing refusals.</summary>
     public HttpClient CreateAnonymousClient()
     {
-        var client = CreateClient();
+        var client = base.CreateClient();
         client.DefaultRequestHeaders.Authorization = null;
         return client;
     }
@@ -61,6 +81,10 @@ public sealed class ControlPlaneFactory : WebApplicationFactory<Program>
         builder.UseSetting("Server:MqttPort", "0");
         builder.UseSetting("Server:InitialAdminTokenFile", AdminTokenFile);
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
     }
 
     public override async ValueTask DisposeAsync()

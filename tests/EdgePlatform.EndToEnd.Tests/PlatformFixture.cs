@@ -47,6 +47,10 @@ public sealed class PlatformFixture : IAsyncLifetime
             [
                 $"--Server:DataDirectory={ServerDirectory}", "--Server:HttpPort=0", "--Server:MqttPort=0", "--Enrollment:TelemetryIntervalSeconds=1",
                 $"--Server:InitialAdminTokenFile={AdminTokenFile}",
+                $"--Attestation:TrustedAgentDirectory={Path.GetDirectoryName(HostProcess.AgentAssembly)}",
+
+                // Short-lived attestation tokens, so agents renew them during the run.
+                "--Attestation:TokenMinutes=1",
             ],
             Path.Combine(Root, "server.log"));
         Endpoints = await Wait.ForFileAsync(Path.Combine(ServerDirectory, ServerEndpoints.FileName), Server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
@@ -56,15 +60,7 @@ public sealed class PlatformFixture : IAsyncLifetime
 
         foreach (var deviceId in new[] { DeviceA, DeviceB })
         {
-            var dataDirectory = Path.Combine(Root, deviceId);
-            Agents[deviceId] = _processes.Start(
-                deviceId,
-                HostProcess.AgentAssembly,
-                [
-                    $"--Agent:DataDirectory={dataDirectory}", $"--Agent:DeviceId={deviceId}", $"--Agent:ControlPlaneUrl={Endpoints.HttpUrl}",
-                    $"--Agent:EnrollmentKeyFile={Endpoints.EnrollmentKeyFile}", "--LocalBroker:Port=0", "--Telemetry:IntervalSeconds=1",
-                ],
-                AgentLog(deviceId));
+            Agents[deviceId] = StartAgent(deviceId);
         }
 
         foreach (var (deviceId, process) in Agents)
@@ -80,6 +76,17 @@ public sealed class PlatformFixture : IAsyncLifetime
     }
 
     public LocalBus Bus(string deviceId) => _buses[deviceId];
+
+    /// <summary>Starts an agent process that enrolls as <paramref name="deviceId"/>, from the built agent or another build directory.</summary>
+    public HostProcess StartAgent(string deviceId, string? agentAssembly = null) =>
+        _processes.Start(
+            deviceId,
+            agentAssembly ?? HostProcess.AgentAssembly,
+            [
+                $"--Agent:DataDirectory={Path.Combine(Root, deviceId)}", $"--Agent:DeviceId={deviceId}", $"--Agent:ControlPlaneUrl={Endpoints.HttpUrl}",
+                $"--Agent:EnrollmentKeyFile={Endpoints.EnrollmentKeyFile}", "--LocalBroker:Port=0", "--Telemetry:IntervalSeconds=1",
+            ],
+            AgentLog(deviceId));
 
     private Task<TrainingRunInfo>? _baseline;
 
@@ -135,6 +142,13 @@ public sealed class PlatformFixture : IAsyncLifetime
             // A log still being flushed keeps the folder; it is under the system temp directory.
         }
     }
+}
+
+/// <summary>The test classes that share one running platform.</summary>
+[CollectionDefinition(Name)]
+public sealed class SharedPlatform : ICollectionFixture<PlatformFixture>
+{
+    public const string Name = "platform";
 }
 
 /// <summary>A client on one device's local broker that collects predictions and dead letters.</summary>

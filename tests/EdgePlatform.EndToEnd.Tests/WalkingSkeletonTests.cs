@@ -11,7 +11,8 @@ namespace EdgePlatform.EndToEnd.Tests;
 /// agents running as separate processes.
 /// </summary>
 [Trait("Category", "EndToEnd")]
-public sealed class WalkingSkeletonTests(PlatformFixture platform) : IClassFixture<PlatformFixture>
+[Collection(SharedPlatform.Name)]
+public sealed class WalkingSkeletonTests(PlatformFixture platform)
 {
     [Fact]
     public async Task LocalEvent_ScoredOnDevice_EqualsMlNetPredictionAndReachesCloudTelemetry()
@@ -148,7 +149,7 @@ public sealed class WalkingSkeletonTests(PlatformFixture platform) : IClassFixtu
         return await platform.Api.GetBlobAsync(repository, manifest.FindLayer(mediaType)!.Digest, default);
     }
 
-    private static byte[] EventJson(string id, IReadOnlyDictionary<string, float> features)
+    internal static byte[] EventJson(string id, IReadOnlyDictionary<string, float> features)
     {
         var fields = new Dictionary<string, object> { [EventFields.CorrelationId] = id };
         foreach (var (name, value) in features)

@@ -70,6 +70,7 @@ public static class DemoCommand
             [
                 $"--Server:DataDirectory={serverDir}", "--Server:HttpPort=0", "--Server:MqttPort=0", "--Enrollment:TelemetryIntervalSeconds=2",
                 $"--Server:InitialAdminTokenFile={Path.Combine(settings.DataDirectory, AdminTokenFile)}",
+                $"--Attestation:TrustedAgentDirectory={Path.GetDirectoryName(HostProcess.AgentAssembly)}",
             ],
             Path.Combine(settings.DataDirectory, "server.log"));
         var endpoints = await WaitForFileAsync(

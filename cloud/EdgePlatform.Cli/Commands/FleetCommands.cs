@@ -20,13 +20,13 @@ public static class FleetCommands
             }
 
             Render.Table(
-                ["DEVICE", "STATUS", "MODEL", "STATE", "DESIRED", "LAST ERROR", "LAST SEEN"],
+                ["DEVICE", "STATUS", "ATTESTATION", "MODEL", "STATE", "DESIRED", "LAST ERROR", "LAST SEEN"],
                 devices.Select(d =>
                 {
                     var slot = d.Reported is { Slots.Count: > 0 } r ? r.Slots[0] : null;
                     return (IReadOnlyList<string>)
                     [
-                        d.Id, d.Status, slot is null ? "-" : $"{slot.Name}:{slot.Version}", slot?.State ?? "-",
+                        d.Id, d.Status, d.Attestation?.State ?? "-", slot is null ? "-" : $"{slot.Name}:{slot.Version}", slot?.State ?? "-",
                         d.DesiredVersion.ToString(System.Globalization.CultureInfo.InvariantCulture), d.Reported?.LastError ?? "-", Render.Time(d.LastSeen),
                     ];
                 }));
@@ -59,9 +59,19 @@ public static class FleetCommands
                     ["agent version", device.Reported?.AgentVersion ?? "-"],
                     ["active model", slot is null ? "-" : $"{slot.Name}:{slot.Version} ({slot.ManifestDigest})"],
                     ["last error", device.Reported?.LastError ?? "-"],
+                    ["attestation", Attestation(device.Attestation)],
+                    .. (device.Attestation?.Measurements ?? []).Select(m => (IReadOnlyList<string>)[$"  {m.Kind}", $"{m.Name} {m.Digest}"]),
                 ]);
             return 0;
         });
+
+        static string Attestation(AttestationStatus? status) => status switch
+        {
+            null => "not attested yet",
+            { State: AttestationStates.Failed } => $"attestation failed: {status.Reason} (at {Render.Time(status.At)})",
+            _ when status.ExpiresAt is { } expires => $"{status.State} at {Render.Time(status.At)}, token until {Render.Time(expires)}",
+            _ => status.State,
+        };
 
         var revokeId = new Argument<string>("id") { Description = "Device id" };
         var revoke = new Command("revoke", "Shut a device out: its credential stops working, its session is closed, it cannot enroll again") { revokeId };

@@ -19,6 +19,12 @@ public static class HostCommands
             AddSetting(arguments, "Server:DataDirectory", parse.GetValue(dataDir) is { } dir ? Path.GetFullPath(dir) : null);
             AddSetting(arguments, "Server:HttpPort", parse.GetValue(httpPort)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
             AddSetting(arguments, "Server:MqttPort", parse.GetValue(mqttPort)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (HostProcess.TryLocateAgentDirectory() is { } agentDirectory)
+            {
+                // The agent build installed beside edgectl is the one this server's devices run.
+                AddSetting(arguments, "Attestation:TrustedAgentDirectory", agentDirectory);
+            }
+
             arguments.AddRange(parse.UnmatchedTokens);
             return await RunForegroundAsync("server", HostProcess.ServerAssembly, arguments, ct).ConfigureAwait(false);
         });

@@ -12,6 +12,32 @@ namespace EdgePlatform.Cli.Commands;
 /// </summary>
 public static class TrustCommands
 {
+    /// <summary><c>edgectl attestation measure DIR</c>: the measurement of an agent build, for <c>Attestation:AllowedAgentBuilds</c>.</summary>
+    public static Command Attestation()
+    {
+        var directory = new Argument<string>("directory") { Description = "Directory of an agent build (where EdgePlatform.Agent.dll is)" };
+        var measure = new Command("measure", "Print the agent-build measurement that attestation compares against the allowed builds") { directory };
+        measure.SetAction(parse =>
+        {
+            var path = parse.GetValue(directory)!;
+            string digest;
+            try
+            {
+                digest = EdgePlatform.Security.Attestation.AgentMeasurements.MeasureBuild(path);
+            }
+            catch (IOException ex)
+            {
+                throw new CliException(ex.Message);
+            }
+
+            Console.Out.WriteLine(parse.IsJson()
+                ? JsonSerializer.Serialize(new Dictionary<string, string> { ["directory"] = Path.GetFullPath(path), ["agentBuild"] = digest }, CliJsonContext.Default.DictionaryStringString)
+                : digest);
+            return 0;
+        });
+        return new Command("attestation", "Device attestation policy helpers") { measure };
+    }
+
     public static Command Key()
     {
         var output = new Option<string>("--out") { Description = "Key file to write (certificate and private key, mode 0600)", Required = true };

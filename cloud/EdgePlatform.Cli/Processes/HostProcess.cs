@@ -38,6 +38,19 @@ public sealed partial class HostProcess : IAsyncDisposable
     /// <summary>The agent's entry assembly.</summary>
     public static string AgentAssembly => Locate("EdgePlatform.AgentHost", "EDGEPLATFORM_AGENT_DLL", "EdgePlatform.Agent.dll");
 
+    /// <summary>The directory of the agent build edgectl would start, or null when there is none.</summary>
+    public static string? TryLocateAgentDirectory()
+    {
+        try
+        {
+            return Path.GetDirectoryName(AgentAssembly);
+        }
+        catch (CliException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Starts <paramref name="assembly"/> with <c>dotnet exec</c>; with a log path, its output goes there.</summary>
     public static HostProcess Start(string name, string assembly, IEnumerable<string> arguments, string? logPath)
     {

@@ -20,6 +20,7 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems) : IEx
             NotFoundException => Problem(StatusCodes.Status404NotFound, "Not found", exception.Message),
             ConflictException => Problem(StatusCodes.Status409Conflict, "Conflict", exception.Message),
             CredentialRejectedException => Problem(StatusCodes.Status401Unauthorized, "Credential rejected", exception.Message),
+            AttestationFailedException => Problem(StatusCodes.Status403Forbidden, "Attestation failed", exception.Message),
             EdgePlatform.Security.Tuf.TufVerificationException tuf => Problem(StatusCodes.Status422UnprocessableEntity, "Metadata refused", tuf.Message),
             EdgePlatform.Security.Tuf.TufFormatException format => Problem(StatusCodes.Status400BadRequest, "Metadata not well-formed", format.Message),
             BadHttpRequestException bad => Problem(bad.StatusCode, "The request could not be read", DescribeBadRequest(bad)),

@@ -1,5 +1,7 @@
 using System.Globalization;
 using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Access;
+using EdgePlatform.ControlPlane.Host.Hosting;
 using EdgePlatform.ControlPlane.Host.Registry;
 using EdgePlatform.ControlPlane.Ports;
 using Microsoft.AspNetCore.Http.Features;
@@ -24,10 +26,13 @@ public static partial class RegistryApi
 
     public static IEndpointRouteBuilder MapRegistryApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v2/", (HttpContext context) =>
+        app.MapGet("/v2/", (HttpContext context, RegistryTokenService tokens, ServerBootstrap bootstrap) =>
         {
             context.Response.Headers["Docker-Distribution-API-Version"] = "registry/2.0";
-            return Results.Json(new Dictionary<string, string>(), ContractsJsonContext.Default.DictionaryStringString);
+            var token = AttestationApi.Credential(context.Request.Headers.Authorization);
+            return tokens.Authenticated(token)
+                ? Results.Json(new Dictionary<string, string>(), ContractsJsonContext.Default.DictionaryStringString)
+                : Challenge(context, tokens, bootstrap, null, "a registry token is required");
         });
         app.MapMethods("/v2/{**path}", [HttpMethods.Get, HttpMethods.Head], ServeAsync);
         app.MapMethods("/v2/{**path}", [HttpMethods.Post, HttpMethods.Patch, HttpMethods.Put, HttpMethods.Delete], ReceiveAsync);
@@ -44,6 +49,11 @@ public static partial class RegistryApi
         CancellationToken cancellationToken)
     {
         var route = RegistryRoute.Parse(path);
+        if (Refused(context, route, RegistryTokenService.Pull) is { } refused)
+        {
+            return refused;
+        }
+
         try
         {
             return route.Kind switch
@@ -87,6 +97,11 @@ public static partial class RegistryApi
                 StatusCodes.Status400BadRequest,
                 "NAME_INVALID",
                 $"'{route.Repository}' is not a repository name: lowercase letters and digits in path components separated by '/', with '.', '_', '__' or '-' between them");
+        }
+
+        if (Refused(context, route, RegistryTokenService.Push) is { } refused)
+        {
+            return refused;
         }
 
         var method = context.Request.Method;
@@ -435,6 +450,43 @@ public static partial class RegistryApi
         context.Response.Headers[DigestHeader] = digest;
         context.Response.ContentLength = 0;
         return Results.StatusCode(StatusCodes.Status201Created);
+    }
+
+    /// <summary>
+    /// Every registry call needs a registry token granting the action on the repository (registry
+    /// token authentication); without one the answer is 401 with the challenge that names where
+    /// to get it, as a distribution registry configured with <c>auth: token</c> answers.
+    /// </summary>
+    private static IResult? Refused(HttpContext context, RegistryRoute route, string action)
+    {
+        if (route.Kind == RouteKind.None)
+        {
+            return null;
+        }
+
+        var tokens = context.RequestServices.GetRequiredService<RegistryTokenService>();
+        var token = AttestationApi.Credential(context.Request.Headers.Authorization);
+        return tokens.Authorize(token, route.Repository, action, out var reason)
+            ? null
+            : Challenge(
+                context,
+                tokens,
+                context.RequestServices.GetRequiredService<ServerBootstrap>(),
+                // A pusher also reads (blob existence checks), so one token serves the whole push.
+                $"repository:{route.Repository}:{(action == RegistryTokenService.Push ? "pull,push" : action)}",
+                reason);
+    }
+
+    private static IResult Challenge(HttpContext context, RegistryTokenService tokens, ServerBootstrap bootstrap, string? scope, string reason)
+    {
+        var challenge = $"Bearer realm=\"{bootstrap.HttpUrl}/api/v1/registry/token\",service=\"{tokens.Service}\"";
+        if (scope is not null)
+        {
+            challenge += $",scope=\"{scope}\"";
+        }
+
+        context.Response.Headers.WWWAuthenticate = challenge;
+        return RegistryError(StatusCodes.Status401Unauthorized, "UNAUTHORIZED", reason);
     }
 
     private static IResult RegistryError(HttpContext context, RegistryErrorException error)

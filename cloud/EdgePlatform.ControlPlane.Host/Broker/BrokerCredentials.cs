@@ -1,14 +1,47 @@
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using EdgePlatform.ControlPlane.Host.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.ControlPlane.Host.Broker;
 
 /// <summary>
-/// The control plane's own credential on the embedded broker: a fresh random password per
-/// process, never written anywhere, so only this process holds the privileged identity.
+/// The certificates of the device link, issued by the device CA at each start: the broker's TLS
+/// server certificate, and the control plane's own client certificate. The latter's common name
+/// cannot be a device id (device ids never contain '$'), and its key exists only in this process.
 /// </summary>
-public sealed class BrokerCredentials
+public sealed class BrokerCredentials : IDisposable
 {
     public const string ControlPlaneUserName = "$control-plane";
 
-    public string Password { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+    public BrokerCredentials(ServerBootstrap bootstrap, IOptions<BrokerOptions> options, TimeProvider timeProvider)
+    {
+        var now = timeProvider.GetUtcNow();
+        IEnumerable<string> hosts = [bootstrap.Options.BindAddress, "localhost", "127.0.0.1", .. options.Value.HostNames];
+        if (options.Value.IsExternal)
+        {
+            hosts = hosts.Append(options.Value.Host);
+        }
+
+        ServerCertificate = bootstrap.DeviceCa.IssueServerCertificate("edgeplatform-broker", hosts.Distinct(StringComparer.Ordinal), now, TimeSpan.FromDays(365));
+        ClientCertificate = bootstrap.DeviceCa.IssueClientCertificate(ControlPlaneUserName, now, TimeSpan.FromDays(365));
+        CaCertificate = X509Certificate2.CreateFromPem(bootstrap.DeviceCa.CertificatePem);
+    }
+
+    public X509Certificate2 ServerCertificate { get; }
+
+    public X509Certificate2 ClientCertificate { get; }
+
+    public X509Certificate2 CaCertificate { get; }
+
+    /// <summary>True for the control plane's own client certificate.</summary>
+    public bool IsControlPlane(X509Certificate? certificate) =>
+        certificate is not null && CryptographicOperations.FixedTimeEquals(certificate.GetCertHash(HashAlgorithmName.SHA256), ClientCertificate.GetCertHash(HashAlgorithmName.SHA256));
+
+    public void Dispose()
+    {
+        ServerCertificate.Dispose();
+        ClientCertificate.Dispose();
+        CaCertificate.Dispose();
+    }
 }

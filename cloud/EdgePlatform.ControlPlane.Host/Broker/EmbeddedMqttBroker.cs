@@ -1,35 +1,46 @@
+using System.Collections;
 using System.Net;
-using System.Security.Cryptography;
-using System.Text;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.ControlPlane.Host.Hosting;
+using EdgePlatform.Security.Pki;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
 namespace EdgePlatform.ControlPlane.Host.Broker;
 
 /// <summary>
-/// The embedded MQTT 5 broker. Devices authenticate with their enrollment credential, the
-/// client id must be the device id, and a device may touch only its own topics: publish its
-/// reported twin, telemetry and status, subscribe under <c>devices/{id}/</c>. The control
-/// plane connects as a privileged client like it would to any external broker.
+/// The embedded MQTT 5 broker: TLS only, with a client certificate from the device CA required.
+/// The device id is the certificate's subject, never the client's claim (the client id must
+/// equal it), and a device may touch only its own topics: publish its reported twin, telemetry
+/// and status, subscribe under <c>devices/{id}/</c>. The control plane connects as a privileged
+/// client with its own certificate, as it would to any external broker.
 /// </summary>
 public sealed partial class EmbeddedMqttBroker(
     ServerBootstrap bootstrap,
     BrokerCredentials credentials,
     EnrollmentService enrollment,
+    TimeProvider timeProvider,
     ILogger<EmbeddedMqttBroker> logger) : IHostedService, IDeviceSessions, IDisposable
 {
+    private const string PrivilegedItem = "edgeplatform.control-plane";
+    private readonly CertificateAuthority _deviceCa = bootstrap.DeviceCa;
     private MqttServer? _server;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var options = new MqttServerOptionsBuilder()
-            .WithDefaultEndpoint()
-            .WithDefaultEndpointBoundIPAddress(IPAddress.Parse(bootstrap.Options.BindAddress))
-            .WithDefaultEndpointPort(bootstrap.MqttPort)
+            .WithoutDefaultEndpoint()
+            .WithEncryptedEndpoint()
+            .WithEncryptedEndpointBoundIPAddress(IPAddress.Parse(bootstrap.Options.BindAddress))
+            .WithEncryptedEndpointPort(bootstrap.MqttPort)
+            .WithEncryptionCertificate(credentials.ServerCertificate)
+            .WithEncryptionSslProtocol(SslProtocols.Tls12 | SslProtocols.Tls13)
+            .WithClientCertificate(AcceptClientCertificate, true)
             .WithPersistentSessions()
             .WithMaxPendingMessagesPerClient(10_000)
             .Build();
@@ -75,43 +86,60 @@ public sealed partial class EmbeddedMqttBroker(
 
     public void Dispose() => _server?.Dispose();
 
-    private static bool IsPrivileged(string? userName) =>
-        string.Equals(userName, BrokerCredentials.ControlPlaneUserName, StringComparison.Ordinal);
+    /// <summary>
+    /// TLS-level check: only certificates the device CA issued get a session at all; whether the
+    /// device is enrolled, current and not revoked is decided at CONNECT.
+    /// </summary>
+    private bool AcceptClientCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        if (certificate is null)
+        {
+            LogRefused("(TLS)", "no client certificate");
+            return false;
+        }
+
+        using var presented = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        if (!_deviceCa.Issued(presented, timeProvider.GetUtcNow(), out var reason))
+        {
+            LogRefused("(TLS)", $"certificate of '{presented.Subject}' not accepted: {reason}");
+            return false;
+        }
+
+        return true;
+    }
 
     private async Task ValidateConnectionAsync(ValidatingConnectionEventArgs args)
     {
-        if (IsPrivileged(args.UserName))
+        var certificate = args.ClientCertificate;
+        if (credentials.IsControlPlane(certificate))
         {
-            var expected = Encoding.UTF8.GetBytes(credentials.Password);
-            var given = Encoding.UTF8.GetBytes(args.Password ?? string.Empty);
-            if (!CryptographicOperations.FixedTimeEquals(expected, given))
-            {
-                args.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
-                LogRefused(args.ClientId, "bad control-plane credential");
-            }
-
+            args.SessionItems[PrivilegedItem] = true;
             return;
         }
 
-        // The identity is the enrolled device: user name, client id and credential must agree.
-        if (!string.Equals(args.UserName, args.ClientId, StringComparison.Ordinal) || !DeviceIds.IsValid(args.ClientId))
+        using var presented = certificate is null ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        var (deviceId, reason) = await enrollment.IdentifyAsync(presented, args.CancellationToken).ConfigureAwait(false);
+        if (deviceId is null)
+        {
+            args.ReasonCode = MqttConnectReasonCode.NotAuthorized;
+            LogRefused(args.ClientId, reason);
+            return;
+        }
+
+        // The certificate names the device; a client id that claims another identity is refused.
+        if (!string.Equals(args.ClientId, deviceId, StringComparison.Ordinal))
         {
             args.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
-            LogRefused(args.ClientId, "client id must be the device id and equal the user name");
-            return;
-        }
-
-        if (!await enrollment.ValidateCredentialAsync(args.ClientId, args.Password, args.CancellationToken).ConfigureAwait(false))
-        {
-            args.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
-            LogRefused(args.ClientId, "not enrolled or wrong credential");
+            LogRefused(args.ClientId, $"client id must be the certificate's device id '{deviceId}'");
         }
     }
+
+    private static bool IsPrivileged(IDictionary sessionItems) => sessionItems.Contains(PrivilegedItem);
 
     private Task AuthorizePublishAsync(InterceptingPublishEventArgs args)
     {
         // Messages injected by the broker itself carry no client id.
-        if (string.IsNullOrEmpty(args.ClientId) || IsPrivileged(args.UserName))
+        if (string.IsNullOrEmpty(args.ClientId) || IsPrivileged(args.SessionItems))
         {
             return Task.CompletedTask;
         }
@@ -132,7 +160,7 @@ public sealed partial class EmbeddedMqttBroker(
 
     private Task AuthorizeSubscriptionAsync(InterceptingSubscriptionEventArgs args)
     {
-        if (IsPrivileged(args.UserName))
+        if (IsPrivileged(args.SessionItems))
         {
             return Task.CompletedTask;
         }
@@ -155,7 +183,7 @@ public sealed partial class EmbeddedMqttBroker(
     [LoggerMessage(EventId = 603, Level = LogLevel.Debug, Message = "Broker stop raced a disconnecting client: {Reason}")]
     private partial void LogStopRace(string reason);
 
-    [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Embedded MQTT broker listening on {Address}:{Port}")]
+    [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Embedded MQTT broker listening on {Address}:{Port} (TLS, device certificates required)")]
     private partial void LogStarted(string address, int port);
 
     [LoggerMessage(EventId = 601, Level = LogLevel.Warning, Message = "MQTT connection of client {ClientId} refused: {Reason}")]

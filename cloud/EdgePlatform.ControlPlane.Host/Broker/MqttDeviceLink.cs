@@ -4,6 +4,7 @@ using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Host.Hosting;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.Mqtt;
+using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.ControlPlane.Host.Broker;
 
@@ -18,20 +19,25 @@ public sealed partial class MqttDeviceLink : IDeviceLink, IHostedService, IAsync
     private readonly IDeviceStore _devices;
     private readonly ILogger<MqttDeviceLink> _logger;
 
+    private readonly bool _external;
+
     public MqttDeviceLink(
         ServerBootstrap bootstrap,
         BrokerCredentials credentials,
+        IOptions<BrokerOptions> options,
         IDeviceStore devices,
         DeviceMessageRouter router,
         ILoggerFactory loggerFactory)
     {
         _devices = devices;
         _logger = loggerFactory.CreateLogger<MqttDeviceLink>();
+        _external = options.Value.IsExternal;
+        var (host, port) = _external ? (options.Value.Host, options.Value.Port) : (bootstrap.Options.BindAddress, bootstrap.MqttPort);
         _connection = new MqttConnection(
-            new MqttConnectionSettings(bootstrap.Options.BindAddress, bootstrap.MqttPort, "edgeplatform-control-plane")
+            new MqttConnectionSettings(host, port, ClientId(bootstrap))
             {
-                UserName = BrokerCredentials.ControlPlaneUserName,
-                Password = credentials.Password,
+                ClientCertificate = credentials.ClientCertificate,
+                TrustedCa = credentials.CaCertificate,
             },
             loggerFactory.CreateLogger<MqttConnection>());
         _connection.Subscribe(Topics.AllReported);
@@ -44,8 +50,28 @@ public sealed partial class MqttDeviceLink : IDeviceLink, IHostedService, IAsync
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _connection.Start();
+        if (_external)
+        {
+            // An external broker may come up after the control plane (it may even be configured
+            // from files this server writes on start); the API serves meanwhile and the link
+            // keeps retrying, republishing every desired state once it connects.
+            LogExternalBroker();
+            return;
+        }
+
         await _connection.WaitConnectedAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Completes once the link is connected to the broker.</summary>
+    public Task WaitConnectedAsync(CancellationToken cancellationToken) => _connection.WaitConnectedAsync(cancellationToken);
+
+    /// <summary>
+    /// Stable for this installation (the broker keeps its session across restarts) and derived from
+    /// a secret, so no device can guess it and take the control plane's session over.
+    /// </summary>
+    private static string ClientId(ServerBootstrap bootstrap) =>
+        "edgeplatform-cp-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes("mqtt-client-id\n" + bootstrap.EnrollmentKey)))[..20];
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -73,6 +99,9 @@ public sealed partial class MqttDeviceLink : IDeviceLink, IHostedService, IAsync
 
         LogRepublished(count);
     }
+
+    [LoggerMessage(EventId = 611, Level = LogLevel.Information, Message = "Connecting to the external MQTT broker in the background")]
+    private partial void LogExternalBroker();
 
     [LoggerMessage(EventId = 610, Level = LogLevel.Information, Message = "Device link connected; republished {Count} desired state(s)")]
     private partial void LogRepublished(int count);

@@ -1,4 +1,5 @@
 using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Host.Access;
 using EdgePlatform.ControlPlane.Host.Apis;
 using EdgePlatform.ControlPlane.Host.Artifacts;
@@ -18,11 +19,21 @@ public static partial class ControlPlaneHostExtensions
     {
         var options = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
         var bootstrap = ServerBootstrap.Prepare(options);
+        var derived = bootstrap.DerivedConfiguration().ToDictionary();
+        if (builder.Configuration.GetSection(BrokerOptions.Section).Get<BrokerOptions>() is { IsExternal: true } broker)
+        {
+            // Devices are sent to the external broker.
+            derived[$"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.MqttHost)}"] = broker.Host;
+            derived[$"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.MqttPort)}"] = broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         // Derived values fill gaps only: an operator's Enrollment:RegistryUrl (an external registry) wins.
         builder.Configuration.AddInMemoryCollection(
-            bootstrap.DerivedConfiguration().Where(setting => string.IsNullOrEmpty(builder.Configuration[setting.Key])));
+            derived.Where(setting => string.IsNullOrEmpty(builder.Configuration[setting.Key])));
         builder.WebHost.UseUrls(bootstrap.HttpUrl);
         builder.Services.AddSingleton(bootstrap);
+        builder.Services.AddSingleton(bootstrap.DeviceCa);
+        builder.Services.AddSingleton(bootstrap.TokenSigner);
         builder.Services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ContractsJsonContext.Default));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -56,13 +67,28 @@ public static partial class ControlPlaneHostExtensions
         return builder;
     }
 
-    /// <summary>The embedded broker, then the control plane's privileged link to it (hosted services start in order).</summary>
-    public static WebApplicationBuilder AddEmbeddedBroker(this WebApplicationBuilder builder)
+    /// <summary>
+    /// The broker (embedded, or an external one such as mosquitto), then the control plane's
+    /// privileged link to it (hosted services start in order).
+    /// </summary>
+    public static WebApplicationBuilder AddBroker(this WebApplicationBuilder builder)
     {
+        builder.Services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<BrokerCredentials>();
-        builder.Services.AddSingleton<EmbeddedMqttBroker>();
-        builder.Services.AddSingleton<IDeviceSessions>(sp => sp.GetRequiredService<EmbeddedMqttBroker>());
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<EmbeddedMqttBroker>());
+        var external = builder.Configuration.GetSection(BrokerOptions.Section).Get<BrokerOptions>()?.IsExternal == true;
+        if (external)
+        {
+            builder.Services.AddSingleton<IDeviceSessions, ExternalBrokerSessions>();
+        }
+        else
+        {
+            builder.Services.AddSingleton<EmbeddedMqttBroker>();
+            builder.Services.AddSingleton<IDeviceSessions>(sp => sp.GetRequiredService<EmbeddedMqttBroker>());
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<EmbeddedMqttBroker>());
+        }
+
+        builder.Services.AddSingleton<MosquittoConfigWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<MosquittoConfigWriter>());
         builder.Services.AddSingleton<MqttDeviceLink>();
         builder.Services.AddSingleton<IDeviceLink>(sp => sp.GetRequiredService<MqttDeviceLink>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttDeviceLink>());
@@ -81,6 +107,7 @@ public static partial class ControlPlaneHostExtensions
         app.MapModelsApi();
         app.MapRegistryApi();
         app.MapTrustApi();
+        app.MapAttestationApi();
         app.MapAccessApi();
         return app;
     }

@@ -4,6 +4,8 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
+using EdgePlatform.Security.Pki;
+using EdgePlatform.Security.Tokens;
 
 namespace EdgePlatform.ControlPlane.Host.Hosting;
 
@@ -15,6 +17,10 @@ namespace EdgePlatform.ControlPlane.Host.Hosting;
 public sealed class ServerBootstrap
 {
     public const string EnrollmentKeyFileName = "enrollment.key";
+    public const string DeviceCaFileName = "device-ca.pem";
+    public const string DeviceCaCertificateFileName = "device-ca.crt";
+    public const string TokenKeyFileName = "token-signing.pem";
+    public const string TokenCertificateFileName = "token-signing.crt";
 
     private ServerBootstrap(ServerOptions options, int httpPort, int mqttPort, string enrollmentKey)
     {
@@ -22,7 +28,22 @@ public sealed class ServerBootstrap
         HttpPort = httpPort;
         MqttPort = mqttPort;
         EnrollmentKey = enrollmentKey;
+        var now = DateTimeOffset.UtcNow;
+        DeviceCa = CertificateAuthority.FromPem(LoadOrCreateSecret(
+            options.DataDirectory, DeviceCaFileName, () => { using var ca = CertificateAuthority.Create("EdgePlatform device CA", now); return ca.ExportPem(); }));
+        TokenSigner = TokenSigner.FromPem(LoadOrCreateSecret(
+            options.DataDirectory, TokenKeyFileName, () => { using var signer = TokenSigner.Create("EdgePlatform token signing", now); return signer.ExportPem(); }));
+
+        // Public halves beside them, for brokers and registries to be configured with.
+        File.WriteAllText(Path.Combine(options.DataDirectory, DeviceCaCertificateFileName), DeviceCa.CertificatePem);
+        File.WriteAllText(Path.Combine(options.DataDirectory, TokenCertificateFileName), TokenSigner.CertificatePem);
     }
+
+    /// <summary>The device CA: issues device certificates, the broker's and the control plane's own.</summary>
+    public CertificateAuthority DeviceCa { get; }
+
+    /// <summary>Signs attestation and registry tokens.</summary>
+    public TokenSigner TokenSigner { get; }
 
     public ServerOptions Options { get; }
 
@@ -72,15 +93,19 @@ public sealed class ServerBootstrap
         File.Move(temporary, path, overwrite: true);
     }
 
-    private static string LoadOrCreateEnrollmentKey(string dataDirectory)
+    private static string LoadOrCreateEnrollmentKey(string dataDirectory) =>
+        LoadOrCreateSecret(dataDirectory, EnrollmentKeyFileName, () => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32))).Trim();
+
+    /// <summary>Reads a secret file, or creates it with mode 0600 on first start.</summary>
+    private static string LoadOrCreateSecret(string dataDirectory, string fileName, Func<string> create)
     {
-        var path = Path.Combine(dataDirectory, EnrollmentKeyFileName);
+        var path = Path.Combine(dataDirectory, fileName);
         if (File.Exists(path))
         {
-            return File.ReadAllText(path).Trim();
+            return File.ReadAllText(path);
         }
 
-        var key = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        var key = create();
         var options = new FileStreamOptions
         {
             Mode = FileMode.CreateNew,

@@ -125,6 +125,13 @@ internal static class SqliteMigrations
             revoked_at TEXT NULL
         );
         """,
+        // Devices hold a certificate from the device CA instead of a broker password; a device
+        // enrolled before must enroll again to get one.
+        """
+        ALTER TABLE devices RENAME COLUMN credential_hash TO certificate_thumbprint;
+        ALTER TABLE devices ADD COLUMN certificate TEXT NULL;
+        ALTER TABLE devices ADD COLUMN attestation TEXT NULL;
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

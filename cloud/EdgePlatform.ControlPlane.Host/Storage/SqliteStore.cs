@@ -54,20 +54,22 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
         await using var connection = Open();
         await connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO devices (id, tags, credential_hash, enrolled_at, status, last_seen, desired, reported)
-            VALUES (@Id, @Tags, @CredentialHash, @EnrolledAt, @Status, @LastSeen, @Desired, @Reported)
-            ON CONFLICT (id) DO UPDATE SET tags = excluded.tags, credential_hash = excluded.credential_hash
+            INSERT INTO devices (id, tags, certificate_thumbprint, certificate, enrolled_at, status, last_seen, desired, reported, attestation)
+            VALUES (@Id, @Tags, @CertificateThumbprint, @Certificate, @EnrolledAt, @Status, @LastSeen, @Desired, @Reported, @Attestation)
+            ON CONFLICT (id) DO UPDATE SET tags = excluded.tags, certificate_thumbprint = excluded.certificate_thumbprint, certificate = excluded.certificate
             """,
             new
             {
                 device.Id,
                 Tags = Json(device.Tags.ToDictionary(StringComparer.Ordinal), ContractsJsonContext.Default.DictionaryStringString),
-                device.CredentialHash,
+                device.CertificateThumbprint,
+                device.Certificate,
                 EnrolledAt = Time(device.EnrolledAt),
                 device.Status,
                 LastSeen = device.LastSeen is { } seen ? Time(seen) : null,
                 Desired = device.Desired is null ? null : Json(device.Desired, ContractsJsonContext.Default.DesiredState),
                 Reported = device.Reported is null ? null : Json(device.Reported, ContractsJsonContext.Default.ReportedState),
+                Attestation = device.Attestation is null ? null : Json(device.Attestation, ContractsJsonContext.Default.AttestationStatus),
             },
             cancellationToken: cancellationToken)).ConfigureAwait(false);
     }
@@ -96,6 +98,15 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
         await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE devices SET status = @status, last_seen = @seen WHERE id = @deviceId",
             new { deviceId, status, seen = Time(at) },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task SaveAttestationAsync(string deviceId, AttestationStatus attestation, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE devices SET attestation = @attestation WHERE id = @deviceId",
+            new { deviceId, attestation = Json(attestation, ContractsJsonContext.Default.AttestationStatus) },
             cancellationToken: cancellationToken)).ConfigureAwait(false);
     }
 
@@ -498,7 +509,9 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
     {
         public string Id { get; set; } = "";
         public string Tags { get; set; } = "{}";
-        public string CredentialHash { get; set; } = "";
+        public string CertificateThumbprint { get; set; } = "";
+        public string? Certificate { get; set; }
+        public string? Attestation { get; set; }
         public string EnrolledAt { get; set; } = "";
         public string Status { get; set; } = "";
         public string? LastSeen { get; set; }
@@ -508,12 +521,14 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
         public DeviceRecord ToRecord() => new(
             Id,
             FromJson(Tags, ContractsJsonContext.Default.DictionaryStringString),
-            CredentialHash,
+            CertificateThumbprint,
             ParseTime(EnrolledAt),
             Status,
             LastSeen is null ? null : ParseTime(LastSeen),
             Desired is null ? null : FromJson(Desired, ContractsJsonContext.Default.DesiredState),
-            Reported is null ? null : FromJson(Reported, ContractsJsonContext.Default.ReportedState));
+            Reported is null ? null : FromJson(Reported, ContractsJsonContext.Default.ReportedState),
+            Certificate,
+            Attestation is null ? null : FromJson(Attestation, ContractsJsonContext.Default.AttestationStatus));
     }
 
     private sealed class ModelRow

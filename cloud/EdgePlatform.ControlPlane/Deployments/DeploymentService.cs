@@ -51,6 +51,15 @@ public sealed partial class DeploymentService(
             throw new RequestValidationException("allDevices", "no device is enrolled yet");
         }
 
+        // A device that failed attestation (or was revoked) gets no new deployment until it
+        // attests again; the caller is told which and why.
+        var skipped = targets.Where(t => ExclusionReason(t) is not null).Select(t => $"{t.Id}: {ExclusionReason(t)}").ToList();
+        targets = [.. targets.Where(t => ExclusionReason(t) is null)];
+        if (targets.Count == 0)
+        {
+            throw new ConflictException($"no target device can receive a deployment: {string.Join("; ", skipped)}");
+        }
+
         var now = timeProvider.GetUtcNow();
         var deploymentId = $"dep-{now:yyyyMMddHHmmss}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
         var spec = new DeploymentSpec(deploymentId, model.ToReference());
@@ -77,14 +86,21 @@ public sealed partial class DeploymentService(
 
         var info = new DeploymentInfo(deploymentId, model.Name, model.Version, model.ManifestDigest, [.. targets.Select(t => t.Id)], now);
         await deployments.AddDeploymentAsync(info, cancellationToken).ConfigureAwait(false);
-        LogDeployed(deploymentId, model.Name, model.Version, targets.Count);
-        return info;
+        LogDeployed(deploymentId, model.Name, model.Version, targets.Count, skipped.Count);
+        return skipped.Count == 0 ? info : info with { Skipped = skipped };
     }
 
     public Task<IReadOnlyList<DeploymentInfo>> ListAsync(CancellationToken cancellationToken) =>
         deployments.ListDeploymentsAsync(cancellationToken);
 
     public void Dispose() => _writer.Dispose();
+
+    private static string? ExclusionReason(DeviceRecord device) => device switch
+    {
+        { Status: DeviceStatuses.Revoked } => "revoked",
+        { Attestation.State: AttestationStates.Failed } => $"attestation failed: {device.Attestation.Reason}",
+        _ => null,
+    };
 
     private async Task<IReadOnlyList<DeviceRecord>> ResolveDevicesAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {
@@ -103,6 +119,6 @@ public sealed partial class DeploymentService(
         return result;
     }
 
-    [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Deployment {DeploymentId}: model {Name} version {Version} to {Count} device(s)")]
-    private partial void LogDeployed(string deploymentId, string name, string version, int count);
+    [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Deployment {DeploymentId}: model {Name} version {Version} to {Count} device(s), {Skipped} skipped")]
+    private partial void LogDeployed(string deploymentId, string name, string version, int count, int skipped);
 }

@@ -27,6 +27,16 @@ public sealed class EnrollmentOptions
     [Required]
     public string MetadataUrl { get; set; } = "http://127.0.0.1:5080";
 
+    /// <summary>How long a device certificate is valid; a device re-enrolls to renew it. Default 365 days.</summary>
+    [Range(1, 3650)]
+    public int DeviceCertificateDays { get; set; } = 365;
+
+    /// <summary>
+    /// PEM bundle of manufacturer CAs whose certificates may enroll devices (the certificate's
+    /// common name is the device id). Default: unset, only enrollment keys enroll.
+    /// </summary>
+    public string? BootstrapCaFile { get; set; }
+
     /// <summary>How often devices send telemetry unless a deployment says otherwise. Default 10 s.</summary>
     [Range(1, 3600)]
     public int TelemetryIntervalSeconds { get; set; } = 10;

@@ -1,29 +1,37 @@
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.Security;
+using EdgePlatform.Security.Pki;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.ControlPlane.Devices;
 
-/// <summary>Admits devices that prove the group enrollment key, and checks their broker credentials.</summary>
+/// <summary>
+/// Admits devices that prove a bootstrap credential (an enrollment key, or a bootstrap certificate
+/// from a trusted manufacturer CA) and issues each its device certificate from the control
+/// plane's device CA. Checks the certificates devices present to the broker.
+/// </summary>
 public sealed partial class EnrollmentService(
     IDeviceStore store,
     IEnrollmentGroupStore groups,
     ITrustPublisher trust,
+    CertificateAuthority deviceCa,
     IOptions<EnrollmentOptions> options,
     TimeProvider timeProvider,
     ILogger<EnrollmentService> logger)
 {
     private const int MaxTags = 32;
+    private X509Certificate2Collection? _bootstrapRoots;
 
     public async Task<EnrollmentResponse> EnrollAsync(EnrollmentRequest? request, CancellationToken cancellationToken)
     {
         if (request is null)
         {
-            throw new RequestValidationException("body", "expected a JSON object with deviceId and enrollmentKey");
+            throw new RequestValidationException("body", "expected a JSON object with deviceId, csr and enrollmentKey or bootstrapCertificate");
         }
 
         if (DeviceIds.Describe(request.DeviceId) is { } idProblem)
@@ -31,47 +39,92 @@ public sealed partial class EnrollmentService(
             throw new RequestValidationException("deviceId", idProblem);
         }
 
-        if (string.IsNullOrEmpty(request.EnrollmentKey))
+        if (string.IsNullOrWhiteSpace(request.Csr))
         {
-            throw new RequestValidationException("enrollmentKey", "is required");
+            throw new RequestValidationException("csr", "is required: a PEM certificate signing request for the device's ECDSA P-256 key");
         }
 
         var settings = options.Value;
-        if (!await KeyIsValidAsync(settings, request.DeviceId, request.EnrollmentKey, cancellationToken).ConfigureAwait(false))
-        {
-            LogEnrollmentRefused(request.DeviceId);
-            throw new CredentialRejectedException("the enrollment key is not valid");
-        }
+        await ProveBootstrapCredentialAsync(settings, request, cancellationToken).ConfigureAwait(false);
 
         var tags = ValidateTags(request.Tags);
         var existing = await store.GetDeviceAsync(request.DeviceId, cancellationToken).ConfigureAwait(false);
         if (existing?.Status == DeviceStatuses.Revoked)
         {
-            LogEnrollmentRefused(request.DeviceId);
+            LogEnrollmentRefused(request.DeviceId, "the device is revoked");
             throw new CredentialRejectedException($"device '{request.DeviceId}' is revoked");
         }
 
-        var secret = DeviceCredentials.NewSecret();
-        var device = new DeviceRecord(
-            request.DeviceId,
-            tags,
-            DeviceCredentials.Hash(secret),
-            existing?.EnrolledAt ?? timeProvider.GetUtcNow(),
-            existing?.Status ?? DeviceStatuses.NeverConnected,
-            existing?.LastSeen,
-            existing?.Desired,
-            existing?.Reported);
-        await store.UpsertDeviceAsync(device, cancellationToken).ConfigureAwait(false);
-        LogEnrolled(request.DeviceId, existing is not null);
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = deviceCa.IssueDeviceCertificate(request.Csr, request.DeviceId, timeProvider.GetUtcNow(), TimeSpan.FromDays(settings.DeviceCertificateDays));
+        }
+        catch (CertificateException ex)
+        {
+            throw new RequestValidationException("csr", ex.Message);
+        }
 
-        return new EnrollmentResponse(
-            request.DeviceId,
-            settings.MqttHost,
-            settings.MqttPort,
-            secret,
-            settings.RegistryUrl,
-            settings.MetadataUrl,
-            trust.TrustedRoot);
+        using (certificate)
+        {
+            var device = new DeviceRecord(
+                request.DeviceId,
+                tags,
+                CertificateAuthority.Thumbprint(certificate),
+                existing?.EnrolledAt ?? timeProvider.GetUtcNow(),
+                existing?.Status ?? DeviceStatuses.NeverConnected,
+                existing?.LastSeen,
+                existing?.Desired,
+                existing?.Reported,
+                certificate.ExportCertificatePem(),
+                existing?.Attestation);
+            await store.UpsertDeviceAsync(device, cancellationToken).ConfigureAwait(false);
+            LogEnrolled(request.DeviceId, existing is not null, certificate.SerialNumber);
+
+            return new EnrollmentResponse(
+                request.DeviceId,
+                settings.MqttHost,
+                settings.MqttPort,
+                device.Certificate!,
+                deviceCa.CertificatePem,
+                settings.RegistryUrl,
+                settings.MetadataUrl,
+                trust.TrustedRoot);
+        }
+    }
+
+    /// <summary>
+    /// The device id of the client that presents <paramref name="certificate"/> to the broker:
+    /// issued by the device CA, valid now, naming an enrolled device that is not revoked, and that
+    /// device's current certificate. Null otherwise, with the reason why.
+    /// </summary>
+    public async Task<(string? DeviceId, string Reason)> IdentifyAsync(X509Certificate2? certificate, CancellationToken cancellationToken)
+    {
+        if (certificate is null)
+        {
+            return (null, "no client certificate");
+        }
+
+        if (!deviceCa.Issued(certificate, timeProvider.GetUtcNow(), out var chainProblem))
+        {
+            return (null, $"certificate not accepted: {chainProblem}");
+        }
+
+        var deviceId = CertificateAuthority.CommonName(certificate);
+        if (!DeviceIds.IsValid(deviceId))
+        {
+            return (null, $"certificate subject '{deviceId}' is not a device id");
+        }
+
+        var device = await store.GetDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false);
+        return device switch
+        {
+            null => (null, $"device '{deviceId}' is not enrolled"),
+            { Status: DeviceStatuses.Revoked } => (null, $"device '{deviceId}' is revoked"),
+            _ when !string.Equals(device.CertificateThumbprint, CertificateAuthority.Thumbprint(certificate), StringComparison.Ordinal) =>
+                (null, $"certificate is not the current one of device '{deviceId}' (it re-enrolled)"),
+            _ => (deviceId, string.Empty),
+        };
     }
 
     public async Task<EnrollmentGroupInfo> CreateGroupAsync(CreateEnrollmentGroupRequest? request, CancellationToken cancellationToken)
@@ -106,6 +159,31 @@ public sealed partial class EnrollmentService(
         LogGroupRevoked(id);
     }
 
+    private async Task ProveBootstrapCredentialAsync(EnrollmentOptions settings, EnrollmentRequest request, CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrEmpty(request.BootstrapCertificate))
+        {
+            if (BootstrapCertificateProblem(settings, request) is { } problem)
+            {
+                LogEnrollmentRefused(request.DeviceId, problem);
+                throw new CredentialRejectedException($"the bootstrap certificate is not accepted: {problem}");
+            }
+
+            return;
+        }
+
+        if (string.IsNullOrEmpty(request.EnrollmentKey))
+        {
+            throw new RequestValidationException("enrollmentKey", "is required (or a bootstrapCertificate with bootstrapSignature)");
+        }
+
+        if (!await KeyIsValidAsync(settings, request.DeviceId, request.EnrollmentKey, cancellationToken).ConfigureAwait(false))
+        {
+            LogEnrollmentRefused(request.DeviceId, "the enrollment key is not valid");
+            throw new CredentialRejectedException("the enrollment key is not valid");
+        }
+    }
+
     /// <summary>
     /// The server's default group key itself (local tooling), or a key derived for this very
     /// device id from the default key or from an enrollment group that is not revoked.
@@ -129,16 +207,75 @@ public sealed partial class EnrollmentService(
         return false;
     }
 
-    /// <summary>True when <paramref name="secret"/> is the current broker credential of an enrolled device.</summary>
-    public async Task<bool> ValidateCredentialAsync(string deviceId, string? secret, CancellationToken cancellationToken)
+    /// <summary>
+    /// A bootstrap certificate must chain to a configured manufacturer CA, be valid now, name
+    /// this device id, and its key must have signed the CSR text (proof of possession).
+    /// </summary>
+    private string? BootstrapCertificateProblem(EnrollmentOptions settings, EnrollmentRequest request)
     {
-        if (!DeviceIds.IsValid(deviceId) || string.IsNullOrEmpty(secret))
+        var roots = _bootstrapRoots ??= LoadBootstrapRoots(settings);
+        if (roots.Count == 0)
         {
-            return false;
+            return "this control plane trusts no bootstrap CA (Enrollment:BootstrapCaFile is not set)";
         }
 
-        var device = await store.GetDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false);
-        return device is not null && device.Status != DeviceStatuses.Revoked && DeviceCredentials.Matches(secret, device.CredentialHash);
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = X509Certificate2.CreateFromPem(request.BootstrapCertificate);
+        }
+        catch (CryptographicException ex)
+        {
+            return $"not a PEM certificate ({ex.Message})";
+        }
+
+        using (certificate)
+        {
+            using var chain = new X509Chain();
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            chain.ChainPolicy.VerificationTime = timeProvider.GetUtcNow().UtcDateTime;
+            if (!chain.Build(certificate))
+            {
+                return "it does not chain to a trusted bootstrap CA or is not valid now";
+            }
+
+            if (!string.Equals(CertificateAuthority.CommonName(certificate), request.DeviceId, StringComparison.Ordinal))
+            {
+                return $"it names '{CertificateAuthority.CommonName(certificate)}', not '{request.DeviceId}'";
+            }
+
+            using var key = certificate.GetECDsaPublicKey();
+            byte[] signature;
+            try
+            {
+                signature = Convert.FromBase64String(request.BootstrapSignature ?? string.Empty);
+            }
+            catch (FormatException)
+            {
+                return "bootstrapSignature is not base64";
+            }
+
+            if (key is null || signature.Length == 0
+                || !key.VerifyData(Encoding.UTF8.GetBytes(request.Csr!), signature, HashAlgorithmName.SHA256))
+            {
+                return "bootstrapSignature is not the bootstrap key's signature over the CSR";
+            }
+        }
+
+        return null;
+    }
+
+    private static X509Certificate2Collection LoadBootstrapRoots(EnrollmentOptions settings)
+    {
+        var roots = new X509Certificate2Collection();
+        if (settings.BootstrapCaFile is { Length: > 0 } file)
+        {
+            roots.ImportFromPemFile(file);
+        }
+
+        return roots;
     }
 
     private static Dictionary<string, string> ValidateTags(IReadOnlyDictionary<string, string>? tags)
@@ -173,9 +310,9 @@ public sealed partial class EnrollmentService(
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Enrollment group {Id} revoked: keys derived from it no longer enroll devices")]
     private partial void LogGroupRevoked(string id);
 
-    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Device {DeviceId} enrolled (re-enrollment: {Again})")]
-    private partial void LogEnrolled(string deviceId, bool again);
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Device {DeviceId} enrolled (re-enrollment: {Again}); certificate serial {Serial}")]
+    private partial void LogEnrolled(string deviceId, bool again, string serial);
 
-    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Enrollment of device {DeviceId} refused: the enrollment key is not valid or the device is revoked")]
-    private partial void LogEnrollmentRefused(string deviceId);
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Enrollment of device {DeviceId} refused: {Reason}")]
+    private partial void LogEnrollmentRefused(string deviceId, string reason);
 }

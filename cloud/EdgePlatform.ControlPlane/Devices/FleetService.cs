@@ -104,7 +104,8 @@ public sealed partial class FleetService(IDeviceStore store, IDeviceSessions ses
             device.LastSeen,
             device.Desired?.Version ?? 0,
             device.Desired?.Deployment?.Model.ManifestDigest,
-            device.Reported);
+            device.Reported,
+            device.Attestation);
 
     [LoggerMessage(EventId = 115, Level = LogLevel.Warning, Message = "Device {DeviceId} revoked by {RevokedBy}")]
     private partial void LogRevoked(string deviceId, string revokedBy);

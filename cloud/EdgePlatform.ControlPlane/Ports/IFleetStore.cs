@@ -17,6 +17,8 @@ public interface IDeviceStore
     Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken);
 
     Task SaveStatusAsync(string deviceId, string status, DateTimeOffset at, CancellationToken cancellationToken);
+
+    Task SaveAttestationAsync(string deviceId, AttestationStatus attestation, CancellationToken cancellationToken);
 }
 
 /// <summary>Published model versions.</summary>

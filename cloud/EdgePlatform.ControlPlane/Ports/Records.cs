@@ -2,16 +2,21 @@ using EdgePlatform.Contracts;
 
 namespace EdgePlatform.ControlPlane.Ports;
 
-/// <summary>A device as stored: the credential is kept only as a hash.</summary>
+/// <summary>
+/// A device as stored. <see cref="CertificateThumbprint"/> names its current certificate (SHA-256
+/// of the DER bytes): a certificate issued before a re-enrollment no longer connects.
+/// </summary>
 public sealed record DeviceRecord(
     string Id,
     IReadOnlyDictionary<string, string> Tags,
-    string CredentialHash,
+    string CertificateThumbprint,
     DateTimeOffset EnrolledAt,
     string Status,
     DateTimeOffset? LastSeen,
     DesiredState? Desired,
-    ReportedState? Reported);
+    ReportedState? Reported,
+    string? Certificate = null,
+    AttestationStatus? Attestation = null);
 
 /// <summary>A published model version.</summary>
 public sealed record ModelRecord(

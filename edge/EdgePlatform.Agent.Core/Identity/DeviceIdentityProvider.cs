@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Contracts;
@@ -10,9 +12,11 @@ using Microsoft.Extensions.Options;
 namespace EdgePlatform.Agent.Core.Identity;
 
 /// <summary>
-/// The device's identity: loaded from <c>identity.json</c> (mode 0600) or, on first start,
-/// obtained by enrolling with the group key. The file holds the broker credential and the
-/// trust root that every model signature must chain to.
+/// The device's identity: loaded from <c>identity.json</c> or, on first start, obtained by
+/// enrolling: the agent creates its own key (<c>device-key.pem</c>, mode 0600, never sent), sends a
+/// certificate signing request with its bootstrap credential (an enrollment key, or a bootstrap
+/// certificate and key), and keeps the device certificate the control plane's CA issued, that CA,
+/// and the trust root that every model signature must chain to.
 /// </summary>
 public sealed partial class DeviceIdentityProvider(
     IOptions<AgentOptions> options,
@@ -21,11 +25,38 @@ public sealed partial class DeviceIdentityProvider(
     ILogger<DeviceIdentityProvider> logger) : IRegistryLocator, IDisposable
 {
     public const string IdentityFileName = "identity.json";
+    public const string KeyFileName = "device-key.pem";
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private EnrollmentResponse? _identity;
 
     public string IdentityFile => Path.Combine(options.Value.DataDirectory, IdentityFileName);
+
+    public string KeyFile => Path.Combine(options.Value.DataDirectory, KeyFileName);
+
+    /// <summary>The device certificate with its private key, for mTLS to the broker.</summary>
+    public async Task<X509Certificate2> GetClientCertificateAsync(CancellationToken cancellationToken)
+    {
+        var identity = await GetAsync(cancellationToken).ConfigureAwait(false);
+        using var key = LoadKey();
+        using var certificate = X509Certificate2.CreateFromPem(identity.Certificate);
+        return certificate.CopyWithPrivateKey(key);
+    }
+
+    /// <summary>The device CA certificate: the broker's certificate must chain to it.</summary>
+    public async Task<X509Certificate2> GetCaCertificateAsync(CancellationToken cancellationToken)
+    {
+        var identity = await GetAsync(cancellationToken).ConfigureAwait(false);
+        return X509Certificate2.CreateFromPem(identity.CaCertificate);
+    }
+
+    /// <summary>The device's private key, which signs attestation evidence.</summary>
+    public ECDsa LoadKey()
+    {
+        var key = ECDsa.Create();
+        key.ImportFromPem(File.ReadAllText(KeyFile));
+        return key;
+    }
 
     public async Task<EnrollmentResponse> GetAsync(CancellationToken cancellationToken)
     {
@@ -73,6 +104,11 @@ public sealed partial class DeviceIdentityProvider(
         var bytes = await File.ReadAllBytesAsync(IdentityFile, cancellationToken).ConfigureAwait(false);
         var identity = JsonSerializer.Deserialize(bytes, ContractsJsonContext.Default.EnrollmentResponse)
             ?? throw new EnrollmentException($"{IdentityFile} is empty; delete it to enroll again");
+        if (string.IsNullOrEmpty(identity.Certificate) || string.IsNullOrEmpty(identity.CaCertificate) || !File.Exists(KeyFile))
+        {
+            throw new EnrollmentException($"{IdentityFile} holds no device certificate or {KeyFile} is missing; delete {IdentityFile} to enroll again");
+        }
+
         var configured = options.Value.DeviceId;
         if (configured is not null && !string.Equals(configured, identity.DeviceId, StringComparison.Ordinal))
         {
@@ -97,20 +133,8 @@ public sealed partial class DeviceIdentityProvider(
             throw new EnrollmentException("Agent:ControlPlaneUrl must be an absolute URL to enroll (e.g. http://127.0.0.1:5080)");
         }
 
-        var key = settings.EnrollmentKey;
-        if (string.IsNullOrEmpty(key) && settings.EnrollmentKeyFile is { } keyFile)
-        {
-            key = File.Exists(keyFile)
-                ? (await File.ReadAllTextAsync(keyFile, cancellationToken).ConfigureAwait(false)).Trim()
-                : throw new EnrollmentException($"enrollment key file '{keyFile}' does not exist");
-        }
-
-        if (string.IsNullOrEmpty(key))
-        {
-            throw new EnrollmentException("Agent:EnrollmentKey or Agent:EnrollmentKeyFile is required to enroll");
-        }
-
-        var request = new EnrollmentRequest(settings.DeviceId!, key, settings.Tags);
+        var csr = CreateSigningRequest(settings.DeviceId!);
+        var request = await BootstrapRequestAsync(settings, csr, cancellationToken).ConfigureAwait(false);
         var delay = TimeSpan.FromMilliseconds(250);
         using var client = httpClients.CreateClient(nameof(DeviceIdentityProvider));
         client.BaseAddress = controlPlane;
@@ -146,6 +170,64 @@ public sealed partial class DeviceIdentityProvider(
             await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
             delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 10_000));
         }
+    }
+
+    /// <summary>
+    /// A PKCS#10 request for the device key, created now (or reused when an earlier enrollment
+    /// attempt already made it). The key never leaves the device.
+    /// </summary>
+    private string CreateSigningRequest(string deviceId)
+    {
+        Directory.CreateDirectory(options.Value.DataDirectory);
+        if (!File.Exists(KeyFile))
+        {
+            using var fresh = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var fileOptions = new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            };
+            using var writer = new StreamWriter(new FileStream(KeyFile, fileOptions));
+            writer.Write(fresh.ExportPkcs8PrivateKeyPem());
+        }
+
+        using var key = LoadKey();
+        var subject = new X500DistinguishedNameBuilder();
+        subject.AddCommonName(deviceId);
+        return new CertificateRequest(subject.Build(), key, HashAlgorithmName.SHA256).CreateSigningRequestPem();
+    }
+
+    private static async Task<EnrollmentRequest> BootstrapRequestAsync(AgentOptions settings, string csr, CancellationToken cancellationToken)
+    {
+        if (settings.BootstrapCertificateFile is { Length: > 0 } certificateFile)
+        {
+            if (settings.BootstrapKeyFile is not { Length: > 0 } keyFile || !File.Exists(certificateFile) || !File.Exists(keyFile))
+            {
+                throw new EnrollmentException("Agent:BootstrapCertificateFile and Agent:BootstrapKeyFile must both name existing PEM files");
+            }
+
+            var certificatePem = await File.ReadAllTextAsync(certificateFile, cancellationToken).ConfigureAwait(false);
+            using var bootstrapKey = ECDsa.Create();
+            bootstrapKey.ImportFromPem(await File.ReadAllTextAsync(keyFile, cancellationToken).ConfigureAwait(false));
+            var proof = Convert.ToBase64String(bootstrapKey.SignData(System.Text.Encoding.UTF8.GetBytes(csr), HashAlgorithmName.SHA256));
+            return new EnrollmentRequest(settings.DeviceId!, null, settings.Tags, csr, certificatePem, proof);
+        }
+
+        var key = settings.EnrollmentKey;
+        if (string.IsNullOrEmpty(key) && settings.EnrollmentKeyFile is { } enrollmentKeyFile)
+        {
+            key = File.Exists(enrollmentKeyFile)
+                ? (await File.ReadAllTextAsync(enrollmentKeyFile, cancellationToken).ConfigureAwait(false)).Trim()
+                : throw new EnrollmentException($"enrollment key file '{enrollmentKeyFile}' does not exist");
+        }
+
+        if (string.IsNullOrEmpty(key))
+        {
+            throw new EnrollmentException("Agent:EnrollmentKey, Agent:EnrollmentKeyFile or Agent:BootstrapCertificateFile is required to enroll");
+        }
+
+        return new EnrollmentRequest(settings.DeviceId!, key, settings.Tags, csr);
     }
 
     /// <summary>Pins the root the control plane sent at enrollment, refusing one that is not validly self-signed.</summary>

@@ -9,7 +9,7 @@ using EdgePlatform.Mqtt;
 namespace EdgePlatform.Agent.Links;
 
 /// <summary>
-/// The device link to the control plane's broker, as the enrolled device: receives the
+/// The device link to the control plane's broker over mutual TLS, as the enrolled device: receives the
 /// retained desired state, publishes the reported twin, telemetry and an online/offline
 /// status (the offline one also as the broker-held last will).
 /// </summary>
@@ -45,11 +45,12 @@ public sealed partial class MqttCloudLink(
     {
         var device = await identity.GetAsync(stoppingToken).ConfigureAwait(false);
         _deviceId = device.DeviceId;
+        // mTLS: the broker takes the device id from this certificate; the client id must match it.
         var connection = new MqttConnection(
             new MqttConnectionSettings(device.MqttHost, device.MqttPort, device.DeviceId)
             {
-                UserName = device.DeviceId,
-                Password = device.MqttPassword,
+                ClientCertificate = await identity.GetClientCertificateAsync(stoppingToken).ConfigureAwait(false),
+                TrustedCa = await identity.GetCaCertificateAsync(stoppingToken).ConfigureAwait(false),
                 LastWill = new MqttLastWill(Topics.Status(device.DeviceId), Offline, Retain: true),
             },
             loggerFactory.CreateLogger<MqttConnection>());

@@ -175,8 +175,18 @@ public sealed class DeviceIdentityProviderTests : IDisposable
         EnrollmentKey = key,
     };
 
-    private EnrollmentResponse Identity(string deviceId, byte[]? root = null) =>
-        new(deviceId, "broker.test", 1883, "broker-secret", "http://registry.test:5000", "http://control-plane.test:5080", Encoding.UTF8.GetString(root ?? _publisher.FirstRoot));
+    /// <summary>What a control plane issues; the device key it belongs to is put in place as enrollment would leave it.</summary>
+    private EnrollmentResponse Identity(string deviceId, byte[]? root = null)
+    {
+        var keyFile = Path.Combine(_data.Path, DeviceIdentityProvider.KeyFileName);
+        if (!File.Exists(keyFile))
+        {
+            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            File.WriteAllText(keyFile, key.ExportPkcs8PrivateKeyPem());
+        }
+
+        return new(deviceId, "broker.test", 8883, "device-certificate-pem", "ca-certificate-pem", "http://registry.test:5000", "http://control-plane.test:5080", Encoding.UTF8.GetString(root ?? _publisher.FirstRoot));
+    }
 
     private void RespondWith(EnrollmentResponse issued) =>
         _controlPlane.Respond = _ => new HttpResponseMessage(HttpStatusCode.Created)

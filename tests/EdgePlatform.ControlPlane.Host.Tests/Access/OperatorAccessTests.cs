@@ -108,12 +108,12 @@ public sealed class OperatorAccessTests(ControlPlaneFactory server) : IClassFixt
         var deviceKey = EdgePlatform.Security.EnrollmentKeys.Derive(group.Key!, "dev-berlin-1");
 
         using var anonymous = server.CreateAnonymousClient();
-        using var enrolled = await anonymous.PostAsJsonAsync("/api/v1/enrollments/devices", new EnrollmentRequest("dev-berlin-1", deviceKey, null), ContractsJsonContext.Default.EnrollmentRequest);
+        using var enrolled = await anonymous.PostAsJsonAsync("/api/v1/enrollments/devices", new EnrollmentRequest("dev-berlin-1", deviceKey, null, TestCsr.Pem), ContractsJsonContext.Default.EnrollmentRequest);
         var listed = await admin.GetStringAsync("/api/v1/enrollments");
         (await admin.DeleteAsync($"/api/v1/enrollments/{group.Id}")).EnsureSuccessStatusCode();
         using var afterRevoke = await anonymous.PostAsJsonAsync(
             "/api/v1/enrollments/devices",
-            new EnrollmentRequest("dev-berlin-2", EdgePlatform.Security.EnrollmentKeys.Derive(group.Key!, "dev-berlin-2"), null),
+            new EnrollmentRequest("dev-berlin-2", EdgePlatform.Security.EnrollmentKeys.Derive(group.Key!, "dev-berlin-2"), null, TestCsr.Pem),
             ContractsJsonContext.Default.EnrollmentRequest);
 
         Assert.Equal(HttpStatusCode.OK, enrolled.StatusCode);

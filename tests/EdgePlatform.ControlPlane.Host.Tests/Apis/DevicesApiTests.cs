@@ -27,7 +27,7 @@ public sealed class DevicesApiTests(ControlPlaneFactory server) : IClassFixture<
     {
         using var client = server.CreateClient();
 
-        using var response = await client.PostAsJsonAsync(Enrollments, new EnrollmentRequest("dev-wrong-key", new string('0', 64), null), ContractsJsonContext.Default.EnrollmentRequest);
+        using var response = await client.PostAsJsonAsync(Enrollments, new EnrollmentRequest("dev-wrong-key", new string('0', 64), null, TestCsr.Pem), ContractsJsonContext.Default.EnrollmentRequest);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("the enrollment key is not valid", (await DeploymentsApiTests.ReadProblemAsync(response)).Detail);
@@ -40,26 +40,28 @@ public sealed class DevicesApiTests(ControlPlaneFactory server) : IClassFixture<
     {
         using var client = server.CreateClient();
 
-        using var response = await client.PostAsJsonAsync(Enrollments, new EnrollmentRequest("Not Valid", server.EnrollmentKey, null), ContractsJsonContext.Default.EnrollmentRequest);
+        using var response = await client.PostAsJsonAsync(Enrollments, new EnrollmentRequest("Not Valid", server.EnrollmentKey, null, TestCsr.Pem), ContractsJsonContext.Default.EnrollmentRequest);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal(["deviceId"], (await DeploymentsApiTests.ReadProblemAsync(response)).Errors!.Keys);
     }
 
     [Fact]
-    public async Task Enroll_KeyFromTheDataDirectory_Returns200WithAPinnableRootAndCredential()
+    public async Task Enroll_KeyFromTheDataDirectory_Returns200WithAPinnableRootAndDeviceCertificate()
     {
         using var client = server.CreateClient();
 
         using var response = await client.PostAsJsonAsync(
             Enrollments,
-            new EnrollmentRequest("dev-enroll", server.EnrollmentKey, new Dictionary<string, string> { ["site"] = "lab" }),
+            new EnrollmentRequest("dev-enroll", server.EnrollmentKey, new Dictionary<string, string> { ["site"] = "lab" }, TestCsr.Pem),
             ContractsJsonContext.Default.EnrollmentRequest);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var enrollment = (await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse))!;
         Assert.Equal("dev-enroll", enrollment.DeviceId);
-        Assert.False(string.IsNullOrEmpty(enrollment.MqttPassword));
+        using var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(enrollment.Certificate);
+        Assert.Equal("CN=dev-enroll", certificate.Subject);
+        Assert.Contains("BEGIN CERTIFICATE", enrollment.CaCertificate, StringComparison.Ordinal);
         Assert.Equal("127.0.0.1", enrollment.MqttHost);
         Assert.NotEqual(0, enrollment.MqttPort);
         var endpoints = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(server.DataDirectory, "server.json")), ContractsJsonContext.Default.ServerEndpoints)!;

@@ -106,7 +106,7 @@ public sealed class TrainedModelTests(TrainedServerFixture fixture)
         var enrollment = await EnrollAsync(client, "dev-e2e");
         var received = new TaskCompletionSource<DesiredState>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var device = new MqttConnection(
-            new MqttConnectionSettings(enrollment.MqttHost, enrollment.MqttPort, "dev-e2e") { UserName = "dev-e2e", Password = enrollment.MqttPassword },
+            new MqttConnectionSettings(enrollment.Enrollment.MqttHost, enrollment.Enrollment.MqttPort, "dev-e2e") { ClientCertificate = enrollment.Certificate, TrustedCa = enrollment.CaCertificate },
             NullLogger.Instance);
         device.Subscribe(Topics.Desired("dev-e2e"));
         device.OnMessage((message, _) =>
@@ -130,7 +130,7 @@ public sealed class TrainedModelTests(TrainedServerFixture fixture)
         var manifestBytes = await client.GetByteArrayAsync(new Uri($"/v2/{model.Repository}/manifests/{model.ManifestDigest}", UriKind.Relative));
         Assert.Equal(model.ManifestSize, manifestBytes.Length);
         using var targetsKey = fixture.Server.LoadKey(TufRoles.Targets);
-        Assert.Contains(targetsKey.KeyId, TufEnvelopes.ValidCmsSigners(manifestBytes, Convert.FromBase64String(model.Signature), RootOf(enrollment), TufRoles.Targets));
+        Assert.Contains(targetsKey.KeyId, TufEnvelopes.ValidCmsSigners(manifestBytes, Convert.FromBase64String(model.Signature), RootOf(enrollment.Enrollment), TufRoles.Targets));
 
         var info = (await client.GetFromJsonAsync(new Uri("/api/v1/devices/dev-e2e", UriKind.Relative), ContractsJsonContext.Default.DeviceInfo))!;
         Assert.Equal((1L, fixture.Run.ManifestDigest), (info.DesiredVersion, info.DesiredModelDigest));
@@ -152,19 +152,19 @@ public sealed class TrainedModelTests(TrainedServerFixture fixture)
 
         var tampered = (byte[])manifestBytes.Clone();
         tampered[^2] ^= 0x20;
-        var root = RootOf(enrollment);
+        var root = RootOf(enrollment.Enrollment);
 
         using var targetsKey = fixture.Server.LoadKey(TufRoles.Targets);
         Assert.Equal([targetsKey.KeyId], TufEnvelopes.ValidCmsSigners(manifestBytes, signature, root, TufRoles.Targets));
         Assert.Empty(TufEnvelopes.ValidCmsSigners(tampered, signature, root, TufRoles.Targets));
     }
 
-    private static async Task<byte[]> SignatureFromTheDeviceLinkAsync(EnrollmentResponse enrollment, string deviceId)
+    private static async Task<byte[]> SignatureFromTheDeviceLinkAsync(TestDevice enrolled, string deviceId)
     {
         // The desired state is retained, so a device that connects after the deployment still gets it.
         var received = new TaskCompletionSource<DesiredState>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var device = new MqttConnection(
-            new MqttConnectionSettings(enrollment.MqttHost, enrollment.MqttPort, deviceId) { UserName = deviceId, Password = enrollment.MqttPassword },
+            new MqttConnectionSettings(enrolled.Enrollment.MqttHost, enrolled.Enrollment.MqttPort, deviceId) { ClientCertificate = enrolled.Certificate, TrustedCa = enrolled.CaCertificate },
             NullLogger.Instance);
         device.Subscribe(Topics.Desired(deviceId));
         device.OnMessage((message, _) =>
@@ -186,13 +186,6 @@ public sealed class TrainedModelTests(TrainedServerFixture fixture)
         return JsonSerializer.Deserialize(bytes, ContractsJsonContext.Default.OciManifest)!;
     }
 
-    private async Task<EnrollmentResponse> EnrollAsync(HttpClient client, string deviceId)
-    {
-        using var response = await client.PostAsJsonAsync(
-            new Uri("/api/v1/enrollments/devices", UriKind.Relative),
-            new EnrollmentRequest(deviceId, fixture.Server.EnrollmentKey, null),
-            ContractsJsonContext.Default.EnrollmentRequest);
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse))!;
-    }
+    private async Task<TestDevice> EnrollAsync(HttpClient client, string deviceId) =>
+        await TestDevices.EnrollAsync(client, fixture.Server.EnrollmentKey, deviceId);
 }

@@ -58,7 +58,7 @@ public class RestartTests
                 enrollmentKey = first.EnrollmentKey;
                 using var response = await client.PostAsJsonAsync(
                     new Uri("/api/v1/enrollments/devices", UriKind.Relative),
-                    new EnrollmentRequest("dev-restart", enrollmentKey, null),
+                    new EnrollmentRequest("dev-restart", enrollmentKey, null, TestCsr.Pem),
                     ContractsJsonContext.Default.EnrollmentRequest);
                 before = (await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse))!;
             }
@@ -70,10 +70,11 @@ public class RestartTests
             using var device = await again.GetAsync(new Uri("/api/v1/devices/dev-restart", UriKind.Relative));
             Assert.Equal(HttpStatusCode.OK, device.StatusCode);
             var enrollment = second.Services.GetRequiredService<EnrollmentService>();
-            Assert.True(await enrollment.ValidateCredentialAsync("dev-restart", before.MqttPassword, CancellationToken.None));
+            using var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(before.Certificate);
+            Assert.Equal("dev-restart", (await enrollment.IdentifyAsync(certificate, CancellationToken.None)).DeviceId);
             using var reEnrolled = await again.PostAsJsonAsync(
                 new Uri("/api/v1/enrollments/devices", UriKind.Relative),
-                new EnrollmentRequest("dev-restart", enrollmentKey, null),
+                new EnrollmentRequest("dev-restart", enrollmentKey, null, TestCsr.Pem),
                 ContractsJsonContext.Default.EnrollmentRequest);
             var after = (await reEnrolled.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse))!;
             Assert.Equal(before.TrustedRoot, after.TrustedRoot);

@@ -28,6 +28,15 @@ public sealed class RegistryServerFactory : WebApplicationFactory<Program>
 
     public string UploadsDirectory => Path.Combine(DataDirectory, "blobs", "uploads");
 
+    public string AdminTokenFile => Path.Combine(DataDirectory, "admin.token");
+
+    /// <summary>A client that answers the registry's token challenges with the admin API token.</summary>
+    public new HttpClient CreateClient() =>
+        CreateDefaultClient(new Uri("http://localhost"), new EdgePlatform.Oci.RegistryTokenHandler(_ => ValueTask.FromResult<string?>(File.ReadAllText(AdminTokenFile).Trim())));
+
+    /// <summary>A client without any credential.</summary>
+    public HttpClient CreateAnonymousClient() => base.CreateClient();
+
     /// <summary>A server over an existing data directory, which stays when the server is disposed.</summary>
     public static RegistryServerFactory Over(string dataDirectory) => new(dataDirectory, ownsDirectory: false);
 
@@ -36,6 +45,7 @@ public sealed class RegistryServerFactory : WebApplicationFactory<Program>
         builder.UseSetting("Server:DataDirectory", DataDirectory);
         builder.UseSetting("Server:HttpPort", "0");
         builder.UseSetting("Server:MqttPort", "0");
+        builder.UseSetting("Server:InitialAdminTokenFile", AdminTokenFile);
         builder.UseSetting("Registry:MaxBlobBytes", MaxBlobBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
 

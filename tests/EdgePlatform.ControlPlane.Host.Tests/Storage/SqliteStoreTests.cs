@@ -93,10 +93,10 @@ public sealed class SqliteStoreTests : IDisposable
         await store.SaveDesiredAsync("dev-1", desired, CancellationToken.None);
         await store.SaveStatusAsync("dev-1", DeviceStatuses.Online, Now.AddMinutes(1), CancellationToken.None);
 
-        await store.UpsertDeviceAsync(Device("dev-1") with { CredentialHash = "new-hash", Tags = new Dictionary<string, string> { ["site"] = "b" }, EnrolledAt = Now.AddDays(1) }, CancellationToken.None);
+        await store.UpsertDeviceAsync(Device("dev-1") with { CertificateThumbprint = "new-hash", Tags = new Dictionary<string, string> { ["site"] = "b" }, EnrolledAt = Now.AddDays(1) }, CancellationToken.None);
 
         var device = (await store.GetDeviceAsync("dev-1", CancellationToken.None))!;
-        Assert.Equal("new-hash", device.CredentialHash);
+        Assert.Equal("new-hash", device.CertificateThumbprint);
         Assert.Equal("b", device.Tags["site"]);
         Assert.Equal(desired, device.Desired);
         Assert.Equal(DeviceStatuses.Online, device.Status);

@@ -1,7 +1,9 @@
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Tests.Fakes;
+using EdgePlatform.Security.Pki;
 using EdgePlatform.Security.Tuf;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -16,6 +18,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     private readonly InMemoryStore _store = new();
     private readonly TestTrustPublisher _trust;
     private readonly EnrollmentService _enrollment;
+    private readonly CertificateAuthority _ca = CertificateAuthority.Create("test device CA", new DateTimeOffset(2025, 5, 1, 0, 0, 0, TimeSpan.Zero));
 
     public EnrollmentServiceTests()
     {
@@ -28,17 +31,21 @@ public sealed class EnrollmentServiceTests : IDisposable
             RegistryUrl = "http://registry.local:5080",
             MetadataUrl = "http://metadata.local:5080",
         });
-        _enrollment = new EnrollmentService(_store, _store, _trust, options, _time, NullLogger<EnrollmentService>.Instance);
+        _enrollment = new EnrollmentService(_store, _store, _trust, _ca, options, _time, NullLogger<EnrollmentService>.Instance);
     }
 
-    public void Dispose() => _trust.Dispose();
+    public void Dispose()
+    {
+        _trust.Dispose();
+        _ca.Dispose();
+    }
 
     [Fact]
     public async Task EnrollAsync_KeyDerivedFromAGroupForThisDevice_Enrolls()
     {
         var group = await _enrollment.CreateGroupAsync(new CreateEnrollmentGroupRequest("plant-a"), CancellationToken.None);
 
-        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-derived", EdgePlatform.Security.EnrollmentKeys.Derive(group.Key!, "dev-derived"), null), CancellationToken.None);
+        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-derived", EdgePlatform.Security.EnrollmentKeys.Derive(group.Key!, "dev-derived"), null, TestCsr.Pem), CancellationToken.None);
 
         Assert.Equal("dev-derived", response.DeviceId);
     }
@@ -50,7 +57,7 @@ public sealed class EnrollmentServiceTests : IDisposable
         var othersKey = EdgePlatform.Security.EnrollmentKeys.Derive(group.Key!, "dev-other");
 
         await Assert.ThrowsAsync<CredentialRejectedException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-thief", othersKey, null), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-thief", othersKey, null, TestCsr.Pem), CancellationToken.None));
     }
 
     [Fact]
@@ -60,34 +67,36 @@ public sealed class EnrollmentServiceTests : IDisposable
         await _enrollment.RevokeGroupAsync(group.Id, CancellationToken.None);
 
         await Assert.ThrowsAsync<CredentialRejectedException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-late", EdgePlatform.Security.EnrollmentKeys.Derive(group.Key!, "dev-late"), null), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-late", EdgePlatform.Security.EnrollmentKeys.Derive(group.Key!, "dev-late"), null, TestCsr.Pem), CancellationToken.None));
         Assert.Null((await _enrollment.ListGroupsAsync(CancellationToken.None)).Single().Key);
     }
 
     [Fact]
-    public async Task EnrollAsync_RightKey_ReturnsConnectionDetailsAndAWorkingCredential()
+    public async Task EnrollAsync_RightKey_ReturnsConnectionDetailsAndACertificateNamingTheDevice()
     {
-        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, new Dictionary<string, string> { ["site"] = "plant-a" }), CancellationToken.None);
+        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, new Dictionary<string, string> { ["site"] = "plant-a" }, TestCsr.Pem), CancellationToken.None);
 
         Assert.Equal("dev-1", response.DeviceId);
         Assert.Equal("broker.local", response.MqttHost);
         Assert.Equal(8883, response.MqttPort);
         Assert.Equal("http://registry.local:5080", response.RegistryUrl);
         Assert.Equal("http://metadata.local:5080", response.MetadataUrl);
-        Assert.True(response.MqttPassword.Length >= 40, "a 256-bit secret");
-        Assert.True(await _enrollment.ValidateCredentialAsync("dev-1", response.MqttPassword, CancellationToken.None));
+        using var certificate = X509Certificate2.CreateFromPem(response.Certificate);
+        Assert.Equal("CN=dev-1", certificate.Subject);
+        Assert.Equal(_ca.CertificatePem, response.CaCertificate);
+        Assert.Equal(("dev-1", string.Empty), await _enrollment.IdentifyAsync(certificate, CancellationToken.None));
 
         var stored = await _store.GetDeviceAsync("dev-1", CancellationToken.None);
         Assert.NotNull(stored);
         Assert.Equal("plant-a", stored.Tags["site"]);
         Assert.Equal(DeviceStatuses.NeverConnected, stored.Status);
-        Assert.DoesNotContain(response.MqttPassword, stored.CredentialHash, StringComparison.Ordinal);
+        Assert.Equal(CertificateAuthority.Thumbprint(certificate), stored.CertificateThumbprint);
     }
 
     [Fact]
     public async Task EnrollAsync_RightKey_ReturnsTheCurrentRootForTheDeviceToPin()
     {
-        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null), CancellationToken.None);
+        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
 
         var envelope = TufEnvelopes.Parse(Encoding.UTF8.GetBytes(response.TrustedRoot));
         Assert.Equal(TufRoles.Root, envelope.Signed.GetProperty("type").GetString());
@@ -111,7 +120,7 @@ public sealed class EnrollmentServiceTests : IDisposable
             });
         _trust.Repository.AddRoot(TufEnvelopes.Serialize(TufEnvelopes.Create(second, TufJsonContext.Default.RootMetadata, [_trust.RootKey, newRoot], _time.Now)));
 
-        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null), CancellationToken.None);
+        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
 
         Assert.Equal(2, TufClient.Pin(_trust.DeviceDirectory("dev-1"), Encoding.UTF8.GetBytes(response.TrustedRoot)).Version);
     }
@@ -120,7 +129,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     public async Task EnrollAsync_WrongKey_ThrowsCredentialRejectedAndStoresNothing()
     {
         var exception = await Assert.ThrowsAsync<CredentialRejectedException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey[..^1] + "0", null), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey[..^1] + "0", null, TestCsr.Pem), CancellationToken.None));
 
         Assert.Equal("the enrollment key is not valid", exception.Message);
         Assert.Null(await _store.GetDeviceAsync("dev-1", CancellationToken.None));
@@ -130,7 +139,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     public async Task EnrollAsync_KeyThatIsAPrefixOfTheRightOne_ThrowsCredentialRejected()
     {
         await Assert.ThrowsAsync<CredentialRejectedException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey[..8], null), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey[..8], null, TestCsr.Pem), CancellationToken.None));
     }
 
     [Theory]
@@ -142,7 +151,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     public async Task EnrollAsync_InvalidDeviceId_ThrowsValidationNamingDeviceId(string deviceId)
     {
         var exception = await Assert.ThrowsAsync<RequestValidationException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest(deviceId, GroupKey, null), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest(deviceId, GroupKey, null, TestCsr.Pem), CancellationToken.None));
 
         Assert.Equal("deviceId", exception.Field);
         Assert.Equal(DeviceIds.Describe(deviceId), exception.Problem);
@@ -152,7 +161,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     public async Task EnrollAsync_InvalidDeviceIdAndWrongKey_ReportsTheIdFirst()
     {
         var exception = await Assert.ThrowsAsync<RequestValidationException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("BAD", "wrong", null), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("BAD", "wrong", null, TestCsr.Pem), CancellationToken.None));
 
         Assert.Equal("deviceId", exception.Field);
     }
@@ -161,7 +170,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     public async Task EnrollAsync_NoKey_ThrowsValidationNamingEnrollmentKey()
     {
         var exception = await Assert.ThrowsAsync<RequestValidationException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", "", null), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", "", null, TestCsr.Pem), CancellationToken.None));
 
         Assert.Equal("enrollmentKey", exception.Field);
     }
@@ -180,7 +189,7 @@ public sealed class EnrollmentServiceTests : IDisposable
         var tags = Enumerable.Range(0, 33).ToDictionary(i => $"k{i}", i => "v");
 
         var exception = await Assert.ThrowsAsync<RequestValidationException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, tags), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, tags, TestCsr.Pem), CancellationToken.None));
 
         Assert.Equal("tags", exception.Field);
     }
@@ -191,35 +200,56 @@ public sealed class EnrollmentServiceTests : IDisposable
         var tags = new Dictionary<string, string> { ["site"] = new string('x', 257) };
 
         var exception = await Assert.ThrowsAsync<RequestValidationException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, tags), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, tags, TestCsr.Pem), CancellationToken.None));
 
         Assert.Equal("tags", exception.Field);
         Assert.Contains("'site'", exception.Problem, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task EnrollAsync_AgainForTheSameDevice_ReplacesTheCredential()
+    public async Task EnrollAsync_AgainForTheSameDevice_RetiresTheEarlierCertificate()
     {
-        var first = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null), CancellationToken.None);
+        var first = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
         _time.Advance(TimeSpan.FromHours(1));
 
-        var second = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null), CancellationToken.None);
+        var second = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
 
-        Assert.NotEqual(first.MqttPassword, second.MqttPassword);
-        Assert.False(await _enrollment.ValidateCredentialAsync("dev-1", first.MqttPassword, CancellationToken.None));
-        Assert.True(await _enrollment.ValidateCredentialAsync("dev-1", second.MqttPassword, CancellationToken.None));
+        using var firstCertificate = X509Certificate2.CreateFromPem(first.Certificate);
+        using var secondCertificate = X509Certificate2.CreateFromPem(second.Certificate);
+        Assert.Null((await _enrollment.IdentifyAsync(firstCertificate, CancellationToken.None)).DeviceId);
+        Assert.Equal("dev-1", (await _enrollment.IdentifyAsync(secondCertificate, CancellationToken.None)).DeviceId);
+    }
+
+    [Fact]
+    public async Task EnrollAsync_NoCsr_IsABadRequestNamingTheField()
+    {
+        var exception = await Assert.ThrowsAsync<RequestValidationException>(
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null), CancellationToken.None));
+
+        Assert.Equal("csr", exception.Field);
+    }
+
+    [Fact]
+    public async Task EnrollAsync_CsrWithABadSignature_IsABadRequest()
+    {
+        var tampered = TestCsr.Pem.Replace("MIH", "MIG", StringComparison.Ordinal);
+
+        var exception = await Assert.ThrowsAsync<RequestValidationException>(
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, tampered), CancellationToken.None));
+
+        Assert.Equal("csr", exception.Field);
     }
 
     [Fact]
     public async Task EnrollAsync_AgainForTheSameDevice_KeepsEnrollmentTimeAndDesiredState()
     {
-        await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null), CancellationToken.None);
+        await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
         var enrolledAt = _time.Now;
         var desired = new DesiredState(4, null, new TelemetrySettings(5));
         await _store.SaveDesiredAsync("dev-1", desired, CancellationToken.None);
         _time.Advance(TimeSpan.FromDays(2));
 
-        await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null), CancellationToken.None);
+        await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
 
         var device = await _store.GetDeviceAsync("dev-1", CancellationToken.None);
         Assert.Equal(enrolledAt, device!.EnrolledAt);
@@ -227,23 +257,67 @@ public sealed class EnrollmentServiceTests : IDisposable
     }
 
     [Fact]
-    public async Task ValidateCredentialAsync_AnotherDevicesSecret_False()
+    public async Task IdentifyAsync_CertificateFromAnotherCa_IsRefused()
     {
-        var one = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null), CancellationToken.None);
-        await _enrollment.EnrollAsync(new EnrollmentRequest("dev-2", GroupKey, null), CancellationToken.None);
+        await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
+        using var otherCa = CertificateAuthority.Create("another CA", _time.GetUtcNow().AddDays(-1));
+        using var forged = otherCa.IssueDeviceCertificate(TestCsr.Pem, "dev-1", _time.GetUtcNow(), TimeSpan.FromDays(1));
 
-        Assert.False(await _enrollment.ValidateCredentialAsync("dev-2", one.MqttPassword, CancellationToken.None));
+        var (deviceId, reason) = await _enrollment.IdentifyAsync(forged, CancellationToken.None);
+
+        Assert.Null(deviceId);
+        Assert.StartsWith("certificate not accepted", reason, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData("dev-9", "whatever")]
-    [InlineData("dev-1", "")]
-    [InlineData("dev-1", null)]
-    [InlineData("DEV-1", "whatever")]
-    public async Task ValidateCredentialAsync_UnknownDeviceOrMissingSecret_False(string deviceId, string? secret)
+    [Fact]
+    public async Task IdentifyAsync_RevokedDevice_IsRefused()
     {
-        await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null), CancellationToken.None);
+        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
+        await _store.SaveStatusAsync("dev-1", DeviceStatuses.Revoked, _time.GetUtcNow(), CancellationToken.None);
+        using var certificate = X509Certificate2.CreateFromPem(response.Certificate);
 
-        Assert.False(await _enrollment.ValidateCredentialAsync(deviceId, secret, CancellationToken.None));
+        var (deviceId, reason) = await _enrollment.IdentifyAsync(certificate, CancellationToken.None);
+
+        Assert.Null(deviceId);
+        Assert.Contains("revoked", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EnrollAsync_BootstrapCertificateFromTheTrustedManufacturerCa_Enrolls()
+    {
+        using var manufacturer = CertificateAuthority.Create("manufacturer", _time.GetUtcNow().AddDays(-1));
+        using var directory = new TempFile(manufacturer.CertificatePem);
+        var enrollment = new EnrollmentService(
+            _store, _store, _trust, _ca,
+            Options.Create(new EnrollmentOptions { GroupKey = GroupKey, BootstrapCaFile = directory.Path }),
+            _time, NullLogger<EnrollmentService>.Instance);
+        using var bootstrapKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var bootstrapCsr = new CertificateRequest("CN=x", bootstrapKey, System.Security.Cryptography.HashAlgorithmName.SHA256).CreateSigningRequestPem();
+        using var bootstrap = manufacturer.IssueDeviceCertificate(bootstrapCsr, "dev-factory", _time.GetUtcNow(), TimeSpan.FromDays(30));
+        var proof = Convert.ToBase64String(bootstrapKey.SignData(Encoding.UTF8.GetBytes(TestCsr.Pem), System.Security.Cryptography.HashAlgorithmName.SHA256));
+
+        var response = await enrollment.EnrollAsync(
+            new EnrollmentRequest("dev-factory", null, null, TestCsr.Pem, bootstrap.ExportCertificatePem(), proof), CancellationToken.None);
+        var stolen = await Assert.ThrowsAsync<CredentialRejectedException>(() => enrollment.EnrollAsync(
+            new EnrollmentRequest("dev-other", null, null, TestCsr.Pem, bootstrap.ExportCertificatePem(), proof), CancellationToken.None));
+        var unproven = await Assert.ThrowsAsync<CredentialRejectedException>(() => enrollment.EnrollAsync(
+            new EnrollmentRequest("dev-factory", null, null, TestCsr.Pem, bootstrap.ExportCertificatePem(), Convert.ToBase64String(new byte[64])), CancellationToken.None));
+
+        Assert.Equal("dev-factory", response.DeviceId);
+        Assert.Contains("names 'dev-factory'", stolen.Message, StringComparison.Ordinal);
+        Assert.Contains("bootstrapSignature", unproven.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class TempFile : IDisposable
+    {
+        public TempFile(string content)
+        {
+            Path = System.IO.Path.GetTempFileName();
+            File.WriteAllText(Path, content);
+        }
+
+        public string Path { get; }
+
+        public void Dispose() => File.Delete(Path);
     }
 }

@@ -42,7 +42,7 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
 
     public Task UpsertDeviceAsync(DeviceRecord device, CancellationToken cancellationToken)
     {
-        _devices.AddOrUpdate(device.Id, device, (_, existing) => existing with { Tags = device.Tags, CredentialHash = device.CredentialHash });
+        _devices.AddOrUpdate(device.Id, device, (_, existing) => existing with { Tags = device.Tags, CertificateThumbprint = device.CertificateThumbprint, Certificate = device.Certificate });
         return Task.CompletedTask;
     }
 
@@ -54,6 +54,9 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
 
     public Task SaveStatusAsync(string deviceId, string status, DateTimeOffset at, CancellationToken cancellationToken) =>
         Update(deviceId, d => d with { Status = status, LastSeen = at });
+
+    public Task SaveAttestationAsync(string deviceId, AttestationStatus attestation, CancellationToken cancellationToken) =>
+        Update(deviceId, d => d with { Attestation = attestation });
 
     public Task<bool> AddModelAsync(ModelRecord model, CancellationToken cancellationToken)
     {

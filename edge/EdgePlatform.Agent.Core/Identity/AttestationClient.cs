@@ -1,0 +1,238 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using EdgePlatform.Agent.Core.Packages;
+using EdgePlatform.Agent.Core.Reconciliation;
+using EdgePlatform.Contracts;
+using EdgePlatform.Security.Attestation;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgePlatform.Agent.Core.Identity;
+
+/// <summary>
+/// Proves the device's state to the control plane and holds the resulting short-lived
+/// attestation token: fetches a nonce, measures the agent build, its configuration and the
+/// installed models, signs the evidence with the device key, and re-attests when two thirds of
+/// the token's life have passed (or at once when a caller finds the token near its end).
+/// </summary>
+public sealed partial class AttestationClient(
+    DeviceIdentityProvider identity,
+    LocalModelStore models,
+    AgentStateStore state,
+    IOptions<AgentOptions> options,
+    IHttpClientFactory httpClients,
+    TimeProvider timeProvider,
+    ILogger<AttestationClient> logger) : BackgroundService
+{
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan MaxRetry = TimeSpan.FromMinutes(2);
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Lazy<string> _build = new(() => AgentMeasurements.MeasureBuild(options.Value.MeasuredBuildDirectory ?? AppContext.BaseDirectory));
+    private AttestationResult? _current;
+    private DateTimeOffset _issuedAt;
+
+    /// <summary>Why the last attestation failed, or null after a success.</summary>
+    public string? LastFailure { get; private set; }
+
+    /// <summary>A token with at least a third of its life left, attesting first when needed.</summary>
+    public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken)
+    {
+        if (_current is { } current && !NeedsRenewal(current))
+        {
+            return current.Token;
+        }
+
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_current is { } again && !NeedsRenewal(again))
+            {
+                return again.Token;
+            }
+
+            return (await AttestAsync(cancellationToken).ConfigureAwait(false)).Token;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>The evidence this device would send now for <paramref name="nonce"/>, as signed bytes.</summary>
+    public async Task<byte[]> BuildEvidenceAsync(string nonce, CancellationToken cancellationToken)
+    {
+        var device = await identity.GetAsync(cancellationToken).ConfigureAwait(false);
+        var settings = options.Value;
+        List<Measurement> measurements =
+        [
+            new(MeasurementKinds.AgentBuild, "edgeplatform-agent", _build.Value),
+            new(MeasurementKinds.Configuration, "agent", AgentMeasurements.MeasureConfiguration(
+            [
+                new("DeviceId", device.DeviceId),
+                new("Channel", settings.Channel),
+                new("ControlPlaneUrl", settings.ControlPlaneUrl),
+                new("DataDirectory", settings.DataDirectory),
+                .. settings.Tags.Select(t => new KeyValuePair<string, string?>("Tags:" + t.Key, t.Value)),
+            ])),
+        ];
+        measurements.AddRange(await MeasureModelsAsync(cancellationToken).ConfigureAwait(false));
+        var evidence = new AttestationEvidence(
+            device.DeviceId,
+            nonce,
+            settings.Channel,
+            typeof(AttestationClient).Assembly.GetName().Version?.ToString() ?? "0.0.0",
+            measurements,
+            new PlatformFacts(
+                Environment.OSVersion.VersionString,
+                System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString(),
+                System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+                Environment.MachineName,
+                TpmPresent: File.Exists("/dev/tpmrm0")),
+            timeProvider.GetUtcNow());
+        return JsonSerializer.SerializeToUtf8Bytes(evidence, ContractsJsonContext.Default.AttestationEvidence);
+    }
+
+    public override void Dispose()
+    {
+        _gate.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var retry = FirstRetry;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            TimeSpan wait;
+            try
+            {
+                await GetTokenAsync(stoppingToken).ConfigureAwait(false);
+                var current = _current!;
+                wait = RenewAt(current) - timeProvider.GetUtcNow();
+                retry = FirstRetry;
+            }
+            catch (Exception ex) when (ex is AttestationRefusedException or HttpRequestException or EnrollmentException)
+            {
+                LogAttestationFailed(ex.Message, retry.TotalSeconds);
+                wait = retry;
+                retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, MaxRetry.Ticks));
+            }
+
+            await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, timeProvider, stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<AttestationResult> AttestAsync(CancellationToken cancellationToken)
+    {
+        var device = await identity.GetAsync(cancellationToken).ConfigureAwait(false);
+        using var client = httpClients.CreateClient(nameof(AttestationClient));
+        client.BaseAddress = new Uri(device.MetadataUrl.TrimEnd('/') + "/");
+        using var nonceResponse = await client.PostAsJsonAsync(
+            "api/v1/attestation/nonce", new AttestationNonceRequest(device.DeviceId), ContractsJsonContext.Default.AttestationNonceRequest, cancellationToken).ConfigureAwait(false);
+        await ThrowIfRefusedAsync(nonceResponse, cancellationToken).ConfigureAwait(false);
+        var nonce = await nonceResponse.Content.ReadFromJsonAsync(ContractsJsonContext.Default.AttestationNonce, cancellationToken).ConfigureAwait(false)
+            ?? throw new AttestationRefusedException("the control plane sent an empty nonce");
+
+        var evidence = await BuildEvidenceAsync(nonce.Nonce, cancellationToken).ConfigureAwait(false);
+        using var key = identity.LoadKey();
+        var signer = new SoftwareEvidenceSigner(key);
+        var request = new AttestationRequest(signer.Format, Convert.ToBase64String(evidence), Convert.ToBase64String(signer.Sign(evidence)));
+        using var response = await client.PostAsJsonAsync("api/v1/attestation", request, ContractsJsonContext.Default.AttestationRequest, cancellationToken).ConfigureAwait(false);
+        await ThrowIfRefusedAsync(response, cancellationToken).ConfigureAwait(false);
+        var result = await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.AttestationResult, cancellationToken).ConfigureAwait(false)
+            ?? throw new AttestationRefusedException("the control plane sent an empty attestation result");
+        _current = result;
+        _issuedAt = timeProvider.GetUtcNow();
+        LastFailure = null;
+        LogAttested(result.ExpiresAt);
+        return result;
+    }
+
+    private async Task ThrowIfRefusedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+
+        var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        string detail;
+        try
+        {
+            var problem = JsonSerializer.Deserialize(body, ContractsJsonContext.Default.ApiProblem);
+            detail = problem?.Detail ?? problem?.Title ?? body;
+        }
+        catch (JsonException)
+        {
+            detail = body;
+        }
+
+        if (response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized or HttpStatusCode.BadRequest)
+        {
+            LastFailure = detail;
+            throw new AttestationRefusedException($"attestation refused ({(int)response.StatusCode}): {detail}");
+        }
+
+        throw new HttpRequestException($"attestation call failed ({(int)response.StatusCode}): {detail}", null, response.StatusCode);
+    }
+
+    /// <summary>The ONNX file of each installed version (active and previous), hashed as it is on disk now.</summary>
+    private async Task<List<Measurement>> MeasureModelsAsync(CancellationToken cancellationToken)
+    {
+        var result = new List<Measurement>();
+        var current = state.Load();
+        foreach (var model in new[] { current.Active, current.Previous })
+        {
+            if (model is null || !models.Contains(model.ManifestDigest))
+            {
+                continue;
+            }
+
+            var manifest = JsonSerializer.Deserialize(
+                await models.ReadAsync(model.ManifestDigest, cancellationToken).ConfigureAwait(false), ContractsJsonContext.Default.OciManifest);
+            if (manifest?.FindLayer(MediaTypes.Onnx) is { } layer && models.Contains(layer.Digest))
+            {
+                var stream = File.OpenRead(models.PathOf(layer.Digest));
+                await using (stream.ConfigureAwait(false))
+                {
+                    var hash = await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false);
+                    result.Add(new Measurement(MeasurementKinds.Model, $"{model.Name}:{model.Version}", "sha256:" + Convert.ToHexStringLower(hash)));
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private DateTimeOffset RenewAt(AttestationResult result) => _issuedAt + ((result.ExpiresAt - _issuedAt) * 2 / 3);
+
+    private bool NeedsRenewal(AttestationResult result) => timeProvider.GetUtcNow() >= RenewAt(result);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "Attested; token valid until {ExpiresAt:O}")]
+    private partial void LogAttested(DateTimeOffset expiresAt);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Error, Message = "Attestation failed: {Reason}; retrying in {RetrySeconds} s")]
+    private partial void LogAttestationFailed(string reason, double retrySeconds);
+}
+
+/// <summary>The control plane refused this device's attestation; the message says which check failed.</summary>
+public sealed class AttestationRefusedException : Exception
+{
+    public AttestationRefusedException()
+    {
+    }
+
+    public AttestationRefusedException(string message)
+        : base(message)
+    {
+    }
+
+    public AttestationRefusedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -1,0 +1,51 @@
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using EdgePlatform.Contracts;
+
+namespace EdgePlatform.ControlPlane.Host.Tests;
+
+/// <summary>An enrolled device as a test drives it: its enrollment answer and its certificate with the private key.</summary>
+public sealed record TestDevice(string Id, EnrollmentResponse Enrollment, X509Certificate2 Certificate, ECDsa Key) : IDisposable
+{
+    public X509Certificate2 CaCertificate => X509Certificate2.CreateFromPem(Enrollment.CaCertificate);
+
+    public void Dispose()
+    {
+        Certificate.Dispose();
+        Key.Dispose();
+    }
+}
+
+public static class TestDevices
+{
+    /// <summary>A fresh P-256 key and a PEM signing request for it naming <paramref name="deviceId"/>.</summary>
+    public static (ECDsa Key, string Csr) NewKey(string deviceId)
+    {
+        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        return (key, new CertificateRequest($"CN={deviceId}", key, HashAlgorithmName.SHA256).CreateSigningRequestPem());
+    }
+
+    public static EnrollmentRequest Request(string deviceId, string enrollmentKey, out ECDsa key)
+    {
+        (key, var csr) = NewKey(deviceId);
+        return new EnrollmentRequest(deviceId, enrollmentKey, null, csr);
+    }
+
+    /// <summary>Enrolls <paramref name="deviceId"/> with the server's enrollment key.</summary>
+    public static async Task<TestDevice> EnrollAsync(HttpClient http, string enrollmentKey, string deviceId)
+    {
+        var request = Request(deviceId, enrollmentKey, out var key);
+        using var response = await http.PostAsJsonAsync(new Uri("/api/v1/enrollments/devices", UriKind.Relative), request, ContractsJsonContext.Default.EnrollmentRequest);
+        response.EnsureSuccessStatusCode();
+        var enrollment = (await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse))!;
+        using var certificate = X509Certificate2.CreateFromPem(enrollment.Certificate);
+        return new TestDevice(deviceId, enrollment, certificate.CopyWithPrivateKey(key), key);
+    }
+
+    public static async Task<TestDevice> EnrollAsync(this ControlPlaneFactory server, string deviceId)
+    {
+        using var http = server.CreateClient();
+        return await EnrollAsync(http, server.EnrollmentKey, deviceId);
+    }
+}

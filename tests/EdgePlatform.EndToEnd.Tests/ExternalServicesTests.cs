@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using EdgePlatform.Cli;
+using EdgePlatform.Cli.Processes;
+using EdgePlatform.Contracts;
+using EdgePlatform.Training.Datasets;
+
+namespace EdgePlatform.EndToEnd.Tests;
+
+/// <summary>
+/// The scale-out services with real processes: mosquitto as the device broker, configured from
+/// the control plane's CA, and the CNCF distribution registry with <c>auth: token</c> whose token
+/// service is the control plane. A fresh device enrolls, attests, receives a deployment over
+/// mosquitto, pulls the model from the registry with a token bought by its attestation, and scores.
+/// </summary>
+[Trait("Category", "EndToEnd")]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "xunit disposes the test class through IAsyncLifetime.DisposeAsync.")]
+public sealed class ExternalServicesTests : IAsyncLifetime
+{
+    private const string DeviceId = "e2e-external";
+    private readonly ProcessGroup _processes = new();
+    private readonly List<Process> _services = [];
+    private readonly string _root = Directory.CreateTempSubdirectory("edgeplatform-e2e-external-").FullName;
+    private ApiClient _api = null!;
+    private ServerEndpoints _endpoints = null!;
+    private string _adminToken = string.Empty;
+    private Uri _registry = null!;
+
+    public async Task InitializeAsync()
+    {
+        var mosquitto = Environment.GetEnvironmentVariable("EDGEPLATFORM_TEST_MOSQUITTO") is { Length: > 0 } configured ? configured : "/usr/sbin/mosquitto";
+        var registryBinary = FindOnPath("docker-registry");
+        if (!File.Exists(mosquitto) || registryBinary is null)
+        {
+            throw new InvalidOperationException("mosquitto and docker-registry are needed: run tests/run.sh, which installs them");
+        }
+
+        var serverDirectory = Path.Combine(_root, "server");
+        var brokerDirectory = Path.Combine(_root, "mosquitto");
+        var brokerPort = FreePort();
+        var registryPort = FreePort();
+        _registry = new Uri($"http://127.0.0.1:{registryPort}/");
+        var adminTokenFile = Path.Combine(_root, "admin.token");
+        var server = _processes.Start(
+            "server",
+            HostProcess.ServerAssembly,
+            [
+                $"--Server:DataDirectory={serverDirectory}", "--Server:HttpPort=0", "--Server:MqttPort=0", "--Enrollment:TelemetryIntervalSeconds=1",
+                $"--Server:InitialAdminTokenFile={adminTokenFile}",
+                $"--Attestation:TrustedAgentDirectory={Path.GetDirectoryName(HostProcess.AgentAssembly)}",
+                "--Broker:Mode=external", "--Broker:Host=127.0.0.1", $"--Broker:Port={brokerPort}", $"--Broker:MosquittoConfigDirectory={brokerDirectory}",
+                $"--Enrollment:RegistryUrl={_registry}",
+            ],
+            Path.Combine(_root, "server.log"));
+        _endpoints = await Wait.ForFileAsync(Path.Combine(serverDirectory, ServerEndpoints.FileName), server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
+        _adminToken = (await File.ReadAllTextAsync(adminTokenFile)).Trim();
+        _api = new ApiClient(new Uri(_endpoints.HttpUrl), _adminToken);
+
+        // mosquitto with the configuration the control plane wrote (as root it would switch to a user that cannot read the key).
+        var brokerConfig = Path.Combine(brokerDirectory, "run.conf");
+        await File.WriteAllTextAsync(brokerConfig, (Environment.UserName == "root" ? "user root\n" : string.Empty) + await File.ReadAllTextAsync(Path.Combine(brokerDirectory, "mosquitto.conf")));
+        StartService(mosquitto, ["-c", brokerConfig], "mosquitto.log");
+
+        // The distribution registry trusting the control plane's token signing certificate.
+        var registryConfig = Path.Combine(_root, "registry.yml");
+        await File.WriteAllTextAsync(registryConfig, $"""
+            version: 0.1
+            log:
+              level: warn
+            storage:
+              filesystem:
+                rootdirectory: {Path.Combine(_root, "registry-data")}
+            http:
+              addr: 127.0.0.1:{registryPort}
+            auth:
+              token:
+                realm: {_endpoints.HttpUrl}/api/v1/registry/token
+                service: edgeplatform-registry
+                issuer: edgeplatform
+                rootcertbundle: {Path.Combine(serverDirectory, "token-signing.crt")}
+            """);
+        StartService(registryBinary, ["serve", registryConfig], "registry.log");
+        using var probe = new HttpClient();
+        await Wait.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    using var response = await probe.GetAsync(new Uri(_registry, "v2/"));
+                    return response.StatusCode == HttpStatusCode.Unauthorized;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            },
+            "the distribution registry to answer");
+    }
+
+    public async Task DisposeAsync()
+    {
+        _api?.Dispose();
+        await _processes.DisposeAsync();
+        foreach (var service in _services)
+        {
+            if (!service.HasExited)
+            {
+                service.Kill(entireProcessTree: true);
+                await service.WaitForExitAsync();
+            }
+
+            service.Dispose();
+        }
+
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A log still being flushed keeps the folder; it is under the system temp directory.
+        }
+    }
+
+    [Fact]
+    public async Task FreshDevice_OnMosquittoAndATokenAuthRegistry_EnrollsAttestsPullsAndScores()
+    {
+        var run = await EdgePlatform.Cli.Commands.FleetCommands.TrainAndWaitAsync(_api, new TrainingRequest(null, null, null, 11), null, default);
+        await RunEdgectlAsync("model", "push", $"{run.ModelName}:{run.ModelVersion}", "--registry", _registry.ToString());
+        using (var anonymous = new HttpClient())
+        {
+            using var refused = await anonymous.GetAsync(new Uri(_registry, $"v2/models/{run.ModelName}/manifests/{run.ManifestDigest}"));
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        var agent = _processes.Start(
+            DeviceId,
+            HostProcess.AgentAssembly,
+            [
+                $"--Agent:DataDirectory={Path.Combine(_root, DeviceId)}", $"--Agent:DeviceId={DeviceId}", $"--Agent:ControlPlaneUrl={_endpoints.HttpUrl}",
+                $"--Agent:EnrollmentKeyFile={_endpoints.EnrollmentKeyFile}", "--LocalBroker:Port=0",
+            ],
+            Path.Combine(_root, "agent.log"));
+        await Wait.UntilAsync(async () => (await _api.GetDeviceAsync(DeviceId, default)).Status == DeviceStatuses.Online, "the device online through mosquitto");
+        await Wait.UntilAsync(async () => (await _api.GetDeviceAsync(DeviceId, default)).Attestation?.State == AttestationStates.Verified, "the device attested");
+
+        await _api.DeployAsync(new CreateDeploymentRequest($"{run.ModelName}:{run.ModelVersion}", [DeviceId], null), default);
+        await Wait.UntilAsync(async () => PlatformFixture.IsActive(await _api.GetDeviceAsync(DeviceId, default), run.ManifestDigest!), "the model active on the device");
+
+        var announcement = await Wait.ForFileAsync(Path.Combine(_root, DeviceId, AgentEndpoints.FileName), agent, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.AgentEndpoints));
+        await using var bus = await LocalBus.ConnectAsync(DeviceId, announcement.LocalBrokerPort);
+        var dataset = BuiltInDatasets.SensorAnomaly.Load();
+        var prediction = await bus.ScoreAsync("external-1", WalkingSkeletonTests.EventJson("external-1", dataset.GetFeatures(0)));
+        Assert.Equal(run.ModelVersion, prediction.ModelVersion);
+    }
+
+    private async Task RunEdgectlAsync(params string[] arguments)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in (string[])["exec", typeof(CliException).Assembly.Location, .. arguments, "--server", _endpoints.HttpUrl, "--token", _adminToken])
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.True(process.ExitCode == 0, $"edgectl {string.Join(' ', arguments)} exited {process.ExitCode}:\n{await stderr}\n{await stdout}");
+    }
+
+    private void StartService(string binary, string[] arguments, string logName)
+    {
+        var log = Path.Combine(_root, logName);
+        var info = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(info)!;
+        var writer = TextWriter.Synchronized(new StreamWriter(log) { AutoFlush = true });
+        process.OutputDataReceived += (_, e) => writer.WriteLine(e.Data);
+        process.ErrorDataReceived += (_, e) => writer.WriteLine(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _services.Add(process);
+    }
+
+    private static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':')
+            .Select(d => Path.Combine(d, name))
+            .FirstOrDefault(File.Exists);
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
