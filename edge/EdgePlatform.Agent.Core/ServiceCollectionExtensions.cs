@@ -59,7 +59,14 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ScoringMetrics>();
         services.AddSingleton<DesiredStateInbox>();
         services.AddSingleton<Reconciler>();
-        services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        services.AddHostedService(sp =>
+        {
+            // A reconcile changes the installed models, which attestation measures: attest anew.
+            var reconciler = sp.GetRequiredService<Reconciler>();
+            var attestation = sp.GetRequiredService<AttestationClient>();
+            reconciler.Reconciled += _ => attestation.RequestRenewal();
+            return reconciler;
+        });
         services.AddSingleton<TelemetryReporter>();
         services.AddHostedService(sp => sp.GetRequiredService<TelemetryReporter>());
         return services;

@@ -117,7 +117,16 @@ public sealed class PlatformFixture : IAsyncLifetime
         await Wait.UntilAsync(
             async () =>
             {
-                device = await Api.GetDeviceAsync(deviceId, default);
+                try
+                {
+                    device = await Api.GetDeviceAsync(deviceId, default);
+                }
+                catch (CliException ex) when (ex.Message.Contains("not enrolled", StringComparison.Ordinal))
+                {
+                    // A fresh agent has not enrolled yet.
+                    return false;
+                }
+
                 return condition(device);
             },
             what);

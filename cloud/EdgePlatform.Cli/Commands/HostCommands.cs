@@ -10,7 +10,7 @@ public static class HostCommands
     {
         var dataDir = new Option<string>("--data-dir") { Description = "Data directory (default: ~/.local/share/edgeplatform/server)" };
         var httpPort = new Option<int?>("--http-port") { Description = "HTTP port (default 5080; 0 picks a free one)" };
-        var mqttPort = new Option<int?>("--mqtt-port") { Description = "MQTT port of the embedded broker (default 1883; 0 picks a free one)" };
+        var mqttPort = new Option<int?>("--mqtt-port") { Description = "TLS port of the embedded MQTT broker (default 8883; 0 picks a free one)" };
         var server = new Command("server", "Run the control plane: API, OCI registry, MQTT broker, SQLite store") { dataDir, httpPort, mqttPort };
         server.TreatUnmatchedTokensAsErrors = false;
         server.SetAction(async (parse, ct) =>

@@ -26,7 +26,7 @@ public sealed class ServerOptions
     /// </summary>
     public string? InitialAdminTokenFile { get; set; }
 
-    /// <summary>Port of the embedded MQTT broker; 0 picks a free port. Default 1883.</summary>
+    /// <summary>TLS port of the embedded MQTT broker; 0 picks a free port. Default 8883.</summary>
     [Range(0, 65535)]
-    public int MqttPort { get; set; } = 1883;
+    public int MqttPort { get; set; } = 8883;
 }

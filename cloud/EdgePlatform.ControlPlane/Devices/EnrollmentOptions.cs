@@ -17,7 +17,7 @@ public sealed class EnrollmentOptions
     public string MqttHost { get; set; } = "127.0.0.1";
 
     [Range(1, 65535)]
-    public int MqttPort { get; set; } = 1883;
+    public int MqttPort { get; set; } = 8883;
 
     /// <summary>Base URL of the OCI registry devices pull models from.</summary>
     [Required]

@@ -31,6 +31,7 @@ public sealed partial class AttestationClient(
     private static readonly TimeSpan MaxRetry = TimeSpan.FromMinutes(2);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SemaphoreSlim _renewalRequested = new(0, 1);
     private readonly Lazy<string> _build = new(() => AgentMeasurements.MeasureBuild(options.Value.MeasuredBuildDirectory ?? AppContext.BaseDirectory));
     private AttestationResult? _current;
     private DateTimeOffset _issuedAt;
@@ -59,6 +60,23 @@ public sealed partial class AttestationClient(
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Attest again soon, because what is measured changed (a model was installed or removed):
+    /// the control plane's record of this device should show what it runs now.
+    /// </summary>
+    public void RequestRenewal()
+    {
+        _current = null;
+        try
+        {
+            _renewalRequested.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // A renewal is already pending.
         }
     }
 
@@ -99,6 +117,7 @@ public sealed partial class AttestationClient(
     public override void Dispose()
     {
         _gate.Dispose();
+        _renewalRequested.Dispose();
         base.Dispose();
     }
 
@@ -122,7 +141,7 @@ public sealed partial class AttestationClient(
                 retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, MaxRetry.Ticks));
             }
 
-            await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, timeProvider, stoppingToken).ConfigureAwait(false);
+            await _renewalRequested.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, stoppingToken).ConfigureAwait(false);
         }
     }
 
