@@ -5,7 +5,8 @@ namespace EdgePlatform.Oci.Tests;
 
 /// <summary>
 /// The control plane in-process on a loopback Kestrel port, over a fresh data directory, so the
-/// client talks real HTTP to the embedded registry.
+/// client talks real HTTP to the embedded registry. The client answers the registry's token
+/// challenges with the first admin token, as <c>edgectl</c> does.
 /// </summary>
 public sealed class EmbeddedRegistryFixture : WebApplicationFactory<Program>
 {
@@ -14,7 +15,8 @@ public sealed class EmbeddedRegistryFixture : WebApplicationFactory<Program>
     public EmbeddedRegistryFixture()
     {
         UseKestrel();
-        Http = CreateClient();
+        StartServer();
+        Http = CreateDefaultClient(new EdgePlatform.Oci.RegistryTokenHandler(_ => ValueTask.FromResult<string?>(File.ReadAllText(AdminTokenFile).Trim())));
         Registry = Http.BaseAddress!;
     }
 
@@ -23,11 +25,14 @@ public sealed class EmbeddedRegistryFixture : WebApplicationFactory<Program>
 
     public Uri Registry { get; }
 
+    private string AdminTokenFile => Path.Combine(_dataDirectory, "admin.token");
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Server:DataDirectory", _dataDirectory);
         builder.UseSetting("Server:HttpPort", "0");
         builder.UseSetting("Server:MqttPort", "0");
+        builder.UseSetting("Server:InitialAdminTokenFile", AdminTokenFile);
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
 
         // Idempotent: a no-op once the host registers the push side itself.
