@@ -13,6 +13,7 @@ public sealed partial class HostProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StreamWriter? _log;
+    private int _disposed;
 
     private HostProcess(Process process, StreamWriter? log, string name, string? logPath)
     {
@@ -150,6 +151,12 @@ public sealed partial class HostProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // A process may be stopped by its owner and again by the group it was started in.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         _process.Dispose();
         if (_log is not null)

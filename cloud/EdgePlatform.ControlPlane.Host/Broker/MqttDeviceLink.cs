@@ -62,6 +62,8 @@ public sealed partial class MqttDeviceLink : IDeviceLink, IHostedService, IAsync
         await _connection.WaitConnectedAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    public bool IsConnected => _connection.IsConnected;
+
     /// <summary>Completes once the link is connected to the broker.</summary>
     public Task WaitConnectedAsync(CancellationToken cancellationToken) => _connection.WaitConnectedAsync(cancellationToken);
 

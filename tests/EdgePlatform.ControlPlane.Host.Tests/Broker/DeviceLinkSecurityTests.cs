@@ -308,4 +308,20 @@ public sealed class MosquittoBrokerSecurityTests(MosquittoFixture mosquitto) : D
     protected override ControlPlaneFactory Server => mosquitto.Server;
 
     protected override bool RefusesForbiddenSubscriptions => false;
+
+    [Fact]
+    public async Task Revoke_Device_CertificateOnTheRevocationListRefusedOnceTheBrokerRestarts()
+    {
+        using var device = await EnrollAsync("link-revoked-m");
+        Assert.Equal(MqttClientConnectResultCode.Success, await ConnectResultAsync(device, device.Certificate, device.Id));
+        using var http = Server.CreateClient();
+        using var revoke = await http.PostAsync(new Uri($"/api/v1/devices/{device.Id}/revoke", UriKind.Relative), null);
+        revoke.EnsureSuccessStatusCode();
+
+        await mosquitto.RestartBrokerAsync();
+
+        await AssertRefusedAsync(device, device.Certificate, device.Id);
+        using var other = await EnrollAsync("link-not-revoked-m");
+        Assert.Equal(MqttClientConnectResultCode.Success, await ConnectResultAsync(other, other.Certificate, other.Id));
+    }
 }

@@ -15,6 +15,8 @@ namespace EdgePlatform.ControlPlane.Host.Tests.Broker;
 public sealed class MosquittoFixture : IAsyncLifetime
 {
     private Process? _mosquitto;
+    private string? _binary;
+    private string? _config;
 
     public ControlPlaneFactory Server { get; private set; } = null!;
 
@@ -42,10 +44,31 @@ public sealed class MosquittoFixture : IAsyncLifetime
         var link = Server.Services.GetRequiredService<MqttDeviceLink>();
 
         // As root, mosquitto would switch to its own user, which cannot read the server key here.
-        var config = Path.Combine(ConfigDirectory, "test-mosquitto.conf");
-        await File.WriteAllTextAsync(config, (Environment.UserName == "root" ? "user root\n" : string.Empty)
+        _binary = binary;
+        _config = Path.Combine(ConfigDirectory, "test-mosquitto.conf");
+        await File.WriteAllTextAsync(_config, (Environment.UserName == "root" ? "user root\n" : string.Empty)
             + await File.ReadAllTextAsync(Path.Combine(ConfigDirectory, MosquittoConfigWriter.ConfigFileName)));
-        _mosquitto = Process.Start(new ProcessStartInfo(binary, ["-c", config])
+        StartBroker();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await link.WaitConnectedAsync(timeout.Token);
+    }
+
+    /// <summary>Stops and starts mosquitto (it reads the revocation list when its listener starts), then waits for the control plane to reconnect.</summary>
+    public async Task RestartBrokerAsync()
+    {
+        await StopBrokerAsync();
+        StartBroker();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var link = Server.Services.GetRequiredService<MqttDeviceLink>();
+        while (!link.IsConnected)
+        {
+            await Task.Delay(50, timeout.Token);
+        }
+    }
+
+    private void StartBroker()
+    {
+        _mosquitto = Process.Start(new ProcessStartInfo(_binary!, ["-c", _config!])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
@@ -55,11 +78,9 @@ public sealed class MosquittoFixture : IAsyncLifetime
         _mosquitto.ErrorDataReceived += (_, _) => { };
         _mosquitto.BeginOutputReadLine();
         _mosquitto.BeginErrorReadLine();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await link.WaitConnectedAsync(timeout.Token);
     }
 
-    public async Task DisposeAsync()
+    private async Task StopBrokerAsync()
     {
         if (_mosquitto is { HasExited: false })
         {
@@ -68,6 +89,12 @@ public sealed class MosquittoFixture : IAsyncLifetime
         }
 
         _mosquitto?.Dispose();
+        _mosquitto = null;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await StopBrokerAsync();
         if (Server is not null)
         {
             await Server.DisposeAsync();
