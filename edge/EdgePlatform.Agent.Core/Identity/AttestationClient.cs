@@ -178,17 +178,7 @@ public sealed partial class AttestationClient(
             return;
         }
 
-        var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        string detail;
-        try
-        {
-            var problem = JsonSerializer.Deserialize(body, ContractsJsonContext.Default.ApiProblem);
-            detail = problem?.Detail ?? problem?.Title ?? body;
-        }
-        catch (JsonException)
-        {
-            detail = body;
-        }
+        var detail = ApiProblems.Describe(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
 
         if (response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized or HttpStatusCode.BadRequest)
         {

@@ -157,7 +157,7 @@ public sealed partial class DeviceIdentityProvider(
                 var detail = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
                 if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
                 {
-                    throw new EnrollmentException($"enrollment refused ({(int)response.StatusCode}): {ProblemDetail(detail)}");
+                    throw new EnrollmentException($"enrollment refused ({(int)response.StatusCode}): {ApiProblems.Describe(detail)}");
                 }
 
                 LogEnrollRetry(controlPlane, $"HTTP {(int)response.StatusCode}", delay.TotalMilliseconds);
@@ -265,7 +265,20 @@ public sealed partial class DeviceIdentityProvider(
         File.Move(temporary, IdentityFile, overwrite: true);
     }
 
-    private static string ProblemDetail(string body)
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Device identity {DeviceId} loaded")]
+    private partial void LogLoaded(string deviceId);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Enrolled as device {DeviceId} with {ControlPlane}")]
+    private partial void LogEnrolled(string deviceId, Uri controlPlane);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Enrollment with {ControlPlane} failed ({Reason}); retrying in {DelayMs} ms")]
+    private partial void LogEnrollRetry(Uri controlPlane, string reason, double delayMs);
+}
+
+/// <summary>The control plane's words from a refusal: the problem's detail, or the body as it came.</summary>
+internal static class ApiProblems
+{
+    public static string Describe(string body)
     {
         try
         {
@@ -277,15 +290,6 @@ public sealed partial class DeviceIdentityProvider(
             return body;
         }
     }
-
-    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Device identity {DeviceId} loaded")]
-    private partial void LogLoaded(string deviceId);
-
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Enrolled as device {DeviceId} with {ControlPlane}")]
-    private partial void LogEnrolled(string deviceId, Uri controlPlane);
-
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Enrollment with {ControlPlane} failed ({Reason}); retrying in {DelayMs} ms")]
-    private partial void LogEnrollRetry(Uri controlPlane, string reason, double delayMs);
 }
 
 /// <summary>The device cannot enroll or load its identity; the message says what to fix.</summary>
