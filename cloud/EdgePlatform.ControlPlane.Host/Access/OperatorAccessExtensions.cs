@@ -39,7 +39,11 @@ public static partial class OperatorAccessExtensions
             var path = context.Request.Path;
             var mutating = !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method);
             var refused = context.Response.StatusCode is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden;
-            if (path.StartsWithSegments("/api/v1", StringComparison.Ordinal) && (mutating || refused))
+
+            // Routine device traffic (attestation every few minutes per device) would drown the
+            // operators' record; its refusals are still written.
+            var deviceRoutine = path.StartsWithSegments("/api/v1/attestation", StringComparison.Ordinal);
+            if (path.StartsWithSegments("/api/v1", StringComparison.Ordinal) && ((mutating && !deviceRoutine) || refused))
             {
                 var access = context.RequestServices.GetRequiredService<AccessService>();
                 var actor = context.User.Identity?.IsAuthenticated == true ? context.User.Identity.Name ?? "unknown" : "anonymous";
