@@ -62,7 +62,7 @@ public sealed class PlatformFixture : IAsyncLifetime
                 HostProcess.AgentAssembly,
                 [
                     $"--Agent:DataDirectory={dataDirectory}", $"--Agent:DeviceId={deviceId}", $"--Agent:ControlPlaneUrl={Endpoints.HttpUrl}",
-                    $"--Agent:EnrollmentKeyFile={Endpoints.EnrollmentKeyFile}", "--LocalBroker:Port=0", "--Telemetry:IntervalSeconds=1",
+                    $"--Agent:EnrollmentKeyFile={Endpoints.EnrollmentKeyFile}", "--LocalBroker:Port=0", "--InferenceHttp:Port=0", "--Telemetry:IntervalSeconds=1",
                 ],
                 AgentLog(deviceId));
         }
