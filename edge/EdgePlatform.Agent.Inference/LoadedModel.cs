@@ -260,9 +260,18 @@ public sealed class LoadedModel : IDisposable
         }
 
         _session.RunWithBinding(_runOptions, batch.Binding);
+
+        // Each span is fetched once per batch: fetching one asks ONNX Runtime for the tensor's
+        // type and shape, which costs more than reading all its rows.
+        var labels = _labelOutput < 0 ? default : batch.Outputs[_labelOutput].GetTensorDataAsSpan<bool>();
+        var scores = _scoreOutput < 0 ? default : batch.Outputs[_scoreOutput].GetTensorDataAsSpan<float>();
+        var probabilities = _probabilityOutput < 0 ? default : batch.Outputs[_probabilityOutput].GetTensorDataAsSpan<float>();
         for (var row = 0; row < rows; row++)
         {
-            predictions[row] = ReadPrediction(batch.Outputs, row);
+            predictions[row] = new RowPrediction(
+                labels.IsEmpty ? null : labels[row],
+                scores.IsEmpty ? null : scores[row],
+                probabilities.IsEmpty ? null : probabilities[row]);
         }
     }
 
