@@ -35,18 +35,31 @@ public sealed partial class EventScoringService(
     // Outcomes are reported on the engine's scoring thread; publishing happens on its own loop
     // so the broker's pace never holds up scoring.
     private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
-    private MqttConnection? _connection;
+    private Func<string, byte[], string, CancellationToken, Task>? _publish;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        var connection = new MqttConnection(
-            new MqttConnectionSettings(broker.Host, broker.Port, $"edgeplatform-agent-{Environment.ProcessId}") { CleanStart = true },
-            loggerFactory.CreateLogger<MqttConnection>());
-        connection.Subscribe(settings.EventsTopic);
-        connection.OnMessage(OnEventAsync);
-        _connection = connection;
-        connection.Start();
+        MqttConnection? connection = null;
+        if (broker.TryTap(settings.EventsTopic, OnEventAsync))
+        {
+            // The embedded broker is in this process: take events from it and hand it
+            // predictions directly, rather than through a client connection to ourselves.
+            _publish = (topic, payload, contentType, cancellationToken) => broker.PublishInProcessAsync(topic, payload, contentType, cancellationToken);
+        }
+        else
+        {
+            connection = new MqttConnection(
+                new MqttConnectionSettings(broker.Host, broker.Port, $"edgeplatform-agent-{Environment.ProcessId}") { CleanStart = true },
+                loggerFactory.CreateLogger<MqttConnection>());
+            connection.Subscribe(settings.EventsTopic);
+            connection.OnMessage(OnEventAsync);
+            // Local consumers are on the same machine; at-most-once keeps the hot path free of acknowledgements.
+            _publish = (topic, payload, contentType, cancellationToken) =>
+                connection.PublishAsync(topic, payload, cancellationToken, MqttQualityOfServiceLevel.AtMostOnce, contentType: contentType);
+            connection.Start();
+        }
+
         try
         {
             await PublishLoopAsync(stoppingToken).ConfigureAwait(false);
@@ -57,7 +70,10 @@ public sealed partial class EventScoringService(
         }
         finally
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
@@ -197,8 +213,7 @@ public sealed partial class EventScoringService(
             {
                 try
                 {
-                    // Local consumers are on the same machine; at-most-once keeps the hot path free of acknowledgements.
-                    await _connection!.PublishAsync(next.Topic, next.Payload, stoppingToken, MqttQualityOfServiceLevel.AtMostOnce, contentType: next.ContentType).ConfigureAwait(false);
+                    await _publish!(next.Topic, next.Payload, next.ContentType, stoppingToken).ConfigureAwait(false);
                 }
                 catch (MqttPublishException ex)
                 {

@@ -26,22 +26,39 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
 
     private readonly CancellationTokenSource _stop = new();
     private readonly Channel<(string Topic, byte[] Payload)> _received = Channel.CreateUnbounded<(string, byte[])>();
-    private readonly IOptions<LocalBrokerOptions> _brokerOptions = Options.Create(new LocalBrokerOptions { Port = 0 });
     private readonly ScoringMetrics _metrics = new();
     private LocalBroker? _broker;
+    private LocalBroker? _externalView;
     private InferenceEngine? _engine;
     private Task? _engineRun;
     private EventScoringService? _service;
     private MqttConnection? _client;
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>
+    /// Starts an embedded broker; the service either uses it in-process (embedded) or connects
+    /// to it as a client, as it does to an external broker.
+    /// </summary>
+    private async Task StartAsync(bool external)
     {
-        _broker = new LocalBroker(_brokerOptions, NullLogger<LocalBroker>.Instance);
+        _broker = new LocalBroker(Options.Create(new LocalBrokerOptions { Port = 0 }), NullLogger<LocalBroker>.Instance);
         await _broker.StartAsync(_stop.Token);
+        var serviceOptions = Options.Create(external
+            ? new LocalBrokerOptions { Mode = "external", Host = _broker.Host, Port = _broker.Port }
+            : new LocalBrokerOptions { Port = _broker.Port });
+        var serviceBroker = _broker;
+        if (external)
+        {
+            _externalView = new LocalBroker(serviceOptions, NullLogger<LocalBroker>.Instance);
+            await _externalView.StartAsync(_stop.Token);
+            serviceBroker = _externalView;
+        }
+
         _engine = new InferenceEngine(new ModelHost(NullLogger<ModelHost>.Instance), new InferenceEngineOptions { MaxQueueDelayMs = 1 }, TimeProvider.System, NullLoggerFactory.Instance);
         _engine.Control.Activate(models.LoadScalar("4.2.0"));
         _engineRun = _engine.RunAsync(_stop.Token);
-        _service = new EventScoringService(_engine, _metrics, _brokerOptions, _broker, TimeProvider.System, NullLoggerFactory.Instance);
+        _service = new EventScoringService(_engine, _metrics, serviceOptions, serviceBroker, TimeProvider.System, NullLoggerFactory.Instance);
         await _service.StartAsync(_stop.Token);
 
         _client = new MqttConnection(new MqttConnectionSettings(_broker.Host, _broker.Port, "sensor") { CleanStart = true }, NullLogger.Instance);
@@ -57,9 +74,12 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
         await WaitUntilServiceSubscribedAsync();
     }
 
-    [Fact]
-    public async Task JsonArrowAndMalformedEvents_EachGetsExactlyOneOutcomeOnItsTopic()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task JsonArrowAndMalformedEvents_EachGetsExactlyOneOutcomeOnItsTopic(bool externalBroker)
     {
+        await StartAsync(externalBroker);
         const int JsonEvents = 300;
         for (var i = 0; i < JsonEvents; i++)
         {
@@ -123,6 +143,7 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
             await _engineRun.WaitAsync(Patience);
         }
 
+        _externalView?.Dispose();
         if (_broker is not null)
         {
             await _broker.StopAsync(CancellationToken.None);
