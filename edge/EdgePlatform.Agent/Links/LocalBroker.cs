@@ -77,12 +77,12 @@ public sealed partial class LocalBroker(
 
     /// <summary>Publishes from inside the embedded broker, at most once, as the tap's counterpart.</summary>
     /// <exception cref="InvalidOperationException">The broker is external or not started.</exception>
-    public async Task PublishInProcessAsync(string topic, ReadOnlyMemory<byte> payload, string contentType, CancellationToken cancellationToken)
+    public async Task PublishInProcessAsync(string topic, byte[] payload, string contentType, CancellationToken cancellationToken)
     {
         var server = _server ?? throw new InvalidOperationException("the local broker is not embedded, or not started");
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(topic)
-            .WithPayload(payload.ToArray())
+            .WithPayload(payload)
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtMostOnce)
             .WithContentType(contentType)
             .Build();
