@@ -26,6 +26,7 @@ public sealed record ArmPolicy
         Mode = mode;
         CandidatePercent = candidatePercent;
         KeyField = keyField;
+        KeyFieldUtf8 = System.Text.Encoding.UTF8.GetBytes(keyField);
     }
 
     public static ArmPolicy ControlOnly { get; } = new(ArmMode.ControlOnly, 0, EventFields.CorrelationId);
@@ -37,6 +38,9 @@ public sealed record ArmPolicy
 
     /// <summary>Event field whose value decides the arm in <see cref="ArmMode.Split"/>; an event without it goes to the control.</summary>
     public string KeyField { get; }
+
+    /// <summary>The key field as the JSON reader compares it; kept with the policy so a change of policy changes both at once.</summary>
+    internal byte[] KeyFieldUtf8 { get; }
 
     /// <summary>Routes <paramref name="candidatePercent"/> percent of the values of <paramref name="keyField"/> to the candidate.</summary>
     public static ArmPolicy Split(double candidatePercent, string keyField)

@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using EdgePlatform.Contracts;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 
@@ -36,7 +35,6 @@ public sealed class InferenceEngine
     private float[] _features = [];
 
     private volatile ArmPolicy _arms = ArmPolicy.ControlOnly;
-    private byte[] _keyFieldUtf8 = System.Text.Encoding.UTF8.GetBytes(EventFields.CorrelationId);
 
     public InferenceEngine(ModelHost control, InferenceEngineOptions options, TimeProvider timeProvider, ILoggerFactory loggerFactory)
     {
@@ -91,7 +89,6 @@ public sealed class InferenceEngine
     public void SetArms(ArmPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(policy);
-        _keyFieldUtf8 = System.Text.Encoding.UTF8.GetBytes(policy.KeyField);
         _arms = policy;
         Log.ArmsChanged(_logger, policy.Mode, policy.CandidatePercent, policy.KeyField);
     }
@@ -263,7 +260,7 @@ public sealed class InferenceEngine
             ref readonly var next = ref _batch[i];
             var hasKey = next.Rows is { } rows
                 ? rows.TryHashKey(next.Row, policy.KeyField, out var hash)
-                : JsonKeys.TryHash(next.Json.Span, _keyFieldUtf8, out hash);
+                : JsonKeys.TryHash(next.Json.Span, policy.KeyFieldUtf8, out hash);
             if (hasKey && policy.RoutesToCandidate(hash))
             {
                 _candidateRows[toCandidate++] = i;
