@@ -16,7 +16,7 @@ internal static class EngineInProcess
         var payloads = Enumerable.Range(0, model.Rows.Count).Select(i => model.Json(i, i)).ToArray();
         var engine = new InferenceEngine(
             new ModelHost(NullLogger<ModelHost>.Instance),
-            new InferenceEngineOptions { MaxBatchSize = 64, MaxQueueDelayMs = 2, QueueCapacity = 100_000, QueueFullPolicy = QueueFullPolicy.Reject },
+            new InferenceEngineOptions { MaxBatchSize = 64, QueueCapacity = 100_000, QueueFullPolicy = QueueFullPolicy.Reject },
             TimeProvider.System,
             NullLoggerFactory.Instance);
         var loaded = LoadedModel.Load(model.Card, model.OnnxPath, new OnnxModelSettings());

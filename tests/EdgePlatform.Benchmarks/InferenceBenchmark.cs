@@ -54,7 +54,8 @@ internal static class InferenceBenchmark
             Console.Error.WriteLine("training the demo model and the 500-tree LightGbm model…");
             var models = new[] { BenchModels.Demo(directory), BenchModels.Large(directory) };
             Say($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.ProcessArchitecture}");
-            Say($"phase length {options.Phase.TotalSeconds:F0} s; agent: batches ≤ 64, queue delay ≤ 2 ms, 1 intra-op thread; load generator on the same cores");
+            var defaults = new EdgePlatform.Agent.Inference.Engine.InferenceEngineOptions();
+            Say(string.Create(CultureInfo.InvariantCulture, $"phase length {options.Phase.TotalSeconds:F0} s; agent defaults: batches ≤ {defaults.MaxBatchSize}, queue delay ≤ {defaults.MaxQueueDelayMs} ms, 1 intra-op thread; load generator on the same cores"));
             Say(string.Empty);
 
             foreach (var model in models)
