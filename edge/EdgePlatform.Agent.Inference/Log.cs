@@ -24,4 +24,24 @@ internal static partial class Log
     [LoggerMessage(EventId = 3112, Level = LogLevel.Debug,
         Message = "Disposed retired model {ModelName} {ModelVersion} ({ModelDigest})")]
     public static partial void RetiredModelDisposed(ILogger logger, string modelName, string modelVersion, string modelDigest);
+
+    [LoggerMessage(EventId = 3120, Level = LogLevel.Information,
+        Message = "Arms set to {Mode} (candidate share {CandidatePercent}% by field '{KeyField}')")]
+    public static partial void ArmsChanged(ILogger logger, Engine.ArmMode mode, double candidatePercent, string keyField);
+
+    [LoggerMessage(EventId = 3121, Level = LogLevel.Error,
+        Message = "Scoring a batch of {Count} events on {ModelName} {ModelVersion} ({Arm}) failed: {Reason}")]
+    public static partial void BatchFailed(ILogger logger, int count, string modelName, string modelVersion, string arm, string reason);
+
+    [LoggerMessage(EventId = 3122, Level = LogLevel.Error,
+        Message = "An inference sink threw while taking an outcome; the event is counted but its source was not told")]
+    public static partial void SinkFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3123, Level = LogLevel.Information,
+        Message = "Inference engine started: batches of up to {MaxBatchSize}, queue delay up to {MaxQueueDelayMs} ms, queue of {QueueCapacity} ({Policy} when full)")]
+    public static partial void EngineStarted(ILogger logger, int maxBatchSize, double maxQueueDelayMs, int queueCapacity, Engine.QueueFullPolicy policy);
+
+    [LoggerMessage(EventId = 3124, Level = LogLevel.Information,
+        Message = "Inference engine stopped after scoring the {Count} events still queued")]
+    public static partial void EngineDrained(ILogger logger, int count);
 }

@@ -27,6 +27,9 @@ public sealed class ModelHost : IDisposable
     /// <summary>The model that scores new events, or null when none is active.</summary>
     public ModelIdentity? Active => Volatile.Read(ref _active)?.Model.Identity;
 
+    /// <summary>The card of the model that scores new events, or null when none is active.</summary>
+    public EdgePlatform.Contracts.ModelCard? ActiveCard => Volatile.Read(ref _active)?.Model.Card;
+
     /// <summary>
     /// Makes <paramref name="next"/> (loaded and, ideally, warmed) the model for new events.
     /// The host owns it from here on and disposes it after it has been swapped out in turn.

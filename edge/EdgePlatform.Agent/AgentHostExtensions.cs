@@ -1,8 +1,11 @@
 using EdgePlatform.Agent.Core.Ports;
+using EdgePlatform.Agent.Http;
 using EdgePlatform.Agent.Inference;
+using EdgePlatform.Agent.Inference.Engine;
 using EdgePlatform.Agent.Links;
 using EdgePlatform.Agent.Runtime;
 using EdgePlatform.Agent.Scoring;
+using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.Agent;
 
@@ -10,13 +13,26 @@ public static class AgentHostExtensions
 {
     public const string InferenceSection = "Inference";
 
-    /// <summary>ONNX Runtime as the model runtime, and the local event scoring loop.</summary>
+    /// <summary>
+    /// ONNX Runtime as the model runtime, the micro-batching engine with its arms, and the
+    /// sources that feed it: the local broker and the local v2 HTTP endpoint.
+    /// </summary>
     public static IServiceCollection AddOnnxScoring(this IServiceCollection services)
     {
         services.AddOptions<OnnxModelSettings>().BindConfiguration(InferenceSection).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<InferenceEngineOptions>().BindConfiguration(InferenceSection).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ArmOptions>().BindConfiguration(ArmOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<ModelHost>();
+        services.AddSingleton(sp => new InferenceEngine(
+            sp.GetRequiredService<ModelHost>(),
+            sp.GetRequiredService<IOptions<InferenceEngineOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<IModelRuntime, OnnxModelRuntime>();
+        services.AddHostedService<InferenceEngineService>();
+        services.AddHostedService<CandidateLoader>();
         services.AddHostedService<EventScoringService>();
+        services.AddLocalInferenceEndpoint();
         return services;
     }
 

@@ -1,9 +1,12 @@
 using EdgePlatform.Agent;
 using EdgePlatform.Agent.Core;
+using EdgePlatform.Agent.Http;
 
-var builder = Host.CreateApplicationBuilder(args);
+var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddAgentCore();
 builder.Services.AddAgentLinks();
 builder.Services.AddOnnxScoring();
 
-builder.Build().Run();
+var app = builder.Build();
+app.MapInferenceProtocolApi();
+app.Run();

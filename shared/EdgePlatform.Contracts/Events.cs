@@ -18,6 +18,9 @@ public sealed record DeadLetter(string? CorrelationId, string SourceTopic, strin
 public static class Arms
 {
     public const string Control = "control";
+
+    /// <summary>The model under trial beside the control, in a split or in shadow.</summary>
+    public const string Candidate = "candidate";
 }
 
 /// <summary>Field names with a fixed meaning in device events.</summary>

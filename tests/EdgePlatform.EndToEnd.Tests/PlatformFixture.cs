@@ -84,7 +84,7 @@ public sealed class PlatformFixture : IAsyncLifetime
             agentAssembly ?? HostProcess.AgentAssembly,
             [
                 $"--Agent:DataDirectory={Path.Combine(Root, deviceId)}", $"--Agent:DeviceId={deviceId}", $"--Agent:ControlPlaneUrl={Endpoints.HttpUrl}",
-                $"--Agent:EnrollmentKeyFile={Endpoints.EnrollmentKeyFile}", "--LocalBroker:Port=0", "--Telemetry:IntervalSeconds=1",
+                $"--Agent:EnrollmentKeyFile={Endpoints.EnrollmentKeyFile}", "--LocalBroker:Port=0", "--InferenceHttp:Port=0", "--Telemetry:IntervalSeconds=1",
             ],
             AgentLog(deviceId));
 

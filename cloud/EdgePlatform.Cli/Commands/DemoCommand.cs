@@ -88,7 +88,7 @@ public static class DemoCommand
                 [
                     $"--Agent:DataDirectory={agentDir}", $"--Agent:DeviceId={deviceId}", $"--Agent:ControlPlaneUrl={endpoints.HttpUrl}",
                     $"--Agent:EnrollmentKeyFile={endpoints.EnrollmentKeyFile}", "--Agent:Tags:site=" + deviceId.Split('-')[1],
-                    "--LocalBroker:Port=0", "--Telemetry:IntervalSeconds=2",
+                    "--LocalBroker:Port=0", "--InferenceHttp:Port=0", "--Telemetry:IntervalSeconds=2",
                 ],
                 Path.Combine(settings.DataDirectory, "agents", $"{deviceId}.log"));
             agents.Add((deviceId, process, agentDir));

@@ -38,10 +38,11 @@ public static class HostCommands
         var key = new Option<string>("--enrollment-key") { Description = "The group enrollment key" };
         var dataDir = new Option<string>("--data-dir") { Description = "Agent data directory (default: ~/.local/share/edgeplatform/agent)" };
         var localPort = new Option<int?>("--local-port") { Description = "Port of the local event broker (default 1884; 0 picks a free one)" };
+        var httpPort = new Option<int?>("--http-port") { Description = "Port of the local v2 inference endpoint on 127.0.0.1 (default 8085; 0 picks a free one)" };
         var tags = new Option<string[]>("--tag") { Description = "Enrollment tag key=value (repeatable)", AllowMultipleArgumentsPerToken = true };
         var agent = new Command("agent", "Run an edge agent: enroll, pull signed models, score local events, send telemetry")
         {
-            deviceId, keyFile, key, dataDir, localPort, tags,
+            deviceId, keyFile, key, dataDir, localPort, httpPort, tags,
         };
         agent.TreatUnmatchedTokensAsErrors = false;
         agent.SetAction(async (parse, ct) =>
@@ -53,6 +54,7 @@ public static class HostCommands
             AddSetting(arguments, "Agent:EnrollmentKey", parse.GetValue(key));
             AddSetting(arguments, "Agent:DataDirectory", parse.GetValue(dataDir) is { } dir ? Path.GetFullPath(dir) : null);
             AddSetting(arguments, "LocalBroker:Port", parse.GetValue(localPort)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            AddSetting(arguments, "InferenceHttp:Port", parse.GetValue(httpPort)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
             foreach (var tag in parse.GetValue(tags) ?? [])
             {
                 var equals = tag.IndexOf('=', StringComparison.Ordinal);

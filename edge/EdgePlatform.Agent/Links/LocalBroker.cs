@@ -1,6 +1,10 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using EdgePlatform.Mqtt;
 using Microsoft.Extensions.Options;
+using MQTTnet;
+using MQTTnet.Protocol;
 using MQTTnet.Server;
 
 namespace EdgePlatform.Agent.Links;
@@ -13,6 +17,8 @@ public sealed partial class LocalBroker(
     IOptions<LocalBrokerOptions> options,
     ILogger<LocalBroker> logger) : IHostedService, IDisposable
 {
+    private const string InProcessClientId = "edgeplatform-agent";
+
     private MqttServer? _server;
 
     public string Host => options.Value.Host;
@@ -39,6 +45,48 @@ public sealed partial class LocalBroker(
             .Build());
         await _server.StartAsync().ConfigureAwait(false);
         LogStarted(settings.Host, Port);
+    }
+
+    /// <summary>
+    /// For the agent's own scoring on the embedded broker: hands every message published on a
+    /// topic matching <paramref name="topicFilter"/> to <paramref name="handler"/> as the broker
+    /// receives it, sparing the round trip through a client connection of the agent's own (other
+    /// subscribers still get it). False for an external broker, or before the broker has started.
+    /// </summary>
+    public bool TryTap(string topicFilter, Func<MqttIncoming, CancellationToken, Task> handler)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(topicFilter);
+        ArgumentNullException.ThrowIfNull(handler);
+        if (_server is not { } server)
+        {
+            return false;
+        }
+
+        server.InterceptingPublishAsync += args =>
+        {
+            var message = args.ApplicationMessage;
+            if (MqttTopicFilterComparer.Compare(message.Topic, topicFilter) != MqttTopicFilterCompareResult.IsMatch)
+            {
+                return Task.CompletedTask;
+            }
+
+            return handler(new MqttIncoming(message.Topic, message.Payload.ToArray(), message.ResponseTopic, message.CorrelationData), args.CancellationToken);
+        };
+        return true;
+    }
+
+    /// <summary>Publishes from inside the embedded broker, at most once, as the tap's counterpart.</summary>
+    /// <exception cref="InvalidOperationException">The broker is external or not started.</exception>
+    public async Task PublishInProcessAsync(string topic, byte[] payload, string contentType, CancellationToken cancellationToken)
+    {
+        var server = _server ?? throw new InvalidOperationException("the local broker is not embedded, or not started");
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtMostOnce)
+            .WithContentType(contentType)
+            .Build();
+        await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = InProcessClientId }, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

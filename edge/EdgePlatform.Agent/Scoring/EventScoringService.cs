@@ -1,7 +1,10 @@
 using System.Text;
 using System.Text.Json;
+using System.Threading.Channels;
+using Apache.Arrow;
+using Apache.Arrow.Ipc;
 using EdgePlatform.Agent.Core.Telemetry;
-using EdgePlatform.Agent.Inference;
+using EdgePlatform.Agent.Inference.Engine;
 using EdgePlatform.Agent.Links;
 using EdgePlatform.Contracts;
 using EdgePlatform.Mqtt;
@@ -11,35 +14,55 @@ using MQTTnet.Protocol;
 namespace EdgePlatform.Agent.Scoring;
 
 /// <summary>
-/// Scores events from the local broker with the active model and publishes each prediction
-/// locally. An event that cannot be bound (not JSON, a missing or mistyped field) goes to the
-/// dead-letter topic with the reason; the stream never stops for a bad event.
+/// Feeds events from the local broker to the inference engine and publishes what becomes of
+/// them: a JSON event gets one JSON prediction, an Arrow record batch gets one Arrow batch of
+/// predictions, and an event that cannot be bound goes to the dead-letter topic with the
+/// reason. The stream never stops for a bad event, and no event is lost silently: an event the
+/// engine refuses or drops is counted.
 /// </summary>
 public sealed partial class EventScoringService(
-    ModelHost models,
+    InferenceEngine engine,
     ScoringMetrics metrics,
     IOptions<LocalBrokerOptions> options,
     LocalBroker broker,
     TimeProvider timeProvider,
-    ILoggerFactory loggerFactory) : BackgroundService
+    ILoggerFactory loggerFactory) : BackgroundService, IInferenceSink
 {
+    private const int DeadLetterPayloadLimit = 4096;
+
     private readonly ILogger<EventScoringService> _logger = loggerFactory.CreateLogger<EventScoringService>();
-    private MqttConnection? _connection;
+
+    // Outcomes are reported on the engine's scoring thread; publishing happens on its own loop
+    // so the broker's pace never holds up scoring.
+    private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
+    private Func<string, byte[], string, CancellationToken, Task>? _publish;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        var port = broker.Port;
-        var connection = new MqttConnection(
-            new MqttConnectionSettings(broker.Host, port, $"edgeplatform-agent-{Environment.ProcessId}") { CleanStart = true },
-            loggerFactory.CreateLogger<MqttConnection>());
-        connection.Subscribe(settings.EventsTopic);
-        connection.OnMessage(ScoreAsync);
-        _connection = connection;
-        connection.Start();
+        MqttConnection? connection = null;
+        if (broker.TryTap(settings.EventsTopic, OnEventAsync))
+        {
+            // The embedded broker is in this process: take events from it and hand it
+            // predictions directly, rather than through a client connection to ourselves.
+            _publish = (topic, payload, contentType, cancellationToken) => broker.PublishInProcessAsync(topic, payload, contentType, cancellationToken);
+        }
+        else
+        {
+            connection = new MqttConnection(
+                new MqttConnectionSettings(broker.Host, broker.Port, $"edgeplatform-agent-{Environment.ProcessId}") { CleanStart = true },
+                loggerFactory.CreateLogger<MqttConnection>());
+            connection.Subscribe(settings.EventsTopic);
+            connection.OnMessage(OnEventAsync);
+            // Local consumers are on the same machine; at-most-once keeps the hot path free of acknowledgements.
+            _publish = (topic, payload, contentType, cancellationToken) =>
+                connection.PublishAsync(topic, payload, cancellationToken, MqttQualityOfServiceLevel.AtMostOnce, contentType: contentType);
+            connection.Start();
+        }
+
         try
         {
-            await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
+            await PublishLoopAsync(stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -47,88 +70,204 @@ public sealed partial class EventScoringService(
         }
         finally
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-
-    private async Task ScoreAsync(MqttIncoming message, CancellationToken cancellationToken)
-    {
-        metrics.RecordReceived();
-        ScoreResult result;
-        try
-        {
-            if (!models.TryScore(message.Payload.Span, out result))
+            if (connection is not null)
             {
-                await DeadLetterAsync(message, null, "no model is active", cancellationToken).ConfigureAwait(false);
-                return;
+                await connection.DisposeAsync().ConfigureAwait(false);
             }
         }
-        catch (EventBindingException ex)
+    }
+
+    public void OnScored(in InferenceEvent inferenceEvent, in ScoredEvent scored)
+    {
+        metrics.RecordScored(scored.Latency);
+        var prediction = new Prediction(
+            scored.CorrelationId,
+            scored.Model.Name,
+            scored.Model.Version,
+            scored.Arm,
+            scored.Prediction.Label,
+            scored.Prediction.Score,
+            scored.Prediction.Probability,
+            scored.Latency.TotalMilliseconds,
+            timeProvider.GetUtcNow());
+        if (inferenceEvent.State is ArrowMessage batch)
         {
-            await DeadLetterAsync(message, null, ex.Message, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException ex)
-        {
-            metrics.RecordError();
-            LogScoringFailed(message.Topic, ex.Message);
-            await DeadLetterAsync(message, null, $"scoring failed: {ex.Message}", cancellationToken, countAsDeadLetter: false).ConfigureAwait(false);
+            batch.Complete(inferenceEvent.Row, prediction, this);
             return;
         }
 
-        metrics.RecordScored(result.Latency);
-        var prediction = new Prediction(
-            result.CorrelationId,
-            result.Model.Name,
-            result.Model.Version,
-            Arms.Control,
-            result.Label,
-            result.Score,
-            result.Probability,
-            result.Latency.TotalMilliseconds,
-            timeProvider.GetUtcNow());
-        await PublishLocalAsync(
+        Post(new Outgoing(
             options.Value.PredictionsTopic,
             JsonSerializer.SerializeToUtf8Bytes(prediction, ContractsJsonContext.Default.Prediction),
-            cancellationToken).ConfigureAwait(false);
+            MediaTypes.Json));
     }
 
-    private async Task DeadLetterAsync(MqttIncoming message, string? correlationId, string reason, CancellationToken cancellationToken, bool countAsDeadLetter = true)
+    public void OnFailed(in InferenceEvent inferenceEvent, EventOutcome outcome, string reason)
     {
-        if (countAsDeadLetter)
+        var source = inferenceEvent.State switch
         {
-            metrics.RecordDeadLettered();
+            ArrowMessage batch => batch.Topic,
+            string topic => topic,
+            _ => string.Empty,
+        };
+        if (outcome is EventOutcome.Dropped or EventOutcome.Stopped)
+        {
+            // Shed load: publishing a dead letter for every dropped event would add to it. The
+            // engine counts drops; telemetry counts them as errors.
+            metrics.RecordError();
+            LogDropped(source, reason);
+        }
+        else
+        {
+            if (outcome == EventOutcome.ScoringFailed)
+            {
+                metrics.RecordError();
+            }
+            else
+            {
+                metrics.RecordDeadLettered();
+            }
+
+            LogDeadLettered(source, reason);
+            var payload = inferenceEvent.State is ArrowMessage message
+                ? $"row {inferenceEvent.Row} of an Arrow record batch of {message.RowCount} rows"
+                : Truncated(inferenceEvent.Json.Span);
+            var letter = new DeadLetter(null, source, reason, payload, timeProvider.GetUtcNow());
+            Post(new Outgoing(options.Value.DeadLetterTopic, JsonSerializer.SerializeToUtf8Bytes(letter, ContractsJsonContext.Default.DeadLetter), MediaTypes.Json));
         }
 
-        LogDeadLettered(message.Topic, reason);
-        var payload = message.Payload.Length <= 4096
-            ? Encoding.UTF8.GetString(message.Payload.Span)
-            : Encoding.UTF8.GetString(message.Payload.Span[..4096]) + "…";
-        var letter = new DeadLetter(correlationId, message.Topic, reason, payload, timeProvider.GetUtcNow());
-        await PublishLocalAsync(
-            options.Value.DeadLetterTopic,
-            JsonSerializer.SerializeToUtf8Bytes(letter, ContractsJsonContext.Default.DeadLetter),
-            cancellationToken).ConfigureAwait(false);
+        if (inferenceEvent.State is ArrowMessage arrowMessage)
+        {
+            arrowMessage.Complete(inferenceEvent.Row, null, this);
+        }
     }
 
-    private async Task PublishLocalAsync(string topic, byte[] payload, CancellationToken cancellationToken)
+    private Task OnEventAsync(MqttIncoming message, CancellationToken cancellationToken)
+    {
+        // The broker client may reuse its receive buffer once this handler returns; the event
+        // outlives it in the queue, so it is copied once here.
+        var payload = message.Payload.ToArray();
+        if (IsArrowStream(payload))
+        {
+            EnqueueArrow(message.Topic, payload);
+        }
+        else
+        {
+            metrics.RecordReceived();
+            if (!engine.TryEnqueue(InferenceEvent.FromJson(payload, this, message.Topic)))
+            {
+                Refused(message.Topic);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void EnqueueArrow(string topic, byte[] payload)
     {
         try
         {
-            // Local consumers are on the same machine; at-most-once keeps the hot path free of acknowledgements.
-            await _connection!.PublishAsync(topic, payload, cancellationToken, MqttQualityOfServiceLevel.AtMostOnce, contentType: MediaTypes.Json).ConfigureAwait(false);
+            using var reader = new ArrowStreamReader(payload);
+            while (reader.ReadNextRecordBatch() is { } batch)
+            {
+                var rows = new ArrowEventRows(batch);
+                var message = new ArrowMessage(topic, batch);
+                for (var row = 0; row < rows.RowCount; row++)
+                {
+                    metrics.RecordReceived();
+                    if (!engine.TryEnqueue(InferenceEvent.FromRow(rows, row, this, message)))
+                    {
+                        Refused(topic);
+                        message.Complete(row, null, this);
+                    }
+                }
+            }
         }
-        catch (MqttPublishException ex)
+        catch (Exception ex) when (ex is InvalidDataException or IOException or ArgumentException or OverflowException)
         {
-            LogPublishFailed(topic, ex.Message);
+            metrics.RecordReceived();
+            metrics.RecordDeadLettered();
+            var reason = $"payload is not a readable Arrow IPC stream: {ex.Message}";
+            LogDeadLettered(topic, reason);
+            var letter = new DeadLetter(null, topic, reason, $"{payload.Length} bytes of Arrow IPC", timeProvider.GetUtcNow());
+            Post(new Outgoing(options.Value.DeadLetterTopic, JsonSerializer.SerializeToUtf8Bytes(letter, ContractsJsonContext.Default.DeadLetter), MediaTypes.Json));
+        }
+    }
+
+    private void Refused(string topic)
+    {
+        metrics.RecordError();
+        LogRefused(topic);
+    }
+
+    private string PredictionsTopic => options.Value.PredictionsTopic;
+
+    private void Post(Outgoing outgoing) => _outgoing.Writer.TryWrite(outgoing);
+
+    private async Task PublishLoopAsync(CancellationToken stoppingToken)
+    {
+        var reader = _outgoing.Reader;
+        while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var next))
+            {
+                try
+                {
+                    await _publish!(next.Topic, next.Payload, next.ContentType, stoppingToken).ConfigureAwait(false);
+                }
+                catch (MqttPublishException ex)
+                {
+                    LogPublishFailed(next.Topic, ex.Message);
+                }
+            }
+        }
+    }
+
+    /// <summary>An Arrow IPC stream starts with the 0xFFFFFFFF continuation marker, which no JSON text can.</summary>
+    private static bool IsArrowStream(ReadOnlySpan<byte> payload) =>
+        payload.Length >= 8 && payload[0] == 0xFF && payload[1] == 0xFF && payload[2] == 0xFF && payload[3] == 0xFF;
+
+    private static string Truncated(ReadOnlySpan<byte> payload) => payload.Length <= DeadLetterPayloadLimit
+        ? Encoding.UTF8.GetString(payload)
+        : Encoding.UTF8.GetString(payload[..DeadLetterPayloadLimit]) + "…";
+
+    private readonly record struct Outgoing(string Topic, byte[] Payload, string ContentType);
+
+    /// <summary>One Arrow message in flight: its predictions are published together once every row has an outcome.</summary>
+    private sealed class ArrowMessage(string topic, RecordBatch batch)
+    {
+        private readonly Prediction?[] _predictions = new Prediction?[batch.Length];
+        private int _pending = batch.Length;
+
+        public string Topic { get; } = topic;
+
+        public int RowCount => _predictions.Length;
+
+        public void Complete(int row, Prediction? prediction, EventScoringService owner)
+        {
+            _predictions[row] = prediction;
+            if (Interlocked.Decrement(ref _pending) != 0)
+            {
+                return;
+            }
+
+            batch.Dispose();
+            var scored = _predictions.OfType<Prediction>().ToList();
+            if (scored.Count > 0)
+            {
+                owner.Post(new Outgoing(owner.PredictionsTopic, PredictionArrow.Serialize(scored), MediaTypes.ArrowStream));
+            }
         }
     }
 
     [LoggerMessage(EventId = 2200, Level = LogLevel.Warning, Message = "Event on {Topic} dead-lettered: {Reason}")]
     private partial void LogDeadLettered(string topic, string reason);
 
-    [LoggerMessage(EventId = 2201, Level = LogLevel.Error, Message = "Scoring an event from {Topic} failed: {Reason}")]
-    private partial void LogScoringFailed(string topic, string reason);
+    [LoggerMessage(EventId = 2203, Level = LogLevel.Debug, Message = "Event on {Topic} dropped: {Reason}")]
+    private partial void LogDropped(string topic, string reason);
+
+    [LoggerMessage(EventId = 2204, Level = LogLevel.Debug, Message = "Event on {Topic} refused: the inference queue is full")]
+    private partial void LogRefused(string topic);
 
     [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "Could not publish on local topic {Topic}: {Reason}")]
     private partial void LogPublishFailed(string topic, string reason);

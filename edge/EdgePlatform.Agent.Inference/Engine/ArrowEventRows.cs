@@ -1,0 +1,110 @@
+using Apache.Arrow;
+using EdgePlatform.Contracts;
+
+namespace EdgePlatform.Agent.Inference.Engine;
+
+/// <summary>
+/// The rows of an Arrow record batch as events: one column per event field (float, double or
+/// integer), and optionally an <see cref="EventFields.CorrelationId"/> column of strings or
+/// integers. Columns are found by name, so a producer may send more of them, in any order.
+/// </summary>
+public sealed class ArrowEventRows : IEventRows
+{
+    private readonly RecordBatch _batch;
+    private readonly IArrowArray? _correlationIds;
+
+    // The scoring thread binds every row of a batch with the same model, so the column lookup
+    // for a field list is done once and reused until the list changes (a swap, the other arm).
+    private IReadOnlyList<string>? _cachedFields;
+    private IArrowArray?[] _cachedColumns = [];
+
+    public ArrowEventRows(RecordBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        _batch = batch;
+        _correlationIds = ColumnOrNull(EventFields.CorrelationId);
+    }
+
+    public int RowCount => _batch.Length;
+
+    public string? Bind(int row, IReadOnlyList<string> fields, Span<float> features)
+    {
+        ArgumentNullException.ThrowIfNull(fields);
+        var columns = ColumnsFor(fields);
+        for (var i = 0; i < columns.Length; i++)
+        {
+            features[i] = columns[i] switch
+            {
+                null => throw new EventBindingException($"field '{fields[i]}' is missing: the record batch has no such column"),
+                var column when column.IsNull(row) => throw new EventBindingException($"field '{fields[i]}' is null"),
+                FloatArray values => Finite(values.GetValue(row)!.Value, fields[i]),
+                DoubleArray values => Finite((float)values.GetValue(row)!.Value, fields[i]),
+                Int64Array values => values.GetValue(row)!.Value,
+                Int32Array values => values.GetValue(row)!.Value,
+                var column => throw new EventBindingException(
+                    $"field '{fields[i]}' is a column of {column.Data.DataType.Name}, expected a number"),
+            };
+        }
+
+        return CorrelationId(row);
+    }
+
+    public bool TryHashKey(int row, string field, out uint hash)
+    {
+        hash = 0;
+        var column = string.Equals(field, EventFields.CorrelationId, StringComparison.Ordinal) ? _correlationIds : ColumnOrNull(field);
+        if (column is null || column.IsNull(row))
+        {
+            return false;
+        }
+
+        switch (column)
+        {
+            case StringArray strings:
+                hash = KeyHash.Of(strings.GetBytes(row));
+                return true;
+            case Int64Array or Int32Array:
+                hash = KeyHash.Of(System.Text.Encoding.UTF8.GetBytes(CorrelationIdOf(column, row)!));
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private string? CorrelationId(int row) =>
+        _correlationIds is null || _correlationIds.IsNull(row) ? null : CorrelationIdOf(_correlationIds, row);
+
+    private static string? CorrelationIdOf(IArrowArray column, int row) => column switch
+    {
+        StringArray strings => strings.GetString(row),
+        Int64Array longs => longs.GetValue(row)!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        Int32Array ints => ints.GetValue(row)!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        _ => null,
+    };
+
+    private IArrowArray?[] ColumnsFor(IReadOnlyList<string> fields)
+    {
+        if (!ReferenceEquals(fields, _cachedFields))
+        {
+            var columns = new IArrowArray?[fields.Count];
+            for (var i = 0; i < columns.Length; i++)
+            {
+                columns[i] = ColumnOrNull(fields[i]);
+            }
+
+            _cachedColumns = columns;
+            _cachedFields = fields;
+        }
+
+        return _cachedColumns;
+    }
+
+    private IArrowArray? ColumnOrNull(string name)
+    {
+        var index = _batch.Schema.GetFieldIndex(name);
+        return index < 0 ? null : _batch.Column(index);
+    }
+
+    private static float Finite(float value, string field) =>
+        float.IsFinite(value) ? value : throw new EventBindingException($"field '{field}' is not finite as a 32-bit float");
+}

@@ -1,0 +1,405 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EdgePlatform.Agent.Inference.Engine;
+
+/// <summary>
+/// Scores events in micro-batches: events queue in a bounded channel; one scoring thread
+/// takes up to <see cref="InferenceEngineOptions.MaxBatchSize"/> of them, waiting at most
+/// <see cref="InferenceEngineOptions.MaxQueueDelay"/> after the oldest arrived, binds them
+/// into one reused feature buffer and runs them through ONNX Runtime together.
+/// </summary>
+/// <remarks>
+/// Each batch takes a lease on the control model (and the candidate's, when arms are in use),
+/// so a hot swap never fails or drops an event: the batch finishes on the version that took
+/// it, the next batch runs on the new one. Every accepted event reaches its sink exactly once.
+/// </remarks>
+public sealed class InferenceEngine
+{
+    private readonly Channel<InferenceEvent> _queue;
+    private readonly InferenceEngineOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly EngineCounters _counters = new();
+
+    // Scoring-thread state, sized once for the largest batch and reused for every batch.
+    private readonly InferenceEvent[] _batch;
+    private readonly int[] _controlRows;
+    private readonly int[] _candidateRows;
+    private readonly int[] _bound;
+    private readonly string?[] _correlationIds;
+    private readonly RowPrediction[] _predictions;
+    private readonly RowPrediction[] _controlByRow;
+    private readonly bool[] _controlScored;
+    private float[] _features = [];
+
+    private volatile ArmPolicy _arms = ArmPolicy.ControlOnly;
+
+    public InferenceEngine(ModelHost control, InferenceEngineOptions options, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(control);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.QueueCapacity, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.MaxQueueDelayMs);
+
+        Control = control;
+        Candidate = new ModelHost(loggerFactory.CreateLogger<ModelHost>());
+        _options = options;
+        _time = timeProvider;
+        _logger = loggerFactory.CreateLogger<InferenceEngine>();
+        var channelOptions = new BoundedChannelOptions(options.QueueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = options.QueueFullPolicy == QueueFullPolicy.DropOldest ? BoundedChannelFullMode.DropOldest : BoundedChannelFullMode.Wait,
+            AllowSynchronousContinuations = false,
+        };
+        _queue = Channel.CreateBounded<InferenceEvent>(channelOptions, OnDropped);
+
+        var max = options.MaxBatchSize;
+        _batch = new InferenceEvent[max];
+        _controlRows = new int[max];
+        _candidateRows = new int[max];
+        _bound = new int[max];
+        _correlationIds = new string?[max];
+        _predictions = new RowPrediction[max];
+        _controlByRow = new RowPrediction[max];
+        _controlScored = new bool[max];
+    }
+
+    /// <summary>The control arm: the model whose predictions are published. The model runtime swaps versions here.</summary>
+    public ModelHost Control { get; }
+
+    /// <summary>The candidate arm, scored beside the control as <see cref="Arms"/> says; empty unless a candidate is activated.</summary>
+    public ModelHost Candidate { get; }
+
+    public ArmPolicy Arms => _arms;
+
+    public InferenceEngineOptions Options => _options;
+
+    public InferenceCounters Counters => _counters.Snapshot(_queue.Reader.Count);
+
+    public ShadowComparison Shadow => _counters.ShadowSnapshot();
+
+    /// <summary>Changes how events are shared between the arms, from the next batch on.</summary>
+    public void SetArms(ArmPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        _arms = policy;
+        Log.ArmsChanged(_logger, policy.Mode, policy.CandidatePercent, policy.KeyField);
+    }
+
+    /// <summary>
+    /// Queues an event. False when it was refused: the queue is full under
+    /// <see cref="QueueFullPolicy.Reject"/>, or the engine has stopped. A refused event is
+    /// counted and never reaches its sink; an accepted one always does.
+    /// </summary>
+    public bool TryEnqueue(InferenceEvent inferenceEvent)
+    {
+        // Counted before it is written so that the scoring thread never sees an event end before it began.
+        _counters.Accepted();
+        if (_queue.Writer.TryWrite(inferenceEvent with { AcceptedAt = _time.GetTimestamp() }))
+        {
+            return true;
+        }
+
+        _counters.Unaccepted();
+        _counters.Rejected();
+        return false;
+    }
+
+    /// <summary>
+    /// Scores queued events until <paramref name="stoppingToken"/> is cancelled, then stops taking
+    /// events and scores those still queued before returning, so a shutdown loses none.
+    /// </summary>
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        Log.EngineStarted(_logger, _options.MaxBatchSize, _options.MaxQueueDelayMs, _options.QueueCapacity, _options.QueueFullPolicy);
+        var reader = _queue.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            {
+                var count = await FillBatchAsync(reader).ConfigureAwait(false);
+                if (count > 0)
+                {
+                    ScoreBatch(count);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down: drain below.
+        }
+
+        _queue.Writer.TryComplete();
+        var drained = 0;
+        int taken;
+        while ((taken = TakeAvailable(reader, 0)) > 0)
+        {
+            ScoreBatch(taken);
+            drained += taken;
+        }
+
+        Log.EngineDrained(_logger, drained);
+    }
+
+    private async ValueTask<int> FillBatchAsync(ChannelReader<InferenceEvent> reader)
+    {
+        var count = TakeAvailable(reader, 0);
+        var maxDelay = _options.MaxQueueDelay;
+        while (count > 0 && count < _batch.Length && maxDelay > TimeSpan.Zero)
+        {
+            var remaining = maxDelay - _time.GetElapsedTime(_batch[0].AcceptedAt);
+            if (remaining <= TimeSpan.Zero)
+            {
+                break;
+            }
+
+            // A partial batch waits for company only until its oldest event has waited the
+            // maximum delay. The timer comes from the injected clock, so tests can step it.
+            using var timeout = new CancellationTokenSource(remaining, _time);
+            try
+            {
+                if (!await reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false))
+                {
+                    break;
+                }
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            {
+                break;
+            }
+
+            count = TakeAvailable(reader, count);
+        }
+
+        return count;
+    }
+
+    private int TakeAvailable(ChannelReader<InferenceEvent> reader, int count)
+    {
+        while (count < _batch.Length && reader.TryRead(out var next))
+        {
+            _batch[count++] = next;
+        }
+
+        return count;
+    }
+
+    private void ScoreBatch(int count)
+    {
+        _counters.Batch(count);
+        try
+        {
+            if (!Control.TryAcquire(out var control))
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    Fail(i, EventOutcome.NoModel, "no model is active");
+                }
+
+                return;
+            }
+
+            using (control)
+            {
+                var policy = _arms;
+                if (policy.Mode == ArmMode.ControlOnly || !Candidate.TryAcquire(out var candidate))
+                {
+                    ScoreRows(control.Model, Contracts.Arms.Control, AllRows(count), shadow: false);
+                    return;
+                }
+
+                using (candidate)
+                {
+                    if (policy.Mode == ArmMode.Split)
+                    {
+                        var toControl = Partition(count, policy, out var toCandidate);
+                        ScoreRows(control.Model, Contracts.Arms.Control, _controlRows.AsSpan(0, toControl), shadow: false);
+                        ScoreRows(candidate.Model, Contracts.Arms.Candidate, _candidateRows.AsSpan(0, toCandidate), shadow: false);
+                    }
+                    else
+                    {
+                        Array.Clear(_controlScored, 0, count);
+                        ScoreRows(control.Model, Contracts.Arms.Control, AllRows(count), shadow: false, keepForComparison: true);
+                        ScoreRows(candidate.Model, Contracts.Arms.Candidate, AllRows(count), shadow: true);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            // Drop references to payloads and sinks so they can be collected while the engine idles.
+            Array.Clear(_batch, 0, count);
+            Array.Clear(_correlationIds);
+        }
+    }
+
+    private ReadOnlySpan<int> AllRows(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            _controlRows[i] = i;
+        }
+
+        return _controlRows.AsSpan(0, count);
+    }
+
+    /// <summary>Splits the batch into <see cref="_controlRows"/> and <see cref="_candidateRows"/>; returns the control's count.</summary>
+    private int Partition(int count, ArmPolicy policy, out int toCandidate)
+    {
+        var toControl = 0;
+        toCandidate = 0;
+        for (var i = 0; i < count; i++)
+        {
+            ref readonly var next = ref _batch[i];
+            var hasKey = next.Rows is { } rows
+                ? rows.TryHashKey(next.Row, policy.KeyField, out var hash)
+                : JsonKeys.TryHash(next.Json.Span, policy.KeyFieldUtf8, out hash);
+            if (hasKey && policy.RoutesToCandidate(hash))
+            {
+                _candidateRows[toCandidate++] = i;
+            }
+            else
+            {
+                _controlRows[toControl++] = i;
+            }
+        }
+
+        return toControl;
+    }
+
+    /// <summary>
+    /// Binds <paramref name="rows"/> of the batch to <paramref name="model"/> and scores them in
+    /// one run. Published arms report every event to its sink; a shadow arm only compares.
+    /// </summary>
+    private void ScoreRows(LoadedModel model, string arm, ReadOnlySpan<int> rows, bool shadow, bool keepForComparison = false)
+    {
+        if (rows.IsEmpty)
+        {
+            return;
+        }
+
+        var width = model.FeatureCount;
+        if (_features.Length < _batch.Length * width)
+        {
+            _features = new float[_batch.Length * width];
+        }
+
+        var bound = 0;
+        foreach (var row in rows)
+        {
+            ref readonly var next = ref _batch[row];
+            var features = _features.AsSpan(bound * width, width);
+            try
+            {
+                _correlationIds[bound] = next.Rows is { } eventRows
+                    ? eventRows.Bind(next.Row, model.Binder.Fields, features)
+                    : model.Binder.Bind(next.Json.Span, features);
+                _bound[bound++] = row;
+            }
+            catch (EventBindingException ex)
+            {
+                if (shadow)
+                {
+                    _counters.CandidateBindingFailed();
+                }
+                else
+                {
+                    Fail(row, EventOutcome.BindingFailed, ex.Message);
+                }
+            }
+        }
+
+        if (bound == 0)
+        {
+            return;
+        }
+
+        TimeSpan elapsed;
+        var predictions = _predictions.AsSpan(0, bound);
+        try
+        {
+            elapsed = model.ScoreBatch(_features.AsSpan(0, bound * width), predictions);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            Log.BatchFailed(_logger, bound, model.Identity.Name, model.Identity.Version, arm, ex.Message);
+            if (!shadow)
+            {
+                for (var i = 0; i < bound; i++)
+                {
+                    Fail(_bound[i], EventOutcome.ScoringFailed, $"scoring failed: {ex.Message}");
+                }
+            }
+
+            return;
+        }
+
+        var isCandidate = string.Equals(arm, Contracts.Arms.Candidate, StringComparison.Ordinal);
+        if (shadow || keepForComparison)
+        {
+            _counters.ArmLatency(isCandidate, elapsed, bound);
+        }
+
+        if (shadow)
+        {
+            for (var i = 0; i < bound; i++)
+            {
+                var row = _bound[i];
+                if (_controlScored[row])
+                {
+                    var control = _controlByRow[row];
+                    _counters.Compared(control.Label, control.Score, predictions[i].Label, predictions[i].Score);
+                }
+            }
+
+            return;
+        }
+
+        var now = _time.GetTimestamp();
+        for (var i = 0; i < bound; i++)
+        {
+            var row = _bound[i];
+            ref readonly var next = ref _batch[row];
+            if (keepForComparison)
+            {
+                _controlByRow[row] = predictions[i];
+                _controlScored[row] = true;
+            }
+
+            _counters.Scored(isCandidate);
+            var scored = new ScoredEvent(model.Identity, arm, _correlationIds[i], predictions[i], _time.GetElapsedTime(next.AcceptedAt, now));
+            try
+            {
+                next.Sink.OnScored(next, scored);
+            }
+            catch (Exception ex)
+            {
+                Log.SinkFailed(_logger, ex);
+            }
+        }
+    }
+
+    private void Fail(int row, EventOutcome outcome, string reason) => Report(_batch[row], outcome, reason);
+
+    private void OnDropped(InferenceEvent dropped) => Report(dropped, EventOutcome.Dropped, "the queue was full; the oldest event was dropped");
+
+    private void Report(in InferenceEvent inferenceEvent, EventOutcome outcome, string reason)
+    {
+        _counters.Ended(outcome);
+        try
+        {
+            inferenceEvent.Sink.OnFailed(inferenceEvent, outcome, reason);
+        }
+        catch (Exception ex)
+        {
+            Log.SinkFailed(_logger, ex);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+namespace EdgePlatform.Agent.Inference.Engine;
+
+/// <summary>
+/// Events that arrive together in one message and are bound field by field rather than parsed
+/// from JSON, such as the rows of an Arrow record batch or of a v2 inference request. Used only
+/// by the engine's scoring thread.
+/// </summary>
+public interface IEventRows
+{
+    int RowCount { get; }
+
+    /// <summary>
+    /// Writes row <paramref name="row"/>'s values of <paramref name="fields"/> into
+    /// <paramref name="features"/>, in order, and returns the row's correlation id, if any.
+    /// </summary>
+    /// <exception cref="EventBindingException">A field is missing, null or not a finite number.</exception>
+    string? Bind(int row, IReadOnlyList<string> fields, Span<float> features);
+
+    /// <summary>Hashes row <paramref name="row"/>'s value of <paramref name="field"/> with <see cref="KeyHash"/>; false when it has none.</summary>
+    bool TryHashKey(int row, string field, out uint hash);
+}
+
+/// <summary>
+/// One event waiting to be scored: a JSON payload, or one row of an <see cref="IEventRows"/>.
+/// A struct, so queueing an event allocates nothing beyond the event itself.
+/// </summary>
+public readonly record struct InferenceEvent
+{
+    private InferenceEvent(ReadOnlyMemory<byte> json, IEventRows? rows, int row, IInferenceSink sink, object? state)
+    {
+        Json = json;
+        Rows = rows;
+        Row = row;
+        Sink = sink;
+        State = state;
+    }
+
+    /// <summary>The UTF-8 JSON object of a JSON event; empty for a row event.</summary>
+    public ReadOnlyMemory<byte> Json { get; }
+
+    public IEventRows? Rows { get; }
+
+    public int Row { get; }
+
+    /// <summary>Told exactly once what became of the event.</summary>
+    public IInferenceSink Sink { get; }
+
+    /// <summary>The source's own state, handed back to <see cref="Sink"/> (a message, a request).</summary>
+    public object? State { get; }
+
+    /// <summary>When the engine accepted the event (<see cref="TimeProvider.GetTimestamp"/>).</summary>
+    public long AcceptedAt { get; init; }
+
+    public static InferenceEvent FromJson(ReadOnlyMemory<byte> json, IInferenceSink sink, object? state = null)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        return new InferenceEvent(json, null, 0, sink, state);
+    }
+
+    public static InferenceEvent FromRow(IEventRows rows, int row, IInferenceSink sink, object? state = null)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(sink);
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, rows.RowCount);
+        return new InferenceEvent(default, rows, row, sink, state);
+    }
+}
+
+/// <summary>FNV-1a, the hash that assigns an event key to an arm; stable across processes, unlike <see cref="string.GetHashCode()"/>.</summary>
+public static class KeyHash
+{
+    private const uint OffsetBasis = 2166136261;
+    private const uint Prime = 16777619;
+
+    public static uint Of(ReadOnlySpan<byte> utf8Key)
+    {
+        var hash = OffsetBasis;
+        foreach (var b in utf8Key)
+        {
+            hash = (hash ^ b) * Prime;
+        }
+
+        return hash;
+    }
+
+    public static uint Of(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        Span<byte> buffer = stackalloc byte[256];
+        var bytes = System.Text.Encoding.UTF8.GetMaxByteCount(key.Length) <= buffer.Length
+            ? buffer[..System.Text.Encoding.UTF8.GetBytes(key, buffer)]
+            : System.Text.Encoding.UTF8.GetBytes(key);
+        return Of(bytes);
+    }
+}

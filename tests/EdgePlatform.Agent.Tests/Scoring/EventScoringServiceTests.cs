@@ -1,0 +1,228 @@
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Apache.Arrow;
+using Apache.Arrow.Ipc;
+using EdgePlatform.Agent.Core.Telemetry;
+using EdgePlatform.Agent.Inference;
+using EdgePlatform.Agent.Inference.Engine;
+using EdgePlatform.Agent.Inference.Tests;
+using EdgePlatform.Agent.Links;
+using EdgePlatform.Agent.Scoring;
+using EdgePlatform.Contracts;
+using EdgePlatform.Mqtt;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MQTTnet.Protocol;
+
+namespace EdgePlatform.Agent.Tests.Scoring;
+
+/// <summary>The broker path end to end inside one process: the embedded local broker, the scoring service and the engine.</summary>
+[Collection(TestModelsGroup.Name)]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "xunit disposes the test through IAsyncLifetime.DisposeAsync.")]
+public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Channel<(string Topic, byte[] Payload)> _received = Channel.CreateUnbounded<(string, byte[])>();
+    private readonly ScoringMetrics _metrics = new();
+    private LocalBroker? _broker;
+    private LocalBroker? _externalView;
+    private InferenceEngine? _engine;
+    private Task? _engineRun;
+    private EventScoringService? _service;
+    private MqttConnection? _client;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>
+    /// Starts an embedded broker; the service either uses it in-process (embedded) or connects
+    /// to it as a client, as it does to an external broker.
+    /// </summary>
+    private async Task StartAsync(bool external)
+    {
+        _broker = new LocalBroker(Options.Create(new LocalBrokerOptions { Port = 0 }), NullLogger<LocalBroker>.Instance);
+        await _broker.StartAsync(_stop.Token);
+        var serviceOptions = Options.Create(external
+            ? new LocalBrokerOptions { Mode = "external", Host = _broker.Host, Port = _broker.Port }
+            : new LocalBrokerOptions { Port = _broker.Port });
+        var serviceBroker = _broker;
+        if (external)
+        {
+            _externalView = new LocalBroker(serviceOptions, NullLogger<LocalBroker>.Instance);
+            await _externalView.StartAsync(_stop.Token);
+            serviceBroker = _externalView;
+        }
+
+        _engine = new InferenceEngine(new ModelHost(NullLogger<ModelHost>.Instance), new InferenceEngineOptions { MaxQueueDelayMs = 1 }, TimeProvider.System, NullLoggerFactory.Instance);
+        _engine.Control.Activate(models.LoadScalar("4.2.0"));
+        _engineRun = _engine.RunAsync(_stop.Token);
+        _service = new EventScoringService(_engine, _metrics, serviceOptions, serviceBroker, TimeProvider.System, NullLoggerFactory.Instance);
+        await _service.StartAsync(_stop.Token);
+
+        _client = new MqttConnection(new MqttConnectionSettings(_broker.Host, _broker.Port, "sensor") { CleanStart = true }, NullLogger.Instance);
+        _client.Subscribe(Topics.LocalPredictions);
+        _client.Subscribe(Topics.LocalDeadLetter);
+        _client.OnMessage((message, _) =>
+        {
+            _received.Writer.TryWrite((message.Topic, message.Payload.ToArray()));
+            return Task.CompletedTask;
+        });
+        _client.Start();
+        await _client.WaitConnectedAsync(_stop.Token).WaitAsync(Patience);
+        await WaitUntilServiceSubscribedAsync();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task JsonArrowAndMalformedEvents_EachGetsExactlyOneOutcomeOnItsTopic(bool externalBroker)
+    {
+        await StartAsync(externalBroker);
+        const int JsonEvents = 300;
+        for (var i = 0; i < JsonEvents; i++)
+        {
+            await PublishAsync("events/pump-1", TestModels.EventJson(models.TestRows[i % models.TestRows.Count], $"j{i}"));
+        }
+
+        await PublishAsync("events/pump-1", Encoding.UTF8.GetBytes($"{{\"id\":\"bad\",\"{TestModels.Temperature}\":\"hot\"}}"));
+        await PublishAsync("events/pump-2", ArrowBatch(models.TestRows.Take(64).ToList()));
+
+        var predictions = new List<Prediction>();
+        var arrowPredictions = new List<(string? Id, string Arm, string Version)>();
+        var deadLetters = new List<DeadLetter>();
+        while (predictions.Count < JsonEvents || arrowPredictions.Count < 64 || deadLetters.Count < 1)
+        {
+            using var timeout = new CancellationTokenSource(Patience);
+            var (topic, payload) = await _received.Reader.ReadAsync(timeout.Token);
+            if (topic == Topics.LocalDeadLetter)
+            {
+                deadLetters.Add(JsonSerializer.Deserialize(payload, ContractsJsonContext.Default.DeadLetter)!);
+            }
+            else if (payload[0] == 0xFF)
+            {
+                arrowPredictions.AddRange(ReadArrowPredictions(payload));
+            }
+            else
+            {
+                predictions.Add(JsonSerializer.Deserialize(payload, ContractsJsonContext.Default.Prediction)!);
+            }
+        }
+
+        Assert.Equal(Enumerable.Range(0, JsonEvents).Select(i => $"j{i}").Order(), predictions.Select(p => p.CorrelationId).Order());
+        Assert.All(predictions, p =>
+        {
+            Assert.Equal("4.2.0", p.ModelVersion);
+            Assert.Equal(Arms.Control, p.Arm);
+            Assert.NotNull(p.Score);
+        });
+        Assert.Equal(Enumerable.Range(0, 64).Select(i => $"a{i}").Order(), arrowPredictions.Select(p => p.Id).Order());
+        var letter = Assert.Single(deadLetters);
+        Assert.Equal("events/pump-1", letter.SourceTopic);
+        Assert.Equal($"field '{TestModels.Temperature}' is a string, expected a number", letter.Reason);
+        Assert.Equal(JsonEvents + 64, _engine!.Counters.Scored);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_client is not null)
+        {
+            await _client.DisposeAsync();
+        }
+
+        await _stop.CancelAsync();
+        if (_service is not null)
+        {
+            await _service.StopAsync(CancellationToken.None);
+            _service.Dispose();
+        }
+
+        if (_engineRun is not null)
+        {
+            await _engineRun.WaitAsync(Patience);
+        }
+
+        _externalView?.Dispose();
+        if (_broker is not null)
+        {
+            await _broker.StopAsync(CancellationToken.None);
+            _broker.Dispose();
+        }
+
+        _stop.Dispose();
+    }
+
+    /// <summary>
+    /// The service subscribes on its own connection; a probe event is sent until its dead letter
+    /// comes back, which proves the subscription is in place.
+    /// </summary>
+    private async Task WaitUntilServiceSubscribedAsync()
+    {
+        using var overall = new CancellationTokenSource(Patience);
+        while (true)
+        {
+            await PublishAsync("events/probe", Encoding.UTF8.GetBytes("{\"probe\":true}"));
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(overall.Token);
+            attempt.CancelAfter(TimeSpan.FromMilliseconds(250));
+            try
+            {
+                var (topic, _) = await _received.Reader.ReadAsync(attempt.Token);
+                Assert.Equal(Topics.LocalDeadLetter, topic);
+                break;
+            }
+            catch (OperationCanceledException) when (!overall.IsCancellationRequested)
+            {
+                // Not subscribed yet; probe again.
+            }
+        }
+
+        // Later probes may still be on their way; let them arrive and discard them.
+        while (_engine!.Counters.InFlight > 0 || _received.Reader.TryRead(out _))
+        {
+            await Task.Yield();
+        }
+    }
+
+    private Task PublishAsync(string topic, byte[] payload) =>
+        _client!.PublishAsync(topic, payload, _stop.Token, MqttQualityOfServiceLevel.AtLeastOnce);
+
+    private static byte[] ArrowBatch(List<SensorRow> rows)
+    {
+        using var batch = new RecordBatch.Builder()
+            .Append(EventFields.CorrelationId, false, column => column.String(values => values.AppendRange(rows.Select((_, i) => $"a{i}"))))
+            .Append(TestModels.Temperature, false, column => column.Float(values => values.AppendRange(rows.Select(row => row.Temperature))))
+            .Append(TestModels.Vibration, false, column => column.Float(values => values.AppendRange(rows.Select(row => row.Vibration))))
+            .Append(TestModels.Pressure, false, column => column.Float(values => values.AppendRange(rows.Select(row => row.Pressure))))
+            .Build();
+        using var buffer = new MemoryStream();
+        using (var writer = new ArrowStreamWriter(buffer, batch.Schema, leaveOpen: true))
+        {
+            writer.WriteRecordBatch(batch);
+            writer.WriteEnd();
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static List<(string? Id, string Arm, string Version)> ReadArrowPredictions(byte[] payload)
+    {
+        using var reader = new ArrowStreamReader(payload);
+        var result = new List<(string?, string, string)>();
+        while (reader.ReadNextRecordBatch() is { } batch)
+        {
+            using (batch)
+            {
+                var ids = (StringArray)batch.Column("id");
+                var arms = (StringArray)batch.Column("arm");
+                var versions = (StringArray)batch.Column("model_version");
+                for (var i = 0; i < batch.Length; i++)
+                {
+                    result.Add((ids.GetString(i), arms.GetString(i), versions.GetString(i)));
+                }
+            }
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace EdgePlatform.Benchmarks;
+
+internal sealed record HarnessOptions(TimeSpan Phase, string? OutFile)
+{
+    public static HarnessOptions Parse(string[] args)
+    {
+        var seconds = 8.0;
+        string? outFile = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--seconds" when i + 1 < args.Length && double.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var value) && value >= 2:
+                    seconds = value;
+                    i++;
+                    break;
+                case "--out" when i + 1 < args.Length:
+                    outFile = args[++i];
+                    break;
+                default:
+                    throw new ArgumentException($"unknown or invalid argument '{args[i]}' (expected --seconds N with N >= 2, or --out FILE)");
+            }
+        }
+
+        return new HarnessOptions(TimeSpan.FromSeconds(seconds), outFile);
+    }
+}
+
+/// <summary>
+/// Bare ONNX Runtime, the engine in-process, and the agent's scoring host as a separate process
+/// fed over its local broker — the same models, machine and run — reported as one table.
+/// </summary>
+internal static class InferenceBenchmark
+{
+    private const int OfferedRate = 5_000;
+
+    public static async Task<int> RunAsync(HarnessOptions options)
+    {
+        var directory = Directory.CreateTempSubdirectory("edge-bench-").FullName;
+        var report = new StringBuilder();
+        void Say(string line)
+        {
+            Console.WriteLine(line);
+            report.AppendLine(line);
+        }
+
+        try
+        {
+            Console.Error.WriteLine("training the demo model and the 500-tree LightGbm model…");
+            var models = new[] { BenchModels.Demo(directory), BenchModels.Large(directory) };
+            Say($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.ProcessArchitecture}");
+            var defaults = new EdgePlatform.Agent.Inference.Engine.InferenceEngineOptions();
+            Say(string.Create(CultureInfo.InvariantCulture, $"phase length {options.Phase.TotalSeconds:F0} s; agent defaults: batches ≤ {defaults.MaxBatchSize}, queue delay ≤ {defaults.MaxQueueDelayMs} ms, 1 intra-op thread; load generator on the same cores"));
+            Say(string.Empty);
+
+            foreach (var model in models)
+            {
+                var rows = new List<PhaseResult>();
+                Console.Error.WriteLine($"[{model.Label}] bare ONNX Runtime…");
+                var bare1 = BareOrt.Run(model, 1, options.Phase / 2);
+                var bare64 = BareOrt.Run(model, 64, options.Phase / 2);
+                rows.Add(bare1);
+                rows.Add(bare64);
+                Console.Error.WriteLine($"[{model.Label}] engine in-process…");
+                var harnessBefore = CpuTime.Of(Environment.ProcessId);
+                var inProcess = await EngineInProcess.RunAsync(model, options.Phase / 2);
+                var inProcessUs = (CpuTime.Of(Environment.ProcessId) - harnessBefore).TotalMicroseconds / Math.Max(1, inProcess.Received);
+                rows.Add(inProcess with { Note = string.Create(CultureInfo.InvariantCulture, $"CPU per event {inProcessUs:F1} µs (engine and feeder); {inProcess.Note}") });
+                var bindUs = EngineInProcess.BindMicroseconds(model);
+
+                Console.Error.WriteLine($"[{model.Label}] agent host process…");
+                double rssLoaded, rssAfter, firstPredictionMs;
+                PhaseResult? swap = null;
+                List<double> swapLatencies = [];
+                await using (var agent = AgentProcess.Start(model))
+                {
+                    await using var load = new LoadClient(agent.BrokerPort, model);
+                    await load.ConnectAsync(TimeSpan.FromSeconds(30));
+                    var first = await load.FirstPredictionAsync(TimeSpan.FromSeconds(30));
+                    firstPredictionMs = Stopwatch.GetElapsedTime(agent.StartedAt, first).TotalMilliseconds;
+                    rssLoaded = agent.RssMiB();
+
+                    rows.Add(await Metered(agent, () => load.ClosedLoopArrowAsync("agent, Arrow batches of 64 over MQTT", options.Phase, window: 16, batchSize: 64)));
+                    rows.Add(await Metered(agent, () => load.ClosedLoopJsonAsync("agent, single JSON events over MQTT", options.Phase, window: 4096)));
+                    rows.Add(await Metered(agent, async () => (await load.PacedJsonAsync($"agent, JSON offered at {OfferedRate}/s", options.Phase, OfferedRate)).All));
+                    if (model == models[0])
+                    {
+                        var (all, windowLatencies) = await load.PacedJsonAsync(
+                            $"agent, JSON at {OfferedRate}/s with 2 hot swaps",
+                            options.Phase * 1.5,
+                            OfferedRate,
+                            async started =>
+                            {
+                                var windows = new List<(long, long)>();
+                                foreach (var (version, at) in new[] { ("2", 0.33), ("3", 0.66) })
+                                {
+                                    var due = started + (long)(options.Phase.TotalSeconds * 1.5 * at * Stopwatch.Frequency);
+                                    while (Stopwatch.GetTimestamp() < due)
+                                    {
+                                        await Task.Delay(10);
+                                    }
+
+                                    var from = Stopwatch.GetTimestamp();
+                                    await load.SwapAsync(version);
+                                    windows.Add((from, Stopwatch.GetTimestamp() + (Stopwatch.Frequency / 2)));
+                                }
+
+                                return windows;
+                            });
+                        swap = all;
+                        swapLatencies = windowLatencies;
+                        rows.Add(all);
+                    }
+
+                    rssAfter = agent.RssMiB();
+                    if (load.Duplicates > 0)
+                    {
+                        Say($"WARNING: {load.Duplicates} duplicate predictions");
+                    }
+                }
+
+                Say($"### {model.Label}: {Describe(model)}");
+                Say(string.Empty);
+                Say("| scenario | events/s | vs bare ORT batch 64 | p50 ms | p99 ms | sent | answered | lost | note |");
+                Say("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+                foreach (var row in rows)
+                {
+                    Say(string.Create(CultureInfo.InvariantCulture,
+                        $"| {row.Name} | {row.EventsPerSecond:N0} | {row.EventsPerSecond / bare64.EventsPerSecond:P0} | {row.P50Ms:F3} | {row.P99Ms:F3} | {row.Sent:N0} | {row.Received:N0} | {row.Lost:N0} | {row.Note} |"));
+                }
+
+                Say(string.Empty);
+                Say(string.Create(CultureInfo.InvariantCulture, $"- bare ORT per event: batch 1 {1000.0 / bare1.EventsPerSecond * 1000:F1} µs, batch 64 {1000.0 / bare64.EventsPerSecond * 1000:F1} µs; JSON binding alone {bindUs:F2} µs per event"));
+                Say(string.Create(CultureInfo.InvariantCulture, $"- agent start to first prediction: {firstPredictionMs:F0} ms; agent RSS with the model loaded {rssLoaded:F0} MiB, after the load phases {rssAfter:F0} MiB"));
+                if (swap is not null)
+                {
+                    swapLatencies.Sort();
+                    Say(string.Create(CultureInfo.InvariantCulture,
+                        $"- hot swap: {swap.Sent:N0} events sent, {swap.Received:N0} predictions, {swap.Lost:N0} lost; p99 of events sent during a swap (until 0.5 s after it) {PhaseResult.Percentile(swapLatencies, 0.99):F3} ms over {swapLatencies.Count:N0} events"));
+                }
+
+                Say(string.Empty);
+            }
+
+            if (options.OutFile is not null)
+            {
+                await File.WriteAllTextAsync(options.OutFile, report.ToString());
+            }
+
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>Runs a phase and notes the CPU time per answered event of the agent and of this harness (the load generator).</summary>
+    private static async Task<PhaseResult> Metered(AgentProcess agent, Func<Task<PhaseResult>> phase)
+    {
+        var agentBefore = CpuTime.Of(agent.ProcessId);
+        var harnessBefore = CpuTime.Of(Environment.ProcessId);
+        var result = await phase();
+        var agentUs = (CpuTime.Of(agent.ProcessId) - agentBefore).TotalMicroseconds / Math.Max(1, result.Received);
+        var harnessUs = (CpuTime.Of(Environment.ProcessId) - harnessBefore).TotalMicroseconds / Math.Max(1, result.Received);
+        return result with { Note = string.Create(CultureInfo.InvariantCulture, $"CPU per event: agent {agentUs:F1} µs, load generator {harnessUs:F1} µs{(result.Note is null ? string.Empty : "; " + result.Note)}") };
+    }
+
+    private static string Describe(BenchModel model) =>
+        $"{model.Card.Name}, {model.Fields.Count} features in {model.Card.Inputs.Count} input(s), {new FileInfo(model.OnnxPath).Length / 1024:N0} KiB ONNX";
+}

@@ -1,0 +1,18 @@
+namespace EdgePlatform.Benchmarks;
+
+/// <summary>One measured phase. Latency is per call for bare ORT, per event (send to prediction received) for the agent.</summary>
+internal sealed record PhaseResult(string Name, long Sent, long Received, double EventsPerSecond, double P50Ms, double P99Ms, double MaxMs)
+{
+    public long Lost => Sent - Received;
+
+    public string? Note { get; init; }
+
+    public static PhaseResult From(string name, long sent, long received, double eventsPerSecond, List<double> latenciesMs)
+    {
+        latenciesMs.Sort();
+        return new PhaseResult(name, sent, received, eventsPerSecond, Percentile(latenciesMs, 0.50), Percentile(latenciesMs, 0.99), latenciesMs.Count == 0 ? 0 : latenciesMs[^1]);
+    }
+
+    public static double Percentile(List<double> sorted, double quantile) =>
+        sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(quantile * sorted.Count) - 1, 0, sorted.Count - 1)];
+}

@@ -1,0 +1,16 @@
+using EdgePlatform.Benchmarks;
+
+// dotnet run -c Release --project tests/EdgePlatform.Benchmarks -- inference [--seconds N] [--out FILE]
+if (args is ["agent-host", var card, var model, .. var settings])
+{
+    return await AgentHostMode.RunAsync(card, model, settings);
+}
+
+if (args is not ["inference", ..])
+{
+    await Console.Error.WriteLineAsync("usage: EdgePlatform.Benchmarks inference [--seconds N] [--out FILE]");
+    return 2;
+}
+
+var options = HarnessOptions.Parse(args[1..]);
+return await InferenceBenchmark.RunAsync(options);
