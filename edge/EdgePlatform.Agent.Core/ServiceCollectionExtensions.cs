@@ -41,6 +41,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<DesiredStateInbox>();
         services.AddSingleton<Reconciler>();
         services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        services.AddSingleton<TelemetryOutbox>();
         services.AddSingleton<TelemetryReporter>();
         services.AddHostedService(sp => sp.GetRequiredService<TelemetryReporter>());
         return services;
