@@ -77,9 +77,20 @@ public sealed class ApiClient : IDisposable
 
     public Task<IReadOnlyList<DeviceTelemetrySummary>> GetTelemetryAsync(string? device, CancellationToken ct) =>
         GetAsync(
-            device is null ? "api/v1/telemetry" : $"api/v1/telemetry?device={Uri.EscapeDataString(device)}",
+            device is null ? "api/v1/telemetry/summary" : $"api/v1/telemetry/summary?device={Uri.EscapeDataString(device)}",
             ContractsJsonContext.Default.IReadOnlyListDeviceTelemetrySummary,
             ct);
+
+    /// <summary><c>GET /api/v1/telemetry</c> with the given filters (name → value; null values are left out).</summary>
+    public Task<TelemetryQueryResult> QueryTelemetryAsync(IReadOnlyDictionary<string, string?> filters, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(filters);
+        var query = string.Join('&', filters.Where(f => f.Value is not null).Select(f => $"{f.Key}={Uri.EscapeDataString(f.Value!)}"));
+        return GetAsync(query.Length == 0 ? "api/v1/telemetry" : $"api/v1/telemetry?{query}", ContractsJsonContext.Default.TelemetryQueryResult, ct);
+    }
+
+    public Task<TelemetryIngestStats> GetTelemetryIngestAsync(CancellationToken ct) =>
+        GetAsync("api/v1/telemetry/ingest", ContractsJsonContext.Default.TelemetryIngestStats, ct);
 
     public Task<byte[]> GetBlobAsync(string repository, string digest, CancellationToken ct) =>
         GetBytesAsync($"v2/{repository}/blobs/{digest}", ct);

@@ -21,7 +21,13 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<FleetService>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<DeploymentService>();
+        services.AddOptions<TelemetryStoreOptions>()
+            .BindConfiguration(TelemetryStoreOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         services.AddSingleton<TelemetryIngestService>();
+        services.AddSingleton<TelemetryQueryService>();
+        services.AddHostedService<TelemetryRetentionWorker>();
         services.AddSingleton<DeviceMessageRouter>();
         services.AddSingleton<TrainingService>();
         services.AddSingleton<Access.AccessService>();

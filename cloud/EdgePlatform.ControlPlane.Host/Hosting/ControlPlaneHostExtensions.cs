@@ -79,6 +79,7 @@ public static partial class ControlPlaneHostExtensions
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapDevicesApi();
         app.MapModelsApi();
+        app.MapTelemetryApi();
         app.MapRegistryApi();
         app.MapTrustApi();
         app.MapAccessApi();

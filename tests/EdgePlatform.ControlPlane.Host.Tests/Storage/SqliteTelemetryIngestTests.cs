@@ -54,6 +54,73 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         Assert.Empty(await _ingest.SummarizeAsync(null, CancellationToken.None));
     }
 
+    [Fact]
+    public async Task QueryMinutesAsync_ReportsAcrossTwoMinutes_RollsThemUpPerMinuteAndModelVersion()
+    {
+        // Sequences 1..12, 10 s apart from 12:00:10: the even ones (version 2) fall as 2, 4 | 6, 8, 10 | 12.
+        var reports = Enumerable.Range(1, 12).Select(i => Report(i, i) with { ModelVersion = i % 2 == 0 ? "2" : "1" }).ToList();
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", reports), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", reports), CancellationToken.None);
+
+        var minutes = await _store.QueryMinutesAsync(new TelemetryFilter(null, null, "2", null, null, 100), CancellationToken.None);
+
+        Assert.Equal([Now, Now.AddMinutes(1), Now.AddMinutes(2)], minutes.Select(m => m.Minute));
+        Assert.Equal([2L + 4, 6L + 8 + 10, 12L], minutes.Select(m => m.EventsIn));
+        Assert.Equal([2L, 3L, 1L], minutes.Select(m => m.Reports));
+        Assert.All(minutes, m => Assert.Equal("2", m.ModelVersion));
+    }
+
+    [Fact]
+    public async Task PruneTelemetryAsync_OldRawReports_KeepsRollupsAndStillRefusesTheirSequences()
+    {
+        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20)], Now, CancellationToken.None);
+        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(3, 30)], Now.AddHours(2), CancellationToken.None);
+
+        var pruned = await _store.PruneTelemetryAsync(Now.AddHours(1), Now.AddDays(-1), CancellationToken.None);
+        var replayed = await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20)], Now.AddHours(3), CancellationToken.None);
+
+        Assert.Equal(2, pruned);
+        Assert.Equal(0, replayed);
+        Assert.Equal([Report(3, 30)], (await _store.QueryRawAsync(new TelemetryFilter(null, null, null, null, null, 100), CancellationToken.None)).Select(p => p.Record));
+        Assert.Equal(60, (await _store.QueryMinutesAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 100), CancellationToken.None)).Sum(m => m.EventsIn));
+    }
+
+    [Fact]
+    public async Task QueryRawAsync_DeviceAndTimeRange_ReturnsOnlyMatchingReportsOldestFirst()
+    {
+        await _store.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(3, 30), Report(1, 10), Report(2, 20)], Now, CancellationToken.None);
+        await _store.AddTelemetryAsync("dev-2", TelemetryKinds.Health, [Report(2, 99)], Now, CancellationToken.None);
+
+        var points = await _store.QueryRawAsync(new TelemetryFilter(["dev-1"], null, null, Now.AddSeconds(20), Now.AddSeconds(40), 100), CancellationToken.None);
+
+        Assert.Equal([2L, 3L], points.Select(p => p.Record.Sequence));
+        Assert.All(points, p => Assert.Equal("dev-1", p.DeviceId));
+    }
+
+    [Fact]
+    public async Task IngestAsync_Rejections_PersistPerDeviceAndReasonAcrossRestarts()
+    {
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, "garbage"u8.ToArray(), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, "garbage"u8.ToArray(), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, TelemetryArrow.Serialize("dev-2", [Report(1, 10)]), CancellationToken.None);
+
+        var reopened = new SqliteStore(_database.Path);
+        var rejections = await reopened.ListRejectionsAsync(CancellationToken.None);
+
+        Assert.Equal(
+            [("dev-1", TelemetryRejections.ForeignDevice, 1L), ("dev-1", TelemetryRejections.Malformed, 2L)],
+            rejections.Select(r => (r.DeviceId, r.Reason, r.Count)));
+    }
+
+    [Fact]
+    public async Task AddTelemetryAsync_AnyBatch_RenewsTheDeviceLease()
+    {
+        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10)], Now.AddMinutes(5), CancellationToken.None);
+
+        Assert.Equal(Now.AddMinutes(5), (await _store.GetDeviceAsync("dev-1", CancellationToken.None))!.LastSeen);
+    }
+
     private static TelemetryRecord Report(long sequence, long eventsIn) =>
         new(sequence, Now.AddSeconds(sequence * 10), "m", "1", null, eventsIn, eventsIn, 0, 0, 1, 2, 3, 10, 1024);
 }

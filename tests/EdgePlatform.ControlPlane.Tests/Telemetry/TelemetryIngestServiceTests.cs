@@ -120,6 +120,27 @@ public class TelemetryIngestServiceTests
     }
 
     [Fact]
+    public async Task IngestAsync_MixOfMalformedForeignReplayedAndValid_CountsEachReasonAndStoresOnlyTheValid()
+    {
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-1", 1, 2), CancellationToken.None);
+
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, "not arrow"u8.ToArray(), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-2", 3), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-1", 1, 2), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", "gossip", Batch("dev-1", 4), CancellationToken.None);
+        var after = await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-1", 3), CancellationToken.None);
+
+        Assert.Equal(new TelemetryIngestResult(1, 0, null), after);
+        Assert.Equal([1L, 2L, 3L], _store.Telemetry.Keys.Select(k => k.Sequence).Order());
+        Assert.Equal(1, _store.Rejections[("dev-1", TelemetryRejections.Malformed)]);
+        Assert.Equal(1, _store.Rejections[("dev-1", TelemetryRejections.ForeignDevice)]);
+        Assert.Equal(2, _store.Rejections[("dev-1", TelemetryRejections.ReplayedSequence)]);
+        Assert.Equal(1, _store.Rejections[("dev-1", TelemetryRejections.UnknownKind)]);
+        var stats = await _ingest.GetStatsAsync(CancellationToken.None);
+        Assert.Equal((3L, 2L, 3L), (stats.Accepted, stats.Replayed, stats.Rejected));
+    }
+
+    [Fact]
     public async Task SummarizeAsync_InvalidDeviceId_ThrowsValidationOnDevice()
     {
         var exception = await Assert.ThrowsAsync<RequestValidationException>(() => _ingest.SummarizeAsync("Bad Id", CancellationToken.None));
