@@ -121,6 +121,23 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         Assert.Equal(Now.AddMinutes(5), (await _store.GetDeviceAsync("dev-1", CancellationToken.None))!.LastSeen);
     }
 
+    [Fact]
+    public async Task Open_DatabaseFromBeforeRollups_BackfillsThemFromStoredReports()
+    {
+        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20), Report(7, 70)], Now, CancellationToken.None);
+        _database.Scalar(
+            "DROP TABLE telemetry_minutes; DROP TABLE telemetry_rejections; DROP TABLE telemetry_watermarks; DROP INDEX telemetry_by_time; " +
+            "ALTER TABLE telemetry DROP COLUMN latency_p95_ms; ALTER TABLE telemetry DROP COLUMN queue_depth; " +
+            "ALTER TABLE telemetry DROP COLUMN queue_bytes; ALTER TABLE telemetry DROP COLUMN reports_shed; PRAGMA user_version = 4; SELECT 0;");
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        var migrated = new SqliteStore(_database.Path);
+        var minutes = await migrated.QueryMinutesAsync(new TelemetryFilter(null, null, null, null, null, 100), CancellationToken.None);
+
+        Assert.Equal([(Now, 30L, 2L), (Now.AddMinutes(1), 70L, 1L)], minutes.Select(m => (m.Minute, m.EventsIn, m.Reports)));
+        Assert.Equal(100, Assert.Single(await migrated.SummarizeAsync("dev-1", CancellationToken.None)).Latest.EventsIn);
+    }
+
     private static TelemetryRecord Report(long sequence, long eventsIn) =>
         new(sequence, Now.AddSeconds(sequence * 10), "m", "1", null, eventsIn, eventsIn, 0, 0, 1, 2, 3, 10, 1024);
 }
