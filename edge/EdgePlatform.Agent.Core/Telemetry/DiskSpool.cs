@@ -28,7 +28,7 @@ public sealed record SpoolRecovery(long Entries, long TornBytes, int Segments, b
 /// atomically (write, fsync, rename).
 /// </para>
 /// <para>
-/// Durability: every append is flushed to the device (fsync) before <see cref="Append"/>
+/// Durability: every append is flushed to the device (fsync) before <c>Append</c>
 /// returns, and the cursor is fsynced before segments are deleted. A process killed at any
 /// point (kill -9) leaves at worst a torn last record, which opening the queue detects by its
 /// length or checksum and truncates; every record before it is kept. An entry leaves the
@@ -114,8 +114,11 @@ public sealed class DiskSpool : IDisposable
 
     public SpoolRecovery Recovery { get; private set; } = new(0, 0, 0, false);
 
-    /// <summary>Opens the queue in <paramref name="directory"/>, creating it, and recovers from a torn tail.</summary>
-    public static DiskSpool Open(string directory, long maxBytes, ShedPolicy policy)
+    /// <summary>
+    /// Opens the queue in <paramref name="directory"/>, creating it, and recovers from a torn tail.
+    /// Ids continue after every id the queue ever held, and start no lower than <paramref name="firstId"/>.
+    /// </summary>
+    public static DiskSpool Open(string directory, long maxBytes, ShedPolicy policy, long firstId = 1)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         if (maxBytes < MinimumBytes)
@@ -126,6 +129,7 @@ public sealed class DiskSpool : IDisposable
         Directory.CreateDirectory(directory);
         var queue = new DiskSpool(directory, maxBytes, policy);
         queue.Load();
+        queue._nextId = Math.Max(queue._nextId, firstId);
         return queue;
     }
 
@@ -135,44 +139,61 @@ public sealed class DiskSpool : IDisposable
     /// </summary>
     public long? Append(ReadOnlySpan<byte> payload)
     {
-        if (payload.Length > MaxPayloadBytes)
-        {
-            throw new ArgumentException($"an entry of {payload.Length} bytes exceeds the queue's largest entry of {MaxPayloadBytes} bytes", nameof(payload));
-        }
+        var copy = payload.ToArray();
+        return Append(_ => copy);
+    }
 
-        var recordBytes = HeaderBytes + payload.Length;
+    /// <summary>
+    /// Appends an entry whose bytes depend on the id it gets (a sequence number carried inside),
+    /// allocating the id and writing the entry as one step: no id is ever skipped or reused.
+    /// </summary>
+    public long? Append(Func<long, byte[]> payloadForId)
+    {
+        ArgumentNullException.ThrowIfNull(payloadForId);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!MakeRoom(recordBytes))
-            {
-                _shedTotal++;
-                WriteCursor();
-                return null;
-            }
-
-            if (_active is null || _segments.Last!.Value.Length + recordBytes > _segmentBytes)
-            {
-                StartSegment(_nextId);
-            }
-
-            var id = _nextId++;
-            var record = new byte[recordBytes];
-            BinaryPrimitives.WriteInt32LittleEndian(record, payload.Length);
-            BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(8), id);
-            payload.CopyTo(record.AsSpan(HeaderBytes));
-            BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(4), Crc32.Compute(record.AsSpan(8)));
-
-            var segment = _segments.Last!.Value;
-            var offset = segment.Length;
-            _active!.Write(record);
-            _active.Flush(flushToDisk: true);
-            segment.Length += recordBytes;
-            segment.LastId = id;
-            _bytes += recordBytes;
-            _entries.AddLast(new IndexEntry(id, segment, offset + HeaderBytes, payload.Length));
-            return id;
+            return AppendLocked(payloadForId);
         }
+    }
+
+    private long? AppendLocked(Func<long, byte[]> payloadForId)
+    {
+        var payload = payloadForId(_nextId);
+        if (payload.Length > MaxPayloadBytes)
+        {
+            throw new ArgumentException($"an entry of {payload.Length} bytes exceeds the queue's largest entry of {MaxPayloadBytes} bytes", nameof(payloadForId));
+        }
+
+        var recordBytes = HeaderBytes + payload.Length;
+        if (!MakeRoom(recordBytes))
+        {
+            _shedTotal++;
+            WriteCursor();
+            return null;
+        }
+
+        if (_active is null || _segments.Last!.Value.Length + recordBytes > _segmentBytes)
+        {
+            StartSegment(_nextId);
+        }
+
+        var id = _nextId++;
+        var record = new byte[recordBytes];
+        BinaryPrimitives.WriteInt32LittleEndian(record, payload.Length);
+        BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(8), id);
+        payload.CopyTo(record.AsSpan(HeaderBytes));
+        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(4), Crc32.Compute(record.AsSpan(8)));
+
+        var segment = _segments.Last!.Value;
+        var offset = segment.Length;
+        _active!.Write(record);
+        _active.Flush(flushToDisk: true);
+        segment.Length += recordBytes;
+        segment.LastId = id;
+        _bytes += recordBytes;
+        _entries.AddLast(new IndexEntry(id, segment, offset + HeaderBytes, payload.Length));
+        return id;
     }
 
     /// <summary>The oldest live entries, in order, up to a count and a total payload size (at least one entry when any).</summary>

@@ -26,7 +26,7 @@ public sealed partial class TelemetryOutbox : IDisposable
         ArgumentNullException.ThrowIfNull(agentOptions);
         _logger = logger;
         var directory = Path.Combine(agentOptions.Value.DataDirectory, DirectoryName);
-        _spool = DiskSpool.Open(directory, options.Value.SpoolMaxBytes, options.Value.ShedPolicy);
+        _spool = DiskSpool.Open(directory, options.Value.SpoolMaxBytes, options.Value.ShedPolicy, FirstSequence(agentOptions.Value.DataDirectory));
         var recovery = _spool.Recovery;
         LogOpened(directory, recovery.Entries, _spool.Bytes, _spool.ShedTotal);
         if (recovery.TornBytes > 0)
@@ -49,15 +49,16 @@ public sealed partial class TelemetryOutbox : IDisposable
     public long ShedTotal => _spool.ShedTotal;
 
     /// <summary>
-    /// Stamps the report with the spool's depth and shed total and spools it durably. Returns false
-    /// when the spool's policy shed this very report.
+    /// Gives the report its sequence number (the spool entry's id, so sequences have no gaps but
+    /// for reports shed by <see cref="ShedPolicy.DropOldest"/>), stamps it with the spool's depth and
+    /// shed total and spools it durably. Returns false when the spool's policy shed this very report.
     /// </summary>
     public bool Add(TelemetryRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
         var stamped = record with { QueueDepth = _spool.Count, QueueBytes = _spool.Bytes, ReportsShed = _spool.ShedTotal };
         var shedBefore = _spool.ShedTotal;
-        var added = _spool.Append(JsonSerializer.SerializeToUtf8Bytes(stamped, ContractsJsonContext.Default.TelemetryRecord)) is not null;
+        var added = _spool.Append(sequence => JsonSerializer.SerializeToUtf8Bytes(stamped with { Sequence = sequence }, ContractsJsonContext.Default.TelemetryRecord)) is not null;
         if (_spool.ShedTotal > shedBefore)
         {
             LogShed(_spool.ShedTotal - shedBefore, _spool.ShedTotal);
@@ -108,6 +109,19 @@ public sealed partial class TelemetryOutbox : IDisposable
     }
 
     public void Dispose() => _spool.Dispose();
+
+    /// <summary>
+    /// Agents before the spool kept their next sequence in <c>telemetry.seq</c>; continuing from it
+    /// keeps the cloud from taking new reports for replays of old ones.
+    /// </summary>
+    private static long FirstSequence(string dataDirectory)
+    {
+        var legacy = Path.Combine(dataDirectory, "telemetry.seq");
+        return File.Exists(legacy)
+            && long.TryParse(File.ReadAllText(legacy).Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var next)
+            ? next
+            : 1;
+    }
 
     [LoggerMessage(EventId = 1302, Level = LogLevel.Information, Message = "Telemetry spool {Directory}: {Entries} report(s) waiting, {Bytes} bytes, {ShedTotal} shed so far")]
     private partial void LogOpened(string directory, long entries, long bytes, long shedTotal);

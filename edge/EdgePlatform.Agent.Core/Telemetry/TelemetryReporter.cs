@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Agent.Core.Reconciliation;
 using EdgePlatform.Contracts;
@@ -13,8 +12,12 @@ namespace EdgePlatform.Agent.Core.Telemetry;
 /// Every interval (the device's heartbeat), turns the scoring counters and process health into
 /// one report with the next sequence number and spools it on disk; a second loop drains the
 /// spool oldest first, rate-limited, whenever the cloud link is up. A report leaves the spool
-/// only after the broker acknowledged it. Sequence numbers are persisted before use, so a
-/// restart never reuses one.
+/// only after the broker acknowledged it. A report's sequence number is its spool entry's id,
+/// allocated and written in one step, so a restart never reuses or skips one.
+/// <para>
+/// Counters of the interval in progress live in memory: a kill -9 loses at most the events
+/// since the last report (one interval), never a report that was spooled.
+/// </para>
 /// </summary>
 public sealed partial class TelemetryReporter(
     ScoringMetrics metrics,
@@ -23,22 +26,17 @@ public sealed partial class TelemetryReporter(
     Reconciler reconciler,
     TelemetryOutbox outbox,
     IOptions<TelemetryOptions> options,
-    IOptions<AgentOptions> agentOptions,
     Identity.DeviceIdentityProvider identity,
     TimeProvider timeProvider,
     ILogger<TelemetryReporter> logger) : BackgroundService
 {
-    private const string SequenceFileName = "telemetry.seq";
-
     private readonly SemaphoreSlim _drainSignal = new(0, 1);
-    private long _nextSequence;
     private TimeSpan _lastCpu;
     private long _lastTimestamp;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var device = await identity.GetAsync(stoppingToken).ConfigureAwait(false);
-        _nextSequence = LoadSequence();
         link.Connected += OnConnectedAsync;
         try
         {
@@ -65,7 +63,7 @@ public sealed partial class TelemetryReporter(
         {
             var interval = TimeSpan.FromSeconds(reconciler.Telemetry?.IntervalSeconds ?? options.Value.IntervalSeconds);
             await Task.Delay(interval, timeProvider, stoppingToken).ConfigureAwait(false);
-            outbox.Add(await NextRecordAsync(process, stoppingToken).ConfigureAwait(false));
+            outbox.Add(NextRecord(process));
             SignalDrain();
         }
     }
@@ -119,7 +117,7 @@ public sealed partial class TelemetryReporter(
         }
     }
 
-    private async Task<TelemetryRecord> NextRecordAsync(Process process, CancellationToken cancellationToken)
+    private TelemetryRecord NextRecord(Process process)
     {
         var scoring = metrics.TakeInterval();
         process.Refresh();
@@ -130,11 +128,9 @@ public sealed partial class TelemetryReporter(
         _lastCpu = cpu;
         _lastTimestamp = now;
 
-        var sequence = _nextSequence++;
-        await SaveSequenceAsync(_nextSequence, cancellationToken).ConfigureAwait(false);
         var active = runtime.Active?.Reference;
         return new TelemetryRecord(
-            sequence,
+            0,
             timeProvider.GetUtcNow(),
             active?.Name,
             active?.Version,
@@ -149,20 +145,6 @@ public sealed partial class TelemetryReporter(
             Math.Round(cpuPercent, 2),
             process.WorkingSet64,
             scoring.LatencyP95Ms);
-    }
-
-    private string SequenceFile => Path.Combine(agentOptions.Value.DataDirectory, SequenceFileName);
-
-    private long LoadSequence() =>
-        File.Exists(SequenceFile) && long.TryParse(File.ReadAllText(SequenceFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var next)
-            ? next
-            : 1;
-
-    private async Task SaveSequenceAsync(long next, CancellationToken cancellationToken)
-    {
-        var temporary = SequenceFile + ".tmp";
-        await File.WriteAllTextAsync(temporary, next.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
-        File.Move(temporary, SequenceFile, overwrite: true);
     }
 
     [LoggerMessage(EventId = 1306, Level = LogLevel.Information, Message = "Draining {Count} spooled telemetry report(s) at {Rate} batch(es)/s of up to {BatchSize}")]

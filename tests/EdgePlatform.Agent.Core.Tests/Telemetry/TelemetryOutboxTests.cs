@@ -149,6 +149,35 @@ public sealed class TelemetryOutboxTests : IDisposable
     }
 
     [Fact]
+    public async Task Add_AfterRestart_SequencesContinueWithoutGapOrReuse()
+    {
+        using (var outbox = Open())
+        {
+            outbox.Add(Report(0));
+            outbox.Add(Report(0));
+            await outbox.SendNextBatchAsync(_link, Device, 10, CancellationToken.None);
+        }
+
+        using var restarted = Open();
+        restarted.Add(Report(0));
+        await restarted.SendNextBatchAsync(_link, Device, 10, CancellationToken.None);
+
+        Assert.Equal([1L, 2L, 3L], _delivered.Select(r => r.Sequence));
+    }
+
+    [Fact]
+    public async Task Add_DeviceThatKeptItsSequenceInTheOldFile_ContinuesFromIt()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_directory.Path, "telemetry.seq"), "41");
+        using var outbox = Open();
+
+        outbox.Add(Report(0));
+        await outbox.SendNextBatchAsync(_link, Device, 10, CancellationToken.None);
+
+        Assert.Equal(41, Assert.Single(_delivered).Sequence);
+    }
+
+    [Fact]
     public async Task Add_StampsEachReportWithTheSpoolDepthWhenItWasMade()
     {
         using var outbox = Open();

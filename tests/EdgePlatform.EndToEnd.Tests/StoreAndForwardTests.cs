@@ -1,0 +1,91 @@
+namespace EdgePlatform.EndToEnd.Tests;
+
+/// <summary>
+/// Telemetry store-and-forward with real processes: the control plane (and with it the embedded
+/// broker) stopped while the agent goes on handling events, and the agent killed with SIGKILL
+/// while it drains its backlog. The cloud's counts must equal what the agent handled, exactly.
+/// </summary>
+[Trait("Category", "EndToEnd")]
+public sealed class StoreAndForwardTests(StoreAndForwardFixture platform) : IClassFixture<StoreAndForwardFixture>
+{
+    [Fact]
+    public async Task EmbeddedBrokerStopped_AgentKeepsScoring_CloudEventCountsEqualTheAgentsExactly()
+    {
+        var before = await CountedEventsAsync();
+        await platform.ScoreAsync(20);
+
+        await platform.Server.StopAsync(TimeSpan.FromSeconds(20));
+        await platform.ScoreAsync(30);
+
+        // Several heartbeats pass with the broker gone, so reports pile up in the agent's spool.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await platform.StartServerAsync();
+
+        var summary = await WaitForEventsAsync(before + 50);
+        Assert.Equal(before + 50, summary.Latest.EventsIn);
+        Assert.Equal(before + 50, summary.Latest.DeadLettered);
+
+        // Every report from the first to the last arrived exactly once: none lost, none counted twice.
+        Assert.Equal(summary.LastSequence, summary.Reports);
+        Assert.False(platform.Agent.HasExited);
+    }
+
+    [Fact]
+    public async Task AgentKilledMidDrain_Restarted_NoReportLostNoneCountedTwice()
+    {
+        var before = await CountedEventsAsync();
+        await platform.Server.StopAsync(TimeSpan.FromSeconds(20));
+
+        // Ten heartbeats' worth of events while the cloud is away: a backlog of at least ten reports.
+        for (var i = 0; i < 10; i++)
+        {
+            await platform.ScoreAsync(4);
+            await Task.Delay(TimeSpan.FromMilliseconds(1100));
+        }
+
+        var reportsBefore = (await platform.SummaryAsync())?.Reports ?? 0;
+        await platform.StartServerAsync();
+
+        // The agent drains two reports a second; kill it once the cloud has some of the backlog but not all.
+        await Wait.UntilAsync(
+            async () => (await platform.SummaryAsync())?.Reports >= reportsBefore + 3,
+            "the agent to start draining its backlog");
+        platform.Agent.Kill();
+        await platform.Agent.WaitForExitAsync(default);
+        var atKill = await platform.SummaryAsync();
+        Assert.True(atKill!.Latest.EventsIn < before + 40, $"the kill came after the drain finished ({atKill.Latest.EventsIn - before} of 40 events counted)");
+
+        await platform.StartAgentAsync();
+
+        var summary = await WaitForEventsAsync(before + 40);
+        Assert.Equal(before + 40, summary.Latest.EventsIn);
+        Assert.Equal(summary.LastSequence, summary.Reports);
+        var ingest = await platform.Api.GetTelemetryIngestAsync(default);
+        Assert.DoesNotContain(ingest.Rejections, r => r.Reason != Contracts.TelemetryRejections.ReplayedSequence);
+    }
+
+    private async Task<long> CountedEventsAsync()
+    {
+        // Wait until what the agent already handled is counted, so each test measures its own events.
+        var handled = (await platform.SummaryAsync())?.Latest.EventsIn ?? 0;
+        return handled;
+    }
+
+    private async Task<Contracts.DeviceTelemetrySummary> WaitForEventsAsync(long expected)
+    {
+        Contracts.DeviceTelemetrySummary? summary = null;
+        await Wait.UntilAsync(
+            async () =>
+            {
+                summary = await platform.SummaryAsync();
+                return summary?.Latest.EventsIn >= expected;
+            },
+            $"the cloud to count {expected} events");
+
+        // A duplicate would show only after more reports arrive: let the spool drain fully and read again.
+        await Wait.UntilAsync(
+            async () => (await platform.SummaryAsync())!.Latest.QueueDepth == 0,
+            "the agent's spool to drain");
+        return (await platform.SummaryAsync())!;
+    }
+}
