@@ -53,7 +53,12 @@ public sealed class StoreAndForwardFixture : IAsyncLifetime
     {
         var adminTokenFile = Path.Combine(Root, "admin.token");
         var endpointsFile = Path.Combine(ServerDirectory, ServerEndpoints.FileName);
-        File.Delete(endpointsFile);
+        if (File.Exists(endpointsFile))
+        {
+            // A stopped server leaves its announcement behind; wait for the new one.
+            File.Delete(endpointsFile);
+        }
+
         Server = _processes.Start(
             $"server-{++_serverStarts}",
             HostProcess.ServerAssembly,
@@ -73,6 +78,12 @@ public sealed class StoreAndForwardFixture : IAsyncLifetime
 
     public async Task StartAgentAsync()
     {
+        var announcement = Path.Combine(AgentDirectory, AgentEndpoints.FileName);
+        if (File.Exists(announcement))
+        {
+            File.Delete(announcement);
+        }
+
         Agent = _processes.Start(
             $"agent-{++_agentStarts}",
             HostProcess.AgentAssembly,
@@ -82,8 +93,6 @@ public sealed class StoreAndForwardFixture : IAsyncLifetime
                 "--Telemetry:IntervalSeconds=1", "--Telemetry:MaxBatchReports=1", "--Telemetry:DrainBatchesPerSecond=2", "--Telemetry:RetrySeconds=1",
             ],
             Path.Combine(Root, $"agent-{_agentStarts}.log"));
-        var announcement = Path.Combine(AgentDirectory, AgentEndpoints.FileName);
-        File.Delete(announcement);
         var endpoints = await Wait.ForFileAsync(announcement, Agent, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.AgentEndpoints));
         if (Bus is not null)
         {

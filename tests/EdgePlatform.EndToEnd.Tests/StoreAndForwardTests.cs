@@ -34,6 +34,7 @@ public sealed class StoreAndForwardTests(StoreAndForwardFixture platform) : ICla
     public async Task AgentKilledMidDrain_Restarted_NoReportLostNoneCountedTwice()
     {
         var before = await CountedEventsAsync();
+        var reportsBefore = (await platform.SummaryAsync())?.Reports ?? 0;
         await platform.Server.StopAsync(TimeSpan.FromSeconds(20));
 
         // Ten heartbeats' worth of events while the cloud is away: a backlog of at least ten reports.
@@ -43,7 +44,6 @@ public sealed class StoreAndForwardTests(StoreAndForwardFixture platform) : ICla
             await Task.Delay(TimeSpan.FromMilliseconds(1100));
         }
 
-        var reportsBefore = (await platform.SummaryAsync())?.Reports ?? 0;
         await platform.StartServerAsync();
 
         // The agent drains two reports a second; kill it once the cloud has some of the backlog but not all.
@@ -64,12 +64,8 @@ public sealed class StoreAndForwardTests(StoreAndForwardFixture platform) : ICla
         Assert.DoesNotContain(ingest.Rejections, r => r.Reason != Contracts.TelemetryRejections.ReplayedSequence);
     }
 
-    private async Task<long> CountedEventsAsync()
-    {
-        // Wait until what the agent already handled is counted, so each test measures its own events.
-        var handled = (await platform.SummaryAsync())?.Latest.EventsIn ?? 0;
-        return handled;
-    }
+    // Each test ends with the spool drained, so what the cloud counts now is all the agent handled so far.
+    private async Task<long> CountedEventsAsync() => (await platform.SummaryAsync())?.Latest.EventsIn ?? 0;
 
     private async Task<Contracts.DeviceTelemetrySummary> WaitForEventsAsync(long expected)
     {
