@@ -25,6 +25,7 @@ public static class ServiceCollectionExtensions
             .BindConfiguration(TelemetryStoreOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddSingleton<TelemetryMetrics>();
         services.AddSingleton<TelemetryIngestService>();
         services.AddSingleton<TelemetryQueryService>();
         services.AddHostedService<TelemetryRetentionWorker>();

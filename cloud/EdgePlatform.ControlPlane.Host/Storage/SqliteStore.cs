@@ -190,13 +190,13 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
         return [.. rows.Select(r => r.ToInfo())];
     }
 
-    public async Task<int> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<TelemetryRecord>> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(records);
         await using var connection = Open();
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var received = Time(receivedAt);
-        var inserted = 0;
+        var inserted = new List<TelemetryRecord>(records.Count);
 
         // Raw reports older than the retention window are gone, but their sequences must still be refused.
         var prunedThrough = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
@@ -250,7 +250,7 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
             }
 
             // Only a report stored just now is added to its minute, so a replay never counts twice.
-            inserted++;
+            inserted.Add(record);
             await connection.ExecuteAsync(new CommandDefinition(
                 """
                 INSERT INTO telemetry_minutes (device_id, minute, model_name, model_version, reports, events_in, events_scored, errors,

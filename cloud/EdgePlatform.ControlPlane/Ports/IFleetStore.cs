@@ -46,10 +46,10 @@ public interface ITelemetryStore
 {
     /// <summary>
     /// Stores a batch of reports in one transaction, adds the new ones to the per-minute rollups
-    /// and marks the device seen. Returns how many were new: a (device, sequence) already stored,
-    /// or at or below the sequence up to which raw reports were pruned, is skipped.
+    /// and marks the device seen. Returns the reports that were new: a (device, sequence) already
+    /// stored, or at or below the sequence up to which raw reports were pruned, is skipped.
     /// </summary>
-    Task<int> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken);
+    Task<IReadOnlyList<TelemetryRecord>> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken);
 

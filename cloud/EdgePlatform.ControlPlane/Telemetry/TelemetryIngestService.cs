@@ -13,6 +13,7 @@ namespace EdgePlatform.ControlPlane.Telemetry;
 public sealed partial class TelemetryIngestService(
     IDeviceStore devices,
     ITelemetryStore store,
+    TelemetryMetrics metrics,
     TimeProvider timeProvider,
     ILogger<TelemetryIngestService> logger)
 {
@@ -54,8 +55,10 @@ public sealed partial class TelemetryIngestService(
         }
 
         var now = timeProvider.GetUtcNow();
-        var accepted = await store.AddTelemetryAsync(topicDeviceId, kind, batch.Records, now, cancellationToken).ConfigureAwait(false);
+        var stored = await store.AddTelemetryAsync(topicDeviceId, kind, batch.Records, now, cancellationToken).ConfigureAwait(false);
+        var accepted = stored.Count;
         var duplicates = batch.Records.Count - accepted;
+        metrics.Accepted(stored);
         Interlocked.Add(ref _accepted, accepted);
         Interlocked.Add(ref _duplicates, duplicates);
         if (duplicates > 0)
@@ -63,6 +66,7 @@ public sealed partial class TelemetryIngestService(
             // A device resends what the broker did not acknowledge, so some replays are expected;
             // they are counted, never stored twice.
             LogDuplicates(topicDeviceId, duplicates);
+            metrics.Replayed(duplicates);
             await store.AddRejectionAsync(
                 topicDeviceId,
                 TelemetryRejections.ReplayedSequence,
@@ -92,6 +96,7 @@ public sealed partial class TelemetryIngestService(
     private async Task<TelemetryIngestResult> RejectAsync(string deviceId, string reason, string detail, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _rejected);
+        metrics.Rejected(reason);
         LogRejected(deviceId, reason, detail);
         await store.AddRejectionAsync(deviceId, reason, 1, detail, timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         return new TelemetryIngestResult(0, 0, detail);

@@ -45,6 +45,33 @@ public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClas
         Assert.Equal(
             [(TelemetryRejections.ForeignDevice, 1L), (TelemetryRejections.Malformed, 1L), (TelemetryRejections.ReplayedSequence, 3L)],
             stats!.Rejections.Where(r => r.DeviceId == Device).Select(r => (r.Reason, r.Count)));
+
+        // The same counts reach Prometheus, behind the API's tokens.
+        var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Contains("edgeplatform_telemetry_rejections_total{", metrics, StringComparison.Ordinal);
+        Assert.Contains("reason=\"malformed\"", metrics, StringComparison.Ordinal);
+        Assert.Contains("edgeplatform_fleet_events_total{", metrics, StringComparison.Ordinal);
+        using var anonymous = server.CreateAnonymousClient();
+        using var refused = await anonymous.GetAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+
+        // Data scientists get the raw reports as Parquet.
+        var parquet = await http.GetByteArrayAsync(new Uri($"/api/v1/telemetry/export?format=parquet&device={Device}", UriKind.Relative));
+        using var stream = new MemoryStream(parquet);
+        var rows = await Parquet.Serialization.ParquetSerializer.DeserializeUntypedAsync(stream);
+        Assert.Equal(5, rows.Data.Count);
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], rows.Data.Select(r => (long)r["sequence"]!));
+    }
+
+    [Fact]
+    public async Task Export_UnsupportedFormat_NamesTheField()
+    {
+        using var http = server.CreateClient();
+
+        using var response = await http.GetAsync(new Uri("/api/v1/telemetry/export?format=csv", UriKind.Relative));
+
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("format: 'csv' is not supported; use 'parquet'", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     private static async Task PublishAsync(IMqttClient client, string deviceId, byte[] payload)

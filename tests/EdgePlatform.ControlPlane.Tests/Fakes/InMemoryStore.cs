@@ -127,9 +127,9 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         }
     }
 
-    public async Task<int> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<TelemetryRecord>> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
-        var added = records.Count(record => _telemetry.TryAdd((deviceId, record.Sequence), (kind, record)));
+        var added = records.Where(record => _telemetry.TryAdd((deviceId, record.Sequence), (kind, record))).ToList();
         await Update(deviceId, d => d with { LastSeen = receivedAt }).ConfigureAwait(false);
         return added;
     }

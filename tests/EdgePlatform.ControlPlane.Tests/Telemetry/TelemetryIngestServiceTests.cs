@@ -15,7 +15,7 @@ public class TelemetryIngestServiceTests
 
     public TelemetryIngestServiceTests()
     {
-        _ingest = new TelemetryIngestService(_store, _store, _time, NullLogger<TelemetryIngestService>.Instance);
+        _ingest = new TelemetryIngestService(_store, _store, new TelemetryMetrics(new TestMeterFactory()), _time, NullLogger<TelemetryIngestService>.Instance);
         _store.AddDevice("dev-1");
         _store.AddDevice("dev-2");
     }
