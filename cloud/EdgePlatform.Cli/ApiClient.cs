@@ -85,9 +85,18 @@ public sealed class ApiClient : IDisposable
     public Task<TelemetryQueryResult> QueryTelemetryAsync(IReadOnlyDictionary<string, string?> filters, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(filters);
-        var query = string.Join('&', filters.Where(f => f.Value is not null).Select(f => $"{f.Key}={Uri.EscapeDataString(f.Value!)}"));
+        var query = QueryString(filters);
         return GetAsync(query.Length == 0 ? "api/v1/telemetry" : $"api/v1/telemetry?{query}", ContractsJsonContext.Default.TelemetryQueryResult, ct);
     }
+
+    public Task<byte[]> ExportTelemetryAsync(IReadOnlyDictionary<string, string?> filters, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(filters);
+        return GetBytesAsync($"api/v1/telemetry/export?{QueryString(filters)}", ct);
+    }
+
+    private static string QueryString(IReadOnlyDictionary<string, string?> parameters) =>
+        string.Join('&', parameters.Where(p => p.Value is not null).Select(p => $"{p.Key}={Uri.EscapeDataString(p.Value!)}"));
 
     public Task<TelemetryIngestStats> GetTelemetryIngestAsync(CancellationToken ct) =>
         GetAsync("api/v1/telemetry/ingest", ContractsJsonContext.Default.TelemetryIngestStats, ct);

@@ -34,6 +34,8 @@ public sealed class StoreAndForwardFixture : IAsyncLifetime
 
     public ApiClient Api { get; private set; } = null!;
 
+    public string AdminToken { get; private set; } = string.Empty;
+
     public HostProcess Server { get; private set; } = null!;
 
     public HostProcess Agent { get; private set; } = null!;
@@ -72,7 +74,8 @@ public sealed class StoreAndForwardFixture : IAsyncLifetime
         if (Api is null)
         {
             await Wait.UntilAsync(() => Task.FromResult(File.Exists(adminTokenFile)), "the initial admin token");
-            Api = new ApiClient(new Uri(endpoints.HttpUrl), (await File.ReadAllTextAsync(adminTokenFile)).Trim());
+            AdminToken = (await File.ReadAllTextAsync(adminTokenFile)).Trim();
+            Api = new ApiClient(new Uri(endpoints.HttpUrl), AdminToken);
         }
     }
 

@@ -64,6 +64,50 @@ public sealed class StoreAndForwardTests(StoreAndForwardFixture platform) : ICla
         Assert.DoesNotContain(ingest.Rejections, r => r.Reason != Contracts.TelemetryRejections.ReplayedSequence);
     }
 
+    [Fact]
+    public async Task Edgectl_TelemetryQueryRejectionsAndParquetExport_ShowTheDevicesReports()
+    {
+        var before = await CountedEventsAsync();
+        await platform.ScoreAsync(3);
+        await WaitForEventsAsync(before + 3);
+        var server = new[] { "--server", platform.Api.Server.ToString(), "--token", platform.AdminToken };
+        var file = Path.Combine(platform.Root, "telemetry.parquet");
+
+        var (queryExit, query) = await EdgectlAsync(["telemetry", "query", "--device", StoreAndForwardFixture.Device, "--resolution", "raw", "--output", "json", .. server]);
+        var (rejectionsExit, rejections) = await EdgectlAsync(["telemetry", "rejections", .. server]);
+        var (exportExit, export) = await EdgectlAsync(["telemetry", "export", "--format", "parquet", "-f", file, .. server]);
+        var (badExit, bad) = await EdgectlAsync(["telemetry", "export", "--format", "csv", "-f", file, .. server]);
+
+        Assert.True(queryExit == 0, query);
+        var raw = System.Text.Json.JsonSerializer.Deserialize(query, Contracts.ContractsJsonContext.Default.TelemetryQueryResult)!.Raw;
+        Assert.NotEmpty(raw);
+        Assert.All(raw, p => Assert.Equal(StoreAndForwardFixture.Device, p.DeviceId));
+        Assert.True(rejectionsExit == 0, rejections);
+        Assert.Contains("report(s) accepted", rejections, StringComparison.Ordinal);
+        Assert.True(exportExit == 0, export);
+        Assert.Equal("PAR1"u8.ToArray(), (await File.ReadAllBytesAsync(file))[..4]);
+        Assert.NotEqual(0, badExit);
+        Assert.Contains("'csv' is not supported", bad, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int ExitCode, string Output)> EdgectlAsync(string[] arguments)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add("exec");
+        info.ArgumentList.Add(typeof(EdgePlatform.Cli.CliException).Assembly.Location);
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        info.Environment["COLUMNS"] = "400";
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(Wait.Timeout);
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
     // Each test ends with the spool drained, so what the cloud counts now is all the agent handled so far.
     private async Task<long> CountedEventsAsync() => (await platform.SummaryAsync())?.Latest.EventsIn ?? 0;
 
