@@ -194,6 +194,11 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
     {
         ArgumentNullException.ThrowIfNull(records);
         await using var connection = Open();
+
+        // Telemetry commits skip the per-commit fsync (WAL with synchronous=NORMAL): a killed
+        // server loses nothing committed, a power cut may lose the last few batches, which the
+        // broker had acknowledged before this write in any case. Every other table keeps FULL.
+        await connection.ExecuteAsync(new CommandDefinition("PRAGMA synchronous = NORMAL", cancellationToken: cancellationToken)).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var received = Time(receivedAt);
         var inserted = new List<TelemetryRecord>(records.Count);
@@ -636,6 +641,11 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
+
+        // Pooled connections keep their settings; telemetry lowers synchronous on the one it uses.
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA synchronous = FULL";
+        command.ExecuteNonQuery();
         return connection;
     }
 
