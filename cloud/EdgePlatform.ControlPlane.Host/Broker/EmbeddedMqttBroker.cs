@@ -45,6 +45,7 @@ public sealed partial class EmbeddedMqttBroker(
     {
         if (_server is not null)
         {
+            await DrainControlPlaneSessionAsync(cancellationToken).ConfigureAwait(false);
             try
             {
                 await _server.StopAsync().ConfigureAwait(false);
@@ -74,6 +75,46 @@ public sealed partial class EmbeddedMqttBroker(
     }
 
     public void Dispose() => _server?.Dispose();
+
+    /// <summary>
+    /// Devices already hold acknowledgements for what waits in the control plane's session, and
+    /// this broker keeps sessions in memory: disconnect the devices so nothing new arrives, then
+    /// give the control plane time to take the rest before the broker goes. Devices resend what
+    /// the broker never acknowledged; nothing acknowledged is dropped by a clean stop.
+    /// </summary>
+    private async Task DrainControlPlaneSessionAsync(CancellationToken cancellationToken)
+    {
+        foreach (var client in await _server!.GetClientsAsync().ConfigureAwait(false))
+        {
+            if (!string.Equals(client.Id, MqttDeviceLink.ClientId, StringComparison.Ordinal))
+            {
+                await _server.DisconnectClientAsync(client.Id, MqttDisconnectReasonCode.ServerShuttingDown).ConfigureAwait(false);
+            }
+        }
+
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            while (true)
+            {
+                var session = (await _server.GetSessionsAsync().ConfigureAwait(false))
+                    .FirstOrDefault(s => string.Equals(s.Id, MqttDeviceLink.ClientId, StringComparison.Ordinal));
+                if (session is null || session.PendingApplicationMessagesCount == 0)
+                {
+                    return;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(50), limit.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Out of time: stop anyway, and say so.
+        }
+
+        LogDrainIncomplete();
+    }
 
     private static bool IsPrivileged(string? userName) =>
         string.Equals(userName, BrokerCredentials.ControlPlaneUserName, StringComparison.Ordinal);
@@ -151,6 +192,9 @@ public sealed partial class EmbeddedMqttBroker(
 
     [LoggerMessage(EventId = 604, Level = LogLevel.Warning, Message = "Closed the session of revoked device {DeviceId}")]
     private partial void LogSessionClosed(string deviceId);
+
+    [LoggerMessage(EventId = 605, Level = LogLevel.Warning, Message = "Broker stopped with messages still queued for the control plane after 10 s")]
+    private partial void LogDrainIncomplete();
 
     [LoggerMessage(EventId = 603, Level = LogLevel.Debug, Message = "Broker stop raced a disconnecting client: {Reason}")]
     private partial void LogStopRace(string reason);

@@ -14,6 +14,9 @@ namespace EdgePlatform.ControlPlane.Host.Broker;
 /// </summary>
 public sealed partial class MqttDeviceLink : IDeviceLink, IHostedService, IAsyncDisposable
 {
+    /// <summary>The control plane's MQTT client id, and so its broker session's id.</summary>
+    public const string ClientId = "edgeplatform-control-plane";
+
     private readonly MqttConnection _connection;
     private readonly IDeviceStore _devices;
     private readonly ILogger<MqttDeviceLink> _logger;
@@ -28,7 +31,7 @@ public sealed partial class MqttDeviceLink : IDeviceLink, IHostedService, IAsync
         _devices = devices;
         _logger = loggerFactory.CreateLogger<MqttDeviceLink>();
         _connection = new MqttConnection(
-            new MqttConnectionSettings(bootstrap.Options.BindAddress, bootstrap.MqttPort, "edgeplatform-control-plane")
+            new MqttConnectionSettings(bootstrap.Options.BindAddress, bootstrap.MqttPort, ClientId)
             {
                 UserName = BrokerCredentials.ControlPlaneUserName,
                 Password = credentials.Password,
