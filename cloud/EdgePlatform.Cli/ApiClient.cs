@@ -87,9 +87,29 @@ public sealed class ApiClient : IDisposable
 
     public Task<IReadOnlyList<DeviceTelemetrySummary>> GetTelemetryAsync(string? device, CancellationToken ct) =>
         GetAsync(
-            device is null ? "api/v1/telemetry" : $"api/v1/telemetry?device={Uri.EscapeDataString(device)}",
+            device is null ? "api/v1/telemetry/summary" : $"api/v1/telemetry/summary?device={Uri.EscapeDataString(device)}",
             ContractsJsonContext.Default.IReadOnlyListDeviceTelemetrySummary,
             ct);
+
+    /// <summary><c>GET /api/v1/telemetry</c> with the given filters (name → value; null values are left out).</summary>
+    public Task<TelemetryQueryResult> QueryTelemetryAsync(IReadOnlyDictionary<string, string?> filters, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(filters);
+        var query = QueryString(filters);
+        return GetAsync(query.Length == 0 ? "api/v1/telemetry" : $"api/v1/telemetry?{query}", ContractsJsonContext.Default.TelemetryQueryResult, ct);
+    }
+
+    public Task<byte[]> ExportTelemetryAsync(IReadOnlyDictionary<string, string?> filters, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(filters);
+        return GetBytesAsync($"api/v1/telemetry/export?{QueryString(filters)}", ct);
+    }
+
+    private static string QueryString(IReadOnlyDictionary<string, string?> parameters) =>
+        string.Join('&', parameters.Where(p => p.Value is not null).Select(p => $"{p.Key}={Uri.EscapeDataString(p.Value!)}"));
+
+    public Task<TelemetryIngestStats> GetTelemetryIngestAsync(CancellationToken ct) =>
+        GetAsync("api/v1/telemetry/ingest", ContractsJsonContext.Default.TelemetryIngestStats, ct);
 
     public Task<byte[]> GetBlobAsync(string repository, string digest, CancellationToken ct) =>
         GetBytesAsync($"v2/{repository}/blobs/{digest}", ct);

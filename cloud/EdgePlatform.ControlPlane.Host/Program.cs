@@ -11,6 +11,7 @@ builder.AddOperatorAccess();
 builder.AddFileArtifacts(bootstrap);
 builder.AddBroker();
 builder.AddMlNetTrainer();
+builder.AddFleetMetrics();
 
 var app = builder.Build();
 app.MapControlPlaneApis();

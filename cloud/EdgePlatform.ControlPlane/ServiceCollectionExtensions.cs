@@ -32,7 +32,14 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<FleetService>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<DeploymentService>();
+        services.AddOptions<TelemetryStoreOptions>()
+            .BindConfiguration(TelemetryStoreOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton<TelemetryMetrics>();
         services.AddSingleton<TelemetryIngestService>();
+        services.AddSingleton<TelemetryQueryService>();
+        services.AddHostedService<TelemetryRetentionWorker>();
         services.AddSingleton<DeviceMessageRouter>();
         services.AddSingleton<TrainingService>();
         services.AddSingleton<Access.AccessService>();

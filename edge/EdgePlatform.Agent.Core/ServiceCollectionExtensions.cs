@@ -67,6 +67,7 @@ public static class ServiceCollectionExtensions
             reconciler.Reconciled += _ => attestation.RequestRenewal();
             return reconciler;
         });
+        services.AddSingleton<TelemetryOutbox>();
         services.AddSingleton<TelemetryReporter>();
         services.AddHostedService(sp => sp.GetRequiredService<TelemetryReporter>());
         return services;

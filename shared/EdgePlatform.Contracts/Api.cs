@@ -103,6 +103,51 @@ public sealed record DeviceTelemetrySummary(
     DateTimeOffset LastReceived,
     TelemetryRecord Latest);
 
+/// <summary>One stored report, as <c>GET /api/v1/telemetry?resolution=raw</c> returns it.</summary>
+public sealed record TelemetryPoint(string DeviceId, string Kind, DateTimeOffset ReceivedAt, TelemetryRecord Record);
+
+/// <summary>
+/// One device's reports for one model version within one minute (by report timestamp): counters
+/// summed, latency percentiles as the worst report's, CPU averaged, depth and shed as maxima.
+/// </summary>
+public sealed record TelemetryMinute(
+    string DeviceId,
+    DateTimeOffset Minute,
+    string? ModelName,
+    string? ModelVersion,
+    long Reports,
+    long EventsIn,
+    long EventsScored,
+    long Errors,
+    long DeadLettered,
+    double LatencyP50MsMax,
+    double LatencyP99MsMax,
+    double LatencyMaxMs,
+    double CpuPercentAvg,
+    long MemoryBytesMax,
+    long QueueDepthMax,
+    long ReportsShedMax,
+    long LastSequence);
+
+/// <summary>The answer of <c>GET /api/v1/telemetry</c>: rollups by default, raw reports on request.</summary>
+public sealed record TelemetryQueryResult(string Resolution, IReadOnlyList<TelemetryMinute> Minutes, IReadOnlyList<TelemetryPoint> Raw);
+
+/// <summary>Telemetry the control plane refused, per device and reason (reasons in <c>TelemetryRejections</c>).</summary>
+public sealed record TelemetryRejectionCount(string DeviceId, string Reason, long Count, DateTimeOffset LastAt, string LastDetail);
+
+/// <summary>Ingest counters since the server started, and refusals since the database was created.</summary>
+public sealed record TelemetryIngestStats(long Accepted, long Replayed, long Rejected, IReadOnlyList<TelemetryRejectionCount> Rejections);
+
+/// <summary>Why a telemetry message or report was refused.</summary>
+public static class TelemetryRejections
+{
+    public const string UnknownKind = "unknown-kind";
+    public const string UnknownDevice = "unknown-device";
+    public const string Malformed = "malformed";
+    public const string ForeignDevice = "foreign-device";
+    public const string ReplayedSequence = "replayed-sequence";
+}
+
 /// <summary>RFC 7807 problem details as the API returns them.</summary>
 public sealed record ApiProblem(string? Type, string? Title, int? Status, string? Detail, IReadOnlyDictionary<string, string[]>? Errors);
 

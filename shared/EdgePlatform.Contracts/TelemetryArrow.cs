@@ -35,12 +35,29 @@ public static class TelemetryArrow
         ("memory_bytes", Int64Type.Default, false),
     ];
 
+    /// <summary>
+    /// Columns added after the first release: written always, read as zero when a batch from an
+    /// older agent lacks them, refused when present with another type.
+    /// </summary>
+    private static readonly (string Name, IArrowType Type)[] OptionalColumns =
+    [
+        ("latency_p95_ms", DoubleType.Default),
+        ("queue_depth", Int64Type.Default),
+        ("queue_bytes", Int64Type.Default),
+        ("reports_shed", Int64Type.Default),
+    ];
+
     public static Schema CreateSchema(string deviceId)
     {
         var builder = new Schema.Builder();
         foreach (var (name, type, nullable) in Columns)
         {
             builder.Field(f => f.Name(name).DataType(type).Nullable(nullable));
+        }
+
+        foreach (var (name, type) in OptionalColumns)
+        {
+            builder.Field(f => f.Name(name).DataType(type).Nullable(false));
         }
 
         return builder.Metadata(SchemaIdKey, SchemaId).Metadata(DeviceIdKey, deviceId).Build();
@@ -68,6 +85,10 @@ public static class TelemetryArrow
             BuildDouble(records, r => r.LatencyMaxMs),
             BuildDouble(records, r => r.CpuPercent),
             BuildInt64(records, r => r.MemoryBytes),
+            BuildDouble(records, r => r.LatencyP95Ms),
+            BuildInt64(records, r => r.QueueDepth),
+            BuildInt64(records, r => r.QueueBytes),
+            BuildInt64(records, r => r.ReportsShed),
         ];
 
         using var batch = new RecordBatch(schema, arrays, records.Count);
@@ -140,6 +161,14 @@ public static class TelemetryArrow
             }
         }
 
+        foreach (var (name, type) in OptionalColumns)
+        {
+            if (schema.GetFieldByName(name) is { } field && field.DataType.TypeId != type.TypeId)
+            {
+                throw new TelemetryFormatException($"column '{name}' is {field.DataType.Name}, expected {type.Name}");
+            }
+        }
+
         return deviceId;
     }
 
@@ -159,6 +188,10 @@ public static class TelemetryArrow
         var max = (DoubleArray)batch.Column("latency_max_ms");
         var cpu = (DoubleArray)batch.Column("cpu_percent");
         var memory = (Int64Array)batch.Column("memory_bytes");
+        var p95 = OptionalColumn<DoubleArray>(batch, "latency_p95_ms");
+        var queueDepth = OptionalColumn<Int64Array>(batch, "queue_depth");
+        var queueBytes = OptionalColumn<Int64Array>(batch, "queue_bytes");
+        var shed = OptionalColumn<Int64Array>(batch, "reports_shed");
         ValidateOffsets(modelName, "model_name");
         ValidateOffsets(modelVersion, "model_version");
         ValidateOffsets(modelDigest, "model_digest");
@@ -179,9 +212,17 @@ public static class TelemetryArrow
                 Required(p99.GetValue(i), "latency_p99_ms"),
                 Required(max.GetValue(i), "latency_max_ms"),
                 Required(cpu.GetValue(i), "cpu_percent"),
-                Required(memory.GetValue(i), "memory_bytes")));
+                Required(memory.GetValue(i), "memory_bytes"),
+                p95 is null ? 0 : Required(p95.GetValue(i), "latency_p95_ms"),
+                queueDepth is null ? 0 : Required(queueDepth.GetValue(i), "queue_depth"),
+                queueBytes is null ? 0 : Required(queueBytes.GetValue(i), "queue_bytes"),
+                shed is null ? 0 : Required(shed.GetValue(i), "reports_shed")));
         }
     }
+
+    private static T? OptionalColumn<T>(RecordBatch batch, string name)
+        where T : class, IArrowArray =>
+        batch.Schema.GetFieldIndex(name) is var index and >= 0 ? (T)batch.Column(index) : null;
 
     /// <summary>
     /// The reader decodes strings through raw pointers, so offsets that point past the data

@@ -67,6 +67,10 @@ public sealed partial class MqttConnection : IAsyncDisposable
     /// <summary>
     /// Publishes and, for QoS 1, waits for the broker's acknowledgement. Throws
     /// <see cref="MqttPublishException"/> if the client is offline or the broker refused it.
+    /// With <paramref name="requireSubscriber"/>, a broker that acknowledged the message but had
+    /// no subscriber for it (MQTT 5 reason "no matching subscribers") counts as not delivered:
+    /// for data that must reach its consumer, such as telemetry arriving before the control
+    /// plane has subscribed after a broker restart.
     /// </summary>
     public async Task PublishAsync(
         string topic,
@@ -74,7 +78,8 @@ public sealed partial class MqttConnection : IAsyncDisposable
         CancellationToken cancellationToken,
         MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce,
         bool retain = false,
-        string? contentType = null)
+        string? contentType = null,
+        bool requireSubscriber = false)
     {
         if (!_client.IsConnected)
         {
@@ -99,6 +104,11 @@ public sealed partial class MqttConnection : IAsyncDisposable
         catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or InvalidOperationException)
         {
             throw new MqttPublishException($"publish to '{topic}' failed: {ex.Message}", ex);
+        }
+
+        if (result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers && requireSubscriber)
+        {
+            throw new MqttPublishException($"broker has no subscriber for '{topic}' yet; the message was not delivered");
         }
 
         if (!result.IsSuccess && result.ReasonCode != MqttClientPublishReasonCode.NoMatchingSubscribers)

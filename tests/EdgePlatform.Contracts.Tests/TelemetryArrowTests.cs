@@ -231,6 +231,52 @@ public class TelemetryArrowTests
     }
 
     [Fact]
+    public void Deserialize_SpoolAndLatencyColumns_RoundTrip()
+    {
+        var record = Sample(4) with { LatencyP95Ms = 9.5, QueueDepth = 12, QueueBytes = 4096, ReportsShed = 3 };
+
+        var decoded = Assert.Single(TelemetryArrow.Deserialize(TelemetryArrow.Serialize("dev-1", [record])).Records);
+
+        Assert.Equal(record, decoded);
+    }
+
+    [Fact]
+    public void Deserialize_BatchFromAnAgentWithoutTheLaterColumns_ReadsThemAsZero()
+    {
+        string[] later = ["latency_p95_ms", "queue_depth", "queue_bytes", "reports_shed"];
+        var full = TelemetryArrow.CreateSchema("dev-1");
+        var builder = new Schema.Builder();
+        foreach (var field in full.FieldsList.Where(f => !later.Contains(f.Name)))
+        {
+            builder.Field(field);
+        }
+
+        var schema = builder.Metadata(full.Metadata).Build();
+
+        var decoded = Assert.Single(TelemetryArrow.Deserialize(Write(schema, StandardColumns(schema, rows: 1))).Records);
+
+        Assert.Equal((0.0, 0L, 0L, 0L), (decoded.LatencyP95Ms, decoded.QueueDepth, decoded.QueueBytes, decoded.ReportsShed));
+        Assert.Equal(1, decoded.EventsIn);
+    }
+
+    [Fact]
+    public void Deserialize_LaterColumnOfAnotherType_ThrowsNamingIt()
+    {
+        var full = TelemetryArrow.CreateSchema("dev-1");
+        var builder = new Schema.Builder();
+        foreach (var field in full.FieldsList)
+        {
+            builder.Field(field.Name == "reports_shed" ? new Field("reports_shed", DoubleType.Default, false) : field);
+        }
+
+        var schema = builder.Metadata(full.Metadata).Build();
+
+        var exception = Assert.Throws<TelemetryFormatException>(() => TelemetryArrow.Deserialize(Write(schema, StandardColumns(schema, rows: 1))));
+
+        Assert.Equal("column 'reports_shed' is double, expected int64", exception.Message);
+    }
+
+    [Fact]
     public void Serialize_EmptyDeviceId_Throws()
     {
         Assert.ThrowsAny<ArgumentException>(() => TelemetryArrow.Serialize("", [Sample(1)]));

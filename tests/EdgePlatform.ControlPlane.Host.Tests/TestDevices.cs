@@ -10,6 +10,21 @@ public sealed record TestDevice(string Id, EnrollmentResponse Enrollment, X509Ce
 {
     public X509Certificate2 CaCertificate => X509Certificate2.CreateFromPem(Enrollment.CaCertificate);
 
+    /// <summary>MQTT 5 over mutual TLS as this device, its id as the client id.</summary>
+    public MQTTnet.MqttClientOptions MqttOptions() =>
+        new MQTTnet.MqttClientOptionsBuilder()
+            .WithTcpServer(Enrollment.MqttHost, Enrollment.MqttPort)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithClientId(Id)
+            .WithTlsOptions(new MQTTnet.MqttClientTlsOptionsBuilder()
+                .UseTls()
+                .WithTargetHost(Enrollment.MqttHost)
+                .WithClientCertificates([Certificate])
+                .WithTrustChain([CaCertificate])
+                .Build())
+            .WithTimeout(TimeSpan.FromSeconds(30))
+            .Build();
+
     public void Dispose()
     {
         Certificate.Dispose();

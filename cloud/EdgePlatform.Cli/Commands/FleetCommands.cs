@@ -180,7 +180,10 @@ public static class FleetCommands
     public static Command Telemetry()
     {
         var device = new Option<string>("--device") { Description = "Only this device" };
-        var telemetry = new Command("telemetry", "Telemetry received from devices") { device };
+        var telemetry = new Command("telemetry", "Telemetry from devices: per-device summary (default), time series, refusals, Parquet export")
+        {
+            device, TelemetryQuery(), TelemetryRejections(), TelemetryExport(),
+        };
         telemetry.SetAction(async (parse, ct) =>
         {
             using var api = parse.CreateApi();
@@ -192,16 +195,147 @@ public static class FleetCommands
             }
 
             Render.Table(
-                ["DEVICE", "REPORTS", "LAST SEQ", "EVENTS IN", "SCORED", "DEAD-LETTERED", "ERRORS", "P50 MS", "P99 MS", "CPU %", "RSS MB", "LAST"],
+                ["DEVICE", "REPORTS", "LAST SEQ", "EVENTS IN", "SCORED", "DEAD-LETTERED", "ERRORS", "P50 MS", "P99 MS", "CPU %", "RSS MB", "SPOOLED", "SHED", "LAST"],
                 summaries.Select(s => (IReadOnlyList<string>)
                 [
                     s.DeviceId, Render.Number(s.Reports), Render.Number(s.LastSequence), Render.Number(s.Latest.EventsIn), Render.Number(s.Latest.EventsScored),
                     Render.Number(s.Latest.DeadLettered), Render.Number(s.Latest.Errors), Render.Number(s.Latest.LatencyP50Ms), Render.Number(s.Latest.LatencyP99Ms),
-                    Render.Number(s.Latest.CpuPercent, "0.0"), Render.Number(s.Latest.MemoryBytes / 1048576.0, "0"), Render.Time(s.LastReceived),
+                    Render.Number(s.Latest.CpuPercent, "0.0"), Render.Number(s.Latest.MemoryBytes / 1048576.0, "0"), Render.Number(s.Latest.QueueDepth),
+                    Render.Number(s.Latest.ReportsShed), Render.Time(s.LastReceived),
                 ]));
             return 0;
         });
         return telemetry;
+    }
+
+    private sealed record TelemetryFilterOptions(
+        Option<string> Device, Option<string> Group, Option<string> Model, Option<string> Version, Option<string> From, Option<string> To, Option<string> Resolution, Option<int?> Limit)
+    {
+        public static TelemetryFilterOptions Create() => new(
+            new Option<string>("--device") { Description = "Only this device" },
+            new Option<string>("--group") { Description = "Only devices whose 'group' tag has this value" },
+            new Option<string>("--model") { Description = "Only this model name" },
+            new Option<string>("--version") { Description = "Only this model version" },
+            new Option<string>("--from") { Description = "Start of the time range (ISO 8601, e.g. 2026-01-01T00:00:00Z)" },
+            new Option<string>("--to") { Description = "End of the time range, exclusive (ISO 8601)" },
+            new Option<string>("--resolution") { Description = "'minute' rollups (default) or 'raw' reports" },
+            new Option<int?>("--limit") { Description = "Most rows to return" });
+
+        public void AddTo(Command command)
+        {
+            command.Add(Device);
+            command.Add(Group);
+            command.Add(Model);
+            command.Add(Version);
+            command.Add(From);
+            command.Add(To);
+            command.Add(Resolution);
+            command.Add(Limit);
+        }
+
+        public Dictionary<string, string?> Read(ParseResult parse, string? defaultResolution = null) => new(StringComparer.Ordinal)
+        {
+            ["device"] = parse.GetValue(Device),
+            ["group"] = parse.GetValue(Group),
+            ["model"] = parse.GetValue(Model),
+            ["version"] = parse.GetValue(Version),
+            ["from"] = parse.GetValue(From),
+            ["to"] = parse.GetValue(To),
+            ["resolution"] = parse.GetValue(Resolution) ?? defaultResolution,
+            ["limit"] = parse.GetValue(Limit)?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+    }
+
+    private static Command TelemetryQuery()
+    {
+        var filters = TelemetryFilterOptions.Create();
+        var query = new Command("query", "Telemetry as a time series: per-minute rollups or raw reports, filtered");
+        filters.AddTo(query);
+        query.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var result = await api.QueryTelemetryAsync(filters.Read(parse), ct).ConfigureAwait(false);
+            if (parse.IsJson())
+            {
+                Render.Json(result, ContractsJsonContext.Default.TelemetryQueryResult);
+                return 0;
+            }
+
+            if (result.Resolution == "raw")
+            {
+                Render.Table(
+                    ["TIME", "DEVICE", "SEQ", "MODEL", "EVENTS IN", "SCORED", "ERRORS", "DEAD-LETTERED", "P50 MS", "P95 MS", "P99 MS", "MAX MS", "SPOOLED", "SHED"],
+                    result.Raw.Select(p => (IReadOnlyList<string>)
+                    [
+                        Render.Time(p.Record.Timestamp), p.DeviceId, Render.Number(p.Record.Sequence), $"{p.Record.ModelName ?? "-"}:{p.Record.ModelVersion ?? "-"}",
+                        Render.Number(p.Record.EventsIn), Render.Number(p.Record.EventsScored), Render.Number(p.Record.Errors), Render.Number(p.Record.DeadLettered),
+                        Render.Number(p.Record.LatencyP50Ms), Render.Number(p.Record.LatencyP95Ms), Render.Number(p.Record.LatencyP99Ms), Render.Number(p.Record.LatencyMaxMs),
+                        Render.Number(p.Record.QueueDepth), Render.Number(p.Record.ReportsShed),
+                    ]));
+            }
+            else
+            {
+                Render.Table(
+                    ["MINUTE", "DEVICE", "MODEL", "REPORTS", "EVENTS IN", "SCORED", "ERRORS", "DEAD-LETTERED", "P99 MS (MAX)", "MAX MS", "CPU %", "SHED"],
+                    result.Minutes.Select(m => (IReadOnlyList<string>)
+                    [
+                        Render.Time(m.Minute), m.DeviceId, $"{m.ModelName ?? "-"}:{m.ModelVersion ?? "-"}", Render.Number(m.Reports), Render.Number(m.EventsIn),
+                        Render.Number(m.EventsScored), Render.Number(m.Errors), Render.Number(m.DeadLettered), Render.Number(m.LatencyP99MsMax), Render.Number(m.LatencyMaxMs),
+                        Render.Number(m.CpuPercentAvg, "0.0"), Render.Number(m.ReportsShedMax),
+                    ]));
+            }
+
+            return 0;
+        });
+        return query;
+    }
+
+    private static Command TelemetryRejections()
+    {
+        var rejections = new Command("rejections", "Telemetry the control plane refused, per device and reason, with ingest counters");
+        rejections.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var stats = await api.GetTelemetryIngestAsync(ct).ConfigureAwait(false);
+            if (parse.IsJson())
+            {
+                Render.Json(stats, ContractsJsonContext.Default.TelemetryIngestStats);
+                return 0;
+            }
+
+            Console.Out.WriteLine($"since start: {Render.Number(stats.Accepted)} report(s) accepted, {Render.Number(stats.Replayed)} replayed, {Render.Number(stats.Rejected)} message(s) rejected");
+            Render.Table(
+                ["DEVICE", "REASON", "COUNT", "LAST", "LAST DETAIL"],
+                stats.Rejections.Select(r => (IReadOnlyList<string>)[r.DeviceId, r.Reason, Render.Number(r.Count), Render.Time(r.LastAt), r.LastDetail]));
+            return 0;
+        });
+        return rejections;
+    }
+
+    private static Command TelemetryExport()
+    {
+        var filters = TelemetryFilterOptions.Create();
+        var format = new Option<string>("--format") { Description = "Output format (parquet)", DefaultValueFactory = _ => "parquet" };
+        var file = new Option<string>("--file", "-f") { Description = "File to write", Required = true };
+        var export = new Command("export", "Write telemetry to a file for analysis (raw reports unless --resolution minute)") { format, file };
+        filters.AddTo(export);
+        export.SetAction(async (parse, ct) =>
+        {
+            if (!string.Equals(parse.GetValue(format), "parquet", StringComparison.Ordinal))
+            {
+                throw new CliException($"--format: '{parse.GetValue(format)}' is not supported; use 'parquet'");
+            }
+
+            using var api = parse.CreateApi();
+            var query = filters.Read(parse, defaultResolution: "raw");
+            query["format"] = "parquet";
+            var bytes = await api.ExportTelemetryAsync(query, ct).ConfigureAwait(false);
+            var path = parse.GetValue(file)!;
+            await File.WriteAllBytesAsync(path, bytes, ct).ConfigureAwait(false);
+            Console.Out.WriteLine($"wrote {Render.Number(bytes.Length)} bytes to {path}");
+            return 0;
+        });
+        return export;
     }
 
     /// <summary>Starts a training run and polls it until it succeeds (or throws with the run's error).</summary>

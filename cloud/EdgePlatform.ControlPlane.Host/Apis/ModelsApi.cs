@@ -2,7 +2,6 @@ using EdgePlatform.ControlPlane.Access;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Deployments;
 using EdgePlatform.ControlPlane.Models;
-using EdgePlatform.ControlPlane.Telemetry;
 using EdgePlatform.ControlPlane.Training;
 
 namespace EdgePlatform.ControlPlane.Host.Apis;
@@ -60,8 +59,6 @@ public static class ModelsApi
         read.MapGet("/training-runs/{id}", async (string id, TrainingService training, CancellationToken ct) =>
             TypedResults.Ok(await training.GetRunAsync(id, ct).ConfigureAwait(false)));
 
-        read.MapGet("/telemetry", async (string? device, TelemetryIngestService telemetry, CancellationToken ct) =>
-            TypedResults.Ok(await telemetry.SummarizeAsync(device, ct).ConfigureAwait(false)));
         return app;
     }
 }

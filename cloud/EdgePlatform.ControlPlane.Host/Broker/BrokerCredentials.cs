@@ -26,7 +26,16 @@ public sealed class BrokerCredentials : IDisposable
         ServerCertificate = bootstrap.DeviceCa.IssueServerCertificate("edgeplatform-broker", hosts.Distinct(StringComparer.Ordinal), now, TimeSpan.FromDays(365));
         ClientCertificate = bootstrap.DeviceCa.IssueClientCertificate(ControlPlaneUserName, now, TimeSpan.FromDays(365));
         CaCertificate = X509Certificate2.CreateFromPem(bootstrap.DeviceCa.CertificatePem);
+        ControlPlaneClientId = "edgeplatform-cp-" + Convert.ToHexStringLower(SHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes("mqtt-client-id\n" + bootstrap.EnrollmentKey)))[..20];
     }
+
+    /// <summary>
+    /// The control plane's MQTT client id, and so its broker session's id: stable for this
+    /// installation (the broker keeps the session across restarts) and derived from a secret, so
+    /// no device can guess it and take the control plane's session over.
+    /// </summary>
+    public string ControlPlaneClientId { get; }
 
     public X509Certificate2 ServerCertificate { get; }
 

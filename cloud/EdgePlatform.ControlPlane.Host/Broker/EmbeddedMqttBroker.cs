@@ -56,6 +56,7 @@ public sealed partial class EmbeddedMqttBroker(
     {
         if (_server is not null)
         {
+            await DrainControlPlaneSessionAsync(cancellationToken).ConfigureAwait(false);
             try
             {
                 await _server.StopAsync().ConfigureAwait(false);
@@ -106,6 +107,46 @@ public sealed partial class EmbeddedMqttBroker(
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Devices already hold acknowledgements for what waits in the control plane's session, and
+    /// this broker keeps sessions in memory: disconnect the devices so nothing new arrives, then
+    /// give the control plane time to take the rest before the broker goes. Devices resend what
+    /// the broker never acknowledged; nothing acknowledged is dropped by a clean stop.
+    /// </summary>
+    private async Task DrainControlPlaneSessionAsync(CancellationToken cancellationToken)
+    {
+        foreach (var client in await _server!.GetClientsAsync().ConfigureAwait(false))
+        {
+            if (!string.Equals(client.Id, credentials.ControlPlaneClientId, StringComparison.Ordinal))
+            {
+                await _server.DisconnectClientAsync(client.Id, MqttDisconnectReasonCode.ServerShuttingDown).ConfigureAwait(false);
+            }
+        }
+
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            while (true)
+            {
+                var session = (await _server.GetSessionsAsync().ConfigureAwait(false))
+                    .FirstOrDefault(s => string.Equals(s.Id, credentials.ControlPlaneClientId, StringComparison.Ordinal));
+                if (session is null || session.PendingApplicationMessagesCount == 0)
+                {
+                    return;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(50), limit.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Out of time: stop anyway, and say so.
+        }
+
+        LogDrainIncomplete();
     }
 
     private async Task ValidateConnectionAsync(ValidatingConnectionEventArgs args)
@@ -179,6 +220,9 @@ public sealed partial class EmbeddedMqttBroker(
 
     [LoggerMessage(EventId = 604, Level = LogLevel.Warning, Message = "Closed the session of revoked device {DeviceId}")]
     private partial void LogSessionClosed(string deviceId);
+
+    [LoggerMessage(EventId = 605, Level = LogLevel.Warning, Message = "Broker stopped with messages still queued for the control plane after 10 s")]
+    private partial void LogDrainIncomplete();
 
     [LoggerMessage(EventId = 603, Level = LogLevel.Debug, Message = "Broker stop raced a disconnecting client: {Reason}")]
     private partial void LogStopRace(string reason);

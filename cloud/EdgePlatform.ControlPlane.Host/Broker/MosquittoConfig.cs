@@ -35,7 +35,7 @@ public sealed partial class MosquittoConfigWriter(
         }
 
         directory = Path.GetFullPath(directory);
-        Directory.CreateDirectory(directory);
+        Directory.CreateDirectory(Path.Combine(directory, "data"));
         WriteFile(directory, "ca.crt", bootstrap.DeviceCa.CertificatePem, secret: false);
         WriteFile(directory, "server.crt", credentials.ServerCertificate.ExportCertificatePem() + "\n", secret: false);
         using (var key = credentials.ServerCertificate.GetECDsaPrivateKey()!)
@@ -104,8 +104,13 @@ public sealed partial class MosquittoConfigWriter(
         # Run: mosquitto -c {Path.Combine(directory, ConfigFileName)}
         per_listener_settings false
         allow_anonymous false
-        persistence false
         acl_file {Path.Combine(directory, "acl")}
+
+        # What devices published while the control plane was away waits in its session, across
+        # broker restarts too: acknowledged telemetry must not be dropped by a queue limit.
+        persistence true
+        persistence_location {Path.Combine(directory, "data")}/
+        max_queued_messages 1000000
 
         listener {settings.Port} {settings.Host}
         protocol mqtt

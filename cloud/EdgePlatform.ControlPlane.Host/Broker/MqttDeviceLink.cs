@@ -34,7 +34,7 @@ public sealed partial class MqttDeviceLink : IDeviceLink, IHostedService, IAsync
         _external = options.Value.IsExternal;
         var (host, port) = _external ? (options.Value.Host, options.Value.Port) : (bootstrap.Options.BindAddress, bootstrap.MqttPort);
         _connection = new MqttConnection(
-            new MqttConnectionSettings(host, port, ClientId(bootstrap))
+            new MqttConnectionSettings(host, port, credentials.ControlPlaneClientId)
             {
                 ClientCertificate = credentials.ClientCertificate,
                 TrustedCa = credentials.CaCertificate,
@@ -66,14 +66,6 @@ public sealed partial class MqttDeviceLink : IDeviceLink, IHostedService, IAsync
 
     /// <summary>Completes once the link is connected to the broker.</summary>
     public Task WaitConnectedAsync(CancellationToken cancellationToken) => _connection.WaitConnectedAsync(cancellationToken);
-
-    /// <summary>
-    /// Stable for this installation (the broker keeps its session across restarts) and derived from
-    /// a secret, so no device can guess it and take the control plane's session over.
-    /// </summary>
-    private static string ClientId(ServerBootstrap bootstrap) =>
-        "edgeplatform-cp-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
-            System.Text.Encoding.UTF8.GetBytes("mqtt-client-id\n" + bootstrap.EnrollmentKey)))[..20];
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -9,6 +9,7 @@ using EdgePlatform.ControlPlane.Host.Trust;
 using EdgePlatform.ControlPlane.Host.Storage;
 using EdgePlatform.ControlPlane.Ports;
 using Microsoft.AspNetCore.Http.Json;
+using OpenTelemetry.Metrics;
 
 namespace EdgePlatform.ControlPlane.Host.Hosting;
 
@@ -95,6 +96,18 @@ public static partial class ControlPlaneHostExtensions
         return builder;
     }
 
+    /// <summary>
+    /// Fleet aggregates through OpenTelemetry, served in Prometheus text format at <c>/metrics</c>
+    /// on the API host itself, behind the same bearer tokens (read role) as <c>/api/v1</c>.
+    /// </summary>
+    public static WebApplicationBuilder AddFleetMetrics(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(EdgePlatform.ControlPlane.Telemetry.TelemetryMetrics.MeterName)
+            .AddPrometheusExporter());
+        return builder;
+    }
+
     public static WebApplication MapControlPlaneApis(this WebApplication app)
     {
         app.UseExceptionHandler();
@@ -105,6 +118,8 @@ public static partial class ControlPlaneHostExtensions
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapDevicesApi();
         app.MapModelsApi();
+        app.MapTelemetryApi();
+        app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(EdgePlatform.ControlPlane.Access.Permissions.Read);
         app.MapRegistryApi();
         app.MapTrustApi();
         app.MapAttestationApi();

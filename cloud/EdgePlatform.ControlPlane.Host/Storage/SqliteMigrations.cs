@@ -4,11 +4,13 @@ namespace EdgePlatform.ControlPlane.Host.Storage;
 
 /// <summary>
 /// Ordered schema migrations tracked in <c>PRAGMA user_version</c>. A migration is never edited
-/// once released; changes go in a new entry.
+/// once released; changes go in a new entry. Steps are numbered: a number may be held for a
+/// change being made elsewhere (step 5 is), and a release must not ship with such a gap, since a
+/// database past the gap would never run the step that later fills it.
 /// </summary>
 internal static class SqliteMigrations
 {
-    private static readonly string[] Steps =
+    private static readonly string[] NumberedFromOne =
     [
         """
         CREATE TABLE devices (
@@ -134,7 +136,57 @@ internal static class SqliteMigrations
         """,
     ];
 
-    public static int LatestVersion => Steps.Length;
+    /// <summary>Telemetry store-and-forward: spool columns, per-minute rollups and counted rejections.</summary>
+    private const string Step6Telemetry =
+        """
+        ALTER TABLE telemetry ADD COLUMN latency_p95_ms REAL NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry ADD COLUMN queue_depth INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry ADD COLUMN queue_bytes INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry ADD COLUMN reports_shed INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX telemetry_by_time ON telemetry (ts);
+        CREATE TABLE telemetry_minutes (
+            device_id TEXT NOT NULL,
+            minute TEXT NOT NULL,
+            model_name TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            reports INTEGER NOT NULL,
+            events_in INTEGER NOT NULL,
+            events_scored INTEGER NOT NULL,
+            errors INTEGER NOT NULL,
+            dead_lettered INTEGER NOT NULL,
+            latency_p50_ms_max REAL NOT NULL,
+            latency_p99_ms_max REAL NOT NULL,
+            latency_max_ms REAL NOT NULL,
+            cpu_percent_avg REAL NOT NULL,
+            memory_bytes_max INTEGER NOT NULL,
+            queue_depth_max INTEGER NOT NULL,
+            reports_shed_max INTEGER NOT NULL,
+            last_sequence INTEGER NOT NULL,
+            PRIMARY KEY (device_id, minute, model_name, model_version)
+        ) WITHOUT ROWID;
+        CREATE INDEX telemetry_minutes_by_time ON telemetry_minutes (minute);
+        CREATE TABLE telemetry_rejections (
+            device_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            last_at TEXT NOT NULL,
+            last_detail TEXT NOT NULL,
+            PRIMARY KEY (device_id, reason)
+        ) WITHOUT ROWID;
+        CREATE TABLE telemetry_watermarks (
+            device_id TEXT PRIMARY KEY,
+            pruned_through INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO telemetry_minutes
+        SELECT device_id, substr(ts, 1, 16) || ':00.0000000Z', COALESCE(model_name, ''), COALESCE(model_version, ''), COUNT(*),
+               SUM(events_in), SUM(events_scored), SUM(errors), SUM(dead_lettered), MAX(latency_p50_ms), MAX(latency_p99_ms),
+               MAX(latency_max_ms), AVG(cpu_percent), MAX(memory_bytes), 0, 0, MAX(sequence)
+        FROM telemetry GROUP BY device_id, substr(ts, 1, 16), COALESCE(model_name, ''), COALESCE(model_version, '');
+        """;
+
+    private static readonly SortedDictionary<int, string> Steps = BuildSteps();
+
+    public static int LatestVersion => Steps.Keys.Max();
 
     public static void Apply(SqliteConnection connection)
     {
@@ -145,21 +197,33 @@ internal static class SqliteMigrations
         }
 
         var current = CurrentVersion(connection);
-        if (current > Steps.Length)
+        if (current > LatestVersion)
         {
             throw new InvalidOperationException(
-                $"the database schema is version {current}, newer than this server knows ({Steps.Length}); upgrade the server");
+                $"the database schema is version {current}, newer than this server knows ({LatestVersion}); upgrade the server");
         }
 
-        for (var version = current; version < Steps.Length; version++)
+        foreach (var (version, sql) in Steps.Where(step => step.Key > current))
         {
             using var transaction = connection.BeginTransaction();
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = Steps[version] + $"\nPRAGMA user_version = {version + 1};";
+            command.CommandText = sql + $"\nPRAGMA user_version = {version};";
             command.ExecuteNonQuery();
             transaction.Commit();
         }
+    }
+
+    private static SortedDictionary<int, string> BuildSteps()
+    {
+        var steps = new SortedDictionary<int, string>();
+        for (var i = 0; i < NumberedFromOne.Length; i++)
+        {
+            steps.Add(i + 1, NumberedFromOne[i]);
+        }
+
+        steps.Add(6, Step6Telemetry);
+        return steps;
     }
 
     private static int CurrentVersion(SqliteConnection connection)

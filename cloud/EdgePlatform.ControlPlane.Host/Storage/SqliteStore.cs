@@ -201,48 +201,106 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
         return [.. rows.Select(r => r.ToInfo())];
     }
 
-    public async Task<int> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<TelemetryRecord>> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(records);
         await using var connection = Open();
+
+        // Telemetry commits skip the per-commit fsync (WAL with synchronous=NORMAL): a killed
+        // server loses nothing committed, a power cut may lose the last few batches, which the
+        // broker had acknowledged before this write in any case. Every other table keeps FULL.
+        await connection.ExecuteAsync(new CommandDefinition("PRAGMA synchronous = NORMAL", cancellationToken: cancellationToken)).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var received = Time(receivedAt);
-        var inserted = 0;
+        var inserted = new List<TelemetryRecord>(records.Count);
 
-        // One transaction per batch: a device's reports land together, with one commit.
-        foreach (var record in records)
+        // Raw reports older than the retention window are gone, but their sequences must still be refused.
+        var prunedThrough = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+            "SELECT pruned_through FROM telemetry_watermarks WHERE device_id = @deviceId", new { deviceId }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false) ?? 0;
+
+        // One transaction per batch: a device's reports and their rollups land together, with one commit.
+        foreach (var record in records.Where(r => r.Sequence > prunedThrough))
         {
-            inserted += await connection.ExecuteAsync(new CommandDefinition(
+            var parameters = new
+            {
+                deviceId,
+                record.Sequence,
+                kind,
+                received,
+                ts = Time(record.Timestamp),
+                minute = Time(MinuteOf(record.Timestamp)),
+                record.ModelName,
+                record.ModelVersion,
+                record.ModelDigest,
+                ModelNameKey = record.ModelName ?? string.Empty,
+                ModelVersionKey = record.ModelVersion ?? string.Empty,
+                record.EventsIn,
+                record.EventsScored,
+                record.Errors,
+                record.DeadLettered,
+                record.LatencyP50Ms,
+                record.LatencyP95Ms,
+                record.LatencyP99Ms,
+                record.LatencyMaxMs,
+                record.CpuPercent,
+                record.MemoryBytes,
+                record.QueueDepth,
+                record.QueueBytes,
+                record.ReportsShed,
+            };
+            var added = await connection.ExecuteAsync(new CommandDefinition(
                 """
                 INSERT OR IGNORE INTO telemetry (device_id, sequence, kind, received_at, ts, model_name, model_version, model_digest,
-                    events_in, events_scored, errors, dead_lettered, latency_p50_ms, latency_p99_ms, latency_max_ms, cpu_percent, memory_bytes)
+                    events_in, events_scored, errors, dead_lettered, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms,
+                    cpu_percent, memory_bytes, queue_depth, queue_bytes, reports_shed)
                 VALUES (@deviceId, @Sequence, @kind, @received, @ts, @ModelName, @ModelVersion, @ModelDigest,
-                    @EventsIn, @EventsScored, @Errors, @DeadLettered, @LatencyP50Ms, @LatencyP99Ms, @LatencyMaxMs, @CpuPercent, @MemoryBytes)
+                    @EventsIn, @EventsScored, @Errors, @DeadLettered, @LatencyP50Ms, @LatencyP95Ms, @LatencyP99Ms, @LatencyMaxMs,
+                    @CpuPercent, @MemoryBytes, @QueueDepth, @QueueBytes, @ReportsShed)
                 """,
-                new
-                {
-                    deviceId,
-                    record.Sequence,
-                    kind,
-                    received,
-                    ts = Time(record.Timestamp),
-                    record.ModelName,
-                    record.ModelVersion,
-                    record.ModelDigest,
-                    record.EventsIn,
-                    record.EventsScored,
-                    record.Errors,
-                    record.DeadLettered,
-                    record.LatencyP50Ms,
-                    record.LatencyP99Ms,
-                    record.LatencyMaxMs,
-                    record.CpuPercent,
-                    record.MemoryBytes,
-                },
+                parameters,
+                transaction,
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (added == 0)
+            {
+                continue;
+            }
+
+            // Only a report stored just now is added to its minute, so a replay never counts twice.
+            inserted.Add(record);
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO telemetry_minutes (device_id, minute, model_name, model_version, reports, events_in, events_scored, errors,
+                    dead_lettered, latency_p50_ms_max, latency_p99_ms_max, latency_max_ms, cpu_percent_avg, memory_bytes_max,
+                    queue_depth_max, reports_shed_max, last_sequence)
+                VALUES (@deviceId, @minute, @ModelNameKey, @ModelVersionKey, 1, @EventsIn, @EventsScored, @Errors,
+                    @DeadLettered, @LatencyP50Ms, @LatencyP99Ms, @LatencyMaxMs, @CpuPercent, @MemoryBytes,
+                    @QueueDepth, @ReportsShed, @Sequence)
+                ON CONFLICT (device_id, minute, model_name, model_version) DO UPDATE SET
+                    reports = reports + 1,
+                    events_in = events_in + excluded.events_in,
+                    events_scored = events_scored + excluded.events_scored,
+                    errors = errors + excluded.errors,
+                    dead_lettered = dead_lettered + excluded.dead_lettered,
+                    latency_p50_ms_max = max(latency_p50_ms_max, excluded.latency_p50_ms_max),
+                    latency_p99_ms_max = max(latency_p99_ms_max, excluded.latency_p99_ms_max),
+                    latency_max_ms = max(latency_max_ms, excluded.latency_max_ms),
+                    cpu_percent_avg = (cpu_percent_avg * reports + excluded.cpu_percent_avg) / (reports + 1),
+                    memory_bytes_max = max(memory_bytes_max, excluded.memory_bytes_max),
+                    queue_depth_max = max(queue_depth_max, excluded.queue_depth_max),
+                    reports_shed_max = max(reports_shed_max, excluded.reports_shed_max),
+                    last_sequence = max(last_sequence, excluded.last_sequence)
+                """,
+                parameters,
                 transaction,
                 cancellationToken: cancellationToken)).ConfigureAwait(false);
         }
 
+        // Every message is a heartbeat: the lease that shows a device online runs from here.
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE devices SET last_seen = @received WHERE id = @deviceId AND (last_seen IS NULL OR last_seen < @received)",
+            new { deviceId, received },
+            transaction,
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return inserted;
     }
@@ -251,15 +309,15 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
     {
         await using var connection = Open();
 
-        // Totals per device joined with each device's latest report, in one query.
+        // Totals per device from the rollups (they outlive raw retention), joined with each device's latest report.
         var summaries = await connection.QueryAsync<TelemetryTotalsRow, TelemetryRow, DeviceTelemetrySummary>(
             new CommandDefinition(
                 """
-                SELECT s.DeviceId, s.Reports, s.LastSequence, s.LastReceived, s.EventsIn, s.EventsScored, s.Errors, s.DeadLettered, t.*
+                SELECT s.DeviceId, s.Reports, s.LastSequence, s.EventsIn, s.EventsScored, s.Errors, s.DeadLettered, t.*
                 FROM (
-                    SELECT device_id AS DeviceId, COUNT(*) AS Reports, MAX(sequence) AS LastSequence, MAX(received_at) AS LastReceived,
+                    SELECT device_id AS DeviceId, SUM(reports) AS Reports, MAX(last_sequence) AS LastSequence,
                            SUM(events_in) AS EventsIn, SUM(events_scored) AS EventsScored, SUM(errors) AS Errors, SUM(dead_lettered) AS DeadLettered
-                    FROM telemetry WHERE (@deviceId IS NULL OR device_id = @deviceId)
+                    FROM telemetry_minutes WHERE (@deviceId IS NULL OR device_id = @deviceId)
                     GROUP BY device_id) s
                 JOIN telemetry t ON t.device_id = s.DeviceId AND t.sequence = s.LastSequence
                 ORDER BY s.DeviceId
@@ -270,7 +328,7 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
                 total.DeviceId,
                 total.Reports,
                 total.LastSequence,
-                ParseTime(total.LastReceived),
+                ParseTime(latest.ReceivedAt),
 
                 // Counters in the summary are totals over all reports; the rest is the latest report.
                 latest.ToRecord() with
@@ -283,6 +341,110 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
             splitOn: "device_id").ConfigureAwait(false);
         return [.. summaries];
     }
+
+    public async Task AddRejectionAsync(string deviceId, string reason, long count, string detail, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO telemetry_rejections (device_id, reason, count, last_at, last_detail) VALUES (@deviceId, @reason, @count, @at, @detail)
+            ON CONFLICT (device_id, reason) DO UPDATE SET count = count + excluded.count, last_at = excluded.last_at, last_detail = excluded.last_detail
+            """,
+            new { deviceId, reason, count, at = Time(at), detail },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<TelemetryRejectionCount>> ListRejectionsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var rows = await connection.QueryAsync<RejectionRow>(new CommandDefinition(
+            "SELECT * FROM telemetry_rejections ORDER BY device_id, reason", cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(r => new TelemetryRejectionCount(r.DeviceId, r.Reason, r.Count, ParseTime(r.LastAt), r.LastDetail))];
+    }
+
+    public async Task<IReadOnlyList<TelemetryPoint>> QueryRawAsync(TelemetryFilter filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var connection = Open();
+        var rows = await connection.QueryAsync<TelemetryRow>(new CommandDefinition(
+            $"""
+            SELECT * FROM telemetry
+            WHERE {FilterSql(filter, "ts", "model_name", "model_version")}
+            ORDER BY ts, device_id, sequence LIMIT @Limit
+            """,
+            FilterParameters(filter),
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(r => new TelemetryPoint(r.DeviceId, r.Kind, ParseTime(r.ReceivedAt), r.ToRecord()))];
+    }
+
+    public async Task<IReadOnlyList<TelemetryMinute>> QueryMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var connection = Open();
+
+        // A range that starts mid-minute includes that minute's rollup.
+        var byMinute = filter with { From = filter.From is { } from ? MinuteOf(from) : null };
+        var rows = await connection.QueryAsync<MinuteRow>(new CommandDefinition(
+            $"""
+            SELECT * FROM telemetry_minutes
+            WHERE {FilterSql(byMinute, "minute", "model_name", "model_version")}
+            ORDER BY minute, device_id LIMIT @Limit
+            """,
+            FilterParameters(byMinute),
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(r => r.ToMinute())];
+    }
+
+    public async Task<long> PruneTelemetryAsync(DateTimeOffset rawBefore, DateTimeOffset rollupsBefore, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var raw = Time(rawBefore);
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO telemetry_watermarks (device_id, pruned_through)
+            SELECT device_id, MAX(sequence) FROM telemetry WHERE received_at < @raw GROUP BY device_id
+            ON CONFLICT (device_id) DO UPDATE SET pruned_through = max(pruned_through, excluded.pruned_through)
+            """,
+            new { raw },
+            transaction,
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        var deleted = await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM telemetry WHERE received_at < @raw", new { raw }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM telemetry_minutes WHERE minute < @rollups", new { rollups = Time(rollupsBefore) }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return deleted;
+    }
+
+    private static DateTimeOffset MinuteOf(DateTimeOffset value)
+    {
+        var utc = value.UtcDateTime;
+        return new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, utc.Minute, 0, TimeSpan.Zero);
+    }
+
+    private static string FilterSql(TelemetryFilter filter, string timeColumn, string modelNameColumn, string modelVersionColumn) =>
+        string.Join(
+            " AND ",
+            new[]
+            {
+                "1 = 1",
+                filter.DeviceIds is null ? null : "device_id IN @DeviceIds",
+                filter.ModelName is null ? null : $"{modelNameColumn} = @ModelName",
+                filter.ModelVersion is null ? null : $"{modelVersionColumn} = @ModelVersion",
+                filter.From is null ? null : $"{timeColumn} >= @From",
+                filter.To is null ? null : $"{timeColumn} < @To",
+            }.Where(clause => clause is not null));
+
+    private static object FilterParameters(TelemetryFilter filter) => new
+    {
+        DeviceIds = filter.DeviceIds?.ToArray() ?? [],
+        filter.ModelName,
+        filter.ModelVersion,
+        From = filter.From is { } from ? Time(from) : null,
+        To = filter.To is { } to ? Time(to) : null,
+        filter.Limit,
+    };
 
     public async Task AddDatasetAsync(DatasetInfo dataset, CancellationToken cancellationToken)
     {
@@ -490,6 +652,11 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
+
+        // Pooled connections keep their settings; telemetry lowers synchronous on the one it uses.
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA synchronous = FULL";
+        command.ExecuteNonQuery();
         return connection;
     }
 
@@ -564,6 +731,9 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
 
     private sealed class TelemetryRow
     {
+        public string DeviceId { get; set; } = "";
+        public string Kind { get; set; } = "";
+        public string ReceivedAt { get; set; } = "";
         public long Sequence { get; set; }
         public string Ts { get; set; } = "";
         public string? ModelName { get; set; }
@@ -578,10 +748,49 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
         public double LatencyMaxMs { get; set; }
         public double CpuPercent { get; set; }
         public long MemoryBytes { get; set; }
+        public double LatencyP95Ms { get; set; }
+        public long QueueDepth { get; set; }
+        public long QueueBytes { get; set; }
+        public long ReportsShed { get; set; }
 
         public TelemetryRecord ToRecord() => new(
             Sequence, ParseTime(Ts), ModelName, ModelVersion, ModelDigest, EventsIn, EventsScored, Errors, DeadLettered,
-            LatencyP50Ms, LatencyP99Ms, LatencyMaxMs, CpuPercent, MemoryBytes);
+            LatencyP50Ms, LatencyP99Ms, LatencyMaxMs, CpuPercent, MemoryBytes, LatencyP95Ms, QueueDepth, QueueBytes, ReportsShed);
+    }
+
+    private sealed class MinuteRow
+    {
+        public string DeviceId { get; set; } = "";
+        public string Minute { get; set; } = "";
+        public string ModelName { get; set; } = "";
+        public string ModelVersion { get; set; } = "";
+        public long Reports { get; set; }
+        public long EventsIn { get; set; }
+        public long EventsScored { get; set; }
+        public long Errors { get; set; }
+        public long DeadLettered { get; set; }
+        public double LatencyP50MsMax { get; set; }
+        public double LatencyP99MsMax { get; set; }
+        public double LatencyMaxMs { get; set; }
+        public double CpuPercentAvg { get; set; }
+        public long MemoryBytesMax { get; set; }
+        public long QueueDepthMax { get; set; }
+        public long ReportsShedMax { get; set; }
+        public long LastSequence { get; set; }
+
+        public TelemetryMinute ToMinute() => new(
+            DeviceId, ParseTime(Minute), ModelName.Length == 0 ? null : ModelName, ModelVersion.Length == 0 ? null : ModelVersion,
+            Reports, EventsIn, EventsScored, Errors, DeadLettered, LatencyP50MsMax, LatencyP99MsMax, LatencyMaxMs, CpuPercentAvg,
+            MemoryBytesMax, QueueDepthMax, ReportsShedMax, LastSequence);
+    }
+
+    private sealed class RejectionRow
+    {
+        public string DeviceId { get; set; } = "";
+        public string Reason { get; set; } = "";
+        public long Count { get; set; }
+        public string LastAt { get; set; } = "";
+        public string LastDetail { get; set; } = "";
     }
 
     private sealed class TelemetryTotalsRow
@@ -589,7 +798,6 @@ public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore,
         public string DeviceId { get; set; } = "";
         public long Reports { get; set; }
         public long LastSequence { get; set; }
-        public string LastReceived { get; set; } = "";
         public long EventsIn { get; set; }
         public long EventsScored { get; set; }
         public long Errors { get; set; }

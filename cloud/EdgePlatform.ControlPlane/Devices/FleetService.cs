@@ -2,12 +2,26 @@ using System.Text.Json;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Ports;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.ControlPlane.Devices;
 
-/// <summary>The operator's view of devices, and what devices report about themselves.</summary>
-public sealed partial class FleetService(IDeviceStore store, IDeviceSessions sessions, TimeProvider timeProvider, ILogger<FleetService> logger)
+/// <summary>
+/// The operator's view of devices, and what devices report about themselves. A device counts as
+/// online while its lease holds: every message it sends (status, twin, telemetry — telemetry is
+/// its heartbeat) renews it, and it lapses after <see cref="LeaseIntervals"/> heartbeat
+/// intervals of silence, so a device that vanished without its broker will firing is still
+/// shown offline.
+/// </summary>
+public sealed partial class FleetService(
+    IDeviceStore store,
+    IDeviceSessions sessions,
+    IOptions<EnrollmentOptions> options,
+    TimeProvider timeProvider,
+    ILogger<FleetService> logger)
 {
+    public const int LeaseIntervals = 2;
+
     /// <summary>
     /// Shuts a device out: its broker credential stops working, its open session is closed,
     /// and it cannot enroll again under the same id.
@@ -95,11 +109,24 @@ public sealed partial class FleetService(IDeviceStore store, IDeviceSessions ses
         LogStatus(deviceId, status);
     }
 
-    private static DeviceInfo ToInfo(DeviceRecord device) =>
+    /// <summary>The stored status, except that an online device whose lease lapsed shows as offline.</summary>
+    public string EffectiveStatus(DeviceRecord device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (device.Status != DeviceStatuses.Online || device.LastSeen is not { } seen)
+        {
+            return device.Status;
+        }
+
+        var interval = TimeSpan.FromSeconds(device.Desired?.Telemetry.IntervalSeconds ?? options.Value.TelemetryIntervalSeconds);
+        return timeProvider.GetUtcNow() - seen > interval * LeaseIntervals ? DeviceStatuses.Offline : DeviceStatuses.Online;
+    }
+
+    private DeviceInfo ToInfo(DeviceRecord device) =>
         new(
             device.Id,
             device.Tags,
-            device.Status,
+            EffectiveStatus(device),
             device.EnrolledAt,
             device.LastSeen,
             device.Desired?.Version ?? 0,

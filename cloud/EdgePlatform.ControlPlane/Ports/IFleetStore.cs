@@ -46,11 +46,40 @@ public interface IDeploymentStore
 
 public interface ITelemetryStore
 {
-    /// <summary>Stores a batch of reports; returns how many were new (a (device, sequence) already stored is skipped).</summary>
-    Task<int> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken);
+    /// <summary>
+    /// Stores a batch of reports in one transaction, adds the new ones to the per-minute rollups
+    /// and marks the device seen. Returns the reports that were new: a (device, sequence) already
+    /// stored, or at or below the sequence up to which raw reports were pruned, is skipped.
+    /// </summary>
+    Task<IReadOnlyList<TelemetryRecord>> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken);
+
+    /// <summary>Counts refused telemetry per device and reason, keeping the latest detail.</summary>
+    Task AddRejectionAsync(string deviceId, string reason, long count, string detail, DateTimeOffset at, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<TelemetryRejectionCount>> ListRejectionsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Raw reports or per-minute rollups matching the filter, oldest first.</summary>
+    Task<IReadOnlyList<TelemetryPoint>> QueryRawAsync(TelemetryFilter filter, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<TelemetryMinute>> QueryMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes raw reports received before <paramref name="rawBefore"/> (their rollups stay) and
+    /// rollups before <paramref name="rollupsBefore"/>. Returns the raw reports deleted.
+    /// </summary>
+    Task<long> PruneTelemetryAsync(DateTimeOffset rawBefore, DateTimeOffset rollupsBefore, CancellationToken cancellationToken);
 }
+
+/// <summary>Which telemetry a query wants; null fields match everything. <see cref="DeviceIds"/> null means every device.</summary>
+public sealed record TelemetryFilter(
+    IReadOnlyCollection<string>? DeviceIds,
+    string? ModelName,
+    string? ModelVersion,
+    DateTimeOffset? From,
+    DateTimeOffset? To,
+    int Limit);
 
 public interface ITrainingStore
 {

@@ -98,6 +98,7 @@ public sealed class ScoringMetrics
         return interval with
         {
             LatencyP50Ms = Percentile(latencies, 0.50),
+            LatencyP95Ms = Percentile(latencies, 0.95),
             LatencyP99Ms = Percentile(latencies, 0.99),
         };
     }
@@ -106,4 +107,7 @@ public sealed class ScoringMetrics
         sorted[Math.Clamp((int)Math.Ceiling(quantile * sorted.Count) - 1, 0, sorted.Count - 1)];
 }
 
-public sealed record ScoringInterval(long Received, long Scored, long Errors, long DeadLettered, double LatencyP50Ms, double LatencyP99Ms, double LatencyMaxMs);
+public sealed record ScoringInterval(long Received, long Scored, long Errors, long DeadLettered, double LatencyP50Ms, double LatencyP99Ms, double LatencyMaxMs)
+{
+    public double LatencyP95Ms { get; init; }
+}

@@ -6,11 +6,33 @@ public sealed class TelemetryOptions
 {
     public const string Section = "Telemetry";
 
-    /// <summary>Seconds between reports until a desired state sets its own interval. Default 10.</summary>
+    /// <summary>Seconds between reports (the heartbeat) until a desired state sets its own interval. Default 10.</summary>
     [Range(1, 3600)]
     public int IntervalSeconds { get; set; } = 10;
 
-    /// <summary>Reports kept while the cloud is unreachable; the oldest are dropped beyond it. Default 10,000.</summary>
-    [Range(1, 1_000_000)]
-    public int MaxPendingReports { get; set; } = 10_000;
+    /// <summary>
+    /// Disk the store-and-forward spool may use, in bytes; beyond it reports are shed by
+    /// <see cref="ShedPolicy"/> and counted. Default 16 MiB (about 40,000 reports).
+    /// </summary>
+    [Range(DiskSpool.MinimumBytes, long.MaxValue)]
+    public long SpoolMaxBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Which reports go when the spool is full. Default <see cref="Telemetry.ShedPolicy.DropOldest"/>.</summary>
+    [EnumDataType(typeof(ShedPolicy))]
+    public ShedPolicy ShedPolicy { get; set; } = ShedPolicy.DropOldest;
+
+    /// <summary>Reports per published batch. Default 100.</summary>
+    [Range(1, 1000)]
+    public int MaxBatchReports { get; set; } = 100;
+
+    /// <summary>
+    /// Batches per second while draining a backlog, so a device back from days offline does not
+    /// flood its uplink or the broker. Default 5 (500 reports/s at the default batch size).
+    /// </summary>
+    [Range(0.1, 1000)]
+    public double DrainBatchesPerSecond { get; set; } = 5;
+
+    /// <summary>Seconds to wait before retrying a batch the broker did not acknowledge. Default 5.</summary>
+    [Range(1, 3600)]
+    public int RetrySeconds { get; set; } = 5;
 }

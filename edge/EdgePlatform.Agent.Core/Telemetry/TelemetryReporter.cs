@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Agent.Core.Reconciliation;
 using EdgePlatform.Contracts;
@@ -10,50 +9,115 @@ using Microsoft.Extensions.Options;
 namespace EdgePlatform.Agent.Core.Telemetry;
 
 /// <summary>
-/// Every interval, turns the scoring counters and process health into one report with the
-/// next sequence number, queues it, and sends what is queued as one Arrow batch once the
-/// cloud link is up. A report leaves the queue only after the broker acknowledged it.
-/// Sequence numbers are persisted before use, so a restart never reuses one.
+/// Every interval (the device's heartbeat), turns the scoring counters and process health into
+/// one report with the next sequence number and spools it on disk; a second loop drains the
+/// spool oldest first, rate-limited, whenever the cloud link is up. A report leaves the spool
+/// only after the broker acknowledged it. A report's sequence number is its spool entry's id,
+/// allocated and written in one step, so a restart never reuses or skips one.
+/// <para>
+/// Counters of the interval in progress live in memory: a kill -9 loses at most the events
+/// since the last report (one interval), never a report that was spooled.
+/// </para>
 /// </summary>
 public sealed partial class TelemetryReporter(
     ScoringMetrics metrics,
     IModelRuntime runtime,
     ICloudLink link,
     Reconciler reconciler,
+    TelemetryOutbox outbox,
     IOptions<TelemetryOptions> options,
-    IOptions<AgentOptions> agentOptions,
     Identity.DeviceIdentityProvider identity,
     TimeProvider timeProvider,
     ILogger<TelemetryReporter> logger) : BackgroundService
 {
-    private const int MaxBatch = 500;
-    private const string SequenceFileName = "telemetry.seq";
-
-    private readonly Queue<TelemetryRecord> _pending = new();
-    private long _nextSequence;
+    private readonly SemaphoreSlim _drainSignal = new(0, 1);
     private TimeSpan _lastCpu;
     private long _lastTimestamp;
-
-    public long Dropped { get; private set; }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var device = await identity.GetAsync(stoppingToken).ConfigureAwait(false);
-        _nextSequence = LoadSequence();
+        link.Connected += OnConnectedAsync;
+        try
+        {
+            await Task.WhenAll(ReportAsync(stoppingToken), DrainAsync(device.DeviceId, stoppingToken)).ConfigureAwait(false);
+        }
+        finally
+        {
+            link.Connected -= OnConnectedAsync;
+        }
+    }
+
+    public override void Dispose()
+    {
+        _drainSignal.Dispose();
+        base.Dispose();
+    }
+
+    private async Task ReportAsync(CancellationToken stoppingToken)
+    {
         using var process = Process.GetCurrentProcess();
         _lastCpu = process.TotalProcessorTime;
         _lastTimestamp = timeProvider.GetTimestamp();
-
         while (!stoppingToken.IsCancellationRequested)
         {
             var interval = TimeSpan.FromSeconds(reconciler.Telemetry?.IntervalSeconds ?? options.Value.IntervalSeconds);
             await Task.Delay(interval, timeProvider, stoppingToken).ConfigureAwait(false);
-            Enqueue(await NextRecordAsync(process, stoppingToken).ConfigureAwait(false));
-            await FlushAsync(device.DeviceId, stoppingToken).ConfigureAwait(false);
+            outbox.Add(NextRecord(process));
+            SignalDrain();
         }
     }
 
-    private async Task<TelemetryRecord> NextRecordAsync(Process process, CancellationToken cancellationToken)
+    private async Task DrainAsync(string deviceId, CancellationToken stoppingToken)
+    {
+        var pace = TimeSpan.FromSeconds(1 / options.Value.DrainBatchesPerSecond);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            await _drainSignal.WaitAsync(stoppingToken).ConfigureAwait(false);
+            if (outbox.Depth > options.Value.MaxBatchReports && link.IsConnected)
+            {
+                LogDraining(outbox.Depth, options.Value.DrainBatchesPerSecond, options.Value.MaxBatchReports);
+            }
+
+            while (outbox.Depth > 0 && link.IsConnected)
+            {
+                if (await outbox.SendNextBatchAsync(link, deviceId, options.Value.MaxBatchReports, stoppingToken).ConfigureAwait(false) == 0)
+                {
+                    // Refused or cut off: try again later (a reconnect also wakes this loop).
+                    await Task.Delay(TimeSpan.FromSeconds(options.Value.RetrySeconds), timeProvider, stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (outbox.Depth > 0)
+                {
+                    await Task.Delay(pace, timeProvider, stoppingToken).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private Task OnConnectedAsync(CancellationToken cancellationToken)
+    {
+        SignalDrain();
+        return Task.CompletedTask;
+    }
+
+    private void SignalDrain()
+    {
+        if (_drainSignal.CurrentCount == 0)
+        {
+            try
+            {
+                _drainSignal.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Already signalled.
+            }
+        }
+    }
+
+    private TelemetryRecord NextRecord(Process process)
     {
         var scoring = metrics.TakeInterval();
         process.Refresh();
@@ -64,11 +128,9 @@ public sealed partial class TelemetryReporter(
         _lastCpu = cpu;
         _lastTimestamp = now;
 
-        var sequence = _nextSequence++;
-        await SaveSequenceAsync(_nextSequence, cancellationToken).ConfigureAwait(false);
         var active = runtime.Active?.Reference;
         return new TelemetryRecord(
-            sequence,
+            0,
             timeProvider.GetUtcNow(),
             active?.Name,
             active?.Version,
@@ -81,60 +143,10 @@ public sealed partial class TelemetryReporter(
             scoring.LatencyP99Ms,
             scoring.LatencyMaxMs,
             Math.Round(cpuPercent, 2),
-            process.WorkingSet64);
+            process.WorkingSet64,
+            scoring.LatencyP95Ms);
     }
 
-    private void Enqueue(TelemetryRecord record)
-    {
-        _pending.Enqueue(record);
-        while (_pending.Count > options.Value.MaxPendingReports)
-        {
-            _pending.Dequeue();
-            Dropped++;
-        }
-    }
-
-    private async Task FlushAsync(string deviceId, CancellationToken cancellationToken)
-    {
-        while (_pending.Count > 0 && link.IsConnected)
-        {
-            var batch = _pending.Take(MaxBatch).ToList();
-            try
-            {
-                await link.PublishTelemetryAsync(TelemetryKinds.Health, TelemetryArrow.Serialize(deviceId, batch), cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogSendFailed(_pending.Count, ex.Message);
-                return;
-            }
-
-            for (var i = 0; i < batch.Count; i++)
-            {
-                _pending.Dequeue();
-            }
-
-            LogSent(batch.Count, batch[^1].Sequence);
-        }
-    }
-
-    private string SequenceFile => Path.Combine(agentOptions.Value.DataDirectory, SequenceFileName);
-
-    private long LoadSequence() =>
-        File.Exists(SequenceFile) && long.TryParse(File.ReadAllText(SequenceFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var next)
-            ? next
-            : 1;
-
-    private async Task SaveSequenceAsync(long next, CancellationToken cancellationToken)
-    {
-        var temporary = SequenceFile + ".tmp";
-        await File.WriteAllTextAsync(temporary, next.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
-        File.Move(temporary, SequenceFile, overwrite: true);
-    }
-
-    [LoggerMessage(EventId = 1300, Level = LogLevel.Debug, Message = "Sent {Count} telemetry report(s) up to sequence {Sequence}")]
-    private partial void LogSent(int count, long sequence);
-
-    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Telemetry not sent, {Pending} report(s) kept for later: {Reason}")]
-    private partial void LogSendFailed(int pending, string reason);
+    [LoggerMessage(EventId = 1306, Level = LogLevel.Information, Message = "Draining {Count} spooled telemetry report(s) at {Rate} batch(es)/s of up to {BatchSize}")]
+    private partial void LogDraining(long count, double rate, int batchSize);
 }

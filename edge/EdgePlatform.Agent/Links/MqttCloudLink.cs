@@ -37,7 +37,7 @@ public sealed partial class MqttCloudLink(
             contentType: MediaTypes.Json);
 
     public Task PublishTelemetryAsync(string kind, ReadOnlyMemory<byte> arrowStream, CancellationToken cancellationToken) =>
-        Connection.PublishAsync(Topics.Telemetry(_deviceId, kind), arrowStream, cancellationToken, contentType: MediaTypes.ArrowStream);
+        Connection.PublishAsync(Topics.Telemetry(_deviceId, kind), arrowStream, cancellationToken, contentType: MediaTypes.ArrowStream, requireSubscriber: true);
 
     private MqttConnection Connection => _connection ?? throw new MqttPublishException("the cloud link has not started");
 

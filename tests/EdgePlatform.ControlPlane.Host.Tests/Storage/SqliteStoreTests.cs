@@ -20,7 +20,7 @@ public sealed class SqliteStoreTests : IDisposable
         Assert.Equal(SqliteMigrations.LatestVersion, _database.Scalar("PRAGMA user_version;"));
         Assert.True(SqliteMigrations.LatestVersion >= 1);
         // Eleven tables of the schema, and SQLite's own sqlite_sequence for the audit log's AUTOINCREMENT.
-        Assert.Equal(12, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
+        Assert.Equal(15, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
     }
 
     [Fact]
@@ -55,9 +55,9 @@ public sealed class SqliteStoreTests : IDisposable
         var store = new SqliteStore(_database.Path);
         var record = Telemetry(7, eventsIn: 100);
 
-        Assert.Equal(1, await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [record], Now, CancellationToken.None));
-        Assert.Equal(0, await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [record with { EventsIn = 999 }], Now.AddSeconds(5), CancellationToken.None));
-        Assert.Equal(1, await store.AddTelemetryAsync("dev-2", TelemetryKinds.Perf, [record], Now, CancellationToken.None));
+        Assert.Single(await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [record], Now, CancellationToken.None));
+        Assert.Empty(await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [record with { EventsIn = 999 }], Now.AddSeconds(5), CancellationToken.None));
+        Assert.Single(await store.AddTelemetryAsync("dev-2", TelemetryKinds.Perf, [record], Now, CancellationToken.None));
 
         var summary = Assert.Single(await store.SummarizeAsync("dev-1", CancellationToken.None));
         Assert.Equal(1, summary.Reports);

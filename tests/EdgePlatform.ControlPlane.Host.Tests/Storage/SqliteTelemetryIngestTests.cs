@@ -18,7 +18,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     public SqliteTelemetryIngestTests()
     {
         _store = new SqliteStore(_database.Path);
-        _ingest = new TelemetryIngestService(_store, _store, TimeProvider.System, NullLogger<TelemetryIngestService>.Instance);
+        _ingest = new TelemetryIngestService(_store, _store, new TelemetryMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<TelemetryIngestService>.Instance);
     }
 
     public Task InitializeAsync() =>
@@ -52,6 +52,90 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         Assert.NotNull(result.RejectedBecause);
         Assert.Equal(1, _ingest.Rejected);
         Assert.Empty(await _ingest.SummarizeAsync(null, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task QueryMinutesAsync_ReportsAcrossTwoMinutes_RollsThemUpPerMinuteAndModelVersion()
+    {
+        // Sequences 1..12, 10 s apart from 12:00:10: the even ones (version 2) fall as 2, 4 | 6, 8, 10 | 12.
+        var reports = Enumerable.Range(1, 12).Select(i => Report(i, i) with { ModelVersion = i % 2 == 0 ? "2" : "1" }).ToList();
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", reports), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", reports), CancellationToken.None);
+
+        var minutes = await _store.QueryMinutesAsync(new TelemetryFilter(null, null, "2", null, null, 100), CancellationToken.None);
+
+        Assert.Equal([Now, Now.AddMinutes(1), Now.AddMinutes(2)], minutes.Select(m => m.Minute));
+        Assert.Equal([2L + 4, 6L + 8 + 10, 12L], minutes.Select(m => m.EventsIn));
+        Assert.Equal([2L, 3L, 1L], minutes.Select(m => m.Reports));
+        Assert.All(minutes, m => Assert.Equal("2", m.ModelVersion));
+    }
+
+    [Fact]
+    public async Task PruneTelemetryAsync_OldRawReports_KeepsRollupsAndStillRefusesTheirSequences()
+    {
+        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20)], Now, CancellationToken.None);
+        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(3, 30)], Now.AddHours(2), CancellationToken.None);
+
+        var pruned = await _store.PruneTelemetryAsync(Now.AddHours(1), Now.AddDays(-1), CancellationToken.None);
+        var replayed = await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20)], Now.AddHours(3), CancellationToken.None);
+
+        Assert.Equal(2, pruned);
+        Assert.Empty(replayed);
+        Assert.Equal([Report(3, 30)], (await _store.QueryRawAsync(new TelemetryFilter(null, null, null, null, null, 100), CancellationToken.None)).Select(p => p.Record));
+        Assert.Equal(60, (await _store.QueryMinutesAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 100), CancellationToken.None)).Sum(m => m.EventsIn));
+    }
+
+    [Fact]
+    public async Task QueryRawAsync_DeviceAndTimeRange_ReturnsOnlyMatchingReportsOldestFirst()
+    {
+        await _store.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(3, 30), Report(1, 10), Report(2, 20)], Now, CancellationToken.None);
+        await _store.AddTelemetryAsync("dev-2", TelemetryKinds.Health, [Report(2, 99)], Now, CancellationToken.None);
+
+        var points = await _store.QueryRawAsync(new TelemetryFilter(["dev-1"], null, null, Now.AddSeconds(20), Now.AddSeconds(40), 100), CancellationToken.None);
+
+        Assert.Equal([2L, 3L], points.Select(p => p.Record.Sequence));
+        Assert.All(points, p => Assert.Equal("dev-1", p.DeviceId));
+    }
+
+    [Fact]
+    public async Task IngestAsync_Rejections_PersistPerDeviceAndReasonAcrossRestarts()
+    {
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, "garbage"u8.ToArray(), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, "garbage"u8.ToArray(), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, TelemetryArrow.Serialize("dev-2", [Report(1, 10)]), CancellationToken.None);
+
+        var reopened = new SqliteStore(_database.Path);
+        var rejections = await reopened.ListRejectionsAsync(CancellationToken.None);
+
+        Assert.Equal(
+            [("dev-1", TelemetryRejections.ForeignDevice, 1L), ("dev-1", TelemetryRejections.Malformed, 2L)],
+            rejections.Select(r => (r.DeviceId, r.Reason, r.Count)));
+    }
+
+    [Fact]
+    public async Task AddTelemetryAsync_AnyBatch_RenewsTheDeviceLease()
+    {
+        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10)], Now.AddMinutes(5), CancellationToken.None);
+
+        Assert.Equal(Now.AddMinutes(5), (await _store.GetDeviceAsync("dev-1", CancellationToken.None))!.LastSeen);
+    }
+
+    [Fact]
+    public async Task Open_DatabaseFromBeforeRollups_BackfillsThemFromStoredReports()
+    {
+        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20), Report(7, 70)], Now, CancellationToken.None);
+        _database.Scalar(
+            "DROP TABLE telemetry_minutes; DROP TABLE telemetry_rejections; DROP TABLE telemetry_watermarks; DROP INDEX telemetry_by_time; " +
+            "ALTER TABLE telemetry DROP COLUMN latency_p95_ms; ALTER TABLE telemetry DROP COLUMN queue_depth; " +
+            "ALTER TABLE telemetry DROP COLUMN queue_bytes; ALTER TABLE telemetry DROP COLUMN reports_shed; PRAGMA user_version = 4; SELECT 0;");
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        var migrated = new SqliteStore(_database.Path);
+        var minutes = await migrated.QueryMinutesAsync(new TelemetryFilter(null, null, null, null, null, 100), CancellationToken.None);
+
+        Assert.Equal([(Now, 30L, 2L), (Now.AddMinutes(1), 70L, 1L)], minutes.Select(m => (m.Minute, m.EventsIn, m.Reports)));
+        Assert.Equal(100, Assert.Single(await migrated.SummarizeAsync("dev-1", CancellationToken.None)).Latest.EventsIn);
     }
 
     private static TelemetryRecord Report(long sequence, long eventsIn) =>

@@ -20,8 +20,8 @@ public class DeviceMessageRouterTests
     public DeviceMessageRouterTests()
     {
         _store.AddDevice("dev-1");
-        _telemetry = new TelemetryIngestService(_store, _store, _time, NullLogger<TelemetryIngestService>.Instance);
-        _router = new DeviceMessageRouter(new FleetService(_store, Substitute.For<IDeviceSessions>(), _time, NullLogger<FleetService>.Instance), _telemetry, NullLogger<DeviceMessageRouter>.Instance);
+        _telemetry = new TelemetryIngestService(_store, _store, new TelemetryMetrics(new TestMeterFactory()), _time, NullLogger<TelemetryIngestService>.Instance);
+        _router = new DeviceMessageRouter(new FleetService(_store, Substitute.For<IDeviceSessions>(), Microsoft.Extensions.Options.Options.Create(new EnrollmentOptions()), _time, NullLogger<FleetService>.Instance), _telemetry, NullLogger<DeviceMessageRouter>.Instance);
     }
 
     [Fact]

@@ -18,7 +18,7 @@ public class FleetServiceTests
 
     public FleetServiceTests()
     {
-        _fleet = new FleetService(_store, _sessions, _time, NullLogger<FleetService>.Instance);
+        _fleet = new FleetService(_store, _sessions, Microsoft.Extensions.Options.Options.Create(new EnrollmentOptions()), _time, NullLogger<FleetService>.Instance);
         _store.AddDevice("dev-1");
     }
 
@@ -71,6 +71,48 @@ public class FleetServiceTests
         await _fleet.HandleReportedAsync("dev-9", JsonSerializer.SerializeToUtf8Bytes(reported, ContractsJsonContext.Default.ReportedState), CancellationToken.None);
 
         Assert.Null(await _store.GetDeviceAsync("dev-9", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task GetAsync_SilentForTwoHeartbeatIntervals_ShowsOfflineThoughNoWillArrived()
+    {
+        // Default heartbeat (telemetry) interval: 10 s, so the lease is 20 s.
+        await _fleet.HandleStatusAsync("dev-1", "online"u8.ToArray(), CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(20));
+        var atLease = await _fleet.GetAsync("dev-1", CancellationToken.None);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+
+        var afterLease = await _fleet.GetAsync("dev-1", CancellationToken.None);
+
+        Assert.Equal(DeviceStatuses.Online, atLease.Status);
+        Assert.Equal(DeviceStatuses.Offline, afterLease.Status);
+    }
+
+    [Fact]
+    public async Task GetAsync_TelemetryKeepsArriving_LeaseRenewedAndDeviceStaysOnline()
+    {
+        await _fleet.HandleStatusAsync("dev-1", "online"u8.ToArray(), CancellationToken.None);
+        for (var i = 0; i < 5; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(10));
+            await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [], _time.Now, CancellationToken.None);
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(15));
+
+        Assert.Equal(DeviceStatuses.Online, (await _fleet.GetAsync("dev-1", CancellationToken.None)).Status);
+    }
+
+    [Fact]
+    public async Task ListAsync_DesiredStateSetsALongerInterval_LeaseFollowsIt()
+    {
+        _store.AddDevice("dev-2", new DesiredState(1, null, new TelemetrySettings(60)));
+        await _fleet.HandleStatusAsync("dev-2", "online"u8.ToArray(), CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(119));
+
+        var device = (await _fleet.ListAsync(CancellationToken.None)).Single(d => d.Id == "dev-2");
+
+        Assert.Equal(DeviceStatuses.Online, device.Status);
     }
 
     [Fact]

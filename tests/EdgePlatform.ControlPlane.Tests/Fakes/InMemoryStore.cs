@@ -14,6 +14,7 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
     private readonly List<ModelRecord> _models = [];
     private readonly List<DeploymentInfo> _deployments = [];
     private readonly ConcurrentDictionary<(string Device, long Sequence), (string Kind, TelemetryRecord Record)> _telemetry = new();
+    private readonly ConcurrentDictionary<(string Device, string Reason), long> _rejections = new();
 
     public IReadOnlyList<DeploymentInfo> Deployments => _deployments;
 
@@ -129,10 +130,42 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         }
     }
 
-    public Task<int> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken) =>
-        Task.FromResult(records.Count(record => _telemetry.TryAdd((deviceId, record.Sequence), (kind, record))));
+    public async Task<IReadOnlyList<TelemetryRecord>> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken)
+    {
+        var added = records.Where(record => _telemetry.TryAdd((deviceId, record.Sequence), (kind, record))).ToList();
+        await Update(deviceId, d => d with { LastSeen = receivedAt }).ConfigureAwait(false);
+        return added;
+    }
 
     public Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("not needed by these tests");
+
+    public IReadOnlyDictionary<(string Device, string Reason), long> Rejections => _rejections;
+
+    public Task AddRejectionAsync(string deviceId, string reason, long count, string detail, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        _rejections.AddOrUpdate((deviceId, reason), count, (_, existing) => existing + count);
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<TelemetryRejectionCount>> ListRejectionsAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<TelemetryRejectionCount>>([.. _rejections.Select(r => new TelemetryRejectionCount(r.Key.Device, r.Key.Reason, r.Value, DateTimeOffset.UnixEpoch, ""))]);
+
+    public Task<IReadOnlyList<TelemetryPoint>> QueryRawAsync(TelemetryFilter filter, CancellationToken cancellationToken)
+    {
+        LastFilter = filter;
+        return Task.FromResult<IReadOnlyList<TelemetryPoint>>([]);
+    }
+
+    public Task<IReadOnlyList<TelemetryMinute>> QueryMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken)
+    {
+        LastFilter = filter;
+        return Task.FromResult<IReadOnlyList<TelemetryMinute>>([]);
+    }
+
+    public TelemetryFilter? LastFilter { get; private set; }
+
+    public Task<long> PruneTelemetryAsync(DateTimeOffset rawBefore, DateTimeOffset rollupsBefore, CancellationToken cancellationToken) =>
         throw new NotSupportedException("not needed by these tests");
 
     private Task Update(string deviceId, Func<DeviceRecord, DeviceRecord> change)

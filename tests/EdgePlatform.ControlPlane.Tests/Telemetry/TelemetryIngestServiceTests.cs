@@ -15,7 +15,7 @@ public class TelemetryIngestServiceTests
 
     public TelemetryIngestServiceTests()
     {
-        _ingest = new TelemetryIngestService(_store, _store, _time, NullLogger<TelemetryIngestService>.Instance);
+        _ingest = new TelemetryIngestService(_store, _store, new TelemetryMetrics(new TestMeterFactory()), _time, NullLogger<TelemetryIngestService>.Instance);
         _store.AddDevice("dev-1");
         _store.AddDevice("dev-2");
     }
@@ -117,6 +117,27 @@ public class TelemetryIngestServiceTests
 
         Assert.Equal("unknown telemetry kind 'gossip'", result.RejectedBecause);
         Assert.Empty(_store.Telemetry);
+    }
+
+    [Fact]
+    public async Task IngestAsync_MixOfMalformedForeignReplayedAndValid_CountsEachReasonAndStoresOnlyTheValid()
+    {
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-1", 1, 2), CancellationToken.None);
+
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, "not arrow"u8.ToArray(), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-2", 3), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-1", 1, 2), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", "gossip", Batch("dev-1", 4), CancellationToken.None);
+        var after = await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-1", 3), CancellationToken.None);
+
+        Assert.Equal(new TelemetryIngestResult(1, 0, null), after);
+        Assert.Equal([1L, 2L, 3L], _store.Telemetry.Keys.Select(k => k.Sequence).Order());
+        Assert.Equal(1, _store.Rejections[("dev-1", TelemetryRejections.Malformed)]);
+        Assert.Equal(1, _store.Rejections[("dev-1", TelemetryRejections.ForeignDevice)]);
+        Assert.Equal(2, _store.Rejections[("dev-1", TelemetryRejections.ReplayedSequence)]);
+        Assert.Equal(1, _store.Rejections[("dev-1", TelemetryRejections.UnknownKind)]);
+        var stats = await _ingest.GetStatsAsync(CancellationToken.None);
+        Assert.Equal((3L, 2L, 3L), (stats.Accepted, stats.Replayed, stats.Rejected));
     }
 
     [Fact]

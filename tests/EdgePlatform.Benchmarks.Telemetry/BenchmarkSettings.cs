@@ -1,0 +1,36 @@
+using System.Globalization;
+
+namespace EdgePlatform.Benchmarks.Telemetry;
+
+/// <summary>What one benchmark run does; every value has a default so a bare run is the documented one.</summary>
+internal sealed record BenchmarkSettings(int Devices, int Seconds, double MessagesPerDeviceSecond, int IdleConnections)
+{
+    public static BenchmarkSettings Parse(string[] args)
+    {
+        var settings = new BenchmarkSettings(1000, 20, 6, 10_000);
+        for (var i = 0; i < args.Length; i += 2)
+        {
+            if (i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"option '{args[i]}' needs a value");
+            }
+
+            var value = args[i + 1];
+            settings = args[i] switch
+            {
+                "--devices" => settings with { Devices = Positive(args[i], value) },
+                "--seconds" => settings with { Seconds = Positive(args[i], value) },
+                "--rate" => settings with { MessagesPerDeviceSecond = double.Parse(value, CultureInfo.InvariantCulture) },
+                "--idle" => settings with { IdleConnections = int.Parse(value, CultureInfo.InvariantCulture) },
+                _ => throw new ArgumentException($"unknown option '{args[i]}'; known: --devices, --seconds, --rate, --idle"),
+            };
+        }
+
+        return settings;
+    }
+
+    private static int Positive(string option, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n
+            : throw new ArgumentException($"{option} must be a positive whole number, not '{value}'");
+}

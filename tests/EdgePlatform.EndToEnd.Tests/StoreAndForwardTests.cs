@@ -1,0 +1,131 @@
+namespace EdgePlatform.EndToEnd.Tests;
+
+/// <summary>
+/// Telemetry store-and-forward with real processes: the control plane (and with it the embedded
+/// broker) stopped while the agent goes on handling events, and the agent killed with SIGKILL
+/// while it drains its backlog. The cloud's counts must equal what the agent handled, exactly.
+/// </summary>
+[Trait("Category", "EndToEnd")]
+public sealed class StoreAndForwardTests(StoreAndForwardFixture platform) : IClassFixture<StoreAndForwardFixture>
+{
+    [Fact]
+    public async Task EmbeddedBrokerStopped_AgentKeepsScoring_CloudEventCountsEqualTheAgentsExactly()
+    {
+        var before = await CountedEventsAsync();
+        await platform.ScoreAsync(20);
+
+        await platform.Server.StopAsync(TimeSpan.FromSeconds(20));
+        await platform.ScoreAsync(30);
+
+        // Several heartbeats pass with the broker gone, so reports pile up in the agent's spool.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await platform.StartServerAsync();
+
+        var summary = await WaitForEventsAsync(before + 50);
+        Assert.Equal(before + 50, summary.Latest.EventsIn);
+        Assert.Equal(before + 50, summary.Latest.DeadLettered);
+
+        // Every report from the first to the last arrived exactly once: none lost, none counted twice.
+        Assert.Equal(summary.LastSequence, summary.Reports);
+        Assert.False(platform.Agent.HasExited);
+    }
+
+    [Fact]
+    public async Task AgentKilledMidDrain_Restarted_NoReportLostNoneCountedTwice()
+    {
+        var before = await CountedEventsAsync();
+        var reportsBefore = (await platform.SummaryAsync())?.Reports ?? 0;
+        await platform.Server.StopAsync(TimeSpan.FromSeconds(20));
+
+        // Ten heartbeats' worth of events while the cloud is away: a backlog of at least ten reports.
+        for (var i = 0; i < 10; i++)
+        {
+            await platform.ScoreAsync(4);
+            await Task.Delay(TimeSpan.FromMilliseconds(1100));
+        }
+
+        await platform.StartServerAsync();
+
+        // The agent drains two reports a second; kill it once the cloud has some of the backlog but not all.
+        await Wait.UntilAsync(
+            async () => (await platform.SummaryAsync())?.Reports >= reportsBefore + 3,
+            "the agent to start draining its backlog");
+        platform.Agent.Kill();
+        await platform.Agent.WaitForExitAsync(default);
+        var atKill = await platform.SummaryAsync();
+        Assert.True(atKill!.Latest.EventsIn < before + 40, $"the kill came after the drain finished ({atKill.Latest.EventsIn - before} of 40 events counted)");
+
+        await platform.StartAgentAsync();
+
+        var summary = await WaitForEventsAsync(before + 40);
+        Assert.Equal(before + 40, summary.Latest.EventsIn);
+        Assert.Equal(summary.LastSequence, summary.Reports);
+        var ingest = await platform.Api.GetTelemetryIngestAsync(default);
+        Assert.DoesNotContain(ingest.Rejections, r => r.Reason != Contracts.TelemetryRejections.ReplayedSequence);
+    }
+
+    [Fact]
+    public async Task Edgectl_TelemetryQueryRejectionsAndParquetExport_ShowTheDevicesReports()
+    {
+        var before = await CountedEventsAsync();
+        await platform.ScoreAsync(3);
+        await WaitForEventsAsync(before + 3);
+        var server = new[] { "--server", platform.Api.Server.ToString(), "--token", platform.AdminToken };
+        var file = Path.Combine(platform.Root, "telemetry.parquet");
+
+        var (queryExit, query) = await EdgectlAsync(["telemetry", "query", "--device", StoreAndForwardFixture.Device, "--resolution", "raw", "--output", "json", .. server]);
+        var (rejectionsExit, rejections) = await EdgectlAsync(["telemetry", "rejections", .. server]);
+        var (exportExit, export) = await EdgectlAsync(["telemetry", "export", "--format", "parquet", "-f", file, .. server]);
+        var (badExit, bad) = await EdgectlAsync(["telemetry", "export", "--format", "csv", "-f", file, .. server]);
+
+        Assert.True(queryExit == 0, query);
+        var raw = System.Text.Json.JsonSerializer.Deserialize(query, Contracts.ContractsJsonContext.Default.TelemetryQueryResult)!.Raw;
+        Assert.NotEmpty(raw);
+        Assert.All(raw, p => Assert.Equal(StoreAndForwardFixture.Device, p.DeviceId));
+        Assert.True(rejectionsExit == 0, rejections);
+        Assert.Contains("report(s) accepted", rejections, StringComparison.Ordinal);
+        Assert.True(exportExit == 0, export);
+        Assert.Equal("PAR1"u8.ToArray(), (await File.ReadAllBytesAsync(file))[..4]);
+        Assert.NotEqual(0, badExit);
+        Assert.Contains("'csv' is not supported", bad, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int ExitCode, string Output)> EdgectlAsync(string[] arguments)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add("exec");
+        info.ArgumentList.Add(typeof(EdgePlatform.Cli.CliException).Assembly.Location);
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        info.Environment["COLUMNS"] = "400";
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(Wait.Timeout);
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    // Each test ends with the spool drained, so what the cloud counts now is all the agent handled so far.
+    private async Task<long> CountedEventsAsync() => (await platform.SummaryAsync())?.Latest.EventsIn ?? 0;
+
+    private async Task<Contracts.DeviceTelemetrySummary> WaitForEventsAsync(long expected)
+    {
+        Contracts.DeviceTelemetrySummary? summary = null;
+        await Wait.UntilAsync(
+            async () =>
+            {
+                summary = await platform.SummaryAsync();
+                return summary?.Latest.EventsIn >= expected;
+            },
+            $"the cloud to count {expected} events");
+
+        // A duplicate would show only after more reports arrive: let the spool drain fully and read again.
+        await Wait.UntilAsync(
+            async () => (await platform.SummaryAsync())!.Latest.QueueDepth == 0,
+            "the agent's spool to drain");
+        return (await platform.SummaryAsync())!;
+    }
+}
