@@ -3,14 +3,12 @@ using Microsoft.Data.Sqlite;
 namespace EdgePlatform.ControlPlane.Host.Storage;
 
 /// <summary>
-/// Ordered schema migrations tracked in <c>PRAGMA user_version</c>. A migration is never edited
-/// once released; changes go in a new entry. Steps are numbered: a number may be held for a
-/// change being made elsewhere (step 5 is), and a release must not ship with such a gap, since a
-/// database past the gap would never run the step that later fills it.
+/// Ordered schema migrations tracked in <c>PRAGMA user_version</c>: step N is entry N - 1. A
+/// migration is never edited once released; changes go in a new entry at the end.
 /// </summary>
 internal static class SqliteMigrations
 {
-    private static readonly string[] NumberedFromOne =
+    private static readonly string[] Steps =
     [
         """
         CREATE TABLE devices (
@@ -134,10 +132,7 @@ internal static class SqliteMigrations
         ALTER TABLE devices ADD COLUMN certificate TEXT NULL;
         ALTER TABLE devices ADD COLUMN attestation TEXT NULL;
         """,
-    ];
-
-    /// <summary>Telemetry store-and-forward: spool columns, per-minute rollups and counted rejections.</summary>
-    private const string Step6Telemetry =
+        // Telemetry store-and-forward: spool columns, per-minute rollups and counted rejections.
         """
         ALTER TABLE telemetry ADD COLUMN latency_p95_ms REAL NOT NULL DEFAULT 0;
         ALTER TABLE telemetry ADD COLUMN queue_depth INTEGER NOT NULL DEFAULT 0;
@@ -182,11 +177,10 @@ internal static class SqliteMigrations
                SUM(events_in), SUM(events_scored), SUM(errors), SUM(dead_lettered), MAX(latency_p50_ms), MAX(latency_p99_ms),
                MAX(latency_max_ms), AVG(cpu_percent), MAX(memory_bytes), 0, 0, MAX(sequence)
         FROM telemetry GROUP BY device_id, substr(ts, 1, 16), COALESCE(model_name, ''), COALESCE(model_version, '');
-        """;
+        """,
+    ];
 
-    private static readonly SortedDictionary<int, string> Steps = BuildSteps();
-
-    public static int LatestVersion => Steps.Keys.Max();
+    public static int LatestVersion => Steps.Length;
 
     public static void Apply(SqliteConnection connection)
     {
@@ -203,8 +197,9 @@ internal static class SqliteMigrations
                 $"the database schema is version {current}, newer than this server knows ({LatestVersion}); upgrade the server");
         }
 
-        foreach (var (version, sql) in Steps.Where(step => step.Key > current))
+        for (var version = current + 1; version <= Steps.Length; version++)
         {
+            var sql = Steps[version - 1];
             using var transaction = connection.BeginTransaction();
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
@@ -212,18 +207,6 @@ internal static class SqliteMigrations
             command.ExecuteNonQuery();
             transaction.Commit();
         }
-    }
-
-    private static SortedDictionary<int, string> BuildSteps()
-    {
-        var steps = new SortedDictionary<int, string>();
-        for (var i = 0; i < NumberedFromOne.Length; i++)
-        {
-            steps.Add(i + 1, NumberedFromOne[i]);
-        }
-
-        steps.Add(6, Step6Telemetry);
-        return steps;
     }
 
     private static int CurrentVersion(SqliteConnection connection)

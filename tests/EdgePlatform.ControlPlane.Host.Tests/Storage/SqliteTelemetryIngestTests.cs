@@ -128,7 +128,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         _database.Scalar(
             "DROP TABLE telemetry_minutes; DROP TABLE telemetry_rejections; DROP TABLE telemetry_watermarks; DROP INDEX telemetry_by_time; " +
             "ALTER TABLE telemetry DROP COLUMN latency_p95_ms; ALTER TABLE telemetry DROP COLUMN queue_depth; " +
-            "ALTER TABLE telemetry DROP COLUMN queue_bytes; ALTER TABLE telemetry DROP COLUMN reports_shed; PRAGMA user_version = 4; SELECT 0;");
+            "ALTER TABLE telemetry DROP COLUMN queue_bytes; ALTER TABLE telemetry DROP COLUMN reports_shed; PRAGMA user_version = 5; SELECT 0;");
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
 
         var migrated = new SqliteStore(_database.Path);
