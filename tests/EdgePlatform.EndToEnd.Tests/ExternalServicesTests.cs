@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using EdgePlatform.Cli;
 using EdgePlatform.Cli.Processes;
@@ -21,7 +20,7 @@ public sealed class ExternalServicesTests : IAsyncLifetime
 {
     private const string DeviceId = "e2e-external";
     private readonly ProcessGroup _processes = new();
-    private readonly List<Process> _services = [];
+    private readonly List<ServiceProcess> _services = [];
     private readonly string _root = Directory.CreateTempSubdirectory("edgeplatform-e2e-external-").FullName;
     private ApiClient _api = null!;
     private ServerEndpoints _endpoints = null!;
@@ -30,17 +29,13 @@ public sealed class ExternalServicesTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var mosquitto = Environment.GetEnvironmentVariable("EDGEPLATFORM_TEST_MOSQUITTO") is { Length: > 0 } configured ? configured : "/usr/sbin/mosquitto";
-        var registryBinary = FindOnPath("docker-registry");
-        if (!File.Exists(mosquitto) || registryBinary is null)
-        {
-            throw new InvalidOperationException("mosquitto and docker-registry are needed: run tests/run.sh, which installs them");
-        }
+        var registryBinary = FindOnPath("docker-registry")
+            ?? throw new InvalidOperationException("docker-registry is needed: run tests/run.sh, which installs it");
 
         var serverDirectory = Path.Combine(_root, "server");
         var brokerDirectory = Path.Combine(_root, "mosquitto");
-        var brokerPort = FreePort();
-        var registryPort = FreePort();
+        var brokerPort = ServiceProcess.FreePort();
+        var registryPort = ServiceProcess.FreePort();
         _registry = new Uri($"http://127.0.0.1:{registryPort}/");
         var adminTokenFile = Path.Combine(_root, "admin.token");
         var server = _processes.Start(
@@ -58,10 +53,7 @@ public sealed class ExternalServicesTests : IAsyncLifetime
         _adminToken = (await File.ReadAllTextAsync(adminTokenFile)).Trim();
         _api = new ApiClient(new Uri(_endpoints.HttpUrl), _adminToken);
 
-        // mosquitto with the configuration the control plane wrote (as root it would switch to a user that cannot read the key).
-        var brokerConfig = Path.Combine(brokerDirectory, "run.conf");
-        await File.WriteAllTextAsync(brokerConfig, (Environment.UserName == "root" ? "user root\n" : string.Empty) + await File.ReadAllTextAsync(Path.Combine(brokerDirectory, "mosquitto.conf")));
-        StartService(mosquitto, ["-c", brokerConfig], "mosquitto.log");
+        _services.Add(await ServiceProcess.StartMosquittoAsync(brokerDirectory, Path.Combine(_root, "mosquitto.log")));
 
         // The distribution registry trusting the control plane's token signing certificate.
         var registryConfig = Path.Combine(_root, "registry.yml");
@@ -81,7 +73,7 @@ public sealed class ExternalServicesTests : IAsyncLifetime
                 issuer: edgeplatform
                 rootcertbundle: {Path.Combine(serverDirectory, "token-signing.crt")}
             """);
-        StartService(registryBinary, ["serve", registryConfig], "registry.log");
+        _services.Add(ServiceProcess.Start(registryBinary, ["serve", registryConfig], Path.Combine(_root, "registry.log")));
         using var probe = new HttpClient();
         await Wait.UntilAsync(
             async () =>
@@ -105,13 +97,7 @@ public sealed class ExternalServicesTests : IAsyncLifetime
         await _processes.DisposeAsync();
         foreach (var service in _services)
         {
-            if (!service.HasExited)
-            {
-                service.Kill(entireProcessTree: true);
-                await service.WaitForExitAsync();
-            }
-
-            service.Dispose();
+            await service.DisposeAsync();
         }
 
         try
@@ -184,33 +170,8 @@ public sealed class ExternalServicesTests : IAsyncLifetime
         Assert.True(process.ExitCode == 0, $"edgectl {string.Join(' ', arguments)} exited {process.ExitCode}:\n{await stderr}\n{await stdout}");
     }
 
-    private void StartService(string binary, string[] arguments, string logName)
-    {
-        var log = Path.Combine(_root, logName);
-        var info = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        var process = Process.Start(info)!;
-        var writer = TextWriter.Synchronized(new StreamWriter(log) { AutoFlush = true });
-        process.OutputDataReceived += (_, e) => writer.WriteLine(e.Data);
-        process.ErrorDataReceived += (_, e) => writer.WriteLine(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _services.Add(process);
-    }
-
     private static string? FindOnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':')
             .Select(d => Path.Combine(d, name))
             .FirstOrDefault(File.Exists);
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using EdgePlatform.Cli;
 using EdgePlatform.Cli.Processes;
@@ -8,20 +6,21 @@ using EdgePlatform.Contracts;
 namespace EdgePlatform.EndToEnd.Tests;
 
 /// <summary>
-/// A control plane with its embedded broker and one agent, as real processes, that tests stop,
-/// kill and restart. The server keeps fixed ports across restarts so the agent finds it again;
+/// A control plane with its embedded broker (or, in <see cref="MosquittoStoreAndForwardFixture"/>,
+/// with mosquitto) and one agent, as real processes, that tests stop, kill and restart. The server keeps fixed ports across restarts so the agent finds it again;
 /// the agent drains its spool slowly (one report per batch, two batches a second) so a test can
 /// catch it mid-drain. No model is deployed: every event is received and dead-lettered, which
 /// the agent counts like any other event, so counts are exact without training a model.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "xunit disposes fixtures through IAsyncLifetime.DisposeAsync.")]
-public sealed class StoreAndForwardFixture : IAsyncLifetime
+public class StoreAndForwardFixture : IAsyncLifetime
 {
     public const string Device = "e2e-spool";
 
     private readonly ProcessGroup _processes = new();
-    private readonly int _httpPort = FreePort();
-    private readonly int _mqttPort = FreePort();
+    private readonly int _httpPort = ServiceProcess.FreePort();
+    private readonly int _mqttPort = ServiceProcess.FreePort();
+    private ServiceProcess? _mosquitto;
     private int _serverStarts;
     private int _agentStarts;
     private string _enrollmentKeyFile = string.Empty;
@@ -42,9 +41,19 @@ public sealed class StoreAndForwardFixture : IAsyncLifetime
 
     public LocalBus Bus { get; private set; } = null!;
 
+    /// <summary>True where mosquitto, configured by the control plane, is the device broker.</summary>
+    protected virtual bool UsesMosquitto => false;
+
+    private string MosquittoDirectory => Path.Combine(Root, "mosquitto");
+
     public async Task InitializeAsync()
     {
         await StartServerAsync();
+        if (UsesMosquitto)
+        {
+            await StartBrokerAsync();
+        }
+
         await StartAgentAsync();
         await Wait.UntilAsync(
             async () => (await Api.GetDeviceAsync(Device, default)).Status == DeviceStatuses.Online,
@@ -67,6 +76,10 @@ public sealed class StoreAndForwardFixture : IAsyncLifetime
             [
                 $"--Server:DataDirectory={ServerDirectory}", $"--Server:HttpPort={_httpPort}", $"--Server:MqttPort={_mqttPort}",
                 "--Enrollment:TelemetryIntervalSeconds=1", $"--Server:InitialAdminTokenFile={adminTokenFile}",
+                $"--Attestation:TrustedAgentDirectory={Path.GetDirectoryName(HostProcess.AgentAssembly)}",
+                .. UsesMosquitto
+                    ? (string[])["--Broker:Mode=external", "--Broker:Host=127.0.0.1", $"--Broker:Port={_mqttPort}", $"--Broker:MosquittoConfigDirectory={MosquittoDirectory}"]
+                    : [],
             ],
             Path.Combine(Root, $"server-{_serverStarts}.log"));
         var endpoints = await Wait.ForFileAsync(endpointsFile, Server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
@@ -77,6 +90,30 @@ public sealed class StoreAndForwardFixture : IAsyncLifetime
             AdminToken = (await File.ReadAllTextAsync(adminTokenFile)).Trim();
             Api = new ApiClient(new Uri(endpoints.HttpUrl), AdminToken);
         }
+    }
+
+    /// <summary>Stops the device broker: the embedded one by stopping the control plane, mosquitto by SIGTERM.</summary>
+    public async Task StopBrokerAsync()
+    {
+        if (!UsesMosquitto)
+        {
+            await Server.StopAsync(TimeSpan.FromSeconds(20));
+            return;
+        }
+
+        await _mosquitto!.DisposeAsync();
+        _mosquitto = null;
+    }
+
+    public async Task StartBrokerAsync()
+    {
+        if (!UsesMosquitto)
+        {
+            await StartServerAsync();
+            return;
+        }
+
+        _mosquitto = await ServiceProcess.StartMosquittoAsync(MosquittoDirectory, Path.Combine(Root, "mosquitto.log"));
     }
 
     public async Task StartAgentAsync()
@@ -92,7 +129,7 @@ public sealed class StoreAndForwardFixture : IAsyncLifetime
             HostProcess.AgentAssembly,
             [
                 $"--Agent:DataDirectory={AgentDirectory}", $"--Agent:DeviceId={Device}", $"--Agent:ControlPlaneUrl=http://127.0.0.1:{_httpPort}",
-                $"--Agent:EnrollmentKeyFile={_enrollmentKeyFile}", "--LocalBroker:Port=0",
+                $"--Agent:EnrollmentKeyFile={_enrollmentKeyFile}", "--LocalBroker:Port=0", "--InferenceHttp:Port=0",
                 "--Telemetry:IntervalSeconds=1", "--Telemetry:MaxBatchReports=1", "--Telemetry:DrainBatchesPerSecond=2", "--Telemetry:RetrySeconds=1",
             ],
             Path.Combine(Root, $"agent-{_agentStarts}.log"));
@@ -126,6 +163,11 @@ public sealed class StoreAndForwardFixture : IAsyncLifetime
 
         Api?.Dispose();
         await _processes.DisposeAsync();
+        if (_mosquitto is not null)
+        {
+            await _mosquitto.DisposeAsync();
+        }
+
         try
         {
             Directory.Delete(Root, recursive: true);
@@ -135,11 +177,10 @@ public sealed class StoreAndForwardFixture : IAsyncLifetime
             // A log still being flushed keeps the folder; it is under the system temp directory.
         }
     }
+}
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+/// <summary>The same, with mosquitto (configured from the control plane's CA) as the device broker.</summary>
+public sealed class MosquittoStoreAndForwardFixture : StoreAndForwardFixture
+{
+    protected override bool UsesMosquitto => true;
 }

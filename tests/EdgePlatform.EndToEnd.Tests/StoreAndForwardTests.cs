@@ -1,25 +1,28 @@
 namespace EdgePlatform.EndToEnd.Tests;
 
 /// <summary>
-/// Telemetry store-and-forward with real processes: the control plane (and with it the embedded
-/// broker) stopped while the agent goes on handling events, and the agent killed with SIGKILL
-/// while it drains its backlog. The cloud's counts must equal what the agent handled, exactly.
+/// Telemetry store-and-forward with real processes: the broker stopped while the agent goes on
+/// handling events (with the embedded broker, the whole control plane), and the agent killed
+/// with SIGKILL while it drains its backlog. The cloud's counts must equal what the agent
+/// handled, exactly. Run against the embedded broker and against mosquitto.
 /// </summary>
 [Trait("Category", "EndToEnd")]
-public sealed class StoreAndForwardTests(StoreAndForwardFixture platform) : IClassFixture<StoreAndForwardFixture>
+public abstract class StoreAndForwardTests(StoreAndForwardFixture platform)
 {
+    protected StoreAndForwardFixture Platform => platform;
+
     [Fact]
-    public async Task EmbeddedBrokerStopped_AgentKeepsScoring_CloudEventCountsEqualTheAgentsExactly()
+    public async Task BrokerStopped_AgentKeepsScoring_CloudEventCountsEqualTheAgentsExactly()
     {
         var before = await CountedEventsAsync();
         await platform.ScoreAsync(20);
 
-        await platform.Server.StopAsync(TimeSpan.FromSeconds(20));
+        await platform.StopBrokerAsync();
         await platform.ScoreAsync(30);
 
         // Several heartbeats pass with the broker gone, so reports pile up in the agent's spool.
         await Task.Delay(TimeSpan.FromSeconds(3));
-        await platform.StartServerAsync();
+        await platform.StartBrokerAsync();
 
         var summary = await WaitForEventsAsync(before + 50);
         Assert.Equal(before + 50, summary.Latest.EventsIn);
@@ -35,7 +38,7 @@ public sealed class StoreAndForwardTests(StoreAndForwardFixture platform) : ICla
     {
         var before = await CountedEventsAsync();
         var reportsBefore = (await platform.SummaryAsync())?.Reports ?? 0;
-        await platform.Server.StopAsync(TimeSpan.FromSeconds(20));
+        await platform.StopBrokerAsync();
 
         // Ten heartbeats' worth of events while the cloud is away: a backlog of at least ten reports.
         for (var i = 0; i < 10; i++)
@@ -44,7 +47,7 @@ public sealed class StoreAndForwardTests(StoreAndForwardFixture platform) : ICla
             await Task.Delay(TimeSpan.FromMilliseconds(1100));
         }
 
-        await platform.StartServerAsync();
+        await platform.StartBrokerAsync();
 
         // The agent drains two reports a second; kill it once the cloud has some of the backlog but not all.
         await Wait.UntilAsync(
@@ -64,14 +67,39 @@ public sealed class StoreAndForwardTests(StoreAndForwardFixture platform) : ICla
         Assert.DoesNotContain(ingest.Rejections, r => r.Reason != Contracts.TelemetryRejections.ReplayedSequence);
     }
 
+    // Each test ends with the spool drained, so what the cloud counts now is all the agent handled so far.
+    protected async Task<long> CountedEventsAsync() => (await platform.SummaryAsync())?.Latest.EventsIn ?? 0;
+
+    protected async Task<Contracts.DeviceTelemetrySummary> WaitForEventsAsync(long expected)
+    {
+        Contracts.DeviceTelemetrySummary? summary = null;
+        await Wait.UntilAsync(
+            async () =>
+            {
+                summary = await platform.SummaryAsync();
+                return summary?.Latest.EventsIn >= expected;
+            },
+            $"the cloud to count {expected} events");
+
+        // A duplicate would show only after more reports arrive: let the spool drain fully and read again.
+        await Wait.UntilAsync(
+            async () => (await platform.SummaryAsync())!.Latest.QueueDepth == 0,
+            "the agent's spool to drain");
+        return (await platform.SummaryAsync())!;
+    }
+}
+
+/// <summary>The embedded broker: stopping it stops the control plane; also the telemetry commands of edgectl.</summary>
+public sealed class EmbeddedBrokerStoreAndForwardTests(StoreAndForwardFixture platform) : StoreAndForwardTests(platform), IClassFixture<StoreAndForwardFixture>
+{
     [Fact]
     public async Task Edgectl_TelemetryQueryRejectionsAndParquetExport_ShowTheDevicesReports()
     {
         var before = await CountedEventsAsync();
-        await platform.ScoreAsync(3);
+        await Platform.ScoreAsync(3);
         await WaitForEventsAsync(before + 3);
-        var server = new[] { "--server", platform.Api.Server.ToString(), "--token", platform.AdminToken };
-        var file = Path.Combine(platform.Root, "telemetry.parquet");
+        var server = new[] { "--server", Platform.Api.Server.ToString(), "--token", Platform.AdminToken };
+        var file = Path.Combine(Platform.Root, "telemetry.parquet");
 
         var (queryExit, query) = await EdgectlAsync(["telemetry", "query", "--device", StoreAndForwardFixture.Device, "--resolution", "raw", "--output", "json", .. server]);
         var (rejectionsExit, rejections) = await EdgectlAsync(["telemetry", "rejections", .. server]);
@@ -107,25 +135,7 @@ public sealed class StoreAndForwardTests(StoreAndForwardFixture platform) : ICla
         await process.WaitForExitAsync().WaitAsync(Wait.Timeout);
         return (process.ExitCode, await stdout + await stderr);
     }
-
-    // Each test ends with the spool drained, so what the cloud counts now is all the agent handled so far.
-    private async Task<long> CountedEventsAsync() => (await platform.SummaryAsync())?.Latest.EventsIn ?? 0;
-
-    private async Task<Contracts.DeviceTelemetrySummary> WaitForEventsAsync(long expected)
-    {
-        Contracts.DeviceTelemetrySummary? summary = null;
-        await Wait.UntilAsync(
-            async () =>
-            {
-                summary = await platform.SummaryAsync();
-                return summary?.Latest.EventsIn >= expected;
-            },
-            $"the cloud to count {expected} events");
-
-        // A duplicate would show only after more reports arrive: let the spool drain fully and read again.
-        await Wait.UntilAsync(
-            async () => (await platform.SummaryAsync())!.Latest.QueueDepth == 0,
-            "the agent's spool to drain");
-        return (await platform.SummaryAsync())!;
-    }
 }
+
+/// <summary>mosquitto as the device broker, stopped and started while the control plane stays up.</summary>
+public sealed class MosquittoStoreAndForwardTests(MosquittoStoreAndForwardFixture platform) : StoreAndForwardTests(platform), IClassFixture<MosquittoStoreAndForwardFixture>;
