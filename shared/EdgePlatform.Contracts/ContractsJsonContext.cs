@@ -16,6 +16,7 @@ namespace EdgePlatform.Contracts;
 [JsonSerializable(typeof(EnrollmentResponse))]
 [JsonSerializable(typeof(DeviceInfo))]
 [JsonSerializable(typeof(IReadOnlyList<DeviceInfo>))]
+[JsonSerializable(typeof(SetTagsRequest))]
 [JsonSerializable(typeof(ModelInfo))]
 [JsonSerializable(typeof(IReadOnlyList<ModelInfo>))]
 [JsonSerializable(typeof(CreateDeploymentRequest))]
