@@ -53,6 +53,7 @@ public static partial class ControlPlaneHostExtensions
         builder.Services.AddSingleton<ITelemetryStore>(store);
         builder.Services.AddSingleton<ITrainingStore>(store);
         builder.Services.AddSingleton<IEnrollmentGroupStore>(store);
+        builder.Services.AddSingleton<IRolloutStore>(store);
         return builder;
     }
 

@@ -132,6 +132,20 @@ internal static class SqliteMigrations
         ALTER TABLE devices ADD COLUMN certificate TEXT NULL;
         ALTER TABLE devices ADD COLUMN attestation TEXT NULL;
         """,
+        // Rollouts. This is meant to be step 7: step 6 is held by the telemetry store-and-forward
+        // change, which is not on this branch yet, so here it runs as the next free index (6).
+        // When the two meet, this entry goes after telemetry's step 6 so it becomes step 7; a
+        // database that ran it as step 6 must be recreated, or it would never run telemetry's step.
+        """
+        CREATE TABLE rollouts (
+            id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            document TEXT NOT NULL
+        );
+        CREATE INDEX rollouts_by_state ON rollouts (state);
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;
