@@ -106,6 +106,7 @@ public static partial class ControlPlaneHostExtensions
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapDevicesApi();
         app.MapModelsApi();
+        app.MapRolloutsApi();
         app.MapRegistryApi();
         app.MapTrustApi();
         app.MapAttestationApi();

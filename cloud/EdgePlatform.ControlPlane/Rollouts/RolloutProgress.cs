@@ -44,6 +44,16 @@ internal sealed class RolloutProgress
 
     public bool BakeEnded => Now >= Rollout.StageStartedAt.AddSeconds(Rollout.Stages[Rollout.CurrentStage].BakeSeconds);
 
+    /// <summary>
+    /// No online device of an open stage is still installing: the gates then judge real results.
+    /// An offline device does not hold the rollout; it converges when it returns, and an online
+    /// one that stays silent fails at the device timeout.
+    /// </summary>
+    public bool Settled => !_entries.Any(e =>
+        e.State == RolloutDeviceStates.Deploying
+        && _fleet.TryGetValue(e.DeviceId, out var device)
+        && device.Status == DeviceStatuses.Online);
+
     public void Set(RolloutDevice entry)
     {
         if (_index.TryGetValue(entry.DeviceId, out var i))

@@ -195,7 +195,7 @@ public sealed partial class RolloutService(
             if (updated.State == RolloutStates.Running)
             {
                 var verdict = progress.FailureGate();
-                if (verdict is null && progress.BakeEnded)
+                if (verdict is null && progress.BakeEnded && progress.Settled)
                 {
                     summaries ??= await telemetry.SummarizeAsync(null, cancellationToken).ConfigureAwait(false);
                     verdict = progress.TelemetryGates(summaries, out var waiting);

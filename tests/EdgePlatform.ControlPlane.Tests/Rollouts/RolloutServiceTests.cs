@@ -311,6 +311,26 @@ public sealed class RolloutServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task TickAsync_OnlineDeviceStillInstallingAfterBake_HoldsTheNextStage()
+    {
+        await AddFleetAsync(50, "site=berlin");
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(20, 100), new RolloutGates(), deviceTimeoutSeconds: 3600);
+        var stageOne = ReceivedV2();
+        var slow = stageOne.First();
+        await _store.SaveStatusAsync(slow, DeviceStatuses.Online, _time.Now, CancellationToken.None);
+        await DevicesApplyAsync(skip: id => id == slow);
+
+        _time.Advance(Bake);
+        await _rollouts.TickAsync(CancellationToken.None);
+        Assert.Equal(stageOne, ReceivedV2());
+
+        await DevicesApplyAsync();
+        await _rollouts.TickAsync(CancellationToken.None);
+        Assert.Equal(50, ReceivedV2().Count);
+        Assert.Equal(1, (await _rollouts.GetAsync(rollout.Id, CancellationToken.None)).CurrentStage);
+    }
+
+    [Fact]
     public async Task TickAsync_OnlineDeviceSilentPastTheTimeout_CountsAsFailed()
     {
         await AddFleetAsync(4, "site=berlin");
