@@ -227,9 +227,14 @@ public static class RolloutCommands
         header.AddRow("[bold]selector[/]", Markup.Escape($"{rollout.Selector}   priority {rollout.Priority}"));
         header.AddRow("[bold]state[/]", $"[{StateColor(rollout.State)}]{Markup.Escape(rollout.State)}[/]" + (rollout.Reason is { } reason ? $" — {Markup.Escape(reason)}" : string.Empty));
         header.AddRow("[bold]gates[/]", Markup.Escape(Gates(rollout.Gates)));
+        if (!Ended(rollout))
+        {
+            var bakeEnds = rollout.StageStartedAt.AddSeconds(rollout.Stages[rollout.CurrentStage].BakeSeconds);
+            header.AddRow("[bold]stage[/]", Markup.Escape($"{rollout.CurrentStage + 1} of {rollout.Stages.Count}, bakes until {Render.Time(bakeEnds)}"));
+        }
 
         var stages = new Table().Border(TableBorder.Rounded);
-        foreach (var column in new[] { "STAGE", "TARGET", "BAKE", "DEVICES", "ACTIVE", "DEPLOYING", "FAILED", "ROLLED BACK", "PROGRESS" })
+        foreach (var column in new[] { "STAGE", "TARGET", "BAKE", "DEVICES", "ACTIVE", "DEPLOYING", "FAILED", "BACK", "PROGRESS" })
         {
             stages.AddColumn(column);
         }
@@ -239,11 +244,8 @@ public static class RolloutCommands
             var stage = rollout.Stages[i];
             var devices = rollout.Devices.Where(d => d.Stage == i).ToList();
             var active = devices.Count(d => d.State == RolloutDeviceStates.Active);
-            var marker = i == rollout.CurrentStage && rollout.State is RolloutStates.Running or RolloutStates.Paused
-                ? $" [yellow]◀ baking until {Render.Time(rollout.StageStartedAt.AddSeconds(stage.BakeSeconds))}[/]"
-                : string.Empty;
             stages.AddRow(
-                (i + 1).ToString(CultureInfo.InvariantCulture) + marker,
+                i == rollout.CurrentStage && !Ended(rollout) ? $"[yellow]{i + 1} ◀[/]" : (i + 1).ToString(CultureInfo.InvariantCulture),
                 stage.Percent is { } percent ? $"{Render.Number(percent)}%" : $"{stage.Count} devices",
                 Duration(stage.BakeSeconds),
                 devices.Count.ToString(CultureInfo.InvariantCulture),
@@ -272,7 +274,7 @@ public static class RolloutCommands
 
     private static string Bar(int done, int total)
     {
-        const int Width = 20;
+        const int Width = 10;
         var filled = total == 0 ? 0 : done * Width / total;
         var percent = total == 0 ? 0 : 100 * done / total;
         return $"[green]{new string('█', filled)}[/][grey]{new string('░', Width - filled)}[/] {percent,3}%";
