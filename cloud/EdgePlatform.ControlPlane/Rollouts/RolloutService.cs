@@ -22,7 +22,7 @@ public sealed partial class RolloutService(
     IDeviceStore devices,
     IRolloutStore rollouts,
     ITelemetryStore telemetry,
-    IDeviceLink link,
+    DesiredStateWriter writer,
     IOptions<EnrollmentOptions> enrollment,
     IOptions<RolloutOptions> options,
     TimeProvider timeProvider,
@@ -30,8 +30,7 @@ public sealed partial class RolloutService(
 {
     private const int MaxStages = 20;
 
-    // One writer at a time: ticks and operator commands change the same documents, and desired
-    // versions must grow strictly per device.
+    // One at a time: ticks and operator commands change the same rollout documents.
     private readonly SemaphoreSlim _writer = new(1, 1);
 
     public async Task<RolloutInfo> CreateAsync(CreateRolloutRequest? request, string createdBy, CancellationToken cancellationToken)
@@ -251,19 +250,19 @@ public sealed partial class RolloutService(
             return;
         }
 
+        var telemetry = new TelemetrySettings(enrollment.Value.TelemetryIntervalSeconds);
         foreach (var (entry, device) in progress.ReadyToPublish())
         {
-            var current = await devices.GetDeviceAsync(device.Id, cancellationToken).ConfigureAwait(false) ?? device;
-            var desired = new DesiredState(
-                (current.Desired?.Version ?? 0) + 1,
-                new DeploymentSpec(progress.Rollout.Id, progress.Rollout.Model),
-                current.Desired?.Telemetry ?? new TelemetrySettings(enrollment.Value.TelemetryIntervalSeconds));
-            await devices.SaveDesiredAsync(device.Id, desired, cancellationToken).ConfigureAwait(false);
-            await link.PublishDesiredAsync(device.Id, desired, cancellationToken).ConfigureAwait(false);
+            if (await writer.WriteAsync(device.Id, new DeploymentSpec(progress.Rollout.Id, progress.Rollout.Model), telemetry, cancellationToken).ConfigureAwait(false)
+                is not var (desired, previous))
+            {
+                continue;
+            }
+
             progress.Set(entry with
             {
                 State = RolloutDeviceStates.Deploying,
-                Previous = current.Desired?.Deployment?.Model,
+                Previous = previous,
                 DesiredVersion = desired.Version,
                 Reason = null,
                 Since = progress.Now,
@@ -288,12 +287,8 @@ public sealed partial class RolloutService(
             // Only a device this rollout still drives goes back; one another rollout took over keeps that one's model.
             if (device?.Desired?.Deployment?.DeploymentId == rollout.Id)
             {
-                var desired = new DesiredState(
-                    device.Desired.Version + 1,
-                    entry.Previous is null ? null : new DeploymentSpec($"{rollout.Id}-rollback", entry.Previous),
-                    device.Desired.Telemetry);
-                await devices.SaveDesiredAsync(device.Id, desired, cancellationToken).ConfigureAwait(false);
-                await link.PublishDesiredAsync(device.Id, desired, cancellationToken).ConfigureAwait(false);
+                var deployment = entry.Previous is null ? null : new DeploymentSpec($"{rollout.Id}-rollback", entry.Previous);
+                await writer.WriteAsync(device.Id, deployment, device.Desired.Telemetry, cancellationToken).ConfigureAwait(false);
                 restored++;
             }
 

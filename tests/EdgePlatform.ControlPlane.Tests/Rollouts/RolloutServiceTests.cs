@@ -22,6 +22,7 @@ public sealed class RolloutServiceTests : IDisposable
     private readonly ITelemetryStore _telemetry = Substitute.For<ITelemetryStore>();
     private readonly IDeviceLink _link = Substitute.For<IDeviceLink>();
     private readonly List<(string DeviceId, DesiredState Desired)> _published = [];
+    private readonly DesiredStateWriter _writer;
     private readonly RolloutService _rollouts;
     private readonly ModelReference _v1;
     private List<DeviceTelemetrySummary> _summaries = [];
@@ -37,12 +38,13 @@ public sealed class RolloutServiceTests : IDisposable
         _telemetry.SummarizeAsync(Arg.Any<string?>(), Arg.Any<CancellationToken>())
             .Returns(_ => Task.FromResult<IReadOnlyList<DeviceTelemetrySummary>>(_summaries));
         var registry = new ModelRegistry(_store, new InMemoryArtifactStore(), Substitute.For<ITrustPublisher>(), _time, NullLogger<ModelRegistry>.Instance);
+        _writer = new DesiredStateWriter(_store, _link);
         _rollouts = new RolloutService(
             registry,
             _store,
             _rolloutStore,
             _telemetry,
-            _link,
+            _writer,
             Options.Create(new EnrollmentOptions { GroupKey = "0123456789abcdef", TelemetryIntervalSeconds = 15 }),
             Options.Create(new RolloutOptions()),
             _time,
@@ -53,7 +55,11 @@ public sealed class RolloutServiceTests : IDisposable
         _v1 = v1.ToReference();
     }
 
-    public void Dispose() => _rollouts.Dispose();
+    public void Dispose()
+    {
+        _rollouts.Dispose();
+        _writer.Dispose();
+    }
 
     [Fact]
     public async Task TickAsync_GoodVersionInThreeStages_CompletesWithEveryDeviceActiveAndEachPublishedOnce()
