@@ -22,7 +22,7 @@ public sealed class SqliteRegistryManifestIndexTests : IDisposable
         await before.UpsertDeviceAsync(
             new DeviceRecord("dev-1", new Dictionary<string, string>(), "hash", Now, DeviceStatuses.NeverConnected, null, null, null),
             CancellationToken.None);
-        _database.Scalar("DROP TABLE registry_manifests; DROP TABLE registry_tags; DROP TABLE api_tokens; DROP TABLE audit_log; DROP TABLE enrollment_groups; "
+        _database.Scalar("DROP TABLE registry_manifests; DROP TABLE registry_tags; DROP TABLE api_tokens; DROP TABLE audit_log; DROP TABLE enrollment_groups; DROP TABLE rollouts; "
             + "ALTER TABLE devices RENAME COLUMN certificate_thumbprint TO credential_hash; ALTER TABLE devices DROP COLUMN certificate; ALTER TABLE devices DROP COLUMN attestation; "
             + "PRAGMA user_version = 1; SELECT 0;");
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
