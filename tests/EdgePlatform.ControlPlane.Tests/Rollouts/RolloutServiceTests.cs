@@ -365,6 +365,18 @@ public sealed class RolloutServiceTests : IDisposable
         Assert.DoesNotContain("dev-0000", ReceivedV2());
     }
 
+    [Fact]
+    public async Task CreateAsync_AttestationRequired_OnlyVerifiedDevicesTakePart()
+    {
+        await AddFleetAsync(3, "site=berlin");
+        await _store.SaveAttestationAsync("dev-0001", new AttestationStatus(AttestationStates.Verified, null, _time.Now, _time.Now.AddMinutes(15), null), CancellationToken.None);
+
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(100), new RolloutGates(RequireAttestation: true));
+
+        Assert.Equal(["dev-0001"], rollout.Devices.Select(d => d.DeviceId));
+        Assert.Equal(["dev-0001"], ReceivedV2());
+    }
+
     [Theory]
     [InlineData("site=", "selector", "at position 6: expected a value after '='")]
     [InlineData("", "selector", "is required")]
