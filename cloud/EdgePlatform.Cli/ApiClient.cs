@@ -6,7 +6,7 @@ using EdgePlatform.Contracts;
 namespace EdgePlatform.Cli;
 
 /// <summary>The control plane's /api/v1 over HTTP; refusals become <see cref="CliException"/> with the server's own words.</summary>
-public sealed class ApiClient : IDisposable
+public sealed partial class ApiClient : IDisposable
 {
     private readonly HttpClient _http;
 

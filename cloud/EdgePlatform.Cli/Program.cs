@@ -17,6 +17,7 @@ var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edg
     TrustCommands.Attestation(),
     TrustCommands.Root(),
     FleetCommands.Deploy(),
+    RolloutCommands.Create(),
     FleetCommands.Train(),
     FleetCommands.Telemetry(),
     AccessCommands.Login(),

@@ -24,6 +24,10 @@ public static class ServiceCollectionExtensions
             .BindConfiguration(Access.RegistryAuthOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddOptions<Rollouts.RolloutOptions>()
+            .BindConfiguration(Rollouts.RolloutOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<Security.Attestation.IEvidenceVerifier, Security.Attestation.SoftwareEvidenceVerifier>();
         services.AddSingleton<AttestationService>();
@@ -31,6 +35,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<EnrollmentService>();
         services.AddSingleton<FleetService>();
         services.AddSingleton<ModelRegistry>();
+        services.AddSingleton<DesiredStateWriter>();
         services.AddSingleton<DeploymentService>();
         services.AddOptions<TelemetryStoreOptions>()
             .BindConfiguration(TelemetryStoreOptions.Section)
@@ -43,7 +48,9 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<DeviceMessageRouter>();
         services.AddSingleton<TrainingService>();
         services.AddSingleton<Access.AccessService>();
+        services.AddSingleton<Rollouts.RolloutService>();
         services.AddHostedService<TrainingWorker>();
+        services.AddHostedService<Rollouts.RolloutWorker>();
         return services;
     }
 }

@@ -57,6 +57,8 @@ public static class ServiceCollectionExtensions
             });
         services.AddSingleton<PackageInstaller>();
         services.AddSingleton<ScoringMetrics>();
+        services.AddOptions<ProbationOptions>().BindConfiguration(ProbationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IModelHealth, ScoringMetricsHealth>();
         services.AddSingleton<DesiredStateInbox>();
         services.AddSingleton<Reconciler>();
         services.AddHostedService(sp =>

@@ -42,6 +42,9 @@ public sealed record DeviceInfo(
     ReportedState? Reported,
     AttestationStatus? Attestation = null);
 
+/// <summary>Body of <c>PUT /api/v1/devices/{id}/tags</c>: the device's complete new set of tags.</summary>
+public sealed record SetTagsRequest(IReadOnlyDictionary<string, string>? Tags);
+
 /// <summary>A published version; <see cref="Signature"/> is the base64 CMS signature over the manifest bytes.</summary>
 public sealed record ModelInfo(
     string Repository,

@@ -91,7 +91,38 @@ public static class FleetCommands
             return 0;
         });
 
-        return new Command("devices", "Enrolled devices") { list, show, revoke };
+        var tagId = new Argument<string>("id") { Description = "Device id" };
+        var tagPairs = new Argument<string[]>("tags") { Description = "The device's complete new set of tags, as key=value (none clears them)", Arity = ArgumentArity.ZeroOrMore };
+        var tag = new Command("tag", "Replace a device's tags, which rollout selectors match on") { tagId, tagPairs };
+        tag.SetAction(async (parse, ct) =>
+        {
+            var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var pair in parse.GetValue(tagPairs) ?? [])
+            {
+                var equals = pair.IndexOf('=', StringComparison.Ordinal);
+                if (equals <= 0)
+                {
+                    throw new CliException($"tag '{pair}' is not key=value");
+                }
+
+                tags[pair[..equals]] = pair[(equals + 1)..];
+            }
+
+            using var api = parse.CreateApi();
+            var device = await api.SetDeviceTagsAsync(parse.GetValue(tagId)!, tags, ct).ConfigureAwait(false);
+            if (parse.IsJson())
+            {
+                Render.Json(device, ContractsJsonContext.Default.DeviceInfo);
+            }
+            else
+            {
+                Console.Out.WriteLine($"device {device.Id}: {string.Join(", ", device.Tags.Select(t => $"{t.Key}={t.Value}"))}");
+            }
+
+            return 0;
+        });
+
+        return new Command("devices", "Enrolled devices") { list, show, tag, revoke };
     }
 
     public static Command Models()

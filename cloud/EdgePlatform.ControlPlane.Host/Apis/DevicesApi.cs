@@ -27,6 +27,8 @@ public static class DevicesApi
             TypedResults.Ok(await fleet.ListAsync(ct).ConfigureAwait(false)));
         read.MapGet("/devices/{id}", async (string id, FleetService fleet, CancellationToken ct) =>
             TypedResults.Ok(await fleet.GetAsync(id, ct).ConfigureAwait(false)));
+        deploy.MapPut("/devices/{id}/tags", async (string id, SetTagsRequest? request, HttpContext context, FleetService fleet, CancellationToken ct) =>
+            TypedResults.Ok(await fleet.SetTagsAsync(id, request, context.User.Identity!.Name!, ct).ConfigureAwait(false)));
         deploy.MapPost("/devices/{id}/revoke", async (string id, HttpContext context, FleetService fleet, CancellationToken ct) =>
             TypedResults.Ok(await fleet.RevokeAsync(id, context.User.Identity!.Name!, ct).ConfigureAwait(false)));
         return app;

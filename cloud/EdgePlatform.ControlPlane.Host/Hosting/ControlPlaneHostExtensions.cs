@@ -54,6 +54,7 @@ public static partial class ControlPlaneHostExtensions
         builder.Services.AddSingleton<ITelemetryStore>(store);
         builder.Services.AddSingleton<ITrainingStore>(store);
         builder.Services.AddSingleton<IEnrollmentGroupStore>(store);
+        builder.Services.AddSingleton<IRolloutStore>(store);
         return builder;
     }
 
@@ -120,6 +121,7 @@ public static partial class ControlPlaneHostExtensions
         app.MapModelsApi();
         app.MapTelemetryApi();
         app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(EdgePlatform.ControlPlane.Access.Permissions.Read);
+        app.MapRolloutsApi();
         app.MapRegistryApi();
         app.MapTrustApi();
         app.MapAttestationApi();

@@ -178,6 +178,17 @@ internal static class SqliteMigrations
                MAX(latency_max_ms), AVG(cpu_percent), MAX(memory_bytes), 0, 0, MAX(sequence)
         FROM telemetry GROUP BY device_id, substr(ts, 1, 16), COALESCE(model_name, ''), COALESCE(model_version, '');
         """,
+        // Staged rollouts, each stored whole as a document.
+        """
+        CREATE TABLE rollouts (
+            id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            document TEXT NOT NULL
+        );
+        CREATE INDEX rollouts_by_state ON rollouts (state);
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

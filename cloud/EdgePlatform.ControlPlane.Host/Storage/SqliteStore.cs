@@ -13,7 +13,7 @@ namespace EdgePlatform.ControlPlane.Host.Storage;
 /// The default store: one SQLite file in the data directory, WAL mode, migrated on open.
 /// Nested documents (tags, twins, metrics) are kept as JSON columns.
 /// </summary>
-public sealed class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore, IEnrollmentGroupStore, IDeviceStore, IModelStore, IDeploymentStore, ITelemetryStore, ITrainingStore
+public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore, IEnrollmentGroupStore, IDeviceStore, IModelStore, IDeploymentStore, ITelemetryStore, ITrainingStore
 {
     private readonly string _connectionString;
 

@@ -16,14 +16,11 @@ public sealed partial class DeploymentService(
     ModelRegistry registry,
     IDeviceStore devices,
     IDeploymentStore deployments,
-    IDeviceLink link,
+    DesiredStateWriter writer,
     IOptions<EnrollmentOptions> options,
     TimeProvider timeProvider,
-    ILogger<DeploymentService> logger) : IDisposable
+    ILogger<DeploymentService> logger)
 {
-    // Desired versions must grow strictly per device; one writer at a time keeps them so.
-    private readonly SemaphoreSlim _writer = new(1, 1);
-
     public async Task<DeploymentInfo> CreateAsync(CreateDeploymentRequest? request, CancellationToken cancellationToken)
     {
         if (request is null)
@@ -64,24 +61,10 @@ public sealed partial class DeploymentService(
         var deploymentId = $"dep-{now:yyyyMMddHHmmss}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
         var spec = new DeploymentSpec(deploymentId, model.ToReference());
 
-        await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        var telemetry = new TelemetrySettings(options.Value.TelemetryIntervalSeconds);
+        foreach (var target in targets)
         {
-            foreach (var target in targets)
-            {
-                // Re-read so a concurrent twin update cannot roll the version back.
-                var current = await devices.GetDeviceAsync(target.Id, cancellationToken).ConfigureAwait(false) ?? target;
-                var desired = new DesiredState(
-                    (current.Desired?.Version ?? 0) + 1,
-                    spec,
-                    current.Desired?.Telemetry ?? new TelemetrySettings(options.Value.TelemetryIntervalSeconds));
-                await devices.SaveDesiredAsync(target.Id, desired, cancellationToken).ConfigureAwait(false);
-                await link.PublishDesiredAsync(target.Id, desired, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            _writer.Release();
+            await writer.WriteAsync(target.Id, spec, telemetry, cancellationToken).ConfigureAwait(false);
         }
 
         var info = new DeploymentInfo(deploymentId, model.Name, model.Version, model.ManifestDigest, [.. targets.Select(t => t.Id)], now);
@@ -92,8 +75,6 @@ public sealed partial class DeploymentService(
 
     public Task<IReadOnlyList<DeploymentInfo>> ListAsync(CancellationToken cancellationToken) =>
         deployments.ListDeploymentsAsync(cancellationToken);
-
-    public void Dispose() => _writer.Dispose();
 
     private static string? ExclusionReason(DeviceRecord device) => device switch
     {

@@ -24,7 +24,6 @@ public sealed partial class EnrollmentService(
     TimeProvider timeProvider,
     ILogger<EnrollmentService> logger)
 {
-    private const int MaxTags = 32;
     private X509Certificate2Collection? _bootstrapRoots;
 
     public async Task<EnrollmentResponse> EnrollAsync(EnrollmentRequest? request, CancellationToken cancellationToken)
@@ -47,7 +46,7 @@ public sealed partial class EnrollmentService(
         var settings = options.Value;
         await ProveBootstrapCredentialAsync(settings, request, cancellationToken).ConfigureAwait(false);
 
-        var tags = ValidateTags(request.Tags);
+        var tags = DeviceTags.Validate(request.Tags);
         var existing = await store.GetDeviceAsync(request.DeviceId, cancellationToken).ConfigureAwait(false);
         if (existing?.Status == DeviceStatuses.Revoked)
         {
@@ -276,32 +275,6 @@ public sealed partial class EnrollmentService(
         }
 
         return roots;
-    }
-
-    private static Dictionary<string, string> ValidateTags(IReadOnlyDictionary<string, string>? tags)
-    {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (tags is null)
-        {
-            return result;
-        }
-
-        if (tags.Count > MaxTags)
-        {
-            throw new RequestValidationException("tags", $"at most {MaxTags} tags are allowed");
-        }
-
-        foreach (var (key, value) in tags)
-        {
-            if (string.IsNullOrWhiteSpace(key) || key.Length > 63 || value is null || value.Length > 256)
-            {
-                throw new RequestValidationException("tags", $"tag '{key}' needs a key of 1-63 characters and a value of at most 256");
-            }
-
-            result[key] = value;
-        }
-
-        return result;
     }
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Enrollment group {Id} ({Name}) created")]

@@ -36,6 +36,26 @@ public sealed partial class FleetService(
         return ToInfo(device with { Status = DeviceStatuses.Revoked });
     }
 
+    /// <summary>
+    /// Replaces a device's tags (what rollout selectors match on). The device's next enrollment
+    /// replaces them again with what it presents.
+    /// </summary>
+    public async Task<DeviceInfo> SetTagsAsync(string deviceId, SetTagsRequest? request, string changedBy, CancellationToken cancellationToken)
+    {
+        if (request?.Tags is null)
+        {
+            throw new RequestValidationException("tags", "expected a JSON object {\"tags\": {\"key\": \"value\", ...}}");
+        }
+
+        var tags = DeviceTags.Validate(request.Tags);
+        var device = await FindAsync(deviceId, cancellationToken).ConfigureAwait(false)
+            ?? throw new NotFoundException($"device '{deviceId}' is not enrolled");
+        var updated = device with { Tags = tags };
+        await store.UpsertDeviceAsync(updated, cancellationToken).ConfigureAwait(false);
+        LogTagsSet(deviceId, tags.Count, changedBy);
+        return ToInfo(updated);
+    }
+
     public async Task<IReadOnlyList<DeviceInfo>> ListAsync(CancellationToken cancellationToken)
     {
         var devices = await store.ListDevicesAsync(cancellationToken).ConfigureAwait(false);
@@ -136,6 +156,9 @@ public sealed partial class FleetService(
 
     [LoggerMessage(EventId = 115, Level = LogLevel.Warning, Message = "Device {DeviceId} revoked by {RevokedBy}")]
     private partial void LogRevoked(string deviceId, string revokedBy);
+
+    [LoggerMessage(EventId = 116, Level = LogLevel.Information, Message = "Device {DeviceId}: {Count} tag(s) set by {ChangedBy}")]
+    private partial void LogTagsSet(string deviceId, int count, string changedBy);
 
     [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "Dropped malformed twin/reported from device {DeviceId}: {Reason}")]
     private partial void LogMalformedReported(string deviceId, string reason);

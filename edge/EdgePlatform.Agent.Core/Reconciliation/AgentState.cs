@@ -7,8 +7,10 @@ namespace EdgePlatform.Agent.Core.Reconciliation;
 /// <summary>
 /// What the agent has applied, kept in <c>state.json</c> so a restart resumes the active model
 /// offline and never accepts a desired state older than one it has seen.
+/// <see cref="RevertedFrom"/> is a version the device's own health check reverted; the same
+/// desired state does not install it again.
 /// </summary>
-public sealed record AgentState(long DesiredVersion, ModelReference? Active, ModelReference? Previous, string? LastError, DateTimeOffset? ActiveSince)
+public sealed record AgentState(long DesiredVersion, ModelReference? Active, ModelReference? Previous, string? LastError, DateTimeOffset? ActiveSince, ModelReference? RevertedFrom = null)
 {
     public static AgentState Empty { get; } = new(0, null, null, null, null);
 }

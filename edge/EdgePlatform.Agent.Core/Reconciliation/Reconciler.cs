@@ -4,6 +4,7 @@ using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Contracts;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.Agent.Core.Reconciliation;
 
@@ -11,6 +12,8 @@ namespace EdgePlatform.Agent.Core.Reconciliation;
 /// The agent's desired-state loop: diff the desired document against what runs, build a plan
 /// of commands, run it (undoing executed steps if one fails), record and report the outcome.
 /// On start it resumes the last active model from disk, so the device scores while offline.
+/// A version that replaced another is on probation for a while: if it errs, the agent goes back
+/// to the previous version by itself and reports why.
 /// </summary>
 public sealed partial class Reconciler(
     PackageInstaller installer,
@@ -19,7 +22,9 @@ public sealed partial class Reconciler(
     DesiredStateInbox inbox,
     AgentStateStore stateStore,
     TimeProvider timeProvider,
-    ILogger<Reconciler> logger) : BackgroundService
+    ILogger<Reconciler> logger,
+    IModelHealth? health = null,
+    IOptions<ProbationOptions>? probationOptions = null) : BackgroundService
 {
     public static readonly string AgentVersion =
         typeof(Reconciler).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
@@ -30,6 +35,11 @@ public sealed partial class Reconciler(
     private AgentState _state = AgentState.Empty;
     private TimeSpan _retryDelay = FirstRetryDelay;
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ProbationOptions _probationOptions = probationOptions?.Value ?? new ProbationOptions { WindowSeconds = 0 };
+
+    // Reconciles and probation checks take turns; both change what runs.
+    private readonly SemaphoreSlim _turn = new(1, 1);
+    private Probation? _probation;
 
     /// <summary>Telemetry settings of the last applied desired state, or null before the first.</summary>
     public TelemetrySettings? Telemetry { get; private set; }
@@ -55,13 +65,114 @@ public sealed partial class Reconciler(
         await ResumeAsync(stoppingToken).ConfigureAwait(false);
         _started.TrySetResult();
         link.Connected += ReportAsync;
+        var monitor = health is not null && _probationOptions.WindowSeconds > 0 ? WatchProbationAsync(stoppingToken) : Task.CompletedTask;
 
         await foreach (var desired in inbox.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
         {
-            var outcome = await ReconcileAsync(desired, stoppingToken).ConfigureAwait(false);
-            await ReportAsync(stoppingToken).ConfigureAwait(false);
+            ReconcileOutcome outcome;
+            await _turn.WaitAsync(stoppingToken).ConfigureAwait(false);
+            try
+            {
+                outcome = await ReconcileAsync(desired, stoppingToken).ConfigureAwait(false);
+                await ReportAsync(stoppingToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _turn.Release();
+            }
+
             Reconciled?.Invoke(outcome);
         }
+
+        await monitor.ConfigureAwait(false);
+    }
+
+    public override void Dispose()
+    {
+        _turn.Dispose();
+        base.Dispose();
+    }
+
+    /// <summary>
+    /// Judges the version on probation: errors above the allowed rate (once enough events were
+    /// seen) revert to the previous version; a version that lasts the window is kept. True when it reverted.
+    /// </summary>
+    internal async Task<bool> CheckProbationAsync(CancellationToken cancellationToken)
+    {
+        if (_probation is not { } probation || health is null)
+        {
+            return false;
+        }
+
+        var sample = health.Read();
+        var errors = sample.Errors - probation.Baseline.Errors;
+        var events = sample.Scored - probation.Baseline.Scored + errors;
+        var rate = events == 0 ? 0 : (double)errors / events;
+        if (events >= _probationOptions.MinEvents && rate > _probationOptions.MaxErrorRate)
+        {
+            var reason = string.Create(
+                System.Globalization.CultureInfo.InvariantCulture,
+                $"probation failed for {probation.Version.Name}:{probation.Version.Version}: {errors} of {events} events failed (allowed rate {_probationOptions.MaxErrorRate}); reverted to {probation.Previous.Name}:{probation.Previous.Version}");
+            await RevertAsync(probation, reason, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+
+        if (timeProvider.GetUtcNow() >= probation.Until)
+        {
+            _probation = null;
+            LogProbationPassed(probation.Version.Name, probation.Version.Version, events, errors);
+        }
+
+        return false;
+    }
+
+    private async Task WatchProbationAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_probationOptions.CheckSeconds), timeProvider);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                await _turn.WaitAsync(stoppingToken).ConfigureAwait(false);
+                try
+                {
+                    if (await CheckProbationAsync(stoppingToken).ConfigureAwait(false))
+                    {
+                        await ReportAsync(stoppingToken).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    _turn.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The agent is stopping.
+        }
+    }
+
+    private async Task RevertAsync(Probation probation, string reason, CancellationToken cancellationToken)
+    {
+        _probation = null;
+        try
+        {
+            var installed = await installer.LoadInstalledAsync(probation.Previous, cancellationToken).ConfigureAwait(false);
+            runtime.Activate(await runtime.StageAsync(installed, cancellationToken).ConfigureAwait(false));
+        }
+        catch (Exception ex) when (ex is PackageRejectedException or ModelStageException)
+        {
+            // The previous version is gone or broken too: keep serving the one on probation, and say so.
+            _state = _state with { LastError = $"{reason} — but the previous version could not be loaded: {ex.Message}; still serving {probation.Version.Version}" };
+            await TrySaveAsync(cancellationToken).ConfigureAwait(false);
+            LogRevertFailed(probation.Version.Name, probation.Version.Version, ex.Message);
+            return;
+        }
+
+        _state = new AgentState(_state.DesiredVersion, probation.Previous, null, reason, timeProvider.GetUtcNow(), probation.Version);
+        await TrySaveAsync(cancellationToken).ConfigureAwait(false);
+        LogReverted(probation.Version.Name, probation.Version.Version, probation.Previous.Version, reason);
     }
 
     public async Task ReportAsync(CancellationToken cancellationToken)
@@ -113,6 +224,12 @@ public sealed partial class Reconciler(
         Telemetry = desired.Telemetry;
         var target = desired.Deployment?.Model;
         var current = _state.Active;
+        if (desired.Version == _state.DesiredVersion && target is not null && _state.RevertedFrom is { } reverted && SameRelease(target, reverted))
+        {
+            // The same document again (a retained message on reconnect): the verdict stands.
+            return new ReconcileOutcome(desired.Version, false, _state.LastError);
+        }
+
         if (target is null || SameRelease(target, current))
         {
             _state = _state with { DesiredVersion = desired.Version, LastError = null };
@@ -134,6 +251,9 @@ public sealed partial class Reconciler(
         {
             _retryDelay = FirstRetryDelay;
             _state = next;
+            _probation = current is not null && health is not null && _probationOptions.WindowSeconds > 0
+                ? new Probation(target, current, health.Read(), timeProvider.GetUtcNow().AddSeconds(_probationOptions.WindowSeconds))
+                : null;
             LogActivated(target.Name, target.Version, target.ManifestDigest, desired.Version);
             return new ReconcileOutcome(desired.Version, true, null);
         }
@@ -227,6 +347,15 @@ public sealed partial class Reconciler(
         return (null, false);
     }
 
+    [LoggerMessage(EventId = 1209, Level = LogLevel.Error, Message = "Reverted {Name}:{Version} to version {Previous}: {Reason}")]
+    private partial void LogReverted(string name, string version, string previous, string reason);
+
+    [LoggerMessage(EventId = 1210, Level = LogLevel.Critical, Message = "Could not revert {Name}:{Version} after it failed probation: {Reason}")]
+    private partial void LogRevertFailed(string name, string version, string reason);
+
+    [LoggerMessage(EventId = 1211, Level = LogLevel.Information, Message = "{Name}:{Version} passed probation: {Events} events, {Errors} errors")]
+    private partial void LogProbationPassed(string name, string version, long events, long errors);
+
     [LoggerMessage(EventId = 1200, Level = LogLevel.Information, Message = "Model {Name}:{Version} ({ManifestDigest}) is active (desired version {DesiredVersion})")]
     private partial void LogActivated(string name, string version, string manifestDigest, long desiredVersion);
 
@@ -256,3 +385,6 @@ public sealed partial class Reconciler(
 }
 
 public sealed record ReconcileOutcome(long DesiredVersion, bool Succeeded, string? Error);
+
+/// <summary>A version just activated over <see cref="Previous"/>, watched until <see cref="Until"/>.</summary>
+internal sealed record Probation(ModelReference Version, ModelReference Previous, ModelHealthSample Baseline, DateTimeOffset Until);

@@ -40,7 +40,7 @@ internal sealed class TestAgent : IDisposable
     /// A reconciler as the host wires it; each call is a fresh agent process over the same data
     /// directory (new trust client, installer and state store), as after a restart.
     /// </summary>
-    public Reconciler NewReconciler(FakeRuntime? runtime = null, string channel = TestPublisher.Production)
+    public Reconciler NewReconciler(FakeRuntime? runtime = null, string channel = TestPublisher.Production, IModelHealth? health = null, ProbationOptions? probation = null)
     {
         var options = Microsoft.Extensions.Options.Options.Create(new AgentOptions { DataDirectory = DataDirectory, Channel = channel });
         var installer = new PackageInstaller(
@@ -52,7 +52,9 @@ internal sealed class TestAgent : IDisposable
             Inbox,
             new AgentStateStore(DataDirectory),
             Clock,
-            NullLogger<Reconciler>.Instance);
+            NullLogger<Reconciler>.Instance,
+            health,
+            probation is null ? null : Microsoft.Extensions.Options.Options.Create(probation));
     }
 
     /// <summary>Builds a package, puts it in the registry and approves it for the given channels (production by default).</summary>

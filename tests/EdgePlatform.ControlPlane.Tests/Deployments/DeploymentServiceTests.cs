@@ -19,6 +19,7 @@ public sealed class DeploymentServiceTests : IDisposable
     private readonly InMemoryStore _store = new();
     private readonly IDeviceLink _link = Substitute.For<IDeviceLink>();
     private readonly List<(string DeviceId, DesiredState Desired)> _published = [];
+    private readonly DesiredStateWriter _writer;
     private readonly DeploymentService _deployments;
 
     public DeploymentServiceTests()
@@ -30,11 +31,12 @@ public sealed class DeploymentServiceTests : IDisposable
                 return Task.CompletedTask;
             });
         var registry = new ModelRegistry(_store, new InMemoryArtifactStore(), Substitute.For<ITrustPublisher>(), _time, NullLogger<ModelRegistry>.Instance);
+        _writer = new DesiredStateWriter(_store, _link);
         _deployments = new DeploymentService(
             registry,
             _store,
             _store,
-            _link,
+            _writer,
             Options.Create(new EnrollmentOptions { GroupKey = "0123456789abcdef", TelemetryIntervalSeconds = 15 }),
             _time,
             NullLogger<DeploymentService>.Instance);
@@ -43,7 +45,7 @@ public sealed class DeploymentServiceTests : IDisposable
         _store.AddModel(Model("sensor", "2", DigestV2, "c2lnLTI="));
     }
 
-    public void Dispose() => _deployments.Dispose();
+    public void Dispose() => _writer.Dispose();
 
     [Fact]
     public async Task CreateAsync_NoModel_ThrowsValidationOnModel()

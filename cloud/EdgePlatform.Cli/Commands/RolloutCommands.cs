@@ -1,0 +1,332 @@
+using System.CommandLine;
+using System.Globalization;
+using EdgePlatform.Contracts;
+using Spectre.Console;
+
+namespace EdgePlatform.Cli.Commands;
+
+/// <summary><c>edgectl rollout</c>: staged rollouts with health gates, and a live view of their progress.</summary>
+public static class RolloutCommands
+{
+    public static Command Create()
+    {
+        var rollout = new Command("rollout", "Staged rollouts of a model version to a device group, with health gates and rollback")
+        {
+            CreateCommand(),
+            ListCommand(),
+            StatusCommand(),
+            ChangeCommand("pause", "Stop opening stages; devices keep what they have"),
+            ChangeCommand("resume", "Continue a paused rollout; the current stage bakes again in full"),
+            ChangeCommand("abort", "Stop for good; devices keep what they have (rollback restores them)"),
+            ChangeCommand("rollback", "Point every device the rollout touched back at its previous model"),
+        };
+        return rollout;
+    }
+
+    /// <summary>
+    /// Parses a stage such as <c>10%:10m</c> (percent of the group, bake 10 minutes) or
+    /// <c>50:1h</c> (50 devices, bake an hour); stages are cumulative.
+    /// </summary>
+    public static RolloutStage ParseStage(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var parts = text.Split(':', 2);
+        var size = parts[0].Trim();
+        var bake = parts.Length > 1 ? ParseDuration(parts[1].Trim(), $"--stage '{text}'") : 0;
+        if (size.EndsWith('%'))
+        {
+            return double.TryParse(size[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var percent)
+                ? new RolloutStage(percent, null, bake)
+                : throw new CliException($"--stage '{text}': '{size}' is not a percentage such as 10%");
+        }
+
+        return int.TryParse(size, NumberStyles.None, CultureInfo.InvariantCulture, out var count)
+            ? new RolloutStage(null, count, bake)
+            : throw new CliException($"--stage '{text}': '{size}' is neither a percentage (10%) nor a device count (50)");
+    }
+
+    /// <summary>Seconds from <c>90</c>, <c>90s</c>, <c>15m</c> or <c>2h</c>.</summary>
+    public static int ParseDuration(string text, string what)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var (number, factor) = text switch
+        {
+            _ when text.EndsWith('h') => (text[..^1], 3600),
+            _ when text.EndsWith('m') => (text[..^1], 60),
+            _ when text.EndsWith('s') => (text[..^1], 1),
+            _ => (text, 1),
+        };
+        return int.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= int.MaxValue / factor
+            ? value * factor
+            : throw new CliException($"{what}: '{text}' is not a duration such as 90s, 15m or 2h");
+    }
+
+    private static Command CreateCommand()
+    {
+        var model = new Argument<string>("model") { Description = "Model as name (newest version) or name:version" };
+        var selector = new Option<string>("--selector", "-l") { Description = "Device group by tags, e.g. \"site=berlin and hw in (pi4,pi5)\"", Required = true };
+        var stages = new Option<string[]>("--stage") { Description = "Cumulative stage as PERCENT%:BAKE or COUNT:BAKE, e.g. 10%:15m (repeatable, in order)", Required = true };
+        var priority = new Option<int?>("--priority") { Description = "Where rollouts select the same device, the highest priority wins (default 0)" };
+        var maxFailure = new Option<double?>("--max-failure-percent") { Description = "Abort when more than this % of finished devices failed" };
+        var minDevices = new Option<int?>("--min-devices") { Description = "...but only once this many devices have finished (default 1)" };
+        var maxErrorRate = new Option<double?>("--max-error-rate") { Description = "Abort at the end of a bake when errors per event on the new version exceed this fraction" };
+        var minEvents = new Option<long?>("--min-events") { Description = "Hold a stage until the new version has scored this many events" };
+        var maxP99 = new Option<double?>("--max-p99-regression") { Description = "Abort when p99 latency exceeds the previous version's by this factor (e.g. 1.2)" };
+        var attestation = new Option<bool>("--require-attestation") { Description = "Only devices with a verified attestation take part" };
+        var timeout = new Option<string?>("--device-timeout") { Description = "An online device that has not reported the version active by then fails (default 30m)" };
+        var watch = new Option<bool>("--watch", "-w") { Description = "Follow the rollout's progress until it ends" };
+        var create = new Command("create", "Start a staged rollout")
+        {
+            model, selector, stages, priority, maxFailure, minDevices, maxErrorRate, minEvents, maxP99, attestation, timeout, watch,
+        };
+        create.SetAction(async (parse, ct) =>
+        {
+            var request = new CreateRolloutRequest(
+                parse.GetValue(model),
+                parse.GetValue(selector),
+                parse.GetValue(priority),
+                [.. (parse.GetValue(stages) ?? []).Select(ParseStage)],
+                new RolloutGates(
+                    parse.GetValue(maxFailure),
+                    parse.GetValue(minDevices),
+                    parse.GetValue(maxErrorRate),
+                    parse.GetValue(minEvents),
+                    parse.GetValue(maxP99),
+                    parse.GetValue(attestation)),
+                parse.GetValue(timeout) is { } text ? ParseDuration(text, "--device-timeout") : null);
+            using var api = parse.CreateApi();
+            var rollout = await api.CreateRolloutAsync(request, ct).ConfigureAwait(false);
+            return parse.GetValue(watch)
+                ? await WatchAsync(api, rollout.Id, parse.IsJson(), TimeSpan.FromSeconds(2), ct).ConfigureAwait(false)
+                : Show(rollout, parse.IsJson());
+        });
+        return create;
+    }
+
+    private static Command ListCommand()
+    {
+        var list = new Command("list", "List rollouts");
+        list.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var rollouts = await api.ListRolloutsAsync(ct).ConfigureAwait(false);
+            if (parse.IsJson())
+            {
+                Render.Json(rollouts, ContractsJsonContext.Default.IReadOnlyListRolloutInfo);
+                return 0;
+            }
+
+            Render.Table(
+                ["ROLLOUT", "MODEL", "SELECTOR", "PRIORITY", "STATE", "STAGE", "ACTIVE", "FAILED", "UPDATED"],
+                rollouts.Select(r => (IReadOnlyList<string>)
+                [
+                    r.Id, $"{r.Model.Name}:{r.Model.Version}", r.Selector, r.Priority.ToString(CultureInfo.InvariantCulture), r.State,
+                    $"{r.CurrentStage + 1}/{r.Stages.Count}", Count(r, RolloutDeviceStates.Active), Count(r, RolloutDeviceStates.Failed), Render.Time(r.UpdatedAt),
+                ]));
+            return 0;
+        });
+        return list;
+    }
+
+    private static Command StatusCommand()
+    {
+        var id = new Argument<string>("id") { Description = "Rollout id" };
+        var watch = new Option<bool>("--watch", "-w") { Description = "Follow the rollout's progress until it ends (Ctrl-C stops watching, not the rollout)" };
+        var interval = new Option<string>("--interval") { Description = "How often --watch polls (default 2s)", DefaultValueFactory = _ => "2s" };
+        var status = new Command("status", "Show a rollout's stages, device states and gates") { id, watch, interval };
+        status.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            if (parse.GetValue(watch))
+            {
+                var every = TimeSpan.FromSeconds(Math.Max(1, ParseDuration(parse.GetValue(interval)!, "--interval")));
+                return await WatchAsync(api, parse.GetValue(id)!, parse.IsJson(), every, ct).ConfigureAwait(false);
+            }
+
+            return Show(await api.GetRolloutAsync(parse.GetValue(id)!, ct).ConfigureAwait(false), parse.IsJson());
+        });
+        return status;
+    }
+
+    private static Command ChangeCommand(string action, string description)
+    {
+        var id = new Argument<string>("id") { Description = "Rollout id" };
+        var command = new Command(action, description) { id };
+        command.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            return Show(await api.ChangeRolloutAsync(parse.GetValue(id)!, action, ct).ConfigureAwait(false), parse.IsJson());
+        });
+        return command;
+    }
+
+    private static int Show(RolloutInfo rollout, bool json)
+    {
+        if (json)
+        {
+            Render.Json(rollout, ContractsJsonContext.Default.RolloutInfo);
+        }
+        else
+        {
+            AnsiConsole.Write(View(rollout));
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// Polls until the rollout ends. As JSON, one document per change (JSON lines); otherwise a
+    /// live view redrawn in place.
+    /// </summary>
+    private static async Task<int> WatchAsync(ApiClient api, string id, bool json, TimeSpan every, CancellationToken ct)
+    {
+        var rollout = await api.GetRolloutAsync(id, ct).ConfigureAwait(false);
+        if (json)
+        {
+            var last = DateTimeOffset.MinValue;
+            while (true)
+            {
+                if (rollout.UpdatedAt != last)
+                {
+                    Render.Json(rollout, ContractsJsonContext.Default.RolloutInfo);
+                    last = rollout.UpdatedAt;
+                }
+
+                if (Ended(rollout))
+                {
+                    return ExitCode(rollout);
+                }
+
+                await Task.Delay(every, ct).ConfigureAwait(false);
+                rollout = await api.GetRolloutAsync(id, ct).ConfigureAwait(false);
+            }
+        }
+
+        await AnsiConsole.Live(View(rollout)).StartAsync(async live =>
+        {
+            while (!Ended(rollout))
+            {
+                await Task.Delay(every, ct).ConfigureAwait(false);
+                rollout = await api.GetRolloutAsync(id, ct).ConfigureAwait(false);
+                live.UpdateTarget(View(rollout));
+            }
+        }).ConfigureAwait(false);
+        return ExitCode(rollout);
+    }
+
+    private static bool Ended(RolloutInfo rollout) => rollout.State is not (RolloutStates.Running or RolloutStates.Paused);
+
+    // A watch in a script tells success from a rollout that stopped itself.
+    private static int ExitCode(RolloutInfo rollout) => rollout.State == RolloutStates.Completed ? 0 : 2;
+
+    private static Rows View(RolloutInfo rollout)
+    {
+        var header = new Grid().AddColumn().AddColumn();
+        header.AddRow("[bold]rollout[/]", Markup.Escape(rollout.Id));
+        header.AddRow("[bold]model[/]", Markup.Escape($"{rollout.Model.Name}:{rollout.Model.Version} ({Render.ShortDigest(rollout.Model.ManifestDigest)})"));
+        header.AddRow("[bold]selector[/]", Markup.Escape($"{rollout.Selector}   priority {rollout.Priority}"));
+        header.AddRow("[bold]state[/]", $"[{StateColor(rollout.State)}]{Markup.Escape(rollout.State)}[/]" + (rollout.Reason is { } reason ? $" — {Markup.Escape(reason)}" : string.Empty));
+        header.AddRow("[bold]gates[/]", Markup.Escape(Gates(rollout.Gates)));
+        if (!Ended(rollout))
+        {
+            var bakeEnds = rollout.StageStartedAt.AddSeconds(rollout.Stages[rollout.CurrentStage].BakeSeconds);
+            header.AddRow("[bold]stage[/]", Markup.Escape($"{rollout.CurrentStage + 1} of {rollout.Stages.Count}, bakes until {Render.Time(bakeEnds)}"));
+        }
+
+        var stages = new Table().Border(TableBorder.Rounded);
+        foreach (var column in new[] { "STAGE", "TARGET", "BAKE", "DEVICES", "ACTIVE", "DEPLOYING", "FAILED", "BACK", "PROGRESS" })
+        {
+            stages.AddColumn(column);
+        }
+
+        for (var i = 0; i < rollout.Stages.Count; i++)
+        {
+            var stage = rollout.Stages[i];
+            var devices = rollout.Devices.Where(d => d.Stage == i).ToList();
+            var active = devices.Count(d => d.State == RolloutDeviceStates.Active);
+            stages.AddRow(
+                i == rollout.CurrentStage && !Ended(rollout) ? $"[yellow]{i + 1} ◀[/]" : (i + 1).ToString(CultureInfo.InvariantCulture),
+                stage.Percent is { } percent ? $"{Render.Number(percent)}%" : $"{stage.Count} devices",
+                Duration(stage.BakeSeconds),
+                devices.Count.ToString(CultureInfo.InvariantCulture),
+                $"[green]{active}[/]",
+                devices.Count(d => d.State == RolloutDeviceStates.Deploying).ToString(CultureInfo.InvariantCulture),
+                $"[red]{devices.Count(d => d.State == RolloutDeviceStates.Failed)}[/]",
+                devices.Count(d => d.State == RolloutDeviceStates.RolledBack).ToString(CultureInfo.InvariantCulture),
+                Bar(active, devices.Count));
+        }
+
+        var failures = rollout.Devices.Where(d => d.State == RolloutDeviceStates.Failed).Take(10).ToList();
+        var parts = new List<Spectre.Console.Rendering.IRenderable> { header, stages };
+        if (failures.Count > 0)
+        {
+            var table = new Table().Border(TableBorder.Simple).AddColumn("FAILED DEVICE").AddColumn("REASON");
+            foreach (var failure in failures)
+            {
+                table.AddRow(Markup.Escape(failure.DeviceId), Markup.Escape(failure.Reason ?? "-"));
+            }
+
+            parts.Add(table);
+        }
+
+        return new Rows(parts);
+    }
+
+    private static string Bar(int done, int total)
+    {
+        const int Width = 10;
+        var filled = total == 0 ? 0 : done * Width / total;
+        var percent = total == 0 ? 0 : 100 * done / total;
+        return $"[green]{new string('█', filled)}[/][grey]{new string('░', Width - filled)}[/] {percent,3}%";
+    }
+
+    private static string StateColor(string state) => state switch
+    {
+        RolloutStates.Completed => "green",
+        RolloutStates.Running => "blue",
+        RolloutStates.Paused => "yellow",
+        _ => "red",
+    };
+
+    private static string Gates(RolloutGates gates)
+    {
+        var parts = new List<string>();
+        if (gates.MaxFailurePercent is { } failure)
+        {
+            parts.Add($"failures ≤ {Render.Number(failure)}% after {gates.MinDevices ?? 1} device(s)");
+        }
+
+        if (gates.MaxErrorRate is { } rate)
+        {
+            parts.Add($"error rate ≤ {Render.Number(rate, "0.####")}");
+        }
+
+        if (gates.MinEventsScored is { } events)
+        {
+            parts.Add($"≥ {events} events scored");
+        }
+
+        if (gates.MaxP99Regression is { } p99)
+        {
+            parts.Add($"p99 ≤ {Render.Number(p99)}x previous");
+        }
+
+        if (gates.RequireAttestation)
+        {
+            parts.Add("attestation required");
+        }
+
+        return parts.Count == 0 ? "none" : string.Join(", ", parts);
+    }
+
+    private static string Duration(int seconds) => seconds switch
+    {
+        0 => "-",
+        _ when seconds % 3600 == 0 => $"{seconds / 3600}h",
+        _ when seconds % 60 == 0 => $"{seconds / 60}m",
+        _ => $"{seconds}s",
+    };
+
+    private static string Count(RolloutInfo rollout, string state) =>
+        rollout.Devices.Count(d => d.State == state).ToString(CultureInfo.InvariantCulture);
+}

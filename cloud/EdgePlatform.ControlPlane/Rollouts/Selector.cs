@@ -1,0 +1,349 @@
+using System.Globalization;
+using System.Text;
+
+namespace EdgePlatform.ControlPlane.Rollouts;
+
+/// <summary>
+/// A device group by tags. Grammar (keywords are case-insensitive; <c>,</c> outside a list means <c>and</c>):
+/// <code>
+/// expr  := and ( "or" and )*
+/// and   := term ( ( "and" | "," ) term )*
+/// term  := "(" expr ")" | key "=" value | key "!=" value | key "in" "(" value ( "," value )* ")"
+/// </code>
+/// Keys and values are runs of letters, digits and <c>_ . - / :</c>, or double-quoted strings.
+/// <c>and</c> binds tighter than <c>or</c>. A device without the key never equals a value and is
+/// never in a list; <c>k!=v</c> holds for it.
+/// </summary>
+public sealed class Selector
+{
+    private readonly Node _root;
+
+    private Selector(string text, Node root)
+    {
+        Text = text;
+        _root = root;
+    }
+
+    /// <summary>The selector as the operator wrote it.</summary>
+    public string Text { get; }
+
+    public override string ToString() => Text;
+
+    public bool Matches(IReadOnlyDictionary<string, string> tags)
+    {
+        ArgumentNullException.ThrowIfNull(tags);
+        return _root.Matches(tags);
+    }
+
+    /// <summary>Parses a selector; a <see cref="SelectorSyntaxException"/> names the position and what was expected.</summary>
+    public static Selector Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var parser = new Parser(Lexer.Tokenize(text));
+        return new Selector(text.Trim(), parser.ParseAll());
+    }
+
+    private abstract record Node
+    {
+        public abstract bool Matches(IReadOnlyDictionary<string, string> tags);
+    }
+
+    private sealed record Equal(string Key, string Value) : Node
+    {
+        public override bool Matches(IReadOnlyDictionary<string, string> tags) =>
+            tags.TryGetValue(Key, out var actual) && string.Equals(actual, Value, StringComparison.Ordinal);
+    }
+
+    private sealed record NotEqual(string Key, string Value) : Node
+    {
+        public override bool Matches(IReadOnlyDictionary<string, string> tags) =>
+            !tags.TryGetValue(Key, out var actual) || !string.Equals(actual, Value, StringComparison.Ordinal);
+    }
+
+    private sealed record In(string Key, IReadOnlyList<string> Values) : Node
+    {
+        public override bool Matches(IReadOnlyDictionary<string, string> tags) =>
+            tags.TryGetValue(Key, out var actual) && Values.Contains(actual, StringComparer.Ordinal);
+    }
+
+    private sealed record And(Node Left, Node Right) : Node
+    {
+        public override bool Matches(IReadOnlyDictionary<string, string> tags) => Left.Matches(tags) && Right.Matches(tags);
+    }
+
+    private sealed record Or(Node Left, Node Right) : Node
+    {
+        public override bool Matches(IReadOnlyDictionary<string, string> tags) => Left.Matches(tags) || Right.Matches(tags);
+    }
+
+    private enum TokenKind
+    {
+        Word,
+        Quoted,
+        Equals,
+        NotEquals,
+        Open,
+        Close,
+        Comma,
+        End,
+    }
+
+    private readonly record struct Token(TokenKind Kind, string Text, int Position)
+    {
+        public bool IsKeyword(string keyword) => Kind == TokenKind.Word && string.Equals(Text, keyword, StringComparison.OrdinalIgnoreCase);
+
+        public string Describe() => Kind switch
+        {
+            TokenKind.End => "end of input",
+            TokenKind.Quoted => $"\"{Text}\"",
+            _ => $"'{Text}'",
+        };
+    }
+
+    private static class Lexer
+    {
+        public static List<Token> Tokenize(string text)
+        {
+            var tokens = new List<Token>();
+            var i = 0;
+            while (i < text.Length)
+            {
+                var c = text[i];
+                if (char.IsWhiteSpace(c))
+                {
+                    i++;
+                }
+                else if (c == '(')
+                {
+                    tokens.Add(new Token(TokenKind.Open, "(", i++));
+                }
+                else if (c == ')')
+                {
+                    tokens.Add(new Token(TokenKind.Close, ")", i++));
+                }
+                else if (c == ',')
+                {
+                    tokens.Add(new Token(TokenKind.Comma, ",", i++));
+                }
+                else if (c == '=')
+                {
+                    // "==" reads as "=", as in Kubernetes label selectors.
+                    var length = i + 1 < text.Length && text[i + 1] == '=' ? 2 : 1;
+                    tokens.Add(new Token(TokenKind.Equals, text.Substring(i, length), i));
+                    i += length;
+                }
+                else if (c == '!')
+                {
+                    if (i + 1 >= text.Length || text[i + 1] != '=')
+                    {
+                        throw new SelectorSyntaxException(i, "'!=' (a lone '!' is not an operator)", "'!'");
+                    }
+
+                    tokens.Add(new Token(TokenKind.NotEquals, "!=", i));
+                    i += 2;
+                }
+                else if (c == '"')
+                {
+                    var start = i++;
+                    var value = new StringBuilder();
+                    while (i < text.Length && text[i] != '"')
+                    {
+                        if (text[i] == '\\' && i + 1 < text.Length)
+                        {
+                            i++;
+                        }
+
+                        value.Append(text[i++]);
+                    }
+
+                    if (i >= text.Length)
+                    {
+                        throw new SelectorSyntaxException(text.Length, $"a closing '\"' for the string opened at position {start + 1}", "end of input");
+                    }
+
+                    i++;
+                    tokens.Add(new Token(TokenKind.Quoted, value.ToString(), start));
+                }
+                else if (IsWordChar(c))
+                {
+                    var start = i;
+                    while (i < text.Length && IsWordChar(text[i]))
+                    {
+                        i++;
+                    }
+
+                    tokens.Add(new Token(TokenKind.Word, text[start..i], start));
+                }
+                else
+                {
+                    throw new SelectorSyntaxException(i, "a tag key, a value, an operator (=, !=, in), and, or, a parenthesis or a comma", $"'{c}'");
+                }
+            }
+
+            tokens.Add(new Token(TokenKind.End, string.Empty, text.Length));
+            return tokens;
+        }
+
+        private static bool IsWordChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-' or '/' or ':';
+    }
+
+    private sealed class Parser(List<Token> tokens)
+    {
+        private int _next;
+
+        private Token Current => tokens[_next];
+
+        public Node ParseAll()
+        {
+            if (Current.Kind == TokenKind.End)
+            {
+                throw new SelectorSyntaxException(Current.Position, "a condition such as site=berlin", "an empty selector");
+            }
+
+            var node = ParseOr();
+            if (Current.Kind != TokenKind.End)
+            {
+                var expected = Current.Kind == TokenKind.Close ? "end of input (this ')' closes nothing)" : "'and', 'or', ',' or end of input";
+                throw Unexpected(expected);
+            }
+
+            return node;
+        }
+
+        private Node ParseOr()
+        {
+            var node = ParseAnd();
+            while (Current.IsKeyword("or"))
+            {
+                _next++;
+                node = new Or(node, ParseAnd());
+            }
+
+            return node;
+        }
+
+        private Node ParseAnd()
+        {
+            var node = ParseTerm();
+            while (Current.IsKeyword("and") || Current.Kind == TokenKind.Comma)
+            {
+                _next++;
+                node = new And(node, ParseTerm());
+            }
+
+            return node;
+        }
+
+        private Node ParseTerm()
+        {
+            if (Current.Kind == TokenKind.Open)
+            {
+                var open = Current;
+                _next++;
+                var inner = ParseOr();
+                if (Current.Kind != TokenKind.Close)
+                {
+                    throw Unexpected($"')' to close the '(' at position {open.Position + 1}, or 'and', 'or'");
+                }
+
+                _next++;
+                return inner;
+            }
+
+            if (Current.Kind != TokenKind.Word && Current.Kind != TokenKind.Quoted || Current.IsKeyword("and") || Current.IsKeyword("or"))
+            {
+                throw Unexpected("a tag key or '('");
+            }
+
+            var key = Current.Text;
+            _next++;
+            switch (Current.Kind)
+            {
+                case TokenKind.Equals:
+                    _next++;
+                    return new Equal(key, ExpectValue("="));
+                case TokenKind.NotEquals:
+                    _next++;
+                    return new NotEqual(key, ExpectValue("!="));
+                case TokenKind.Word when Current.IsKeyword("in"):
+                    _next++;
+                    return new In(key, ParseList());
+                default:
+                    throw Unexpected($"'=', '!=' or 'in' after the key '{key}'");
+            }
+        }
+
+        private List<string> ParseList()
+        {
+            if (Current.Kind != TokenKind.Open)
+            {
+                throw Unexpected("'(' to start the list after 'in'");
+            }
+
+            _next++;
+            var values = new List<string> { ExpectValue("(") };
+            while (Current.Kind == TokenKind.Comma)
+            {
+                _next++;
+                values.Add(ExpectValue(","));
+            }
+
+            if (Current.Kind != TokenKind.Close)
+            {
+                throw Unexpected("',' or ')' in the list after 'in'");
+            }
+
+            _next++;
+            return values;
+        }
+
+        private string ExpectValue(string after)
+        {
+            if (Current.Kind is not (TokenKind.Word or TokenKind.Quoted))
+            {
+                throw Unexpected($"a value after '{after}'");
+            }
+
+            var value = Current.Text;
+            _next++;
+            return value;
+        }
+
+        private SelectorSyntaxException Unexpected(string expected) => new(Current.Position, expected, Current.Describe());
+    }
+}
+
+/// <summary>A selector that does not parse; <see cref="Position"/> is 1-based, in characters.</summary>
+public sealed class SelectorSyntaxException : FormatException
+{
+    public SelectorSyntaxException(int offset, string expected, string found)
+        : base(string.Create(CultureInfo.InvariantCulture, $"at position {offset + 1}: expected {expected}, found {found}"))
+    {
+        Position = offset + 1;
+        Expected = expected;
+        Found = found;
+    }
+
+    public SelectorSyntaxException()
+    {
+        Expected = Found = string.Empty;
+    }
+
+    public SelectorSyntaxException(string message)
+        : base(message)
+    {
+        Expected = Found = string.Empty;
+    }
+
+    public SelectorSyntaxException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        Expected = Found = string.Empty;
+    }
+
+    public int Position { get; }
+
+    public string Expected { get; }
+
+    public string Found { get; }
+}

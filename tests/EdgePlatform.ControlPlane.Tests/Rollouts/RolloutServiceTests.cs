@@ -1,0 +1,493 @@
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Devices;
+using EdgePlatform.ControlPlane.Models;
+using EdgePlatform.ControlPlane.Ports;
+using EdgePlatform.ControlPlane.Rollouts;
+using EdgePlatform.ControlPlane.Tests.Fakes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using NSubstitute;
+
+namespace EdgePlatform.ControlPlane.Tests.Rollouts;
+
+public sealed class RolloutServiceTests : IDisposable
+{
+    private static readonly string DigestV1 = "sha256:" + new string('1', 64);
+    private static readonly string DigestV2 = "sha256:" + new string('2', 64);
+    private static readonly TimeSpan Bake = TimeSpan.FromMinutes(10);
+
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
+    private readonly InMemoryStore _store = new();
+    private readonly InMemoryRolloutStore _rolloutStore = new();
+    private readonly ITelemetryStore _telemetry = Substitute.For<ITelemetryStore>();
+    private readonly IDeviceLink _link = Substitute.For<IDeviceLink>();
+    private readonly List<(string DeviceId, DesiredState Desired)> _published = [];
+    private readonly DesiredStateWriter _writer;
+    private readonly RolloutService _rollouts;
+    private readonly ModelReference _v1;
+    private List<DeviceTelemetrySummary> _summaries = [];
+
+    public RolloutServiceTests()
+    {
+        _link.PublishDesiredAsync(Arg.Any<string>(), Arg.Any<DesiredState>(), Arg.Any<CancellationToken>())
+            .Returns(call =>
+            {
+                _published.Add((call.ArgAt<string>(0), call.ArgAt<DesiredState>(1)));
+                return Task.CompletedTask;
+            });
+        _telemetry.SummarizeAsync(Arg.Any<string?>(), Arg.Any<CancellationToken>())
+            .Returns(_ => Task.FromResult<IReadOnlyList<DeviceTelemetrySummary>>(_summaries));
+        var registry = new ModelRegistry(_store, new InMemoryArtifactStore(), Substitute.For<ITrustPublisher>(), _time, NullLogger<ModelRegistry>.Instance);
+        _writer = new DesiredStateWriter(_store, _link);
+        _rollouts = new RolloutService(
+            registry,
+            _store,
+            _rolloutStore,
+            _telemetry,
+            _writer,
+            Options.Create(new EnrollmentOptions { GroupKey = "0123456789abcdef", TelemetryIntervalSeconds = 15 }),
+            Options.Create(new RolloutOptions()),
+            _time,
+            NullLogger<RolloutService>.Instance);
+        var v1 = Model("sensor", "1", DigestV1);
+        _store.AddModel(v1);
+        _store.AddModel(Model("sensor", "2", DigestV2));
+        _v1 = v1.ToReference();
+    }
+
+    public void Dispose()
+    {
+        _rollouts.Dispose();
+        _writer.Dispose();
+    }
+
+    [Fact]
+    public async Task TickAsync_GoodVersionInThreeStages_CompletesWithEveryDeviceActiveAndEachPublishedOnce()
+    {
+        await AddFleetAsync(1000, "site=berlin");
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(10, 50, 100), new RolloutGates(MaxFailurePercent: 5, MaxErrorRate: 0.01));
+
+        var reachedPerStage = new List<int>();
+        for (var stage = 0; stage < 3; stage++)
+        {
+            reachedPerStage.Add(ReceivedV2().Count);
+            await DevicesApplyAsync();
+            SetTelemetry(errors: 0);
+            _time.Advance(Bake);
+            await _rollouts.TickAsync(CancellationToken.None);
+        }
+
+        var done = await _rollouts.GetAsync(rollout.Id, CancellationToken.None);
+        Assert.Equal(RolloutStates.Completed, done.State);
+        Assert.Equal(1000, done.Devices.Count(d => d.State == RolloutDeviceStates.Active));
+        Assert.InRange(reachedPerStage[0], 60, 140);
+        Assert.InRange(reachedPerStage[1], 420, 580);
+        Assert.Equal(1000, reachedPerStage[2]);
+        Assert.All(_published.GroupBy(p => p.DeviceId), g => Assert.Single(g));
+    }
+
+    [Fact]
+    public async Task TickAsync_ErrorRateGateFailsInStageOne_RollsBackAndNoLaterStageDeviceEverReceivesIt()
+    {
+        await AddFleetAsync(300, "site=berlin", previous: _v1);
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(10, 50, 100), new RolloutGates(MaxErrorRate: 0.05));
+        var stageOne = ReceivedV2();
+        await DevicesApplyAsync();
+        SetTelemetry(errors: 40);
+
+        _time.Advance(Bake);
+        await _rollouts.TickAsync(CancellationToken.None);
+        _time.Advance(Bake);
+        await _rollouts.TickAsync(CancellationToken.None);
+
+        var done = await _rollouts.GetAsync(rollout.Id, CancellationToken.None);
+        Assert.Equal(RolloutStates.RolledBack, done.State);
+        Assert.Contains("gate failed in stage 1: error rate", done.Reason, StringComparison.Ordinal);
+        Assert.NotEmpty(stageOne);
+        Assert.Equal(stageOne, ReceivedV2());
+        Assert.All(done.Devices.Where(d => !stageOne.Contains(d.DeviceId)), d => Assert.NotEqual(0, d.Stage));
+        foreach (var deviceId in stageOne)
+        {
+            var device = await _store.GetDeviceAsync(deviceId, CancellationToken.None);
+            Assert.Equal(DigestV1, device!.Desired!.Deployment!.Model.ManifestDigest);
+            Assert.Equal(DigestV1, _published.Last(p => p.DeviceId == deviceId).Desired.Deployment!.Model.ManifestDigest);
+        }
+    }
+
+    [Fact]
+    public async Task TickAsync_FailuresPastAbortThreshold_RollsBackBeforeTheBakeEnds()
+    {
+        await AddFleetAsync(200, "site=berlin", previous: _v1);
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(20, 100), new RolloutGates(MaxFailurePercent: 10, MinDevices: 5));
+        var stageOne = ReceivedV2();
+
+        await DevicesApplyAsync(fail: _ => true);
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await _rollouts.TickAsync(CancellationToken.None);
+
+        var done = await _rollouts.GetAsync(rollout.Id, CancellationToken.None);
+        Assert.Equal(RolloutStates.RolledBack, done.State);
+        Assert.Contains("devices failed", done.Reason, StringComparison.Ordinal);
+        Assert.Equal(stageOne, ReceivedV2());
+        Assert.All(stageOne, id => Assert.Equal(DigestV1, _published.Last(p => p.DeviceId == id).Desired.Deployment!.Model.ManifestDigest));
+    }
+
+    [Fact]
+    public async Task TickAsync_FewerFailuresThanMinDevices_KeepsRunning()
+    {
+        await AddFleetAsync(100, "site=berlin");
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(10, 100), new RolloutGates(MaxFailurePercent: 10, MinDevices: 50));
+
+        await DevicesApplyAsync(fail: _ => true);
+        await _rollouts.TickAsync(CancellationToken.None);
+
+        Assert.Equal(RolloutStates.Running, (await _rollouts.GetAsync(rollout.Id, CancellationToken.None)).State);
+    }
+
+    [Fact]
+    public async Task TickAsync_TooFewEventsScored_HoldsTheStageAndSaysWhy()
+    {
+        await AddFleetAsync(100, "site=berlin");
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(10, 100), new RolloutGates(MinEventsScored: 1_000_000));
+        var stageOne = ReceivedV2();
+        await DevicesApplyAsync();
+        SetTelemetry(errors: 0);
+
+        _time.Advance(Bake * 3);
+        await _rollouts.TickAsync(CancellationToken.None);
+
+        var held = await _rollouts.GetAsync(rollout.Id, CancellationToken.None);
+        Assert.Equal(0, held.CurrentStage);
+        Assert.Contains("holds", held.Reason, StringComparison.Ordinal);
+        Assert.Equal(stageOne, ReceivedV2());
+    }
+
+    [Fact]
+    public async Task TickAsync_P99MuchSlowerThanPreviousVersion_RollsBack()
+    {
+        await AddFleetAsync(100, "site=berlin", previous: _v1);
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(30, 100), new RolloutGates(MaxP99Regression: 1.5));
+        await DevicesApplyAsync();
+        SetTelemetry(errors: 0, p99New: 40, p99Old: 10);
+
+        _time.Advance(Bake);
+        await _rollouts.TickAsync(CancellationToken.None);
+
+        var done = await _rollouts.GetAsync(rollout.Id, CancellationToken.None);
+        Assert.Equal(RolloutStates.RolledBack, done.State);
+        Assert.Contains("p99 latency", done.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PauseAsync_Running_OpensNoStageUntilResumedAndThenBakesAgain()
+    {
+        await AddFleetAsync(100, "site=berlin");
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(10, 100), new RolloutGates());
+        var stageOne = ReceivedV2();
+        await DevicesApplyAsync();
+
+        var paused = await _rollouts.PauseAsync(rollout.Id, "ops", CancellationToken.None);
+        _time.Advance(Bake * 2);
+        await _rollouts.TickAsync(CancellationToken.None);
+        Assert.Equal(RolloutStates.Paused, paused.State);
+        Assert.Equal(stageOne, ReceivedV2());
+
+        await _rollouts.ResumeAsync(rollout.Id, "ops", CancellationToken.None);
+        await _rollouts.TickAsync(CancellationToken.None);
+        Assert.Equal(stageOne, ReceivedV2());
+
+        _time.Advance(Bake);
+        await _rollouts.TickAsync(CancellationToken.None);
+        Assert.Equal(100, ReceivedV2().Count);
+    }
+
+    [Fact]
+    public async Task AbortAsync_Running_StopsWithoutTouchingDevicesAndRefusesResume()
+    {
+        await AddFleetAsync(100, "site=berlin", previous: _v1);
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(10, 100), new RolloutGates());
+        var publishedBefore = _published.Count;
+
+        var aborted = await _rollouts.AbortAsync(rollout.Id, "ops", CancellationToken.None);
+        _time.Advance(Bake);
+        await _rollouts.TickAsync(CancellationToken.None);
+
+        Assert.Equal(RolloutStates.Aborted, aborted.State);
+        Assert.Equal(publishedBefore, _published.Count);
+        var conflict = await Assert.ThrowsAsync<ConflictException>(() => _rollouts.ResumeAsync(rollout.Id, "ops", CancellationToken.None));
+        Assert.Contains("is aborted", conflict.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RollbackAsync_Completed_RestoresEveryDevicesPreviousModel()
+    {
+        await AddFleetAsync(20, "site=berlin", previous: _v1);
+        _store.AddDevice("fresh");
+        await TagAsync("fresh", "site=berlin");
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(100), new RolloutGates());
+        await DevicesApplyAsync();
+        _time.Advance(Bake);
+        await _rollouts.TickAsync(CancellationToken.None);
+        Assert.Equal(RolloutStates.Completed, (await _rollouts.GetAsync(rollout.Id, CancellationToken.None)).State);
+
+        var rolledBack = await _rollouts.RollbackAsync(rollout.Id, "ops", CancellationToken.None);
+
+        Assert.Equal(RolloutStates.RolledBack, rolledBack.State);
+        Assert.All(rolledBack.Devices, d => Assert.Equal(RolloutDeviceStates.RolledBack, d.State));
+        var fleet = await _store.ListDevicesAsync(CancellationToken.None);
+        Assert.All(fleet.Where(d => d.Id != "fresh"), d => Assert.Equal(DigestV1, d.Desired!.Deployment!.Model.ManifestDigest));
+        Assert.Null(fleet.Single(d => d.Id == "fresh").Desired!.Deployment);
+    }
+
+    [Fact]
+    public async Task TickAsync_OverlappingRollouts_HighestPriorityDecidesEachDevice()
+    {
+        _store.AddDevice("berlin-pi4");
+        _store.AddDevice("paris-pi4");
+        _store.AddDevice("berlin-pi5");
+        await TagAsync("berlin-pi4", "site=berlin,hw=pi4");
+        await TagAsync("paris-pi4", "site=paris,hw=pi4");
+        await TagAsync("berlin-pi5", "site=berlin,hw=pi5");
+
+        var low = await CreateAsync("sensor:1", "hw=pi4", Stages(100), new RolloutGates(), priority: 1);
+        var high = await CreateAsync("sensor:2", "site=berlin", Stages(100), new RolloutGates(), priority: 10);
+        await _rollouts.TickAsync(CancellationToken.None);
+
+        Assert.Equal(DigestV2, await DesiredDigestAsync("berlin-pi4"));
+        Assert.Equal(DigestV1, await DesiredDigestAsync("paris-pi4"));
+        Assert.Equal(DigestV2, await DesiredDigestAsync("berlin-pi5"));
+        var lowNow = await _rollouts.GetAsync(low.Id, CancellationToken.None);
+        Assert.Equal(RolloutDeviceStates.Superseded, lowNow.Devices.Single(d => d.DeviceId == "berlin-pi4").State);
+
+        // Once the higher one is rolled back, the lower one takes its device again.
+        await _rollouts.RollbackAsync(high.Id, "ops", CancellationToken.None);
+        Assert.Equal(DigestV1, await DesiredDigestAsync("berlin-pi4"));
+    }
+
+    [Fact]
+    public async Task TickAsync_DeviceJoinsMidRollout_LandsInItsOwnStageNeverAnEarlierOpening()
+    {
+        await AddFleetAsync(100, "site=berlin");
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(10, 50, 100), new RolloutGates());
+        await DevicesApplyAsync();
+        _time.Advance(Bake);
+        await _rollouts.TickAsync(CancellationToken.None);
+        Assert.Equal(1, (await _rollouts.GetAsync(rollout.Id, CancellationToken.None)).CurrentStage);
+
+        var joiners = Enumerable.Range(0, 200).Select(i => $"late-{i:000}").ToList();
+        foreach (var id in joiners)
+        {
+            _store.AddDevice(id);
+            await TagAsync(id, "site=berlin");
+        }
+
+        await _rollouts.TickAsync(CancellationToken.None);
+
+        var state = await _rollouts.GetAsync(rollout.Id, CancellationToken.None);
+        var received = ReceivedV2();
+        foreach (var id in joiners)
+        {
+            var position = RolloutService.Position(rollout.Id, id);
+            var expectedStage = position < 0.1 ? 0 : position < 0.5 ? 1 : 2;
+            Assert.Equal(expectedStage, state.Devices.Single(d => d.DeviceId == id).Stage);
+            Assert.Equal(expectedStage <= 1, received.Contains(id));
+        }
+    }
+
+    [Fact]
+    public async Task TickAsync_OfflineDeviceReturnsAfterTheTimeout_ConvergesInsteadOfFailing()
+    {
+        await AddFleetAsync(10, "site=berlin");
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(100), new RolloutGates(MaxFailurePercent: 0), deviceTimeoutSeconds: 60);
+        var offline = ReceivedV2().First();
+        await _store.SaveStatusAsync(offline, DeviceStatuses.Offline, _time.Now, CancellationToken.None);
+        await DevicesApplyAsync(skip: id => id == offline);
+
+        _time.Advance(TimeSpan.FromHours(2));
+        await _rollouts.TickAsync(CancellationToken.None);
+        Assert.Equal(RolloutDeviceStates.Deploying, (await _rollouts.GetAsync(rollout.Id, CancellationToken.None)).Devices.Single(d => d.DeviceId == offline).State);
+
+        await _store.SaveStatusAsync(offline, DeviceStatuses.Online, _time.Now, CancellationToken.None);
+        await DevicesApplyAsync();
+        await _rollouts.TickAsync(CancellationToken.None);
+
+        var done = await _rollouts.GetAsync(rollout.Id, CancellationToken.None);
+        Assert.All(done.Devices, d => Assert.Equal(RolloutDeviceStates.Active, d.State));
+        Assert.Equal(RolloutStates.Completed, done.State);
+    }
+
+    [Fact]
+    public async Task TickAsync_OnlineDeviceStillInstallingAfterBake_HoldsTheNextStage()
+    {
+        await AddFleetAsync(50, "site=berlin");
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(20, 100), new RolloutGates(), deviceTimeoutSeconds: 3600);
+        var stageOne = ReceivedV2();
+        var slow = stageOne.First();
+        await _store.SaveStatusAsync(slow, DeviceStatuses.Online, _time.Now, CancellationToken.None);
+        await DevicesApplyAsync(skip: id => id == slow);
+
+        _time.Advance(Bake);
+        await _rollouts.TickAsync(CancellationToken.None);
+        Assert.Equal(stageOne, ReceivedV2());
+
+        await DevicesApplyAsync();
+        await _rollouts.TickAsync(CancellationToken.None);
+        Assert.Equal(50, ReceivedV2().Count);
+        Assert.Equal(1, (await _rollouts.GetAsync(rollout.Id, CancellationToken.None)).CurrentStage);
+    }
+
+    [Fact]
+    public async Task TickAsync_OnlineDeviceSilentPastTheTimeout_CountsAsFailed()
+    {
+        await AddFleetAsync(4, "site=berlin");
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(100), new RolloutGates(), deviceTimeoutSeconds: 60);
+        var silent = ReceivedV2().First();
+        await _store.SaveStatusAsync(silent, DeviceStatuses.Online, _time.Now, CancellationToken.None);
+        await DevicesApplyAsync(skip: id => id == silent);
+
+        _time.Advance(TimeSpan.FromMinutes(2));
+        await _rollouts.TickAsync(CancellationToken.None);
+
+        var entry = (await _rollouts.GetAsync(rollout.Id, CancellationToken.None)).Devices.Single(d => d.DeviceId == silent);
+        Assert.Equal(RolloutDeviceStates.Failed, entry.State);
+        Assert.Contains("within 60s", entry.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateAsync_FailedAttestation_DeviceIsNeverSelected()
+    {
+        await AddFleetAsync(3, "site=berlin");
+        await _store.SaveAttestationAsync("dev-0000", new AttestationStatus(AttestationStates.Failed, "measurement mismatch", _time.Now, null, null), CancellationToken.None);
+
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(100), new RolloutGates());
+
+        Assert.DoesNotContain(rollout.Devices, d => d.DeviceId == "dev-0000");
+        Assert.DoesNotContain("dev-0000", ReceivedV2());
+    }
+
+    [Fact]
+    public async Task CreateAsync_AttestationRequired_OnlyVerifiedDevicesTakePart()
+    {
+        await AddFleetAsync(3, "site=berlin");
+        await _store.SaveAttestationAsync("dev-0001", new AttestationStatus(AttestationStates.Verified, null, _time.Now, _time.Now.AddMinutes(15), null), CancellationToken.None);
+
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(100), new RolloutGates(RequireAttestation: true));
+
+        Assert.Equal(["dev-0001"], rollout.Devices.Select(d => d.DeviceId));
+        Assert.Equal(["dev-0001"], ReceivedV2());
+    }
+
+    [Theory]
+    [InlineData("site=", "selector", "at position 6: expected a value after '='")]
+    [InlineData("", "selector", "is required")]
+    public async Task CreateAsync_BadSelector_NamesFieldAndPosition(string selector, string field, string problem)
+    {
+        var exception = await Assert.ThrowsAsync<RequestValidationException>(
+            () => _rollouts.CreateAsync(new CreateRolloutRequest("sensor:2", selector, 0, Stages(100), null), "ops", CancellationToken.None));
+
+        Assert.Equal(field, exception.Field);
+        Assert.Contains(problem, exception.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateAsync_StagesNotCumulative_NamesTheStage()
+    {
+        var exception = await Assert.ThrowsAsync<RequestValidationException>(
+            () => _rollouts.CreateAsync(new CreateRolloutRequest("sensor:2", "site=a", 0, Stages(50, 20), null), "ops", CancellationToken.None));
+
+        Assert.Equal("stages[1].percent", exception.Field);
+    }
+
+    [Fact]
+    public async Task CreateAsync_StageWithPercentAndCount_NamesTheStage()
+    {
+        var exception = await Assert.ThrowsAsync<RequestValidationException>(
+            () => _rollouts.CreateAsync(new CreateRolloutRequest("sensor:2", "site=a", 0, [new RolloutStage(10, 5, 0)], null), "ops", CancellationToken.None));
+
+        Assert.Equal("stages[0]", exception.Field);
+    }
+
+    [Fact]
+    public async Task CreateAsync_CountStages_TakesThatManyDevicesPerStage()
+    {
+        await AddFleetAsync(50, "site=berlin");
+
+        await CreateAsync("sensor:2", "site=berlin", [new RolloutStage(null, 5, 600), new RolloutStage(null, 20, 600)], new RolloutGates());
+
+        Assert.Equal(5, ReceivedV2().Count);
+    }
+
+    private static List<RolloutStage> Stages(params double[] percents) =>
+        [.. percents.Select(p => new RolloutStage(p, null, (int)Bake.TotalSeconds))];
+
+    private async Task<RolloutInfo> CreateAsync(string model, string selector, List<RolloutStage> stages, RolloutGates gates, int priority = 0, int? deviceTimeoutSeconds = null)
+    {
+        var rollout = await _rollouts.CreateAsync(new CreateRolloutRequest(model, selector, priority, stages, gates, deviceTimeoutSeconds), "ops", CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        return rollout;
+    }
+
+    private async Task AddFleetAsync(int count, string tags, ModelReference? previous = null)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var id = $"dev-{i:0000}";
+            _store.AddDevice(id, previous is null ? null : new DesiredState(1, new DeploymentSpec("dep-old", previous), TelemetrySettings.Default));
+            await TagAsync(id, tags);
+        }
+    }
+
+    private async Task TagAsync(string id, string tags)
+    {
+        var device = await _store.GetDeviceAsync(id, CancellationToken.None);
+        var parsed = tags.Split(',').Select(t => t.Split('=')).ToDictionary(kv => kv[0], kv => kv[1]);
+        await _store.UpsertDeviceAsync(device! with { Tags = parsed }, CancellationToken.None);
+    }
+
+    /// <summary>Devices that were ever sent the new version, in order.</summary>
+    private List<string> ReceivedV2() =>
+        [.. _published.Where(p => p.Desired.Deployment?.Model.ManifestDigest == DigestV2).Select(p => p.DeviceId).Distinct()];
+
+    private async Task<string?> DesiredDigestAsync(string id) =>
+        (await _store.GetDeviceAsync(id, CancellationToken.None))?.Desired?.Deployment?.Model.ManifestDigest;
+
+    /// <summary>Each device acts on its newest desired state as an agent would: reports it active, or the error.</summary>
+    private async Task DevicesApplyAsync(Func<string, bool>? fail = null, Func<string, bool>? skip = null)
+    {
+        foreach (var device in await _store.ListDevicesAsync(CancellationToken.None))
+        {
+            if (device.Desired is not { } desired || skip?.Invoke(device.Id) == true)
+            {
+                continue;
+            }
+
+            var model = desired.Deployment?.Model;
+            var failed = model is not null && fail?.Invoke(device.Id) == true;
+            var slots = model is null || failed
+                ? Array.Empty<ModelSlotReport>()
+                : [new ModelSlotReport(ModelSlots.Primary, model.Name, model.Version, model.ManifestDigest, ModelSlotStates.Active, _time.Now)];
+            var reported = new ReportedState("test", desired.Version, slots, failed ? "warm-up failed: 3 of 3 inferences threw" : null, _time.Now);
+            await _store.SaveReportedAsync(device.Id, reported, _time.Now, CancellationToken.None);
+        }
+    }
+
+    private void SetTelemetry(long errors, double p99New = 5, double p99Old = 5)
+    {
+        _summaries = [];
+        foreach (var device in _store.ListDevicesAsync(CancellationToken.None).Result)
+        {
+            var model = device.Desired?.Deployment?.Model;
+            if (model is null)
+            {
+                continue;
+            }
+
+            var isNew = model.ManifestDigest == DigestV2;
+            var record = new TelemetryRecord(1, _time.Now, model.Name, model.Version, model.ManifestDigest, 100, 100 - (isNew ? errors : 0), isNew ? errors : 0, 0, 1, isNew ? p99New : p99Old, 50, 1, 1);
+            _summaries.Add(new DeviceTelemetrySummary(device.Id, 1, 1, _time.Now, record));
+        }
+    }
+
+    private static ModelRecord Model(string name, string version, string digest) =>
+        new("models/" + name, name, version, digest, 100, "sha256:" + new string('f', 64), 10, "c2ln", new Dictionary<string, double>(), DateTimeOffset.UnixEpoch);
+}
