@@ -54,7 +54,8 @@ public sealed partial class EmbeddedMqttBroker(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_server is not null)
+        // A host that is stopped and then disposed stops its services twice.
+        if (_server is { IsStarted: true })
         {
             await DrainControlPlaneSessionAsync(cancellationToken).ConfigureAwait(false);
             try
@@ -72,7 +73,7 @@ public sealed partial class EmbeddedMqttBroker(
 
     public async Task CloseAsync(string deviceId, CancellationToken cancellationToken)
     {
-        if (_server is null)
+        if (_server is not { IsStarted: true })
         {
             return;
         }
