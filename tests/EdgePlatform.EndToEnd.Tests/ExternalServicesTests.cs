@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using EdgePlatform.Cli;
@@ -157,17 +156,8 @@ public sealed class ExternalServicesTests : IAsyncLifetime
 
     private async Task RunEdgectlAsync(params string[] arguments)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in (string[])["exec", typeof(CliException).Assembly.Location, .. arguments, "--server", _endpoints.HttpUrl, "--token", _adminToken])
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-        Assert.True(process.ExitCode == 0, $"edgectl {string.Join(' ', arguments)} exited {process.ExitCode}:\n{await stderr}\n{await stdout}");
+        var (exitCode, output) = await Edgectl.RunAsync([.. arguments, "--server", _endpoints.HttpUrl, "--token", _adminToken]);
+        Assert.True(exitCode == 0, $"edgectl {string.Join(' ', arguments)} exited {exitCode}:\n{output}");
     }
 
     private static string? FindOnPath(string name) =>

@@ -101,10 +101,10 @@ public sealed class EmbeddedBrokerStoreAndForwardTests(StoreAndForwardFixture pl
         var server = new[] { "--server", Platform.Api.Server.ToString(), "--token", Platform.AdminToken };
         var file = Path.Combine(Platform.Root, "telemetry.parquet");
 
-        var (queryExit, query) = await EdgectlAsync(["telemetry", "query", "--device", StoreAndForwardFixture.Device, "--resolution", "raw", "--output", "json", .. server]);
-        var (rejectionsExit, rejections) = await EdgectlAsync(["telemetry", "rejections", .. server]);
-        var (exportExit, export) = await EdgectlAsync(["telemetry", "export", "--format", "parquet", "-f", file, .. server]);
-        var (badExit, bad) = await EdgectlAsync(["telemetry", "export", "--format", "csv", "-f", file, .. server]);
+        var (queryExit, query) = await Edgectl.RunAsync(["telemetry", "query", "--device", StoreAndForwardFixture.Device, "--resolution", "raw", "--output", "json", .. server]);
+        var (rejectionsExit, rejections) = await Edgectl.RunAsync(["telemetry", "rejections", .. server]);
+        var (exportExit, export) = await Edgectl.RunAsync(["telemetry", "export", "--format", "parquet", "-f", file, .. server]);
+        var (badExit, bad) = await Edgectl.RunAsync(["telemetry", "export", "--format", "csv", "-f", file, .. server]);
 
         Assert.True(queryExit == 0, query);
         var raw = System.Text.Json.JsonSerializer.Deserialize(query, Contracts.ContractsJsonContext.Default.TelemetryQueryResult)!.Raw;
@@ -116,24 +116,6 @@ public sealed class EmbeddedBrokerStoreAndForwardTests(StoreAndForwardFixture pl
         Assert.Equal("PAR1"u8.ToArray(), (await File.ReadAllBytesAsync(file))[..4]);
         Assert.NotEqual(0, badExit);
         Assert.Contains("'csv' is not supported", bad, StringComparison.Ordinal);
-    }
-
-    private static async Task<(int ExitCode, string Output)> EdgectlAsync(string[] arguments)
-    {
-        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add("exec");
-        info.ArgumentList.Add(typeof(EdgePlatform.Cli.CliException).Assembly.Location);
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        info.Environment["COLUMNS"] = "400";
-        using var process = System.Diagnostics.Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(Wait.Timeout);
-        return (process.ExitCode, await stdout + await stderr);
     }
 }
 

@@ -75,29 +75,11 @@ public sealed class WalkingSkeletonTests(PlatformFixture platform)
         Assert.Equal(baseline.ModelVersion, prediction.ModelVersion);
 
         // The operator's own check names the same failure and exits non-zero.
-        var (exitCode, output) = await EdgectlAsync("model", "verify", $"{candidate.ModelName}:{candidate.ModelVersion}", "--server", platform.Endpoints.HttpUrl, "--token", platform.AdminToken);
+        var (exitCode, output) = await Edgectl.RunAsync("model", "verify", $"{candidate.ModelName}:{candidate.ModelVersion}", "--server", platform.Endpoints.HttpUrl, "--token", platform.AdminToken);
         Assert.Equal(1, exitCode);
         Assert.Contains("refused: layer-digest check failed", output, StringComparison.Ordinal);
-        var (baselineExit, baselineOutput) = await EdgectlAsync("model", "verify", $"{baseline.ModelName}:{baseline.ModelVersion}", "--server", platform.Endpoints.HttpUrl, "--token", platform.AdminToken);
+        var (baselineExit, baselineOutput) = await Edgectl.RunAsync("model", "verify", $"{baseline.ModelName}:{baseline.ModelVersion}", "--server", platform.Endpoints.HttpUrl, "--token", platform.AdminToken);
         Assert.True(baselineExit == 0, baselineOutput);
-    }
-
-    private static async Task<(int ExitCode, string Output)> EdgectlAsync(params string[] arguments)
-    {
-        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add("exec");
-        info.ArgumentList.Add(typeof(EdgePlatform.Cli.CliException).Assembly.Location);
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        info.Environment["COLUMNS"] = "200";
-        using var process = System.Diagnostics.Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(Wait.Timeout);
-        return (process.ExitCode, await stdout + await stderr);
     }
 
     [Fact]
