@@ -50,8 +50,8 @@ public sealed partial class DeploymentService(
 
         // A device that failed attestation (or was revoked) gets no new deployment until it
         // attests again; the caller is told which and why.
-        var skipped = targets.Where(t => ExclusionReason(t) is not null).Select(t => $"{t.Id}: {ExclusionReason(t)}").ToList();
-        targets = [.. targets.Where(t => ExclusionReason(t) is null)];
+        var skipped = targets.Where(t => t.DeploymentRefusal is not null).Select(t => $"{t.Id}: {t.DeploymentRefusal}").ToList();
+        targets = [.. targets.Where(t => t.DeploymentRefusal is null)];
         if (targets.Count == 0)
         {
             throw new ConflictException($"no target device can receive a deployment: {string.Join("; ", skipped)}");
@@ -75,13 +75,6 @@ public sealed partial class DeploymentService(
 
     public Task<IReadOnlyList<DeploymentInfo>> ListAsync(CancellationToken cancellationToken) =>
         deployments.ListDeploymentsAsync(cancellationToken);
-
-    private static string? ExclusionReason(DeviceRecord device) => device switch
-    {
-        { Status: DeviceStatuses.Revoked } => "revoked",
-        { Attestation.State: AttestationStates.Failed } => $"attestation failed: {device.Attestation.Reason}",
-        _ => null,
-    };
 
     private async Task<IReadOnlyList<DeviceRecord>> ResolveDevicesAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {

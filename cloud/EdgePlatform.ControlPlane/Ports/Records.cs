@@ -16,7 +16,19 @@ public sealed record DeviceRecord(
     DesiredState? Desired,
     ReportedState? Reported,
     string? Certificate = null,
-    AttestationStatus? Attestation = null);
+    AttestationStatus? Attestation = null)
+{
+    /// <summary>
+    /// Why the device may not receive a new model version (revoked, or its last attestation
+    /// failed), or null when it may. Deployments and rollouts both go by this.
+    /// </summary>
+    public string? DeploymentRefusal => this switch
+    {
+        { Status: DeviceStatuses.Revoked } => "revoked",
+        { Attestation.State: AttestationStates.Failed } => $"attestation failed: {Attestation.Reason}",
+        _ => null,
+    };
+}
 
 /// <summary>A published model version.</summary>
 public sealed record ModelRecord(

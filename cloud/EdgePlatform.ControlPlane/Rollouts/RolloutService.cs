@@ -236,12 +236,9 @@ public sealed partial class RolloutService(
         }
     }
 
-    private static bool Eligible(RolloutInfo rollout, DeviceRecord device) => device switch
-    {
-        { Status: DeviceStatuses.Revoked } => false,
-        { Attestation.State: AttestationStates.Failed } => false,
-        _ => !rollout.Gates.RequireAttestation || device.Attestation?.State == AttestationStates.Verified,
-    };
+    private static bool Eligible(RolloutInfo rollout, DeviceRecord device) =>
+        device.DeploymentRefusal is null
+        && (!rollout.Gates.RequireAttestation || device.Attestation?.State == AttestationStates.Verified);
 
     private async Task PublishOpenStagesAsync(RolloutProgress progress, CancellationToken cancellationToken)
     {
