@@ -11,19 +11,39 @@ public sealed record TestDevice(string Id, EnrollmentResponse Enrollment, X509Ce
     public X509Certificate2 CaCertificate => X509Certificate2.CreateFromPem(Enrollment.CaCertificate);
 
     /// <summary>MQTT 5 over mutual TLS as this device, its id as the client id.</summary>
-    public MQTTnet.MqttClientOptions MqttOptions() =>
-        new MQTTnet.MqttClientOptionsBuilder()
+    public MQTTnet.MqttClientOptions MqttOptions() => MqttOptions(Certificate, Id);
+
+    /// <summary>
+    /// MQTT 5 over TLS to this device's broker, trusting only its CA, presenting
+    /// <paramref name="certificate"/> (none when null) with <paramref name="clientId"/>.
+    /// </summary>
+    public MQTTnet.MqttClientOptions MqttOptions(X509Certificate2? certificate, string clientId)
+    {
+        var ca = CaCertificate;
+        var tls = new MQTTnet.MqttClientTlsOptionsBuilder()
+            .UseTls()
+            .WithTargetHost(Enrollment.MqttHost)
+            .WithCertificateValidationHandler(args =>
+            {
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(ca);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return chain.Build(X509CertificateLoader.LoadCertificate(args.Certificate.GetRawCertData()));
+            });
+        if (certificate is not null)
+        {
+            tls.WithClientCertificates([certificate]);
+        }
+
+        return new MQTTnet.MqttClientOptionsBuilder()
             .WithTcpServer(Enrollment.MqttHost, Enrollment.MqttPort)
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-            .WithClientId(Id)
-            .WithTlsOptions(new MQTTnet.MqttClientTlsOptionsBuilder()
-                .UseTls()
-                .WithTargetHost(Enrollment.MqttHost)
-                .WithClientCertificates([Certificate])
-                .WithTrustChain([CaCertificate])
-                .Build())
+            .WithClientId(clientId)
+            .WithTlsOptions(tls.Build())
             .WithTimeout(TimeSpan.FromSeconds(30))
             .Build();
+    }
 
     public void Dispose()
     {

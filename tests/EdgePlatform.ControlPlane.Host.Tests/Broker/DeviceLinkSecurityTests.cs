@@ -117,38 +117,10 @@ public abstract class DeviceLinkSecurityTests
 
     protected async Task<TestDevice> EnrollAsync(string deviceId) => await Server.EnrollAsync(deviceId);
 
-    protected static MqttClientOptions Options(TestDevice device, X509Certificate2? certificate, string clientId)
-    {
-        var ca = device.CaCertificate;
-        var tls = new MqttClientTlsOptionsBuilder()
-            .UseTls()
-            .WithTargetHost(device.Enrollment.MqttHost)
-            .WithCertificateValidationHandler(args =>
-            {
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return chain.Build(X509CertificateLoader.LoadCertificate(args.Certificate.GetRawCertData()));
-            });
-        if (certificate is not null)
-        {
-            tls.WithClientCertificates([certificate]);
-        }
-
-        return new MqttClientOptionsBuilder()
-            .WithTcpServer(device.Enrollment.MqttHost, device.Enrollment.MqttPort)
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-            .WithClientId(clientId)
-            .WithTlsOptions(tls.Build())
-            .WithTimeout(Timeout)
-            .Build();
-    }
-
     protected static async Task<MqttClientConnectResultCode> ConnectResultAsync(TestDevice device, X509Certificate2? certificate, string clientId)
     {
         using var client = new MqttClientFactory().CreateMqttClient();
-        var result = await client.ConnectAsync(Options(device, certificate, clientId)).WaitAsync(Timeout);
+        var result = await client.ConnectAsync(device.MqttOptions(certificate, clientId)).WaitAsync(Timeout);
         return result.ResultCode;
     }
 
@@ -168,7 +140,7 @@ public abstract class DeviceLinkSecurityTests
     protected static async Task<IMqttClient> ConnectAsync(TestDevice device)
     {
         var client = new MqttClientFactory().CreateMqttClient();
-        var result = await client.ConnectAsync(Options(device, device.Certificate, device.Id)).WaitAsync(Timeout);
+        var result = await client.ConnectAsync(device.MqttOptions()).WaitAsync(Timeout);
         Assert.Equal(MqttClientConnectResultCode.Success, result.ResultCode);
         return client;
     }
@@ -197,7 +169,7 @@ public abstract class DeviceLinkSecurityTests
         var client = new MqttClientFactory().CreateMqttClient();
         var spy = new Spy(client);
         client.ApplicationMessageReceivedAsync += spy.OnMessageAsync;
-        var result = await client.ConnectAsync(Options(probe, credentials.ClientCertificate, "spy-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)))).WaitAsync(Timeout);
+        var result = await client.ConnectAsync(probe.MqttOptions(credentials.ClientCertificate, "spy-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)))).WaitAsync(Timeout);
         Assert.Equal(MqttClientConnectResultCode.Success, result.ResultCode);
         await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter("devices/#", MqttQualityOfServiceLevel.AtLeastOnce).Build()).WaitAsync(Timeout);
         return spy;
@@ -282,7 +254,7 @@ public sealed class EmbeddedBrokerSecurityTests(ControlPlaneFactory server) : De
             disconnected.TrySetResult(args);
             return Task.CompletedTask;
         };
-        await client.ConnectAsync(Options(device, device.Certificate, device.Id)).WaitAsync(Timeout);
+        await client.ConnectAsync(device.MqttOptions()).WaitAsync(Timeout);
 
         using var http = server.CreateClient();
         using var revoke = await http.PostAsync(new Uri($"/api/v1/devices/{device.Id}/revoke", UriKind.Relative), null);
