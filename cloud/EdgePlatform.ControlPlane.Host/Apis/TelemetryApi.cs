@@ -11,28 +11,12 @@ public static class TelemetryApi
         var read = app.MapGroup("/api/v1/telemetry").RequireAuthorization(Permissions.Read);
 
         // Time series: per-minute rollups by default, raw reports within the retention window on request.
-        read.MapGet(string.Empty, async (
-            string? device,
-            string? group,
-            string? model,
-            string? version,
-            DateTimeOffset? from,
-            DateTimeOffset? to,
-            string? resolution,
-            int? limit,
-            TelemetryQueryService query,
-            CancellationToken ct) =>
-            TypedResults.Ok(await query.QueryAsync(new TelemetryQuery(device, group, model, version, from, to, resolution, limit), ct).ConfigureAwait(false)));
+        // The filters bind from the query string: device, group, model, version, from, to, resolution, limit.
+        read.MapGet(string.Empty, async ([AsParameters] TelemetryQuery filter, TelemetryQueryService query, CancellationToken ct) =>
+            TypedResults.Ok(await query.QueryAsync(filter, ct).ConfigureAwait(false)));
         read.MapGet("/export", async (
             string? format,
-            string? device,
-            string? group,
-            string? model,
-            string? version,
-            DateTimeOffset? from,
-            DateTimeOffset? to,
-            string? resolution,
-            int? limit,
+            [AsParameters] TelemetryQuery filter,
             HttpContext context,
             TelemetryQueryService query,
             CancellationToken ct) =>
@@ -42,7 +26,7 @@ public static class TelemetryApi
                 throw new RequestValidationException("format", $"'{format}' is not supported; use 'parquet'");
             }
 
-            var result = await query.QueryAsync(new TelemetryQuery(device, group, model, version, from, to, resolution ?? TelemetryQueryService.Raw, limit), ct).ConfigureAwait(false);
+            var result = await query.QueryAsync(filter with { Resolution = filter.Resolution ?? TelemetryQueryService.Raw }, ct).ConfigureAwait(false);
             context.Response.ContentType = TelemetryParquetExport.MediaType;
             context.Response.Headers.ContentDisposition = $"attachment; filename=\"telemetry-{result.Resolution}.parquet\"";
 
