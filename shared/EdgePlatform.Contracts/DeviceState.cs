@@ -45,9 +45,19 @@ public sealed record ModelSlotReport(
     string State,
     DateTimeOffset Since);
 
+/// <summary>
+/// Where a slot's model is on the way to serving: a device reports the version its desired state
+/// names as <see cref="Downloading"/>, then <see cref="Verifying"/> (signature, metadata, digests),
+/// then <see cref="Staged"/> (loaded and warmed beside the running version), then
+/// <see cref="Active"/>; or <see cref="Failed"/> with the reason in <see cref="ReportedState.LastError"/>.
+/// </summary>
 public static class ModelSlotStates
 {
+    public const string Downloading = "downloading";
+    public const string Verifying = "verifying";
+    public const string Staged = "staged";
     public const string Active = "active";
+    public const string Failed = "failed";
 }
 
 public static class DeviceStatuses

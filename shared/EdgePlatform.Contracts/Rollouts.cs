@@ -85,6 +85,15 @@ public static class RolloutDeviceStates
     /// <summary>Its desired state names the new version; it has not reported it active yet.</summary>
     public const string Deploying = "deploying";
 
+    /// <summary>The device reports it is fetching the new version's package.</summary>
+    public const string Downloading = "downloading";
+
+    /// <summary>The device reports it is checking signatures, metadata and digests.</summary>
+    public const string Verifying = "verifying";
+
+    /// <summary>The device reports the new version loaded and warmed, not yet serving.</summary>
+    public const string Staged = "staged";
+
     public const string Active = "active";
     public const string Failed = "failed";
 
