@@ -72,5 +72,12 @@ public static class DeviceStatuses
 
 public static class ModelSlots
 {
+    /// <summary>The version serving events (state <see cref="ModelSlotStates.Active"/>).</summary>
     public const string Primary = "primary";
+
+    /// <summary>
+    /// The version a desired state names while it is on its way (downloading, verifying, staged) or
+    /// after it failed; the slot is gone once that version is active in <see cref="Primary"/>.
+    /// </summary>
+    public const string Incoming = "incoming";
 }
