@@ -46,7 +46,7 @@ internal static class RolloutBenchmark
         using var trust = new TufTrustPublisher(bootstrap, Options.Create(new TrustOptions()), clock, NullLogger<TufTrustPublisher>.Instance);
         var registry = new ModelRegistry(store, new FileSystemArtifactStore(Path.Combine(dataDirectory, "blobs")), trust, clock, NullLogger<ModelRegistry>.Instance);
         var link = new CountingDeviceLink();
-        using var writer = new DesiredStateWriter(store, link);
+        using var writer = new DesiredStateWriter(store, link, NullLogger<DesiredStateWriter>.Instance);
         using var rollouts = new RolloutService(
             registry, store, store, store, writer,
             Options.Create(new EnrollmentOptions { GroupKey = bootstrap.EnrollmentKey }),
@@ -140,7 +140,7 @@ internal static class RolloutBenchmark
             var id = string.Create(CultureInfo.InvariantCulture, $"bench-{i:00000}");
             await store.UpsertDeviceAsync(new DeviceRecord(id, tags, "thumbprint", at, DeviceStatuses.Online, at, null, null), cancellationToken).ConfigureAwait(false);
             await store.SaveStatusAsync(id, DeviceStatuses.Online, at, cancellationToken).ConfigureAwait(false);
-            await store.SaveDesiredAsync(id, new DesiredState(1, new DeploymentSpec("dep-initial", running), TelemetrySettings.Default), cancellationToken).ConfigureAwait(false);
+            await store.SaveDesiredAsync(id, new DesiredState(1, new DeploymentSpec("dep-initial", running), TelemetrySettings.Default), 0, cancellationToken).ConfigureAwait(false);
             await store.SaveReportedAsync(id, Reported(1, running, at), at, cancellationToken).ConfigureAwait(false);
         }
     }

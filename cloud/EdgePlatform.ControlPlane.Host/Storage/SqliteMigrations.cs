@@ -189,6 +189,12 @@ internal static class SqliteMigrations
         );
         CREATE INDEX rollouts_by_state ON rollouts (state);
         """,
+        // Rollouts at fleet scale: the desired version as a column for compare-and-set writes by
+        // several replicas.
+        """
+        ALTER TABLE devices ADD COLUMN desired_version INTEGER NOT NULL DEFAULT 0;
+        UPDATE devices SET desired_version = COALESCE(json_extract(desired, '$.version'), 0);
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

@@ -12,7 +12,12 @@ public interface IDeviceStore
     /// <summary>Creates the device or, on re-enrollment, replaces its credential and tags.</summary>
     Task UpsertDeviceAsync(DeviceRecord device, CancellationToken cancellationToken);
 
-    Task SaveDesiredAsync(string deviceId, DesiredState desired, CancellationToken cancellationToken);
+    /// <summary>
+    /// Compare-and-set: stores <paramref name="desired"/> only while the stored desired state still
+    /// has version <paramref name="expectedVersion"/> (0: none yet), in one atomic step. False when
+    /// another writer changed it first, or the device is gone; nothing is written then.
+    /// </summary>
+    Task<bool> SaveDesiredAsync(string deviceId, DesiredState desired, long expectedVersion, CancellationToken cancellationToken);
 
     Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken);
 

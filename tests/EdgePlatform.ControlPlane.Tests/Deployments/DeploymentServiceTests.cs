@@ -31,7 +31,7 @@ public sealed class DeploymentServiceTests : IDisposable
                 return Task.CompletedTask;
             });
         var registry = new ModelRegistry(_store, new InMemoryArtifactStore(), Substitute.For<ITrustPublisher>(), _time, NullLogger<ModelRegistry>.Instance);
-        _writer = new DesiredStateWriter(_store, _link);
+        _writer = new DesiredStateWriter(_store, _link, NullLogger<DesiredStateWriter>.Instance);
         _deployments = new DeploymentService(
             registry,
             _store,

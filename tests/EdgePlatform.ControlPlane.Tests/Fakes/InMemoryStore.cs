@@ -47,8 +47,19 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         return Task.CompletedTask;
     }
 
-    public Task SaveDesiredAsync(string deviceId, DesiredState desired, CancellationToken cancellationToken) =>
-        Update(deviceId, d => d with { Desired = desired });
+    public Task<bool> SaveDesiredAsync(string deviceId, DesiredState desired, long expectedVersion, CancellationToken cancellationToken)
+    {
+        lock (_devices)
+        {
+            if (!_devices.TryGetValue(deviceId, out var device) || (device.Desired?.Version ?? 0) != expectedVersion)
+            {
+                return Task.FromResult(false);
+            }
+
+            _devices[deviceId] = device with { Desired = desired };
+            return Task.FromResult(true);
+        }
+    }
 
     public Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken) =>
         Update(deviceId, d => d with { Reported = reported, LastSeen = receivedAt });
@@ -170,9 +181,12 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
 
     private Task Update(string deviceId, Func<DeviceRecord, DeviceRecord> change)
     {
-        if (_devices.TryGetValue(deviceId, out var device))
+        lock (_devices)
         {
-            _devices[deviceId] = change(device);
+            if (_devices.TryGetValue(deviceId, out var device))
+            {
+                _devices[deviceId] = change(device);
+            }
         }
 
         return Task.CompletedTask;

@@ -38,7 +38,7 @@ public sealed class RolloutServiceTests : IDisposable
         _telemetry.SummarizeAsync(Arg.Any<string?>(), Arg.Any<CancellationToken>())
             .Returns(_ => Task.FromResult<IReadOnlyList<DeviceTelemetrySummary>>(_summaries));
         var registry = new ModelRegistry(_store, new InMemoryArtifactStore(), Substitute.For<ITrustPublisher>(), _time, NullLogger<ModelRegistry>.Instance);
-        _writer = new DesiredStateWriter(_store, _link);
+        _writer = new DesiredStateWriter(_store, _link, NullLogger<DesiredStateWriter>.Instance);
         _rollouts = new RolloutService(
             registry,
             _store,
