@@ -82,7 +82,7 @@ internal static class RolloutBenchmark
 
         await ApiAsync(rollouts, created.Id, settings.Ticks, cancellationToken).ConfigureAwait(false);
         var final = await rollouts.GetAsync(created.Id, cancellationToken).ConfigureAwait(false);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rollout {final.Id}: {final.State}, {final.Devices.Count(d => d.State == RolloutDeviceStates.Active):N0} devices active"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rollout {final.Id}: {final.State}, {final.Counts!.GetValueOrDefault(RolloutDeviceStates.Active):N0} devices active"));
     }
 
     private static async Task PhaseAsync(string name, int ticks, RolloutService rollouts, CountingDeviceLink link, SettableClock clock, CancellationToken cancellationToken)
@@ -114,11 +114,13 @@ internal static class RolloutBenchmark
         measured = new Measured();
         for (var i = 0; i < repeats; i++)
         {
-            bytes = JsonSerializer.SerializeToUtf8Bytes(await rollouts.GetAsync(id, cancellationToken).ConfigureAwait(false), ContractsJsonContext.Default.RolloutInfo).Length;
+            // As edgectl rollout status asks: the counts and the first ten failed devices.
+            var detail = await rollouts.GetDetailAsync(id, RolloutDeviceStates.Failed, null, 10, cancellationToken).ConfigureAwait(false);
+            bytes = JsonSerializer.SerializeToUtf8Bytes(detail, ContractsJsonContext.Default.RolloutDetail).Length;
         }
 
         (wall, cpu, _) = measured.Stop();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"GET /api/v1/rollouts/{{id}} (mean of {repeats}) | {wall / repeats:0.0} | {cpu / repeats:0.0} | response {bytes:N0} bytes |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"GET /api/v1/rollouts/{{id}}?state=failed&limit=10 (mean of {repeats}) | {wall / repeats:0.0} | {cpu / repeats:0.0} | response {bytes:N0} bytes |"));
     }
 
     private static void Report(string phase, (double WallMs, double CpuMs, long Written) cost, long published) =>

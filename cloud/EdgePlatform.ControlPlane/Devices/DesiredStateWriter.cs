@@ -26,16 +26,27 @@ public sealed partial class DesiredStateWriter(IDeviceStore devices, IDeviceLink
     /// keeping its telemetry settings (or <paramref name="defaultTelemetry"/> for its first document).
     /// Returns the document published and the model it pointed at before; null when the device is gone.
     /// </summary>
+    public Task<(DesiredState Desired, ModelReference? Previous)?> WriteAsync(
+        string deviceId, DeploymentSpec? deployment, TelemetrySettings defaultTelemetry, CancellationToken cancellationToken) =>
+        WriteAsync(deviceId, deployment, defaultTelemetry, _ => true, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="WriteAsync(string, DeploymentSpec?, TelemetrySettings, CancellationToken)"/>, but only
+    /// while <paramref name="only"/> holds for the device's current desired state (null before its
+    /// first): checked on the version the compare-and-set replaces, so a writer that got in between
+    /// is judged too. Null when the device is gone or the condition does not hold.
+    /// </summary>
     public async Task<(DesiredState Desired, ModelReference? Previous)?> WriteAsync(
-        string deviceId, DeploymentSpec? deployment, TelemetrySettings defaultTelemetry, CancellationToken cancellationToken)
+        string deviceId, DeploymentSpec? deployment, TelemetrySettings defaultTelemetry, Func<DesiredState?, bool> only, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(only);
         await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             for (var attempt = 1; attempt <= MaxAttempts; attempt++)
             {
                 var current = await devices.GetDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false);
-                if (current is null)
+                if (current is null || !only(current.Desired))
                 {
                     return null;
                 }

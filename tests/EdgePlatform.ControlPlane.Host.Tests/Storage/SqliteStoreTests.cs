@@ -19,8 +19,8 @@ public sealed class SqliteStoreTests : IDisposable
 
         Assert.Equal(SqliteMigrations.LatestVersion, _database.Scalar("PRAGMA user_version;"));
         Assert.True(SqliteMigrations.LatestVersion >= 1);
-        // Fifteen tables of the schema, and SQLite's own sqlite_sequence for the audit log's AUTOINCREMENT.
-        Assert.Equal(16, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
+        // Seventeen tables of the schema, and SQLite's own sqlite_sequence for the audit log's AUTOINCREMENT.
+        Assert.Equal(18, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
     }
 
     [Fact]
@@ -90,7 +90,7 @@ public sealed class SqliteStoreTests : IDisposable
         var store = new SqliteStore(_database.Path);
         await store.UpsertDeviceAsync(Device("dev-1"), CancellationToken.None);
         Assert.True(await store.SaveDesiredAsync("dev-1", new DesiredState(5, null, new TelemetrySettings(10)), 0, CancellationToken.None));
-        _database.Scalar("ALTER TABLE devices DROP COLUMN desired_version; PRAGMA user_version = 7; SELECT 0;");
+        _database.Scalar("DROP TABLE rollout_devices; DROP TABLE model_aliases; ALTER TABLE devices DROP COLUMN desired_version; PRAGMA user_version = 7; SELECT 0;");
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
 
         var migrated = new SqliteStore(_database.Path);
