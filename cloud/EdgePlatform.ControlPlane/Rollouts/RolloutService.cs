@@ -42,6 +42,11 @@ public sealed partial class RolloutService(
     // One at a time: ticks and operator commands change the same rollouts.
     private readonly SemaphoreSlim _writer = new(1, 1);
 
+    // The device entries of live rollouts as this service last wrote or read them, good while
+    // the rollout's update time is unchanged (every save moves it): an idle tick then reads the
+    // fleet and the rollouts, not every rollout's device rows again.
+    private readonly Dictionary<string, (DateTimeOffset UpdatedAt, IReadOnlyList<RolloutDevice> Entries)> _entries = new(StringComparer.Ordinal);
+
     public async Task<RolloutInfo> CreateAsync(CreateRolloutRequest? request, string createdBy, CancellationToken cancellationToken)
     {
         if (request is null)
@@ -75,6 +80,7 @@ public sealed partial class RolloutService(
         try
         {
             await rollouts.SaveRolloutAsync(rollout, [], cancellationToken).ConfigureAwait(false);
+            _entries[id] = (rollout.UpdatedAt, []);
             LogCreated(id, model.Name, model.Version, alias ?? "-", selector.Text, stages.Count, createdBy);
             // The first stage starts now rather than at the next tick.
             await TickLockedAsync(cancellationToken).ConfigureAwait(false);
@@ -186,10 +192,10 @@ public sealed partial class RolloutService(
                 throw new ConflictException($"rollout '{id}' is {rollout.State}; only a rollout that is {string.Join(" or ", allowedFrom)} can {action}");
             }
 
-            var entries = await rollouts.ListRolloutDevicesAsync(id, cancellationToken).ConfigureAwait(false);
+            var entries = await EntriesAsync(rollout, cancellationToken).ConfigureAwait(false);
             var progress = new RolloutProgress(rollout, entries, new Dictionary<string, DeviceRecord>(), new Dictionary<string, string>(), _ => false, timeProvider.GetUtcNow());
             await change(progress).ConfigureAwait(false);
-            await rollouts.SaveRolloutAsync(progress.Result(), progress.ChangedEntries, cancellationToken).ConfigureAwait(false);
+            await SaveAsync(progress, cancellationToken).ConfigureAwait(false);
             LogStateChanged(id, rollout.State, progress.Rollout.State, progress.Rollout.Reason ?? actor);
             // Ownership moves at once: a rollout of lower priority may take the devices back.
             await TickLockedAsync(cancellationToken).ConfigureAwait(false);
@@ -204,6 +210,11 @@ public sealed partial class RolloutService(
     private async Task TickLockedAsync(CancellationToken cancellationToken)
     {
         var live = await rollouts.ListRolloutsAsync(LiveStates, cancellationToken).ConfigureAwait(false);
+        foreach (var gone in _entries.Keys.Except(live.Select(r => r.Id), StringComparer.Ordinal).ToList())
+        {
+            _entries.Remove(gone);
+        }
+
         if (live.Count == 0)
         {
             return;
@@ -229,7 +240,7 @@ public sealed partial class RolloutService(
 
         foreach (var rollout in live.OrderByDescending(r => r.Priority))
         {
-            var entries = await rollouts.ListRolloutDevicesAsync(rollout.Id, cancellationToken).ConfigureAwait(false);
+            var entries = await EntriesAsync(rollout, cancellationToken).ConfigureAwait(false);
             var selector = selectors[rollout.Id];
             var progress = new RolloutProgress(rollout, entries, fleet, owners, d => Eligible(rollout, d) && selector.Matches(d.Tags), timeProvider.GetUtcNow());
             progress.Assign();
@@ -246,9 +257,29 @@ public sealed partial class RolloutService(
 
             if (progress.Changed)
             {
-                await rollouts.SaveRolloutAsync(progress.Result(), progress.ChangedEntries, cancellationToken).ConfigureAwait(false);
+                await SaveAsync(progress, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    private async Task<IReadOnlyList<RolloutDevice>> EntriesAsync(RolloutInfo rollout, CancellationToken cancellationToken)
+    {
+        if (_entries.TryGetValue(rollout.Id, out var cached) && cached.UpdatedAt == rollout.UpdatedAt)
+        {
+            return cached.Entries;
+        }
+
+        var entries = await rollouts.ListRolloutDevicesAsync(rollout.Id, cancellationToken).ConfigureAwait(false);
+        _entries[rollout.Id] = (rollout.UpdatedAt, entries);
+        return entries;
+    }
+
+    private async Task SaveAsync(RolloutProgress progress, CancellationToken cancellationToken)
+    {
+        var rollout = progress.Result();
+        _entries.Remove(rollout.Id);
+        await rollouts.SaveRolloutAsync(rollout, progress.ChangedEntries, cancellationToken).ConfigureAwait(false);
+        _entries[rollout.Id] = (rollout.UpdatedAt, progress.Entries);
     }
 
     /// <summary>Reads the gates of a running rollout; opens the next stage when they hold, rolls back when one fails.</summary>

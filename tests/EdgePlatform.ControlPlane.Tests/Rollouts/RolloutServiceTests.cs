@@ -725,6 +725,30 @@ public sealed class RolloutServiceTests : IDisposable
         Assert.Equal(1, _rolloutStore.DevicesWrittenPerSave[^1]);
     }
 
+    [Fact]
+    public async Task TickAsync_AnotherControlPlaneChangedTheRollout_ReadsItsDevicesAfresh()
+    {
+        await AddFleetAsync(10, "site=berlin", previous: _v1);
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(100), new RolloutGates(MaxFailurePercent: 0));
+        await DevicesApplyAsync();
+        await _rollouts.TickAsync(CancellationToken.None);
+
+        // Another replica recorded a failure this one has not seen: the rollout's update time moved.
+        var stored = await _rollouts.GetAsync(rollout.Id, CancellationToken.None);
+        var device = (await DevicesAsync(rollout))[3];
+        _time.Advance(TimeSpan.FromSeconds(5));
+        await _rolloutStore.SaveRolloutAsync(
+            stored with { UpdatedAt = _time.Now },
+            [device with { State = RolloutDeviceStates.Failed, Reason = "seen by the other replica", Since = _time.Now }],
+            CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(5));
+        await _rollouts.TickAsync(CancellationToken.None);
+
+        var done = await _rollouts.GetAsync(rollout.Id, CancellationToken.None);
+        Assert.Equal(RolloutStates.RolledBack, done.State);
+        Assert.Contains("1 of 10 devices failed", done.Reason, StringComparison.Ordinal);
+    }
+
     private static List<RolloutStage> Stages(params double[] percents) =>
         [.. percents.Select(p => new RolloutStage(p, null, (int)Bake.TotalSeconds))];
 
