@@ -127,6 +127,18 @@ public sealed class DeploymentServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task CreateAsync_ModelByAlias_DeploysTheVersionTheAliasNames()
+    {
+        _store.AddDevice("dev-1");
+        await _store.SetAliasAsync(new ModelAlias("sensor", "canary", "1", _time.Now, "ops"), CancellationToken.None);
+
+        var deployment = await _deployments.CreateAsync(new CreateDeploymentRequest("sensor@canary", ["dev-1"], null), CancellationToken.None);
+
+        Assert.Equal("1", deployment.ModelVersion);
+        Assert.Equal(DigestV1, Assert.Single(_published).Desired.Deployment!.Model.ManifestDigest);
+    }
+
+    [Fact]
     public async Task CreateAsync_UnknownVersion_ThrowsNotFoundNamingTheVersion()
     {
         _store.AddDevice("dev-1");
