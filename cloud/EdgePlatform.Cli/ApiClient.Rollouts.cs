@@ -3,7 +3,7 @@ using EdgePlatform.Contracts;
 
 namespace EdgePlatform.Cli;
 
-/// <summary>Staged rollouts and device tags.</summary>
+/// <summary>Staged rollouts, model aliases and device tags.</summary>
 public sealed partial class ApiClient
 {
     public Task<RolloutInfo> CreateRolloutAsync(CreateRolloutRequest request, CancellationToken ct) =>
@@ -12,8 +12,32 @@ public sealed partial class ApiClient
     public Task<IReadOnlyList<RolloutInfo>> ListRolloutsAsync(CancellationToken ct) =>
         GetAsync("api/v1/rollouts", ContractsJsonContext.Default.IReadOnlyListRolloutInfo, ct);
 
-    public Task<RolloutInfo> GetRolloutAsync(string id, CancellationToken ct) =>
-        GetAsync($"api/v1/rollouts/{Uri.EscapeDataString(id)}", ContractsJsonContext.Default.RolloutInfo, ct);
+    /// <summary>The rollout and one page of its devices, only those in <paramref name="state"/> when given.</summary>
+    public Task<RolloutDetail> GetRolloutAsync(string id, string? state, int limit, string? after, CancellationToken ct)
+    {
+        var query = QueryString(new Dictionary<string, string?>
+        {
+            ["state"] = state,
+            ["limit"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["after"] = after,
+        });
+        return GetAsync($"api/v1/rollouts/{Uri.EscapeDataString(id)}?{query}", ContractsJsonContext.Default.RolloutDetail, ct);
+    }
+
+    public async Task<ModelAlias> SetModelAliasAsync(string name, string alias, string version, CancellationToken ct)
+    {
+        using var response = await SendAsync(
+            () => _http.PutAsJsonAsync(
+                $"api/v1/models/{Uri.EscapeDataString(name)}/aliases/{Uri.EscapeDataString(alias)}",
+                new SetModelAliasRequest(version),
+                ContractsJsonContext.Default.SetModelAliasRequest,
+                ct),
+            ct).ConfigureAwait(false);
+        return await ReadAsync(response, ContractsJsonContext.Default.ModelAlias, ct).ConfigureAwait(false);
+    }
+
+    public Task<IReadOnlyList<ModelAlias>> ListModelAliasesAsync(string name, CancellationToken ct) =>
+        GetAsync($"api/v1/models/{Uri.EscapeDataString(name)}/aliases", ContractsJsonContext.Default.IReadOnlyListModelAlias, ct);
 
     /// <summary>Sends pause, resume, abort or rollback.</summary>
     public async Task<RolloutInfo> ChangeRolloutAsync(string id, string action, CancellationToken ct)

@@ -23,7 +23,7 @@ public static class FleetCommands
                 ["DEVICE", "STATUS", "ATTESTATION", "MODEL", "STATE", "DESIRED", "LAST ERROR", "LAST SEEN"],
                 devices.Select(d =>
                 {
-                    var slot = d.Reported is { Slots.Count: > 0 } r ? r.Slots[0] : null;
+                    var slot = d.Reported?.Slots.FirstOrDefault(s => s.Slot == ModelSlots.Primary);
                     return (IReadOnlyList<string>)
                     [
                         d.Id, d.Status, d.Attestation?.State ?? "-", slot is null ? "-" : $"{slot.Name}:{slot.Version}", slot?.State ?? "-",
@@ -45,7 +45,8 @@ public static class FleetCommands
                 return 0;
             }
 
-            var slot = device.Reported is { Slots.Count: > 0 } r ? r.Slots[0] : null;
+            var slot = device.Reported?.Slots.FirstOrDefault(s => s.Slot == ModelSlots.Primary);
+            var incoming = device.Reported?.Slots.FirstOrDefault(s => s.Slot == ModelSlots.Incoming);
             Render.Table(
                 ["FIELD", "VALUE"],
                 [
@@ -58,6 +59,7 @@ public static class FleetCommands
                     ["desired model", device.DesiredModelDigest ?? "-"],
                     ["agent version", device.Reported?.AgentVersion ?? "-"],
                     ["active model", slot is null ? "-" : $"{slot.Name}:{slot.Version} ({slot.ManifestDigest})"],
+                    ["incoming model", incoming is null ? "-" : $"{incoming.Name}:{incoming.Version} {incoming.State} since {Render.Time(incoming.Since)}"],
                     ["last error", device.Reported?.LastError ?? "-"],
                     ["attestation", Attestation(device.Attestation)],
                     .. (device.Attestation?.Measurements ?? []).Select(m => (IReadOnlyList<string>)[$"  {m.Kind}", $"{m.Name} {m.Digest}"]),

@@ -12,7 +12,51 @@ public static class ModelCommands
     public static Command Create()
     {
         var list = FleetCommands.Models().Subcommands.Single(c => c.Name == "list");
-        return new Command("model", "One model release: verify it as a device would, approve it with offline keys, or inspect it") { Verify(), Sign(), Push(), Inspect(), list };
+        return new Command("model", "One model release: verify it as a device would, approve it with offline keys, inspect it, or name it with an alias") { Verify(), Sign(), Push(), Inspect(), Alias(), list };
+    }
+
+    /// <summary><c>edgectl model alias set|list</c>: names such as production for one version, which rollouts name as name@alias.</summary>
+    private static Command Alias()
+    {
+        var name = new Argument<string>("name") { Description = "Model name" };
+        var alias = new Argument<string>("alias") { Description = "Alias, such as production (lowercase letters, digits, '.', '_', '-'; starts with a letter)" };
+        var version = new Argument<string>("version") { Description = "The version the alias names from now on" };
+        var set = new Command("set", "Point an alias at a version, creating or moving it; rollouts created from now on as name@alias get that version") { name, alias, version };
+        set.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var result = await api.SetModelAliasAsync(parse.GetValue(name)!, parse.GetValue(alias)!, parse.GetValue(version)!, ct).ConfigureAwait(false);
+            if (parse.IsJson())
+            {
+                Render.Json(result, ContractsJsonContext.Default.ModelAlias);
+            }
+            else
+            {
+                Console.Out.WriteLine($"{result.Name}@{result.Alias} → {result.Name}:{result.Version}");
+            }
+
+            return 0;
+        });
+
+        var listName = new Argument<string>("name") { Description = "Model name" };
+        var list = new Command("list", "A model's aliases and the versions they name") { listName };
+        list.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var aliases = await api.ListModelAliasesAsync(parse.GetValue(listName)!, ct).ConfigureAwait(false);
+            if (parse.IsJson())
+            {
+                Render.Json(aliases, ContractsJsonContext.Default.IReadOnlyListModelAlias);
+                return 0;
+            }
+
+            Render.Table(
+                ["ALIAS", "VERSION", "SET BY", "SET AT"],
+                aliases.Select(a => (IReadOnlyList<string>)[$"{a.Name}@{a.Alias}", a.Version, a.UpdatedBy, Render.Time(a.UpdatedAt)]));
+            return 0;
+        });
+
+        return new Command("alias", "Names for model versions (production, canary), set by people and read when a rollout is created") { set, list };
     }
 
     private static Command Verify()

@@ -8,6 +8,8 @@ namespace EdgePlatform.Cli.Commands;
 /// <summary><c>edgectl rollout</c>: staged rollouts with health gates, and a live view of their progress.</summary>
 public static class RolloutCommands
 {
+    private const int DefaultFailedShown = 10;
+
     public static Command Create()
     {
         var rollout = new Command("rollout", "Staged rollouts of a model version to a device group, with health gates and rollback")
@@ -15,6 +17,7 @@ public static class RolloutCommands
             CreateCommand(),
             ListCommand(),
             StatusCommand(),
+            DevicesCommand(),
             ChangeCommand("pause", "Stop opening stages; devices keep what they have"),
             ChangeCommand("resume", "Continue a paused rollout; the current stage bakes again in full"),
             ChangeCommand("abort", "Stop for good; devices keep what they have (rollback restores them)"),
@@ -61,9 +64,52 @@ public static class RolloutCommands
             : throw new CliException($"{what}: '{text}' is not a duration such as 90s, 15m or 2h");
     }
 
+    /// <summary>
+    /// The exponential rate from the <c>--rate-*</c> options: none when none is given; otherwise base,
+    /// factor and maximum together, with exactly one increase trigger.
+    /// </summary>
+    public static RolloutRate? ParseRate(int? baseRate, double? factor, int? maxRate, int? afterNotified, int? afterSucceeded)
+    {
+        if (baseRate is null && factor is null && maxRate is null && afterNotified is null && afterSucceeded is null)
+        {
+            return null;
+        }
+
+        var missing = new[] { ("--rate-base", baseRate is null), ("--rate-factor", factor is null), ("--rate-max", maxRate is null) }
+            .Where(o => o.Item2)
+            .Select(o => o.Item1)
+            .ToList();
+        if (missing.Count > 0)
+        {
+            throw new CliException($"a rate needs --rate-base, --rate-factor and --rate-max together; missing {string.Join(", ", missing)}");
+        }
+
+        if ((afterNotified is null) == (afterSucceeded is null))
+        {
+            throw new CliException("a rate needs exactly one of --rate-after-notified N (devices sent the version) or --rate-after-succeeded N (devices that reported it active)");
+        }
+
+        return new RolloutRate(baseRate, factor, maxRate, afterNotified, afterSucceeded);
+    }
+
+    /// <summary>The rate as the status view shows it, e.g. <c>20/min now (base 10, x2 every 50 sent, max 100), 12 sent this minute</c>.</summary>
+    public static string DescribeRate(RolloutRate? rate, RolloutRateProgress? progress)
+    {
+        if (rate is null)
+        {
+            return "none: an open stage's devices are sent the version at once";
+        }
+
+        var trigger = rate.IncreaseAfterNotified is { } notified ? $"every {notified} sent" : $"every {rate.IncreaseAfterSucceeded} active";
+        var schedule = $"base {rate.BaseRatePerMinute}/min, x{Render.Number(rate.IncrementFactor ?? 1)} {trigger}, max {rate.MaxRatePerMinute}/min";
+        return progress is null
+            ? $"{schedule}; nothing sent yet"
+            : $"{Render.Number(Math.Floor(progress.RatePerMinute), "0")}/min now ({schedule}); {progress.SentInWindow} sent this minute, {progress.Notified} in all";
+    }
+
     private static Command CreateCommand()
     {
-        var model = new Argument<string>("model") { Description = "Model as name (newest version) or name:version" };
+        var model = new Argument<string>("model") { Description = "Model as name (newest version), name:version or name@alias (pinned to the alias's version now)" };
         var selector = new Option<string>("--selector", "-l") { Description = "Device group by tags, e.g. \"site=berlin and hw in (pi4,pi5)\"", Required = true };
         var stages = new Option<string[]>("--stage") { Description = "Cumulative stage as PERCENT%:BAKE or COUNT:BAKE, e.g. 10%:15m (repeatable, in order)", Required = true };
         var priority = new Option<int?>("--priority") { Description = "Where rollouts select the same device, the highest priority wins (default 0)" };
@@ -74,10 +120,16 @@ public static class RolloutCommands
         var maxP99 = new Option<double?>("--max-p99-regression") { Description = "Abort when p99 latency exceeds the previous version's by this factor (e.g. 1.2)" };
         var attestation = new Option<bool>("--require-attestation") { Description = "Only devices with a verified attestation take part" };
         var timeout = new Option<string?>("--device-timeout") { Description = "An online device that has not reported the version active by then fails (default 30m)" };
+        var rateBase = new Option<int?>("--rate-base") { Description = "Exponential rate: devices sent the version per minute at first" };
+        var rateFactor = new Option<double?>("--rate-factor") { Description = "Exponential rate: factor the rate grows by at each increase (1.1 to 5)" };
+        var rateMax = new Option<int?>("--rate-max") { Description = "Exponential rate: most devices per minute" };
+        var rateAfterNotified = new Option<int?>("--rate-after-notified") { Description = "Exponential rate: increase after every N more devices were sent the version" };
+        var rateAfterSucceeded = new Option<int?>("--rate-after-succeeded") { Description = "Exponential rate: increase after every N more devices reported it active" };
         var watch = new Option<bool>("--watch", "-w") { Description = "Follow the rollout's progress until it ends" };
         var create = new Command("create", "Start a staged rollout")
         {
-            model, selector, stages, priority, maxFailure, minDevices, maxErrorRate, minEvents, maxP99, attestation, timeout, watch,
+            model, selector, stages, priority, maxFailure, minDevices, maxErrorRate, minEvents, maxP99, attestation, timeout,
+            rateBase, rateFactor, rateMax, rateAfterNotified, rateAfterSucceeded, watch,
         };
         create.SetAction(async (parse, ct) =>
         {
@@ -93,11 +145,12 @@ public static class RolloutCommands
                     parse.GetValue(minEvents),
                     parse.GetValue(maxP99),
                     parse.GetValue(attestation)),
-                parse.GetValue(timeout) is { } text ? ParseDuration(text, "--device-timeout") : null);
+                parse.GetValue(timeout) is { } text ? ParseDuration(text, "--device-timeout") : null,
+                ParseRate(parse.GetValue(rateBase), parse.GetValue(rateFactor), parse.GetValue(rateMax), parse.GetValue(rateAfterNotified), parse.GetValue(rateAfterSucceeded)));
             using var api = parse.CreateApi();
             var rollout = await api.CreateRolloutAsync(request, ct).ConfigureAwait(false);
             return parse.GetValue(watch)
-                ? await WatchAsync(api, rollout.Id, parse.IsJson(), TimeSpan.FromSeconds(2), ct).ConfigureAwait(false)
+                ? await WatchAsync(api, rollout.Id, parse.IsJson(), TimeSpan.FromSeconds(2), DefaultFailedShown, ct).ConfigureAwait(false)
                 : Show(rollout, parse.IsJson());
         });
         return create;
@@ -120,7 +173,7 @@ public static class RolloutCommands
                 ["ROLLOUT", "MODEL", "SELECTOR", "PRIORITY", "STATE", "STAGE", "ACTIVE", "FAILED", "UPDATED"],
                 rollouts.Select(r => (IReadOnlyList<string>)
                 [
-                    r.Id, $"{r.Model.Name}:{r.Model.Version}", r.Selector, r.Priority.ToString(CultureInfo.InvariantCulture), r.State,
+                    r.Id, ModelName(r), r.Selector, r.Priority.ToString(CultureInfo.InvariantCulture), r.State,
                     $"{r.CurrentStage + 1}/{r.Stages.Count}", Count(r, RolloutDeviceStates.Active), Count(r, RolloutDeviceStates.Failed), Render.Time(r.UpdatedAt),
                 ]));
             return 0;
@@ -133,19 +186,68 @@ public static class RolloutCommands
         var id = new Argument<string>("id") { Description = "Rollout id" };
         var watch = new Option<bool>("--watch", "-w") { Description = "Follow the rollout's progress until it ends (Ctrl-C stops watching, not the rollout)" };
         var interval = new Option<string>("--interval") { Description = "How often --watch polls (default 2s)", DefaultValueFactory = _ => "2s" };
-        var status = new Command("status", "Show a rollout's stages, device states and gates") { id, watch, interval };
+        var failed = new Option<int>("--failed") { Description = "How many failed devices to list with their reasons (default 10)", DefaultValueFactory = _ => DefaultFailedShown };
+        var status = new Command("status", "Show a rollout's stages, device counts, gates, rate and its failed devices") { id, watch, interval, failed };
         status.SetAction(async (parse, ct) =>
         {
             using var api = parse.CreateApi();
+            var shown = Math.Clamp(parse.GetValue(failed), 1, 1000);
             if (parse.GetValue(watch))
             {
                 var every = TimeSpan.FromSeconds(Math.Max(1, ParseDuration(parse.GetValue(interval)!, "--interval")));
-                return await WatchAsync(api, parse.GetValue(id)!, parse.IsJson(), every, ct).ConfigureAwait(false);
+                return await WatchAsync(api, parse.GetValue(id)!, parse.IsJson(), every, shown, ct).ConfigureAwait(false);
             }
 
-            return Show(await api.GetRolloutAsync(parse.GetValue(id)!, ct).ConfigureAwait(false), parse.IsJson());
+            var detail = await api.GetRolloutAsync(parse.GetValue(id)!, RolloutDeviceStates.Failed, shown, null, ct).ConfigureAwait(false);
+            if (parse.IsJson())
+            {
+                Render.Json(detail, ContractsJsonContext.Default.RolloutDetail);
+            }
+            else
+            {
+                AnsiConsole.Write(View(detail));
+            }
+
+            return 0;
         });
         return status;
+    }
+
+    private static Command DevicesCommand()
+    {
+        var id = new Argument<string>("id") { Description = "Rollout id" };
+        var state = new Option<string?>("--state") { Description = $"Only devices in this state ({string.Join(", ", RolloutDeviceStates.All)})" };
+        var limit = new Option<int>("--limit") { Description = "Devices per page (default 100, at most 1000)", DefaultValueFactory = _ => 100 };
+        var after = new Option<string?>("--after") { Description = "Start after this device id (the previous page's last)" };
+        var history = new Option<bool>("--history") { Description = "Show each device's last transitions" };
+        var devices = new Command("devices", "List a rollout's devices page by page, with state, reason and since when") { id, state, limit, after, history };
+        devices.SetAction(async (parse, ct) =>
+        {
+            using var api = parse.CreateApi();
+            var detail = await api.GetRolloutAsync(parse.GetValue(id)!, parse.GetValue(state), parse.GetValue(limit), parse.GetValue(after), ct).ConfigureAwait(false);
+            if (parse.IsJson())
+            {
+                Render.Json(detail, ContractsJsonContext.Default.RolloutDetail);
+                return 0;
+            }
+
+            Render.Table(
+                ["DEVICE", "STAGE", "STATE", "SINCE", "REASON"],
+                detail.Devices.Select(d => (IReadOnlyList<string>)
+                [
+                    d.DeviceId, (d.Stage + 1).ToString(CultureInfo.InvariantCulture), d.State, Render.Time(d.Since),
+                    parse.GetValue(history) && d.History is { Count: > 0 } steps
+                        ? string.Join(" → ", steps.Select(t => $"{t.State} {Render.Time(t.At)}" + (t.Reason is null ? string.Empty : $" ({t.Reason})")))
+                        : d.Reason ?? "-",
+                ]));
+            if (detail.NextAfter is { } next)
+            {
+                Console.Out.WriteLine($"more: --after {next}");
+            }
+
+            return 0;
+        });
+        return devices;
     }
 
     private static Command ChangeCommand(string action, string description)
@@ -168,7 +270,7 @@ public static class RolloutCommands
         }
         else
         {
-            AnsiConsole.Write(View(rollout));
+            AnsiConsole.Write(View(rollout, []));
         }
 
         return 0;
@@ -176,42 +278,43 @@ public static class RolloutCommands
 
     /// <summary>
     /// Polls until the rollout ends. As JSON, one document per change (JSON lines); otherwise a
-    /// live view redrawn in place.
+    /// live view redrawn in place. Each poll reads the counts and the first failed devices, never
+    /// the whole device list.
     /// </summary>
-    private static async Task<int> WatchAsync(ApiClient api, string id, bool json, TimeSpan every, CancellationToken ct)
+    private static async Task<int> WatchAsync(ApiClient api, string id, bool json, TimeSpan every, int failedShown, CancellationToken ct)
     {
-        var rollout = await api.GetRolloutAsync(id, ct).ConfigureAwait(false);
+        var detail = await api.GetRolloutAsync(id, RolloutDeviceStates.Failed, failedShown, null, ct).ConfigureAwait(false);
         if (json)
         {
             var last = DateTimeOffset.MinValue;
             while (true)
             {
-                if (rollout.UpdatedAt != last)
+                if (detail.Rollout.UpdatedAt != last)
                 {
-                    Render.Json(rollout, ContractsJsonContext.Default.RolloutInfo);
-                    last = rollout.UpdatedAt;
+                    Render.Json(detail, ContractsJsonContext.Default.RolloutDetail);
+                    last = detail.Rollout.UpdatedAt;
                 }
 
-                if (Ended(rollout))
+                if (Ended(detail.Rollout))
                 {
-                    return ExitCode(rollout);
+                    return ExitCode(detail.Rollout);
                 }
 
                 await Task.Delay(every, ct).ConfigureAwait(false);
-                rollout = await api.GetRolloutAsync(id, ct).ConfigureAwait(false);
+                detail = await api.GetRolloutAsync(id, RolloutDeviceStates.Failed, failedShown, null, ct).ConfigureAwait(false);
             }
         }
 
-        await AnsiConsole.Live(View(rollout)).StartAsync(async live =>
+        await AnsiConsole.Live(View(detail)).StartAsync(async live =>
         {
-            while (!Ended(rollout))
+            while (!Ended(detail.Rollout))
             {
                 await Task.Delay(every, ct).ConfigureAwait(false);
-                rollout = await api.GetRolloutAsync(id, ct).ConfigureAwait(false);
-                live.UpdateTarget(View(rollout));
+                detail = await api.GetRolloutAsync(id, RolloutDeviceStates.Failed, failedShown, null, ct).ConfigureAwait(false);
+                live.UpdateTarget(View(detail));
             }
         }).ConfigureAwait(false);
-        return ExitCode(rollout);
+        return ExitCode(detail.Rollout);
     }
 
     private static bool Ended(RolloutInfo rollout) => rollout.State is not (RolloutStates.Running or RolloutStates.Paused);
@@ -219,14 +322,18 @@ public static class RolloutCommands
     // A watch in a script tells success from a rollout that stopped itself.
     private static int ExitCode(RolloutInfo rollout) => rollout.State == RolloutStates.Completed ? 0 : 2;
 
-    private static Rows View(RolloutInfo rollout)
+    private static Rows View(RolloutDetail detail) => View(detail.Rollout, detail.Devices.Where(d => d.State == RolloutDeviceStates.Failed).ToList());
+
+    private static Rows View(RolloutInfo rollout, List<RolloutDevice> failures)
     {
         var header = new Grid().AddColumn().AddColumn();
         header.AddRow("[bold]rollout[/]", Markup.Escape(rollout.Id));
-        header.AddRow("[bold]model[/]", Markup.Escape($"{rollout.Model.Name}:{rollout.Model.Version} ({Render.ShortDigest(rollout.Model.ManifestDigest)})"));
+        header.AddRow("[bold]model[/]", Markup.Escape($"{ModelName(rollout)} ({Render.ShortDigest(rollout.Model.ManifestDigest)})"));
         header.AddRow("[bold]selector[/]", Markup.Escape($"{rollout.Selector}   priority {rollout.Priority}"));
         header.AddRow("[bold]state[/]", $"[{StateColor(rollout.State)}]{Markup.Escape(rollout.State)}[/]" + (rollout.Reason is { } reason ? $" — {Markup.Escape(reason)}" : string.Empty));
         header.AddRow("[bold]gates[/]", Markup.Escape(Gates(rollout.Gates)));
+        header.AddRow("[bold]rate[/]", Markup.Escape(DescribeRate(rollout.Rate, rollout.RateProgress)));
+        header.AddRow("[bold]devices[/]", Markup.Escape(DescribeCounts(rollout.Counts)));
         if (!Ended(rollout))
         {
             var bakeEnds = rollout.StageStartedAt.AddSeconds(rollout.Stages[rollout.CurrentStage].BakeSeconds);
@@ -234,7 +341,7 @@ public static class RolloutCommands
         }
 
         var stages = new Table().Border(TableBorder.Rounded);
-        foreach (var column in new[] { "STAGE", "TARGET", "BAKE", "DEVICES", "ACTIVE", "DEPLOYING", "FAILED", "BACK", "PROGRESS" })
+        foreach (var column in new[] { "STAGE", "TARGET", "BAKE", "DEVICES", "ACTIVE", "ON THE WAY", "FAILED", "BACK", "PROGRESS" })
         {
             stages.AddColumn(column);
         }
@@ -242,28 +349,31 @@ public static class RolloutCommands
         for (var i = 0; i < rollout.Stages.Count; i++)
         {
             var stage = rollout.Stages[i];
-            var devices = rollout.Devices.Where(d => d.Stage == i).ToList();
-            var active = devices.Count(d => d.State == RolloutDeviceStates.Active);
+            var counts = rollout.StageCounts is { } all && i < all.Count ? all[i] : new Dictionary<string, int>();
+            var total = counts.Values.Sum();
+            var active = counts.GetValueOrDefault(RolloutDeviceStates.Active);
+            var onTheWay = counts.Where(c => RolloutDeviceStates.IsInProgress(c.Key)).Sum(c => c.Value);
             stages.AddRow(
                 i == rollout.CurrentStage && !Ended(rollout) ? $"[yellow]{i + 1} ◀[/]" : (i + 1).ToString(CultureInfo.InvariantCulture),
                 stage.Percent is { } percent ? $"{Render.Number(percent)}%" : $"{stage.Count} devices",
                 Duration(stage.BakeSeconds),
-                devices.Count.ToString(CultureInfo.InvariantCulture),
+                total.ToString(CultureInfo.InvariantCulture),
                 $"[green]{active}[/]",
-                devices.Count(d => d.State == RolloutDeviceStates.Deploying).ToString(CultureInfo.InvariantCulture),
-                $"[red]{devices.Count(d => d.State == RolloutDeviceStates.Failed)}[/]",
-                devices.Count(d => d.State == RolloutDeviceStates.RolledBack).ToString(CultureInfo.InvariantCulture),
-                Bar(active, devices.Count));
+                onTheWay.ToString(CultureInfo.InvariantCulture),
+                $"[red]{counts.GetValueOrDefault(RolloutDeviceStates.Failed)}[/]",
+                counts.GetValueOrDefault(RolloutDeviceStates.RolledBack).ToString(CultureInfo.InvariantCulture),
+                Bar(active, total));
         }
 
-        var failures = rollout.Devices.Where(d => d.State == RolloutDeviceStates.Failed).Take(10).ToList();
         var parts = new List<Spectre.Console.Rendering.IRenderable> { header, stages };
         if (failures.Count > 0)
         {
-            var table = new Table().Border(TableBorder.Simple).AddColumn("FAILED DEVICE").AddColumn("REASON");
+            var failedCount = rollout.Counts?.GetValueOrDefault(RolloutDeviceStates.Failed) ?? failures.Count;
+            var title = failedCount > failures.Count ? $"FAILED DEVICE (first {failures.Count} of {failedCount})" : "FAILED DEVICE";
+            var table = new Table().Border(TableBorder.Simple).AddColumn(title).AddColumn("SINCE").AddColumn("REASON");
             foreach (var failure in failures)
             {
-                table.AddRow(Markup.Escape(failure.DeviceId), Markup.Escape(failure.Reason ?? "-"));
+                table.AddRow(Markup.Escape(failure.DeviceId), Markup.Escape(Render.Time(failure.Since)), Markup.Escape(failure.Reason ?? "-"));
             }
 
             parts.Add(table);
@@ -271,6 +381,21 @@ public static class RolloutCommands
 
         return new Rows(parts);
     }
+
+    /// <summary>Devices per state, in the order a device passes through them, e.g. <c>900 active, 40 downloading, 2 failed</c>.</summary>
+    public static string DescribeCounts(IReadOnlyDictionary<string, int>? counts)
+    {
+        var parts = RolloutDeviceStates.All
+            .Where(state => counts?.GetValueOrDefault(state) > 0)
+            .Select(state => $"{counts![state]} {state}")
+            .ToList();
+        return parts.Count == 0 ? "none selected yet" : string.Join(", ", parts);
+    }
+
+    private static string ModelName(RolloutInfo rollout) =>
+        rollout.ModelAlias is { } alias
+            ? $"{rollout.Model.Name}:{rollout.Model.Version} (from {rollout.Model.Name}@{alias})"
+            : $"{rollout.Model.Name}:{rollout.Model.Version}";
 
     private static string Bar(int done, int total)
     {
@@ -328,5 +453,5 @@ public static class RolloutCommands
     };
 
     private static string Count(RolloutInfo rollout, string state) =>
-        rollout.Devices.Count(d => d.State == state).ToString(CultureInfo.InvariantCulture);
+        (rollout.Counts?.GetValueOrDefault(state) ?? 0).ToString(CultureInfo.InvariantCulture);
 }

@@ -20,6 +20,14 @@ public static class ModelsApi
         read.MapGet("/models/{name}", async (string name, ModelRegistry registry, CancellationToken ct) =>
             TypedResults.Ok((await registry.ResolveAsync(name, ct).ConfigureAwait(false)).ToInfo()));
 
+        read.MapGet("/models/{name}/aliases", async (string name, ModelRegistry registry, CancellationToken ct) =>
+            TypedResults.Ok(await registry.ListAliasesAsync(name, ct).ConfigureAwait(false)));
+
+        // Moving an alias changes what later rollouts and deployments of name@alias install, as
+        // publishing a version does, so it takes the permission that publishes versions.
+        train.MapPut("/models/{name}/aliases/{alias}", async (string name, string alias, SetModelAliasRequest? request, HttpContext context, ModelRegistry registry, CancellationToken ct) =>
+            TypedResults.Ok(await registry.SetAliasAsync(name, alias, request, context.User.Identity?.Name ?? "unknown", ct).ConfigureAwait(false)));
+
         trust.MapPut("/models/{name}/versions/{version}/signature", async (string name, string version, HttpRequest request, ModelRegistry registry, CancellationToken ct) =>
         {
             using var body = new MemoryStream();

@@ -17,10 +17,11 @@ public static class RolloutsApi
             var rollout = await rollouts.CreateAsync(request, Actor(context), ct).ConfigureAwait(false);
             return TypedResults.Created($"/api/v1/rollouts/{rollout.Id}", rollout);
         });
+        // Summaries: counts per device state and stage, no device lists, whatever the fleet's size.
         read.MapGet(string.Empty, async (RolloutService rollouts, CancellationToken ct) =>
             TypedResults.Ok(await rollouts.ListAsync(ct).ConfigureAwait(false)));
-        read.MapGet("/{id}", async (string id, RolloutService rollouts, CancellationToken ct) =>
-            TypedResults.Ok(await rollouts.GetAsync(id, ct).ConfigureAwait(false)));
+        read.MapGet("/{id}", async (string id, string? state, string? after, int? limit, RolloutService rollouts, CancellationToken ct) =>
+            TypedResults.Ok(await rollouts.GetDetailAsync(id, state, after, limit, ct).ConfigureAwait(false)));
         deploy.MapPost("/{id}/pause", async (string id, HttpContext context, RolloutService rollouts, CancellationToken ct) =>
             TypedResults.Ok(await rollouts.PauseAsync(id, Actor(context), ct).ConfigureAwait(false)));
         deploy.MapPost("/{id}/resume", async (string id, HttpContext context, RolloutService rollouts, CancellationToken ct) =>

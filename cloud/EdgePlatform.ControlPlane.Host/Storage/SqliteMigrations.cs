@@ -189,6 +189,34 @@ internal static class SqliteMigrations
         );
         CREATE INDEX rollouts_by_state ON rollouts (state);
         """,
+        // Rollouts at fleet scale: the desired version as a column for compare-and-set writes by
+        // several replicas; one row per rollout device (moved out of the rollout documents), so a
+        // tick rewrites only the devices that moved; model aliases.
+        """
+        ALTER TABLE devices ADD COLUMN desired_version INTEGER NOT NULL DEFAULT 0;
+        UPDATE devices SET desired_version = COALESCE(json_extract(desired, '$.version'), 0);
+        CREATE TABLE rollout_devices (
+            rollout_id TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            stage INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            document TEXT NOT NULL,
+            PRIMARY KEY (rollout_id, device_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX rollout_devices_by_state ON rollout_devices (rollout_id, state, device_id, stage);
+        INSERT INTO rollout_devices (rollout_id, device_id, stage, state, document)
+        SELECT r.id, json_extract(d.value, '$.deviceId'), json_extract(d.value, '$.stage'), json_extract(d.value, '$.state'), d.value
+        FROM rollouts r, json_each(r.document, '$.devices') d;
+        UPDATE rollouts SET document = json_remove(document, '$.devices');
+        CREATE TABLE model_aliases (
+            name TEXT NOT NULL,
+            alias TEXT NOT NULL,
+            version TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            PRIMARY KEY (name, alias)
+        ) WITHOUT ROWID;
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

@@ -4,13 +4,19 @@ using EdgePlatform.ControlPlane.Ports;
 
 namespace EdgePlatform.ControlPlane.Host.Storage;
 
-/// <summary>Rollouts, one JSON document per rollout; state and priority are columns for listing.</summary>
+/// <summary>
+/// Rollouts: one small JSON document per rollout (definition and progress; state and priority
+/// are columns for listing), and one row per device of it, so that a tick rewrites only the
+/// devices that moved. Counts per state are computed from the device rows on every read.
+/// </summary>
 public sealed partial class SqliteStore : IRolloutStore
 {
-    public async Task SaveRolloutAsync(RolloutInfo rollout, CancellationToken cancellationToken)
+    public async Task SaveRolloutAsync(RolloutInfo rollout, IReadOnlyCollection<RolloutDevice> devices, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rollout);
+        ArgumentNullException.ThrowIfNull(devices);
         await using var connection = Open();
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO rollouts (id, state, priority, created_at, document) VALUES (@Id, @State, @Priority, @CreatedAt, @Document)
@@ -22,9 +28,30 @@ public sealed partial class SqliteStore : IRolloutStore
                 rollout.State,
                 rollout.Priority,
                 CreatedAt = Time(rollout.CreatedAt),
-                Document = Json(rollout, ContractsJsonContext.Default.RolloutInfo),
+                Document = Json(rollout with { Counts = null, StageCounts = null }, ContractsJsonContext.Default.RolloutInfo),
             },
+            transaction,
             cancellationToken: cancellationToken)).ConfigureAwait(false);
+        if (devices.Count > 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO rollout_devices (rollout_id, device_id, stage, state, document) VALUES (@RolloutId, @DeviceId, @Stage, @State, @Document)
+                ON CONFLICT (rollout_id, device_id) DO UPDATE SET stage = excluded.stage, state = excluded.state, document = excluded.document
+                """,
+                devices.Select(d => new
+                {
+                    RolloutId = rollout.Id,
+                    d.DeviceId,
+                    d.Stage,
+                    d.State,
+                    Document = Json(d, ContractsJsonContext.Default.RolloutDevice),
+                }),
+                transaction,
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<RolloutInfo?> GetRolloutAsync(string id, CancellationToken cancellationToken)
@@ -32,14 +59,84 @@ public sealed partial class SqliteStore : IRolloutStore
         await using var connection = Open();
         var document = await connection.QuerySingleOrDefaultAsync<string>(
             new CommandDefinition("SELECT document FROM rollouts WHERE id = @id", new { id }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return document is null ? null : FromJson(document, ContractsJsonContext.Default.RolloutInfo);
+        if (document is null)
+        {
+            return null;
+        }
+
+        var counts = await connection.QueryAsync<RolloutCountRow>(new CommandDefinition(
+            "SELECT rollout_id, stage, state, COUNT(*) AS count FROM rollout_devices WHERE rollout_id = @id GROUP BY stage, state",
+            new { id },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return WithCounts(FromJson(document, ContractsJsonContext.Default.RolloutInfo), counts);
     }
 
-    public async Task<IReadOnlyList<RolloutInfo>> ListRolloutsAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<RolloutInfo>> ListRolloutsAsync(IReadOnlyCollection<string>? states, CancellationToken cancellationToken)
     {
         await using var connection = Open();
-        var documents = await connection.QueryAsync<string>(
-            new CommandDefinition("SELECT document FROM rollouts ORDER BY created_at, id", cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return [.. documents.Select(d => FromJson(d, ContractsJsonContext.Default.RolloutInfo))];
+        var documents = await connection.QueryAsync<string>(new CommandDefinition(
+            $"SELECT document FROM rollouts {(states is null ? string.Empty : "WHERE state IN @states")} ORDER BY created_at, id",
+            new { states = states?.ToArray() ?? [] },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        var counts = (await connection.QueryAsync<RolloutCountRow>(new CommandDefinition(
+            $"""
+            SELECT d.rollout_id, d.stage, d.state, COUNT(*) AS count
+            FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id {(states is null ? string.Empty : "WHERE r.state IN @states")}
+            GROUP BY d.rollout_id, d.stage, d.state
+            """,
+            new { states = states?.ToArray() ?? [] },
+            cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(c => c.RolloutId, StringComparer.Ordinal);
+        return [.. documents.Select(d => FromJson(d, ContractsJsonContext.Default.RolloutInfo)).Select(r => WithCounts(r, counts[r.Id]))];
     }
+
+    public async Task<IReadOnlyList<RolloutDevice>> ListRolloutDevicesAsync(string rolloutId, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var documents = await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT document FROM rollout_devices WHERE rollout_id = @rolloutId ORDER BY device_id",
+            new { rolloutId },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. documents.Select(d => FromJson(d, ContractsJsonContext.Default.RolloutDevice))];
+    }
+
+    public async Task<IReadOnlyList<RolloutDevice>> PageRolloutDevicesAsync(string rolloutId, string? state, string? after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+
+        // Conditions are left out rather than written as "@x IS NULL OR ...", so SQLite picks the
+        // (rollout, state, device) index for a state and the primary key otherwise.
+        var sql = "SELECT document FROM rollout_devices WHERE rollout_id = @rolloutId"
+            + (state is null ? string.Empty : " AND state = @state")
+            + (after is null ? string.Empty : " AND device_id > @after")
+            + " ORDER BY device_id LIMIT @limit";
+        var documents = await connection.QueryAsync<string>(
+            new CommandDefinition(sql, new { rolloutId, state, after, limit }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. documents.Select(d => FromJson(d, ContractsJsonContext.Default.RolloutDevice))];
+    }
+
+    private static RolloutInfo WithCounts(RolloutInfo rollout, IEnumerable<RolloutCountRow> rows)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var stages = rollout.Stages.Select(_ => new Dictionary<string, int>(StringComparer.Ordinal)).ToList();
+        foreach (var row in rows)
+        {
+            counts[row.State] = counts.GetValueOrDefault(row.State) + (int)row.Count;
+            if (row.Stage >= 0 && row.Stage < stages.Count)
+            {
+                stages[(int)row.Stage][row.State] = (int)row.Count;
+            }
+        }
+
+        return rollout with { Counts = counts, StageCounts = stages };
+    }
+
+#pragma warning disable CA1812 // Instantiated by Dapper.
+    private sealed class RolloutCountRow
+    {
+        public string RolloutId { get; set; } = "";
+        public long Stage { get; set; }
+        public string State { get; set; } = "";
+        public long Count { get; set; }
+    }
+#pragma warning restore CA1812
 }

@@ -54,8 +54,8 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         await using var connection = Open();
         await connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO devices (id, tags, certificate_thumbprint, certificate, enrolled_at, status, last_seen, desired, reported, attestation)
-            VALUES (@Id, @Tags, @CertificateThumbprint, @Certificate, @EnrolledAt, @Status, @LastSeen, @Desired, @Reported, @Attestation)
+            INSERT INTO devices (id, tags, certificate_thumbprint, certificate, enrolled_at, status, last_seen, desired, desired_version, reported, attestation)
+            VALUES (@Id, @Tags, @CertificateThumbprint, @Certificate, @EnrolledAt, @Status, @LastSeen, @Desired, @DesiredVersion, @Reported, @Attestation)
             ON CONFLICT (id) DO UPDATE SET tags = excluded.tags, certificate_thumbprint = excluded.certificate_thumbprint, certificate = excluded.certificate
             """,
             new
@@ -68,19 +68,23 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
                 device.Status,
                 LastSeen = device.LastSeen is { } seen ? Time(seen) : null,
                 Desired = device.Desired is null ? null : Json(device.Desired, ContractsJsonContext.Default.DesiredState),
+                DesiredVersion = device.Desired?.Version ?? 0,
                 Reported = device.Reported is null ? null : Json(device.Reported, ContractsJsonContext.Default.ReportedState),
                 Attestation = device.Attestation is null ? null : Json(device.Attestation, ContractsJsonContext.Default.AttestationStatus),
             },
             cancellationToken: cancellationToken)).ConfigureAwait(false);
     }
 
-    public async Task SaveDesiredAsync(string deviceId, DesiredState desired, CancellationToken cancellationToken)
+    public async Task<bool> SaveDesiredAsync(string deviceId, DesiredState desired, long expectedVersion, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(desired);
         await using var connection = Open();
-        await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE devices SET desired = @desired WHERE id = @deviceId",
-            new { deviceId, desired = Json(desired, ContractsJsonContext.Default.DesiredState) },
-            cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+        // One statement compares and sets, so replicas sharing the database cannot both win.
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE devices SET desired = @desired, desired_version = @version WHERE id = @deviceId AND desired_version = @expectedVersion",
+            new { deviceId, desired = Json(desired, ContractsJsonContext.Default.DesiredState), version = desired.Version, expectedVersion },
+            cancellationToken: cancellationToken)).ConfigureAwait(false) == 1;
     }
 
     public async Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken)

@@ -115,9 +115,47 @@ public sealed partial class ModelRegistry(
         return [.. models.Select(m => m.ToInfo())];
     }
 
-    /// <summary>Resolves <c>name</c> (newest version) or <c>name:version</c>.</summary>
-    public async Task<ModelRecord> ResolveAsync(string reference, CancellationToken cancellationToken)
+    /// <summary>Resolves <c>name</c> (newest version), <c>name:version</c> or <c>name@alias</c>.</summary>
+    public async Task<ModelRecord> ResolveAsync(string reference, CancellationToken cancellationToken) =>
+        (await ResolveReferenceAsync(reference, cancellationToken).ConfigureAwait(false)).Model;
+
+    /// <summary>
+    /// Resolves <c>name</c> (newest version), <c>name:version</c> or <c>name@alias</c>, and says
+    /// which alias it went through (null for the other two). An alias that does not exist or is
+    /// not well-formed is a bad request naming it; an unknown name or version is not found.
+    /// </summary>
+    public async Task<(ModelRecord Model, string? Alias)> ResolveReferenceAsync(string reference, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(reference);
+        var at = reference.IndexOf('@', StringComparison.Ordinal);
+        if (at >= 0)
+        {
+            var aliasName = reference[..at];
+            var alias = reference[(at + 1)..];
+            if (ModelNames.Describe(aliasName) is { } nameProblem)
+            {
+                throw new RequestValidationException("model", $"'{reference}': name {nameProblem}");
+            }
+
+            if (ModelAliases.Describe(alias) is { } aliasProblem)
+            {
+                throw new RequestValidationException("model", $"'{reference}': alias {aliasProblem}");
+            }
+
+            var found = await store.FindAliasAsync(aliasName, alias, cancellationToken).ConfigureAwait(false);
+            if (found is null)
+            {
+                var known = await store.ListAliasesAsync(aliasName, cancellationToken).ConfigureAwait(false);
+                throw new RequestValidationException("model", known.Count == 0
+                    ? $"model '{aliasName}' has no alias '{alias}' (it has none; set one with PUT /api/v1/models/{aliasName}/aliases/{alias})"
+                    : $"model '{aliasName}' has no alias '{alias}' (its aliases: {string.Join(", ", known.Select(a => a.Alias))})");
+            }
+
+            var aliased = await store.FindModelAsync(aliasName, found.Version, cancellationToken).ConfigureAwait(false)
+                ?? throw new NotFoundException($"alias {aliasName}@{alias} names version '{found.Version}', which no longer exists");
+            return (aliased, alias);
+        }
+
         var colon = reference.IndexOf(':', StringComparison.Ordinal);
         var name = colon < 0 ? reference : reference[..colon];
         var version = colon < 0 ? null : reference[(colon + 1)..];
@@ -126,10 +164,58 @@ public sealed partial class ModelRegistry(
             throw new RequestValidationException("model", $"name {problem}");
         }
 
-        return await store.FindModelAsync(name, version, cancellationToken).ConfigureAwait(false)
+        var model = await store.FindModelAsync(name, version, cancellationToken).ConfigureAwait(false)
             ?? throw new NotFoundException(version is null
                 ? $"model '{name}' has no published version"
                 : $"model '{name}' has no version '{version}'");
+        return (model, null);
+    }
+
+    /// <summary>Points <paramref name="alias"/> of model <paramref name="name"/> at an existing version, creating or moving it.</summary>
+    public async Task<ModelAlias> SetAliasAsync(string name, string alias, SetModelAliasRequest? request, string actor, CancellationToken cancellationToken)
+    {
+        if (ModelNames.Describe(name) is { } nameProblem)
+        {
+            throw new RequestValidationException("name", nameProblem);
+        }
+
+        if (ModelAliases.Describe(alias) is { } aliasProblem)
+        {
+            throw new RequestValidationException("alias", aliasProblem);
+        }
+
+        if (string.IsNullOrWhiteSpace(request?.Version))
+        {
+            throw new RequestValidationException("version", $"is required: the version of '{name}' the alias names, such as {{\"version\": \"7\"}}");
+        }
+
+        var version = request.Version.Trim();
+        if (await store.FindModelAsync(name, version, cancellationToken).ConfigureAwait(false) is null)
+        {
+            throw new RequestValidationException("version", $"model '{name}' has no version '{version}'");
+        }
+
+        var previous = await store.FindAliasAsync(name, alias, cancellationToken).ConfigureAwait(false);
+        var set = new ModelAlias(name, alias, version, timeProvider.GetUtcNow(), actor);
+        await store.SetAliasAsync(set, cancellationToken).ConfigureAwait(false);
+        LogAliasSet(name, alias, previous?.Version ?? "none", version, actor);
+        return set;
+    }
+
+    /// <summary>The aliases of a model that has at least one published version.</summary>
+    public async Task<IReadOnlyList<ModelAlias>> ListAliasesAsync(string name, CancellationToken cancellationToken)
+    {
+        if (ModelNames.Describe(name) is { } nameProblem)
+        {
+            throw new RequestValidationException("name", nameProblem);
+        }
+
+        if (await store.FindModelAsync(name, null, cancellationToken).ConfigureAwait(false) is null)
+        {
+            throw new NotFoundException($"model '{name}' has no published version");
+        }
+
+        return await store.ListAliasesAsync(name, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The next free integer version of a model ("1", "2", ...).</summary>
@@ -153,6 +239,9 @@ public sealed partial class ModelRegistry(
             content.Length,
             title is null ? null : new Dictionary<string, string> { [OciManifest.TitleAnnotation] = title });
     }
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "Alias {Name}@{Alias} moved from version {From} to {To} by {Actor}")]
+    private partial void LogAliasSet(string name, string alias, string from, string to, string actor);
 
     [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Manifest signature of {Name}:{Version} replaced")]
     private partial void LogSignatureReplaced(string name, string version);
@@ -182,6 +271,41 @@ public static class ModelNames
         }
 
         foreach (var c in name)
+        {
+            if (!char.IsAsciiLetterLower(c) && !char.IsAsciiDigit(c) && c is not ('-' or '_' or '.'))
+            {
+                return $"may hold only lowercase letters, digits, '.', '_' and '-' (found '{c}')";
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>
+/// Alias names start with a lowercase letter, so <c>name@7</c> cannot pass for a version and an
+/// alias is never mistaken for one.
+/// </summary>
+public static class ModelAliases
+{
+    public static string? Describe(string? alias)
+    {
+        if (string.IsNullOrEmpty(alias))
+        {
+            return "is required after '@', such as production";
+        }
+
+        if (alias.Length > 64)
+        {
+            return "is longer than 64 characters";
+        }
+
+        if (!char.IsAsciiLetterLower(alias[0]))
+        {
+            return $"must start with a lowercase letter (found '{alias[0]}'), so it cannot be taken for a version";
+        }
+
+        foreach (var c in alias)
         {
             if (!char.IsAsciiLetterLower(c) && !char.IsAsciiDigit(c) && c is not ('-' or '_' or '.'))
             {

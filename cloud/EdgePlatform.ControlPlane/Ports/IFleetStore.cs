@@ -12,7 +12,12 @@ public interface IDeviceStore
     /// <summary>Creates the device or, on re-enrollment, replaces its credential and tags.</summary>
     Task UpsertDeviceAsync(DeviceRecord device, CancellationToken cancellationToken);
 
-    Task SaveDesiredAsync(string deviceId, DesiredState desired, CancellationToken cancellationToken);
+    /// <summary>
+    /// Compare-and-set: stores <paramref name="desired"/> only while the stored desired state still
+    /// has version <paramref name="expectedVersion"/> (0: none yet), in one atomic step. False when
+    /// another writer changed it first, or the device is gone; nothing is written then.
+    /// </summary>
+    Task<bool> SaveDesiredAsync(string deviceId, DesiredState desired, long expectedVersion, CancellationToken cancellationToken);
 
     Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken);
 
@@ -35,6 +40,14 @@ public interface IModelStore
     Task<IReadOnlyList<ModelRecord>> ListModelsAsync(CancellationToken cancellationToken);
 
     Task UpdateModelSignatureAsync(string name, string version, string signature, CancellationToken cancellationToken);
+
+    /// <summary>Creates the alias or moves it to <see cref="ModelAlias.Version"/>.</summary>
+    Task SetAliasAsync(ModelAlias modelAlias, CancellationToken cancellationToken);
+
+    Task<ModelAlias?> FindAliasAsync(string name, string aliasName, CancellationToken cancellationToken);
+
+    /// <summary>The model's aliases by alias name.</summary>
+    Task<IReadOnlyList<ModelAlias>> ListAliasesAsync(string name, CancellationToken cancellationToken);
 }
 
 public interface IDeploymentStore
@@ -66,11 +79,32 @@ public interface ITelemetryStore
     Task<IReadOnlyList<TelemetryMinute>> QueryMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Totals per device and model version over the per-minute rollups of
+    /// <paramref name="deviceIds"/>, from the minute holding <paramref name="windowStart"/> up to
+    /// <paramref name="windowEnd"/>: what rollout gates read over a bake window.
+    /// </summary>
+    Task<IReadOnlyList<TelemetryWindowTotal>> SummarizeWindowAsync(IReadOnlyCollection<string> deviceIds, DateTimeOffset windowStart, DateTimeOffset windowEnd, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Deletes raw reports received before <paramref name="rawBefore"/> (their rollups stay) and
     /// rollups before <paramref name="rollupsBefore"/>. Returns the raw reports deleted.
     /// </summary>
     Task<long> PruneTelemetryAsync(DateTimeOffset rawBefore, DateTimeOffset rollupsBefore, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// One device's telemetry on one model version over a window of per-minute rollups.
+/// <see cref="LatencyP99Ms"/> is the minutes' p99 (each minute's highest) weighted by the events
+/// each minute scored, 0 when none were scored.
+/// </summary>
+public sealed record TelemetryWindowTotal(
+    string DeviceId,
+    string? ModelName,
+    string? ModelVersion,
+    long Minutes,
+    long EventsScored,
+    long Errors,
+    double LatencyP99Ms);
 
 /// <summary>Which telemetry a query wants; null fields match everything. <see cref="DeviceIds"/> null means every device.</summary>
 public sealed record TelemetryFilter(

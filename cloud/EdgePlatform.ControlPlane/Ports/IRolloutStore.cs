@@ -2,14 +2,32 @@ using EdgePlatform.Contracts;
 
 namespace EdgePlatform.ControlPlane.Ports;
 
-/// <summary>Rollouts with their per-device progress, each stored as one document.</summary>
+/// <summary>
+/// Rollouts and their devices. A rollout's definition and progress are one small record; each
+/// device's part is its own, so a tick writes only the devices that moved.
+/// </summary>
 public interface IRolloutStore
 {
-    /// <summary>Inserts the rollout or replaces the stored one with the same id.</summary>
-    Task SaveRolloutAsync(RolloutInfo rollout, CancellationToken cancellationToken);
+    /// <summary>
+    /// In one transaction, inserts or replaces the rollout's definition and progress (its counts
+    /// are not stored but computed on reads) and inserts or replaces <paramref name="devices"/>;
+    /// device entries not given stay as stored.
+    /// </summary>
+    Task SaveRolloutAsync(RolloutInfo rollout, IReadOnlyCollection<RolloutDevice> devices, CancellationToken cancellationToken);
 
+    /// <summary>The rollout with its device counts, or null.</summary>
     Task<RolloutInfo?> GetRolloutAsync(string id, CancellationToken cancellationToken);
 
-    /// <summary>Every rollout, oldest first.</summary>
-    Task<IReadOnlyList<RolloutInfo>> ListRolloutsAsync(CancellationToken cancellationToken);
+    /// <summary>Rollouts in one of <paramref name="states"/> (every one when null), oldest first, with their device counts.</summary>
+    Task<IReadOnlyList<RolloutInfo>> ListRolloutsAsync(IReadOnlyCollection<string>? states, CancellationToken cancellationToken);
+
+    /// <summary>Every device entry of the rollout, by device id.</summary>
+    Task<IReadOnlyList<RolloutDevice>> ListRolloutDevicesAsync(string rolloutId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// At most <paramref name="limit"/> device entries of the rollout with ids after
+    /// <paramref name="after"/> (from the first when null), by device id, only those in
+    /// <paramref name="state"/> when it is given.
+    /// </summary>
+    Task<IReadOnlyList<RolloutDevice>> PageRolloutDevicesAsync(string rolloutId, string? state, string? after, int limit, CancellationToken cancellationToken);
 }

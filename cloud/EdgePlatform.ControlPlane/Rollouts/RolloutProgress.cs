@@ -6,66 +6,78 @@ namespace EdgePlatform.ControlPlane.Rollouts;
 
 /// <summary>
 /// One tick's work on one rollout: which devices it selects and in which stage, which it owns
-/// (highest priority), what they report, and what the gates say. Pure: it publishes nothing.
+/// (highest priority), what they report, how many the rate lets through, and what the gates say.
+/// Pure: it publishes nothing, and it remembers which device entries changed, so only those are
+/// written back.
 /// </summary>
 internal sealed class RolloutProgress
 {
-    private readonly Dictionary<string, DeviceRecord> _fleet;
+    private static readonly TimeSpan RateWindow = TimeSpan.FromMinutes(1);
+
+    private readonly IReadOnlyDictionary<string, DeviceRecord> _fleet;
     private readonly IReadOnlyDictionary<string, string> _owners;
     private readonly Func<DeviceRecord, bool> _selects;
     private readonly List<RolloutDevice> _entries;
-    private readonly Dictionary<string, int> _index;
+    private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _changed = new(StringComparer.Ordinal);
 
     public RolloutProgress(
         RolloutInfo rollout,
-        IReadOnlyList<DeviceRecord> fleet,
+        IReadOnlyList<RolloutDevice> entries,
+        IReadOnlyDictionary<string, DeviceRecord> fleet,
         IReadOnlyDictionary<string, string> owners,
         Func<DeviceRecord, bool> selects,
         DateTimeOffset now)
     {
         Rollout = rollout;
         Now = now;
-        _fleet = fleet.ToDictionary(d => d.Id, StringComparer.Ordinal);
+        _fleet = fleet;
         _owners = owners;
         _selects = selects;
-        _entries = [.. rollout.Devices];
-        _index = new Dictionary<string, int>(StringComparer.Ordinal);
+        _entries = [.. entries];
         for (var i = 0; i < _entries.Count; i++)
         {
             _index[_entries[i].DeviceId] = i;
         }
     }
 
-    public RolloutInfo Rollout { get; }
+    /// <summary>The rollout as this tick has left it so far.</summary>
+    public RolloutInfo Rollout { get; private set; }
 
     public DateTimeOffset Now { get; }
 
+    /// <summary>Whether the rollout or any device entry changed and needs writing.</summary>
     public bool Changed { get; private set; }
+
+    public IReadOnlyList<RolloutDevice> Entries => _entries;
+
+    /// <summary>
+    /// The device entries this tick changed, to be written with the rollout, in device id order:
+    /// the order the store keeps them in, so a large write touches each page once.
+    /// </summary>
+    public IReadOnlyCollection<RolloutDevice> ChangedEntries => [.. _changed.Order(StringComparer.Ordinal).Select(id => _entries[_index[id]])];
 
     public bool BakeEnded => Now >= Rollout.StageStartedAt.AddSeconds(Rollout.Stages[Rollout.CurrentStage].BakeSeconds);
 
     /// <summary>
-    /// No online device of an open stage is still installing: the gates then judge real results.
-    /// An offline device does not hold the rollout; it converges when it returns, and an online
-    /// one that stays silent fails at the device timeout.
+    /// Every device of an open stage was sent the version (the rate may hold some back), and no
+    /// online one is still on its way to it: the gates then judge real results. An offline device
+    /// does not hold the rollout; it converges when it returns, and an online one that stays
+    /// silent fails at the device timeout.
     /// </summary>
     public bool Settled => !_entries.Any(e =>
-        e.State == RolloutDeviceStates.Deploying
-        && _fleet.TryGetValue(e.DeviceId, out var device)
-        && device.Status == DeviceStatuses.Online);
+        _fleet.TryGetValue(e.DeviceId, out var device)
+        && ((e.State == RolloutDeviceStates.Pending && e.Stage <= Rollout.CurrentStage)
+            || (RolloutDeviceStates.IsInProgress(e.State) && device.Status == DeviceStatuses.Online)));
 
-    public void Set(RolloutDevice entry)
+    /// <summary>Devices sent the new version that have not failed or left: whose telemetry the gates read.</summary>
+    public IReadOnlyCollection<string> DevicesOnNewVersion =>
+        [.. _entries.Where(e => e.State == RolloutDeviceStates.Active || RolloutDeviceStates.IsInProgress(e.State)).Select(e => e.DeviceId)];
+
+    /// <summary>Replaces the rollout's own fields (state, stage, reason); its update time moves to now.</summary>
+    public void Update(RolloutInfo rollout)
     {
-        if (_index.TryGetValue(entry.DeviceId, out var i))
-        {
-            _entries[i] = entry;
-        }
-        else
-        {
-            _index[entry.DeviceId] = _entries.Count;
-            _entries.Add(entry);
-        }
-
+        Rollout = rollout with { UpdatedAt = Now };
         Changed = true;
     }
 
@@ -76,80 +88,146 @@ internal sealed class RolloutProgress
     /// </summary>
     public void Assign()
     {
-        var selected = _fleet.Values
-            .Where(_selects)
-            .Select(d => (Device: d, Position: RolloutService.Position(Rollout.Id, d.Id)))
-            .OrderBy(p => p.Position)
-            .ToList();
-        for (var rank = 0; rank < selected.Count; rank++)
+        var unplaced = _fleet.Values.Where(d => !_index.ContainsKey(d.Id) && _selects(d)).ToList();
+        if (unplaced.Count > 0)
         {
-            var (device, position) = selected[rank];
-            if (_index.ContainsKey(device.Id) || StageOf(position, rank) is not { } stage)
+            // A count stage takes devices by rank among all selected; percent stages need only the new devices' positions.
+            var ranked = Rollout.Stages.Any(s => s.Count is not null)
+                ? _fleet.Values.Where(_selects).ToList()
+                : unplaced;
+            var positions = ranked
+                .Select(d => (Device: d, Position: RolloutService.Position(Rollout.Id, d.Id)))
+                .OrderBy(p => p.Position)
+                .ToList();
+            for (var rank = 0; rank < positions.Count; rank++)
             {
-                continue;
-            }
+                var (device, position) = positions[rank];
+                if (_index.ContainsKey(device.Id) || StageOf(position, rank) is not { } stage)
+                {
+                    continue;
+                }
 
-            Set(new RolloutDevice(device.Id, stage, RolloutDeviceStates.Pending, null, null, Now));
+                var reason = string.Create(CultureInfo.InvariantCulture, $"placed in stage {stage + 1}");
+                Set(new RolloutDevice(device.Id, stage, RolloutDeviceStates.Pending, null, reason, Now, History: [new(RolloutDeviceStates.Pending, reason, Now)]));
+            }
         }
 
         foreach (var entry in _entries.ToList())
         {
             var owned = _owners.TryGetValue(entry.DeviceId, out var owner) && owner == Rollout.Id;
-            if (!owned && entry.State is RolloutDeviceStates.Pending or RolloutDeviceStates.Deploying or RolloutDeviceStates.Active)
+            if (!owned && (entry.State is RolloutDeviceStates.Pending or RolloutDeviceStates.Active || RolloutDeviceStates.IsInProgress(entry.State)))
             {
-                var reason = owner is null ? "no longer selected" : $"rollout {owner} has priority";
-                Set(entry with { State = RolloutDeviceStates.Superseded, Reason = reason, Since = Now });
+                Move(entry, RolloutDeviceStates.Superseded, owner is null ? "no longer selected" : $"rollout {owner} has priority");
             }
             else if (owned && entry.State == RolloutDeviceStates.Superseded)
             {
-                Set(entry with { State = RolloutDeviceStates.Pending, Reason = null, Since = Now });
+                Move(entry, RolloutDeviceStates.Pending, "selected again");
             }
         }
     }
 
-    /// <summary>Pending devices whose stage is open.</summary>
-    public IEnumerable<(RolloutDevice Entry, DeviceRecord Device)> ReadyToPublish() =>
-        _entries
+    /// <summary>
+    /// Pending devices whose stage is open, earlier stages first and then by position, at most
+    /// as many as the rate allows this minute.
+    /// </summary>
+    public IReadOnlyList<(RolloutDevice Entry, DeviceRecord Device)> ReadyToPublish()
+    {
+        var ready = _entries
             .Where(e => e.State == RolloutDeviceStates.Pending && e.Stage <= Rollout.CurrentStage && _fleet.ContainsKey(e.DeviceId))
-            .Select(e => (e, _fleet[e.DeviceId]))
             .ToList();
+        if (ready.Count == 0)
+        {
+            return [];
+        }
 
-    /// <summary>Reads what devices report: the new version active, an error for it, or silence past the timeout.</summary>
+        return [.. ready
+            .OrderBy(e => e.Stage)
+            .ThenBy(e => RolloutService.Position(Rollout.Id, e.DeviceId))
+            .Take(RateAllowance())
+            .Select(e => (e, _fleet[e.DeviceId]))];
+    }
+
+    /// <summary>The device's desired state now names the new version.</summary>
+    public void Sent(RolloutDevice entry, long desiredVersion, ModelReference? previous)
+    {
+        Move(
+            entry,
+            RolloutDeviceStates.Deploying,
+            string.Create(CultureInfo.InvariantCulture, $"desired version {desiredVersion}"),
+            moved => moved with { Previous = previous, DesiredVersion = desiredVersion, SentAt = Now });
+        if (Rollout.RateProgress is { } rate)
+        {
+            Rollout = Rollout with { RateProgress = rate with { SentInWindow = rate.SentInWindow + 1, Notified = rate.Notified + 1 } };
+        }
+    }
+
+    /// <summary>
+    /// Reads what devices report: the step the incoming slot is at, the new version active in the
+    /// primary slot, an error for it, or silence past the device timeout.
+    /// </summary>
     public void ReadDeviceStates()
     {
         var model = Rollout.Model;
         foreach (var entry in _entries.ToList())
         {
-            if (entry.State is not (RolloutDeviceStates.Deploying or RolloutDeviceStates.Active) || !_fleet.TryGetValue(entry.DeviceId, out var device))
+            var inProgress = RolloutDeviceStates.IsInProgress(entry.State);
+            if ((!inProgress && entry.State != RolloutDeviceStates.Active) || !_fleet.TryGetValue(entry.DeviceId, out var device))
             {
                 continue;
             }
 
             var reported = device.Reported;
-            var runsIt = reported?.Slots.Any(s => s.Slot == ModelSlots.Primary && s.ManifestDigest == model.ManifestDigest && s.State == ModelSlotStates.Active) == true;
             var answered = reported is not null && reported.DesiredVersion >= entry.DesiredVersion;
-            if (runsIt && entry.State == RolloutDeviceStates.Deploying)
+            var runsIt = reported?.Slots.Any(s => s.Slot == ModelSlots.Primary && s.ManifestDigest == model.ManifestDigest && s.State == ModelSlotStates.Active) == true;
+            var incoming = answered ? reported!.Slots.FirstOrDefault(s => s.Slot == ModelSlots.Incoming) : null;
+            if (runsIt)
             {
-                Set(entry with { State = RolloutDeviceStates.Active, Reason = null, Since = Now });
+                if (entry.State != RolloutDeviceStates.Active)
+                {
+                    Move(entry, RolloutDeviceStates.Active, "reported active");
+                    Succeeded();
+                }
+
+                continue;
             }
-            else if (!runsIt && answered && reported!.LastError is { } error)
+
+            if (incoming is not null && incoming.ManifestDigest == model.ManifestDigest)
             {
-                // Refused, failed to install, or reverted by the device's own health check.
-                Set(entry with { State = RolloutDeviceStates.Failed, Reason = error, Since = Now });
+                if (incoming.State == ModelSlotStates.Failed)
+                {
+                    // Refused, failed to install, or reverted by the device's own health check.
+                    Move(entry, RolloutDeviceStates.Failed, reported!.LastError ?? "reported failed");
+                    continue;
+                }
+
+                if (StepOf(incoming.State) is { } step && step != entry.State)
+                {
+                    Move(entry, step, $"reported {incoming.State}");
+                    continue;
+                }
             }
-            else if (entry.State == RolloutDeviceStates.Deploying && device.Status == DeviceStatuses.Online
-                && Now - entry.Since > TimeSpan.FromSeconds(Rollout.DeviceTimeoutSeconds))
+            else if (incoming is null && answered && reported!.LastError is { } error)
+            {
+                // An agent that reports no incoming slot says a version failed by its error alone.
+                Move(entry, RolloutDeviceStates.Failed, error);
+                continue;
+            }
+
+            if (inProgress && device.Status == DeviceStatuses.Online
+                && Now - (entry.SentAt ?? entry.Since) > TimeSpan.FromSeconds(Rollout.DeviceTimeoutSeconds))
             {
                 // An offline device is not late: it converges on the retained desired state when it returns.
-                Set(entry with
-                {
-                    State = RolloutDeviceStates.Failed,
-                    Reason = string.Create(CultureInfo.InvariantCulture, $"online but did not report the version active within {Rollout.DeviceTimeoutSeconds}s"),
-                    Since = Now,
-                });
+                Move(
+                    entry,
+                    RolloutDeviceStates.Failed,
+                    string.Create(CultureInfo.InvariantCulture, $"online but did not report the version active within {Rollout.DeviceTimeoutSeconds}s (last step: {entry.State})"));
             }
         }
     }
+
+    /// <summary>Marks an entry rolled back with the reason it already had (a failure), or the rollout's.</summary>
+    public void RolledBack(RolloutDevice entry, string reason) =>
+        Move(entry, RolloutDeviceStates.RolledBack, entry.State == RolloutDeviceStates.Failed ? entry.Reason ?? reason : reason);
 
     /// <summary>The abort threshold: failures as a share of devices that finished, once enough have.</summary>
     public string? FailureGate()
@@ -172,26 +250,29 @@ internal sealed class RolloutProgress
             : null;
     }
 
+    /// <summary>The window the telemetry gates read: from the stage's start until now.</summary>
+    public (DateTimeOffset From, DateTimeOffset To) GateWindow => (Rollout.StageStartedAt, Now);
+
+    /// <summary>As long as the gate window, ending where it starts: the same devices before this stage moved them.</summary>
+    public (DateTimeOffset From, DateTimeOffset To) BaselineWindow => (Rollout.StageStartedAt - (Now - Rollout.StageStartedAt), Rollout.StageStartedAt);
+
     /// <summary>
-    /// Gates read from each device's latest telemetry at the end of a bake. Returns the failed
-    /// gate, or null; <paramref name="waiting"/> says why the stage holds when too few events were scored.
+    /// Gates read at the end of a bake from per-minute telemetry: <paramref name="window"/> covers
+    /// the rollout's devices over <see cref="GateWindow"/>, <paramref name="baseline"/> the devices
+    /// on the new version over <see cref="BaselineWindow"/>. Returns the failed gate, or null;
+    /// <paramref name="waiting"/> says why the stage holds when too few events were scored.
     /// </summary>
-    public string? TelemetryGates(IReadOnlyList<DeviceTelemetrySummary> summaries, out string? waiting)
+    public string? TelemetryGates(IReadOnlyList<TelemetryWindowTotal> window, IReadOnlyList<TelemetryWindowTotal> baseline, out string? waiting)
     {
         waiting = null;
         var gates = Rollout.Gates;
-        var ours = new HashSet<string>(
-            _entries.Where(e => e.State is RolloutDeviceStates.Active or RolloutDeviceStates.Deploying).Select(e => e.DeviceId),
-            StringComparer.Ordinal);
-        var others = new HashSet<string>(_entries.Select(e => e.DeviceId), StringComparer.Ordinal);
-        var onNew = summaries.Where(s => ours.Contains(s.DeviceId) && IsNewVersion(s.Latest)).ToList();
-        var onPrevious = summaries.Where(s => others.Contains(s.DeviceId) && !ours.Contains(s.DeviceId) && s.Latest.ModelDigest is not null && !IsNewVersion(s.Latest)).ToList();
-
-        var scored = onNew.Sum(s => s.Latest.EventsScored);
-        var errors = onNew.Sum(s => s.Latest.Errors);
+        var ours = DevicesOnNewVersion.ToHashSet(StringComparer.Ordinal);
+        var onNew = window.Where(t => ours.Contains(t.DeviceId) && IsNewVersion(t)).ToList();
+        var scored = onNew.Sum(t => t.EventsScored);
+        var errors = onNew.Sum(t => t.Errors);
         if (gates.MinEventsScored is { } minEvents && scored < minEvents)
         {
-            waiting = string.Create(CultureInfo.InvariantCulture, $"stage {Rollout.CurrentStage + 1} holds: {scored} of {minEvents} events scored on the new version");
+            waiting = string.Create(CultureInfo.InvariantCulture, $"stage {Rollout.CurrentStage + 1} holds: {scored} of {minEvents} events scored on the new version since the stage opened");
             return null;
         }
 
@@ -200,17 +281,16 @@ internal sealed class RolloutProgress
             var rate = (double)errors / (scored + errors);
             if (rate > maxRate)
             {
-                return string.Create(CultureInfo.InvariantCulture, $"error rate {rate:0.####} ({errors} errors) above {maxRate}");
+                return string.Create(CultureInfo.InvariantCulture, $"error rate {rate:0.####} ({errors} errors in {scored + errors} events since the stage opened) above {maxRate}");
             }
         }
 
-        if (gates.MaxP99Regression is { } maxFactor && onNew.Count > 0 && onPrevious.Count > 0)
+        if (gates.MaxP99Regression is { } maxFactor && P99Comparison(onNew, window, baseline, ours) is var (current, previous, basis) && previous > 0)
         {
-            var baseline = onPrevious.Average(s => s.Latest.LatencyP99Ms);
-            var current = onNew.Average(s => s.Latest.LatencyP99Ms);
-            if (baseline > 0 && current / baseline > maxFactor)
+            var factor = current / previous;
+            if (factor > maxFactor)
             {
-                return string.Create(CultureInfo.InvariantCulture, $"p99 latency {current:0.##} ms is {current / baseline:0.##}x the previous version's {baseline:0.##} ms (allowed {maxFactor}x)");
+                return string.Create(CultureInfo.InvariantCulture, $"p99 latency {current:0.##} ms is {factor:0.##}x the previous version's {previous:0.##} ms ({basis}; allowed {maxFactor}x)");
             }
         }
 
@@ -218,21 +298,129 @@ internal sealed class RolloutProgress
     }
 
     /// <summary>Opens the next stage, or completes the rollout after the last one.</summary>
-    public RolloutInfo Advance()
+    public void Advance() =>
+        Update(Rollout.CurrentStage + 1 >= Rollout.Stages.Count
+            ? Rollout with { State = RolloutStates.Completed, Reason = null }
+            : Rollout with { CurrentStage = Rollout.CurrentStage + 1, StageStartedAt = Now, Reason = null });
+
+    /// <summary>The rollout to write: its update time is now when anything about it changed.</summary>
+    public RolloutInfo Result() => Changed && Rollout.UpdatedAt != Now ? Rollout with { UpdatedAt = Now } : Rollout;
+
+    private static string? StepOf(string slotState) => slotState switch
     {
-        Changed = true;
-        var current = Result();
-        return current.CurrentStage + 1 >= Rollout.Stages.Count
-            ? current with { State = RolloutStates.Completed, Reason = null, UpdatedAt = Now }
-            : current with { CurrentStage = current.CurrentStage + 1, StageStartedAt = Now, Reason = null, UpdatedAt = Now };
+        ModelSlotStates.Downloading => RolloutDeviceStates.Downloading,
+        ModelSlotStates.Verifying => RolloutDeviceStates.Verifying,
+        ModelSlotStates.Staged => RolloutDeviceStates.Staged,
+        _ => null,
+    };
+
+    private static List<RolloutDeviceTransition> Append(IReadOnlyList<RolloutDeviceTransition>? history, RolloutDeviceTransition step)
+    {
+        List<RolloutDeviceTransition> all = history is null ? [step] : [.. history, step];
+        return all.Count > RolloutDevice.MaxHistory ? [.. all.Skip(all.Count - RolloutDevice.MaxHistory)] : all;
     }
 
-    public RolloutInfo Result() =>
-        Changed ? Rollout with { Devices = [.. _entries], UpdatedAt = Now } : Rollout;
+    /// <summary>
+    /// The p99 on the new version against the previous version's, as (current, previous, what was
+    /// compared), or null when there is nothing to compare. Preferred: the same devices, each on
+    /// its previous version over as long a window just before this stage moved it, so hardware
+    /// and placement cancel out. When none of them reported then (they joined, or had no model),
+    /// the same minutes on the rollout's devices not on the new version.
+    /// </summary>
+    private (double Current, double Previous, string Basis)? P99Comparison(
+        List<TelemetryWindowTotal> onNew, IReadOnlyList<TelemetryWindowTotal> window, IReadOnlyList<TelemetryWindowTotal> baseline, HashSet<string> ours)
+    {
+        var before = baseline.Where(t => ours.Contains(t.DeviceId) && !IsNewVersion(t) && t.EventsScored > 0).ToList();
+        var paired = before.Select(t => t.DeviceId).ToHashSet(StringComparer.Ordinal);
+        var after = onNew.Where(t => paired.Contains(t.DeviceId) && t.EventsScored > 0).ToList();
+        if (after.Count > 0)
+        {
+            var devices = after.Select(t => t.DeviceId).ToHashSet(StringComparer.Ordinal);
+            return (WeightedP99(after), WeightedP99([.. before.Where(t => devices.Contains(t.DeviceId))]),
+                string.Create(CultureInfo.InvariantCulture, $"{devices.Count} device(s) against themselves before the stage"));
+        }
 
-    private bool IsNewVersion(TelemetryRecord record) =>
-        record.ModelDigest == Rollout.Model.ManifestDigest
-        || (record.ModelName == Rollout.Model.Name && record.ModelVersion == Rollout.Model.Version);
+        var others = window.Where(t => !ours.Contains(t.DeviceId) && t.ModelName is not null && !IsNewVersion(t) && t.EventsScored > 0).ToList();
+        var current = onNew.Where(t => t.EventsScored > 0).ToList();
+        return current.Count > 0 && others.Count > 0
+            ? (WeightedP99(current), WeightedP99(others),
+                string.Create(CultureInfo.InvariantCulture, $"{current.Count} device(s) against {others.Count} not yet moved, same minutes"))
+            : null;
+    }
+
+    private static double WeightedP99(IReadOnlyList<TelemetryWindowTotal> totals) =>
+        totals.Sum(t => t.LatencyP99Ms * t.EventsScored) / totals.Sum(t => t.EventsScored);
+
+    /// <summary>
+    /// How many devices the rate lets through now. A new minute starts a new window; at its start
+    /// the rate grows by its factor once the trigger count grew by the step since the last increase.
+    /// </summary>
+    private int RateAllowance()
+    {
+        if (Rollout.Rate is not { } rate)
+        {
+            return int.MaxValue;
+        }
+
+        var progress = Rollout.RateProgress ?? new RolloutRateProgress(rate.BaseRatePerMinute!.Value, Now, 0, 0, 0, 0);
+        if (Now >= progress.WindowStartedAt + RateWindow)
+        {
+            var windows = (Now - progress.WindowStartedAt).Ticks / RateWindow.Ticks;
+            var count = rate.IncreaseAfterNotified is not null ? progress.Notified : progress.Succeeded;
+            var step = rate.IncreaseAfterNotified ?? rate.IncreaseAfterSucceeded!.Value;
+            progress = count - progress.CountAtLastIncrease >= step
+                ? progress with { RatePerMinute = Math.Min(progress.RatePerMinute * rate.IncrementFactor!.Value, rate.MaxRatePerMinute!.Value), CountAtLastIncrease = count }
+                : progress;
+            progress = progress with { WindowStartedAt = progress.WindowStartedAt + (RateWindow * windows), SentInWindow = 0 };
+        }
+
+        if (progress != Rollout.RateProgress)
+        {
+            Rollout = Rollout with { RateProgress = progress };
+            Changed = true;
+        }
+
+        return Math.Max(0, (int)Math.Floor(progress.RatePerMinute) - progress.SentInWindow);
+    }
+
+    private void Succeeded()
+    {
+        if (Rollout.RateProgress is { } rate)
+        {
+            Rollout = Rollout with { RateProgress = rate with { Succeeded = rate.Succeeded + 1 } };
+        }
+    }
+
+    private void Move(RolloutDevice entry, string state, string? reason, Func<RolloutDevice, RolloutDevice>? also = null)
+    {
+        var moved = entry with
+        {
+            State = state,
+            Reason = reason,
+            Since = Now,
+            History = Append(entry.History, new RolloutDeviceTransition(state, reason, Now)),
+        };
+        Set(also is null ? moved : also(moved));
+    }
+
+    private void Set(RolloutDevice entry)
+    {
+        if (_index.TryGetValue(entry.DeviceId, out var i))
+        {
+            _entries[i] = entry;
+        }
+        else
+        {
+            _index[entry.DeviceId] = _entries.Count;
+            _entries.Add(entry);
+        }
+
+        _changed.Add(entry.DeviceId);
+        Changed = true;
+    }
+
+    private bool IsNewVersion(TelemetryWindowTotal total) =>
+        total.ModelName == Rollout.Model.Name && total.ModelVersion == Rollout.Model.Version;
 
     private int? StageOf(double position, int rank)
     {

@@ -13,9 +13,10 @@ namespace EdgePlatform.ControlPlane.Rollouts;
 
 /// <summary>
 /// Staged rollouts: each selected device gets a fixed position from a hash of the rollout id and
-/// its id, stages open in order after each bake, gates read from reported twins and telemetry
-/// decide whether the next stage opens, and a failed gate rolls every touched device back to the
-/// model it had. <see cref="TickAsync"/> does the work; <see cref="RolloutWorker"/> calls it.
+/// its id, stages open in order after each bake, an optional exponential rate limits how fast an
+/// open stage's devices are sent the version, gates read from reported twins and per-minute
+/// telemetry decide whether the next stage opens, and a failed gate rolls every touched device
+/// back to the model it had. <see cref="TickAsync"/> does the work; <see cref="RolloutWorker"/> calls it.
 /// </summary>
 public sealed partial class RolloutService(
     ModelRegistry registry,
@@ -28,10 +29,23 @@ public sealed partial class RolloutService(
     TimeProvider timeProvider,
     ILogger<RolloutService> logger) : IDisposable
 {
+    /// <summary>Most devices one page of <c>GET /api/v1/rollouts/{id}</c> returns.</summary>
+    public const int MaxPageSize = 1000;
+
+    /// <summary>Devices per page when the caller does not say.</summary>
+    public const int DefaultPageSize = 100;
+
     private const int MaxStages = 20;
 
-    // One at a time: ticks and operator commands change the same rollout documents.
+    private static readonly string[] LiveStates = [RolloutStates.Running, RolloutStates.Paused, RolloutStates.Completed];
+
+    // One at a time: ticks and operator commands change the same rollouts.
     private readonly SemaphoreSlim _writer = new(1, 1);
+
+    // The device entries of live rollouts as this service last wrote or read them, good while
+    // the rollout's update time is unchanged (every save moves it): an idle tick then reads the
+    // fleet and the rollouts, not every rollout's device rows again.
+    private readonly Dictionary<string, (DateTimeOffset UpdatedAt, IReadOnlyList<RolloutDevice> Entries)> _entries = new(StringComparer.Ordinal);
 
     public async Task<RolloutInfo> CreateAsync(CreateRolloutRequest? request, string createdBy, CancellationToken cancellationToken)
     {
@@ -42,30 +56,32 @@ public sealed partial class RolloutService(
 
         if (string.IsNullOrWhiteSpace(request.Model))
         {
-            throw new RequestValidationException("model", "is required, as a model name or name:version");
+            throw new RequestValidationException("model", "is required, as a model name, name:version or name@alias");
         }
 
         var selector = ParseSelector(request.Selector);
         var stages = ValidateStages(request.Stages);
         var gates = ValidateGates(request.Gates ?? new RolloutGates());
+        var rate = ValidateRate(request.Rate);
         var timeout = request.DeviceTimeoutSeconds ?? options.Value.DefaultDeviceTimeoutSeconds;
         if (timeout < 10)
         {
             throw new RequestValidationException("deviceTimeoutSeconds", "must be at least 10");
         }
 
-        var model = await registry.ResolveAsync(request.Model.Trim(), cancellationToken).ConfigureAwait(false);
+        var (model, alias) = await registry.ResolveReferenceAsync(request.Model.Trim(), cancellationToken).ConfigureAwait(false);
         var now = timeProvider.GetUtcNow();
         var id = $"ro-{now:yyyyMMddHHmmss}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
         var rollout = new RolloutInfo(
-            id, model.ToReference(), selector.Text, request.Priority ?? 0, stages, gates, timeout,
-            RolloutStates.Running, 0, now, now, now, null, []);
+            id, model.ToReference(), alias, selector.Text, request.Priority ?? 0, stages, gates, rate, timeout,
+            RolloutStates.Running, 0, now, now, now, null);
 
         await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await rollouts.SaveRolloutAsync(rollout, cancellationToken).ConfigureAwait(false);
-            LogCreated(id, model.Name, model.Version, selector.Text, stages.Count, createdBy);
+            await rollouts.SaveRolloutAsync(rollout, [], cancellationToken).ConfigureAwait(false);
+            _entries[id] = (rollout.UpdatedAt, []);
+            LogCreated(id, model.Name, model.Version, alias ?? "-", selector.Text, stages.Count, createdBy);
             // The first stage starts now rather than at the next tick.
             await TickLockedAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -74,34 +90,71 @@ public sealed partial class RolloutService(
             _writer.Release();
         }
 
-        return await rollouts.GetRolloutAsync(id, cancellationToken).ConfigureAwait(false) ?? rollout;
+        return await GetAsync(id, cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<IReadOnlyList<RolloutInfo>> ListAsync(CancellationToken cancellationToken) => rollouts.ListRolloutsAsync(cancellationToken);
+    /// <summary>Every rollout with its device counts; no device lists.</summary>
+    public Task<IReadOnlyList<RolloutInfo>> ListAsync(CancellationToken cancellationToken) => rollouts.ListRolloutsAsync(null, cancellationToken);
 
     public async Task<RolloutInfo> GetAsync(string id, CancellationToken cancellationToken) =>
         await rollouts.GetRolloutAsync(id, cancellationToken).ConfigureAwait(false)
             ?? throw new NotFoundException($"rollout '{id}' does not exist");
 
+    /// <summary>
+    /// The rollout and one page of its devices by device id: those after <paramref name="after"/>,
+    /// only in <paramref name="state"/> when given, at most <paramref name="limit"/> (default
+    /// <see cref="DefaultPageSize"/>, at most <see cref="MaxPageSize"/>).
+    /// </summary>
+    public async Task<RolloutDetail> GetDetailAsync(string id, string? state, string? after, int? limit, CancellationToken cancellationToken)
+    {
+        if (state is not null && !RolloutDeviceStates.All.Contains(state, StringComparer.Ordinal))
+        {
+            throw new RequestValidationException("state", $"'{state}' is not a device state; use one of {string.Join(", ", RolloutDeviceStates.All)}");
+        }
+
+        if (limit is < 1 or > MaxPageSize)
+        {
+            throw new RequestValidationException("limit", string.Create(CultureInfo.InvariantCulture, $"must be between 1 and {MaxPageSize}"));
+        }
+
+        var rollout = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+        var size = limit ?? DefaultPageSize;
+
+        // One more than asked says whether another page follows.
+        var page = await rollouts.PageRolloutDevicesAsync(id, state, string.IsNullOrEmpty(after) ? null : after, size + 1, cancellationToken).ConfigureAwait(false);
+        return page.Count > size
+            ? new RolloutDetail(rollout, [.. page.Take(size)], page[size - 1].DeviceId)
+            : new RolloutDetail(rollout, page, null);
+    }
+
     /// <summary>Stops opening stages and publishing; devices keep what they have.</summary>
     public Task<RolloutInfo> PauseAsync(string id, string actor, CancellationToken cancellationToken) =>
-        ChangeAsync(id, actor, "pause", [RolloutStates.Running], (rollout, _) =>
-            Task.FromResult(rollout with { State = RolloutStates.Paused, Reason = $"paused by {actor}" }), cancellationToken);
+        ChangeAsync(id, actor, "pause", [RolloutStates.Running], progress =>
+        {
+            progress.Update(progress.Rollout with { State = RolloutStates.Paused, Reason = $"paused by {actor}" });
+            return Task.CompletedTask;
+        }, cancellationToken);
 
     /// <summary>Continues a paused rollout; the current stage bakes again in full.</summary>
     public Task<RolloutInfo> ResumeAsync(string id, string actor, CancellationToken cancellationToken) =>
-        ChangeAsync(id, actor, "resume", [RolloutStates.Paused], (rollout, now) =>
-            Task.FromResult(rollout with { State = RolloutStates.Running, StageStartedAt = now, Reason = null }), cancellationToken);
+        ChangeAsync(id, actor, "resume", [RolloutStates.Paused], progress =>
+        {
+            progress.Update(progress.Rollout with { State = RolloutStates.Running, StageStartedAt = progress.Now, Reason = null });
+            return Task.CompletedTask;
+        }, cancellationToken);
 
     /// <summary>Stops the rollout for good; devices keep what they have (rollback restores them).</summary>
     public Task<RolloutInfo> AbortAsync(string id, string actor, CancellationToken cancellationToken) =>
-        ChangeAsync(id, actor, "abort", [RolloutStates.Running, RolloutStates.Paused], (rollout, _) =>
-            Task.FromResult(rollout with { State = RolloutStates.Aborted, Reason = $"aborted by {actor}" }), cancellationToken);
+        ChangeAsync(id, actor, "abort", [RolloutStates.Running, RolloutStates.Paused], progress =>
+        {
+            progress.Update(progress.Rollout with { State = RolloutStates.Aborted, Reason = $"aborted by {actor}" });
+            return Task.CompletedTask;
+        }, cancellationToken);
 
     /// <summary>Points every device the rollout touched back at the model it had before.</summary>
     public Task<RolloutInfo> RollbackAsync(string id, string actor, CancellationToken cancellationToken) =>
-        ChangeAsync(id, actor, "roll back", [RolloutStates.Running, RolloutStates.Paused, RolloutStates.Completed, RolloutStates.Aborted], (rollout, _) =>
-            RollBackLockedAsync(rollout, $"rolled back by {actor}", cancellationToken), cancellationToken);
+        ChangeAsync(id, actor, "roll back", [RolloutStates.Running, RolloutStates.Paused, RolloutStates.Completed, RolloutStates.Aborted], progress =>
+            RollBackLockedAsync(progress, $"rolled back by {actor}", cancellationToken), cancellationToken);
 
     /// <summary>Advances every live rollout once: assigns new devices, publishes open stages, reads states and gates.</summary>
     public async Task TickAsync(CancellationToken cancellationToken)
@@ -127,11 +180,8 @@ public sealed partial class RolloutService(
         return (BinaryPrimitives.ReadUInt64BigEndian(hash) >> 11) * (1.0 / (1UL << 53));
     }
 
-    private static bool IsLive(RolloutInfo rollout) =>
-        rollout.State is RolloutStates.Running or RolloutStates.Paused or RolloutStates.Completed;
-
     private async Task<RolloutInfo> ChangeAsync(
-        string id, string actor, string action, string[] allowedFrom, Func<RolloutInfo, DateTimeOffset, Task<RolloutInfo>> change, CancellationToken cancellationToken)
+        string id, string actor, string action, string[] allowedFrom, Func<RolloutProgress, Task> change, CancellationToken cancellationToken)
     {
         await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -142,13 +192,14 @@ public sealed partial class RolloutService(
                 throw new ConflictException($"rollout '{id}' is {rollout.State}; only a rollout that is {string.Join(" or ", allowedFrom)} can {action}");
             }
 
-            var now = timeProvider.GetUtcNow();
-            var changed = await change(rollout, now).ConfigureAwait(false) with { UpdatedAt = now };
-            await rollouts.SaveRolloutAsync(changed, cancellationToken).ConfigureAwait(false);
-            LogStateChanged(id, rollout.State, changed.State, changed.Reason ?? actor);
+            var entries = await EntriesAsync(rollout, cancellationToken).ConfigureAwait(false);
+            var progress = new RolloutProgress(rollout, entries, new Dictionary<string, DeviceRecord>(), new Dictionary<string, string>(), _ => false, timeProvider.GetUtcNow());
+            await change(progress).ConfigureAwait(false);
+            await SaveAsync(progress, cancellationToken).ConfigureAwait(false);
+            LogStateChanged(id, rollout.State, progress.Rollout.State, progress.Rollout.Reason ?? actor);
             // Ownership moves at once: a rollout of lower priority may take the devices back.
             await TickLockedAsync(cancellationToken).ConfigureAwait(false);
-            return await rollouts.GetRolloutAsync(id, cancellationToken).ConfigureAwait(false) ?? changed;
+            return await GetAsync(id, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -158,17 +209,21 @@ public sealed partial class RolloutService(
 
     private async Task TickLockedAsync(CancellationToken cancellationToken)
     {
-        var all = await rollouts.ListRolloutsAsync(cancellationToken).ConfigureAwait(false);
-        var live = all.Where(IsLive).ToList();
+        var live = await rollouts.ListRolloutsAsync(LiveStates, cancellationToken).ConfigureAwait(false);
+        foreach (var gone in _entries.Keys.Except(live.Select(r => r.Id), StringComparer.Ordinal).ToList())
+        {
+            _entries.Remove(gone);
+        }
+
         if (live.Count == 0)
         {
             return;
         }
 
-        var fleet = await devices.ListDevicesAsync(cancellationToken).ConfigureAwait(false);
+        var fleet = (await devices.ListDevicesAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(d => d.Id, StringComparer.Ordinal);
         var selectors = live.ToDictionary(r => r.Id, r => Selector.Parse(r.Selector), StringComparer.Ordinal);
         var owners = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var device in fleet)
+        foreach (var device in fleet.Values)
         {
             // The highest priority wins; on a tie, the newer rollout (as with layered deployments).
             var owner = live
@@ -183,117 +238,163 @@ public sealed partial class RolloutService(
             }
         }
 
-        IReadOnlyList<DeviceTelemetrySummary>? summaries = null;
         foreach (var rollout in live.OrderByDescending(r => r.Priority))
         {
-            var progress = new RolloutProgress(rollout, fleet, owners, d => Eligible(rollout, d) && selectors[rollout.Id].Matches(d.Tags), timeProvider.GetUtcNow());
+            var entries = await EntriesAsync(rollout, cancellationToken).ConfigureAwait(false);
+            var selector = selectors[rollout.Id];
+            var progress = new RolloutProgress(rollout, entries, fleet, owners, d => Eligible(rollout, d) && selector.Matches(d.Tags), timeProvider.GetUtcNow());
             progress.Assign();
-            await PublishOpenStagesAsync(progress, cancellationToken).ConfigureAwait(false);
-            progress.ReadDeviceStates();
-            var updated = progress.Result();
-            if (updated.State == RolloutStates.Running)
-            {
-                var verdict = progress.FailureGate();
-                if (verdict is null && progress.BakeEnded && progress.Settled)
-                {
-                    summaries ??= await telemetry.SummarizeAsync(null, cancellationToken).ConfigureAwait(false);
-                    verdict = progress.TelemetryGates(summaries, out var waiting);
-                    if (verdict is null && waiting is null)
-                    {
-                        updated = progress.Advance();
-                        if (updated.State == RolloutStates.Completed)
-                        {
-                            LogCompleted(rollout.Id);
-                        }
-                        else
-                        {
-                            LogStageOpened(rollout.Id, updated.CurrentStage + 1, rollout.Stages.Count);
-                            // The stage just opened is published at once, not a tick later.
-                            var opened = updated;
-                            progress = new RolloutProgress(opened, fleet, owners, d => Eligible(opened, d) && selectors[rollout.Id].Matches(d.Tags), timeProvider.GetUtcNow());
-                            progress.Assign();
-                            await PublishOpenStagesAsync(progress, cancellationToken).ConfigureAwait(false);
-                            updated = progress.Result();
-                        }
-                    }
-                    else if (verdict is null && waiting != updated.Reason)
-                    {
-                        updated = updated with { Reason = waiting, UpdatedAt = progress.Now };
-                    }
-                }
 
-                if (verdict is not null)
-                {
-                    LogGateFailed(rollout.Id, rollout.CurrentStage + 1, verdict);
-                    updated = await RollBackLockedAsync(updated, $"gate failed in stage {rollout.CurrentStage + 1}: {verdict}", cancellationToken).ConfigureAwait(false);
-                }
+            // Reports first: a failure gate stops the rollout before more devices are sent the
+            // version, and the rate counts the devices that became active since the last tick.
+            progress.ReadDeviceStates();
+            if (progress.Rollout.State == RolloutStates.Running)
+            {
+                await JudgeAsync(progress, cancellationToken).ConfigureAwait(false);
             }
 
-            if (!ReferenceEquals(updated, rollout))
+            await PublishReadyAsync(progress, cancellationToken).ConfigureAwait(false);
+
+            if (progress.Changed)
             {
-                await rollouts.SaveRolloutAsync(updated, cancellationToken).ConfigureAwait(false);
+                await SaveAsync(progress, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    private async Task<IReadOnlyList<RolloutDevice>> EntriesAsync(RolloutInfo rollout, CancellationToken cancellationToken)
+    {
+        if (_entries.TryGetValue(rollout.Id, out var cached) && cached.UpdatedAt == rollout.UpdatedAt)
+        {
+            return cached.Entries;
+        }
+
+        var entries = await rollouts.ListRolloutDevicesAsync(rollout.Id, cancellationToken).ConfigureAwait(false);
+        _entries[rollout.Id] = (rollout.UpdatedAt, entries);
+        return entries;
+    }
+
+    private async Task SaveAsync(RolloutProgress progress, CancellationToken cancellationToken)
+    {
+        var rollout = progress.Result();
+        _entries.Remove(rollout.Id);
+        await rollouts.SaveRolloutAsync(rollout, progress.ChangedEntries, cancellationToken).ConfigureAwait(false);
+        _entries[rollout.Id] = (rollout.UpdatedAt, progress.Entries);
+    }
+
+    /// <summary>Reads the gates of a running rollout; opens the next stage when they hold, rolls back when one fails.</summary>
+    private async Task JudgeAsync(RolloutProgress progress, CancellationToken cancellationToken)
+    {
+        var stage = progress.Rollout.CurrentStage;
+        var verdict = progress.FailureGate();
+        if (verdict is null && progress.BakeEnded && progress.Settled)
+        {
+            verdict = await TelemetryGatesAsync(progress, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (verdict is not null)
+        {
+            LogGateFailed(progress.Rollout.Id, stage + 1, verdict);
+            await RollBackLockedAsync(progress, $"gate failed in stage {stage + 1}: {verdict}", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<string?> TelemetryGatesAsync(RolloutProgress progress, CancellationToken cancellationToken)
+    {
+        var gates = progress.Rollout.Gates;
+        IReadOnlyList<TelemetryWindowTotal> window = [];
+        IReadOnlyList<TelemetryWindowTotal> baseline = [];
+        if (gates.MaxErrorRate is not null || gates.MinEventsScored is not null || gates.MaxP99Regression is not null)
+        {
+            var (from, to) = progress.GateWindow;
+            window = await telemetry.SummarizeWindowAsync([.. progress.Entries.Select(e => e.DeviceId)], from, to, cancellationToken).ConfigureAwait(false);
+            if (gates.MaxP99Regression is not null)
+            {
+                var (baselineFrom, baselineTo) = progress.BaselineWindow;
+                baseline = await telemetry.SummarizeWindowAsync(progress.DevicesOnNewVersion, baselineFrom, baselineTo, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        var verdict = progress.TelemetryGates(window, baseline, out var waiting);
+        if (verdict is not null)
+        {
+            return verdict;
+        }
+
+        if (waiting is not null)
+        {
+            if (waiting != progress.Rollout.Reason)
+            {
+                progress.Update(progress.Rollout with { Reason = waiting });
+            }
+
+            return null;
+        }
+
+        progress.Advance();
+        if (progress.Rollout.State == RolloutStates.Completed)
+        {
+            LogCompleted(progress.Rollout.Id);
+        }
+        else
+        {
+            // The tick publishes the stage just opened at once, not a tick later.
+            LogStageOpened(progress.Rollout.Id, progress.Rollout.CurrentStage + 1, progress.Rollout.Stages.Count);
+        }
+
+        return null;
     }
 
     private static bool Eligible(RolloutInfo rollout, DeviceRecord device) =>
         device.DeploymentRefusal is null
         && (!rollout.Gates.RequireAttestation || device.Attestation?.State == AttestationStates.Verified);
 
-    private async Task PublishOpenStagesAsync(RolloutProgress progress, CancellationToken cancellationToken)
+    private async Task PublishReadyAsync(RolloutProgress progress, CancellationToken cancellationToken)
     {
         if (progress.Rollout.State is not (RolloutStates.Running or RolloutStates.Completed))
         {
             return;
         }
 
-        var telemetry = new TelemetrySettings(enrollment.Value.TelemetryIntervalSeconds);
+        var settings = new TelemetrySettings(enrollment.Value.TelemetryIntervalSeconds);
+        var deployment = new DeploymentSpec(progress.Rollout.Id, progress.Rollout.Model);
         foreach (var (entry, device) in progress.ReadyToPublish())
         {
-            if (await writer.WriteAsync(device.Id, new DeploymentSpec(progress.Rollout.Id, progress.Rollout.Model), telemetry, cancellationToken).ConfigureAwait(false)
-                is not var (desired, previous))
+            if (await writer.WriteAsync(device.Id, deployment, settings, cancellationToken).ConfigureAwait(false) is var (desired, previous))
             {
-                continue;
+                progress.Sent(entry, desired.Version, previous);
             }
-
-            progress.Set(entry with
-            {
-                State = RolloutDeviceStates.Deploying,
-                Previous = previous,
-                DesiredVersion = desired.Version,
-                Reason = null,
-                Since = progress.Now,
-            });
         }
     }
 
-    private async Task<RolloutInfo> RollBackLockedAsync(RolloutInfo rollout, string reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// Points every device the rollout sent the version back at the model it had before (or at
+    /// none), unless another rollout or deployment has since taken it over: that check and the
+    /// write are one compare-and-set, so a device taken over meanwhile keeps its new owner's model.
+    /// </summary>
+    private async Task RollBackLockedAsync(RolloutProgress progress, string reason, CancellationToken cancellationToken)
     {
-        var now = timeProvider.GetUtcNow();
+        var rollout = progress.Rollout;
+        var settings = new TelemetrySettings(enrollment.Value.TelemetryIntervalSeconds);
         var restored = 0;
-        var entries = new List<RolloutDevice>(rollout.Devices.Count);
-        foreach (var entry in rollout.Devices)
+        foreach (var entry in progress.Entries.ToList())
         {
-            if (entry.State is not (RolloutDeviceStates.Deploying or RolloutDeviceStates.Active or RolloutDeviceStates.Failed))
+            if (entry.State is not (RolloutDeviceStates.Active or RolloutDeviceStates.Failed) && !RolloutDeviceStates.IsInProgress(entry.State))
             {
-                entries.Add(entry);
                 continue;
             }
 
-            var device = await devices.GetDeviceAsync(entry.DeviceId, cancellationToken).ConfigureAwait(false);
-            // Only a device this rollout still drives goes back; one another rollout took over keeps that one's model.
-            if (device?.Desired?.Deployment?.DeploymentId == rollout.Id)
+            var deployment = entry.Previous is null ? null : new DeploymentSpec($"{rollout.Id}-rollback", entry.Previous);
+            if (await writer.WriteAsync(entry.DeviceId, deployment, settings, current => current?.Deployment?.DeploymentId == rollout.Id, cancellationToken).ConfigureAwait(false) is not null)
             {
-                var deployment = entry.Previous is null ? null : new DeploymentSpec($"{rollout.Id}-rollback", entry.Previous);
-                await writer.WriteAsync(device.Id, deployment, device.Desired.Telemetry, cancellationToken).ConfigureAwait(false);
                 restored++;
             }
 
-            entries.Add(entry with { State = RolloutDeviceStates.RolledBack, Reason = entry.Reason ?? reason, Since = now });
+            progress.RolledBack(entry, reason);
         }
 
+        progress.Update(progress.Rollout with { State = RolloutStates.RolledBack, Reason = reason });
         LogRolledBack(rollout.Id, restored, reason);
-        return rollout with { State = RolloutStates.RolledBack, Reason = reason, UpdatedAt = now, Devices = entries };
     }
 
     private static Selector ParseSelector(string? text)
@@ -393,8 +494,48 @@ public sealed partial class RolloutService(
         return gates;
     }
 
-    [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "Rollout {RolloutId}: model {Name} version {Version} to '{Selector}' in {Stages} stage(s), created by {CreatedBy}")]
-    private partial void LogCreated(string rolloutId, string name, string version, string selector, int stages, string createdBy);
+    private static RolloutRate? ValidateRate(RolloutRate? rate)
+    {
+        if (rate is null)
+        {
+            return null;
+        }
+
+        if (rate.BaseRatePerMinute is not { } baseRate || baseRate is < 1 or > 100_000)
+        {
+            throw new RequestValidationException("rate.baseRatePerMinute", "is required with a rate: devices sent the version per minute at first, 1 to 100000");
+        }
+
+        if (rate.IncrementFactor is not { } factor || double.IsNaN(factor) || factor is < 1.1 or > 5)
+        {
+            throw new RequestValidationException("rate.incrementFactor", "is required with a rate: what the rate is multiplied by at each increase, 1.1 to 5 (as AWS IoT jobs)");
+        }
+
+        if (rate.MaxRatePerMinute is not { } maxRate || maxRate < baseRate || maxRate > 100_000)
+        {
+            throw new RequestValidationException("rate.maxRatePerMinute", string.Create(CultureInfo.InvariantCulture, $"is required with a rate: the most devices per minute, from baseRatePerMinute ({baseRate}) to 100000"));
+        }
+
+        if ((rate.IncreaseAfterNotified is null) == (rate.IncreaseAfterSucceeded is null))
+        {
+            throw new RequestValidationException("rate", "give exactly one increase trigger: increaseAfterNotified (devices sent the version) or increaseAfterSucceeded (devices that reported it active)");
+        }
+
+        if (rate.IncreaseAfterNotified is < 1)
+        {
+            throw new RequestValidationException("rate.increaseAfterNotified", "must be at least 1");
+        }
+
+        if (rate.IncreaseAfterSucceeded is < 1)
+        {
+            throw new RequestValidationException("rate.increaseAfterSucceeded", "must be at least 1");
+        }
+
+        return rate;
+    }
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "Rollout {RolloutId}: model {Name} version {Version} (alias {Alias}) to '{Selector}' in {Stages} stage(s), created by {CreatedBy}")]
+    private partial void LogCreated(string rolloutId, string name, string version, string alias, string selector, int stages, string createdBy);
 
     [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Rollout {RolloutId}: stage {Stage} of {Stages} opened")]
     private partial void LogStageOpened(string rolloutId, int stage, int stages);

@@ -8,12 +8,23 @@ namespace EdgePlatform.Agent.Core.Reconciliation;
 /// What the agent has applied, kept in <c>state.json</c> so a restart resumes the active model
 /// offline and never accepts a desired state older than one it has seen.
 /// <see cref="RevertedFrom"/> is a version the device's own health check reverted; the same
-/// desired state does not install it again.
+/// desired state does not install it again. <see cref="Incoming"/> is the version a desired state
+/// names while it is on its way, or after it failed.
 /// </summary>
-public sealed record AgentState(long DesiredVersion, ModelReference? Active, ModelReference? Previous, string? LastError, DateTimeOffset? ActiveSince, ModelReference? RevertedFrom = null)
+public sealed record AgentState(
+    long DesiredVersion,
+    ModelReference? Active,
+    ModelReference? Previous,
+    string? LastError,
+    DateTimeOffset? ActiveSince,
+    ModelReference? RevertedFrom = null,
+    IncomingModel? Incoming = null)
 {
     public static AgentState Empty { get; } = new(0, null, null, null, null);
 }
+
+/// <summary>A version on its way to the primary slot: the step it is at (<see cref="ModelSlotStates"/>) and since when.</summary>
+public sealed record IncomingModel(ModelReference Model, string State, DateTimeOffset Since);
 
 public sealed class AgentStateStore(string dataDirectory)
 {

@@ -12,13 +12,32 @@ public sealed class ReconcileContext
     public IStagedModel? Staged { get; set; }
 }
 
-/// <summary>Pulls and verifies the package; nothing to undo, blobs are content-addressed.</summary>
-public sealed class InstallPackageCommand(PackageInstaller installer, ModelReference reference) : ICommand
+/// <summary>
+/// Pulls the package, checking as the bytes arrive: approval by fresh signed metadata before
+/// anything is fetched, the manifest's digest and signature before its blobs, each blob's size
+/// and digest. Nothing to undo: blobs are content-addressed.
+/// </summary>
+public sealed class DownloadPackageCommand(PackageInstaller installer, ModelReference reference) : ICommand
 {
-    public string Name => $"install {reference.Name}:{reference.Version}";
+    public string Name => $"download {reference.Name}:{reference.Version}";
 
     public async Task ExecuteAsync(ReconcileContext context, CancellationToken cancellationToken) =>
         context.Installed = await installer.InstallAsync(reference, cancellationToken).ConfigureAwait(false);
+
+    public Task UndoAsync(ReconcileContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>
+/// Verifies the package as it lies on disk, as a restart would load it: still approved by the
+/// verified metadata, manifest and every blob hashed again, the model card readable. What runs is
+/// what was checked, even if the disk changed after the download.
+/// </summary>
+public sealed class VerifyPackageCommand(PackageInstaller installer, ModelReference reference) : ICommand
+{
+    public string Name => $"verify {reference.Name}:{reference.Version}";
+
+    public async Task ExecuteAsync(ReconcileContext context, CancellationToken cancellationToken) =>
+        context.Installed = await installer.LoadInstalledAsync(reference, cancellationToken).ConfigureAwait(false);
 
     public Task UndoAsync(ReconcileContext context, CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -13,7 +13,9 @@ namespace EdgePlatform.Agent.Core.Reconciliation;
 /// of commands, run it (undoing executed steps if one fails), record and report the outcome.
 /// On start it resumes the last active model from disk, so the device scores while offline.
 /// A version that replaced another is on probation for a while: if it errs, the agent goes back
-/// to the previous version by itself and reports why.
+/// to the previous version by itself and reports why. While a new version is on its way it is
+/// reported in the incoming slot, step by step (downloading, verifying, staged), beside the
+/// primary slot that keeps serving; a version that failed stays there as failed.
 /// </summary>
 public sealed partial class Reconciler(
     PackageInstaller installer,
@@ -53,9 +55,17 @@ public sealed partial class Reconciler(
     public ReportedState BuildReport()
     {
         var state = _state;
-        var slots = state.Active is { } active
-            ? new[] { new ModelSlotReport(ModelSlots.Primary, active.Name, active.Version, active.ManifestDigest, ModelSlotStates.Active, state.ActiveSince ?? timeProvider.GetUtcNow()) }
-            : [];
+        var slots = new List<ModelSlotReport>(2);
+        if (state.Active is { } active)
+        {
+            slots.Add(new ModelSlotReport(ModelSlots.Primary, active.Name, active.Version, active.ManifestDigest, ModelSlotStates.Active, state.ActiveSince ?? timeProvider.GetUtcNow()));
+        }
+
+        if (state.Incoming is { } incoming)
+        {
+            slots.Add(new ModelSlotReport(ModelSlots.Incoming, incoming.Model.Name, incoming.Model.Version, incoming.Model.ManifestDigest, incoming.State, incoming.Since));
+        }
+
         return new ReportedState(AgentVersion, state.DesiredVersion, slots, state.LastError, timeProvider.GetUtcNow());
     }
 
@@ -170,7 +180,8 @@ public sealed partial class Reconciler(
             return;
         }
 
-        _state = new AgentState(_state.DesiredVersion, probation.Previous, null, reason, timeProvider.GetUtcNow(), probation.Version);
+        var now = timeProvider.GetUtcNow();
+        _state = new AgentState(_state.DesiredVersion, probation.Previous, null, reason, now, probation.Version, new IncomingModel(probation.Version, ModelSlotStates.Failed, now));
         await TrySaveAsync(cancellationToken).ConfigureAwait(false);
         LogReverted(probation.Version.Name, probation.Version.Version, probation.Previous.Version, reason);
     }
@@ -232,21 +243,25 @@ public sealed partial class Reconciler(
 
         if (target is null || SameRelease(target, current))
         {
-            _state = _state with { DesiredVersion = desired.Version, LastError = null };
+            _state = _state with { DesiredVersion = desired.Version, LastError = null, Incoming = null };
             await TrySaveAsync(cancellationToken).ConfigureAwait(false);
             return new ReconcileOutcome(desired.Version, true, null);
         }
 
         var next = new AgentState(desired.Version, target, current, null, timeProvider.GetUtcNow());
-        ICommand[] plan =
+
+        // Each step says, before it runs, where the new version is; staged is reported once it is
+        // loaded and warmed, just before it takes over.
+        PlanStep[] plan =
         [
-            new InstallPackageCommand(installer, target),
-            new StageModelCommand(runtime),
-            new ActivateModelCommand(runtime, installer),
-            new RecordStateCommand(stateStore, next, _state),
+            new(new DownloadPackageCommand(installer, target), ModelSlotStates.Downloading),
+            new(new VerifyPackageCommand(installer, target), ModelSlotStates.Verifying),
+            new(new StageModelCommand(runtime), null),
+            new(new ActivateModelCommand(runtime, installer), ModelSlotStates.Staged),
+            new(new RecordStateCommand(stateStore, next, _state), null),
         ];
 
-        var (error, transient) = await RunPlanAsync(plan, cancellationToken).ConfigureAwait(false);
+        var (error, transient) = await RunPlanAsync(desired.Version, target, plan, cancellationToken).ConfigureAwait(false);
         if (error is null)
         {
             _retryDelay = FirstRetryDelay;
@@ -258,8 +273,14 @@ public sealed partial class Reconciler(
             return new ReconcileOutcome(desired.Version, true, null);
         }
 
-        // The desired version counts as seen even when refused, so it cannot be replayed later.
-        _state = _state with { DesiredVersion = desired.Version, LastError = error };
+        // The desired version counts as seen even when refused, so it cannot be replayed later. A
+        // version that will be retried stays at the step it reached; a refused one is failed.
+        _state = _state with
+        {
+            DesiredVersion = desired.Version,
+            LastError = error,
+            Incoming = transient ? _state.Incoming : new IncomingModel(target, ModelSlotStates.Failed, timeProvider.GetUtcNow()),
+        };
         await TrySaveAsync(cancellationToken).ConfigureAwait(false);
         LogRefused(target.Name, target.Version, target.ManifestDigest, error, current?.Version ?? "none");
         if (transient)
@@ -314,14 +335,23 @@ public sealed partial class Reconciler(
             cancellationToken);
     }
 
-    private async Task<(string? Error, bool Transient)> RunPlanAsync(IReadOnlyList<ICommand> plan, CancellationToken cancellationToken)
+    private async Task<(string? Error, bool Transient)> RunPlanAsync(long desiredVersion, ModelReference target, IReadOnlyList<PlanStep> plan, CancellationToken cancellationToken)
     {
         var context = new ReconcileContext();
         var executed = new Stack<ICommand>();
-        foreach (var command in plan)
+        foreach (var (command, step) in plan)
         {
             try
             {
+                if (step is not null)
+                {
+                    // The step is reported for the desired state being worked on, with no error
+                    // from an earlier attempt, so the cloud reads it as this version's progress.
+                    _state = _state with { DesiredVersion = desiredVersion, LastError = null, Incoming = new IncomingModel(target, step, timeProvider.GetUtcNow()) };
+                    LogStep(target.Name, target.Version, step);
+                    await ReportAsync(cancellationToken).ConfigureAwait(false);
+                }
+
                 await command.ExecuteAsync(context, cancellationToken).ConfigureAwait(false);
                 executed.Push(command);
             }
@@ -356,6 +386,9 @@ public sealed partial class Reconciler(
     [LoggerMessage(EventId = 1211, Level = LogLevel.Information, Message = "{Name}:{Version} passed probation: {Events} events, {Errors} errors")]
     private partial void LogProbationPassed(string name, string version, long events, long errors);
 
+    [LoggerMessage(EventId = 1212, Level = LogLevel.Information, Message = "Model {Name}:{Version}: {Step}")]
+    private partial void LogStep(string name, string version, string step);
+
     [LoggerMessage(EventId = 1200, Level = LogLevel.Information, Message = "Model {Name}:{Version} ({ManifestDigest}) is active (desired version {DesiredVersion})")]
     private partial void LogActivated(string name, string version, string manifestDigest, long desiredVersion);
 
@@ -385,6 +418,9 @@ public sealed partial class Reconciler(
 }
 
 public sealed record ReconcileOutcome(long DesiredVersion, bool Succeeded, string? Error);
+
+/// <summary>A command of a plan and the incoming slot state reported before it runs (null: unchanged).</summary>
+internal sealed record PlanStep(ICommand Command, string? Reports);
 
 /// <summary>A version just activated over <see cref="Previous"/>, watched until <see cref="Until"/>.</summary>
 internal sealed record Probation(ModelReference Version, ModelReference Previous, ModelHealthSample Baseline, DateTimeOffset Until);

@@ -1,3 +1,4 @@
+using EdgePlatform.Contracts;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Agent.Core.Reconciliation;
 
@@ -29,7 +30,9 @@ public sealed class ProbationTests : IDisposable
         Assert.Equal(v2.Reference, saved.RevertedFrom);
         var report = reconciler.BuildReport();
         Assert.Equal(2, report.DesiredVersion);
-        Assert.Equal(v1.Reference.ManifestDigest, Assert.Single(report.Slots).ManifestDigest);
+        Assert.Equal(v1.Reference.ManifestDigest, report.Slots.Single(s => s.Slot == ModelSlots.Primary).ManifestDigest);
+        var incoming = report.Slots.Single(s => s.Slot == ModelSlots.Incoming);
+        Assert.Equal((v2.Reference.ManifestDigest, ModelSlotStates.Failed), (incoming.ManifestDigest, incoming.State));
         Assert.StartsWith("probation failed for sensor-anomaly:2.0.0: 25 of 30 events failed", report.LastError, StringComparison.Ordinal);
     }
 

@@ -94,7 +94,9 @@ public sealed class ReconcilerTests : IDisposable
         Assert.Equal(good.Reference, _runtime.Port.Active?.Reference);
 
         var report = reconciler.BuildReport();
-        Assert.Equal(good.Reference.ManifestDigest, Assert.Single(report.Slots).ManifestDigest);
+        Assert.Equal(good.Reference.ManifestDigest, report.Slots.Single(s => s.Slot == ModelSlots.Primary).ManifestDigest);
+        var incoming = report.Slots.Single(s => s.Slot == ModelSlots.Incoming);
+        Assert.Equal((tampered.Reference.ManifestDigest, ModelSlotStates.Failed), (incoming.ManifestDigest, incoming.State));
         Assert.Contains(VerificationChecks.LayerDigest, report.LastError, StringComparison.Ordinal);
         Assert.Equal(2, report.DesiredVersion);
 
@@ -118,7 +120,8 @@ public sealed class ReconcilerTests : IDisposable
         Assert.False(outcome.Succeeded);
         Assert.Contains($"{VerificationChecks.Signature} check failed", outcome.Error, StringComparison.Ordinal);
         Assert.Empty(_runtime.Staged);
-        Assert.Empty(reconciler.BuildReport().Slots);
+        var slot = Assert.Single(reconciler.BuildReport().Slots);
+        Assert.Equal((ModelSlots.Incoming, ModelSlotStates.Failed), (slot.Slot, slot.State));
         Assert.Null(SavedState().Active);
     }
 
@@ -162,7 +165,8 @@ public sealed class ReconcilerTests : IDisposable
         Assert.Equal(good.Reference, _runtime.Port.Active?.Reference);
         Assert.Equal(good.Reference, Assert.Single(_runtime.Staged).Model.Reference);
         var report = reconciler.BuildReport();
-        Assert.Equal(good.Reference.ManifestDigest, Assert.Single(report.Slots).ManifestDigest);
+        Assert.Equal(good.Reference.ManifestDigest, report.Slots.Single(s => s.Slot == ModelSlots.Primary).ManifestDigest);
+        Assert.Equal(ModelSlotStates.Failed, report.Slots.Single(s => s.Slot == ModelSlots.Incoming).State);
         Assert.Contains("input 'temperature' is missing from the graph", report.LastError, StringComparison.Ordinal);
         Assert.Equal(good.Reference, SavedState().Active);
     }
@@ -263,7 +267,7 @@ public sealed class ReconcilerTests : IDisposable
 
             Assert.True(outcome.Succeeded, outcome.Error);
             await _link.Received(1).PublishReportedAsync(
-                Arg.Is<ReportedState>(r => r.DesiredVersion == 1 && r.Slots.Count == 1 && r.Slots[0].ManifestDigest == package.Reference.ManifestDigest),
+                Arg.Is<ReportedState>(r => r.DesiredVersion == 1 && r.Slots.Count == 1 && r.Slots[0].Slot == ModelSlots.Primary && r.Slots[0].ManifestDigest == package.Reference.ManifestDigest),
                 Arg.Any<CancellationToken>());
         }
         finally
@@ -312,6 +316,138 @@ public sealed class ReconcilerTests : IDisposable
         {
             await reconciler.StopAsync(CancellationToken.None);
         }
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_NewVersionOnItsWay_ReportsEachStepInOrderBesideTheServingPrimarySlot()
+    {
+        var v1 = Publish("1.0.0");
+        var v2 = Publish("2.0.0");
+        var reports = CaptureReports();
+        using var reconciler = NewReconciler();
+        var outcomes = System.Threading.Channels.Channel.CreateUnbounded<ReconcileOutcome>();
+        reconciler.Reconciled += outcome => outcomes.Writer.TryWrite(outcome);
+        await reconciler.StartAsync(CancellationToken.None);
+        try
+        {
+            _inbox.Post(Desired(1, v1));
+            Assert.True((await outcomes.Reader.ReadAsync().AsTask().WaitAsync(Patience)).Succeeded);
+            reports.Clear();
+
+            _inbox.Post(Desired(2, v2));
+            var outcome = await outcomes.Reader.ReadAsync().AsTask().WaitAsync(Patience);
+
+            Assert.True(outcome.Succeeded, outcome.Error);
+        }
+        finally
+        {
+            await reconciler.StopAsync(CancellationToken.None);
+        }
+
+        var steps = reports.SkipLast(1).ToList();
+        Assert.Equal(
+            [ModelSlotStates.Downloading, ModelSlotStates.Verifying, ModelSlotStates.Staged],
+            steps.Select(r => r.Slots.Single(s => s.Slot == ModelSlots.Incoming).State));
+        Assert.All(steps, r =>
+        {
+            Assert.Equal(2, r.DesiredVersion);
+            Assert.Null(r.LastError);
+            Assert.Equal(v1.Reference.ManifestDigest, r.Slots.Single(s => s.Slot == ModelSlots.Primary).ManifestDigest);
+            Assert.Equal(v2.Reference.ManifestDigest, r.Slots.Single(s => s.Slot == ModelSlots.Incoming).ManifestDigest);
+        });
+        var last = reports[^1];
+        var primary = Assert.Single(last.Slots);
+        Assert.Equal((ModelSlots.Primary, v2.Reference.ManifestDigest, ModelSlotStates.Active), (primary.Slot, primary.ManifestDigest, primary.State));
+        Assert.Null(last.LastError);
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_NewVersionFailsToWarmUp_IncomingSlotSaysFailedWithTheReasonAndSurvivesARestart()
+    {
+        var v1 = Publish("1.0.0");
+        var v2 = Publish("2.0.0");
+        using var reconciler = NewReconciler();
+        Assert.True((await reconciler.ReconcileAsync(Desired(1, v1), CancellationToken.None)).Succeeded);
+        var reports = CaptureReports();
+        _runtime.Port.StageAsync(Arg.Is<InstalledModel>(m => m.Reference == v2.Reference), Arg.Any<CancellationToken>())
+            .Returns(Task.FromException<IStagedModel>(new ModelStageException("warm-up failed: 3 of 3 inferences threw")));
+
+        var outcome = await reconciler.ReconcileAsync(Desired(2, v2), CancellationToken.None);
+        var report = reconciler.BuildReport();
+
+        Assert.False(outcome.Succeeded);
+        Assert.Equal([ModelSlotStates.Downloading, ModelSlotStates.Verifying], reports.Select(r => r.Slots.Single(s => s.Slot == ModelSlots.Incoming).State));
+        var incoming = report.Slots.Single(s => s.Slot == ModelSlots.Incoming);
+        Assert.Equal((v2.Reference.ManifestDigest, ModelSlotStates.Failed), (incoming.ManifestDigest, incoming.State));
+        Assert.Equal(v1.Reference.ManifestDigest, report.Slots.Single(s => s.Slot == ModelSlots.Primary).ManifestDigest);
+        Assert.Equal("stage: warm-up failed: 3 of 3 inferences threw", report.LastError);
+
+        using var restarted = NewReconciler();
+        await restarted.StartAsync(CancellationToken.None);
+        try
+        {
+            await restarted.Started.WaitAsync(Patience);
+            Assert.Equal(ModelSlotStates.Failed, restarted.BuildReport().Slots.Single(s => s.Slot == ModelSlots.Incoming).State);
+        }
+        finally
+        {
+            await restarted.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_RegistryUnreachableDuringDownload_StaysDownloadingWithTheErrorForTheRetry()
+    {
+        var v1 = Publish("1.0.0");
+        var v2 = Publish("2.0.0");
+        using var reconciler = NewReconciler();
+        Assert.True((await reconciler.ReconcileAsync(Desired(1, v1), CancellationToken.None)).Succeeded);
+        _registry.ServeBlob(v2.ModelDigest, () => throw new HttpRequestException("connection refused"));
+
+        var outcome = await reconciler.ReconcileAsync(Desired(2, v2), CancellationToken.None);
+        var report = reconciler.BuildReport();
+
+        Assert.False(outcome.Succeeded);
+        var incoming = report.Slots.Single(s => s.Slot == ModelSlots.Incoming);
+        Assert.Equal((v2.Reference.ManifestDigest, ModelSlotStates.Downloading), (incoming.ManifestDigest, incoming.State));
+        Assert.Contains("connection refused", report.LastError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_DesiredStateBackToTheServingVersionAfterAFailure_IncomingSlotIsGone()
+    {
+        var v1 = Publish("1.0.0");
+        var v2 = Publish("2.0.0");
+        using var reconciler = NewReconciler();
+        Assert.True((await reconciler.ReconcileAsync(Desired(1, v1), CancellationToken.None)).Succeeded);
+        _runtime.Port.StageAsync(Arg.Is<InstalledModel>(m => m.Reference == v2.Reference), Arg.Any<CancellationToken>())
+            .Returns(Task.FromException<IStagedModel>(new ModelStageException("warm-up failed")));
+        Assert.False((await reconciler.ReconcileAsync(Desired(2, v2), CancellationToken.None)).Succeeded);
+
+        // A rollback points the device at the version it serves.
+        Assert.True((await reconciler.ReconcileAsync(Desired(3, v1), CancellationToken.None)).Succeeded);
+
+        var report = reconciler.BuildReport();
+        Assert.Equal(v1.Reference.ManifestDigest, Assert.Single(report.Slots).ManifestDigest);
+        Assert.Null(report.LastError);
+        Assert.Null(SavedState().Incoming);
+    }
+
+    /// <summary>Every report the agent publishes from now on, in order, over a connected link.</summary>
+    private List<ReportedState> CaptureReports()
+    {
+        var reports = new List<ReportedState>();
+        _link.IsConnected.Returns(true);
+        _link.PublishReportedAsync(Arg.Any<ReportedState>(), Arg.Any<CancellationToken>()).Returns(call =>
+        {
+            lock (reports)
+            {
+                reports.Add(call.Arg<ReportedState>());
+            }
+
+            return Task.CompletedTask;
+        });
+        return reports;
     }
 
     private Reconciler NewReconciler(FakeRuntime? runtime = null) => _agent.NewReconciler(runtime);

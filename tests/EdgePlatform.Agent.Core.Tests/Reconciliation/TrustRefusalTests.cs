@@ -457,7 +457,9 @@ public sealed class TrustRefusalTests : IDisposable
         Assert.Equal(current, port.Active?.Reference);
 
         var report = reconciler.BuildReport();
-        Assert.Equal(current.ManifestDigest, Assert.Single(report.Slots).ManifestDigest);
+        Assert.Equal(current.ManifestDigest, report.Slots.Single(s => s.Slot == ModelSlots.Primary).ManifestDigest);
+        var incoming = report.Slots.Single(s => s.Slot == ModelSlots.Incoming);
+        Assert.Equal((refused.ManifestDigest, ModelSlotStates.Failed), (incoming.ManifestDigest, incoming.State));
         Assert.Contains(named, report.LastError, StringComparison.Ordinal);
         Assert.Equal(outcome.DesiredVersion, report.DesiredVersion);
 

@@ -19,8 +19,8 @@ public sealed class SqliteStoreTests : IDisposable
 
         Assert.Equal(SqliteMigrations.LatestVersion, _database.Scalar("PRAGMA user_version;"));
         Assert.True(SqliteMigrations.LatestVersion >= 1);
-        // Fifteen tables of the schema, and SQLite's own sqlite_sequence for the audit log's AUTOINCREMENT.
-        Assert.Equal(16, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
+        // Seventeen tables of the schema, and SQLite's own sqlite_sequence for the audit log's AUTOINCREMENT.
+        Assert.Equal(18, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
     }
 
     [Fact]
@@ -85,12 +85,44 @@ public sealed class SqliteStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Constructor_DevicesStoredBeforeCompareAndSet_TakeTheirDesiredVersionFromTheDocument()
+    {
+        var store = new SqliteStore(_database.Path);
+        await store.UpsertDeviceAsync(Device("dev-1"), CancellationToken.None);
+        Assert.True(await store.SaveDesiredAsync("dev-1", new DesiredState(5, null, new TelemetrySettings(10)), 0, CancellationToken.None));
+        _database.Scalar("DROP TABLE rollout_devices; DROP TABLE model_aliases; ALTER TABLE devices DROP COLUMN desired_version; PRAGMA user_version = 7; SELECT 0;");
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        var migrated = new SqliteStore(_database.Path);
+
+        Assert.False(await migrated.SaveDesiredAsync("dev-1", new DesiredState(1, null, new TelemetrySettings(10)), 0, CancellationToken.None));
+        Assert.True(await migrated.SaveDesiredAsync("dev-1", new DesiredState(6, null, new TelemetrySettings(10)), 5, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task SaveDesiredAsync_ExpectedVersionIsStale_RefusesAndKeepsTheStoredDocument()
+    {
+        var store = new SqliteStore(_database.Path);
+        await store.UpsertDeviceAsync(Device("dev-1"), CancellationToken.None);
+        var first = new DesiredState(1, null, new TelemetrySettings(10));
+        Assert.True(await store.SaveDesiredAsync("dev-1", first, 0, CancellationToken.None));
+
+        var refused = await store.SaveDesiredAsync("dev-1", new DesiredState(1, null, new TelemetrySettings(99)), 0, CancellationToken.None);
+        var accepted = await store.SaveDesiredAsync("dev-1", new DesiredState(2, null, new TelemetrySettings(20)), 1, CancellationToken.None);
+
+        Assert.False(refused);
+        Assert.True(accepted);
+        Assert.Equal(new DesiredState(2, null, new TelemetrySettings(20)), (await store.GetDeviceAsync("dev-1", CancellationToken.None))!.Desired);
+        Assert.False(await store.SaveDesiredAsync("dev-none", first, 0, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task UpsertDeviceAsync_ReEnrollment_ReplacesCredentialAndTagsButKeepsTwinAndStatus()
     {
         var store = new SqliteStore(_database.Path);
         await store.UpsertDeviceAsync(Device("dev-1"), CancellationToken.None);
         var desired = new DesiredState(3, new DeploymentSpec("dep-1", new ModelReference("models/m", "m", "1", "sha256:" + new string('a', 64), 10, "c2ln")), new TelemetrySettings(10));
-        await store.SaveDesiredAsync("dev-1", desired, CancellationToken.None);
+        Assert.True(await store.SaveDesiredAsync("dev-1", desired, 0, CancellationToken.None));
         await store.SaveStatusAsync("dev-1", DeviceStatuses.Online, Now.AddMinutes(1), CancellationToken.None);
 
         await store.UpsertDeviceAsync(Device("dev-1") with { CertificateThumbprint = "new-hash", Tags = new Dictionary<string, string> { ["site"] = "b" }, EnrolledAt = Now.AddDays(1) }, CancellationToken.None);

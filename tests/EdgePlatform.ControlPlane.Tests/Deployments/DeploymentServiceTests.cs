@@ -31,7 +31,7 @@ public sealed class DeploymentServiceTests : IDisposable
                 return Task.CompletedTask;
             });
         var registry = new ModelRegistry(_store, new InMemoryArtifactStore(), Substitute.For<ITrustPublisher>(), _time, NullLogger<ModelRegistry>.Instance);
-        _writer = new DesiredStateWriter(_store, _link);
+        _writer = new DesiredStateWriter(_store, _link, NullLogger<DesiredStateWriter>.Instance);
         _deployments = new DeploymentService(
             registry,
             _store,
@@ -124,6 +124,18 @@ public sealed class DeploymentServiceTests : IDisposable
             () => _deployments.CreateAsync(new CreateDeploymentRequest("pressure", ["dev-1"], null), CancellationToken.None));
 
         Assert.Equal("model 'pressure' has no published version", exception.Message);
+    }
+
+    [Fact]
+    public async Task CreateAsync_ModelByAlias_DeploysTheVersionTheAliasNames()
+    {
+        _store.AddDevice("dev-1");
+        await _store.SetAliasAsync(new ModelAlias("sensor", "canary", "1", _time.Now, "ops"), CancellationToken.None);
+
+        var deployment = await _deployments.CreateAsync(new CreateDeploymentRequest("sensor@canary", ["dev-1"], null), CancellationToken.None);
+
+        Assert.Equal("1", deployment.ModelVersion);
+        Assert.Equal(DigestV1, Assert.Single(_published).Desired.Deployment!.Model.ManifestDigest);
     }
 
     [Fact]

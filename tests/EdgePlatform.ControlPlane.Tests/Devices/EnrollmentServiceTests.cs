@@ -246,7 +246,7 @@ public sealed class EnrollmentServiceTests : IDisposable
         await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
         var enrolledAt = _time.Now;
         var desired = new DesiredState(4, null, new TelemetrySettings(5));
-        await _store.SaveDesiredAsync("dev-1", desired, CancellationToken.None);
+        Assert.True(await _store.SaveDesiredAsync("dev-1", desired, 0, CancellationToken.None));
         _time.Advance(TimeSpan.FromDays(2));
 
         await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);

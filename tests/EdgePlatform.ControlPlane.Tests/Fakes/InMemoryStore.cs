@@ -47,8 +47,19 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         return Task.CompletedTask;
     }
 
-    public Task SaveDesiredAsync(string deviceId, DesiredState desired, CancellationToken cancellationToken) =>
-        Update(deviceId, d => d with { Desired = desired });
+    public Task<bool> SaveDesiredAsync(string deviceId, DesiredState desired, long expectedVersion, CancellationToken cancellationToken)
+    {
+        lock (_devices)
+        {
+            if (!_devices.TryGetValue(deviceId, out var device) || (device.Desired?.Version ?? 0) != expectedVersion)
+            {
+                return Task.FromResult(false);
+            }
+
+            _devices[deviceId] = device with { Desired = desired };
+            return Task.FromResult(true);
+        }
+    }
 
     public Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken) =>
         Update(deviceId, d => d with { Reported = reported, LastSeen = receivedAt });
@@ -112,6 +123,20 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         }
     }
 
+    private readonly ConcurrentDictionary<(string Name, string Alias), ModelAlias> _aliases = new();
+
+    public Task SetAliasAsync(ModelAlias modelAlias, CancellationToken cancellationToken)
+    {
+        _aliases[(modelAlias.Name, modelAlias.Alias)] = modelAlias;
+        return Task.CompletedTask;
+    }
+
+    public Task<ModelAlias?> FindAliasAsync(string name, string aliasName, CancellationToken cancellationToken) =>
+        Task.FromResult(_aliases.GetValueOrDefault((name, aliasName)));
+
+    public Task<IReadOnlyList<ModelAlias>> ListAliasesAsync(string name, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<ModelAlias>>([.. _aliases.Values.Where(a => a.Name == name).OrderBy(a => a.Alias, StringComparer.Ordinal)]);
+
     public Task AddDeploymentAsync(DeploymentInfo deployment, CancellationToken cancellationToken)
     {
         lock (_deployments)
@@ -165,14 +190,47 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
 
     public TelemetryFilter? LastFilter { get; private set; }
 
+    private readonly List<TelemetryMinute> _minutes = [];
+
+    /// <summary>Adds a per-minute rollup as ingest would leave it.</summary>
+    public void AddMinute(TelemetryMinute minute)
+    {
+        lock (_minutes)
+        {
+            _minutes.Add(minute);
+        }
+    }
+
+    public Task<IReadOnlyList<TelemetryWindowTotal>> SummarizeWindowAsync(IReadOnlyCollection<string> deviceIds, DateTimeOffset windowStart, DateTimeOffset windowEnd, CancellationToken cancellationToken)
+    {
+        var devices = deviceIds.ToHashSet(StringComparer.Ordinal);
+        var fromMinute = new DateTimeOffset(windowStart.UtcDateTime.Ticks - (windowStart.UtcDateTime.Ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero);
+        lock (_minutes)
+        {
+            return Task.FromResult<IReadOnlyList<TelemetryWindowTotal>>([.. _minutes
+                .Where(m => devices.Contains(m.DeviceId) && m.Minute >= fromMinute && m.Minute < windowEnd)
+                .GroupBy(m => (m.DeviceId, m.ModelName, m.ModelVersion))
+                .Select(g =>
+                {
+                    var scored = g.Sum(m => m.EventsScored);
+                    return new TelemetryWindowTotal(
+                        g.Key.DeviceId, g.Key.ModelName, g.Key.ModelVersion, g.Count(), scored, g.Sum(m => m.Errors),
+                        scored > 0 ? g.Sum(m => m.LatencyP99MsMax * m.EventsScored) / scored : 0);
+                })]);
+        }
+    }
+
     public Task<long> PruneTelemetryAsync(DateTimeOffset rawBefore, DateTimeOffset rollupsBefore, CancellationToken cancellationToken) =>
         throw new NotSupportedException("not needed by these tests");
 
     private Task Update(string deviceId, Func<DeviceRecord, DeviceRecord> change)
     {
-        if (_devices.TryGetValue(deviceId, out var device))
+        lock (_devices)
         {
-            _devices[deviceId] = change(device);
+            if (_devices.TryGetValue(deviceId, out var device))
+            {
+                _devices[deviceId] = change(device);
+            }
         }
 
         return Task.CompletedTask;
