@@ -33,6 +33,8 @@ namespace EdgePlatform.Contracts;
 [JsonSerializable(typeof(DeviceTelemetrySummary))]
 [JsonSerializable(typeof(IReadOnlyList<DeviceTelemetrySummary>))]
 [JsonSerializable(typeof(TelemetryRecord))]
+[JsonSerializable(typeof(PerfRecord))]
+[JsonSerializable(typeof(QualityRecord))]
 [JsonSerializable(typeof(TelemetryQueryResult))]
 [JsonSerializable(typeof(TelemetryIngestStats))]
 [JsonSerializable(typeof(ApiProblem))]
