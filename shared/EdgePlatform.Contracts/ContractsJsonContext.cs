@@ -58,6 +58,7 @@ namespace EdgePlatform.Contracts;
 [JsonSerializable(typeof(RegistryTokenResponse))]
 [JsonSerializable(typeof(Prediction))]
 [JsonSerializable(typeof(DeadLetter))]
+[JsonSerializable(typeof(LabelFeedback))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(Dictionary<string, double>))]
 [JsonSerializable(typeof(List<string>))]
