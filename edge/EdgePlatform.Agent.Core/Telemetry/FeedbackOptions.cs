@@ -11,8 +11,12 @@ public sealed class FeedbackOptions
 {
     public const string Section = "Feedback";
 
-    /// <summary>Predictions remembered, the oldest forgotten first. Default 20,000 (about 2 MB).</summary>
-    [Range(1, 10_000_000)]
+    /// <summary>
+    /// Predictions remembered, the oldest forgotten first. Default 20,000 (about 2 MB). 0 remembers
+    /// none, sparing the scoring path a map insert per event where no labels ever come back; all
+    /// feedback is then unmatched.
+    /// </summary>
+    [Range(0, 10_000_000)]
     public int MemoryCapacity { get; set; } = 20_000;
 
     /// <summary>Seconds a prediction waits for its label before it is forgotten. Default 600.</summary>

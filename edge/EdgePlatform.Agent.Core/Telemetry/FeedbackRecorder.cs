@@ -67,6 +67,11 @@ public sealed class FeedbackRecorder
     {
         ArgumentNullException.ThrowIfNull(correlationId);
         ArgumentNullException.ThrowIfNull(metrics);
+        if (_ring.Length == 0)
+        {
+            return;
+        }
+
         var prediction = new Prediction(metrics, label, value);
         var now = _time.GetTimestamp();
         lock (_gate)
@@ -136,6 +141,11 @@ public sealed class FeedbackRecorder
         Entry? entry;
         lock (_gate)
         {
+            if (_ring.Length == 0)
+            {
+                return new(FeedbackOutcome.Unmatched, feedback.Id, $"no predictions are remembered ({FeedbackOptions.Section}:{nameof(FeedbackOptions.MemoryCapacity)} is 0)");
+            }
+
             if (!_byId.TryGetValue(feedback.Id, out entry))
             {
                 return new(FeedbackOutcome.Unmatched, feedback.Id, $"no prediction for id '{feedback.Id}' is remembered (never scored here, already labelled, or forgotten)");

@@ -111,6 +111,18 @@ public sealed class FeedbackRecorderTests
         Assert.Equal(FeedbackOutcome.Matched, feedback.Record(Json("""{"id":"e3","label":true}""")).Outcome);
     }
 
+    [Fact]
+    public void Record_MemoryTurnedOff_EveryLabelIsUnmatchedSayingWhy()
+    {
+        var feedback = Recorder(capacity: 0);
+        feedback.Remember("e1", Metrics(Control, ModelTasks.BinaryClassification), label: true, value: 1);
+
+        var result = feedback.Record(Json("""{"id":"e1","label":true}"""));
+
+        Assert.Equal(FeedbackOutcome.Unmatched, result.Outcome);
+        Assert.Equal("no predictions are remembered (Feedback:MemoryCapacity is 0)", result.Reason);
+    }
+
     [Theory]
     [InlineData("not json", "not a feedback document")]
     [InlineData("""{"label":true}""", "field 'id' is missing or empty")]
