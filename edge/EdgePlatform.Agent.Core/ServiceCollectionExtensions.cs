@@ -56,7 +56,9 @@ public static class ServiceCollectionExtensions
                 });
             });
         services.AddSingleton<PackageInstaller>();
-        services.AddSingleton<ScoringMetrics>();
+        services.AddSingleton(sp => new ScoringMetrics(sp.GetRequiredService<IOptions<TelemetryOptions>>().Value.FeatureSampleRate));
+        services.AddOptions<FeedbackOptions>().BindConfiguration(FeedbackOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<FeedbackRecorder>();
         services.AddOptions<ProbationOptions>().BindConfiguration(ProbationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IModelHealth, ScoringMetricsHealth>();
         services.AddSingleton<DesiredStateInbox>();
@@ -70,6 +72,7 @@ public static class ServiceCollectionExtensions
             return reconciler;
         });
         services.AddSingleton<TelemetryOutbox>();
+        services.AddSingleton<IntervalReports>();
         services.AddSingleton<TelemetryReporter>();
         services.AddHostedService(sp => sp.GetRequiredService<TelemetryReporter>());
         return services;

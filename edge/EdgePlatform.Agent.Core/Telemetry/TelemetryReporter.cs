@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Agent.Core.Reconciliation;
-using EdgePlatform.Contracts;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -10,7 +9,8 @@ namespace EdgePlatform.Agent.Core.Telemetry;
 
 /// <summary>
 /// Every interval (the device's heartbeat), turns the scoring counters and process health into
-/// one report with the next sequence number and spools it on disk; a second loop drains the
+/// reports (one health report, a perf and a quality report per model version and arm that saw
+/// events), each with the next sequence number, and spools them on disk; a second loop drains the
 /// spool oldest first, rate-limited, whenever the cloud link is up. A report leaves the spool
 /// only after the broker acknowledged it. A report's sequence number is its spool entry's id,
 /// allocated and written in one step, so a restart never reuses or skips one.
@@ -20,13 +20,14 @@ namespace EdgePlatform.Agent.Core.Telemetry;
 /// </para>
 /// </summary>
 public sealed partial class TelemetryReporter(
-    ScoringMetrics metrics,
+    IntervalReports reports,
     IModelRuntime runtime,
     ICloudLink link,
     Reconciler reconciler,
     TelemetryOutbox outbox,
     IOptions<TelemetryOptions> options,
     Identity.DeviceIdentityProvider identity,
+    Identity.AttestationClient attestation,
     TimeProvider timeProvider,
     ILogger<TelemetryReporter> logger) : BackgroundService
 {
@@ -61,9 +62,9 @@ public sealed partial class TelemetryReporter(
         _lastTimestamp = timeProvider.GetTimestamp();
         while (!stoppingToken.IsCancellationRequested)
         {
-            var interval = TimeSpan.FromSeconds(reconciler.Telemetry?.IntervalSeconds ?? options.Value.IntervalSeconds);
-            await Task.Delay(interval, timeProvider, stoppingToken).ConfigureAwait(false);
-            outbox.Add(NextRecord(process));
+            var heartbeat = reconciler.Telemetry?.IntervalSeconds ?? options.Value.IntervalSeconds;
+            await Task.Delay(TimeSpan.FromSeconds(heartbeat), timeProvider, stoppingToken).ConfigureAwait(false);
+            Report(process, heartbeat);
             SignalDrain();
         }
     }
@@ -117,9 +118,8 @@ public sealed partial class TelemetryReporter(
         }
     }
 
-    private TelemetryRecord NextRecord(Process process)
+    private void Report(Process process, int heartbeatSeconds)
     {
-        var scoring = metrics.TakeInterval();
         process.Refresh();
         var cpu = process.TotalProcessorTime;
         var now = timeProvider.GetTimestamp();
@@ -127,24 +127,8 @@ public sealed partial class TelemetryReporter(
         var cpuPercent = wall > TimeSpan.Zero ? (cpu - _lastCpu) / wall / Environment.ProcessorCount * 100 : 0;
         _lastCpu = cpu;
         _lastTimestamp = now;
-
-        var active = runtime.Active?.Reference;
-        return new TelemetryRecord(
-            0,
-            timeProvider.GetUtcNow(),
-            active?.Name,
-            active?.Version,
-            active?.ManifestDigest,
-            scoring.Received,
-            scoring.Scored,
-            scoring.Errors,
-            scoring.DeadLettered,
-            scoring.LatencyP50Ms,
-            scoring.LatencyP99Ms,
-            scoring.LatencyMaxMs,
-            Math.Round(cpuPercent, 2),
-            process.WorkingSet64,
-            scoring.LatencyP95Ms);
+        reports.Spool(new DeviceSample(
+            timeProvider.GetUtcNow(), wall, cpuPercent, process.WorkingSet64, runtime.Active?.Reference, attestation.State, heartbeatSeconds));
     }
 
     [LoggerMessage(EventId = 1306, Level = LogLevel.Information, Message = "Draining {Count} spooled telemetry report(s) at {Rate} batch(es)/s of up to {BatchSize}")]
