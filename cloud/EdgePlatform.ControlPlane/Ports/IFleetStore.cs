@@ -7,6 +7,9 @@ public interface IDeviceStore
 {
     Task<DeviceRecord?> GetDeviceAsync(string deviceId, CancellationToken cancellationToken);
 
+    /// <summary>Which of <paramref name="deviceIds"/> are enrolled: one look-up for a whole ingest batch.</summary>
+    Task<IReadOnlySet<string>> FindEnrolledAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<DeviceRecord>> ListDevicesAsync(CancellationToken cancellationToken);
 
     /// <summary>Creates the device or, on re-enrollment, replaces its credential and tags.</summary>
@@ -47,16 +50,17 @@ public interface IDeploymentStore
 public interface ITelemetryStore
 {
     /// <summary>
-    /// Stores a batch of reports in one transaction, adds the new ones to the per-minute rollups
-    /// and marks the device seen. Returns the reports that were new: a (device, sequence) already
-    /// stored, or at or below the sequence up to which raw reports were pruned, is skipped.
+    /// Stores everything of one ingest batch in one transaction: each device's reports (a
+    /// (device, sequence) already stored, or at or below the sequence up to which raw reports were
+    /// pruned, is skipped and counted as a <see cref="TelemetryRejections.ReplayedSequence"/>
+    /// rejection of that device, with <see cref="DeviceTelemetry.DescribeReplays"/> as its detail),
+    /// the new reports' per-minute rollups, the given rejections, and the lease (last seen) of every
+    /// device with a batch in it. Batches are applied in order, so a sequence repeated within one write is stored once.
+    /// Returns, per batch and in the same order, the reports that were new.
     /// </summary>
-    Task<IReadOnlyList<TelemetryRecord>> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken);
+    Task<IReadOnlyList<IReadOnlyList<TelemetryRecord>>> WriteTelemetryAsync(TelemetryWrite write, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken);
-
-    /// <summary>Counts refused telemetry per device and reason, keeping the latest detail.</summary>
-    Task AddRejectionAsync(string deviceId, string reason, long count, string detail, DateTimeOffset at, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<TelemetryRejectionCount>> ListRejectionsAsync(CancellationToken cancellationToken);
 
@@ -71,6 +75,42 @@ public interface ITelemetryStore
     /// </summary>
     Task<long> PruneTelemetryAsync(DateTimeOffset rawBefore, DateTimeOffset rollupsBefore, CancellationToken cancellationToken);
 }
+
+/// <summary>Single writes on <see cref="ITelemetryStore"/>, for callers outside the ingest pipeline.</summary>
+public static class TelemetryStoreExtensions
+{
+    /// <summary>One device's batch on its own: <see cref="ITelemetryStore.WriteTelemetryAsync"/> with nothing else in it.</summary>
+    public static async Task<IReadOnlyList<TelemetryRecord>> AddTelemetryAsync(
+        this ITelemetryStore store, string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var stored = await store.WriteTelemetryAsync(new TelemetryWrite(receivedAt, [new DeviceTelemetry(deviceId, kind, records)], []), cancellationToken).ConfigureAwait(false);
+        return stored[0];
+    }
+
+    /// <summary>Counts refused telemetry per device and reason, keeping the latest detail.</summary>
+    public static Task AddRejectionAsync(this ITelemetryStore store, string deviceId, string reason, long count, string detail, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return store.WriteTelemetryAsync(new TelemetryWrite(at, [], [new TelemetryRejection(deviceId, reason, count, detail)]), cancellationToken);
+    }
+}
+
+/// <summary>What one ingest transaction stores: reports per device and kind, and refusals, all received at <paramref name="ReceivedAt"/>.</summary>
+public sealed record TelemetryWrite(DateTimeOffset ReceivedAt, IReadOnlyList<DeviceTelemetry> Batches, IReadOnlyList<TelemetryRejection> Rejections);
+
+/// <summary>One message's reports, as its device sent them.</summary>
+public sealed record DeviceTelemetry(string DeviceId, string Kind, IReadOnlyList<TelemetryRecord> Records)
+{
+    /// <summary>The detail a store records when <paramref name="replayed"/> of these reports were already stored.</summary>
+    public string DescribeReplays(int replayed) =>
+        Records.Count == 0
+            ? $"{replayed} already ingested"
+            : $"sequences {Records.Min(r => r.Sequence)}..{Records.Max(r => r.Sequence)} held {replayed} already ingested";
+}
+
+/// <summary>Refused telemetry of one device: <paramref name="Count"/> more under <paramref name="Reason"/>.</summary>
+public sealed record TelemetryRejection(string DeviceId, string Reason, long Count, string Detail);
 
 /// <summary>Which telemetry a query wants; null fields match everything. <see cref="DeviceIds"/> null means every device.</summary>
 public sealed record TelemetryFilter(

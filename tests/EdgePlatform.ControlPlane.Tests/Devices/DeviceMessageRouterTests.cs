@@ -10,7 +10,7 @@ using NSubstitute;
 
 namespace EdgePlatform.ControlPlane.Tests.Devices;
 
-public class DeviceMessageRouterTests
+public sealed class DeviceMessageRouterTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
     private readonly InMemoryStore _store = new();
@@ -21,7 +21,7 @@ public class DeviceMessageRouterTests
     {
         _store.AddDevice("dev-1");
         _telemetry = new TelemetryIngestService(_store, _store, new TelemetryMetrics(new TestMeterFactory()), _time, NullLogger<TelemetryIngestService>.Instance);
-        _router = new DeviceMessageRouter(new FleetService(_store, Substitute.For<IDeviceSessions>(), Microsoft.Extensions.Options.Options.Create(new EnrollmentOptions()), _time, NullLogger<FleetService>.Instance), _telemetry, NullLogger<DeviceMessageRouter>.Instance);
+        _router = new DeviceMessageRouter(new FleetService(_store, Substitute.For<IDeviceSessions>(), Microsoft.Extensions.Options.Options.Create(new EnrollmentOptions()), _time, NullLogger<FleetService>.Instance), _telemetry, Microsoft.Extensions.Options.Options.Create(new TelemetryStoreOptions()), _time, NullLogger<DeviceMessageRouter>.Instance);
     }
 
     [Fact]
@@ -52,4 +52,6 @@ public class DeviceMessageRouterTests
         Assert.Equal(DeviceStatuses.NeverConnected, (await _store.GetDeviceAsync("dev-1", CancellationToken.None))!.Status);
         Assert.Equal(0, _telemetry.Rejected);
     }
+
+    public void Dispose() => _router.Dispose();
 }

@@ -35,6 +35,9 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         }
     }
 
+    public Task<IReadOnlySet<string>> FindEnrolledAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlySet<string>>(deviceIds.Where(_devices.ContainsKey).ToHashSet(StringComparer.Ordinal));
+
     public Task<DeviceRecord?> GetDeviceAsync(string deviceId, CancellationToken cancellationToken) =>
         Task.FromResult(_devices.GetValueOrDefault(deviceId));
 
@@ -130,11 +133,27 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         }
     }
 
-    public async Task<IReadOnlyList<TelemetryRecord>> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<IReadOnlyList<TelemetryRecord>>> WriteTelemetryAsync(TelemetryWrite write, CancellationToken cancellationToken)
     {
-        var added = records.Where(record => _telemetry.TryAdd((deviceId, record.Sequence), (kind, record))).ToList();
-        await Update(deviceId, d => d with { LastSeen = receivedAt }).ConfigureAwait(false);
-        return added;
+        var stored = new List<IReadOnlyList<TelemetryRecord>>();
+        foreach (var batch in write.Batches)
+        {
+            var added = batch.Records.Where(record => _telemetry.TryAdd((batch.DeviceId, record.Sequence), (batch.Kind, record))).ToList();
+            if (added.Count < batch.Records.Count)
+            {
+                CountRejection(batch.DeviceId, TelemetryRejections.ReplayedSequence, batch.Records.Count - added.Count);
+            }
+
+            await Update(batch.DeviceId, d => d with { LastSeen = write.ReceivedAt }).ConfigureAwait(false);
+            stored.Add(added);
+        }
+
+        foreach (var rejection in write.Rejections)
+        {
+            CountRejection(rejection.DeviceId, rejection.Reason, rejection.Count);
+        }
+
+        return stored;
     }
 
     public Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken) =>
@@ -142,11 +161,8 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
 
     public IReadOnlyDictionary<(string Device, string Reason), long> Rejections => _rejections;
 
-    public Task AddRejectionAsync(string deviceId, string reason, long count, string detail, DateTimeOffset at, CancellationToken cancellationToken)
-    {
+    private void CountRejection(string deviceId, string reason, long count) =>
         _rejections.AddOrUpdate((deviceId, reason), count, (_, existing) => existing + count);
-        return Task.CompletedTask;
-    }
 
     public Task<IReadOnlyList<TelemetryRejectionCount>> ListRejectionsAsync(CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<TelemetryRejectionCount>>([.. _rejections.Select(r => new TelemetryRejectionCount(r.Key.Device, r.Key.Reason, r.Value, DateTimeOffset.UnixEpoch, ""))]);
