@@ -67,6 +67,7 @@ public sealed partial class TelemetryIngestService(
         var stored = await store.WriteTelemetryAsync(new TelemetryWrite(timeProvider.GetUtcNow(), batches, rejections), cancellationToken).ConfigureAwait(false);
 
         // Counters and metrics move only once the transaction holding what they count committed.
+        metrics.Committed(messages.Count);
         var results = new TelemetryIngestResult[messages.Count];
         for (var i = 0; i < messages.Count; i++)
         {

@@ -17,6 +17,8 @@ public sealed class TelemetryMetrics : IDisposable
     private readonly Counter<long> _rejections;
     private readonly Counter<long> _events;
     private readonly Histogram<double> _latencyP99;
+    private readonly Counter<long> _transactions;
+    private readonly Counter<long> _messages;
 
     public TelemetryMetrics(IMeterFactory meterFactory)
     {
@@ -26,6 +28,8 @@ public sealed class TelemetryMetrics : IDisposable
         _rejections = _meter.CreateCounter<long>("edgeplatform.telemetry.rejections", "{message}", "Telemetry refused, by reason");
         _events = _meter.CreateCounter<long>("edgeplatform.fleet.events", "{event}", "Events handled on devices, by outcome (in, scored, errors, dead_lettered) and model");
         _latencyP99 = _meter.CreateHistogram<double>("edgeplatform.fleet.latency_p99", "ms", "Per-report p99 scoring latency reported by devices");
+        _transactions = _meter.CreateCounter<long>("edgeplatform.telemetry.ingest_transactions", "{transaction}", "Store transactions telemetry was ingested in");
+        _messages = _meter.CreateCounter<long>("edgeplatform.telemetry.ingest_messages", "{message}", "Broker messages of telemetry ingested, each in one of the transactions");
     }
 
     public void Accepted(IReadOnlyList<TelemetryRecord> records)
@@ -45,6 +49,13 @@ public sealed class TelemetryMetrics : IDisposable
                 _latencyP99.Record(record.LatencyP99Ms, model, version);
             }
         }
+    }
+
+    /// <summary>One store transaction that held <paramref name="messages"/> broker messages; their ratio is the mean batch.</summary>
+    public void Committed(int messages)
+    {
+        _transactions.Add(1);
+        _messages.Add(messages);
     }
 
     public void Replayed(int count) => _reports.Add(count, new KeyValuePair<string, object?>("outcome", "replayed"));

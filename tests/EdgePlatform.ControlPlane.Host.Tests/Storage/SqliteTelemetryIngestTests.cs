@@ -45,6 +45,72 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task IngestAsync_MalformedMessageInTheMiddleOfATransaction_StoresTheOthersAndCountsTheOne()
+    {
+        var results = await _ingest.IngestAsync(
+            [
+                new TelemetryMessage("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", [Report(1, 10), Report(2, 20)])),
+                new TelemetryMessage("dev-1", TelemetryKinds.Health, "not arrow"u8.ToArray()),
+                new TelemetryMessage("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", [Report(3, 30)])),
+            ],
+            CancellationToken.None);
+
+        Assert.Equal([2, 0, 1], results.Select(r => r.Accepted));
+        Assert.StartsWith("malformed batch:", results[1].RejectedBecause, StringComparison.Ordinal);
+        var summary = Assert.Single(await _ingest.SummarizeAsync("dev-1", CancellationToken.None));
+        Assert.Equal((3L, 60L), (summary.Reports, summary.Latest.EventsIn));
+        Assert.Equal(
+            [(TelemetryRejections.Malformed, 1L)],
+            (await _store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.Reason, r.Count)));
+    }
+
+    [Fact]
+    public async Task IngestAsync_ReplayWithinAndAcrossTransactions_EachReplayedReportCountedOnceAndStoredOnce()
+    {
+        await _ingest.IngestAsync(
+            [
+                new TelemetryMessage("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", [Report(1, 10), Report(2, 20)])),
+                new TelemetryMessage("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", [Report(2, 20), Report(3, 30)])),
+            ],
+            CancellationToken.None);
+        var second = await _ingest.IngestAsync(
+            [
+                new TelemetryMessage("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", [Report(3, 30), Report(4, 40)])),
+                new TelemetryMessage("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", [Report(5, 50)])),
+            ],
+            CancellationToken.None);
+
+        Assert.Equal([(1, 1), (1, 0)], second.Select(r => (r.Accepted, r.Duplicates)));
+        var summary = Assert.Single(await _ingest.SummarizeAsync("dev-1", CancellationToken.None));
+        Assert.Equal((5L, 150L), (summary.Reports, summary.Latest.EventsIn));
+        var minutes = await _store.QueryMinutesAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 100), CancellationToken.None);
+        Assert.Equal(5, minutes.Sum(m => m.Reports));
+        Assert.Equal(
+            [(TelemetryRejections.ReplayedSequence, 2L)],
+            (await _store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.Reason, r.Count)));
+    }
+
+    [Fact]
+    public async Task IngestAsync_MessagesOfSeveralDevicesInOneTransaction_RenewsEachLeaseAndRefusesTheUnenrolled()
+    {
+        await _store.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+
+        var results = await _ingest.IngestAsync(
+            [
+                new TelemetryMessage("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", [Report(1, 10)])),
+                new TelemetryMessage("ghost", TelemetryKinds.Health, TelemetryArrow.Serialize("ghost", [Report(1, 10)])),
+                new TelemetryMessage("dev-2", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-2", [Report(1, 10)])),
+            ],
+            CancellationToken.None);
+
+        Assert.Equal([1, 0, 1], results.Select(r => r.Accepted));
+        Assert.All(await _store.ListDevicesAsync(CancellationToken.None), d => Assert.NotNull(d.LastSeen));
+        Assert.Equal(
+            [("ghost", TelemetryRejections.UnknownDevice, 1L)],
+            (await _store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.DeviceId, r.Reason, r.Count)));
+    }
+
+    [Fact]
     public async Task IngestAsync_BatchForAnotherDevice_StoresNothing()
     {
         var result = await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, TelemetryArrow.Serialize("dev-2", [Report(1, 10)]), CancellationToken.None);

@@ -40,6 +40,59 @@ public sealed class DeviceMessageRouterTests : IDisposable
         Assert.Equal(DeviceStatuses.Offline, (await _store.GetDeviceAsync("dev-1", CancellationToken.None))!.Status);
     }
 
+    [Fact]
+    public async Task ExecuteAsync_TelemetryAroundAStatusMessage_AcknowledgesEachInArrivalOrderOnlyOnceStored()
+    {
+        var acknowledged = new List<(string Topic, bool Stored)>();
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        DeviceMessage Message(string topic, byte[] payload, long? sequence) => new(topic, payload, _ =>
+        {
+            lock (acknowledged)
+            {
+                acknowledged.Add((topic, sequence is not { } s || _store.Telemetry.ContainsKey(("dev-1", s))));
+                if (acknowledged.Count == 3)
+                {
+                    all.TrySetResult();
+                }
+            }
+
+            return Task.FromResult(true);
+        });
+
+        // Queued before the writer starts, so it takes all three at once.
+        await _router.EnqueueAsync(Message("devices/dev-1/telemetry/health", TelemetryIngestServiceTests.Batch("dev-1", 1), 1), CancellationToken.None);
+        await _router.EnqueueAsync(Message("devices/dev-1/status", Encoding.UTF8.GetBytes(DeviceStatuses.Online), null), CancellationToken.None);
+        await _router.EnqueueAsync(Message("devices/dev-1/telemetry/health", TelemetryIngestServiceTests.Batch("dev-1", 2), 2), CancellationToken.None);
+        await _router.StartAsync(CancellationToken.None);
+        await all.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await _router.StopAsync(CancellationToken.None);
+
+        Assert.Equal(
+            [("devices/dev-1/telemetry/health", true), ("devices/dev-1/status", true), ("devices/dev-1/telemetry/health", true)],
+            acknowledged);
+        Assert.Equal(DeviceStatuses.Online, (await _store.GetDeviceAsync("dev-1", CancellationToken.None))!.Status);
+    }
+
+    [Fact]
+    public async Task StopAsync_MessagesStillQueued_StoresThemBeforeItEnds()
+    {
+        var acknowledgements = 0;
+        for (var sequence = 1; sequence <= 50; sequence++)
+        {
+            await _router.EnqueueAsync(
+                new DeviceMessage("devices/dev-1/telemetry/health", TelemetryIngestServiceTests.Batch("dev-1", sequence), _ => Task.FromResult(Interlocked.Increment(ref acknowledgements) > 0)),
+                CancellationToken.None);
+        }
+
+        await _router.StartAsync(CancellationToken.None);
+        await _router.StopAsync(CancellationToken.None);
+
+        Assert.Equal(50, _store.Telemetry.Count);
+        Assert.Equal(50, acknowledgements);
+        await Assert.ThrowsAsync<System.Threading.Channels.ChannelClosedException>(
+            () => _router.EnqueueAsync(new DeviceMessage("devices/dev-1/status", Array.Empty<byte>(), _ => Task.FromResult(true)), CancellationToken.None).AsTask());
+    }
+
     [Theory]
     [InlineData("devices/DEV-1/status")]
     [InlineData("devices/dev-1/twin/desired")]
