@@ -46,6 +46,7 @@ public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClas
         Assert.Contains("edgeplatform_telemetry_rejections_total{", metrics, StringComparison.Ordinal);
         Assert.Contains("reason=\"malformed\"", metrics, StringComparison.Ordinal);
         Assert.Contains("edgeplatform_fleet_events_total{", metrics, StringComparison.Ordinal);
+        Assert.Contains("edgeplatform_telemetry_ingest_messages_total", metrics, StringComparison.Ordinal);
         using var anonymous = server.CreateAnonymousClient();
         using var refused = await anonymous.GetAsync(new Uri("/metrics", UriKind.Relative));
         Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
