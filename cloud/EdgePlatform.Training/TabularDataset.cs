@@ -163,8 +163,8 @@ public sealed class TabularDataset
     }
 
     /// <summary>
-    /// Mean, population standard deviation, minimum and maximum of each feature over every
-    /// row: the training-time distribution that drift on the device is measured against.
+    /// Mean, population standard deviation, minimum, maximum and decile edges of each feature over
+    /// every row: the training-time distribution that drift on the device is measured against.
     /// </summary>
     public IReadOnlyList<FeatureBaseline> Profile()
     {
@@ -184,10 +184,33 @@ public sealed class TabularDataset
                 max = Math.Max(max, value);
             }
 
-            baselines[f] = new FeatureBaseline(FeatureColumns[f], mean, Math.Sqrt(sumOfSquares / values.Length), min, max);
+            baselines[f] = new FeatureBaseline(FeatureColumns[f], mean, Math.Sqrt(sumOfSquares / values.Length), min, max, DecileEdges(values));
         }
 
         return baselines;
+    }
+
+    /// <summary>
+    /// The nine values that cut the data into tenths, by nearest rank: the k-th is the smallest value
+    /// with at least k tenths of the data at or below it, matching the device's right-closed drift bins.
+    /// </summary>
+    private static double[] DecileEdges(float[] values)
+    {
+        if (values.Length == 0)
+        {
+            return [];
+        }
+
+        var sorted = (float[])values.Clone();
+        Array.Sort(sorted);
+        var edges = new double[QualityRecord.DriftBins - 1];
+        for (var k = 1; k <= edges.Length; k++)
+        {
+            var rank = (int)Math.Ceiling(k * (double)sorted.Length / QualityRecord.DriftBins);
+            edges[k - 1] = sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
+        }
+
+        return edges;
     }
 
     internal float[] FeatureValues(int featureIndex) => _features[featureIndex];

@@ -56,7 +56,9 @@ public static class ServiceCollectionExtensions
                 });
             });
         services.AddSingleton<PackageInstaller>();
-        services.AddSingleton<ScoringMetrics>();
+        services.AddSingleton(sp => new ScoringMetrics(sp.GetRequiredService<IOptions<TelemetryOptions>>().Value.FeatureSampleRate));
+        services.AddOptions<FeedbackOptions>().BindConfiguration(FeedbackOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<FeedbackRecorder>();
         services.AddOptions<ProbationOptions>().BindConfiguration(ProbationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IModelHealth, ScoringMetricsHealth>();
         services.AddSingleton<DesiredStateInbox>();

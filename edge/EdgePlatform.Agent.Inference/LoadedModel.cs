@@ -44,10 +44,10 @@ public sealed class LoadedModel : IDisposable
     private int _claimedByHost;
     private volatile bool _disposed;
 
-    private LoadedModel(ModelCard card, string digest, InferenceSession session, GraphBinding binding, ILogger logger, TimeProvider timeProvider)
+    private LoadedModel(ModelCard card, ModelIdentity identity, InferenceSession session, GraphBinding binding, ILogger logger, TimeProvider timeProvider)
     {
         Card = card;
-        Identity = new ModelIdentity(card.Name, card.Version, digest);
+        Identity = identity;
         Binder = new EventBinder(binding.FeatureFields);
         _session = session;
         _binding = binding;
@@ -91,7 +91,7 @@ public sealed class LoadedModel : IDisposable
     /// <summary>True for the first host to claim this model; a model has one owner that disposes it.</summary>
     internal bool TryClaimForHost() => Interlocked.Exchange(ref _claimedByHost, 1) == 0;
 
-    /// <inheritdoc cref="Load(ModelCard, string, OnnxModelSettings, ILogger, TimeProvider)"/>
+    /// <inheritdoc cref="Load(ModelCard, string, OnnxModelSettings, ILogger, TimeProvider, string?)"/>
     public static LoadedModel Load(ModelCard card, string onnxPath, OnnxModelSettings settings) =>
         Load(card, onnxPath, settings, NullLogger.Instance, TimeProvider.System);
 
@@ -100,8 +100,9 @@ public sealed class LoadedModel : IDisposable
     /// every card input and output must exist in the graph with the same element type and shape,
     /// and every graph input must be bound by the card.
     /// </summary>
+    /// <remarks><c>packageDigest</c> is the manifest digest of the package the model came from (<see cref="ModelIdentity.PackageDigest"/>).</remarks>
     /// <exception cref="ModelLoadException">The file cannot be read or loaded, or the card does not describe the graph.</exception>
-    public static LoadedModel Load(ModelCard card, string onnxPath, OnnxModelSettings settings, ILogger logger, TimeProvider timeProvider)
+    public static LoadedModel Load(ModelCard card, string onnxPath, OnnxModelSettings settings, ILogger logger, TimeProvider timeProvider, string? packageDigest = null)
     {
         ArgumentNullException.ThrowIfNull(card);
         ArgumentException.ThrowIfNullOrEmpty(onnxPath);
@@ -116,7 +117,8 @@ public sealed class LoadedModel : IDisposable
         try
         {
             var binding = GraphBinding.Create(card, session.InputMetadata, session.OutputMetadata);
-            var model = new LoadedModel(card, digest, session, binding, logger, timeProvider);
+            var identity = new ModelIdentity(card.Name, card.Version, digest) { PackageDigest = packageDigest };
+            var model = new LoadedModel(card, identity, session, binding, logger, timeProvider);
             var elapsed = timeProvider.GetElapsedTime(started);
             Log.ModelLoaded(logger, card.Name, card.Version, digest, model.FeatureCount, elapsed.TotalMilliseconds);
             return model;

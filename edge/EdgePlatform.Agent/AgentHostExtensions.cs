@@ -23,11 +23,13 @@ public static class AgentHostExtensions
         services.AddOptions<InferenceEngineOptions>().BindConfiguration(InferenceSection).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ArmOptions>().BindConfiguration(ArmOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<ModelHost>();
+        services.AddSingleton<ScoringTelemetry>();
         services.AddSingleton(sp => new InferenceEngine(
             sp.GetRequiredService<ModelHost>(),
             sp.GetRequiredService<IOptions<InferenceEngineOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<ScoringTelemetry>()));
         services.AddSingleton<IModelRuntime, OnnxModelRuntime>();
         services.AddHostedService<InferenceEngineService>();
         services.AddHostedService<CandidateLoader>();

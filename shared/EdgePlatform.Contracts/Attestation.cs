@@ -55,10 +55,18 @@ public sealed record AttestationStatus(
     DateTimeOffset? ExpiresAt,
     IReadOnlyList<Measurement>? Measurements);
 
+/// <summary>
+/// Attestation states. The verifier records <see cref="Verified"/> or <see cref="Failed"/>; a
+/// device reports its own view in health telemetry, where <see cref="Pending"/> (no answer yet
+/// since start or since what it measures changed) and <see cref="Expired"/> (its token lapsed
+/// without renewal, typically while offline) can appear too.
+/// </summary>
 public static class AttestationStates
 {
     public const string Verified = "verified";
     public const string Failed = "failed";
+    public const string Pending = "pending";
+    public const string Expired = "expired";
 }
 
 /// <summary>The distribution registry's token response (<c>token</c> and its alias <c>access_token</c>).</summary>

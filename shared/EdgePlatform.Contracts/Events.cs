@@ -12,6 +12,14 @@ public sealed record Prediction(
     double LatencyMs,
     DateTimeOffset ScoredAt);
 
+/// <summary>
+/// The true outcome of an event, published on the device's local feedback topic once it is known:
+/// <see cref="Id"/> is the event's correlation id (as carried into its prediction) and
+/// <see cref="Label"/> is <c>true</c>, <c>false</c>, <c>0</c> or <c>1</c> for a binary classifier,
+/// or the true value for a regression model.
+/// </summary>
+public sealed record LabelFeedback(string? Id, System.Text.Json.JsonElement Label);
+
 /// <summary>An event that could not be scored, and why.</summary>
 public sealed record DeadLetter(string? CorrelationId, string SourceTopic, string Reason, string Payload, DateTimeOffset At);
 

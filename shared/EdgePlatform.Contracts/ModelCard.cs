@@ -36,8 +36,25 @@ public sealed record ModelLineage(
     IReadOnlyDictionary<string, string> Parameters,
     string CodeVersion);
 
-/// <summary>Training-time statistics of one feature, the baseline drift is measured against.</summary>
-public sealed record FeatureBaseline(string Name, double Mean, double StdDev, double Min, double Max);
+/// <summary>
+/// Training-time statistics of one feature, the baseline drift is measured against.
+/// <see cref="DecileEdges"/> are the nine values that cut the training data into tenths (the
+/// 10th to 90th percentiles, nondecreasing); null on cards made before they were recorded, where
+/// a device derives them from <see cref="Mean"/> and <see cref="StdDev"/> under a normal assumption.
+/// </summary>
+public sealed record FeatureBaseline(string Name, double Mean, double StdDev, double Min, double Max, IReadOnlyList<double>? DecileEdges = null)
+{
+    public bool Equals(FeatureBaseline? other) =>
+        other is not null
+        && string.Equals(Name, other.Name, StringComparison.Ordinal)
+        && Mean.Equals(other.Mean)
+        && StdDev.Equals(other.StdDev)
+        && Min.Equals(other.Min)
+        && Max.Equals(other.Max)
+        && (DecileEdges is null ? other.DecileEdges is null : other.DecileEdges is not null && DecileEdges.SequenceEqual(other.DecileEdges));
+
+    public override int GetHashCode() => HashCode.Combine(Name, Mean, StdDev, Min, Max);
+}
 
 public static class ModelTasks
 {

@@ -21,6 +21,12 @@ public static class Topics
     /// <summary>Where events that cannot be scored go, with the reason.</summary>
     public const string LocalDeadLetter = "deadletter/events";
 
+    /// <summary>Default subscription for labelled feedback on a device's local broker (<see cref="LabelFeedback"/>).</summary>
+    public const string LocalFeedback = "feedback/#";
+
+    /// <summary>Where feedback that is malformed or matches no prediction goes, with the reason.</summary>
+    public const string LocalFeedbackDeadLetter = "deadletter/feedback";
+
     public static string Desired(string deviceId) => $"devices/{deviceId}/twin/desired";
 
     public static string Reported(string deviceId) => $"devices/{deviceId}/twin/reported";

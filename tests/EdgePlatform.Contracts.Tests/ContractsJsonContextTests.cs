@@ -117,4 +117,25 @@ public class ContractsJsonContextTests
         Assert.Equal(manifest.Layers, back.Layers);
         Assert.Null(back.Annotations);
     }
+
+    [Fact]
+    public void FeatureBaseline_CardWithoutDecileEdges_LoadsWithNone()
+    {
+        var json = """{"name":"rpm","mean":1460.5,"stdDev":12.25,"min":1400,"max":1500}""";
+
+        var baseline = JsonSerializer.Deserialize(json, ContractsJsonContext.Default.FeatureBaseline);
+
+        Assert.Equal(new FeatureBaseline("rpm", 1460.5, 12.25, 1400, 1500), baseline);
+        Assert.Null(baseline!.DecileEdges);
+    }
+
+    [Fact]
+    public void FeatureBaseline_WithDecileEdges_RoundTrips()
+    {
+        var baseline = new FeatureBaseline("rpm", 1460.5, 12.25, 1400, 1500, [1440, 1445, 1450, 1455, 1460, 1465, 1470, 1475, 1480]);
+
+        var json = JsonSerializer.SerializeToUtf8Bytes(baseline, ContractsJsonContext.Default.FeatureBaseline);
+
+        Assert.Equal(baseline, JsonSerializer.Deserialize(json, ContractsJsonContext.Default.FeatureBaseline));
+    }
 }

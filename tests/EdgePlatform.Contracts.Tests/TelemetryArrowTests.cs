@@ -277,6 +277,62 @@ public class TelemetryArrowTests
     }
 
     [Fact]
+    public void Deserialize_HealthColumnsOfThisRelease_RoundTrip()
+    {
+        var record = Sample(5) with
+        {
+            DiskFreeBytes = 10_000_000_000,
+            DiskTotalBytes = 64_000_000_000,
+            AgentVersion = "1.4.0+abc",
+            AttestationState = AttestationStates.Verified,
+            HeartbeatSeconds = 10,
+            EventsDropped = 7,
+            FeedbackUnmatched = 3,
+            FeedbackMalformed = 1,
+        };
+
+        var decoded = Assert.Single(TelemetryArrow.Deserialize(TelemetryArrow.Serialize("dev-1", [record])).Records);
+
+        Assert.Equal(record, decoded);
+    }
+
+    [Fact]
+    public void Deserialize_BatchFromAnAgentBeforeDiskAndAttestation_ReadsThemAsZeroAndNull()
+    {
+        string[] later = ["disk_free_bytes", "disk_total_bytes", "agent_version", "attestation_state", "heartbeat_seconds", "events_dropped", "feedback_unmatched", "feedback_malformed"];
+        var full = TelemetryArrow.CreateSchema("dev-1");
+        var builder = new Schema.Builder();
+        foreach (var field in full.FieldsList.Where(f => !later.Contains(f.Name)))
+        {
+            builder.Field(field);
+        }
+
+        var schema = builder.Metadata(full.Metadata).Build();
+
+        var decoded = Assert.Single(TelemetryArrow.Deserialize(Write(schema, StandardColumns(schema, rows: 1))).Records);
+
+        Assert.Equal((0L, 0L, (string?)null, (string?)null, 0, 0L, 0L, 0L), (decoded.DiskFreeBytes, decoded.DiskTotalBytes, decoded.AgentVersion, decoded.AttestationState, decoded.HeartbeatSeconds, decoded.EventsDropped, decoded.FeedbackUnmatched, decoded.FeedbackMalformed));
+        Assert.Equal(1, decoded.QueueDepth);
+    }
+
+    [Fact]
+    public void Deserialize_AgentVersionOffsetsBeyondItsData_ThrowsNamingTheColumn()
+    {
+        var schema = TelemetryArrow.CreateSchema("dev-1");
+        var columns = StandardColumns(schema, rows: 1);
+        columns[schema.GetFieldIndex("agent_version")] = new StringArray(
+            1,
+            new ArrowBuffer.Builder<int>().Append(0).Append(5000).Build(),
+            new ArrowBuffer.Builder<byte>().Append((byte)'1').Build(),
+            ArrowBuffer.Empty,
+            nullCount: 0);
+
+        var exception = Assert.Throws<TelemetryFormatException>(() => TelemetryArrow.Deserialize(Write(schema, columns)));
+
+        Assert.Equal("column 'agent_version' has offsets outside its data (row 0)", exception.Message);
+    }
+
+    [Fact]
     public void Serialize_EmptyDeviceId_Throws()
     {
         Assert.ThrowsAny<ArgumentException>(() => TelemetryArrow.Serialize("", [Sample(1)]));
@@ -323,6 +379,7 @@ public class TelemetryArrowTests
             arrays[i] = schema.FieldsList[i].DataType switch
             {
                 Int64Type => new Int64Array.Builder().AppendRange(Enumerable.Range(1, rows).Select(r => (long)r)).Build(),
+                Int32Type => new Int32Array.Builder().AppendRange(Enumerable.Range(1, rows)).Build(),
                 DoubleType => new DoubleArray.Builder().AppendRange(Enumerable.Range(1, rows).Select(r => r * 1.5)).Build(),
                 StringType => new StringArray.Builder().AppendRange(Enumerable.Range(1, rows).Select(r => $"s{r}")).Build(),
                 TimestampType t => new TimestampArray.Builder(t).AppendRange(Enumerable.Range(1, rows).Select(r => Start.AddSeconds(r))).Build(),

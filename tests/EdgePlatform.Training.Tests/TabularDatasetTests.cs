@@ -121,7 +121,17 @@ public class TabularDatasetTests
 
         var temperature = data.Profile().Single(b => b.Name == "temperature_c");
 
-        Assert.Equal(new FeatureBaseline("temperature_c", 42, 2, 40, 44), temperature);
+        Assert.Equal(new FeatureBaseline("temperature_c", 42, 2, 40, 44, [40, 40, 40, 40, 40, 44, 44, 44, 44]), temperature);
+    }
+
+    [Fact]
+    public void Profile_ValuesOneToHundred_DecileEdgesCutTheDataIntoTenths()
+    {
+        var data = Load(Csv(100, (row, line) => line.Replace(",41.5,", $",{row + 1},", StringComparison.Ordinal)));
+
+        var temperature = data.Profile().Single(b => b.Name == "temperature_c");
+
+        Assert.Equal([10, 20, 30, 40, 50, 60, 70, 80, 90], temperature.DecileEdges!);
     }
 
     [Fact]

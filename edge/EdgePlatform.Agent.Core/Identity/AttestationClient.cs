@@ -39,6 +39,19 @@ public sealed partial class AttestationClient(
     /// <summary>Why the last attestation failed, or null after a success.</summary>
     public string? LastFailure { get; private set; }
 
+    /// <summary>
+    /// The device's own view of its attestation (<see cref="AttestationStates"/>): verified while it
+    /// holds an unexpired token, failed when the last attempt was refused, expired when its token
+    /// lapsed without renewal, pending before the first answer and while re-attesting after a change.
+    /// </summary>
+    public string State => (_current, LastFailure) switch
+    {
+        (_, not null) => AttestationStates.Failed,
+        ({ } current, _) when current.ExpiresAt > timeProvider.GetUtcNow() => AttestationStates.Verified,
+        ({ }, _) => AttestationStates.Expired,
+        _ => AttestationStates.Pending,
+    };
+
     /// <summary>A token with at least a third of its life left, attesting first when needed.</summary>
     public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken)
     {

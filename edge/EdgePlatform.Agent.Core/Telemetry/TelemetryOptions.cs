@@ -35,4 +35,13 @@ public sealed class TelemetryOptions
     /// <summary>Seconds to wait before retrying a batch the broker did not acknowledge. Default 5.</summary>
     [Range(1, 3600)]
     public int RetrySeconds { get; set; } = 5;
+
+    /// <summary>
+    /// Share of scored events whose features feed the quality statistics (mean, variance, min, max,
+    /// drift bins), taken evenly: 0.1 observes every tenth event of each version and arm. Counts,
+    /// latencies and scores always cover every event; the quality record says exactly how many
+    /// values were observed. Default 0.1; 1 observes every event.
+    /// </summary>
+    [Range(0.0001, 1.0)]
+    public double FeatureSampleRate { get; set; } = 0.1;
 }

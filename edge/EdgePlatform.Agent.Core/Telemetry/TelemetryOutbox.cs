@@ -1,4 +1,3 @@
-using System.Text.Json;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Contracts;
 using Microsoft.Extensions.Logging;
@@ -49,16 +48,34 @@ public sealed partial class TelemetryOutbox : IDisposable
     public long ShedTotal => _spool.ShedTotal;
 
     /// <summary>
-    /// Gives the report its sequence number (the spool entry's id, so sequences have no gaps but
-    /// for reports shed by <see cref="ShedPolicy.DropOldest"/>), stamps it with the spool's depth and
-    /// shed total and spools it durably. Returns false when the spool's policy shed this very report.
+    /// Gives the health report its sequence number (the spool entry's id, so sequences have no gaps
+    /// but for reports shed by <see cref="ShedPolicy.DropOldest"/>), stamps it with the spool's depth
+    /// and shed total and spools it durably. Returns false when the spool's policy shed this very report.
     /// </summary>
     public bool Add(TelemetryRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        var stamped = record with { QueueDepth = _spool.Count, QueueBytes = _spool.Bytes, ReportsShed = _spool.ShedTotal };
+        return Add(TelemetryEntry.Of(record with { QueueDepth = _spool.Count, QueueBytes = _spool.Bytes, ReportsShed = _spool.ShedTotal }));
+    }
+
+    /// <summary>Spools one version's and arm's perf record under the next sequence number.</summary>
+    public bool Add(PerfRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return Add(TelemetryEntry.Of(record));
+    }
+
+    /// <summary>Spools one version's and arm's quality record under the next sequence number.</summary>
+    public bool Add(QualityRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return Add(TelemetryEntry.Of(record));
+    }
+
+    private bool Add(TelemetryEntry entry)
+    {
         var shedBefore = _spool.ShedTotal;
-        var added = _spool.Append(sequence => JsonSerializer.SerializeToUtf8Bytes(stamped with { Sequence = sequence }, ContractsJsonContext.Default.TelemetryRecord)) is not null;
+        var added = _spool.Append(sequence => entry.WithSequence(sequence).ToJson()) is not null;
         if (_spool.ShedTotal > shedBefore)
         {
             LogShed(_spool.ShedTotal - shedBefore, _spool.ShedTotal);
@@ -68,9 +85,11 @@ public sealed partial class TelemetryOutbox : IDisposable
     }
 
     /// <summary>
-    /// Publishes the oldest spooled reports as one batch and removes them once the broker
-    /// acknowledged it. Returns how many were sent: 0 when nothing is spooled, the link is down or
-    /// the publish failed (the reports stay).
+    /// Publishes the oldest spooled reports, one Arrow message per kind among them (health, perf,
+    /// quality, each on its own topic), and removes them only once the broker acknowledged every one
+    /// of those messages. Returns how many were sent: 0 when nothing is spooled, the link is down or
+    /// any publish failed, in which case every report of the batch stays and goes again later (the
+    /// cloud ingests each sequence once, so what did arrive is not counted twice).
     /// </summary>
     public async Task<int> SendNextBatchAsync(ICloudLink link, string deviceId, int maxReports, CancellationToken cancellationToken)
     {
@@ -86,16 +105,42 @@ public sealed partial class TelemetryOutbox : IDisposable
             return 0;
         }
 
-        var records = new List<TelemetryRecord>(entries.Count);
-        foreach (var entry in entries)
+        var health = new List<TelemetryRecord>();
+        var perf = new List<PerfRecord>();
+        var quality = new List<QualityRecord>();
+        foreach (var spooled in entries)
         {
-            records.Add(JsonSerializer.Deserialize(entry.Payload, ContractsJsonContext.Default.TelemetryRecord)
-                ?? throw new InvalidDataException($"telemetry spool entry {entry.Id} holds no report"));
+            var entry = TelemetryEntry.FromJson(spooled.Id, spooled.Payload);
+            switch (entry.Kind)
+            {
+                case TelemetryKinds.Health:
+                    health.Add(entry.Health!);
+                    break;
+                case TelemetryKinds.Perf:
+                    perf.Add(entry.Perf!);
+                    break;
+                default:
+                    quality.Add(entry.Quality!);
+                    break;
+            }
         }
 
         try
         {
-            await link.PublishTelemetryAsync(TelemetryKinds.Health, TelemetryArrow.Serialize(deviceId, records), cancellationToken).ConfigureAwait(false);
+            if (health.Count > 0)
+            {
+                await link.PublishTelemetryAsync(TelemetryKinds.Health, TelemetryArrow.Serialize(deviceId, health), cancellationToken).ConfigureAwait(false);
+            }
+
+            if (perf.Count > 0)
+            {
+                await link.PublishTelemetryAsync(TelemetryKinds.Perf, PerfArrow.Serialize(deviceId, perf), cancellationToken).ConfigureAwait(false);
+            }
+
+            if (quality.Count > 0)
+            {
+                await link.PublishTelemetryAsync(TelemetryKinds.Quality, QualityArrow.Serialize(deviceId, quality), cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -104,8 +149,8 @@ public sealed partial class TelemetryOutbox : IDisposable
         }
 
         _spool.Acknowledge(entries[^1].Id);
-        LogSent(records.Count, records[^1].Sequence, _spool.Count);
-        return records.Count;
+        LogSent(entries.Count, entries[^1].Id, health.Count, perf.Count, quality.Count, _spool.Count);
+        return entries.Count;
     }
 
     public void Dispose() => _spool.Dispose();
@@ -135,8 +180,8 @@ public sealed partial class TelemetryOutbox : IDisposable
     [LoggerMessage(EventId = 1305, Level = LogLevel.Warning, Message = "Telemetry spool cursor in {Directory} was damaged; reports still on disk are sent again and the cloud ingests each once")]
     private partial void LogCursorDamaged(string directory);
 
-    [LoggerMessage(EventId = 1300, Level = LogLevel.Debug, Message = "Sent {Count} telemetry report(s) up to sequence {Sequence}; {Pending} still spooled")]
-    private partial void LogSent(int count, long sequence, long pending);
+    [LoggerMessage(EventId = 1300, Level = LogLevel.Debug, Message = "Sent {Count} telemetry report(s) up to sequence {Sequence} ({Health} health, {Perf} perf, {Quality} quality); {Pending} still spooled")]
+    private partial void LogSent(int count, long sequence, int health, int perf, int quality, long pending);
 
     [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Telemetry not sent, {Pending} report(s) kept for later: {Reason}")]
     private partial void LogSendFailed(long pending, string reason);

@@ -10,7 +10,8 @@ namespace EdgePlatform.Agent.Core.Telemetry;
 
 /// <summary>
 /// Every interval (the device's heartbeat), turns the scoring counters and process health into
-/// one report with the next sequence number and spools it on disk; a second loop drains the
+/// reports (one health report, a perf and a quality report per model version and arm that saw
+/// events), each with the next sequence number, and spools them on disk; a second loop drains the
 /// spool oldest first, rate-limited, whenever the cloud link is up. A report leaves the spool
 /// only after the broker acknowledged it. A report's sequence number is its spool entry's id,
 /// allocated and written in one step, so a restart never reuses or skips one.
@@ -26,7 +27,9 @@ public sealed partial class TelemetryReporter(
     Reconciler reconciler,
     TelemetryOutbox outbox,
     IOptions<TelemetryOptions> options,
+    IOptions<AgentOptions> agentOptions,
     Identity.DeviceIdentityProvider identity,
+    Identity.AttestationClient attestation,
     TimeProvider timeProvider,
     ILogger<TelemetryReporter> logger) : BackgroundService
 {
@@ -61,9 +64,9 @@ public sealed partial class TelemetryReporter(
         _lastTimestamp = timeProvider.GetTimestamp();
         while (!stoppingToken.IsCancellationRequested)
         {
-            var interval = TimeSpan.FromSeconds(reconciler.Telemetry?.IntervalSeconds ?? options.Value.IntervalSeconds);
-            await Task.Delay(interval, timeProvider, stoppingToken).ConfigureAwait(false);
-            outbox.Add(NextRecord(process));
+            var heartbeat = reconciler.Telemetry?.IntervalSeconds ?? options.Value.IntervalSeconds;
+            await Task.Delay(TimeSpan.FromSeconds(heartbeat), timeProvider, stoppingToken).ConfigureAwait(false);
+            Report(process, heartbeat);
             SignalDrain();
         }
     }
@@ -117,7 +120,11 @@ public sealed partial class TelemetryReporter(
         }
     }
 
-    private TelemetryRecord NextRecord(Process process)
+    /// <summary>
+    /// Spools the interval's reports: one health report for the device, then a perf and a quality
+    /// report for each model version and arm that saw events, each with its own sequence number.
+    /// </summary>
+    private void Report(Process process, int heartbeatSeconds)
     {
         var scoring = metrics.TakeInterval();
         process.Refresh();
@@ -127,11 +134,14 @@ public sealed partial class TelemetryReporter(
         var cpuPercent = wall > TimeSpan.Zero ? (cpu - _lastCpu) / wall / Environment.ProcessorCount * 100 : 0;
         _lastCpu = cpu;
         _lastTimestamp = now;
+        var timestamp = timeProvider.GetUtcNow();
+        var models = metrics.TakeModelIntervals(timestamp, (long)wall.TotalMilliseconds);
+        var (diskFree, diskTotal) = Disk();
 
         var active = runtime.Active?.Reference;
-        return new TelemetryRecord(
+        outbox.Add(new TelemetryRecord(
             0,
-            timeProvider.GetUtcNow(),
+            timestamp,
             active?.Name,
             active?.Version,
             active?.ManifestDigest,
@@ -144,8 +154,39 @@ public sealed partial class TelemetryReporter(
             scoring.LatencyMaxMs,
             Math.Round(cpuPercent, 2),
             process.WorkingSet64,
-            scoring.LatencyP95Ms);
+            scoring.LatencyP95Ms,
+            DiskFreeBytes: diskFree,
+            DiskTotalBytes: diskTotal,
+            AgentVersion: Reconciler.AgentVersion,
+            AttestationState: attestation.State,
+            HeartbeatSeconds: heartbeatSeconds,
+            EventsDropped: scoring.Dropped,
+            FeedbackUnmatched: scoring.FeedbackUnmatched,
+            FeedbackMalformed: scoring.FeedbackMalformed));
+        foreach (var (perf, quality) in models)
+        {
+            outbox.Add(perf);
+            outbox.Add(quality);
+        }
     }
+
+    /// <summary>Space on the filesystem of the data directory, where models and the spool live; zeros when it cannot be read.</summary>
+    private (long Free, long Total) Disk()
+    {
+        try
+        {
+            var drive = new DriveInfo(Path.GetFullPath(agentOptions.Value.DataDirectory));
+            return (drive.AvailableFreeSpace, drive.TotalSize);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            LogDiskUnreadable(agentOptions.Value.DataDirectory, ex.Message);
+            return (0, 0);
+        }
+    }
+
+    [LoggerMessage(EventId = 1307, Level = LogLevel.Warning, Message = "Disk space of {Directory} cannot be read; health reports zero: {Reason}")]
+    private partial void LogDiskUnreadable(string directory, string reason);
 
     [LoggerMessage(EventId = 1306, Level = LogLevel.Information, Message = "Draining {Count} spooled telemetry report(s) at {Rate} batch(es)/s of up to {BatchSize}")]
     private partial void LogDraining(long count, double rate, int batchSize);

@@ -32,11 +32,13 @@ public sealed class InferenceEngine
     private readonly RowPrediction[] _predictions;
     private readonly RowPrediction[] _controlByRow;
     private readonly bool[] _controlScored;
+    private readonly TimeSpan[] _latencies;
+    private readonly IScoringObserver? _observer;
     private float[] _features = [];
 
     private volatile ArmPolicy _arms = ArmPolicy.ControlOnly;
 
-    public InferenceEngine(ModelHost control, InferenceEngineOptions options, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+    public InferenceEngine(ModelHost control, InferenceEngineOptions options, TimeProvider timeProvider, ILoggerFactory loggerFactory, IScoringObserver? observer = null)
     {
         ArgumentNullException.ThrowIfNull(control);
         ArgumentNullException.ThrowIfNull(options);
@@ -69,6 +71,8 @@ public sealed class InferenceEngine
         _predictions = new RowPrediction[max];
         _controlByRow = new RowPrediction[max];
         _controlScored = new bool[max];
+        _latencies = new TimeSpan[max];
+        _observer = observer;
     }
 
     /// <summary>The control arm: the model whose predictions are published. The model runtime swaps versions here.</summary>
@@ -109,6 +113,7 @@ public sealed class InferenceEngine
 
         _counters.Unaccepted();
         _counters.Rejected();
+        ObserveDropped();
         return false;
     }
 
@@ -305,6 +310,7 @@ public sealed class InferenceEngine
             }
             catch (EventBindingException ex)
             {
+                _observer?.OnFailed(model, arm, EventOutcome.BindingFailed, 1);
                 if (shadow)
                 {
                     _counters.CandidateBindingFailed();
@@ -330,6 +336,7 @@ public sealed class InferenceEngine
         catch (OnnxRuntimeException ex)
         {
             Log.BatchFailed(_logger, bound, model.Identity.Name, model.Identity.Version, arm, ex.Message);
+            _observer?.OnFailed(model, arm, EventOutcome.ScoringFailed, bound);
             if (!shadow)
             {
                 for (var i = 0; i < bound; i++)
@@ -347,6 +354,24 @@ public sealed class InferenceEngine
             _counters.ArmLatency(isCandidate, elapsed, bound);
         }
 
+        var now = _time.GetTimestamp();
+        if (_observer is { } observer)
+        {
+            for (var i = 0; i < bound; i++)
+            {
+                _latencies[i] = _time.GetElapsedTime(_batch[_bound[i]].AcceptedAt, now);
+            }
+
+            try
+            {
+                observer.OnScored(new ScoredRun(model, arm, _features.AsSpan(0, bound * width), predictions, _latencies.AsSpan(0, bound), _correlationIds.AsSpan(0, bound)));
+            }
+            catch (Exception ex)
+            {
+                Log.SinkFailed(_logger, ex);
+            }
+        }
+
         if (shadow)
         {
             for (var i = 0; i < bound; i++)
@@ -362,7 +387,6 @@ public sealed class InferenceEngine
             return;
         }
 
-        var now = _time.GetTimestamp();
         for (var i = 0; i < bound; i++)
         {
             var row = _bound[i];
@@ -388,7 +412,32 @@ public sealed class InferenceEngine
 
     private void Fail(int row, EventOutcome outcome, string reason) => Report(_batch[row], outcome, reason);
 
-    private void OnDropped(InferenceEvent dropped) => Report(dropped, EventOutcome.Dropped, "the queue was full; the oldest event was dropped");
+    private void OnDropped(InferenceEvent dropped)
+    {
+        ObserveDropped();
+        Report(dropped, EventOutcome.Dropped, "the queue was full; the oldest event was dropped");
+    }
+
+    /// <summary>A shed event was never bound to a model; it counts against the control version serving when it was shed.</summary>
+    private void ObserveDropped()
+    {
+        if (_observer is not { } observer || !Control.TryAcquire(out var control))
+        {
+            return;
+        }
+
+        using (control)
+        {
+            try
+            {
+                observer.OnFailed(control.Model, Contracts.Arms.Control, EventOutcome.Dropped, 1);
+            }
+            catch (Exception ex)
+            {
+                Log.SinkFailed(_logger, ex);
+            }
+        }
+    }
 
     private void Report(in InferenceEvent inferenceEvent, EventOutcome outcome, string reason)
     {

@@ -28,5 +28,13 @@ public sealed class LocalBrokerOptions
     [Required]
     public string DeadLetterTopic { get; set; } = Topics.LocalDeadLetter;
 
+    /// <summary>Labelled feedback, <c>{"id": "…", "label": true|false|0|1|number}</c>. Default <c>feedback/#</c>.</summary>
+    [Required]
+    public string FeedbackTopic { get; set; } = Topics.LocalFeedback;
+
+    /// <summary>Where feedback that is malformed or matches no prediction goes, with the reason. Default <c>deadletter/feedback</c>.</summary>
+    [Required]
+    public string FeedbackDeadLetterTopic { get; set; } = Topics.LocalFeedbackDeadLetter;
+
     public bool IsEmbedded => string.Equals(Mode, "embedded", StringComparison.Ordinal);
 }

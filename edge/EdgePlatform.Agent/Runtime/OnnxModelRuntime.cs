@@ -24,7 +24,7 @@ public sealed class OnnxModelRuntime(
                 LoadedModel? loaded = null;
                 try
                 {
-                    loaded = LoadedModel.Load(model.Card, model.ModelPath, settings.Value, loggerFactory.CreateLogger<LoadedModel>(), timeProvider);
+                    loaded = LoadedModel.Load(model.Card, model.ModelPath, settings.Value, loggerFactory.CreateLogger<LoadedModel>(), timeProvider, model.Reference.ManifestDigest);
                     loaded.Warm();
                     return new StagedModel(model, loaded);
                 }

@@ -9,6 +9,7 @@ using EdgePlatform.Agent.Links;
 using EdgePlatform.Contracts;
 using EdgePlatform.Mqtt;
 using Microsoft.Extensions.Options;
+using MQTTnet;
 using MQTTnet.Protocol;
 
 namespace EdgePlatform.Agent.Scoring;
@@ -18,11 +19,14 @@ namespace EdgePlatform.Agent.Scoring;
 /// them: a JSON event gets one JSON prediction, an Arrow record batch gets one Arrow batch of
 /// predictions, and an event that cannot be bound goes to the dead-letter topic with the
 /// reason. The stream never stops for a bad event, and no event is lost silently: an event the
-/// engine refuses or drops is counted.
+/// engine refuses or drops is counted. Labelled feedback on the feedback topic is matched to the
+/// predictions it labels; feedback that is malformed or matches none is counted and dead-lettered
+/// with the reason.
 /// </summary>
 public sealed partial class EventScoringService(
     InferenceEngine engine,
     ScoringMetrics metrics,
+    FeedbackRecorder feedback,
     IOptions<LocalBrokerOptions> options,
     LocalBroker broker,
     TimeProvider timeProvider,
@@ -41,7 +45,7 @@ public sealed partial class EventScoringService(
     {
         var settings = options.Value;
         MqttConnection? connection = null;
-        if (broker.TryTap(settings.EventsTopic, OnEventAsync))
+        if (broker.TryTap(settings.EventsTopic, OnEventAsync) && broker.TryTap(settings.FeedbackTopic, OnFeedbackAsync))
         {
             // The embedded broker is in this process: take events from it and hand it
             // predictions directly, rather than through a client connection to ourselves.
@@ -53,7 +57,11 @@ public sealed partial class EventScoringService(
                 new MqttConnectionSettings(broker.Host, broker.Port, $"edgeplatform-agent-{Environment.ProcessId}") { CleanStart = true },
                 loggerFactory.CreateLogger<MqttConnection>());
             connection.Subscribe(settings.EventsTopic);
-            connection.OnMessage(OnEventAsync);
+            connection.Subscribe(settings.FeedbackTopic);
+            connection.OnMessage((message, cancellationToken) =>
+                MqttTopicFilterComparer.Compare(message.Topic, settings.FeedbackTopic) == MqttTopicFilterCompareResult.IsMatch
+                    ? OnFeedbackAsync(message, cancellationToken)
+                    : OnEventAsync(message, cancellationToken));
             // Local consumers are on the same machine; at-most-once keeps the hot path free of acknowledgements.
             _publish = (topic, payload, contentType, cancellationToken) =>
                 connection.PublishAsync(topic, payload, cancellationToken, MqttQualityOfServiceLevel.AtMostOnce, contentType: contentType);
@@ -113,8 +121,16 @@ public sealed partial class EventScoringService(
         if (outcome is EventOutcome.Dropped or EventOutcome.Stopped)
         {
             // Shed load: publishing a dead letter for every dropped event would add to it. The
-            // engine counts drops; telemetry counts them as errors.
-            metrics.RecordError();
+            // engine counts drops; telemetry counts them as errors, and drops apart as well.
+            if (outcome == EventOutcome.Dropped)
+            {
+                metrics.RecordDropped();
+            }
+            else
+            {
+                metrics.RecordError();
+            }
+
             LogDropped(source, reason);
         }
         else
@@ -196,8 +212,21 @@ public sealed partial class EventScoringService(
 
     private void Refused(string topic)
     {
-        metrics.RecordError();
+        metrics.RecordDropped();
         LogRefused(topic);
+    }
+
+    private Task OnFeedbackAsync(MqttIncoming message, CancellationToken cancellationToken)
+    {
+        var result = feedback.Record(message.Payload.Span);
+        if (result.Outcome != FeedbackOutcome.Matched)
+        {
+            LogFeedbackRejected(message.Topic, result.Outcome, result.Reason!);
+            var letter = new DeadLetter(result.CorrelationId, message.Topic, result.Reason!, Truncated(message.Payload.Span), timeProvider.GetUtcNow());
+            Post(new Outgoing(options.Value.FeedbackDeadLetterTopic, JsonSerializer.SerializeToUtf8Bytes(letter, ContractsJsonContext.Default.DeadLetter), MediaTypes.Json));
+        }
+
+        return Task.CompletedTask;
     }
 
     private string PredictionsTopic => options.Value.PredictionsTopic;
@@ -268,6 +297,9 @@ public sealed partial class EventScoringService(
 
     [LoggerMessage(EventId = 2204, Level = LogLevel.Debug, Message = "Event on {Topic} refused: the inference queue is full")]
     private partial void LogRefused(string topic);
+
+    [LoggerMessage(EventId = 2205, Level = LogLevel.Warning, Message = "Feedback on {Topic} {Outcome}, dead-lettered: {Reason}")]
+    private partial void LogFeedbackRejected(string topic, FeedbackOutcome outcome, string reason);
 
     [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "Could not publish on local topic {Topic}: {Reason}")]
     private partial void LogPublishFailed(string topic, string reason);

@@ -35,7 +35,7 @@ public sealed class ScoringMetricsTests
     }
 
     [Fact]
-    public void TakeInterval_LatenciesOneToHundredMs_ReportsNearestRankPercentilesAndMax()
+    public void TakeInterval_LatenciesOneToHundredMs_ReportsNearestRankPercentilesWithinAThousandthAndExactMax()
     {
         var metrics = new ScoringMetrics();
         // Out of order on purpose: 1..100 ms, odd values descending first.
@@ -47,8 +47,9 @@ public sealed class ScoringMetricsTests
         var interval = metrics.TakeInterval();
 
         Assert.Equal(100, interval.Scored);
-        Assert.Equal(50, interval.LatencyP50Ms, 9);
-        Assert.Equal(99, interval.LatencyP99Ms, 9);
+        AssertWithinAThousandth(50, interval.LatencyP50Ms);
+        AssertWithinAThousandth(95, interval.LatencyP95Ms);
+        AssertWithinAThousandth(99, interval.LatencyP99Ms);
         Assert.Equal(100, interval.LatencyMaxMs, 9);
     }
 
@@ -62,7 +63,7 @@ public sealed class ScoringMetricsTests
 
         var interval = metrics.TakeInterval();
 
-        Assert.Equal(4, interval.LatencyP50Ms, 9);
+        AssertWithinAThousandth(4, interval.LatencyP50Ms);
         Assert.Equal(8, interval.LatencyP99Ms, 9);
         Assert.Equal(8, interval.LatencyMaxMs, 9);
     }
@@ -82,7 +83,7 @@ public sealed class ScoringMetricsTests
     }
 
     [Fact]
-    public void TakeInterval_MoreScoredThanTheReservoirHolds_KeepsCountsExactAndPercentilesClose()
+    public void TakeInterval_ManyEvents_KeepsCountsExactAndPercentilesClose()
     {
         var metrics = new ScoringMetrics();
         const int Events = 200_000;
@@ -99,11 +100,11 @@ public sealed class ScoringMetricsTests
     }
 
     [Fact]
-    public void TakeInterval_MoreScoredThanTheReservoirHolds_MaxIsTheSlowestEvent()
+    public void TakeInterval_OneSlowEventAmongMany_MaxIsTheSlowestEvent()
     {
         var metrics = new ScoringMetrics();
         metrics.RecordScored(TimeSpan.FromMilliseconds(1));
-        metrics.RecordScored(TimeSpan.FromSeconds(5)); // the second sample is the first one thinning drops
+        metrics.RecordScored(TimeSpan.FromSeconds(5));
         for (var i = 0; i < 70_000; i++)
         {
             metrics.RecordScored(TimeSpan.FromMilliseconds(1));
@@ -113,6 +114,58 @@ public sealed class ScoringMetricsTests
 
         Assert.Equal(5000, interval.LatencyMaxMs, 9);
     }
+
+    [Fact]
+    public void TakeInterval_ExponentialLatencies_PercentilesMatchTheDistributionsQuantiles()
+    {
+        // Latencies at the 1/20001 … 20000/20001 quantiles of an exponential with mean 4 ms: the
+        // sample's p-th percentile is −4·ln(1 − p) ms to within the histogram's 0.1 %.
+        var metrics = new ScoringMetrics();
+        const int Events = 20_000;
+        for (var i = 1; i <= Events; i++)
+        {
+            metrics.RecordScored(TimeSpan.FromMilliseconds(-4 * Math.Log(1 - (i / (Events + 1.0)))));
+        }
+
+        var interval = metrics.TakeInterval();
+
+        AssertWithinAThousandth(-4 * Math.Log(0.5), interval.LatencyP50Ms, slack: 0.002);
+        AssertWithinAThousandth(-4 * Math.Log(0.05), interval.LatencyP95Ms, slack: 0.002);
+        AssertWithinAThousandth(-4 * Math.Log(0.01), interval.LatencyP99Ms, slack: 0.002);
+    }
+
+    [Fact]
+    public void RecordDropped_CountsAsAnErrorAndApartAsDropped()
+    {
+        var metrics = new ScoringMetrics();
+        metrics.RecordError();
+        metrics.RecordDropped();
+        metrics.RecordDropped();
+
+        var interval = metrics.TakeInterval();
+
+        Assert.Equal((3L, 2L), (interval.Errors, interval.Dropped));
+        Assert.Equal(3, metrics.TotalErrors);
+    }
+
+    [Fact]
+    public void TakeInterval_FeedbackCounts_StartTheNextIntervalAtZero()
+    {
+        var metrics = new ScoringMetrics();
+        metrics.RecordFeedbackUnmatched();
+        metrics.RecordFeedbackUnmatched();
+        metrics.RecordFeedbackMalformed();
+
+        var first = metrics.TakeInterval();
+        var second = metrics.TakeInterval();
+
+        Assert.Equal((2L, 1L), (first.FeedbackUnmatched, first.FeedbackMalformed));
+        Assert.Equal((0L, 0L), (second.FeedbackUnmatched, second.FeedbackMalformed));
+    }
+
+    /// <summary>HdrHistogram with three significant digits reports a value within 0.1 % of the recorded one (plus sampling slack).</summary>
+    private static void AssertWithinAThousandth(double expected, double actual, double slack = 0) =>
+        Assert.InRange(actual, expected * (1 - 0.001 - slack), expected * (1 + 0.001 + slack));
 
     private static void Record(ScoringMetrics metrics, int received, int scored, int errors, int deadLettered)
     {

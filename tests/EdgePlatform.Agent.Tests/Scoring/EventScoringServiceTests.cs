@@ -27,6 +27,7 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
     private readonly CancellationTokenSource _stop = new();
     private readonly Channel<(string Topic, byte[] Payload)> _received = Channel.CreateUnbounded<(string, byte[])>();
     private readonly ScoringMetrics _metrics = new();
+    private FeedbackRecorder? _feedback;
     private LocalBroker? _broker;
     private LocalBroker? _externalView;
     private InferenceEngine? _engine;
@@ -55,15 +56,22 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
             serviceBroker = _externalView;
         }
 
-        _engine = new InferenceEngine(new ModelHost(NullLogger<ModelHost>.Instance), new InferenceEngineOptions { MaxQueueDelayMs = 1 }, TimeProvider.System, NullLoggerFactory.Instance);
+        _feedback = new FeedbackRecorder(_metrics, Options.Create(new FeedbackOptions()), TimeProvider.System);
+        _engine = new InferenceEngine(
+            new ModelHost(NullLogger<ModelHost>.Instance),
+            new InferenceEngineOptions { MaxQueueDelayMs = 1 },
+            TimeProvider.System,
+            NullLoggerFactory.Instance,
+            new ScoringTelemetry(_metrics, _feedback));
         _engine.Control.Activate(models.LoadScalar("4.2.0"));
         _engineRun = _engine.RunAsync(_stop.Token);
-        _service = new EventScoringService(_engine, _metrics, serviceOptions, serviceBroker, TimeProvider.System, NullLoggerFactory.Instance);
+        _service = new EventScoringService(_engine, _metrics, _feedback, serviceOptions, serviceBroker, TimeProvider.System, NullLoggerFactory.Instance);
         await _service.StartAsync(_stop.Token);
 
         _client = new MqttConnection(new MqttConnectionSettings(_broker.Host, _broker.Port, "sensor") { CleanStart = true }, NullLogger.Instance);
         _client.Subscribe(Topics.LocalPredictions);
         _client.Subscribe(Topics.LocalDeadLetter);
+        _client.Subscribe(Topics.LocalFeedbackDeadLetter);
         _client.OnMessage((message, _) =>
         {
             _received.Writer.TryWrite((message.Topic, message.Payload.ToArray()));
@@ -122,6 +130,61 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
         Assert.Equal("events/pump-1", letter.SourceTopic);
         Assert.Equal($"field '{TestModels.Temperature}' is a string, expected a number", letter.Reason);
         Assert.Equal(JsonEvents + 64, _engine!.Counters.Scored);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Feedback_MatchedUnmatchedAndMalformed_CountedPerVersionAndTheRejectedDeadLettered(bool externalBroker)
+    {
+        await StartAsync(externalBroker);
+        const int Events = 20;
+        for (var i = 0; i < Events; i++)
+        {
+            await PublishAsync("events/pump-1", TestModels.EventJson(models.TestRows[i], $"f{i}"));
+        }
+
+        var predicted = new Dictionary<string, bool>();
+        while (predicted.Count < Events)
+        {
+            using var timeout = new CancellationTokenSource(Patience);
+            var (topic, payload) = await _received.Reader.ReadAsync(timeout.Token);
+            Assert.Equal(Topics.LocalPredictions, topic);
+            var prediction = JsonSerializer.Deserialize(payload, ContractsJsonContext.Default.Prediction)!;
+            predicted[prediction.CorrelationId!] = prediction.Label!.Value;
+        }
+
+        // Even-numbered events were truly positive.
+        for (var i = 0; i < Events; i++)
+        {
+            await PublishAsync("feedback/pump-1", Encoding.UTF8.GetBytes($"{{\"id\":\"f{i}\",\"label\":{(i % 2 == 0 ? "true" : "0")}}}"));
+        }
+
+        await PublishAsync("feedback/pump-1", Encoding.UTF8.GetBytes("{\"id\":\"ghost\",\"label\":true}"));
+        await PublishAsync("feedback/pump-2", Encoding.UTF8.GetBytes("label: yes"));
+
+        var rejected = new List<DeadLetter>();
+        while (rejected.Count < 2)
+        {
+            using var timeout = new CancellationTokenSource(Patience);
+            var (topic, payload) = await _received.Reader.ReadAsync(timeout.Token);
+            Assert.Equal(Topics.LocalFeedbackDeadLetter, topic);
+            rejected.Add(JsonSerializer.Deserialize(payload, ContractsJsonContext.Default.DeadLetter)!);
+        }
+
+        Assert.Equal(("ghost", "feedback/pump-1"), (rejected[0].CorrelationId, rejected[0].SourceTopic));
+        Assert.Contains("no prediction for id 'ghost'", rejected[0].Reason, StringComparison.Ordinal);
+        Assert.Equal("feedback/pump-2", rejected[1].SourceTopic);
+        Assert.StartsWith("not a feedback document", rejected[1].Reason, StringComparison.Ordinal);
+        var interval = _metrics.TakeInterval();
+        Assert.Equal((1L, 1L), (interval.FeedbackUnmatched, interval.FeedbackMalformed));
+        var quality = Assert.Single(_metrics.TakeModelIntervals(DateTimeOffset.UtcNow, 10_000)).Quality;
+        Assert.Equal("4.2.0", quality.ModelVersion);
+        Assert.Equal(Events, quality.Labelled);
+        Assert.Equal(Enumerable.Range(0, Events).Count(i => predicted[$"f{i}"] && i % 2 == 0), quality.TruePositives);
+        Assert.Equal(Enumerable.Range(0, Events).Count(i => predicted[$"f{i}"] && i % 2 == 1), quality.FalsePositives);
+        Assert.Equal(Enumerable.Range(0, Events).Count(i => !predicted[$"f{i}"] && i % 2 == 1), quality.TrueNegatives);
+        Assert.Equal(Enumerable.Range(0, Events).Count(i => !predicted[$"f{i}"] && i % 2 == 0), quality.FalseNegatives);
     }
 
     public async Task DisposeAsync()

@@ -1,0 +1,82 @@
+using System.Collections.Concurrent;
+using EdgePlatform.Agent.Core.Telemetry;
+using EdgePlatform.Agent.Inference;
+using EdgePlatform.Agent.Inference.Engine;
+
+namespace EdgePlatform.Agent.Scoring;
+
+/// <summary>
+/// Hands what the engine observes, run by run, to the per-version telemetry: each run's latencies,
+/// scores and bound features to the <see cref="ModelArmMetrics"/> of its version and arm, and each
+/// prediction with a correlation id to the <see cref="FeedbackRecorder"/> so a later label can find it.
+/// </summary>
+public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder feedback) : IScoringObserver
+{
+    private readonly ConcurrentDictionary<(ModelIdentity Model, string Arm), ModelArmMetrics> _live = new();
+
+    // Used on the scoring thread only: runs come one at a time.
+    private double[] _scores = new double[64];
+
+    public void OnScored(in ScoredRun run)
+    {
+        var rows = run.Predictions.Length;
+        if (_scores.Length < rows)
+        {
+            _scores = new double[rows];
+        }
+
+        var target = For(run.Model, run.Arm);
+        var classifier = target.Profile.IsClassifier;
+        var scores = _scores.AsSpan(0, rows);
+        for (var i = 0; i < rows; i++)
+        {
+            var prediction = run.Predictions[i];
+            scores[i] = (classifier ? prediction.Probability : prediction.Score) ?? double.NaN;
+        }
+
+        while (!target.TryRecordRun(run.Latencies, scores, run.Features))
+        {
+            target = Renew(run.Model, run.Arm);
+        }
+
+        for (var i = 0; i < rows; i++)
+        {
+            if (run.CorrelationIds[i] is { } id)
+            {
+                var prediction = run.Predictions[i];
+                feedback.Remember(id, target, PredictedLabel(prediction), prediction.Score);
+            }
+        }
+    }
+
+    public void OnFailed(LoadedModel model, string arm, EventOutcome outcome, int events)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var target = For(model, arm);
+        while (!(outcome switch
+        {
+            EventOutcome.ScoringFailed => target.TryRecordErrors(events),
+            EventOutcome.Dropped => target.TryRecordDropped(events),
+            _ => target.TryRecordDeadLettered(events),
+        }))
+        {
+            target = Renew(model, arm);
+        }
+    }
+
+    /// <summary>The label a binary classifier gave: its label output, else its probability or score read at the usual threshold.</summary>
+    private static bool? PredictedLabel(RowPrediction prediction) =>
+        prediction.Label ?? (prediction.Probability is { } probability ? probability >= 0.5f : prediction.Score is { } score ? score > 0 : null);
+
+    private ModelArmMetrics For(LoadedModel model, string arm) =>
+        _live.TryGetValue((model.Identity, arm), out var live) && !live.IsRetired ? live : Renew(model, arm);
+
+    private ModelArmMetrics Renew(LoadedModel model, string arm)
+    {
+        var identity = model.Identity;
+        var key = new ModelArmKey(identity.Name, identity.Version, identity.PackageDigest ?? identity.Digest, arm);
+        var live = metrics.ForModel(key, () => new Core.Telemetry.ModelProfile(model.Card, model.Binder.Fields));
+        _live[(identity, arm)] = live;
+        return live;
+    }
+}

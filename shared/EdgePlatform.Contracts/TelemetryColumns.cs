@@ -1,0 +1,397 @@
+using Apache.Arrow;
+using Apache.Arrow.Ipc;
+using Apache.Arrow.Types;
+
+namespace EdgePlatform.Contracts;
+
+/// <summary>
+/// One column of a telemetry schema. <see cref="Item"/> is the element type of a list column;
+/// <see cref="ItemNullable"/> says whether its elements may be null. An optional column was added
+/// after its schema's first release: written always, read as zero or null when absent.
+/// </summary>
+internal readonly record struct ColumnSpec(string Name, IArrowType Type, bool Nullable, IArrowType? Item = null, bool ItemNullable = false, bool Optional = false)
+{
+    public static ColumnSpec List(string name, IArrowType item, bool itemNullable = false) =>
+        new(name, new ListType(new Field("item", item, itemNullable)), false, item, itemNullable);
+
+    public string TypeName => Item is null ? Type.Name : $"list<{Item.Name}>";
+}
+
+/// <summary>
+/// What the Arrow codecs of every telemetry kind share: the schema checks, the bounds checks that
+/// keep hostile offsets from reading outside a buffer, and the column builders.
+/// </summary>
+internal static class TelemetryColumns
+{
+    public static readonly TimestampType TimestampUtcMs = new(TimeUnit.Millisecond, "UTC");
+
+    public static Schema CreateSchema(IReadOnlyList<ColumnSpec> columns, string schemaId, string deviceId)
+    {
+        var builder = new Schema.Builder();
+        foreach (var column in columns)
+        {
+            builder.Field(f => f.Name(column.Name).DataType(column.Type).Nullable(column.Nullable));
+        }
+
+        return builder.Metadata(TelemetryArrow.SchemaIdKey, schemaId).Metadata(TelemetryArrow.DeviceIdKey, deviceId).Build();
+    }
+
+    public static byte[] Write(Schema schema, IArrowArray[] arrays, int rows)
+    {
+        using var batch = new RecordBatch(schema, arrays, rows);
+        using var buffer = new MemoryStream();
+        using (var writer = new ArrowStreamWriter(buffer, schema, leaveOpen: true))
+        {
+            writer.WriteRecordBatch(batch);
+            writer.WriteEnd();
+        }
+
+        return buffer.ToArray();
+    }
+
+    /// <summary>
+    /// Reads every record batch of <paramref name="payload"/>, checking each batch's schema first.
+    /// Any failure of the Arrow reader becomes a <see cref="TelemetryFormatException"/>.
+    /// </summary>
+    public static (string DeviceId, List<T> Records) Read<T>(
+        ReadOnlyMemory<byte> payload, string schemaId, IReadOnlyList<ColumnSpec> columns, Action<RecordBatch, List<T>> readBatch)
+    {
+        try
+        {
+            ArrowIpcGuard.Check(payload);
+            using var reader = new ArrowStreamReader(payload);
+            var records = new List<T>();
+            string? deviceId = null;
+            while (reader.ReadNextRecordBatch() is { } batch)
+            {
+                using (batch)
+                {
+                    var batchDevice = ValidateSchema(batch.Schema, schemaId, columns);
+                    deviceId ??= batchDevice;
+                    readBatch(batch, records);
+                }
+            }
+
+            if (deviceId is null)
+            {
+                throw new TelemetryFormatException("the stream holds no record batch");
+            }
+
+            return (deviceId, records);
+        }
+        catch (Exception ex) when (ex is not (TelemetryFormatException or OutOfMemoryException or OperationCanceledException))
+        {
+            // The Arrow reader reports malformed input with many exception types, some of them
+            // plain System.Exception; any of them means the same thing to a caller.
+            throw new TelemetryFormatException($"not an Arrow IPC stream of this schema: {ex.Message}", ex);
+        }
+    }
+
+    public static string ValidateSchema(Schema schema, string schemaId, IReadOnlyList<ColumnSpec> columns)
+    {
+        if (schema.Metadata is null
+            || !schema.Metadata.TryGetValue(TelemetryArrow.SchemaIdKey, out var id)
+            || !string.Equals(id, schemaId, StringComparison.Ordinal))
+        {
+            throw new TelemetryFormatException($"schema metadata '{TelemetryArrow.SchemaIdKey}' is not '{schemaId}'");
+        }
+
+        if (!schema.Metadata.TryGetValue(TelemetryArrow.DeviceIdKey, out var deviceId) || string.IsNullOrEmpty(deviceId))
+        {
+            throw new TelemetryFormatException($"schema metadata '{TelemetryArrow.DeviceIdKey}' is missing");
+        }
+
+        foreach (var column in columns)
+        {
+            var field = schema.GetFieldByName(column.Name);
+            if (field is null)
+            {
+                if (column.Optional)
+                {
+                    continue;
+                }
+
+                throw new TelemetryFormatException($"column '{column.Name}' is missing");
+            }
+
+            if (!SameType(field.DataType, column))
+            {
+                throw new TelemetryFormatException($"column '{column.Name}' is {Describe(field.DataType)}, expected {column.TypeName}");
+            }
+        }
+
+        return deviceId;
+    }
+
+    /// <summary>The column's array, or null for an optional column the batch lacks.</summary>
+    public static T? Optional<T>(RecordBatch batch, string name)
+        where T : class, IArrowArray =>
+        batch.Schema.GetFieldIndex(name) is var index and >= 0 ? (T)batch.Column(index) : null;
+
+    public static T Column<T>(RecordBatch batch, string name)
+        where T : class, IArrowArray =>
+        (T)batch.Column(name);
+
+    public static T Required<T>(T? value, string column)
+        where T : struct =>
+        value ?? throw new TelemetryFormatException($"column '{column}' has a null");
+
+    public static string RequiredString(StringArray strings, int row, string column) =>
+        strings.IsNull(row) ? throw new TelemetryFormatException($"column '{column}' has a null") : strings.GetString(row);
+
+    /// <summary>
+    /// The reader decodes strings through raw pointers, so offsets that point past the data
+    /// buffer would read foreign memory or crash the process: check them before any read.
+    /// </summary>
+    public static void ValidateOffsets(BinaryArray values, string column)
+    {
+        var offsets = values.ValueOffsets;
+        if (values.Length > 0 && offsets.Length < values.Offset + values.Length + 1)
+        {
+            throw new TelemetryFormatException($"column '{column}' has fewer offsets than rows");
+        }
+
+        var dataLength = values.ValueBuffer.Length;
+        for (var i = values.Offset; i < values.Offset + values.Length; i++)
+        {
+            if (offsets[i] < 0 || offsets[i + 1] < offsets[i] || offsets[i + 1] > dataLength)
+            {
+                throw new TelemetryFormatException($"column '{column}' has offsets outside its data (row {i - values.Offset})");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Checks a list column's offsets against its element array (and, for string elements, the
+    /// elements' own offsets), so that reading row i's elements stays inside the buffers.
+    /// </summary>
+    public static void ValidateList(ListArray list, string column)
+    {
+        var offsets = list.ValueOffsets;
+        if (list.Length > 0 && offsets.Length < list.Offset + list.Length + 1)
+        {
+            throw new TelemetryFormatException($"column '{column}' has fewer offsets than rows");
+        }
+
+        var items = list.Values.Length;
+        for (var i = list.Offset; i < list.Offset + list.Length; i++)
+        {
+            if (offsets[i] < 0 || offsets[i + 1] < offsets[i] || offsets[i + 1] > items)
+            {
+                throw new TelemetryFormatException($"column '{column}' has list offsets outside its elements (row {i - list.Offset})");
+            }
+        }
+
+        if (list.Values is StringArray strings)
+        {
+            ValidateOffsets(strings, column + ".item");
+        }
+    }
+
+    public static long[] Int64Items(ListArray list, int row, string column)
+    {
+        var (start, count) = Range(list, row, column);
+        var items = (Int64Array)list.Values;
+        var result = new long[count];
+        for (var i = 0; i < count; i++)
+        {
+            result[i] = items.GetValue(start + i) ?? throw new TelemetryFormatException($"column '{column}' has a null element (row {row})");
+        }
+
+        return result;
+    }
+
+    public static double[] DoubleItems(ListArray list, int row, string column)
+    {
+        var (start, count) = Range(list, row, column);
+        var items = (DoubleArray)list.Values;
+        var result = new double[count];
+        for (var i = 0; i < count; i++)
+        {
+            result[i] = items.GetValue(start + i) ?? throw new TelemetryFormatException($"column '{column}' has a null element (row {row})");
+        }
+
+        return result;
+    }
+
+    public static double?[] NullableDoubleItems(ListArray list, int row, string column)
+    {
+        var (start, count) = Range(list, row, column);
+        var items = (DoubleArray)list.Values;
+        var result = new double?[count];
+        for (var i = 0; i < count; i++)
+        {
+            result[i] = items.GetValue(start + i);
+        }
+
+        return result;
+    }
+
+    public static string[] StringItems(ListArray list, int row, string column)
+    {
+        var (start, count) = Range(list, row, column);
+        var items = (StringArray)list.Values;
+        var result = new string[count];
+        for (var i = 0; i < count; i++)
+        {
+            result[i] = items.IsNull(start + i)
+                ? throw new TelemetryFormatException($"column '{column}' has a null element (row {row})")
+                : items.GetString(start + i);
+        }
+
+        return result;
+    }
+
+    public static Int64Array Int64<T>(IReadOnlyList<T> records, Func<T, long> select) =>
+        new Int64Array.Builder().AppendRange(records.Select(select)).Build();
+
+    public static Int32Array Int32<T>(IReadOnlyList<T> records, Func<T, int> select) =>
+        new Int32Array.Builder().AppendRange(records.Select(select)).Build();
+
+    public static DoubleArray Double<T>(IReadOnlyList<T> records, Func<T, double> select) =>
+        new DoubleArray.Builder().AppendRange(records.Select(select)).Build();
+
+    public static DoubleArray NullableDouble<T>(IReadOnlyList<T> records, Func<T, double?> select)
+    {
+        var builder = new DoubleArray.Builder();
+        foreach (var record in records)
+        {
+            if (select(record) is { } value)
+            {
+                builder.Append(value);
+            }
+            else
+            {
+                builder.AppendNull();
+            }
+        }
+
+        return builder.Build();
+    }
+
+    public static TimestampArray Timestamp<T>(IReadOnlyList<T> records, Func<T, DateTimeOffset> select) =>
+        new TimestampArray.Builder(TimestampUtcMs).AppendRange(records.Select(select)).Build();
+
+    public static StringArray String<T>(IReadOnlyList<T> records, Func<T, string?> select)
+    {
+        var builder = new StringArray.Builder();
+        foreach (var record in records)
+        {
+            var value = select(record);
+            if (value is null)
+            {
+                builder.AppendNull();
+            }
+            else
+            {
+                builder.Append(value);
+            }
+        }
+
+        return builder.Build();
+    }
+
+    public static BinaryArray Binary<T>(IReadOnlyList<T> records, Func<T, ReadOnlyMemory<byte>> select)
+    {
+        var builder = new BinaryArray.Builder();
+        foreach (var record in records)
+        {
+            builder.Append(select(record).Span);
+        }
+
+        return builder.Build();
+    }
+
+    public static ListArray Int64List<T>(IReadOnlyList<T> records, Func<T, IReadOnlyList<long>> select)
+    {
+        var builder = new ListArray.Builder(Int64Type.Default);
+        var items = (Int64Array.Builder)builder.ValueBuilder;
+        foreach (var record in records)
+        {
+            builder.Append();
+            items.AppendRange(select(record));
+        }
+
+        return builder.Build();
+    }
+
+    public static ListArray DoubleList<T>(IReadOnlyList<T> records, Func<T, IReadOnlyList<double>> select)
+    {
+        var builder = new ListArray.Builder(DoubleType.Default);
+        var items = (DoubleArray.Builder)builder.ValueBuilder;
+        foreach (var record in records)
+        {
+            builder.Append();
+            items.AppendRange(select(record));
+        }
+
+        return builder.Build();
+    }
+
+    public static ListArray NullableDoubleList<T>(IReadOnlyList<T> records, Func<T, IReadOnlyList<double?>> select)
+    {
+        var builder = new ListArray.Builder(new Field("item", DoubleType.Default, true));
+        var items = (DoubleArray.Builder)builder.ValueBuilder;
+        foreach (var record in records)
+        {
+            builder.Append();
+            foreach (var value in select(record))
+            {
+                if (value is { } present)
+                {
+                    items.Append(present);
+                }
+                else
+                {
+                    items.AppendNull();
+                }
+            }
+        }
+
+        return builder.Build();
+    }
+
+    public static ListArray StringList<T>(IReadOnlyList<T> records, Func<T, IReadOnlyList<string>> select)
+    {
+        var builder = new ListArray.Builder(StringType.Default);
+        var items = (StringArray.Builder)builder.ValueBuilder;
+        foreach (var record in records)
+        {
+            builder.Append();
+            items.AppendRange(select(record));
+        }
+
+        return builder.Build();
+    }
+
+    private static (int Start, int Count) Range(ListArray list, int row, string column)
+    {
+        var offsets = list.ValueOffsets;
+        var start = offsets[list.Offset + row];
+        var end = offsets[list.Offset + row + 1];
+        if (start < 0 || end < start || end > list.Values.Length)
+        {
+            throw new TelemetryFormatException($"column '{column}' has list offsets outside its elements (row {row})");
+        }
+
+        return (start, end - start);
+    }
+
+    private static bool SameType(IArrowType actual, ColumnSpec column)
+    {
+        if (actual.TypeId != column.Type.TypeId)
+        {
+            return false;
+        }
+
+        if (column.Item is null)
+        {
+            // A string column must not arrive as another binary-like type or width; TypeId says that.
+            return actual is not FixedWidthType fixedWidth || column.Type is not FixedWidthType expected || fixedWidth.BitWidth == expected.BitWidth;
+        }
+
+        return actual is ListType list && list.ValueDataType.TypeId == column.Item.TypeId;
+    }
+
+    private static string Describe(IArrowType type) => type is ListType list ? $"list<{list.ValueDataType.Name}>" : type.Name;
+}
