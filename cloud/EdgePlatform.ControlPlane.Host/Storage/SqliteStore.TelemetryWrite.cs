@@ -1,12 +1,16 @@
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Ports;
+using Dapper;
 using Microsoft.Data.Sqlite;
 
 namespace EdgePlatform.ControlPlane.Host.Storage;
 
 public sealed partial class SqliteStore
 {
-    public async Task<IReadOnlyList<IReadOnlyList<TelemetryRecord>>> WriteTelemetryAsync(TelemetryWrite write, CancellationToken cancellationToken)
+    /// <summary>The raw table of each telemetry kind: health, perf, quality.</summary>
+    private static readonly string[] KindTables = ["telemetry", "telemetry_perf", "telemetry_quality"];
+
+    public async Task<IReadOnlyList<StoredTelemetry>> WriteTelemetryAsync(TelemetryWrite write, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(write);
         await using var connection = Open();
@@ -24,31 +28,34 @@ public sealed partial class SqliteStore
 
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         using var writer = new TelemetryWriter(connection, transaction, Time(write.ReceivedAt));
-        var stored = new List<IReadOnlyList<TelemetryRecord>>(write.Batches.Count);
+        var stored = new List<StoredTelemetry>(write.Batches.Count);
         foreach (var batch in write.Batches)
         {
             cancellationToken.ThrowIfCancellationRequested();
 
             // Raw reports older than the retention window are gone, but their sequences must still be refused.
             var prunedThrough = writer.PrunedThrough(batch.DeviceId);
-            var inserted = new List<TelemetryRecord>(batch.Records.Count);
+            var health = new List<TelemetryRecord>(batch.Records.Count);
             foreach (var record in batch.Records)
             {
                 // Only a report stored just now is added to its minute, so a replay never counts twice.
                 if (record.Sequence > prunedThrough && writer.Insert(batch.DeviceId, batch.Kind, record))
                 {
                     writer.AddToMinute(batch.DeviceId, record);
-                    inserted.Add(record);
+                    health.Add(record);
                 }
             }
 
-            if (batch.Records.Count > inserted.Count)
+            var perf = batch.Perf.Where(r => r.Sequence > prunedThrough && writer.Insert(batch.DeviceId, r)).ToList();
+            var quality = batch.Quality.Where(r => r.Sequence > prunedThrough && writer.Insert(batch.DeviceId, r)).ToList();
+            var added = new StoredTelemetry(health, perf, quality);
+            if (batch.Count > added.Count)
             {
-                var replayed = batch.Records.Count - inserted.Count;
+                var replayed = batch.Count - added.Count;
                 writer.CountRejection(batch.DeviceId, TelemetryRejections.ReplayedSequence, replayed, batch.DescribeReplays(replayed));
             }
 
-            stored.Add(inserted);
+            stored.Add(added);
         }
 
         foreach (var rejection in write.Rejections)
@@ -67,6 +74,111 @@ public sealed partial class SqliteStore
         return stored;
     }
 
+    public async Task<IReadOnlyList<(string DeviceId, PerfRecord Record)>> QueryPerfAsync(TelemetryFilter filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var connection = Open();
+        var rows = await connection.QueryAsync<PerfRow>(new CommandDefinition(
+            $"SELECT * FROM telemetry_perf WHERE {FilterSql(filter, "ts", "model_name", "model_version")} ORDER BY ts, device_id, sequence LIMIT @Limit",
+            FilterParameters(filter),
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(r => (r.DeviceId, r.ToRecord()))];
+    }
+
+    public async Task<IReadOnlyList<(string DeviceId, QualityRecord Record)>> QueryQualityAsync(TelemetryFilter filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var connection = Open();
+        var rows = await connection.QueryAsync<QualityRow>(new CommandDefinition(
+            $"SELECT * FROM telemetry_quality WHERE {FilterSql(filter, "ts", "model_name", "model_version")} ORDER BY ts, device_id, sequence LIMIT @Limit",
+            FilterParameters(filter),
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(r => (r.DeviceId, r.ToRecord()))];
+    }
+
+    private static T[] FromListJson<T>(string json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T[]> typeInfo) =>
+        System.Text.Json.JsonSerializer.Deserialize(json, typeInfo) ?? throw new InvalidDataException("stored list is null");
+
+#pragma warning disable CA1812 // Instantiated by Dapper.
+    private sealed class PerfRow
+    {
+        public string DeviceId { get; set; } = "";
+        public long Sequence { get; set; }
+        public string Ts { get; set; } = "";
+        public long IntervalMs { get; set; }
+        public string ModelName { get; set; } = "";
+        public string ModelVersion { get; set; } = "";
+        public string ModelDigest { get; set; } = "";
+        public string Arm { get; set; } = "";
+        public long EventsIn { get; set; }
+        public long EventsScored { get; set; }
+        public long Errors { get; set; }
+        public long DeadLettered { get; set; }
+        public long Dropped { get; set; }
+        public double LatencyP50Ms { get; set; }
+        public double LatencyP95Ms { get; set; }
+        public double LatencyP99Ms { get; set; }
+        public double LatencyMaxMs { get; set; }
+        public double LatencyMeanMs { get; set; }
+        public byte[] LatencyHistogram { get; set; } = [];
+        public long Batches { get; set; }
+        public double BatchSizeMean { get; set; }
+        public long BatchSizeMax { get; set; }
+        public string BatchSizeHistogram { get; set; } = "[]";
+
+        public PerfRecord ToRecord() => new(
+            Sequence, ParseTime(Ts), IntervalMs, ModelName, ModelVersion, ModelDigest, Arm, EventsIn, EventsScored, Errors, DeadLettered, Dropped,
+            LatencyP50Ms, LatencyP95Ms, LatencyP99Ms, LatencyMaxMs, LatencyMeanMs, LatencyHistogram, Batches, BatchSizeMean, BatchSizeMax,
+            FromListJson(BatchSizeHistogram, StorageJsonContext.Default.Int64Array));
+    }
+
+    private sealed class QualityRow
+    {
+        public string DeviceId { get; set; } = "";
+        public long Sequence { get; set; }
+        public string Ts { get; set; } = "";
+        public string ModelName { get; set; } = "";
+        public string ModelVersion { get; set; } = "";
+        public string ModelDigest { get; set; } = "";
+        public string Arm { get; set; } = "";
+        public long Scores { get; set; }
+        public double ScoreMean { get; set; }
+        public string ScoreBinEdges { get; set; } = "[]";
+        public string ScoreHistogram { get; set; } = "[]";
+        public string FeatureNames { get; set; } = "[]";
+        public string FeatureCount { get; set; } = "[]";
+        public string FeatureMean { get; set; } = "[]";
+        public string FeatureVariance { get; set; } = "[]";
+        public string FeatureMin { get; set; } = "[]";
+        public string FeatureMax { get; set; } = "[]";
+        public string FeaturePsi { get; set; } = "[]";
+        public string FeatureDecileCounts { get; set; } = "[]";
+        public double? DriftPsiMax { get; set; }
+        public long Labelled { get; set; }
+        public long TruePositives { get; set; }
+        public long FalsePositives { get; set; }
+        public long TrueNegatives { get; set; }
+        public long FalseNegatives { get; set; }
+        public double ErrorSum { get; set; }
+        public double AbsoluteErrorSum { get; set; }
+        public double SquaredErrorSum { get; set; }
+
+        public QualityRecord ToRecord() => new(
+            Sequence, ParseTime(Ts), ModelName, ModelVersion, ModelDigest, Arm, Scores, ScoreMean,
+            FromListJson(ScoreBinEdges, StorageJsonContext.Default.DoubleArray),
+            FromListJson(ScoreHistogram, StorageJsonContext.Default.Int64Array),
+            FromListJson(FeatureNames, StorageJsonContext.Default.StringArray),
+            FromListJson(FeatureCount, StorageJsonContext.Default.Int64Array),
+            FromListJson(FeatureMean, StorageJsonContext.Default.DoubleArray),
+            FromListJson(FeatureVariance, StorageJsonContext.Default.DoubleArray),
+            FromListJson(FeatureMin, StorageJsonContext.Default.DoubleArray),
+            FromListJson(FeatureMax, StorageJsonContext.Default.DoubleArray),
+            FromListJson(FeaturePsi, StorageJsonContext.Default.NullableDoubleArray),
+            FromListJson(FeatureDecileCounts, StorageJsonContext.Default.Int64Array),
+            DriftPsiMax, Labelled, TruePositives, FalsePositives, TrueNegatives, FalseNegatives, ErrorSum, AbsoluteErrorSum, SquaredErrorSum);
+    }
+#pragma warning restore CA1812
+
     /// <summary>
     /// The statements of one telemetry transaction, each prepared once and run per report: a
     /// batch of hundreds of messages pays for parsing and planning once.
@@ -75,6 +187,8 @@ public sealed partial class SqliteStore
     {
         private readonly SqliteCommand _watermark;
         private readonly SqliteCommand _insert;
+        private readonly SqliteCommand _perf;
+        private readonly SqliteCommand _quality;
         private readonly SqliteCommand _minute;
         private readonly SqliteCommand _rejection;
         private readonly SqliteCommand _seen;
@@ -89,11 +203,37 @@ public sealed partial class SqliteStore
                 """
                 INSERT OR IGNORE INTO telemetry (device_id, sequence, kind, received_at, ts, model_name, model_version, model_digest,
                     events_in, events_scored, errors, dead_lettered, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms,
-                    cpu_percent, memory_bytes, queue_depth, queue_bytes, reports_shed)
-                VALUES ($device, $sequence, $kind, $received, $ts, $model_name, $model_version, $model_digest,
+                    cpu_percent, memory_bytes, queue_depth, queue_bytes, reports_shed, disk_free_bytes, disk_total_bytes, agent_version,
+                    attestation_state, heartbeat_seconds, events_dropped, feedback_unmatched, feedback_malformed)
+                SELECT $device, $sequence, $kind, $received, $ts, $model_name, $model_version, $model_digest,
                     $events_in, $events_scored, $errors, $dead_lettered, $p50, $p95, $p99, $max,
-                    $cpu, $memory, $queue_depth, $queue_bytes, $reports_shed)
-                """);
+                    $cpu, $memory, $queue_depth, $queue_bytes, $reports_shed, $disk_free, $disk_total, $agent_version,
+                    $attestation_state, $heartbeat_seconds, $events_dropped, $feedback_unmatched, $feedback_malformed
+                """ + NotUnderAnotherKind("telemetry"));
+            _perf = Command(
+                connection,
+                transaction,
+                """
+                INSERT OR IGNORE INTO telemetry_perf (device_id, sequence, received_at, ts, interval_ms, model_name, model_version, model_digest, arm,
+                    events_in, events_scored, errors, dead_lettered, dropped, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms,
+                    latency_mean_ms, latency_histogram, batches, batch_size_mean, batch_size_max, batch_size_histogram)
+                SELECT $device, $sequence, $received, $ts, $interval_ms, $model_name, $model_version, $model_digest, $arm,
+                    $events_in, $events_scored, $errors, $dead_lettered, $dropped, $p50, $p95, $p99, $max,
+                    $mean, $histogram, $batches, $batch_mean, $batch_max, $batch_histogram
+                """ + NotUnderAnotherKind("telemetry_perf"));
+            _quality = Command(
+                connection,
+                transaction,
+                """
+                INSERT OR IGNORE INTO telemetry_quality (device_id, sequence, received_at, ts, model_name, model_version, model_digest, arm,
+                    scores, score_mean, score_bin_edges, score_histogram, feature_names, feature_count, feature_mean, feature_variance,
+                    feature_min, feature_max, feature_psi, feature_decile_counts, drift_psi_max, labelled, true_positives, false_positives,
+                    true_negatives, false_negatives, error_sum, absolute_error_sum, squared_error_sum)
+                SELECT $device, $sequence, $received, $ts, $model_name, $model_version, $model_digest, $arm,
+                    $scores, $score_mean, $score_bin_edges, $score_histogram, $feature_names, $feature_count, $feature_mean, $feature_variance,
+                    $feature_min, $feature_max, $feature_psi, $feature_decile_counts, $drift_psi_max, $labelled, $tp, $fp,
+                    $tn, $fn, $error_sum, $absolute_error_sum, $squared_error_sum
+                """ + NotUnderAnotherKind("telemetry_quality"));
             _minute = Command(
                 connection,
                 transaction,
@@ -127,6 +267,8 @@ public sealed partial class SqliteStore
                 """);
             _seen = Command(connection, transaction, "UPDATE devices SET last_seen = $at WHERE id = $device AND (last_seen IS NULL OR last_seen < $at)");
             _insert.Parameters["$received"].Value = receivedAt;
+            _perf.Parameters["$received"].Value = receivedAt;
+            _quality.Parameters["$received"].Value = receivedAt;
             _rejection.Parameters["$at"].Value = receivedAt;
             _seen.Parameters["$at"].Value = receivedAt;
         }
@@ -167,7 +309,80 @@ public sealed partial class SqliteStore
             p["$queue_depth"].Value = record.QueueDepth;
             p["$queue_bytes"].Value = record.QueueBytes;
             p["$reports_shed"].Value = record.ReportsShed;
+            p["$disk_free"].Value = record.DiskFreeBytes;
+            p["$disk_total"].Value = record.DiskTotalBytes;
+            p["$agent_version"].Value = (object?)record.AgentVersion ?? DBNull.Value;
+            p["$attestation_state"].Value = (object?)record.AttestationState ?? DBNull.Value;
+            p["$heartbeat_seconds"].Value = record.HeartbeatSeconds;
+            p["$events_dropped"].Value = record.EventsDropped;
+            p["$feedback_unmatched"].Value = record.FeedbackUnmatched;
+            p["$feedback_malformed"].Value = record.FeedbackMalformed;
             return _insert.ExecuteNonQuery() == 1;
+        }
+
+        /// <summary>False when the device already has a record of any kind with this sequence.</summary>
+        public bool Insert(string deviceId, PerfRecord record)
+        {
+            var p = _perf.Parameters;
+            p["$device"].Value = deviceId;
+            p["$sequence"].Value = record.Sequence;
+            p["$ts"].Value = Time(record.Timestamp);
+            p["$interval_ms"].Value = record.IntervalMs;
+            p["$model_name"].Value = record.ModelName;
+            p["$model_version"].Value = record.ModelVersion;
+            p["$model_digest"].Value = record.ModelDigest;
+            p["$arm"].Value = record.Arm;
+            p["$events_in"].Value = record.EventsIn;
+            p["$events_scored"].Value = record.EventsScored;
+            p["$errors"].Value = record.Errors;
+            p["$dead_lettered"].Value = record.DeadLettered;
+            p["$dropped"].Value = record.Dropped;
+            p["$p50"].Value = record.LatencyP50Ms;
+            p["$p95"].Value = record.LatencyP95Ms;
+            p["$p99"].Value = record.LatencyP99Ms;
+            p["$max"].Value = record.LatencyMaxMs;
+            p["$mean"].Value = record.LatencyMeanMs;
+            p["$histogram"].Value = record.LatencyHistogram.ToArray();
+            p["$batches"].Value = record.Batches;
+            p["$batch_mean"].Value = record.BatchSizeMean;
+            p["$batch_max"].Value = record.BatchSizeMax;
+            p["$batch_histogram"].Value = ListJson(record.BatchSizeHistogram);
+            return _perf.ExecuteNonQuery() == 1;
+        }
+
+        /// <summary>False when the device already has a record of any kind with this sequence.</summary>
+        public bool Insert(string deviceId, QualityRecord record)
+        {
+            var p = _quality.Parameters;
+            p["$device"].Value = deviceId;
+            p["$sequence"].Value = record.Sequence;
+            p["$ts"].Value = Time(record.Timestamp);
+            p["$model_name"].Value = record.ModelName;
+            p["$model_version"].Value = record.ModelVersion;
+            p["$model_digest"].Value = record.ModelDigest;
+            p["$arm"].Value = record.Arm;
+            p["$scores"].Value = record.Scores;
+            p["$score_mean"].Value = record.ScoreMean;
+            p["$score_bin_edges"].Value = ListJson(record.ScoreBinEdges);
+            p["$score_histogram"].Value = ListJson(record.ScoreHistogram);
+            p["$feature_names"].Value = ListJson(record.FeatureNames);
+            p["$feature_count"].Value = ListJson(record.FeatureCount);
+            p["$feature_mean"].Value = ListJson(record.FeatureMean);
+            p["$feature_variance"].Value = ListJson(record.FeatureVariance);
+            p["$feature_min"].Value = ListJson(record.FeatureMin);
+            p["$feature_max"].Value = ListJson(record.FeatureMax);
+            p["$feature_psi"].Value = ListJson(record.FeaturePsi);
+            p["$feature_decile_counts"].Value = ListJson(record.FeatureDecileCounts);
+            p["$drift_psi_max"].Value = (object?)record.DriftPsiMax ?? DBNull.Value;
+            p["$labelled"].Value = record.Labelled;
+            p["$tp"].Value = record.TruePositives;
+            p["$fp"].Value = record.FalsePositives;
+            p["$tn"].Value = record.TrueNegatives;
+            p["$fn"].Value = record.FalseNegatives;
+            p["$error_sum"].Value = record.ErrorSum;
+            p["$absolute_error_sum"].Value = record.AbsoluteErrorSum;
+            p["$squared_error_sum"].Value = record.SquaredErrorSum;
+            return _quality.ExecuteNonQuery() == 1;
         }
 
         public void AddToMinute(string deviceId, TelemetryRecord record)
@@ -212,10 +427,23 @@ public sealed partial class SqliteStore
         {
             _watermark.Dispose();
             _insert.Dispose();
+            _perf.Dispose();
+            _quality.Dispose();
             _minute.Dispose();
             _rejection.Dispose();
             _seen.Dispose();
         }
+
+        /// <summary>
+        /// The condition that keeps one sequence to one kind: an insert into <paramref name="table"/>
+        /// happens only when no other kind's table holds the device's sequence.
+        /// </summary>
+        private static string NotUnderAnotherKind(string table) =>
+            "\nWHERE " + string.Join(
+                " AND ",
+                KindTables
+                    .Where(other => other != table)
+                    .Select(other => $"NOT EXISTS (SELECT 1 FROM {other} WHERE device_id = $device AND sequence = $sequence)"));
 
         /// <summary>A command whose parameters are every <c>$name</c> its text uses, to be given values per run.</summary>
         private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql)

@@ -308,14 +308,23 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO telemetry_watermarks (device_id, pruned_through)
-            SELECT device_id, MAX(sequence) FROM telemetry WHERE received_at < @raw GROUP BY device_id
+            SELECT device_id, MAX(sequence) FROM (
+                SELECT device_id, sequence FROM telemetry WHERE received_at < @raw
+                UNION ALL SELECT device_id, sequence FROM telemetry_perf WHERE received_at < @raw
+                UNION ALL SELECT device_id, sequence FROM telemetry_quality WHERE received_at < @raw)
+            GROUP BY device_id
             ON CONFLICT (device_id) DO UPDATE SET pruned_through = max(pruned_through, excluded.pruned_through)
             """,
             new { raw },
             transaction,
             cancellationToken: cancellationToken)).ConfigureAwait(false);
-        var deleted = await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM telemetry WHERE received_at < @raw", new { raw }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        var deleted = 0L;
+        foreach (var table in KindTables)
+        {
+            deleted += await connection.ExecuteAsync(new CommandDefinition(
+                $"DELETE FROM {table} WHERE received_at < @raw", new { raw }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+
         await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM telemetry_minutes WHERE minute < @rollups", new { rollups = Time(rollupsBefore) }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -572,6 +581,14 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
 
     private static string Json<T>(T value, JsonTypeInfo<T> typeInfo) => JsonSerializer.Serialize(value, typeInfo);
 
+    private static string ListJson(IReadOnlyList<long> values) => JsonSerializer.Serialize([.. values], StorageJsonContext.Default.Int64Array);
+
+    private static string ListJson(IReadOnlyList<double> values) => JsonSerializer.Serialize([.. values], StorageJsonContext.Default.DoubleArray);
+
+    private static string ListJson(IReadOnlyList<double?> values) => JsonSerializer.Serialize([.. values], StorageJsonContext.Default.NullableDoubleArray);
+
+    private static string ListJson(IReadOnlyList<string> values) => JsonSerializer.Serialize([.. values], StorageJsonContext.Default.StringArray);
+
     private static T FromJson<T>(string json, JsonTypeInfo<T> typeInfo) =>
         JsonSerializer.Deserialize(json, typeInfo) ?? throw new InvalidDataException($"stored {typeof(T).Name} document is null");
 
@@ -657,10 +674,19 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         public long QueueDepth { get; set; }
         public long QueueBytes { get; set; }
         public long ReportsShed { get; set; }
+        public long DiskFreeBytes { get; set; }
+        public long DiskTotalBytes { get; set; }
+        public string? AgentVersion { get; set; }
+        public string? AttestationState { get; set; }
+        public long HeartbeatSeconds { get; set; }
+        public long EventsDropped { get; set; }
+        public long FeedbackUnmatched { get; set; }
+        public long FeedbackMalformed { get; set; }
 
         public TelemetryRecord ToRecord() => new(
             Sequence, ParseTime(Ts), ModelName, ModelVersion, ModelDigest, EventsIn, EventsScored, Errors, DeadLettered,
-            LatencyP50Ms, LatencyP99Ms, LatencyMaxMs, CpuPercent, MemoryBytes, LatencyP95Ms, QueueDepth, QueueBytes, ReportsShed);
+            LatencyP50Ms, LatencyP99Ms, LatencyMaxMs, CpuPercent, MemoryBytes, LatencyP95Ms, QueueDepth, QueueBytes, ReportsShed,
+            DiskFreeBytes, DiskTotalBytes, AgentVersion, AttestationState, (int)HeartbeatSeconds, EventsDropped, FeedbackUnmatched, FeedbackMalformed);
     }
 
     private sealed class MinuteRow

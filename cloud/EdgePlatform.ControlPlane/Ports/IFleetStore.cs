@@ -50,15 +50,15 @@ public interface IDeploymentStore
 public interface ITelemetryStore
 {
     /// <summary>
-    /// Stores everything of one ingest batch in one transaction: each device's reports (a
-    /// (device, sequence) already stored, or at or below the sequence up to which raw reports were
+    /// Stores everything of one ingest batch in one transaction: each device's reports of every
+    /// kind (a (device, sequence) already stored under any kind, or at or below the sequence up to which raw reports were
     /// pruned, is skipped and counted as a <see cref="TelemetryRejections.ReplayedSequence"/>
     /// rejection of that device, with <see cref="DeviceTelemetry.DescribeReplays"/> as its detail),
     /// the new reports' per-minute rollups, the given rejections, and the lease (last seen) of every
     /// device with a batch in it. Batches are applied in order, so a sequence repeated within one write is stored once.
     /// Returns, per batch and in the same order, the reports that were new.
     /// </summary>
-    Task<IReadOnlyList<IReadOnlyList<TelemetryRecord>>> WriteTelemetryAsync(TelemetryWrite write, CancellationToken cancellationToken);
+    Task<IReadOnlyList<StoredTelemetry>> WriteTelemetryAsync(TelemetryWrite write, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken);
 
@@ -68,6 +68,12 @@ public interface ITelemetryStore
     Task<IReadOnlyList<TelemetryPoint>> QueryRawAsync(TelemetryFilter filter, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<TelemetryMinute>> QueryMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken);
+
+    /// <summary>Raw perf records (per model version and arm) matching the filter, oldest first.</summary>
+    Task<IReadOnlyList<(string DeviceId, PerfRecord Record)>> QueryPerfAsync(TelemetryFilter filter, CancellationToken cancellationToken);
+
+    /// <summary>Raw quality records (per model version and arm) matching the filter, oldest first.</summary>
+    Task<IReadOnlyList<(string DeviceId, QualityRecord Record)>> QueryQualityAsync(TelemetryFilter filter, CancellationToken cancellationToken);
 
     /// <summary>
     /// Deletes raw reports received before <paramref name="rawBefore"/> (their rollups stay) and
@@ -85,7 +91,7 @@ public static class TelemetryStoreExtensions
     {
         ArgumentNullException.ThrowIfNull(store);
         var stored = await store.WriteTelemetryAsync(new TelemetryWrite(receivedAt, [new DeviceTelemetry(deviceId, kind, records)], []), cancellationToken).ConfigureAwait(false);
-        return stored[0];
+        return stored[0].Health;
     }
 
     /// <summary>Counts refused telemetry per device and reason, keeping the latest detail.</summary>
@@ -99,14 +105,33 @@ public static class TelemetryStoreExtensions
 /// <summary>What one ingest transaction stores: reports per device and kind, and refusals, all received at <paramref name="ReceivedAt"/>.</summary>
 public sealed record TelemetryWrite(DateTimeOffset ReceivedAt, IReadOnlyList<DeviceTelemetry> Batches, IReadOnlyList<TelemetryRejection> Rejections);
 
-/// <summary>One message's reports, as its device sent them.</summary>
+/// <summary>
+/// One message's reports, as its device sent them: health reports in <see cref="Records"/>, or
+/// per-version records of <see cref="Perf"/> or <see cref="Quality"/>, as <see cref="Kind"/> says.
+/// </summary>
 public sealed record DeviceTelemetry(string DeviceId, string Kind, IReadOnlyList<TelemetryRecord> Records)
 {
+    public IReadOnlyList<PerfRecord> Perf { get; init; } = [];
+
+    public IReadOnlyList<QualityRecord> Quality { get; init; } = [];
+
+    /// <summary>Records of every kind in the message.</summary>
+    public int Count => Records.Count + Perf.Count + Quality.Count;
+
     /// <summary>The detail a store records when <paramref name="replayed"/> of these reports were already stored.</summary>
-    public string DescribeReplays(int replayed) =>
-        Records.Count == 0
+    public string DescribeReplays(int replayed)
+    {
+        var sequences = Records.Select(r => r.Sequence).Concat(Perf.Select(r => r.Sequence)).Concat(Quality.Select(r => r.Sequence)).ToList();
+        return sequences.Count == 0
             ? $"{replayed} already ingested"
-            : $"sequences {Records.Min(r => r.Sequence)}..{Records.Max(r => r.Sequence)} held {replayed} already ingested";
+            : $"sequences {sequences.Min()}..{sequences.Max()} held {replayed} already ingested";
+    }
+}
+
+/// <summary>The records of one <see cref="DeviceTelemetry"/> that were new and stored.</summary>
+public sealed record StoredTelemetry(IReadOnlyList<TelemetryRecord> Health, IReadOnlyList<PerfRecord> Perf, IReadOnlyList<QualityRecord> Quality)
+{
+    public int Count => Health.Count + Perf.Count + Quality.Count;
 }
 
 /// <summary>Refused telemetry of one device: <paramref name="Count"/> more under <paramref name="Reason"/>.</summary>

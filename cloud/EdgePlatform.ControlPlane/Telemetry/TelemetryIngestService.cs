@@ -60,7 +60,7 @@ public sealed partial class TelemetryIngestService(
             else
             {
                 outcomes[i] = (null, batches.Count);
-                batches.Add(new DeviceTelemetry(messages[i].TopicDeviceId, messages[i].Kind, batch!.Records));
+                batches.Add(batch!);
             }
         }
 
@@ -82,8 +82,9 @@ public sealed partial class TelemetryIngestService(
 
             var batch = batches[outcomes[i].Batch];
             var accepted = stored[outcomes[i].Batch];
-            var duplicates = batch.Records.Count - accepted.Count;
-            metrics.Accepted(accepted);
+            var duplicates = batch.Count - accepted.Count;
+            metrics.Accepted(accepted.Health);
+            metrics.AcceptedPerVersion(accepted.Perf.Count + accepted.Quality.Count);
             Interlocked.Add(ref _accepted, accepted.Count);
             Interlocked.Add(ref _duplicates, duplicates);
             if (duplicates > 0)
@@ -116,7 +117,7 @@ public sealed partial class TelemetryIngestService(
 
     private static bool IsKnownKind(string kind) => kind is TelemetryKinds.Health or TelemetryKinds.Perf or TelemetryKinds.Quality;
 
-    private static TelemetryRejection? Check(TelemetryMessage message, IReadOnlySet<string> enrolled, out TelemetryBatch? batch)
+    private static TelemetryRejection? Check(TelemetryMessage message, IReadOnlySet<string> enrolled, out DeviceTelemetry? batch)
     {
         batch = null;
         var device = message.TopicDeviceId;
@@ -130,21 +131,40 @@ public sealed partial class TelemetryIngestService(
             return new TelemetryRejection(device, TelemetryRejections.UnknownDevice, 1, "device is not enrolled");
         }
 
+        string named;
         try
         {
-            batch = TelemetryArrow.Deserialize(message.Payload);
+            (named, batch) = Decode(device, message.Kind, message.Payload);
         }
         catch (TelemetryFormatException ex)
         {
             return new TelemetryRejection(device, TelemetryRejections.Malformed, 1, $"malformed batch: {ex.Message}");
         }
 
-        if (!string.Equals(batch.DeviceId, device, StringComparison.Ordinal))
+        if (!string.Equals(named, device, StringComparison.Ordinal))
         {
-            return new TelemetryRejection(device, TelemetryRejections.ForeignDevice, 1, $"batch names device '{batch.DeviceId}', not the topic's");
+            batch = null;
+            return new TelemetryRejection(device, TelemetryRejections.ForeignDevice, 1, $"batch names device '{named}', not the topic's");
         }
 
         return null;
+    }
+
+    /// <summary>The payload as the Arrow schema of its kind, and the device the batch names.</summary>
+    private static (string DeviceId, DeviceTelemetry Batch) Decode(string topicDeviceId, string kind, ReadOnlyMemory<byte> payload)
+    {
+        switch (kind)
+        {
+            case TelemetryKinds.Perf:
+                var perf = PerfArrow.Deserialize(payload);
+                return (perf.DeviceId, new DeviceTelemetry(topicDeviceId, kind, []) { Perf = perf.Records });
+            case TelemetryKinds.Quality:
+                var quality = QualityArrow.Deserialize(payload);
+                return (quality.DeviceId, new DeviceTelemetry(topicDeviceId, kind, []) { Quality = quality.Records });
+            default:
+                var health = TelemetryArrow.Deserialize(payload);
+                return (health.DeviceId, new DeviceTelemetry(topicDeviceId, kind, health.Records));
+        }
     }
 
     [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Rejected telemetry on device {DeviceId}'s topic ({Reason}): {Detail}")]

@@ -51,6 +51,9 @@ public sealed class TelemetryMetrics : IDisposable
         }
     }
 
+    /// <summary>Perf and quality records stored for the first time.</summary>
+    public void AcceptedPerVersion(int count) => _reports.Add(count, new KeyValuePair<string, object?>("outcome", "accepted"));
+
     /// <summary>One store transaction that held <paramref name="messages"/> broker messages; their ratio is the mean batch.</summary>
     public void Committed(int messages)
     {

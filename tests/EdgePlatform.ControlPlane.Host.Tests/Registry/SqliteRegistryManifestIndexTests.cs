@@ -23,6 +23,10 @@ public sealed class SqliteRegistryManifestIndexTests : IDisposable
             new DeviceRecord("dev-1", new Dictionary<string, string>(), "hash", Now, DeviceStatuses.NeverConnected, null, null, null),
             CancellationToken.None);
         _database.Scalar(
+            "DROP TABLE telemetry_perf; DROP TABLE telemetry_quality; DROP INDEX telemetry_by_received; " +
+            "ALTER TABLE telemetry DROP COLUMN disk_free_bytes; ALTER TABLE telemetry DROP COLUMN disk_total_bytes; ALTER TABLE telemetry DROP COLUMN agent_version; " +
+            "ALTER TABLE telemetry DROP COLUMN attestation_state; ALTER TABLE telemetry DROP COLUMN heartbeat_seconds; ALTER TABLE telemetry DROP COLUMN events_dropped; " +
+            "ALTER TABLE telemetry DROP COLUMN feedback_unmatched; ALTER TABLE telemetry DROP COLUMN feedback_malformed; " +
             "DROP TABLE registry_manifests; DROP TABLE registry_tags; DROP TABLE api_tokens; DROP TABLE audit_log; DROP TABLE enrollment_groups; DROP TABLE rollouts; " +
             "ALTER TABLE devices RENAME COLUMN certificate_thumbprint TO credential_hash; ALTER TABLE devices DROP COLUMN certificate; ALTER TABLE devices DROP COLUMN attestation; " +
             "DROP TABLE telemetry_minutes; DROP TABLE telemetry_rejections; DROP TABLE telemetry_watermarks; DROP INDEX telemetry_by_time; " +

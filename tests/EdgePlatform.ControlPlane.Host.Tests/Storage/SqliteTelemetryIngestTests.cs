@@ -33,9 +33,9 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     {
         var batch = TelemetryArrow.Serialize("dev-1", [Report(1, 10), Report(2, 20)]);
 
-        await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, batch, CancellationToken.None);
-        var again = await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, batch, CancellationToken.None);
-        await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, TelemetryArrow.Serialize("dev-1", [Report(2, 20), Report(3, 30)]), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, batch, CancellationToken.None);
+        var again = await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, batch, CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", [Report(2, 20), Report(3, 30)]), CancellationToken.None);
 
         Assert.Equal(new TelemetryIngestResult(0, 2, null), again);
         Assert.Equal((3L, 3L), (_ingest.Accepted, _ingest.Duplicates));
@@ -111,9 +111,59 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task IngestAsync_PerfAndQualityRecords_StoredPerKindAndReadBackWhole()
+    {
+        var perf = Perf(1, Arms.Control);
+        var quality = Quality(2, Arms.Candidate);
+        var health = Report(3, 30) with { DiskFreeBytes = 5_000, DiskTotalBytes = 9_000, AgentVersion = "1.4.0", AttestationState = AttestationStates.Verified, HeartbeatSeconds = 10, EventsDropped = 2 };
+
+        var results = await _ingest.IngestAsync(
+            [
+                new TelemetryMessage("dev-1", TelemetryKinds.Perf, PerfArrow.Serialize("dev-1", [perf])),
+                new TelemetryMessage("dev-1", TelemetryKinds.Quality, QualityArrow.Serialize("dev-1", [quality])),
+                new TelemetryMessage("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", [health])),
+            ],
+            CancellationToken.None);
+
+        Assert.Equal([1, 1, 1], results.Select(r => r.Accepted));
+        var all = new TelemetryFilter(["dev-1"], null, null, null, null, 100);
+        Assert.Equal([("dev-1", perf)], await _store.QueryPerfAsync(all, CancellationToken.None));
+        Assert.Equal([("dev-1", quality)], await _store.QueryQualityAsync(all, CancellationToken.None));
+        Assert.Equal(health, Assert.Single(await _store.QueryRawAsync(all, CancellationToken.None)).Record);
+    }
+
+    [Fact]
+    public async Task IngestAsync_SequenceStoredUnderOneKindSentUnderAnother_ReplayedAndCountedOnce()
+    {
+        await _ingest.IngestAsync(
+            [
+                new TelemetryMessage("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", [Report(1, 10)])),
+                new TelemetryMessage("dev-1", TelemetryKinds.Perf, PerfArrow.Serialize("dev-1", [Perf(2, Arms.Control), Perf(3, Arms.Candidate)])),
+            ],
+            CancellationToken.None);
+
+        var results = await _ingest.IngestAsync(
+            [
+                new TelemetryMessage("dev-1", TelemetryKinds.Quality, QualityArrow.Serialize("dev-1", [Quality(1, Arms.Control), Quality(4, Arms.Control)])),
+                new TelemetryMessage("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", [Report(2, 20)])),
+                new TelemetryMessage("dev-1", TelemetryKinds.Perf, PerfArrow.Serialize("dev-1", [Perf(4, Arms.Control)])),
+            ],
+            CancellationToken.None);
+
+        Assert.Equal([(1, 1), (0, 1), (0, 1)], results.Select(r => (r.Accepted, r.Duplicates)));
+        var all = new TelemetryFilter(["dev-1"], null, null, null, null, 100);
+        Assert.Equal([1L], (await _store.QueryRawAsync(all, CancellationToken.None)).Select(p => p.Record.Sequence));
+        Assert.Equal([2L, 3L], (await _store.QueryPerfAsync(all, CancellationToken.None)).Select(p => p.Record.Sequence));
+        Assert.Equal([4L], (await _store.QueryQualityAsync(all, CancellationToken.None)).Select(p => p.Record.Sequence));
+        Assert.Equal(
+            [(TelemetryRejections.ReplayedSequence, 3L)],
+            (await _store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.Reason, r.Count)));
+    }
+
+    [Fact]
     public async Task IngestAsync_BatchForAnotherDevice_StoresNothing()
     {
-        var result = await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, TelemetryArrow.Serialize("dev-2", [Report(1, 10)]), CancellationToken.None);
+        var result = await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-2", [Report(1, 10)]), CancellationToken.None);
 
         Assert.NotNull(result.RejectedBecause);
         Assert.Equal(1, _ingest.Rejected);
@@ -167,9 +217,9 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task IngestAsync_Rejections_PersistPerDeviceAndReasonAcrossRestarts()
     {
-        await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, "garbage"u8.ToArray(), CancellationToken.None);
-        await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, "garbage"u8.ToArray(), CancellationToken.None);
-        await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, TelemetryArrow.Serialize("dev-2", [Report(1, 10)]), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, "garbage"u8.ToArray(), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, "garbage"u8.ToArray(), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-2", [Report(1, 10)]), CancellationToken.None);
 
         var reopened = new SqliteStore(_database.Path);
         var rejections = await reopened.ListRejectionsAsync(CancellationToken.None);
@@ -192,6 +242,10 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     {
         await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20), Report(7, 70)], Now, CancellationToken.None);
         _database.Scalar(
+            "DROP TABLE telemetry_perf; DROP TABLE telemetry_quality; DROP INDEX telemetry_by_received; " +
+            "ALTER TABLE telemetry DROP COLUMN disk_free_bytes; ALTER TABLE telemetry DROP COLUMN disk_total_bytes; ALTER TABLE telemetry DROP COLUMN agent_version; " +
+            "ALTER TABLE telemetry DROP COLUMN attestation_state; ALTER TABLE telemetry DROP COLUMN heartbeat_seconds; ALTER TABLE telemetry DROP COLUMN events_dropped; " +
+            "ALTER TABLE telemetry DROP COLUMN feedback_unmatched; ALTER TABLE telemetry DROP COLUMN feedback_malformed; " +
             "DROP TABLE rollouts; DROP TABLE telemetry_minutes; DROP TABLE telemetry_rejections; DROP TABLE telemetry_watermarks; DROP INDEX telemetry_by_time; " +
             "ALTER TABLE telemetry DROP COLUMN latency_p95_ms; ALTER TABLE telemetry DROP COLUMN queue_depth; " +
             "ALTER TABLE telemetry DROP COLUMN queue_bytes; ALTER TABLE telemetry DROP COLUMN reports_shed; PRAGMA user_version = 5; SELECT 0;");
@@ -203,6 +257,34 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         Assert.Equal([(Now, 30L, 2L), (Now.AddMinutes(1), 70L, 1L)], minutes.Select(m => (m.Minute, m.EventsIn, m.Reports)));
         Assert.Equal(100, Assert.Single(await migrated.SummarizeAsync("dev-1", CancellationToken.None)).Latest.EventsIn);
     }
+
+    private static PerfRecord Perf(long sequence, string arm) => new(
+        sequence, Now.AddSeconds(sequence * 10), 10_000, "m", "1", "sha256:" + new string('b', 64), arm,
+        120, 100, 5, 10, 5, 0.8, 2.5, 4.75, 9.125, 1.1, new byte[] { 0x1c, 0x84, 0x93, 0x14, 7 }, 4, 25.0, 64, [1, 0, 0, 1, 0, 0, 2]);
+
+    private static QualityRecord Quality(long sequence, string arm) => new(
+        sequence, Now.AddSeconds(sequence * 10), "m", "1", "sha256:" + new string('c', 64), arm,
+        Scores: 200,
+        ScoreMean: 0.125,
+        ScoreBinEdges: [0, 0.5, 1.0],
+        ScoreHistogram: [150, 50],
+        FeatureNames: ["temperature_c", "rpm"],
+        FeatureCount: [20, 20],
+        FeatureMean: [51.5, 1460],
+        FeatureVariance: [4.25, 100],
+        FeatureMin: [45, 1400],
+        FeatureMax: [60.5, 1500],
+        FeaturePsi: [0.02, null],
+        FeatureDecileCounts: [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20],
+        DriftPsiMax: 0.02,
+        Labelled: 10,
+        TruePositives: 2,
+        FalsePositives: 1,
+        TrueNegatives: 6,
+        FalseNegatives: 1,
+        ErrorSum: 0,
+        AbsoluteErrorSum: 0,
+        SquaredErrorSum: 0);
 
     private static TelemetryRecord Report(long sequence, long eventsIn) =>
         new(sequence, Now.AddSeconds(sequence * 10), "m", "1", null, eventsIn, eventsIn, 0, 0, 1, 2, 3, 10, 1024);

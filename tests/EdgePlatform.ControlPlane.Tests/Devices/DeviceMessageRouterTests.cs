@@ -27,9 +27,13 @@ public sealed class DeviceMessageRouterTests : IDisposable
     [Fact]
     public async Task RouteAsync_TelemetryTopic_IngestsUnderTheTopicsKind()
     {
-        await _router.RouteAsync("devices/dev-1/telemetry/quality", TelemetryIngestServiceTests.Batch("dev-1", 5), CancellationToken.None);
+        await _router.RouteAsync("devices/dev-1/telemetry/health", TelemetryIngestServiceTests.Batch("dev-1", 5), CancellationToken.None);
+        await _router.RouteAsync("devices/dev-1/telemetry/quality", TelemetryIngestServiceTests.Batch("dev-1", 6), CancellationToken.None);
 
-        Assert.Equal(TelemetryKinds.Quality, _store.Telemetry[("dev-1", 5)].Kind);
+        // A health batch on the quality topic is not Arrow of the quality schema.
+        Assert.Equal(TelemetryKinds.Health, _store.Telemetry[("dev-1", 5)].Kind);
+        Assert.False(_store.Telemetry.ContainsKey(("dev-1", 6)));
+        Assert.Equal(1, _store.Rejections[("dev-1", TelemetryRejections.Malformed)]);
     }
 
     [Fact]

@@ -14,6 +14,9 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
     private readonly List<ModelRecord> _models = [];
     private readonly List<DeploymentInfo> _deployments = [];
     private readonly ConcurrentDictionary<(string Device, long Sequence), (string Kind, TelemetryRecord Record)> _telemetry = new();
+
+    // Sequences of perf and quality records; health ones are the keys of _telemetry.
+    private readonly ConcurrentDictionary<(string Device, long Sequence), string> _sequences = new();
     private readonly ConcurrentDictionary<(string Device, string Reason), long> _rejections = new();
 
     public IReadOnlyList<DeploymentInfo> Deployments => _deployments;
@@ -133,15 +136,18 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         }
     }
 
-    public async Task<IReadOnlyList<IReadOnlyList<TelemetryRecord>>> WriteTelemetryAsync(TelemetryWrite write, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<StoredTelemetry>> WriteTelemetryAsync(TelemetryWrite write, CancellationToken cancellationToken)
     {
-        var stored = new List<IReadOnlyList<TelemetryRecord>>();
+        var stored = new List<StoredTelemetry>();
         foreach (var batch in write.Batches)
         {
-            var added = batch.Records.Where(record => _telemetry.TryAdd((batch.DeviceId, record.Sequence), (batch.Kind, record))).ToList();
-            if (added.Count < batch.Records.Count)
+            var added = new StoredTelemetry(
+                [.. batch.Records.Where(record => !_sequences.ContainsKey((batch.DeviceId, record.Sequence)) && _telemetry.TryAdd((batch.DeviceId, record.Sequence), (batch.Kind, record)))],
+                [.. batch.Perf.Where(record => _sequences.TryAdd((batch.DeviceId, record.Sequence), batch.Kind) && !_telemetry.ContainsKey((batch.DeviceId, record.Sequence)))],
+                [.. batch.Quality.Where(record => _sequences.TryAdd((batch.DeviceId, record.Sequence), batch.Kind) && !_telemetry.ContainsKey((batch.DeviceId, record.Sequence)))]);
+            if (added.Count < batch.Count)
             {
-                CountRejection(batch.DeviceId, TelemetryRejections.ReplayedSequence, batch.Records.Count - added.Count);
+                CountRejection(batch.DeviceId, TelemetryRejections.ReplayedSequence, batch.Count - added.Count);
             }
 
             await Update(batch.DeviceId, d => d with { LastSeen = write.ReceivedAt }).ConfigureAwait(false);
@@ -180,6 +186,12 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
     }
 
     public TelemetryFilter? LastFilter { get; private set; }
+
+    public Task<IReadOnlyList<(string DeviceId, PerfRecord Record)>> QueryPerfAsync(TelemetryFilter filter, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("not needed by these tests");
+
+    public Task<IReadOnlyList<(string DeviceId, QualityRecord Record)>> QueryQualityAsync(TelemetryFilter filter, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("not needed by these tests");
 
     public Task<long> PruneTelemetryAsync(DateTimeOffset rawBefore, DateTimeOffset rollupsBefore, CancellationToken cancellationToken) =>
         throw new NotSupportedException("not needed by these tests");
