@@ -265,6 +265,25 @@ internal static class SqliteMigrations
         ) WITHOUT ROWID;
         CREATE INDEX telemetry_quality_by_time ON telemetry_quality (ts);
         CREATE INDEX telemetry_quality_by_received ON telemetry_quality (received_at);
+        CREATE TABLE telemetry_perf_minutes (
+            device_id TEXT NOT NULL,
+            minute TEXT NOT NULL,
+            model_name TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            arm TEXT NOT NULL,
+            records INTEGER NOT NULL,
+            events_in INTEGER NOT NULL,
+            events_scored INTEGER NOT NULL,
+            errors INTEGER NOT NULL,
+            dead_lettered INTEGER NOT NULL,
+            dropped INTEGER NOT NULL,
+            batches INTEGER NOT NULL,
+            latency_max_ms REAL NOT NULL,
+            latency_histogram BLOB NOT NULL,
+            last_sequence INTEGER NOT NULL,
+            PRIMARY KEY (device_id, minute, model_name, model_version, arm)
+        ) WITHOUT ROWID;
+        CREATE INDEX telemetry_perf_minutes_by_time ON telemetry_perf_minutes (minute);
         """,
     ];
 

@@ -47,6 +47,11 @@ public sealed partial class SqliteStore
             }
 
             var perf = batch.Perf.Where(r => r.Sequence > prunedThrough && writer.Insert(batch.DeviceId, r)).ToList();
+            foreach (var record in perf)
+            {
+                writer.AddToMinute(batch.DeviceId, record);
+            }
+
             var quality = batch.Quality.Where(r => r.Sequence > prunedThrough && writer.Insert(batch.DeviceId, r)).ToList();
             var added = new StoredTelemetry(health, perf, quality);
             if (batch.Count > added.Count)
@@ -96,6 +101,34 @@ public sealed partial class SqliteStore
         return [.. rows.Select(r => (r.DeviceId, r.ToRecord()))];
     }
 
+    public async Task<IReadOnlyList<PerfMinute>> QueryPerfMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var connection = Open();
+
+        // A range that starts mid-minute includes that minute's rollup.
+        var byMinute = filter with { From = filter.From is { } from ? MinuteOf(from) : null };
+        var rows = await connection.QueryAsync<PerfMinuteRow>(new CommandDefinition(
+            $"SELECT * FROM telemetry_perf_minutes WHERE {FilterSql(byMinute, "minute", "model_name", "model_version")} ORDER BY minute, model_name, model_version, arm",
+            FilterParameters(byMinute),
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+        // Devices' rollups of one minute, version and arm merge into one: counters add, histograms add.
+        return [.. rows
+            .GroupBy(r => (r.Minute, r.ModelName, r.ModelVersion, r.Arm))
+            .Take(filter.Limit)
+            .Select(g =>
+            {
+                var histogram = Telemetry.LatencyHistograms.Merge(g.Select(r => (ReadOnlyMemory<byte>)r.LatencyHistogram));
+                return new PerfMinute(
+                    ParseTime(g.Key.Minute), g.Key.ModelName, g.Key.ModelVersion, g.Key.Arm, g.Select(r => r.DeviceId).Distinct(StringComparer.Ordinal).Count(),
+                    g.Sum(r => r.Records), g.Sum(r => r.EventsIn), g.Sum(r => r.EventsScored), g.Sum(r => r.Errors), g.Sum(r => r.DeadLettered),
+                    g.Sum(r => r.Dropped), g.Sum(r => r.Batches), histogram?.TotalCount ?? 0,
+                    Telemetry.LatencyHistograms.PercentileMs(histogram, 50), Telemetry.LatencyHistograms.PercentileMs(histogram, 95),
+                    Telemetry.LatencyHistograms.PercentileMs(histogram, 99), g.Max(r => r.LatencyMaxMs));
+            })];
+    }
+
     private static T[] FromListJson<T>(string json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T[]> typeInfo) =>
         System.Text.Json.JsonSerializer.Deserialize(json, typeInfo) ?? throw new InvalidDataException("stored list is null");
 
@@ -130,6 +163,24 @@ public sealed partial class SqliteStore
             Sequence, ParseTime(Ts), IntervalMs, ModelName, ModelVersion, ModelDigest, Arm, EventsIn, EventsScored, Errors, DeadLettered, Dropped,
             LatencyP50Ms, LatencyP95Ms, LatencyP99Ms, LatencyMaxMs, LatencyMeanMs, LatencyHistogram, Batches, BatchSizeMean, BatchSizeMax,
             FromListJson(BatchSizeHistogram, StorageJsonContext.Default.Int64Array));
+    }
+
+    private sealed class PerfMinuteRow
+    {
+        public string DeviceId { get; set; } = "";
+        public string Minute { get; set; } = "";
+        public string ModelName { get; set; } = "";
+        public string ModelVersion { get; set; } = "";
+        public string Arm { get; set; } = "";
+        public long Records { get; set; }
+        public long EventsIn { get; set; }
+        public long EventsScored { get; set; }
+        public long Errors { get; set; }
+        public long DeadLettered { get; set; }
+        public long Dropped { get; set; }
+        public long Batches { get; set; }
+        public double LatencyMaxMs { get; set; }
+        public byte[] LatencyHistogram { get; set; } = [];
     }
 
     private sealed class QualityRow
@@ -188,6 +239,8 @@ public sealed partial class SqliteStore
         private readonly SqliteCommand _watermark;
         private readonly SqliteCommand _insert;
         private readonly SqliteCommand _perf;
+        private readonly SqliteCommand _perfMinuteHistogram;
+        private readonly SqliteCommand _perfMinute;
         private readonly SqliteCommand _quality;
         private readonly SqliteCommand _minute;
         private readonly SqliteCommand _rejection;
@@ -221,6 +274,30 @@ public sealed partial class SqliteStore
                     $events_in, $events_scored, $errors, $dead_lettered, $dropped, $p50, $p95, $p99, $max,
                     $mean, $histogram, $batches, $batch_mean, $batch_max, $batch_histogram
                 """ + NotUnderAnotherKind("telemetry_perf"));
+            _perfMinuteHistogram = Command(
+                connection,
+                transaction,
+                "SELECT latency_histogram FROM telemetry_perf_minutes WHERE device_id = $device AND minute = $minute AND model_name = $model_name AND model_version = $model_version AND arm = $arm");
+            _perfMinute = Command(
+                connection,
+                transaction,
+                """
+                INSERT INTO telemetry_perf_minutes (device_id, minute, model_name, model_version, arm, records, events_in, events_scored, errors,
+                    dead_lettered, dropped, batches, latency_max_ms, latency_histogram, last_sequence)
+                VALUES ($device, $minute, $model_name, $model_version, $arm, 1, $events_in, $events_scored, $errors,
+                    $dead_lettered, $dropped, $batches, $max, $histogram, $sequence)
+                ON CONFLICT (device_id, minute, model_name, model_version, arm) DO UPDATE SET
+                    records = records + 1,
+                    events_in = events_in + excluded.events_in,
+                    events_scored = events_scored + excluded.events_scored,
+                    errors = errors + excluded.errors,
+                    dead_lettered = dead_lettered + excluded.dead_lettered,
+                    dropped = dropped + excluded.dropped,
+                    batches = batches + excluded.batches,
+                    latency_max_ms = max(latency_max_ms, excluded.latency_max_ms),
+                    latency_histogram = excluded.latency_histogram,
+                    last_sequence = max(last_sequence, excluded.last_sequence)
+                """);
             _quality = Command(
                 connection,
                 transaction,
@@ -350,6 +427,40 @@ public sealed partial class SqliteStore
             return _perf.ExecuteNonQuery() == 1;
         }
 
+        /// <summary>
+        /// Adds a new perf record to its device's minute of its version and arm: counters summed,
+        /// the latency histogram merged with the minute's, so the minute's percentiles are true ones.
+        /// </summary>
+        public void AddToMinute(string deviceId, PerfRecord record)
+        {
+            var minute = Time(MinuteOf(record.Timestamp));
+            var lookup = _perfMinuteHistogram.Parameters;
+            lookup["$device"].Value = deviceId;
+            lookup["$minute"].Value = minute;
+            lookup["$model_name"].Value = record.ModelName;
+            lookup["$model_version"].Value = record.ModelVersion;
+            lookup["$arm"].Value = record.Arm;
+            var held = _perfMinuteHistogram.ExecuteScalar() as byte[] ?? [];
+            var merged = Telemetry.LatencyHistograms.Merge([held, record.LatencyHistogram]);
+
+            var p = _perfMinute.Parameters;
+            p["$device"].Value = deviceId;
+            p["$minute"].Value = minute;
+            p["$model_name"].Value = record.ModelName;
+            p["$model_version"].Value = record.ModelVersion;
+            p["$arm"].Value = record.Arm;
+            p["$events_in"].Value = record.EventsIn;
+            p["$events_scored"].Value = record.EventsScored;
+            p["$errors"].Value = record.Errors;
+            p["$dead_lettered"].Value = record.DeadLettered;
+            p["$dropped"].Value = record.Dropped;
+            p["$batches"].Value = record.Batches;
+            p["$max"].Value = record.LatencyMaxMs;
+            p["$histogram"].Value = merged is null ? Array.Empty<byte>() : Telemetry.LatencyHistograms.Encode(merged);
+            p["$sequence"].Value = record.Sequence;
+            _perfMinute.ExecuteNonQuery();
+        }
+
         /// <summary>False when the device already has a record of any kind with this sequence.</summary>
         public bool Insert(string deviceId, QualityRecord record)
         {
@@ -428,6 +539,8 @@ public sealed partial class SqliteStore
             _watermark.Dispose();
             _insert.Dispose();
             _perf.Dispose();
+            _perfMinuteHistogram.Dispose();
+            _perfMinute.Dispose();
             _quality.Dispose();
             _minute.Dispose();
             _rejection.Dispose();

@@ -326,7 +326,10 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         }
 
         await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM telemetry_minutes WHERE minute < @rollups", new { rollups = Time(rollupsBefore) }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            "DELETE FROM telemetry_minutes WHERE minute < @rollups; DELETE FROM telemetry_perf_minutes WHERE minute < @rollups",
+            new { rollups = Time(rollupsBefore) },
+            transaction,
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return deleted;
     }
@@ -346,6 +349,7 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
                 filter.DeviceIds is null ? null : "device_id IN @DeviceIds",
                 filter.ModelName is null ? null : $"{modelNameColumn} = @ModelName",
                 filter.ModelVersion is null ? null : $"{modelVersionColumn} = @ModelVersion",
+                filter.Arm is null ? null : "arm = @Arm",
                 filter.From is null ? null : $"{timeColumn} >= @From",
                 filter.To is null ? null : $"{timeColumn} < @To",
             }.Where(clause => clause is not null));
@@ -355,6 +359,7 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         DeviceIds = filter.DeviceIds?.ToArray() ?? [],
         filter.ModelName,
         filter.ModelVersion,
+        filter.Arm,
         From = filter.From is { } from ? Time(from) : null,
         To = filter.To is { } to ? Time(to) : null,
         filter.Limit,

@@ -72,6 +72,12 @@ public interface ITelemetryStore
     /// <summary>Raw perf records (per model version and arm) matching the filter, oldest first.</summary>
     Task<IReadOnlyList<(string DeviceId, PerfRecord Record)>> QueryPerfAsync(TelemetryFilter filter, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Per-minute perf rollups of the selected devices, one per minute, model version and arm,
+    /// merged across the devices, oldest first.
+    /// </summary>
+    Task<IReadOnlyList<PerfMinute>> QueryPerfMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken);
+
     /// <summary>Raw quality records (per model version and arm) matching the filter, oldest first.</summary>
     Task<IReadOnlyList<(string DeviceId, QualityRecord Record)>> QueryQualityAsync(TelemetryFilter filter, CancellationToken cancellationToken);
 
@@ -144,7 +150,11 @@ public sealed record TelemetryFilter(
     string? ModelVersion,
     DateTimeOffset? From,
     DateTimeOffset? To,
-    int Limit);
+    int Limit)
+{
+    /// <summary>The experiment arm (perf and quality only); null matches both.</summary>
+    public string? Arm { get; init; }
+}
 
 public interface ITrainingStore
 {

@@ -16,7 +16,8 @@ public sealed partial class TelemetryIngestService(
     ITelemetryStore store,
     TelemetryMetrics metrics,
     TimeProvider timeProvider,
-    ILogger<TelemetryIngestService> logger)
+    ILogger<TelemetryIngestService> logger,
+    ILatencyHistogramCheck? histograms = null)
 {
     private long _accepted;
     private long _duplicates;
@@ -51,7 +52,7 @@ public sealed partial class TelemetryIngestService(
         var rejections = new List<TelemetryRejection>();
         for (var i = 0; i < messages.Count; i++)
         {
-            var rejection = Check(messages[i], enrolled, out var batch);
+            var rejection = Check(messages[i], enrolled, histograms, out var batch);
             if (rejection is not null)
             {
                 rejections.Add(rejection);
@@ -117,7 +118,7 @@ public sealed partial class TelemetryIngestService(
 
     private static bool IsKnownKind(string kind) => kind is TelemetryKinds.Health or TelemetryKinds.Perf or TelemetryKinds.Quality;
 
-    private static TelemetryRejection? Check(TelemetryMessage message, IReadOnlySet<string> enrolled, out DeviceTelemetry? batch)
+    private static TelemetryRejection? Check(TelemetryMessage message, IReadOnlySet<string> enrolled, ILatencyHistogramCheck? histograms, out DeviceTelemetry? batch)
     {
         batch = null;
         var device = message.TopicDeviceId;
@@ -145,6 +146,15 @@ public sealed partial class TelemetryIngestService(
         {
             batch = null;
             return new TelemetryRejection(device, TelemetryRejections.ForeignDevice, 1, $"batch names device '{named}', not the topic's");
+        }
+
+        foreach (var record in batch.Perf)
+        {
+            if (histograms?.Problem(record.LatencyHistogram) is { } problem)
+            {
+                batch = null;
+                return new TelemetryRejection(device, TelemetryRejections.Malformed, 1, $"malformed batch: sequence {record.Sequence}: latency_histogram: {problem}");
+            }
         }
 
         return null;

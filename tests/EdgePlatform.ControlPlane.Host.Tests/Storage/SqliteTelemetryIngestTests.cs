@@ -18,7 +18,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     public SqliteTelemetryIngestTests()
     {
         _store = new SqliteStore(_database.Path);
-        _ingest = new TelemetryIngestService(_store, _store, new TelemetryMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<TelemetryIngestService>.Instance);
+        _ingest = new TelemetryIngestService(_store, _store, new TelemetryMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<TelemetryIngestService>.Instance, new EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Check());
     }
 
     public Task InitializeAsync() =>
@@ -161,6 +161,56 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task QueryPerfMinutesAsync_HistogramsOfTwoDevices_PercentilesAreThoseOfAllTheirLatencies()
+    {
+        await _store.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+
+        // dev-1: 1,000 fast latencies (0.1 ms to 1.0 ms); dev-2: 100 slow ones (40 ms to 50 ms). A
+        // maximum of the devices' percentiles would put the minute's p50 at dev-2's 45 ms.
+        var fast = Enumerable.Range(0, 1000).Select(i => 100L + (900L * i / 999)).ToList();
+        var slow = Enumerable.Range(0, 100).Select(i => 40_000L + (10_000L * i / 99)).ToList();
+        var union = fast.Concat(slow).Order().ToList();
+        await _ingest.IngestAsync(
+            [
+                new TelemetryMessage("dev-1", TelemetryKinds.Perf, PerfArrow.Serialize("dev-1", [Perf(1, Arms.Control) with { LatencyHistogram = Histogram(fast[..500]) }])),
+                new TelemetryMessage("dev-1", TelemetryKinds.Perf, PerfArrow.Serialize("dev-1", [Perf(2, Arms.Control) with { LatencyHistogram = Histogram(fast[500..]) }])),
+                new TelemetryMessage("dev-2", TelemetryKinds.Perf, PerfArrow.Serialize("dev-2", [Perf(1, Arms.Control) with { LatencyHistogram = Histogram(slow) }])),
+                new TelemetryMessage("dev-2", TelemetryKinds.Perf, PerfArrow.Serialize("dev-2", [Perf(3, Arms.Candidate) with { LatencyHistogram = Histogram(slow) }])),
+            ],
+            CancellationToken.None);
+
+        var all = new TelemetryFilter(["dev-1", "dev-2"], null, null, null, null, 100);
+        var control = Assert.Single(await _store.QueryPerfMinutesAsync(all with { Arm = Arms.Control }, CancellationToken.None));
+
+        Assert.Equal((2, 3L, 1100L), (control.Devices, control.Records, control.LatencyCount));
+        Assert.Equal(3 * 120L, control.EventsIn);
+        foreach (var (percentile, measured) in new[] { (50.0, control.LatencyP50Ms), (95.0, control.LatencyP95Ms), (99.0, control.LatencyP99Ms) })
+        {
+            // The value at the percentile of the union of samples, within HdrHistogram's three significant digits.
+            var exact = union[(int)Math.Ceiling(percentile / 100 * union.Count) - 1] / 1000.0;
+            Assert.InRange(measured, exact * 0.999, exact * 1.001);
+        }
+
+        Assert.Equal(Arms.Candidate, Assert.Single(await _store.QueryPerfMinutesAsync(all with { Arm = Arms.Candidate }, CancellationToken.None)).Arm);
+        Assert.Equal(2, (await _store.QueryPerfMinutesAsync(all, CancellationToken.None)).Count);
+    }
+
+    [Fact]
+    public async Task IngestAsync_PerfRecordWithAnUnreadableHistogram_RefusedAsMalformedWhileTheRestIsStored()
+    {
+        var results = await _ingest.IngestAsync(
+            [
+                new TelemetryMessage("dev-1", TelemetryKinds.Perf, PerfArrow.Serialize("dev-1", [Perf(1, Arms.Control) with { LatencyHistogram = new byte[] { 0x1c, 0x84, 0x93, 0x14, 7 } }])),
+                new TelemetryMessage("dev-1", TelemetryKinds.Perf, PerfArrow.Serialize("dev-1", [Perf(2, Arms.Control)])),
+            ],
+            CancellationToken.None);
+
+        Assert.Contains("sequence 1: latency_histogram:", results[0].RejectedBecause, StringComparison.Ordinal);
+        Assert.Equal(1, results[1].Accepted);
+        Assert.Equal([2L], (await _store.QueryPerfAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 10), CancellationToken.None)).Select(p => p.Record.Sequence));
+    }
+
+    [Fact]
     public async Task IngestAsync_BatchForAnotherDevice_StoresNothing()
     {
         var result = await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-2", [Report(1, 10)]), CancellationToken.None);
@@ -242,7 +292,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     {
         await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20), Report(7, 70)], Now, CancellationToken.None);
         _database.Scalar(
-            "DROP TABLE telemetry_perf; DROP TABLE telemetry_quality; DROP INDEX telemetry_by_received; " +
+            "DROP TABLE telemetry_perf; DROP TABLE telemetry_quality; DROP TABLE telemetry_perf_minutes; DROP INDEX telemetry_by_received; " +
             "ALTER TABLE telemetry DROP COLUMN disk_free_bytes; ALTER TABLE telemetry DROP COLUMN disk_total_bytes; ALTER TABLE telemetry DROP COLUMN agent_version; " +
             "ALTER TABLE telemetry DROP COLUMN attestation_state; ALTER TABLE telemetry DROP COLUMN heartbeat_seconds; ALTER TABLE telemetry DROP COLUMN events_dropped; " +
             "ALTER TABLE telemetry DROP COLUMN feedback_unmatched; ALTER TABLE telemetry DROP COLUMN feedback_malformed; " +
@@ -258,9 +308,20 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         Assert.Equal(100, Assert.Single(await migrated.SummarizeAsync("dev-1", CancellationToken.None)).Latest.EventsIn);
     }
 
+    private static byte[] Histogram(IEnumerable<long> micros)
+    {
+        var histogram = new HdrHistogram.LongHistogram(1, 60_000_000, 3);
+        foreach (var value in micros)
+        {
+            histogram.RecordValue(value);
+        }
+
+        return EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Encode(histogram);
+    }
+
     private static PerfRecord Perf(long sequence, string arm) => new(
         sequence, Now.AddSeconds(sequence * 10), 10_000, "m", "1", "sha256:" + new string('b', 64), arm,
-        120, 100, 5, 10, 5, 0.8, 2.5, 4.75, 9.125, 1.1, new byte[] { 0x1c, 0x84, 0x93, 0x14, 7 }, 4, 25.0, 64, [1, 0, 0, 1, 0, 0, 2]);
+        120, 100, 5, 10, 5, 0.8, 2.5, 4.75, 9.125, 1.1, Histogram([800, 2500, 4750]), 4, 25.0, 64, [1, 0, 0, 1, 0, 0, 2]);
 
     private static QualityRecord Quality(long sequence, string arm) => new(
         sequence, Now.AddSeconds(sequence * 10), "m", "1", "sha256:" + new string('c', 64), arm,

@@ -190,6 +190,12 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
     public Task<IReadOnlyList<(string DeviceId, PerfRecord Record)>> QueryPerfAsync(TelemetryFilter filter, CancellationToken cancellationToken) =>
         throw new NotSupportedException("not needed by these tests");
 
+    public Task<IReadOnlyList<PerfMinute>> QueryPerfMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken)
+    {
+        LastFilter = filter;
+        return Task.FromResult<IReadOnlyList<PerfMinute>>([]);
+    }
+
     public Task<IReadOnlyList<(string DeviceId, QualityRecord Record)>> QueryQualityAsync(TelemetryFilter filter, CancellationToken cancellationToken) =>
         throw new NotSupportedException("not needed by these tests");
 
