@@ -59,9 +59,12 @@ public static class LatencyHistograms
         }
     }
 
-    /// <summary>The check ingest runs on every perf record's histogram.</summary>
-    public sealed class Check : EdgePlatform.ControlPlane.Telemetry.ILatencyHistogramCheck
+    /// <summary>What ingest and the fleet metrics read of perf records' histograms.</summary>
+    public sealed class Reader : EdgePlatform.ControlPlane.Telemetry.ILatencyHistograms
     {
+        public IEnumerable<(double Ms, long Count)> Values(ReadOnlyMemory<byte> encoded) =>
+            encoded.IsEmpty ? [] : Decode(encoded).RecordedValues().Select(v => (v.ValueIteratedTo / 1000.0, v.CountAtValueIteratedTo));
+
         public string? Problem(ReadOnlyMemory<byte> encoded)
         {
             if (encoded.IsEmpty)

@@ -17,7 +17,7 @@ public sealed partial class TelemetryIngestService(
     TelemetryMetrics metrics,
     TimeProvider timeProvider,
     ILogger<TelemetryIngestService> logger,
-    ILatencyHistogramCheck? histograms = null)
+    ILatencyHistograms? histograms = null)
 {
     private long _accepted;
     private long _duplicates;
@@ -85,7 +85,8 @@ public sealed partial class TelemetryIngestService(
             var accepted = stored[outcomes[i].Batch];
             var duplicates = batch.Count - accepted.Count;
             metrics.Accepted(accepted.Health);
-            metrics.AcceptedPerVersion(accepted.Perf.Count + accepted.Quality.Count);
+            metrics.Accepted(accepted.Perf, histograms);
+            metrics.Accepted(accepted.Quality, batch.DeviceId);
             Interlocked.Add(ref _accepted, accepted.Count);
             Interlocked.Add(ref _duplicates, duplicates);
             if (duplicates > 0)
@@ -118,7 +119,7 @@ public sealed partial class TelemetryIngestService(
 
     private static bool IsKnownKind(string kind) => kind is TelemetryKinds.Health or TelemetryKinds.Perf or TelemetryKinds.Quality;
 
-    private static TelemetryRejection? Check(TelemetryMessage message, IReadOnlySet<string> enrolled, ILatencyHistogramCheck? histograms, out DeviceTelemetry? batch)
+    private static TelemetryRejection? Check(TelemetryMessage message, IReadOnlySet<string> enrolled, ILatencyHistograms? histograms, out DeviceTelemetry? batch)
     {
         batch = null;
         var device = message.TopicDeviceId;

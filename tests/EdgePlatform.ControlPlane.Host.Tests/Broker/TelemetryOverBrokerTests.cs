@@ -42,7 +42,7 @@ public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClas
             stats!.Rejections.Where(r => r.DeviceId == Device).Select(r => (r.Reason, r.Count)));
 
         // The same counts reach Prometheus, behind the API's tokens.
-        var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        var metrics = await MetricsAsync(http, "reason=\"malformed\"");
         Assert.Contains("edgeplatform_telemetry_rejections_total{", metrics, StringComparison.Ordinal);
         Assert.Contains("reason=\"malformed\"", metrics, StringComparison.Ordinal);
         Assert.Contains("edgeplatform_fleet_events_total{", metrics, StringComparison.Ordinal);
@@ -104,6 +104,15 @@ public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClas
             }
         }
 
+        // Fleet series per model version and arm reach Prometheus.
+        var metrics = await MetricsAsync(http, "arm=\"candidate\"");
+        foreach (var series in new[] { "edgeplatform_model_events_total{", "edgeplatform_model_latency_milliseconds_bucket{", "edgeplatform_model_labelled_total{", "edgeplatform_model_drift_psi_max{" })
+        {
+            Assert.True(metrics.Contains(series, StringComparison.Ordinal), $"no {series} in\n{metrics}");
+        }
+
+        Assert.Contains("arm=\"candidate\"", metrics, StringComparison.Ordinal);
+
         using var bad = await http.GetAsync(new Uri("/api/v1/telemetry?kind=events", UriKind.Relative));
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Contains("kind", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
@@ -135,6 +144,25 @@ public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClas
     private static async Task<DeviceTelemetrySummary?> SummaryAsync(HttpClient http, string deviceId) =>
         (await http.GetFromJsonAsync(new Uri($"/api/v1/telemetry/summary?device={deviceId}", UriKind.Relative), ContractsJsonContext.Default.IReadOnlyListDeviceTelemetrySummary))!
             .SingleOrDefault();
+
+    /// <summary>
+    /// /metrics once it shows <paramref name="expected"/>: the exporter serves a scrape from its
+    /// cache for a moment, so a scrape right after another test's may not hold this test's data yet.
+    /// </summary>
+    private static async Task<string> MetricsAsync(HttpClient http, string expected)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (true)
+        {
+            var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            if (metrics.Contains(expected, StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            {
+                return metrics;
+            }
+
+            await Task.Delay(100);
+        }
+    }
 
     private static Task<TelemetryQueryResult?> QueryAsync(HttpClient http, string query) =>
         http.GetFromJsonAsync(new Uri($"/api/v1/telemetry?{query}", UriKind.Relative), ContractsJsonContext.Default.TelemetryQueryResult);

@@ -18,7 +18,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     public SqliteTelemetryIngestTests()
     {
         _store = new SqliteStore(_database.Path);
-        _ingest = new TelemetryIngestService(_store, _store, new TelemetryMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<TelemetryIngestService>.Instance, new EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Check());
+        _ingest = new TelemetryIngestService(_store, _store, new TelemetryMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<TelemetryIngestService>.Instance, new EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Reader());
     }
 
     public Task InitializeAsync() =>
