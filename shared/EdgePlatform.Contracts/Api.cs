@@ -146,6 +146,8 @@ public sealed record TelemetryQueryResult(string Resolution, IReadOnlyList<Telem
     public IReadOnlyList<PerfPoint> Perf { get; init; } = [];
 
     public IReadOnlyList<QualityPoint> Quality { get; init; } = [];
+
+    public IReadOnlyList<QualityMinute> QualityMinutes { get; init; } = [];
 }
 
 /// <summary>One stored perf record (one model version and arm of one device for one interval).</summary>
@@ -153,6 +155,37 @@ public sealed record PerfPoint(string DeviceId, PerfRecord Record);
 
 /// <summary>One stored quality record (one model version and arm of one device for one interval).</summary>
 public sealed record QualityPoint(string DeviceId, QualityRecord Record);
+
+/// <summary>
+/// Quality of one model version on one arm within one minute, over every device the query
+/// selected: scores, score histogram, labelled outcomes and errors summed; each feature's count,
+/// mean and population variance combined exactly from the records' moments, minimum and maximum
+/// kept, decile counts summed, and PSI as the largest of the records' PSI.
+/// </summary>
+public sealed record QualityMinute(
+    DateTimeOffset Minute,
+    string ModelName,
+    string ModelVersion,
+    string Arm,
+    int Devices,
+    long Records,
+    long Scores,
+    double ScoreMean,
+    IReadOnlyList<double> ScoreBinEdges,
+    IReadOnlyList<long> ScoreHistogram,
+    IReadOnlyList<QualityFeatureMinute> Features,
+    double? DriftPsiMax,
+    long Labelled,
+    long TruePositives,
+    long FalsePositives,
+    long TrueNegatives,
+    long FalseNegatives,
+    double ErrorSum,
+    double AbsoluteErrorSum,
+    double SquaredErrorSum);
+
+/// <summary>One feature within a <see cref="QualityMinute"/>; <see cref="DecileCounts"/> are the observed values in the baseline's bins.</summary>
+public sealed record QualityFeatureMinute(string Name, long Count, double Mean, double Variance, double Min, double Max, double? PsiMax, IReadOnlyList<long> DecileCounts);
 
 /// <summary>
 /// One minute of one model version on one arm, over every device the query selected: counters

@@ -330,6 +330,19 @@ public static class FleetCommands
                         Render.Number(m.LatencyP99Ms), Render.Number(m.LatencyMaxMs),
                     ]));
             }
+            else if (result.Kind == TelemetryKinds.Quality && result.Resolution != "raw")
+            {
+                Render.Table(
+                    ["MINUTE", "MODEL", "ARM", "DEVICES", "SCORES", "SCORE MEAN", "PSI MAX", "FEATURES (MEAN ± SD)", "LABELLED", "ACCURACY"],
+                    result.QualityMinutes.Select(m => (IReadOnlyList<string>)
+                    [
+                        Render.Time(m.Minute), $"{m.ModelName}:{m.ModelVersion}", m.Arm, Render.Number(m.Devices), Render.Number(m.Scores), Render.Number(m.ScoreMean, "0.000"),
+                        m.DriftPsiMax is { } psi ? Render.Number(psi, "0.000") : "-",
+                        string.Join(", ", m.Features.Select(f => $"{f.Name} {Render.Number(f.Mean, "0.##")}±{Render.Number(Math.Sqrt(f.Variance), "0.##")}")),
+                        Render.Number(m.Labelled),
+                        m.Labelled == 0 ? "-" : Render.Number((double)(m.TruePositives + m.TrueNegatives) / m.Labelled, "0.000"),
+                    ]));
+            }
             else if (result.Kind == TelemetryKinds.Quality)
             {
                 Render.Table(

@@ -284,6 +284,16 @@ internal static class SqliteMigrations
             PRIMARY KEY (device_id, minute, model_name, model_version, arm)
         ) WITHOUT ROWID;
         CREATE INDEX telemetry_perf_minutes_by_time ON telemetry_perf_minutes (minute);
+        CREATE TABLE telemetry_quality_minutes (
+            device_id TEXT NOT NULL,
+            minute TEXT NOT NULL,
+            model_name TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            arm TEXT NOT NULL,
+            document TEXT NOT NULL,
+            PRIMARY KEY (device_id, minute, model_name, model_version, arm)
+        ) WITHOUT ROWID;
+        CREATE INDEX telemetry_quality_minutes_by_time ON telemetry_quality_minutes (minute);
         """,
     ];
 

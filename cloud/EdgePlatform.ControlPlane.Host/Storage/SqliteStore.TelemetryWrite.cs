@@ -1,5 +1,6 @@
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Ports;
+using EdgePlatform.ControlPlane.Telemetry;
 using Dapper;
 using Microsoft.Data.Sqlite;
 
@@ -53,6 +54,11 @@ public sealed partial class SqliteStore
             }
 
             var quality = batch.Quality.Where(r => r.Sequence > prunedThrough && writer.Insert(batch.DeviceId, r)).ToList();
+            foreach (var record in quality)
+            {
+                writer.AddToMinute(batch.DeviceId, record);
+            }
+
             var added = new StoredTelemetry(health, perf, quality);
             if (batch.Count > added.Count)
             {
@@ -127,6 +133,21 @@ public sealed partial class SqliteStore
                     Telemetry.LatencyHistograms.PercentileMs(histogram, 50), Telemetry.LatencyHistograms.PercentileMs(histogram, 95),
                     Telemetry.LatencyHistograms.PercentileMs(histogram, 99), g.Max(r => r.LatencyMaxMs));
             })];
+    }
+
+    public async Task<IReadOnlyList<QualityMinute>> QueryQualityMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var connection = Open();
+        var byMinute = filter with { From = filter.From is { } from ? MinuteOf(from) : null };
+        var rows = await connection.QueryAsync<(string DeviceId, string Minute, string ModelName, string ModelVersion, string Arm, string Document)>(new CommandDefinition(
+            $"SELECT device_id, minute, model_name, model_version, arm, document FROM telemetry_quality_minutes WHERE {FilterSql(byMinute, "minute", "model_name", "model_version")} ORDER BY minute, model_name, model_version, arm, device_id",
+            FilterParameters(byMinute),
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows
+            .GroupBy(r => (r.Minute, r.ModelName, r.ModelVersion, r.Arm))
+            .Take(filter.Limit)
+            .Select(g => g.Select(r => FromJson(r.Document, ContractsJsonContext.Default.QualityMinute)).Aggregate((a, b) => QualityRollup.Combine(a, b, sameDevice: false)))];
     }
 
     private static T[] FromListJson<T>(string json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T[]> typeInfo) =>
@@ -241,6 +262,8 @@ public sealed partial class SqliteStore
         private readonly SqliteCommand _perf;
         private readonly SqliteCommand _perfMinuteHistogram;
         private readonly SqliteCommand _perfMinute;
+        private readonly SqliteCommand _qualityMinuteDocument;
+        private readonly SqliteCommand _qualityMinute;
         private readonly SqliteCommand _quality;
         private readonly SqliteCommand _minute;
         private readonly SqliteCommand _rejection;
@@ -297,6 +320,18 @@ public sealed partial class SqliteStore
                     latency_max_ms = max(latency_max_ms, excluded.latency_max_ms),
                     latency_histogram = excluded.latency_histogram,
                     last_sequence = max(last_sequence, excluded.last_sequence)
+                """);
+            _qualityMinuteDocument = Command(
+                connection,
+                transaction,
+                "SELECT document FROM telemetry_quality_minutes WHERE device_id = $device AND minute = $minute AND model_name = $model_name AND model_version = $model_version AND arm = $arm");
+            _qualityMinute = Command(
+                connection,
+                transaction,
+                """
+                INSERT INTO telemetry_quality_minutes (device_id, minute, model_name, model_version, arm, document)
+                VALUES ($device, $minute, $model_name, $model_version, $arm, $document)
+                ON CONFLICT (device_id, minute, model_name, model_version, arm) DO UPDATE SET document = excluded.document
                 """);
             _quality = Command(
                 connection,
@@ -461,6 +496,30 @@ public sealed partial class SqliteStore
             _perfMinute.ExecuteNonQuery();
         }
 
+        /// <summary>Adds a new quality record to its device's minute of its version and arm (<see cref="QualityRollup"/> says how).</summary>
+        public void AddToMinute(string deviceId, QualityRecord record)
+        {
+            var minute = MinuteOf(record.Timestamp);
+            var p = _qualityMinuteDocument.Parameters;
+            p["$device"].Value = deviceId;
+            p["$minute"].Value = Time(minute);
+            p["$model_name"].Value = record.ModelName;
+            p["$model_version"].Value = record.ModelVersion;
+            p["$arm"].Value = record.Arm;
+            var added = QualityRollup.From(record, minute);
+            var held = _qualityMinuteDocument.ExecuteScalar() as string;
+            var combined = held is null ? added : QualityRollup.Combine(FromJson(held, ContractsJsonContext.Default.QualityMinute), added, sameDevice: true);
+
+            var q = _qualityMinute.Parameters;
+            q["$device"].Value = deviceId;
+            q["$minute"].Value = Time(minute);
+            q["$model_name"].Value = record.ModelName;
+            q["$model_version"].Value = record.ModelVersion;
+            q["$arm"].Value = record.Arm;
+            q["$document"].Value = Json(combined, ContractsJsonContext.Default.QualityMinute);
+            _qualityMinute.ExecuteNonQuery();
+        }
+
         /// <summary>False when the device already has a record of any kind with this sequence.</summary>
         public bool Insert(string deviceId, QualityRecord record)
         {
@@ -541,6 +600,8 @@ public sealed partial class SqliteStore
             _perf.Dispose();
             _perfMinuteHistogram.Dispose();
             _perfMinute.Dispose();
+            _qualityMinuteDocument.Dispose();
+            _qualityMinute.Dispose();
             _quality.Dispose();
             _minute.Dispose();
             _rejection.Dispose();

@@ -326,7 +326,7 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         }
 
         await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM telemetry_minutes WHERE minute < @rollups; DELETE FROM telemetry_perf_minutes WHERE minute < @rollups",
+            "DELETE FROM telemetry_minutes WHERE minute < @rollups; DELETE FROM telemetry_perf_minutes WHERE minute < @rollups; DELETE FROM telemetry_quality_minutes WHERE minute < @rollups",
             new { rollups = Time(rollupsBefore) },
             transaction,
             cancellationToken: cancellationToken)).ConfigureAwait(false);

@@ -25,9 +25,13 @@ public static class TelemetryParquetExport
                 await ParquetSerializer.SerializeAsync(result.PerfMinutes.Select(PerfMinuteRow.From), destination, cancellationToken: cancellationToken).ConfigureAwait(false);
             }
         }
-        else if (result.Kind == TelemetryKinds.Quality)
+        else if (result.Kind == TelemetryKinds.Quality && result.Resolution == "raw")
         {
             await ParquetSerializer.SerializeAsync(result.Quality.Select(QualityRow.From), destination, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        else if (result.Kind == TelemetryKinds.Quality)
+        {
+            await ParquetSerializer.SerializeAsync(result.QualityMinutes.Select(QualityMinuteRow.From), destination, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         else if (result.Resolution == "raw")
         {
@@ -245,6 +249,66 @@ public static class TelemetryParquetExport
             error_sum = point.Record.ErrorSum,
             absolute_error_sum = point.Record.AbsoluteErrorSum,
             squared_error_sum = point.Record.SquaredErrorSum,
+        };
+    }
+
+    private sealed class QualityMinuteRow
+    {
+        public DateTime minute { get; init; }
+        public string model_name { get; init; } = "";
+        public string model_version { get; init; } = "";
+        public string arm { get; init; } = "";
+        public long devices { get; init; }
+        public long records { get; init; }
+        public long scores { get; init; }
+        public double score_mean { get; init; }
+        public double[] score_bin_edges { get; init; } = [];
+        public long[] score_histogram { get; init; } = [];
+        public string[] feature_names { get; init; } = [];
+        public long[] feature_count { get; init; } = [];
+        public double[] feature_mean { get; init; } = [];
+        public double[] feature_variance { get; init; } = [];
+        public double[] feature_min { get; init; } = [];
+        public double[] feature_max { get; init; } = [];
+        public double?[] feature_psi_max { get; init; } = [];
+        public double? drift_psi_max { get; init; }
+        public long labelled { get; init; }
+        public long true_positives { get; init; }
+        public long false_positives { get; init; }
+        public long true_negatives { get; init; }
+        public long false_negatives { get; init; }
+        public double error_sum { get; init; }
+        public double absolute_error_sum { get; init; }
+        public double squared_error_sum { get; init; }
+
+        public static QualityMinuteRow From(QualityMinute m) => new()
+        {
+            minute = m.Minute.UtcDateTime,
+            model_name = m.ModelName,
+            model_version = m.ModelVersion,
+            arm = m.Arm,
+            devices = m.Devices,
+            records = m.Records,
+            scores = m.Scores,
+            score_mean = m.ScoreMean,
+            score_bin_edges = [.. m.ScoreBinEdges],
+            score_histogram = [.. m.ScoreHistogram],
+            feature_names = [.. m.Features.Select(f => f.Name)],
+            feature_count = [.. m.Features.Select(f => f.Count)],
+            feature_mean = [.. m.Features.Select(f => f.Mean)],
+            feature_variance = [.. m.Features.Select(f => f.Variance)],
+            feature_min = [.. m.Features.Select(f => f.Min)],
+            feature_max = [.. m.Features.Select(f => f.Max)],
+            feature_psi_max = [.. m.Features.Select(f => f.PsiMax)],
+            drift_psi_max = m.DriftPsiMax,
+            labelled = m.Labelled,
+            true_positives = m.TruePositives,
+            false_positives = m.FalsePositives,
+            true_negatives = m.TrueNegatives,
+            false_negatives = m.FalseNegatives,
+            error_sum = m.ErrorSum,
+            absolute_error_sum = m.AbsoluteErrorSum,
+            squared_error_sum = m.SquaredErrorSum,
         };
     }
 

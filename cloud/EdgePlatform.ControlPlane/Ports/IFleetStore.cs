@@ -78,6 +78,9 @@ public interface ITelemetryStore
     /// </summary>
     Task<IReadOnlyList<PerfMinute>> QueryPerfMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken);
 
+    /// <summary>Per-minute quality rollups of the selected devices, one per minute, model version and arm, combined across the devices, oldest first.</summary>
+    Task<IReadOnlyList<QualityMinute>> QueryQualityMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken);
+
     /// <summary>Raw quality records (per model version and arm) matching the filter, oldest first.</summary>
     Task<IReadOnlyList<(string DeviceId, QualityRecord Record)>> QueryQualityAsync(TelemetryFilter filter, CancellationToken cancellationToken);
 

@@ -6,7 +6,7 @@ namespace EdgePlatform.ControlPlane.Telemetry;
 
 /// <summary>
 /// Telemetry as a time series of one kind (health by default): filtered by device, device group,
-/// model, version, arm (perf and quality) and time range. Quality is served raw only.
+/// model, version, arm (perf and quality) and time range.
 /// </summary>
 public sealed class TelemetryQueryService(IDeviceStore devices, ITelemetryStore store, IOptions<TelemetryStoreOptions> options)
 {
@@ -54,11 +54,6 @@ public sealed class TelemetryQueryService(IDeviceStore devices, ITelemetryStore 
             }
         }
 
-        if (kind == TelemetryKinds.Quality && resolution == Minute && query.Resolution is not null)
-        {
-            throw new RequestValidationException("resolution", $"quality telemetry is served raw only; use '{Raw}'");
-        }
-
         var deviceIds = await ResolveDevicesAsync(query.Device, query.Group, cancellationToken).ConfigureAwait(false);
         var filter = new TelemetryFilter(
             deviceIds,
@@ -82,10 +77,15 @@ public sealed class TelemetryQueryService(IDeviceStore devices, ITelemetryStore 
                 Kind = kind,
                 PerfMinutes = await store.QueryPerfMinutesAsync(filter, cancellationToken).ConfigureAwait(false),
             },
-            (TelemetryKinds.Quality, _) => new TelemetryQueryResult(Raw, [], [])
+            (TelemetryKinds.Quality, Raw) => new TelemetryQueryResult(Raw, [], [])
             {
                 Kind = kind,
                 Quality = [.. (await store.QueryQualityAsync(filter, cancellationToken).ConfigureAwait(false)).Select(p => new QualityPoint(p.DeviceId, p.Record))],
+            },
+            (TelemetryKinds.Quality, _) => new TelemetryQueryResult(Minute, [], [])
+            {
+                Kind = kind,
+                QualityMinutes = await store.QueryQualityMinutesAsync(filter, cancellationToken).ConfigureAwait(false),
             },
             (_, Raw) => new TelemetryQueryResult(Raw, [], await store.QueryRawAsync(filter, cancellationToken).ConfigureAwait(false)),
             _ => new TelemetryQueryResult(Minute, await store.QueryMinutesAsync(filter, cancellationToken).ConfigureAwait(false), []),

@@ -74,13 +74,15 @@ public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClas
         using var http = server.CreateClient();
         TelemetryQueryResult? quality = null;
         var deadline = DateTime.UtcNow + Timeout;
-        while ((quality = await QueryAsync(http, $"kind=quality&device={Device}")) is not { Quality.Count: 1 } && DateTime.UtcNow < deadline)
+        while ((quality = await QueryAsync(http, $"kind=quality&resolution=raw&device={Device}")) is not { Quality.Count: 1 } && DateTime.UtcNow < deadline)
         {
             await Task.Delay(100);
         }
 
         var raw = await QueryAsync(http, $"kind=perf&resolution=raw&device={Device}&arm=candidate");
         var minutes = await QueryAsync(http, $"kind=perf&device={Device}&arm=control");
+        var qualityMinute = Assert.Single((await QueryAsync(http, $"kind=quality&device={Device}"))!.QualityMinutes);
+        Assert.Equal(("rpm", 3L), (Assert.Single(qualityMinute.Features).Name, qualityMinute.Features[0].Count));
         Assert.Equal("sha256:" + new string('c', 64), Assert.Single(quality!.Quality).Record.ModelDigest);
         Assert.Equal([2L], raw!.Perf.Select(p => p.Record.Sequence));
         var minute = Assert.Single(minutes!.PerfMinutes);
@@ -91,7 +93,7 @@ public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClas
         var stats = await http.GetFromJsonAsync(new Uri("/api/v1/telemetry/ingest", UriKind.Relative), ContractsJsonContext.Default.TelemetryIngestStats);
         Assert.Equal([(TelemetryRejections.ReplayedSequence, 1L)], stats!.Rejections.Where(r => r.DeviceId == Device).Select(r => (r.Reason, r.Count)));
 
-        foreach (var (kind, column, expected) in new[] { ("perf&resolution=raw", "arm", (object)Arms.Control), ("perf&resolution=minute&arm=control", "latency_count", 2L), ("quality", "feature_names", null!) })
+        foreach (var (kind, column, expected) in new[] { ("perf&resolution=raw", "arm", (object)Arms.Control), ("perf&resolution=minute&arm=control", "latency_count", 2L), ("quality&resolution=raw", "feature_names", null!), ("quality&resolution=minute", "feature_variance", null!) })
         {
             var parquet = await http.GetByteArrayAsync(new Uri($"/api/v1/telemetry/export?format=parquet&device={Device}&kind={kind}", UriKind.Relative));
             using var stream = new MemoryStream(parquet);

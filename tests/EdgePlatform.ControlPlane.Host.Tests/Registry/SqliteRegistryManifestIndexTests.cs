@@ -23,7 +23,7 @@ public sealed class SqliteRegistryManifestIndexTests : IDisposable
             new DeviceRecord("dev-1", new Dictionary<string, string>(), "hash", Now, DeviceStatuses.NeverConnected, null, null, null),
             CancellationToken.None);
         _database.Scalar(
-            "DROP TABLE telemetry_perf; DROP TABLE telemetry_quality; DROP TABLE telemetry_perf_minutes; DROP INDEX telemetry_by_received; " +
+            "DROP TABLE telemetry_perf; DROP TABLE telemetry_quality; DROP TABLE telemetry_perf_minutes; DROP TABLE telemetry_quality_minutes; DROP INDEX telemetry_by_received; " +
             "ALTER TABLE telemetry DROP COLUMN disk_free_bytes; ALTER TABLE telemetry DROP COLUMN disk_total_bytes; ALTER TABLE telemetry DROP COLUMN agent_version; " +
             "ALTER TABLE telemetry DROP COLUMN attestation_state; ALTER TABLE telemetry DROP COLUMN heartbeat_seconds; ALTER TABLE telemetry DROP COLUMN events_dropped; " +
             "ALTER TABLE telemetry DROP COLUMN feedback_unmatched; ALTER TABLE telemetry DROP COLUMN feedback_malformed; " +

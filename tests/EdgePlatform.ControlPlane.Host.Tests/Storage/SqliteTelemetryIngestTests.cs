@@ -211,6 +211,34 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task QueryQualityMinutesAsync_RecordsOfTwoDevices_MomentsAreThoseOfAllTheirValues()
+    {
+        await _store.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+        double[][] samples = [[10, 12, 14], [20, 21], [30, 35, 40, 45]];
+
+        // Three records in one minute: two of dev-1, one of dev-2, each with its own values of 'rpm'.
+        await _ingest.IngestAsync(
+            [
+                new TelemetryMessage("dev-1", TelemetryKinds.Quality, QualityArrow.Serialize("dev-1", [Moments(1, samples[0], psi: 0.02, correct: 3, wrong: 1)])),
+                new TelemetryMessage("dev-1", TelemetryKinds.Quality, QualityArrow.Serialize("dev-1", [Moments(2, samples[1], psi: 0.30, correct: 1, wrong: 0)])),
+                new TelemetryMessage("dev-2", TelemetryKinds.Quality, QualityArrow.Serialize("dev-2", [Moments(1, samples[2], psi: null, correct: 5, wrong: 2)])),
+            ],
+            CancellationToken.None);
+
+        var minute = Assert.Single(await _store.QueryQualityMinutesAsync(new TelemetryFilter(["dev-1", "dev-2"], null, null, null, null, 10), CancellationToken.None));
+        var all = samples.SelectMany(s => s).ToList();
+        var mean = all.Average();
+        var rpm = Assert.Single(minute.Features);
+        Assert.Equal((2, 3L, (long)all.Count), (minute.Devices, minute.Records, rpm.Count));
+        Assert.Equal(mean, rpm.Mean, 9);
+        Assert.Equal(all.Sum(v => (v - mean) * (v - mean)) / all.Count, rpm.Variance, 9);
+        Assert.Equal((10.0, 45.0), (rpm.Min, rpm.Max));
+        Assert.Equal(0.30, rpm.PsiMax);
+        Assert.Equal([2L, 6L], minute.ScoreHistogram);
+        Assert.Equal((12L, 9L, 3L), (minute.Labelled, minute.TruePositives + minute.TrueNegatives, minute.FalsePositives + minute.FalseNegatives));
+    }
+
+    [Fact]
     public async Task IngestAsync_BatchForAnotherDevice_StoresNothing()
     {
         var result = await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-2", [Report(1, 10)]), CancellationToken.None);
@@ -292,7 +320,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     {
         await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20), Report(7, 70)], Now, CancellationToken.None);
         _database.Scalar(
-            "DROP TABLE telemetry_perf; DROP TABLE telemetry_quality; DROP TABLE telemetry_perf_minutes; DROP INDEX telemetry_by_received; " +
+            "DROP TABLE telemetry_perf; DROP TABLE telemetry_quality; DROP TABLE telemetry_perf_minutes; DROP TABLE telemetry_quality_minutes; DROP INDEX telemetry_by_received; " +
             "ALTER TABLE telemetry DROP COLUMN disk_free_bytes; ALTER TABLE telemetry DROP COLUMN disk_total_bytes; ALTER TABLE telemetry DROP COLUMN agent_version; " +
             "ALTER TABLE telemetry DROP COLUMN attestation_state; ALTER TABLE telemetry DROP COLUMN heartbeat_seconds; ALTER TABLE telemetry DROP COLUMN events_dropped; " +
             "ALTER TABLE telemetry DROP COLUMN feedback_unmatched; ALTER TABLE telemetry DROP COLUMN feedback_malformed; " +
@@ -322,6 +350,33 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     private static PerfRecord Perf(long sequence, string arm) => new(
         sequence, Now.AddSeconds(sequence * 10), 10_000, "m", "1", "sha256:" + new string('b', 64), arm,
         120, 100, 5, 10, 5, 0.8, 2.5, 4.75, 9.125, 1.1, Histogram([800, 2500, 4750]), 4, 25.0, 64, [1, 0, 0, 1, 0, 0, 2]);
+
+    /// <summary>A quality record whose one feature saw exactly <paramref name="values"/>.</summary>
+    private static QualityRecord Moments(long sequence, double[] values, double? psi, long correct, long wrong)
+    {
+        var mean = values.Average();
+        return Quality(sequence, Arms.Control) with
+        {
+            Timestamp = Now,
+            Scores = values.Length,
+            ScoreBinEdges = [0, 0.5, 1.0],
+            ScoreHistogram = sequence == 1 ? [1, 2] : [0, 2],
+            FeatureNames = ["rpm"],
+            FeatureCount = [values.Length],
+            FeatureMean = [mean],
+            FeatureVariance = [values.Sum(v => (v - mean) * (v - mean)) / values.Length],
+            FeatureMin = [values.Min()],
+            FeatureMax = [values.Max()],
+            FeaturePsi = [psi],
+            FeatureDecileCounts = [.. Enumerable.Repeat(1L, QualityRecord.DriftBins)],
+            DriftPsiMax = psi,
+            Labelled = correct + wrong,
+            TruePositives = correct,
+            FalsePositives = wrong,
+            TrueNegatives = 0,
+            FalseNegatives = 0,
+        };
+    }
 
     private static QualityRecord Quality(long sequence, string arm) => new(
         sequence, Now.AddSeconds(sequence * 10), "m", "1", "sha256:" + new string('c', 64), arm,

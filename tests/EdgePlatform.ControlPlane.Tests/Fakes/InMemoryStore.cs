@@ -196,6 +196,12 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         return Task.FromResult<IReadOnlyList<PerfMinute>>([]);
     }
 
+    public Task<IReadOnlyList<QualityMinute>> QueryQualityMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken)
+    {
+        LastFilter = filter;
+        return Task.FromResult<IReadOnlyList<QualityMinute>>([]);
+    }
+
     public Task<IReadOnlyList<(string DeviceId, QualityRecord Record)>> QueryQualityAsync(TelemetryFilter filter, CancellationToken cancellationToken) =>
         throw new NotSupportedException("not needed by these tests");
 

@@ -40,7 +40,7 @@ public class TelemetryQueryServiceTests
     [InlineData("perf", "both", null, "arm")]
     [InlineData("health", "candidate", null, "arm")]
     [InlineData(null, "control", null, "arm")]
-    [InlineData("quality", null, "minute", "resolution")]
+    [InlineData("quality", null, "hourly", "resolution")]
     public async Task QueryAsync_BadKindArmOrResolution_NamesTheParameter(string? kind, string? arm, string? resolution, string field)
     {
         var exception = await Assert.ThrowsAsync<RequestValidationException>(
