@@ -72,6 +72,7 @@ public static class ServiceCollectionExtensions
             return reconciler;
         });
         services.AddSingleton<TelemetryOutbox>();
+        services.AddSingleton<IntervalReports>();
         services.AddSingleton<TelemetryReporter>();
         services.AddHostedService(sp => sp.GetRequiredService<TelemetryReporter>());
         return services;

@@ -11,14 +11,19 @@ namespace EdgePlatform.Benchmarks;
 /// </summary>
 internal static class EngineInProcess
 {
-    public static async Task<PhaseResult> RunAsync(BenchModel model, TimeSpan duration)
+    /// <param name="model">The model to score.</param>
+    /// <param name="duration">How long to feed it, the first half second not measured.</param>
+    /// <param name="observer">Per-version telemetry as the agent wires it, or none (the baseline).</param>
+    /// <param name="name">The phase's name in the report.</param>
+    public static async Task<PhaseResult> RunAsync(BenchModel model, TimeSpan duration, IScoringObserver? observer = null, string name = "engine in-process, JSON")
     {
         var payloads = Enumerable.Range(0, model.Rows.Count).Select(i => model.Json(i, i)).ToArray();
         var engine = new InferenceEngine(
             new ModelHost(NullLogger<ModelHost>.Instance),
             new InferenceEngineOptions { MaxBatchSize = 64, QueueCapacity = 100_000, QueueFullPolicy = QueueFullPolicy.Reject },
             TimeProvider.System,
-            NullLoggerFactory.Instance);
+            NullLoggerFactory.Instance,
+            observer);
         var loaded = LoadedModel.Load(model.Card, model.OnnxPath, new OnnxModelSettings());
         loaded.Warm();
         engine.Control.Activate(loaded);
@@ -58,7 +63,7 @@ internal static class EngineInProcess
         await running;
         engine.Control.Dispose();
         var rate = (scoredAtEnd - Math.Max(0, warmCount)) / Stopwatch.GetElapsedTime(measuredFrom, measuredTo).TotalSeconds;
-        return PhaseResult.From("engine in-process, JSON", sent, sink.Scored, rate, sink.Latencies) with
+        return PhaseResult.From(name, sent, sink.Scored, rate, sink.Latencies) with
         {
             Note = $"mean batch {engine.Counters.MeanBatchSize:F1}",
         };

@@ -1,14 +1,19 @@
 using EdgePlatform.Benchmarks;
 
-// dotnet run -c Release --project tests/EdgePlatform.Benchmarks -- inference [--seconds N] [--out FILE]
+// dotnet run -c Release --project tests/EdgePlatform.Benchmarks -- inference|telemetry-cost [--seconds N] [--out FILE]
 if (args is ["agent-host", var card, var model, .. var settings])
 {
     return await AgentHostMode.RunAsync(card, model, settings);
 }
 
+if (args is ["telemetry-cost", ..])
+{
+    return await TelemetryCostBenchmark.RunAsync(HarnessOptions.Parse(args[1..]));
+}
+
 if (args is not ["inference", ..])
 {
-    await Console.Error.WriteLineAsync("usage: EdgePlatform.Benchmarks inference [--seconds N] [--out FILE]");
+    await Console.Error.WriteLineAsync("usage: EdgePlatform.Benchmarks inference|telemetry-cost [--seconds N] [--out FILE]");
     return 2;
 }
 

@@ -26,14 +26,21 @@ public enum FeedbackOutcome
 /// classifier, error sums for a regression model. In shadow mode both arms' predictions of an
 /// event are labelled. A prediction is labelled once; later feedback for it is unmatched.
 /// </summary>
+/// <remarks>
+/// The memory sits on the scoring path, so it is kept to one lock per batch and no allocation per
+/// event: predictions live in an array of structs, indexed by a 64-bit hash of the id rather than
+/// the id itself, so no event's id string outlives its event (which would age every id into the
+/// older garbage collector generations). Two ids of one device colliding in 64 bits within the
+/// memory's capacity is far less likely than the label arriving at all.
+/// </remarks>
 public sealed class FeedbackRecorder
 {
     private readonly Lock _gate = new();
     private readonly ScoringMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly TimeSpan _maxAge;
-    private readonly Entry?[] _ring;
-    private readonly Dictionary<string, Entry> _byId = new(StringComparer.Ordinal);
+    private readonly Slot[] _ring;
+    private readonly Dictionary<ulong, int> _byId;
     private int _next;
 
     public FeedbackRecorder(ScoringMetrics metrics, IOptions<FeedbackOptions> options, TimeProvider timeProvider)
@@ -44,7 +51,8 @@ public sealed class FeedbackRecorder
         _metrics = metrics;
         _time = timeProvider;
         _maxAge = TimeSpan.FromSeconds(options.Value.MaxAgeSeconds);
-        _ring = new Entry?[options.Value.MemoryCapacity];
+        _ring = new Slot[options.Value.MemoryCapacity];
+        _byId = new Dictionary<ulong, int>(options.Value.MemoryCapacity);
     }
 
     /// <summary>Predictions remembered now.</summary>
@@ -66,31 +74,36 @@ public sealed class FeedbackRecorder
     public void Remember(string correlationId, ModelArmMetrics metrics, bool? label, double? value)
     {
         ArgumentNullException.ThrowIfNull(correlationId);
+        Remember([correlationId], metrics, [label], [value]);
+    }
+
+    /// <summary>
+    /// Remembers one run's predictions on <paramref name="metrics"/>' version and arm: row i's
+    /// label and value under id i; rows without an id are skipped.
+    /// </summary>
+    public void Remember(ReadOnlySpan<string?> correlationIds, ModelArmMetrics metrics, ReadOnlySpan<bool?> labels, ReadOnlySpan<double?> values)
+    {
         ArgumentNullException.ThrowIfNull(metrics);
+        if (labels.Length != correlationIds.Length || values.Length != correlationIds.Length)
+        {
+            throw new ArgumentException($"{correlationIds.Length} ids need as many labels and values; got {labels.Length} and {values.Length}", nameof(labels));
+        }
+
         if (_ring.Length == 0)
         {
             return;
         }
 
-        var prediction = new Prediction(metrics, label, value);
         var now = _time.GetTimestamp();
         lock (_gate)
         {
-            if (_byId.TryGetValue(correlationId, out var existing))
+            for (var i = 0; i < correlationIds.Length; i++)
             {
-                existing.Add(prediction, now);
-                return;
+                if (correlationIds[i] is { } id)
+                {
+                    RememberLocked(KeyOf(id), new Prediction(metrics, labels[i], values[i]), now);
+                }
             }
-
-            if (_ring[_next] is { } evicted)
-            {
-                _byId.Remove(evicted.Id);
-            }
-
-            var entry = new Entry(correlationId, prediction, now, _next);
-            _ring[_next] = entry;
-            _byId[correlationId] = entry;
-            _next = (_next + 1) % _ring.Length;
         }
     }
 
@@ -109,6 +122,35 @@ public sealed class FeedbackRecorder
         }
 
         return result;
+    }
+
+    private void RememberLocked(ulong key, Prediction prediction, long now)
+    {
+        if (_byId.TryGetValue(key, out var index))
+        {
+            ref var existing = ref _ring[index];
+            if (ReferenceEquals(existing.First.Metrics, prediction.Metrics) || existing.First.Metrics.Key == prediction.Metrics.Key)
+            {
+                // The same arm again: the id was reused by a newer event.
+                existing = new Slot(key, now, prediction, default);
+            }
+            else
+            {
+                existing.Second = prediction;
+            }
+
+            return;
+        }
+
+        ref var slot = ref _ring[_next];
+        if (slot.First.Metrics is not null)
+        {
+            _byId.Remove(slot.Key);
+        }
+
+        slot = new Slot(key, now, prediction, default);
+        _byId[key] = _next;
+        _next = (_next + 1) % _ring.Length;
     }
 
     private FeedbackResult Match(ReadOnlySpan<byte> payload)
@@ -138,7 +180,7 @@ public sealed class FeedbackRecorder
             return new(FeedbackOutcome.Malformed, feedback.Id, $"field 'label' must be true, false or a number; got {Describe(feedback.Label)}");
         }
 
-        Entry? entry;
+        Slot slot;
         lock (_gate)
         {
             if (_ring.Length == 0)
@@ -146,33 +188,35 @@ public sealed class FeedbackRecorder
                 return new(FeedbackOutcome.Unmatched, feedback.Id, $"no predictions are remembered ({FeedbackOptions.Section}:{nameof(FeedbackOptions.MemoryCapacity)} is 0)");
             }
 
-            if (!_byId.TryGetValue(feedback.Id, out entry))
+            var key = KeyOf(feedback.Id);
+            if (!_byId.TryGetValue(key, out var index))
             {
                 return new(FeedbackOutcome.Unmatched, feedback.Id, $"no prediction for id '{feedback.Id}' is remembered (never scored here, already labelled, or forgotten)");
             }
 
-            if (_time.GetElapsedTime(entry.At) > _maxAge)
+            slot = _ring[index];
+            if (_time.GetElapsedTime(slot.At) > _maxAge)
             {
-                Forget(entry);
+                Forget(key, index);
                 return new(FeedbackOutcome.Unmatched, feedback.Id, $"the prediction for id '{feedback.Id}' is older than {_maxAge.TotalSeconds:0} s and was forgotten");
             }
 
-            if (entry.First.Metrics.Profile.IsClassifier && !isBinary)
+            if (slot.First.Metrics.Profile.IsClassifier && !isBinary)
             {
-                return new(FeedbackOutcome.Malformed, feedback.Id, $"label {label} does not fit binary classifier '{entry.First.Metrics.Key.ModelName}': use true, false, 0 or 1");
+                return new(FeedbackOutcome.Malformed, feedback.Id, $"label {label} does not fit binary classifier '{slot.First.Metrics.Key.ModelName}': use true, false, 0 or 1");
             }
 
-            Forget(entry);
+            Forget(key, index);
         }
 
-        var predictions = 0;
-        foreach (var prediction in entry.Predictions)
+        Count(slot.First, label);
+        if (slot.Second.Metrics is not null)
         {
-            Count(prediction, label);
-            predictions++;
+            Count(slot.Second, label);
+            return new(FeedbackOutcome.Matched, feedback.Id, null, 2);
         }
 
-        return new(FeedbackOutcome.Matched, feedback.Id, null, predictions);
+        return new(FeedbackOutcome.Matched, feedback.Id, null, 1);
     }
 
     /// <summary>Counts against the live metrics of the prediction's version and arm, even if the reporter retired the one it was made on.</summary>
@@ -186,13 +230,22 @@ public sealed class FeedbackRecorder
         }
     }
 
-    private void Forget(Entry entry)
+    private void Forget(ulong key, int index)
     {
-        _byId.Remove(entry.Id);
-        if (ReferenceEquals(_ring[entry.Slot], entry))
+        _byId.Remove(key);
+        _ring[index] = default;
+    }
+
+    /// <summary>FNV-1a over the id's UTF-16 code units, 64 bits wide.</summary>
+    private static ulong KeyOf(string id)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var c in id)
         {
-            _ring[entry.Slot] = null;
+            hash = (hash ^ c) * 1099511628211UL;
         }
+
+        return hash;
     }
 
     private static bool TryReadLabel(JsonElement element, out double label, out bool isBinary)
@@ -222,33 +275,11 @@ public sealed class FeedbackRecorder
     private readonly record struct Prediction(ModelArmMetrics Metrics, bool? Label, double? Value);
 
     /// <summary>The predictions of one event: one per arm that scored it (two in shadow mode).</summary>
-    private sealed class Entry(string id, Prediction first, long at, int slot)
+    private struct Slot(ulong key, long at, Prediction first, Prediction second)
     {
-        private Prediction? _second;
-
-        public string Id { get; } = id;
-
-        public int Slot { get; } = slot;
-
-        public Prediction First { get; private set; } = first;
-
-        public long At { get; private set; } = at;
-
-        public IEnumerable<Prediction> Predictions => _second is { } second ? [First, second] : [First];
-
-        /// <summary>Another arm's prediction of the same event, or a newer one of the same arm (an id reused).</summary>
-        public void Add(Prediction prediction, long at)
-        {
-            if (ReferenceEquals(prediction.Metrics.Key, First.Metrics.Key) || prediction.Metrics.Key == First.Metrics.Key)
-            {
-                First = prediction;
-                _second = null;
-                At = at;
-            }
-            else
-            {
-                _second = prediction;
-            }
-        }
+        public ulong Key = key;
+        public long At = at;
+        public Prediction First = first;
+        public Prediction Second = second;
     }
 }

@@ -75,7 +75,19 @@ public sealed partial class TelemetryOutbox : IDisposable
     private bool Add(TelemetryEntry entry)
     {
         var shedBefore = _spool.ShedTotal;
-        var added = _spool.Append(sequence => entry.WithSequence(sequence).ToJson()) is not null;
+        bool added;
+        try
+        {
+            added = _spool.Append(sequence => entry.WithSequence(sequence).ToJson()) is not null;
+        }
+        catch (ArgumentException ex)
+        {
+            // Larger than a spool segment (a model with very many features on a small spool): no
+            // sequence was used, and the interval's other reports still go.
+            LogTooLarge(entry.Kind, _spool.MaxPayloadBytes, ex.Message);
+            return false;
+        }
+
         if (_spool.ShedTotal > shedBefore)
         {
             LogShed(_spool.ShedTotal - shedBefore, _spool.ShedTotal);
@@ -179,6 +191,9 @@ public sealed partial class TelemetryOutbox : IDisposable
 
     [LoggerMessage(EventId = 1305, Level = LogLevel.Warning, Message = "Telemetry spool cursor in {Directory} was damaged; reports still on disk are sent again and the cloud ingests each once")]
     private partial void LogCursorDamaged(string directory);
+
+    [LoggerMessage(EventId = 1308, Level = LogLevel.Error, Message = "A {Kind} telemetry report does not fit the spool's largest entry of {MaxBytes} bytes and was not kept; raise Telemetry:SpoolMaxBytes: {Reason}")]
+    private partial void LogTooLarge(string kind, int maxBytes, string reason);
 
     [LoggerMessage(EventId = 1300, Level = LogLevel.Debug, Message = "Sent {Count} telemetry report(s) up to sequence {Sequence} ({Health} health, {Perf} perf, {Quality} quality); {Pending} still spooled")]
     private partial void LogSent(int count, long sequence, int health, int perf, int quality, long pending);

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Agent.Core.Reconciliation;
-using EdgePlatform.Contracts;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -21,13 +20,12 @@ namespace EdgePlatform.Agent.Core.Telemetry;
 /// </para>
 /// </summary>
 public sealed partial class TelemetryReporter(
-    ScoringMetrics metrics,
+    IntervalReports reports,
     IModelRuntime runtime,
     ICloudLink link,
     Reconciler reconciler,
     TelemetryOutbox outbox,
     IOptions<TelemetryOptions> options,
-    IOptions<AgentOptions> agentOptions,
     Identity.DeviceIdentityProvider identity,
     Identity.AttestationClient attestation,
     TimeProvider timeProvider,
@@ -120,13 +118,8 @@ public sealed partial class TelemetryReporter(
         }
     }
 
-    /// <summary>
-    /// Spools the interval's reports: one health report for the device, then a perf and a quality
-    /// report for each model version and arm that saw events, each with its own sequence number.
-    /// </summary>
     private void Report(Process process, int heartbeatSeconds)
     {
-        var scoring = metrics.TakeInterval();
         process.Refresh();
         var cpu = process.TotalProcessorTime;
         var now = timeProvider.GetTimestamp();
@@ -134,59 +127,9 @@ public sealed partial class TelemetryReporter(
         var cpuPercent = wall > TimeSpan.Zero ? (cpu - _lastCpu) / wall / Environment.ProcessorCount * 100 : 0;
         _lastCpu = cpu;
         _lastTimestamp = now;
-        var timestamp = timeProvider.GetUtcNow();
-        var models = metrics.TakeModelIntervals(timestamp, (long)wall.TotalMilliseconds);
-        var (diskFree, diskTotal) = Disk();
-
-        var active = runtime.Active?.Reference;
-        outbox.Add(new TelemetryRecord(
-            0,
-            timestamp,
-            active?.Name,
-            active?.Version,
-            active?.ManifestDigest,
-            scoring.Received,
-            scoring.Scored,
-            scoring.Errors,
-            scoring.DeadLettered,
-            scoring.LatencyP50Ms,
-            scoring.LatencyP99Ms,
-            scoring.LatencyMaxMs,
-            Math.Round(cpuPercent, 2),
-            process.WorkingSet64,
-            scoring.LatencyP95Ms,
-            DiskFreeBytes: diskFree,
-            DiskTotalBytes: diskTotal,
-            AgentVersion: Reconciler.AgentVersion,
-            AttestationState: attestation.State,
-            HeartbeatSeconds: heartbeatSeconds,
-            EventsDropped: scoring.Dropped,
-            FeedbackUnmatched: scoring.FeedbackUnmatched,
-            FeedbackMalformed: scoring.FeedbackMalformed));
-        foreach (var (perf, quality) in models)
-        {
-            outbox.Add(perf);
-            outbox.Add(quality);
-        }
+        reports.Spool(new DeviceSample(
+            timeProvider.GetUtcNow(), wall, cpuPercent, process.WorkingSet64, runtime.Active?.Reference, attestation.State, heartbeatSeconds));
     }
-
-    /// <summary>Space on the filesystem of the data directory, where models and the spool live; zeros when it cannot be read.</summary>
-    private (long Free, long Total) Disk()
-    {
-        try
-        {
-            var drive = new DriveInfo(Path.GetFullPath(agentOptions.Value.DataDirectory));
-            return (drive.AvailableFreeSpace, drive.TotalSize);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            LogDiskUnreadable(agentOptions.Value.DataDirectory, ex.Message);
-            return (0, 0);
-        }
-    }
-
-    [LoggerMessage(EventId = 1307, Level = LogLevel.Warning, Message = "Disk space of {Directory} cannot be read; health reports zero: {Reason}")]
-    private partial void LogDiskUnreadable(string directory, string reason);
 
     [LoggerMessage(EventId = 1306, Level = LogLevel.Information, Message = "Draining {Count} spooled telemetry report(s) at {Rate} batch(es)/s of up to {BatchSize}")]
     private partial void LogDraining(long count, double rate, int batchSize);

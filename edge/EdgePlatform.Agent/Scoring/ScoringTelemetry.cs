@@ -16,6 +16,8 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
 
     // Used on the scoring thread only: runs come one at a time.
     private double[] _scores = new double[64];
+    private bool?[] _labels = new bool?[64];
+    private double?[] _values = new double?[64];
 
     public void OnScored(in ScoredRun run)
     {
@@ -23,6 +25,8 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
         if (_scores.Length < rows)
         {
             _scores = new double[rows];
+            _labels = new bool?[rows];
+            _values = new double?[rows];
         }
 
         var target = For(run.Model, run.Arm);
@@ -41,12 +45,12 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
 
         for (var i = 0; i < rows; i++)
         {
-            if (run.CorrelationIds[i] is { } id)
-            {
-                var prediction = run.Predictions[i];
-                feedback.Remember(id, target, PredictedLabel(prediction), prediction.Score);
-            }
+            var prediction = run.Predictions[i];
+            _labels[i] = PredictedLabel(prediction);
+            _values[i] = prediction.Score;
         }
+
+        feedback.Remember(run.CorrelationIds, target, _labels.AsSpan(0, rows), _values.AsSpan(0, rows));
     }
 
     public void OnFailed(LoadedModel model, string arm, EventOutcome outcome, int events)

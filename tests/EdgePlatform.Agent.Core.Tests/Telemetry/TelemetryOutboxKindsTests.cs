@@ -136,6 +136,31 @@ public sealed class TelemetryOutboxKindsTests : IDisposable
         Assert.Equal(Enumerable.Range(1, 6).Select(i => (long)i), _delivered.Select(d => d.Sequence).Order());
     }
 
+    [Fact]
+    public async Task Add_ReportLargerThanASpoolSegment_IsRefusedAndTheOthersKeepTheirSequence()
+    {
+        using var outbox = Open(maxBytes: DiskSpool.MinimumBytes);
+        var features = Enumerable.Range(0, 2_000).ToList();
+        var wide = Quality(Arms.Control) with
+        {
+            FeatureNames = [.. features.Select(f => $"feature_{f}")],
+            FeatureCount = [.. features.Select(_ => 1L)],
+            FeatureMean = [.. features.Select(_ => 1.0)],
+            FeatureVariance = [.. features.Select(_ => 0.0)],
+            FeatureMin = [.. features.Select(_ => 1.0)],
+            FeatureMax = [.. features.Select(_ => 1.0)],
+            FeaturePsi = [.. features.Select(_ => (double?)null)],
+            FeatureDecileCounts = new long[features.Count * QualityRecord.DriftBins],
+        };
+
+        Assert.True(outbox.Add(Health()));
+        Assert.False(outbox.Add(wide));
+        Assert.True(outbox.Add(Perf(Arms.Control)));
+        await outbox.SendNextBatchAsync(_link, Device, 100, CancellationToken.None);
+
+        Assert.Equal([(TelemetryKinds.Health, 1L), (TelemetryKinds.Perf, 2L)], _delivered);
+    }
+
     private static void AddInterval(TelemetryOutbox outbox, IReadOnlyList<string> arms)
     {
         outbox.Add(Health());
@@ -146,9 +171,9 @@ public sealed class TelemetryOutboxKindsTests : IDisposable
         }
     }
 
-    private TelemetryOutbox Open() =>
+    private TelemetryOutbox Open(long maxBytes = 1024 * 1024) =>
         new(
-            Options.Create(new TelemetryOptions { SpoolMaxBytes = 1024 * 1024, ShedPolicy = ShedPolicy.DropOldest }),
+            Options.Create(new TelemetryOptions { SpoolMaxBytes = maxBytes, ShedPolicy = ShedPolicy.DropOldest }),
             Options.Create(new AgentOptions { DataDirectory = _directory.Path }),
             NullLogger<TelemetryOutbox>.Instance);
 
