@@ -78,6 +78,34 @@ public sealed class DeviceMessageRouterTests : IDisposable
     }
 
     [Fact]
+    public async Task ExecuteAsync_StoreFailsOnce_AcknowledgesOnlyAfterTheRetryStoredIt()
+    {
+        var store = new FailingOnceStore(_store);
+        var telemetry = new TelemetryIngestService(_store, store, new TelemetryMetrics(new TestMeterFactory()), _time, NullLogger<TelemetryIngestService>.Instance);
+        using var router = new DeviceMessageRouter(
+            new FleetService(_store, Substitute.For<IDeviceSessions>(), Microsoft.Extensions.Options.Options.Create(new EnrollmentOptions()), _time, NullLogger<FleetService>.Instance),
+            telemetry,
+            Microsoft.Extensions.Options.Options.Create(new TelemetryStoreOptions()),
+            TimeProvider.System,
+            NullLogger<DeviceMessageRouter>.Instance);
+        var acknowledged = new TaskCompletionSource<(int Attempts, bool Stored)>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        await router.EnqueueAsync(
+            new DeviceMessage("devices/dev-1/telemetry/health", TelemetryIngestServiceTests.Batch("dev-1", 7), _ =>
+            {
+                acknowledged.TrySetResult((store.Attempts, _store.Telemetry.ContainsKey(("dev-1", 7))));
+                return Task.FromResult(true);
+            }),
+            CancellationToken.None);
+        await router.StartAsync(CancellationToken.None);
+        var (attempts, stored) = await acknowledged.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await router.StopAsync(CancellationToken.None);
+
+        Assert.Equal((2, true), (attempts, stored));
+        Assert.Single(_store.Telemetry);
+    }
+
+    [Fact]
     public async Task StopAsync_MessagesStillQueued_StoresThemBeforeItEnds()
     {
         var acknowledgements = 0;
@@ -111,4 +139,35 @@ public sealed class DeviceMessageRouterTests : IDisposable
     }
 
     public void Dispose() => _router.Dispose();
+}
+
+/// <summary>A store whose first write fails, as a full disk or a locked database would make it.</summary>
+internal sealed class FailingOnceStore(InMemoryStore inner) : ITelemetryStore
+{
+    private int _attempts;
+
+    public int Attempts => Volatile.Read(ref _attempts);
+
+    public Task<IReadOnlyList<StoredTelemetry>> WriteTelemetryAsync(TelemetryWrite write, CancellationToken cancellationToken) =>
+        Interlocked.Increment(ref _attempts) == 1
+            ? throw new InvalidOperationException("database or disk is full")
+            : inner.WriteTelemetryAsync(write, cancellationToken);
+
+    public Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken) => inner.SummarizeAsync(deviceId, cancellationToken);
+
+    public Task<IReadOnlyList<TelemetryRejectionCount>> ListRejectionsAsync(CancellationToken cancellationToken) => inner.ListRejectionsAsync(cancellationToken);
+
+    public Task<IReadOnlyList<TelemetryPoint>> QueryRawAsync(TelemetryFilter filter, CancellationToken cancellationToken) => inner.QueryRawAsync(filter, cancellationToken);
+
+    public Task<IReadOnlyList<TelemetryMinute>> QueryMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken) => inner.QueryMinutesAsync(filter, cancellationToken);
+
+    public Task<IReadOnlyList<(string DeviceId, PerfRecord Record)>> QueryPerfAsync(TelemetryFilter filter, CancellationToken cancellationToken) => inner.QueryPerfAsync(filter, cancellationToken);
+
+    public Task<IReadOnlyList<PerfMinute>> QueryPerfMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken) => inner.QueryPerfMinutesAsync(filter, cancellationToken);
+
+    public Task<IReadOnlyList<QualityMinute>> QueryQualityMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken) => inner.QueryQualityMinutesAsync(filter, cancellationToken);
+
+    public Task<IReadOnlyList<(string DeviceId, QualityRecord Record)>> QueryQualityAsync(TelemetryFilter filter, CancellationToken cancellationToken) => inner.QueryQualityAsync(filter, cancellationToken);
+
+    public Task<long> PruneTelemetryAsync(DateTimeOffset rawBefore, DateTimeOffset rollupsBefore, CancellationToken cancellationToken) => inner.PruneTelemetryAsync(rawBefore, rollupsBefore, cancellationToken);
 }
