@@ -46,6 +46,10 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<TelemetryQueryService>();
         services.AddHostedService<TelemetryRetentionWorker>();
         services.AddSingleton<DeviceMessageRouter>();
+
+        // Registered before the broker, so it stops after it: an embedded broker hands over what
+        // it still holds for the control plane on stopping, and the router stores that before it ends.
+        services.AddHostedService(sp => sp.GetRequiredService<DeviceMessageRouter>());
         services.AddSingleton<TrainingService>();
         services.AddSingleton<Access.AccessService>();
         services.AddSingleton<Rollouts.RolloutService>();

@@ -132,8 +132,84 @@ public sealed record TelemetryMinute(
     long ReportsShedMax,
     long LastSequence);
 
-/// <summary>The answer of <c>GET /api/v1/telemetry</c>: rollups by default, raw reports on request.</summary>
-public sealed record TelemetryQueryResult(string Resolution, IReadOnlyList<TelemetryMinute> Minutes, IReadOnlyList<TelemetryPoint> Raw);
+/// <summary>
+/// The answer of <c>GET /api/v1/telemetry</c>: rollups by default, raw records on request. Health
+/// fills <see cref="Minutes"/> or <see cref="Raw"/>; perf fills <see cref="PerfMinutes"/> or
+/// <see cref="Perf"/>; quality fills <see cref="Quality"/>.
+/// </summary>
+public sealed record TelemetryQueryResult(string Resolution, IReadOnlyList<TelemetryMinute> Minutes, IReadOnlyList<TelemetryPoint> Raw)
+{
+    public string Kind { get; init; } = TelemetryKinds.Health;
+
+    public IReadOnlyList<PerfMinute> PerfMinutes { get; init; } = [];
+
+    public IReadOnlyList<PerfPoint> Perf { get; init; } = [];
+
+    public IReadOnlyList<QualityPoint> Quality { get; init; } = [];
+
+    public IReadOnlyList<QualityMinute> QualityMinutes { get; init; } = [];
+}
+
+/// <summary>One stored perf record (one model version and arm of one device for one interval).</summary>
+public sealed record PerfPoint(string DeviceId, PerfRecord Record);
+
+/// <summary>One stored quality record (one model version and arm of one device for one interval).</summary>
+public sealed record QualityPoint(string DeviceId, QualityRecord Record);
+
+/// <summary>
+/// Quality of one model version on one arm within one minute, over every device the query
+/// selected: scores, score histogram, labelled outcomes and errors summed; each feature's count,
+/// mean and population variance combined exactly from the records' moments, minimum and maximum
+/// kept, decile counts summed, and PSI as the largest of the records' PSI.
+/// </summary>
+public sealed record QualityMinute(
+    DateTimeOffset Minute,
+    string ModelName,
+    string ModelVersion,
+    string Arm,
+    int Devices,
+    long Records,
+    long Scores,
+    double ScoreMean,
+    IReadOnlyList<double> ScoreBinEdges,
+    IReadOnlyList<long> ScoreHistogram,
+    IReadOnlyList<QualityFeatureMinute> Features,
+    double? DriftPsiMax,
+    long Labelled,
+    long TruePositives,
+    long FalsePositives,
+    long TrueNegatives,
+    long FalseNegatives,
+    double ErrorSum,
+    double AbsoluteErrorSum,
+    double SquaredErrorSum);
+
+/// <summary>One feature within a <see cref="QualityMinute"/>; <see cref="DecileCounts"/> are the observed values in the baseline's bins.</summary>
+public sealed record QualityFeatureMinute(string Name, long Count, double Mean, double Variance, double Min, double Max, double? PsiMax, IReadOnlyList<long> DecileCounts);
+
+/// <summary>
+/// One minute of one model version on one arm, over every device the query selected: counters
+/// summed, and latency percentiles read from the merged HdrHistograms of every record in it, so
+/// they are the percentiles of all the latencies of that minute, not a maximum of percentiles.
+/// </summary>
+public sealed record PerfMinute(
+    DateTimeOffset Minute,
+    string ModelName,
+    string ModelVersion,
+    string Arm,
+    int Devices,
+    long Records,
+    long EventsIn,
+    long EventsScored,
+    long Errors,
+    long DeadLettered,
+    long Dropped,
+    long Batches,
+    long LatencyCount,
+    double LatencyP50Ms,
+    double LatencyP95Ms,
+    double LatencyP99Ms,
+    double LatencyMaxMs);
 
 /// <summary>Telemetry the control plane refused, per device and reason (reasons in <c>TelemetryRejections</c>).</summary>
 public sealed record TelemetryRejectionCount(string DeviceId, string Reason, long Count, DateTimeOffset LastAt, string LastDetail);

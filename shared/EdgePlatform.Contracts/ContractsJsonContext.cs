@@ -41,6 +41,7 @@ namespace EdgePlatform.Contracts;
 [JsonSerializable(typeof(PerfRecord))]
 [JsonSerializable(typeof(QualityRecord))]
 [JsonSerializable(typeof(TelemetryQueryResult))]
+[JsonSerializable(typeof(QualityMinute))]
 [JsonSerializable(typeof(TelemetryIngestStats))]
 [JsonSerializable(typeof(ApiProblem))]
 [JsonSerializable(typeof(ServerEndpoints))]

@@ -12,7 +12,8 @@ namespace EdgePlatform.Mqtt;
 /// An MQTT 5 client that stays connected: it reconnects with capped exponential backoff,
 /// restores its subscriptions on every new session, and hands received messages to one
 /// handler in arrival order. QoS 1 messages are acknowledged only after the handler returns,
-/// so a message whose handler did not finish is redelivered.
+/// so a message whose handler did not finish is redelivered; or, with <see cref="OnDelivery"/>,
+/// when the handler acknowledges them, which may be long after it returned.
 /// </summary>
 public sealed partial class MqttConnection : IAsyncDisposable
 {
@@ -22,7 +23,10 @@ public sealed partial class MqttConnection : IAsyncDisposable
     private readonly List<(string Filter, MqttQualityOfServiceLevel Qos)> _subscriptions = [];
     private readonly SemaphoreSlim _disconnected = new(0, 1);
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _acknowledging = new(1, 1);
     private Func<MqttIncoming, CancellationToken, Task>? _handler;
+    private Func<MqttDelivery, CancellationToken, Task>? _deliveryHandler;
+    private long _session;
     private Func<CancellationToken, Task>? _onConnected;
     private TaskCompletionSource _firstConnect = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _loop;
@@ -47,6 +51,15 @@ public sealed partial class MqttConnection : IAsyncDisposable
 
     /// <summary>Sets the one handler for received messages. Call before <see cref="Start"/>.</summary>
     public void OnMessage(Func<MqttIncoming, CancellationToken, Task> handler) => _handler = handler;
+
+    /// <summary>
+    /// Sets the one handler for received messages, which acknowledges each itself with
+    /// <see cref="MqttDelivery.AcknowledgeAsync"/> once it has done with it: messages keep arriving
+    /// meanwhile, so a handler can store many together and acknowledge them after one commit.
+    /// Acknowledge in arrival order (MQTT 5 requires it). A message not acknowledged on the
+    /// connection it came on is delivered again on the next one. Call before <see cref="Start"/>.
+    /// </summary>
+    public void OnDelivery(Func<MqttDelivery, CancellationToken, Task> handler) => _deliveryHandler = handler;
 
     /// <summary>Runs after every successful connect, once subscriptions are in place.</summary>
     public void OnConnected(Func<CancellationToken, Task> callback) => _onConnected = callback;
@@ -153,6 +166,7 @@ public sealed partial class MqttConnection : IAsyncDisposable
         }
 
         _client.Dispose();
+        _acknowledging.Dispose();
         _disconnected.Dispose();
         _stopping.Dispose();
     }
@@ -209,6 +223,23 @@ public sealed partial class MqttConnection : IAsyncDisposable
             .WithSessionExpiryInterval((uint)_settings.SessionExpiry.TotalSeconds)
             .WithKeepAlivePeriod(_settings.KeepAlive)
             .WithTimeout(TimeSpan.FromSeconds(10));
+        if (_settings.ReceiveMaximum is { } receiveMaximum)
+        {
+            builder.WithReceiveMaximum(receiveMaximum);
+        }
+
+        // Acknowledgements of messages from the previous connection must not reach this one: the
+        // broker may have given their packet identifiers to other messages by the time they would.
+        await _acknowledging.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _session++;
+        }
+        finally
+        {
+            _acknowledging.Release();
+        }
+
         if (_settings.TrustedCa is { } ca)
         {
             var tls = new MqttClientTlsOptionsBuilder()
@@ -295,6 +326,12 @@ public sealed partial class MqttConnection : IAsyncDisposable
 
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs args)
     {
+        if (_deliveryHandler is not null)
+        {
+            await OnDeliveryAsync(args).ConfigureAwait(false);
+            return;
+        }
+
         if (_handler is null)
         {
             return;
@@ -319,6 +356,52 @@ public sealed partial class MqttConnection : IAsyncDisposable
         }
     }
 
+    private async Task OnDeliveryAsync(MqttApplicationMessageReceivedEventArgs args)
+    {
+        args.AutoAcknowledge = false;
+        var message = args.ApplicationMessage;
+
+        // The handler keeps the message past this call, so it gets its own copy of the payload.
+        var delivery = new MqttDelivery(
+            new MqttIncoming(message.Topic, message.Payload.ToArray(), message.ResponseTopic, message.CorrelationData),
+            this,
+            args,
+            Interlocked.Read(ref _session));
+        try
+        {
+            await _deliveryHandler!(delivery, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Not acknowledged: the broker delivers it again on the next connection.
+            LogHandlerFailed(message.Topic, ex);
+        }
+    }
+
+    internal async Task<bool> AcknowledgeAsync(MqttApplicationMessageReceivedEventArgs args, long session, CancellationToken cancellationToken)
+    {
+        await _acknowledging.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (session != _session || !_client.IsConnected)
+            {
+                return false;
+            }
+
+            await args.AcknowledgeAsync(cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or ObjectDisposedException or InvalidOperationException)
+        {
+            LogAcknowledgeFailed(args.ApplicationMessage.Topic, ex.Message);
+            return false;
+        }
+        finally
+        {
+            _acknowledging.Release();
+        }
+    }
+
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "MQTT client {ClientId} connected to {Host}:{Port} (session present: {SessionPresent})")]
     private partial void LogConnected(string clientId, string host, int port, bool sessionPresent);
 
@@ -333,6 +416,36 @@ public sealed partial class MqttConnection : IAsyncDisposable
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Debug, Message = "Disconnect on shutdown failed: {Reason}")]
     private partial void LogDisconnectFailed(string reason);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Debug, Message = "Acknowledgement of a message on {Topic} not sent: {Reason}")]
+    private partial void LogAcknowledgeFailed(string topic, string reason);
+}
+
+/// <summary>
+/// A message received through <see cref="MqttConnection.OnDelivery"/>, which its handler
+/// acknowledges when it is done with it.
+/// </summary>
+public sealed class MqttDelivery
+{
+    private readonly MqttConnection _connection;
+    private readonly MqttApplicationMessageReceivedEventArgs _args;
+    private readonly long _session;
+
+    internal MqttDelivery(MqttIncoming message, MqttConnection connection, MqttApplicationMessageReceivedEventArgs args, long session)
+    {
+        Message = message;
+        _connection = connection;
+        _args = args;
+        _session = session;
+    }
+
+    public MqttIncoming Message { get; }
+
+    /// <summary>
+    /// Sends the QoS 1 acknowledgement (nothing for QoS 0). False when the connection the message
+    /// came on is gone: the broker then delivers it again on the next one.
+    /// </summary>
+    public Task<bool> AcknowledgeAsync(CancellationToken cancellationToken) => _connection.AcknowledgeAsync(_args, _session, cancellationToken);
 }
 
 /// <summary>A publish or connect that the broker refused or that could not be sent.</summary>

@@ -29,6 +29,13 @@ public sealed record MqttConnectionSettings(string Host, int Port, string Client
 
     public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// Most unacknowledged QoS 1 messages the broker may send this client at once (MQTT 5 receive
+    /// maximum); null leaves the protocol's default of 65,535. A client that acknowledges late sets
+    /// it to what it can hold.
+    /// </summary>
+    public ushort? ReceiveMaximum { get; init; }
+
     public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(10);
 
     public MqttLastWill? LastWill { get; init; }

@@ -3,26 +3,32 @@ using System.Globalization;
 namespace EdgePlatform.Benchmarks.Telemetry;
 
 /// <summary>What one benchmark run does; every value has a default so a bare run is the documented one.</summary>
-internal sealed record BenchmarkSettings(int Devices, int Seconds, double MessagesPerDeviceSecond, int IdleConnections)
+internal sealed record BenchmarkSettings(int Devices, int Seconds, double ReportsPerDeviceSecond, int IdleConnections, bool Mosquitto)
 {
     public static BenchmarkSettings Parse(string[] args)
     {
-        var settings = new BenchmarkSettings(1000, 20, 6, 10_000);
-        for (var i = 0; i < args.Length; i += 2)
+        var settings = new BenchmarkSettings(1000, 20, 8, 10_000, Mosquitto: true);
+        for (var i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--no-mosquitto")
+            {
+                settings = settings with { Mosquitto = false };
+                continue;
+            }
+
             if (i + 1 >= args.Length)
             {
                 throw new ArgumentException($"option '{args[i]}' needs a value");
             }
 
-            var value = args[i + 1];
-            settings = args[i] switch
+            var value = args[++i];
+            settings = args[i - 1] switch
             {
-                "--devices" => settings with { Devices = Positive(args[i], value) },
-                "--seconds" => settings with { Seconds = Positive(args[i], value) },
-                "--rate" => settings with { MessagesPerDeviceSecond = double.Parse(value, CultureInfo.InvariantCulture) },
+                "--devices" => settings with { Devices = Positive(args[i - 1], value) },
+                "--seconds" => settings with { Seconds = Positive(args[i - 1], value) },
+                "--rate" => settings with { ReportsPerDeviceSecond = double.Parse(value, CultureInfo.InvariantCulture) },
                 "--idle" => settings with { IdleConnections = int.Parse(value, CultureInfo.InvariantCulture) },
-                _ => throw new ArgumentException($"unknown option '{args[i]}'; known: --devices, --seconds, --rate, --idle"),
+                _ => throw new ArgumentException($"unknown option '{args[i - 1]}'; known: --devices, --seconds, --rate, --idle, --no-mosquitto"),
             };
         }
 

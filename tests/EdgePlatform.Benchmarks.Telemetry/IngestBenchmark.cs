@@ -1,10 +1,9 @@
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
-using System.Text.Json;
-using EdgePlatform.Cli;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using EdgePlatform.Cli.Processes;
 using EdgePlatform.Contracts;
 using MQTTnet;
@@ -13,58 +12,54 @@ using MQTTnet.Protocol;
 namespace EdgePlatform.Benchmarks.Telemetry;
 
 /// <summary>
-/// Starts the real control plane (embedded broker, SQLite store) as its own process, enrolls and
-/// connects simulated devices, and measures ingest in two phases at the same report rate: the
-/// baseline sends one report per message, as a device does in steady state; the second sends ten
-/// per message, as a device draining its spool does. Then it opens idle connections and reads the
-/// server's resident memory. Every figure comes from the server process (/proc) and its API.
+/// Starts the real control plane (SQLite store) as its own process, enrolls and connects
+/// simulated devices, and measures ingest at the same offered report rate one report per message
+/// (a device in steady state; the baseline every ratio is against) and ten per message (a device
+/// draining its spool): first through the embedded broker, then through mosquitto configured by
+/// the control plane (<c>--Broker:Mode=external</c>). With the embedded broker it also opens idle
+/// connections and reads the server's resident memory. Every figure comes from the processes
+/// (/proc) and the server's API; counts are checked per device, so a lost or doubled report shows.
 /// </summary>
 internal static class IngestBenchmark
 {
     private const int Parallelism = 32;
+    // Reports are stamped from the start of the run: rollups of minutes past retention would be pruned under the benchmark.
+    private static readonly DateTimeOffset Epoch = DateTimeOffset.UtcNow;
 
     public static async Task<int> RunAsync(BenchmarkSettings settings, CancellationToken cancellationToken)
     {
         var root = Directory.CreateTempSubdirectory("edgeplatform-bench-").FullName;
-        var processes = new ProcessGroup();
+        await using var processes = new ProcessGroup();
+        var results = new List<PhaseResult>();
+        var exact = true;
         try
         {
-            var (server, http, api) = await StartServerAsync(processes, root, cancellationToken).ConfigureAwait(false);
-            using (http)
-            using (api)
+            Console.WriteLine($"{Environment.ProcessorCount} CPU cores on this machine, shared by the server, the broker and the simulated devices; load average {LoadAverage()}");
+            await using (var embedded = await ServerUnderTest.StartAsync(processes, Path.Combine(root, "embedded"), mosquittoPort: null, cancellationToken).ConfigureAwait(false))
             {
-                Console.WriteLine($"server pid {server.Id}, {Environment.ProcessorCount} CPU cores on this machine (shared with the simulated devices)");
-                var enrollments = await EnrollAsync(http, root, "bench", settings.Devices, cancellationToken).ConfigureAwait(false);
-                var clients = await ConnectAsync(enrollments, cancellationToken).ConfigureAwait(false);
-                Console.WriteLine($"{clients.Count} devices enrolled and connected");
-
-                var baseline = await MeasureAsync("baseline: 1 report/message", api, server, clients, settings, reportsPerMessage: 1, firstSequence: 1, cancellationToken).ConfigureAwait(false);
-                var batched = await MeasureAsync("drain: 10 reports/message", api, server, clients, settings, reportsPerMessage: 10, firstSequence: 1_000_000, cancellationToken).ConfigureAwait(false);
-                Console.WriteLine(string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"ratio drain/baseline: {batched.ReportsPerSecond / baseline.ReportsPerSecond:0.00}x reports/s, {batched.CpuPerThousandReports / baseline.CpuPerThousandReports:0.00}x CPU per report"));
-
-                var rssBefore = ResidentBytes(server.Id);
-                var idleCount = Math.Max(0, settings.IdleConnections - clients.Count);
-                var idle = await ConnectAsync(await EnrollAsync(http, root, "idle", idleCount, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-                await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
-                var rssAfter = ResidentBytes(server.Id);
-                var total = clients.Count + idle.Count;
-                Console.WriteLine(string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"idle connections: {total} open, server RSS {rssAfter / 1048576.0:0} MiB (was {rssBefore / 1048576.0:0} MiB with {clients.Count}); {(rssAfter - rssBefore) / 1024.0 / Math.Max(1, idle.Count):0.0} KiB per added connection"));
-
-                foreach (var client in clients.Concat(idle))
-                {
-                    client.Client.Dispose();
-                }
+                var clients = await ConnectDevicesAsync(embedded, "bench", settings.Devices, cancellationToken).ConfigureAwait(false);
+                results.Add(await MeasureAsync("embedded broker, 1 report/message", embedded, clients, settings, 1, 1, cancellationToken).ConfigureAwait(false));
+                results.Add(await MeasureAsync("embedded broker, 10 reports/message", embedded, clients, settings, 10, 1_000_000, cancellationToken).ConfigureAwait(false));
+                exact &= await CheckCountsAsync(embedded, clients, results[^2..], cancellationToken).ConfigureAwait(false);
+                await MeasureIdleConnectionsAsync(embedded, clients, settings, cancellationToken).ConfigureAwait(false);
             }
 
-            return 0;
+            if (settings.Mosquitto)
+            {
+                await using var external = await ServerUnderTest.StartAsync(processes, Path.Combine(root, "mosquitto"), FreePort(), cancellationToken).ConfigureAwait(false);
+                var clients = await ConnectDevicesAsync(external, "bench", settings.Devices, cancellationToken).ConfigureAwait(false);
+                results.Add(await MeasureAsync("mosquitto, 1 report/message", external, clients, settings, 1, 1, cancellationToken).ConfigureAwait(false));
+                results.Add(await MeasureAsync("mosquitto, 10 reports/message", external, clients, settings, 10, 1_000_000, cancellationToken).ConfigureAwait(false));
+                exact &= await CheckCountsAsync(external, clients, results[^2..], cancellationToken).ConfigureAwait(false);
+                Dispose(clients);
+            }
+
+            PrintTable(results);
+            Console.WriteLine(exact ? "every published report stored exactly once (checked per device through the API)" : "COUNTS DIFFER: see above");
+            return exact ? 0 : 1;
         }
         finally
         {
-            await processes.DisposeAsync().ConfigureAwait(false);
             try
             {
                 Directory.Delete(root, recursive: true);
@@ -76,25 +71,38 @@ internal static class IngestBenchmark
         }
     }
 
-    private sealed record PhaseResult(double ReportsPerSecond, double CpuPerThousandReports);
+    private sealed record PhaseResult(
+        string Name,
+        long Published,
+        long Ingested,
+        double OfferedPerSecond,
+        double Seconds,
+        double ServerCpuSeconds,
+        double? BrokerCpuSeconds,
+        double MessagesPerTransaction)
+    {
+        public double ReportsPerSecond => Ingested / Seconds;
+
+        public double CpuMsPerThousand => ServerCpuSeconds / (Ingested / 1000.0) * 1000;
+    }
 
     private static async Task<PhaseResult> MeasureAsync(
         string name,
-        ApiClient api,
-        HostProcess server,
-        IReadOnlyList<(string DeviceId, IMqttClient Client)> clients,
+        ServerUnderTest server,
+        IReadOnlyList<Device> clients,
         BenchmarkSettings settings,
         int reportsPerMessage,
         long firstSequence,
         CancellationToken cancellationToken)
     {
-        var acceptedBefore = (await api.GetTelemetryIngestAsync(cancellationToken).ConfigureAwait(false)).Accepted;
-        var cpuBefore = CpuSeconds(server.Id);
+        var before = await server.Api.GetTelemetryIngestAsync(cancellationToken).ConfigureAwait(false);
+        var batchesBefore = await server.IngestBatchesAsync(cancellationToken).ConfigureAwait(false);
+        var cpuBefore = CpuSeconds(server.Process.Id);
+        var brokerBefore = server.Mosquitto is { } m ? CpuSeconds(m.Id) : 0;
         var clock = Stopwatch.StartNew();
         var end = TimeSpan.FromSeconds(settings.Seconds);
-        var period = TimeSpan.FromSeconds(reportsPerMessage / settings.MessagesPerDeviceSecond);
+        var period = TimeSpan.FromSeconds(reportsPerMessage / settings.ReportsPerDeviceSecond);
         long published = 0;
-        long failed = 0;
 
         await Parallel.ForEachAsync(
             clients,
@@ -110,24 +118,30 @@ internal static class IngestBenchmark
                     var records = Enumerable.Range(0, reportsPerMessage).Select(_ => Report(sequence++)).ToList();
                     var result = await device.Client.PublishAsync(
                         new MqttApplicationMessageBuilder()
-                            .WithTopic(Topics.Telemetry(device.DeviceId, TelemetryKinds.Health))
-                            .WithPayload(TelemetryArrow.Serialize(device.DeviceId, records))
+                            .WithTopic(Topics.Telemetry(device.Id, TelemetryKinds.Health))
+                            .WithPayload(TelemetryArrow.Serialize(device.Id, records))
                             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
                             .Build(),
                         ct).ConfigureAwait(false);
-                    Interlocked.Add(ref result.IsSuccess ? ref published : ref failed, reportsPerMessage);
+                    if (!result.IsSuccess)
+                    {
+                        throw new InvalidOperationException($"the broker refused a publish of {device.Id}: {result.ReasonCode}");
+                    }
+
+                    device.Published += reportsPerMessage;
+                    Interlocked.Add(ref published, reportsPerMessage);
                     await timer.WaitForNextTickAsync(ct).ConfigureAwait(false);
                 }
             }).ConfigureAwait(false);
         var publishedFor = clock.Elapsed;
 
-        // The broker acknowledges before the control plane has stored a report: wait for the tail.
+        // The broker acknowledges devices before the control plane has stored their reports: wait for the tail.
         long accepted;
         var lastProgress = clock.Elapsed;
         var lastAccepted = -1L;
         while (true)
         {
-            accepted = (await api.GetTelemetryIngestAsync(cancellationToken).ConfigureAwait(false)).Accepted - acceptedBefore;
+            accepted = (await server.Api.GetTelemetryIngestAsync(cancellationToken).ConfigureAwait(false)).Accepted - before.Accepted;
             if (accepted != lastAccepted)
             {
                 lastAccepted = accepted;
@@ -142,52 +156,78 @@ internal static class IngestBenchmark
             await Task.Delay(200, cancellationToken).ConfigureAwait(false);
         }
 
-        var elapsed = lastProgress.TotalSeconds;
-        var cpu = CpuSeconds(server.Id) - cpuBefore;
-        var rate = accepted / elapsed;
-        var result = new PhaseResult(rate, cpu / (accepted / 1000.0));
+        var batches = await server.IngestBatchesAsync(cancellationToken).ConfigureAwait(false);
+        var result = new PhaseResult(
+            name,
+            published,
+            accepted,
+            published / publishedFor.TotalSeconds,
+            lastProgress.TotalSeconds,
+            CpuSeconds(server.Process.Id) - cpuBefore,
+            server.Mosquitto is { } broker ? CpuSeconds(broker.Id) - brokerBefore : null,
+            (batches.Messages - batchesBefore.Messages) / Math.Max(1.0, batches.Transactions - batchesBefore.Transactions));
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"{name}: offered {published / publishedFor.TotalSeconds:0} reports/s for {publishedFor.TotalSeconds:0.0} s; ingested {accepted} of {published} published ({failed} refused) in {elapsed:0.0} s = {rate:0} reports/s; control-plane CPU {cpu / elapsed * 100:0}% of one core ({result.CpuPerThousandReports * 1000:0.00} ms per 1,000 reports)"));
+            $"{name}: offered {result.OfferedPerSecond:0} reports/s for {publishedFor.TotalSeconds:0.0} s; stored {accepted} of {published} in {result.Seconds:0.0} s = {result.ReportsPerSecond:0} reports/s; control-plane CPU {result.ServerCpuSeconds / result.Seconds * 100:0}% of one core ({result.CpuMsPerThousand:0} ms per 1,000 reports){(result.BrokerCpuSeconds is { } b ? $", mosquitto CPU {b / result.Seconds * 100:0}%" : "")}; {result.MessagesPerTransaction:0.0} messages per transaction; load average {LoadAverage()}"));
         return result;
     }
 
-    private static async Task<(HostProcess Server, HttpClient Http, ApiClient Api)> StartServerAsync(ProcessGroup processes, string root, CancellationToken cancellationToken)
+    /// <summary>Every report each device published is stored once: per-device report counts from the API, and no replay or refusal.</summary>
+    private static async Task<bool> CheckCountsAsync(ServerUnderTest server, IReadOnlyList<Device> clients, IReadOnlyList<PhaseResult> phases, CancellationToken cancellationToken)
     {
-        var data = Path.Combine(root, "server");
-        var tokenFile = Path.Combine(root, "admin.token");
-        var server = processes.Start(
-            "server",
-            HostProcess.ServerAssembly,
-            [
-                $"--Server:DataDirectory={data}", "--Server:HttpPort=0", "--Server:MqttPort=0", $"--Server:InitialAdminTokenFile={tokenFile}",
-                "--Logging:LogLevel:Default=Warning",
-            ],
-            Path.Combine(root, "server.log"));
-        var endpointsFile = Path.Combine(data, ServerEndpoints.FileName);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (!File.Exists(endpointsFile) || !File.Exists(tokenFile))
-        {
-            if (server.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"the server did not start:\n{server.LogTail(40)}");
-            }
+        var summaries = (await server.Api.GetTelemetryAsync(null, cancellationToken).ConfigureAwait(false)).ToDictionary(s => s.DeviceId, StringComparer.Ordinal);
+        var ingest = await server.Api.GetTelemetryIngestAsync(cancellationToken).ConfigureAwait(false);
+        var wrong = clients.Where(d => (summaries.TryGetValue(d.Id, out var s) ? s.Reports : 0) != d.Published).ToList();
+        var published = clients.Sum(d => d.Published);
+        var stored = summaries.Values.Sum(s => s.Reports);
+        Console.WriteLine(
+            $"counts: {published} reports published, {stored} stored, {ingest.Replayed} replayed, {ingest.Rejected} refused, {wrong.Count} device(s) whose stored count differs from what they published");
+        return wrong.Count == 0 && ingest.Replayed == 0 && ingest.Rejected == 0 && phases.All(p => p.Ingested == p.Published);
+    }
 
-            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+    private static async Task MeasureIdleConnectionsAsync(ServerUnderTest server, IReadOnlyList<Device> clients, BenchmarkSettings settings, CancellationToken cancellationToken)
+    {
+        var rssBefore = ResidentBytes(server.Process.Id);
+        var idle = await ConnectDevicesAsync(server, "idle", Math.Max(0, settings.IdleConnections - clients.Count), cancellationToken).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+        var rssAfter = ResidentBytes(server.Process.Id);
+        Console.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"idle connections: {clients.Count + idle.Count} open, server RSS {rssAfter / 1048576.0:0} MiB (was {rssBefore / 1048576.0:0} MiB with {clients.Count}); {(rssAfter - rssBefore) / 1024.0 / Math.Max(1, idle.Count):0.0} KiB per added connection"));
+        Dispose(idle);
+        Dispose(clients);
+    }
+
+    private static void PrintTable(IReadOnlyList<PhaseResult> results)
+    {
+        var baseline = results[0];
+        Console.WriteLine();
+        Console.WriteLine("| phase | offered reports/s | stored of published | stored reports/s | vs baseline | control-plane CPU | CPU per 1,000 reports | vs baseline | mosquitto CPU | messages per transaction |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in results)
+        {
+            Console.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"| {r.Name} | {r.OfferedPerSecond:N0} | {r.Ingested:N0} of {r.Published:N0} | **{r.ReportsPerSecond:N0}** | {r.ReportsPerSecond / baseline.ReportsPerSecond:0.00}x | {r.ServerCpuSeconds / r.Seconds * 100:0}% | {r.CpuMsPerThousand:0} ms | {r.CpuMsPerThousand / baseline.CpuMsPerThousand:0.00}x | {(r.BrokerCpuSeconds is { } b ? $"{b / r.Seconds * 100:0}%" : "—")} | {r.MessagesPerTransaction:0.0} |"));
+        }
+    }
+
+    private static async Task<IReadOnlyList<Device>> ConnectDevicesAsync(ServerUnderTest server, string prefix, int count, CancellationToken cancellationToken)
+    {
+        var enrollments = await EnrollAsync(server, prefix, count, cancellationToken).ConfigureAwait(false);
+        var devices = await ConnectAsync(enrollments, cancellationToken).ConfigureAwait(false);
+        if (devices.Count > 0)
+        {
+            await server.WaitSubscribedAsync(devices[0], cancellationToken).ConfigureAwait(false);
         }
 
-        var endpoints = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(endpointsFile, cancellationToken).ConfigureAwait(false), ContractsJsonContext.Default.ServerEndpoints)!;
-        var token = (await File.ReadAllTextAsync(tokenFile, cancellationToken).ConfigureAwait(false)).Trim();
-        var http = new HttpClient { BaseAddress = new Uri(endpoints.HttpUrl) };
-        File.WriteAllText(Path.Combine(root, "enrollment.key.path"), endpoints.EnrollmentKeyFile);
-        return (server, http, new ApiClient(new Uri(endpoints.HttpUrl), token));
+        Console.WriteLine($"{devices.Count} devices enrolled and connected ({(server.Mosquitto is null ? "embedded broker" : "mosquitto")})");
+        return devices;
     }
 
     /// <summary>Enrolls simulated devices as real ones do: a key each, a CSR, a certificate back for mTLS.</summary>
-    private static async Task<IReadOnlyList<(EnrollmentResponse Enrollment, X509Certificate2 Certificate)>> EnrollAsync(HttpClient http, string root, string prefix, int count, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<(EnrollmentResponse Enrollment, X509Certificate2 Certificate)>> EnrollAsync(ServerUnderTest server, string prefix, int count, CancellationToken cancellationToken)
     {
-        var keyFile = await File.ReadAllTextAsync(Path.Combine(root, "enrollment.key.path"), cancellationToken).ConfigureAwait(false);
-        var key = (await File.ReadAllTextAsync(keyFile, cancellationToken).ConfigureAwait(false)).Trim();
         var enrollments = new (EnrollmentResponse, X509Certificate2)[count];
         await Parallel.ForEachAsync(
             Enumerable.Range(0, count),
@@ -197,9 +237,9 @@ internal static class IngestBenchmark
                 var deviceId = $"{prefix}-{i:D5}";
                 using var deviceKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
                 var csr = new CertificateRequest($"CN={deviceId}", deviceKey, HashAlgorithmName.SHA256).CreateSigningRequestPem();
-                using var response = await http.PostAsJsonAsync(
+                using var response = await server.Http.PostAsJsonAsync(
                     "api/v1/enrollments/devices",
-                    new EnrollmentRequest(deviceId, key, null, csr),
+                    new EnrollmentRequest(deviceId, server.EnrollmentKey, null, csr),
                     ContractsJsonContext.Default.EnrollmentRequest,
                     ct).ConfigureAwait(false);
                 response.EnsureSuccessStatusCode();
@@ -210,10 +250,10 @@ internal static class IngestBenchmark
         return enrollments;
     }
 
-    private static async Task<IReadOnlyList<(string DeviceId, IMqttClient Client)>> ConnectAsync(IReadOnlyList<(EnrollmentResponse Enrollment, X509Certificate2 Certificate)> enrollments, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<Device>> ConnectAsync(IReadOnlyList<(EnrollmentResponse Enrollment, X509Certificate2 Certificate)> enrollments, CancellationToken cancellationToken)
     {
         var factory = new MqttClientFactory();
-        var clients = new (string, IMqttClient)[enrollments.Count];
+        var clients = new Device[enrollments.Count];
         await Parallel.ForEachAsync(
             Enumerable.Range(0, enrollments.Count),
             new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken },
@@ -237,17 +277,23 @@ internal static class IngestBenchmark
                         .WithTimeout(TimeSpan.FromSeconds(60))
                         .Build(),
                     ct).ConfigureAwait(false);
-                clients[i] = (enrollment.DeviceId, client);
+                clients[i] = new Device(enrollment.DeviceId, client);
             }).ConfigureAwait(false);
         return clients;
     }
 
-    private static readonly DateTimeOffset Epoch = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static void Dispose(IReadOnlyList<Device> devices)
+    {
+        foreach (var device in devices)
+        {
+            device.Client.Dispose();
+        }
+    }
 
     private static TelemetryRecord Report(long sequence) =>
         new(sequence, Epoch.AddSeconds(sequence), "sensor-anomaly", "1", null, 100, 98, 1, 1, 1.2, 3.4, 5.6, 12.5, 100_000_000, 2.5);
 
-    private static double CpuSeconds(int pid)
+    internal static double CpuSeconds(int pid)
     {
         // Fields 14 and 15 of /proc/PID/stat (after the parenthesised name): user and system time in clock ticks.
         var stat = File.ReadAllText($"/proc/{pid}/stat");
@@ -260,5 +306,24 @@ internal static class IngestBenchmark
     {
         var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    private static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]);
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>A simulated device and what it has published so far (one publishing task per device at a time).</summary>
+    internal sealed class Device(string id, IMqttClient client)
+    {
+        public string Id { get; } = id;
+
+        public IMqttClient Client { get; } = client;
+
+        public long Published { get; set; }
     }
 }

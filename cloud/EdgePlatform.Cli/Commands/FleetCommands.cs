@@ -47,6 +47,7 @@ public static class FleetCommands
 
             var slot = device.Reported?.Slots.FirstOrDefault(s => s.Slot == ModelSlots.Primary);
             var incoming = device.Reported?.Slots.FirstOrDefault(s => s.Slot == ModelSlots.Incoming);
+            var health = (await api.GetTelemetryAsync(device.Id, ct).ConfigureAwait(false)).SingleOrDefault()?.Latest;
             Render.Table(
                 ["FIELD", "VALUE"],
                 [
@@ -62,10 +63,16 @@ public static class FleetCommands
                     ["incoming model", incoming is null ? "-" : $"{incoming.Name}:{incoming.Version} {incoming.State} since {Render.Time(incoming.Since)}"],
                     ["last error", device.Reported?.LastError ?? "-"],
                     ["attestation", Attestation(device.Attestation)],
+                    ["health: disk free", health is null ? "-" : Disk(health)],
+                    ["health: agent version", health?.AgentVersion ?? "-"],
+                    ["health: attestation (device's view)", health?.AttestationState ?? "-"],
                     .. (device.Attestation?.Measurements ?? []).Select(m => (IReadOnlyList<string>)[$"  {m.Kind}", $"{m.Name} {m.Digest}"]),
                 ]);
             return 0;
         });
+
+        static string Disk(TelemetryRecord health) =>
+            health.DiskTotalBytes == 0 ? "-" : $"{health.DiskFreeBytes / 1073741824.0:0.0} of {health.DiskTotalBytes / 1073741824.0:0.0} GiB";
 
         static string Attestation(AttestationStatus? status) => status switch
         {
@@ -228,12 +235,14 @@ public static class FleetCommands
             }
 
             Render.Table(
-                ["DEVICE", "REPORTS", "LAST SEQ", "EVENTS IN", "SCORED", "DEAD-LETTERED", "ERRORS", "P50 MS", "P99 MS", "CPU %", "RSS MB", "SPOOLED", "SHED", "LAST"],
+                ["DEVICE", "REPORTS", "LAST SEQ", "EVENTS IN", "SCORED", "DEAD-LETTERED", "ERRORS", "P50 MS", "P99 MS", "CPU %", "RSS MB", "DISK FREE GB", "AGENT", "ATTESTATION", "SPOOLED", "SHED", "LAST"],
                 summaries.Select(s => (IReadOnlyList<string>)
                 [
                     s.DeviceId, Render.Number(s.Reports), Render.Number(s.LastSequence), Render.Number(s.Latest.EventsIn), Render.Number(s.Latest.EventsScored),
                     Render.Number(s.Latest.DeadLettered), Render.Number(s.Latest.Errors), Render.Number(s.Latest.LatencyP50Ms), Render.Number(s.Latest.LatencyP99Ms),
-                    Render.Number(s.Latest.CpuPercent, "0.0"), Render.Number(s.Latest.MemoryBytes / 1048576.0, "0"), Render.Number(s.Latest.QueueDepth),
+                    Render.Number(s.Latest.CpuPercent, "0.0"), Render.Number(s.Latest.MemoryBytes / 1048576.0, "0"),
+                    s.Latest.DiskTotalBytes == 0 ? "-" : Render.Number(s.Latest.DiskFreeBytes / 1073741824.0, "0.0"), s.Latest.AgentVersion ?? "-", s.Latest.AttestationState ?? "-",
+                    Render.Number(s.Latest.QueueDepth),
                     Render.Number(s.Latest.ReportsShed), Render.Time(s.LastReceived),
                 ]));
             return 0;
@@ -242,9 +251,11 @@ public static class FleetCommands
     }
 
     private sealed record TelemetryFilterOptions(
-        Option<string> Device, Option<string> Group, Option<string> Model, Option<string> Version, Option<string> From, Option<string> To, Option<string> Resolution, Option<int?> Limit)
+        Option<string> Kind, Option<string> Arm, Option<string> Device, Option<string> Group, Option<string> Model, Option<string> Version, Option<string> From, Option<string> To, Option<string> Resolution, Option<int?> Limit)
     {
         public static TelemetryFilterOptions Create() => new(
+            new Option<string>("--kind") { Description = "'health' (default), 'perf' (per model version and arm) or 'quality' (scores, drift, labelled outcomes)" },
+            new Option<string>("--arm") { Description = "Only this experiment arm, 'control' or 'candidate' (perf and quality)" },
             new Option<string>("--device") { Description = "Only this device" },
             new Option<string>("--group") { Description = "Only devices whose 'group' tag has this value" },
             new Option<string>("--model") { Description = "Only this model name" },
@@ -256,6 +267,8 @@ public static class FleetCommands
 
         public void AddTo(Command command)
         {
+            command.Add(Kind);
+            command.Add(Arm);
             command.Add(Device);
             command.Add(Group);
             command.Add(Model);
@@ -268,6 +281,8 @@ public static class FleetCommands
 
         public Dictionary<string, string?> Read(ParseResult parse, string? defaultResolution = null) => new(StringComparer.Ordinal)
         {
+            ["kind"] = parse.GetValue(Kind),
+            ["arm"] = parse.GetValue(Arm),
             ["device"] = parse.GetValue(Device),
             ["group"] = parse.GetValue(Group),
             ["model"] = parse.GetValue(Model),
@@ -294,7 +309,55 @@ public static class FleetCommands
                 return 0;
             }
 
-            if (result.Resolution == "raw")
+            if (result.Kind == TelemetryKinds.Perf && result.Resolution == "raw")
+            {
+                Render.Table(
+                    ["TIME", "DEVICE", "SEQ", "MODEL", "ARM", "EVENTS IN", "SCORED", "ERRORS", "DEAD-LETTERED", "DROPPED", "P50 MS", "P95 MS", "P99 MS", "MAX MS", "BATCHES", "MEAN BATCH"],
+                    result.Perf.Select(p => (IReadOnlyList<string>)
+                    [
+                        Render.Time(p.Record.Timestamp), p.DeviceId, Render.Number(p.Record.Sequence), $"{p.Record.ModelName}:{p.Record.ModelVersion}", p.Record.Arm,
+                        Render.Number(p.Record.EventsIn), Render.Number(p.Record.EventsScored), Render.Number(p.Record.Errors), Render.Number(p.Record.DeadLettered),
+                        Render.Number(p.Record.Dropped), Render.Number(p.Record.LatencyP50Ms), Render.Number(p.Record.LatencyP95Ms), Render.Number(p.Record.LatencyP99Ms),
+                        Render.Number(p.Record.LatencyMaxMs), Render.Number(p.Record.Batches), Render.Number(p.Record.BatchSizeMean, "0.0"),
+                    ]));
+            }
+            else if (result.Kind == TelemetryKinds.Perf)
+            {
+                Render.Table(
+                    ["MINUTE", "MODEL", "ARM", "DEVICES", "EVENTS IN", "SCORED", "ERRORS", "DEAD-LETTERED", "DROPPED", "P50 MS", "P95 MS", "P99 MS", "MAX MS"],
+                    result.PerfMinutes.Select(m => (IReadOnlyList<string>)
+                    [
+                        Render.Time(m.Minute), $"{m.ModelName}:{m.ModelVersion}", m.Arm, Render.Number(m.Devices), Render.Number(m.EventsIn), Render.Number(m.EventsScored),
+                        Render.Number(m.Errors), Render.Number(m.DeadLettered), Render.Number(m.Dropped), Render.Number(m.LatencyP50Ms), Render.Number(m.LatencyP95Ms),
+                        Render.Number(m.LatencyP99Ms), Render.Number(m.LatencyMaxMs),
+                    ]));
+            }
+            else if (result.Kind == TelemetryKinds.Quality && result.Resolution != "raw")
+            {
+                Render.Table(
+                    ["MINUTE", "MODEL", "ARM", "DEVICES", "SCORES", "SCORE MEAN", "PSI MAX", "FEATURES (MEAN ± SD)", "LABELLED", "ACCURACY"],
+                    result.QualityMinutes.Select(m => (IReadOnlyList<string>)
+                    [
+                        Render.Time(m.Minute), $"{m.ModelName}:{m.ModelVersion}", m.Arm, Render.Number(m.Devices), Render.Number(m.Scores), Render.Number(m.ScoreMean, "0.000"),
+                        m.DriftPsiMax is { } psi ? Render.Number(psi, "0.000") : "-",
+                        string.Join(", ", m.Features.Select(f => $"{f.Name} {Render.Number(f.Mean, "0.##")}±{Render.Number(Math.Sqrt(f.Variance), "0.##")}")),
+                        Render.Number(m.Labelled),
+                        m.Labelled == 0 ? "-" : Render.Number((double)(m.TruePositives + m.TrueNegatives) / m.Labelled, "0.000"),
+                    ]));
+            }
+            else if (result.Kind == TelemetryKinds.Quality)
+            {
+                Render.Table(
+                    ["TIME", "DEVICE", "SEQ", "MODEL", "ARM", "SCORES", "SCORE MEAN", "PSI MAX", "DRIFTING FEATURE", "LABELLED", "ACCURACY"],
+                    result.Quality.Select(p => (IReadOnlyList<string>)
+                    [
+                        Render.Time(p.Record.Timestamp), p.DeviceId, Render.Number(p.Record.Sequence), $"{p.Record.ModelName}:{p.Record.ModelVersion}", p.Record.Arm,
+                        Render.Number(p.Record.Scores), Render.Number(p.Record.ScoreMean, "0.000"),
+                        p.Record.DriftPsiMax is { } psi ? Render.Number(psi, "0.000") : "-", MostDrifting(p.Record), Render.Number(p.Record.Labelled),
+                        p.Record.Labelled == 0 ? "-" : Render.Number((double)(p.Record.TruePositives + p.Record.TrueNegatives) / p.Record.Labelled, "0.000"),
+                    ]));
+            }
+            else if (result.Resolution == "raw")
             {
                 Render.Table(
                     ["TIME", "DEVICE", "SEQ", "MODEL", "EVENTS IN", "SCORED", "ERRORS", "DEAD-LETTERED", "P50 MS", "P95 MS", "P99 MS", "MAX MS", "SPOOLED", "SHED"],
@@ -321,6 +384,17 @@ public static class FleetCommands
             return 0;
         });
         return query;
+    }
+
+    /// <summary>The feature with the highest PSI, or "-" when none has one.</summary>
+    private static string MostDrifting(QualityRecord record)
+    {
+        var worst = record.FeaturePsi
+            .Select((psi, i) => (Psi: psi, Name: i < record.FeatureNames.Count ? record.FeatureNames[i] : "?"))
+            .Where(f => f.Psi is not null)
+            .OrderByDescending(f => f.Psi)
+            .FirstOrDefault();
+        return worst.Psi is null ? "-" : worst.Name;
     }
 
     private static Command TelemetryRejections()

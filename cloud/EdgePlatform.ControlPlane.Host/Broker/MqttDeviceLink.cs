@@ -9,8 +9,8 @@ using Microsoft.Extensions.Options;
 namespace EdgePlatform.ControlPlane.Host.Broker;
 
 /// <summary>
-/// The control plane as a privileged MQTT client: receives what devices publish and routes it,
-/// and publishes desired states retained. On every (re)connect it republishes every stored
+/// The control plane as a privileged MQTT client: receives what devices publish and queues it for
+/// the router, which acknowledges each message once it is stored, and publishes desired states retained. On every (re)connect it republishes every stored
 /// desired state, so a broker that lost its retained messages is brought back in line.
 /// </summary>
 public sealed partial class MqttDeviceLink : IDeviceLink, IHostedService, IAsyncDisposable
@@ -38,12 +38,18 @@ public sealed partial class MqttDeviceLink : IDeviceLink, IHostedService, IAsync
             {
                 ClientCertificate = credentials.ClientCertificate,
                 TrustedCa = credentials.CaCertificate,
+
+                // Messages are acknowledged once stored, so the broker may hold back no more
+                // unacknowledged ones than the router's queue takes (brokers that honour it).
+                ReceiveMaximum = (ushort)Math.Min(router.QueueCapacity, ushort.MaxValue),
             },
             loggerFactory.CreateLogger<MqttConnection>());
         _connection.Subscribe(Topics.AllReported);
         _connection.Subscribe(Topics.AllStatus);
         _connection.Subscribe(Topics.AllTelemetry);
-        _connection.OnMessage((message, ct) => router.RouteAsync(message.Topic, message.Payload, ct));
+        _connection.OnDelivery((delivery, ct) => router.EnqueueAsync(
+            new DeviceMessage(delivery.Message.Topic, delivery.Message.Payload, delivery.AcknowledgeAsync),
+            ct).AsTask());
         _connection.OnConnected(RepublishDesiredAsync);
     }
 

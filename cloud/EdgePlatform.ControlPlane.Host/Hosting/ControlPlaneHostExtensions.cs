@@ -52,6 +52,7 @@ public static partial class ControlPlaneHostExtensions
         builder.Services.AddSingleton<IModelStore>(store);
         builder.Services.AddSingleton<IDeploymentStore>(store);
         builder.Services.AddSingleton<ITelemetryStore>(store);
+        builder.Services.AddSingleton<EdgePlatform.ControlPlane.Telemetry.ILatencyHistograms, EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Reader>();
         builder.Services.AddSingleton<ITrainingStore>(store);
         builder.Services.AddSingleton<IEnrollmentGroupStore>(store);
         builder.Services.AddSingleton<IRolloutStore>(store);

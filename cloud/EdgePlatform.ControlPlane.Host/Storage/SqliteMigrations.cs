@@ -217,6 +217,112 @@ internal static class SqliteMigrations
             PRIMARY KEY (name, alias)
         ) WITHOUT ROWID;
         """,
+        // Perf and quality telemetry per model version and arm, and the health report's new
+        // columns. One sequence runs across kinds: every kind's table is keyed by (device,
+        // sequence), and an insert into one looks into the others first.
+        """
+        ALTER TABLE telemetry ADD COLUMN disk_free_bytes INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry ADD COLUMN disk_total_bytes INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry ADD COLUMN agent_version TEXT NULL;
+        ALTER TABLE telemetry ADD COLUMN attestation_state TEXT NULL;
+        ALTER TABLE telemetry ADD COLUMN heartbeat_seconds INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry ADD COLUMN events_dropped INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry ADD COLUMN feedback_unmatched INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry ADD COLUMN feedback_malformed INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX telemetry_by_received ON telemetry (received_at);
+        CREATE TABLE telemetry_perf (
+            device_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            interval_ms INTEGER NOT NULL,
+            model_name TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            model_digest TEXT NOT NULL,
+            arm TEXT NOT NULL,
+            events_in INTEGER NOT NULL,
+            events_scored INTEGER NOT NULL,
+            errors INTEGER NOT NULL,
+            dead_lettered INTEGER NOT NULL,
+            dropped INTEGER NOT NULL,
+            latency_p50_ms REAL NOT NULL,
+            latency_p95_ms REAL NOT NULL,
+            latency_p99_ms REAL NOT NULL,
+            latency_max_ms REAL NOT NULL,
+            latency_mean_ms REAL NOT NULL,
+            latency_histogram BLOB NOT NULL,
+            batches INTEGER NOT NULL,
+            batch_size_mean REAL NOT NULL,
+            batch_size_max INTEGER NOT NULL,
+            batch_size_histogram TEXT NOT NULL,
+            PRIMARY KEY (device_id, sequence)
+        ) WITHOUT ROWID;
+        CREATE INDEX telemetry_perf_by_time ON telemetry_perf (ts);
+        CREATE INDEX telemetry_perf_by_received ON telemetry_perf (received_at);
+        CREATE TABLE telemetry_quality (
+            device_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            model_name TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            model_digest TEXT NOT NULL,
+            arm TEXT NOT NULL,
+            scores INTEGER NOT NULL,
+            score_mean REAL NOT NULL,
+            score_bin_edges TEXT NOT NULL,
+            score_histogram TEXT NOT NULL,
+            feature_names TEXT NOT NULL,
+            feature_count TEXT NOT NULL,
+            feature_mean TEXT NOT NULL,
+            feature_variance TEXT NOT NULL,
+            feature_min TEXT NOT NULL,
+            feature_max TEXT NOT NULL,
+            feature_psi TEXT NOT NULL,
+            feature_decile_counts TEXT NOT NULL,
+            drift_psi_max REAL NULL,
+            labelled INTEGER NOT NULL,
+            true_positives INTEGER NOT NULL,
+            false_positives INTEGER NOT NULL,
+            true_negatives INTEGER NOT NULL,
+            false_negatives INTEGER NOT NULL,
+            error_sum REAL NOT NULL,
+            absolute_error_sum REAL NOT NULL,
+            squared_error_sum REAL NOT NULL,
+            PRIMARY KEY (device_id, sequence)
+        ) WITHOUT ROWID;
+        CREATE INDEX telemetry_quality_by_time ON telemetry_quality (ts);
+        CREATE INDEX telemetry_quality_by_received ON telemetry_quality (received_at);
+        CREATE TABLE telemetry_perf_minutes (
+            device_id TEXT NOT NULL,
+            minute TEXT NOT NULL,
+            model_name TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            arm TEXT NOT NULL,
+            records INTEGER NOT NULL,
+            events_in INTEGER NOT NULL,
+            events_scored INTEGER NOT NULL,
+            errors INTEGER NOT NULL,
+            dead_lettered INTEGER NOT NULL,
+            dropped INTEGER NOT NULL,
+            batches INTEGER NOT NULL,
+            latency_max_ms REAL NOT NULL,
+            latency_histogram BLOB NOT NULL,
+            last_sequence INTEGER NOT NULL,
+            PRIMARY KEY (device_id, minute, model_name, model_version, arm)
+        ) WITHOUT ROWID;
+        CREATE INDEX telemetry_perf_minutes_by_time ON telemetry_perf_minutes (minute);
+        CREATE TABLE telemetry_quality_minutes (
+            device_id TEXT NOT NULL,
+            minute TEXT NOT NULL,
+            model_name TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            arm TEXT NOT NULL,
+            document TEXT NOT NULL,
+            PRIMARY KEY (device_id, minute, model_name, model_version, arm)
+        ) WITHOUT ROWID;
+        CREATE INDEX telemetry_quality_minutes_by_time ON telemetry_quality_minutes (minute);
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

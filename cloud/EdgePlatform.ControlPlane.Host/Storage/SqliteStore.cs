@@ -41,6 +41,27 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         return row?.ToRecord();
     }
 
+    public async Task<IReadOnlySet<string>> FindEnrolledAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(deviceIds);
+        if (deviceIds.Count == 0)
+        {
+            return new HashSet<string>(StringComparer.Ordinal);
+        }
+
+        await using var connection = Open();
+        var found = new HashSet<string>(StringComparer.Ordinal);
+
+        // SQLite takes at most 32,766 parameters in one statement.
+        foreach (var chunk in deviceIds.Chunk(10_000))
+        {
+            found.UnionWith(await connection.QueryAsync<string>(new CommandDefinition(
+                "SELECT id FROM devices WHERE id IN @chunk", new { chunk }, cancellationToken: cancellationToken)).ConfigureAwait(false));
+        }
+
+        return found;
+    }
+
     public async Task<IReadOnlyList<DeviceRecord>> ListDevicesAsync(CancellationToken cancellationToken)
     {
         await using var connection = Open();
@@ -205,110 +226,6 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         return [.. rows.Select(r => r.ToInfo())];
     }
 
-    public async Task<IReadOnlyList<TelemetryRecord>> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(records);
-        await using var connection = Open();
-
-        // Telemetry commits skip the per-commit fsync (WAL with synchronous=NORMAL): a killed
-        // server loses nothing committed, a power cut may lose the last few batches, which the
-        // broker had acknowledged before this write in any case. Every other table keeps FULL.
-        await connection.ExecuteAsync(new CommandDefinition("PRAGMA synchronous = NORMAL", cancellationToken: cancellationToken)).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        var received = Time(receivedAt);
-        var inserted = new List<TelemetryRecord>(records.Count);
-
-        // Raw reports older than the retention window are gone, but their sequences must still be refused.
-        var prunedThrough = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "SELECT pruned_through FROM telemetry_watermarks WHERE device_id = @deviceId", new { deviceId }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false) ?? 0;
-
-        // One transaction per batch: a device's reports and their rollups land together, with one commit.
-        foreach (var record in records.Where(r => r.Sequence > prunedThrough))
-        {
-            var parameters = new
-            {
-                deviceId,
-                record.Sequence,
-                kind,
-                received,
-                ts = Time(record.Timestamp),
-                minute = Time(MinuteOf(record.Timestamp)),
-                record.ModelName,
-                record.ModelVersion,
-                record.ModelDigest,
-                ModelNameKey = record.ModelName ?? string.Empty,
-                ModelVersionKey = record.ModelVersion ?? string.Empty,
-                record.EventsIn,
-                record.EventsScored,
-                record.Errors,
-                record.DeadLettered,
-                record.LatencyP50Ms,
-                record.LatencyP95Ms,
-                record.LatencyP99Ms,
-                record.LatencyMaxMs,
-                record.CpuPercent,
-                record.MemoryBytes,
-                record.QueueDepth,
-                record.QueueBytes,
-                record.ReportsShed,
-            };
-            var added = await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT OR IGNORE INTO telemetry (device_id, sequence, kind, received_at, ts, model_name, model_version, model_digest,
-                    events_in, events_scored, errors, dead_lettered, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms,
-                    cpu_percent, memory_bytes, queue_depth, queue_bytes, reports_shed)
-                VALUES (@deviceId, @Sequence, @kind, @received, @ts, @ModelName, @ModelVersion, @ModelDigest,
-                    @EventsIn, @EventsScored, @Errors, @DeadLettered, @LatencyP50Ms, @LatencyP95Ms, @LatencyP99Ms, @LatencyMaxMs,
-                    @CpuPercent, @MemoryBytes, @QueueDepth, @QueueBytes, @ReportsShed)
-                """,
-                parameters,
-                transaction,
-                cancellationToken: cancellationToken)).ConfigureAwait(false);
-            if (added == 0)
-            {
-                continue;
-            }
-
-            // Only a report stored just now is added to its minute, so a replay never counts twice.
-            inserted.Add(record);
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO telemetry_minutes (device_id, minute, model_name, model_version, reports, events_in, events_scored, errors,
-                    dead_lettered, latency_p50_ms_max, latency_p99_ms_max, latency_max_ms, cpu_percent_avg, memory_bytes_max,
-                    queue_depth_max, reports_shed_max, last_sequence)
-                VALUES (@deviceId, @minute, @ModelNameKey, @ModelVersionKey, 1, @EventsIn, @EventsScored, @Errors,
-                    @DeadLettered, @LatencyP50Ms, @LatencyP99Ms, @LatencyMaxMs, @CpuPercent, @MemoryBytes,
-                    @QueueDepth, @ReportsShed, @Sequence)
-                ON CONFLICT (device_id, minute, model_name, model_version) DO UPDATE SET
-                    reports = reports + 1,
-                    events_in = events_in + excluded.events_in,
-                    events_scored = events_scored + excluded.events_scored,
-                    errors = errors + excluded.errors,
-                    dead_lettered = dead_lettered + excluded.dead_lettered,
-                    latency_p50_ms_max = max(latency_p50_ms_max, excluded.latency_p50_ms_max),
-                    latency_p99_ms_max = max(latency_p99_ms_max, excluded.latency_p99_ms_max),
-                    latency_max_ms = max(latency_max_ms, excluded.latency_max_ms),
-                    cpu_percent_avg = (cpu_percent_avg * reports + excluded.cpu_percent_avg) / (reports + 1),
-                    memory_bytes_max = max(memory_bytes_max, excluded.memory_bytes_max),
-                    queue_depth_max = max(queue_depth_max, excluded.queue_depth_max),
-                    reports_shed_max = max(reports_shed_max, excluded.reports_shed_max),
-                    last_sequence = max(last_sequence, excluded.last_sequence)
-                """,
-                parameters,
-                transaction,
-                cancellationToken: cancellationToken)).ConfigureAwait(false);
-        }
-
-        // Every message is a heartbeat: the lease that shows a device online runs from here.
-        await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE devices SET last_seen = @received WHERE id = @deviceId AND (last_seen IS NULL OR last_seen < @received)",
-            new { deviceId, received },
-            transaction,
-            cancellationToken: cancellationToken)).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return inserted;
-    }
-
     public async Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken)
     {
         await using var connection = Open();
@@ -344,18 +261,6 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
                 }),
             splitOn: "device_id").ConfigureAwait(false);
         return [.. summaries];
-    }
-
-    public async Task AddRejectionAsync(string deviceId, string reason, long count, string detail, DateTimeOffset at, CancellationToken cancellationToken)
-    {
-        await using var connection = Open();
-        await connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO telemetry_rejections (device_id, reason, count, last_at, last_detail) VALUES (@deviceId, @reason, @count, @at, @detail)
-            ON CONFLICT (device_id, reason) DO UPDATE SET count = count + excluded.count, last_at = excluded.last_at, last_detail = excluded.last_detail
-            """,
-            new { deviceId, reason, count, at = Time(at), detail },
-            cancellationToken: cancellationToken)).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<TelemetryRejectionCount>> ListRejectionsAsync(CancellationToken cancellationToken)
@@ -407,16 +312,28 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO telemetry_watermarks (device_id, pruned_through)
-            SELECT device_id, MAX(sequence) FROM telemetry WHERE received_at < @raw GROUP BY device_id
+            SELECT device_id, MAX(sequence) FROM (
+                SELECT device_id, sequence FROM telemetry WHERE received_at < @raw
+                UNION ALL SELECT device_id, sequence FROM telemetry_perf WHERE received_at < @raw
+                UNION ALL SELECT device_id, sequence FROM telemetry_quality WHERE received_at < @raw)
+            GROUP BY device_id
             ON CONFLICT (device_id) DO UPDATE SET pruned_through = max(pruned_through, excluded.pruned_through)
             """,
             new { raw },
             transaction,
             cancellationToken: cancellationToken)).ConfigureAwait(false);
-        var deleted = await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM telemetry WHERE received_at < @raw", new { raw }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        var deleted = 0L;
+        foreach (var table in KindTables)
+        {
+            deleted += await connection.ExecuteAsync(new CommandDefinition(
+                $"DELETE FROM {table} WHERE received_at < @raw", new { raw }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+
         await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM telemetry_minutes WHERE minute < @rollups", new { rollups = Time(rollupsBefore) }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            "DELETE FROM telemetry_minutes WHERE minute < @rollups; DELETE FROM telemetry_perf_minutes WHERE minute < @rollups; DELETE FROM telemetry_quality_minutes WHERE minute < @rollups",
+            new { rollups = Time(rollupsBefore) },
+            transaction,
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return deleted;
     }
@@ -436,6 +353,7 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
                 filter.DeviceIds is null ? null : "device_id IN @DeviceIds",
                 filter.ModelName is null ? null : $"{modelNameColumn} = @ModelName",
                 filter.ModelVersion is null ? null : $"{modelVersionColumn} = @ModelVersion",
+                filter.Arm is null ? null : "arm = @Arm",
                 filter.From is null ? null : $"{timeColumn} >= @From",
                 filter.To is null ? null : $"{timeColumn} < @To",
             }.Where(clause => clause is not null));
@@ -445,6 +363,7 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         DeviceIds = filter.DeviceIds?.ToArray() ?? [],
         filter.ModelName,
         filter.ModelVersion,
+        filter.Arm,
         From = filter.From is { } from ? Time(from) : null,
         To = filter.To is { } to ? Time(to) : null,
         filter.Limit,
@@ -671,6 +590,14 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
 
     private static string Json<T>(T value, JsonTypeInfo<T> typeInfo) => JsonSerializer.Serialize(value, typeInfo);
 
+    private static string ListJson(IReadOnlyList<long> values) => JsonSerializer.Serialize([.. values], StorageJsonContext.Default.Int64Array);
+
+    private static string ListJson(IReadOnlyList<double> values) => JsonSerializer.Serialize([.. values], StorageJsonContext.Default.DoubleArray);
+
+    private static string ListJson(IReadOnlyList<double?> values) => JsonSerializer.Serialize([.. values], StorageJsonContext.Default.NullableDoubleArray);
+
+    private static string ListJson(IReadOnlyList<string> values) => JsonSerializer.Serialize([.. values], StorageJsonContext.Default.StringArray);
+
     private static T FromJson<T>(string json, JsonTypeInfo<T> typeInfo) =>
         JsonSerializer.Deserialize(json, typeInfo) ?? throw new InvalidDataException($"stored {typeof(T).Name} document is null");
 
@@ -756,10 +683,19 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         public long QueueDepth { get; set; }
         public long QueueBytes { get; set; }
         public long ReportsShed { get; set; }
+        public long DiskFreeBytes { get; set; }
+        public long DiskTotalBytes { get; set; }
+        public string? AgentVersion { get; set; }
+        public string? AttestationState { get; set; }
+        public long HeartbeatSeconds { get; set; }
+        public long EventsDropped { get; set; }
+        public long FeedbackUnmatched { get; set; }
+        public long FeedbackMalformed { get; set; }
 
         public TelemetryRecord ToRecord() => new(
             Sequence, ParseTime(Ts), ModelName, ModelVersion, ModelDigest, EventsIn, EventsScored, Errors, DeadLettered,
-            LatencyP50Ms, LatencyP99Ms, LatencyMaxMs, CpuPercent, MemoryBytes, LatencyP95Ms, QueueDepth, QueueBytes, ReportsShed);
+            LatencyP50Ms, LatencyP99Ms, LatencyMaxMs, CpuPercent, MemoryBytes, LatencyP95Ms, QueueDepth, QueueBytes, ReportsShed,
+            DiskFreeBytes, DiskTotalBytes, AgentVersion, AttestationState, (int)HeartbeatSeconds, EventsDropped, FeedbackUnmatched, FeedbackMalformed);
     }
 
     private sealed class MinuteRow

@@ -14,7 +14,26 @@ public static class TelemetryParquetExport
     public static async Task WriteAsync(TelemetryQueryResult result, Stream destination, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(result);
-        if (result.Resolution == "raw")
+        if (result.Kind == TelemetryKinds.Perf)
+        {
+            if (result.Resolution == "raw")
+            {
+                await ParquetSerializer.SerializeAsync(result.Perf.Select(PerfRow.From), destination, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await ParquetSerializer.SerializeAsync(result.PerfMinutes.Select(PerfMinuteRow.From), destination, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else if (result.Kind == TelemetryKinds.Quality && result.Resolution == "raw")
+        {
+            await ParquetSerializer.SerializeAsync(result.Quality.Select(QualityRow.From), destination, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        else if (result.Kind == TelemetryKinds.Quality)
+        {
+            await ParquetSerializer.SerializeAsync(result.QualityMinutes.Select(QualityMinuteRow.From), destination, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        else if (result.Resolution == "raw")
         {
             await ParquetSerializer.SerializeAsync(result.Raw.Select(RawRow.From), destination, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
@@ -71,6 +90,225 @@ public static class TelemetryParquetExport
             memory_bytes = point.Record.MemoryBytes,
             queue_depth = point.Record.QueueDepth,
             reports_shed = point.Record.ReportsShed,
+        };
+    }
+
+    private sealed class PerfRow
+    {
+        public string device_id { get; init; } = "";
+        public long sequence { get; init; }
+        public DateTime timestamp { get; init; }
+        public long interval_ms { get; init; }
+        public string model_name { get; init; } = "";
+        public string model_version { get; init; } = "";
+        public string model_digest { get; init; } = "";
+        public string arm { get; init; } = "";
+        public long events_in { get; init; }
+        public long events_scored { get; init; }
+        public long errors { get; init; }
+        public long dead_lettered { get; init; }
+        public long dropped { get; init; }
+        public double latency_p50_ms { get; init; }
+        public double latency_p95_ms { get; init; }
+        public double latency_p99_ms { get; init; }
+        public double latency_max_ms { get; init; }
+        public double latency_mean_ms { get; init; }
+        public byte[] latency_histogram { get; init; } = [];
+        public long batches { get; init; }
+        public double batch_size_mean { get; init; }
+        public long batch_size_max { get; init; }
+        public long[] batch_size_histogram { get; init; } = [];
+
+        public static PerfRow From(PerfPoint point) => new()
+        {
+            device_id = point.DeviceId,
+            sequence = point.Record.Sequence,
+            timestamp = point.Record.Timestamp.UtcDateTime,
+            interval_ms = point.Record.IntervalMs,
+            model_name = point.Record.ModelName,
+            model_version = point.Record.ModelVersion,
+            model_digest = point.Record.ModelDigest,
+            arm = point.Record.Arm,
+            events_in = point.Record.EventsIn,
+            events_scored = point.Record.EventsScored,
+            errors = point.Record.Errors,
+            dead_lettered = point.Record.DeadLettered,
+            dropped = point.Record.Dropped,
+            latency_p50_ms = point.Record.LatencyP50Ms,
+            latency_p95_ms = point.Record.LatencyP95Ms,
+            latency_p99_ms = point.Record.LatencyP99Ms,
+            latency_max_ms = point.Record.LatencyMaxMs,
+            latency_mean_ms = point.Record.LatencyMeanMs,
+            latency_histogram = point.Record.LatencyHistogram.ToArray(),
+            batches = point.Record.Batches,
+            batch_size_mean = point.Record.BatchSizeMean,
+            batch_size_max = point.Record.BatchSizeMax,
+            batch_size_histogram = [.. point.Record.BatchSizeHistogram],
+        };
+    }
+
+    private sealed class PerfMinuteRow
+    {
+        public DateTime minute { get; init; }
+        public string model_name { get; init; } = "";
+        public string model_version { get; init; } = "";
+        public string arm { get; init; } = "";
+        public long devices { get; init; }
+        public long records { get; init; }
+        public long events_in { get; init; }
+        public long events_scored { get; init; }
+        public long errors { get; init; }
+        public long dead_lettered { get; init; }
+        public long dropped { get; init; }
+        public long batches { get; init; }
+        public long latency_count { get; init; }
+        public double latency_p50_ms { get; init; }
+        public double latency_p95_ms { get; init; }
+        public double latency_p99_ms { get; init; }
+        public double latency_max_ms { get; init; }
+
+        public static PerfMinuteRow From(PerfMinute m) => new()
+        {
+            minute = m.Minute.UtcDateTime,
+            model_name = m.ModelName,
+            model_version = m.ModelVersion,
+            arm = m.Arm,
+            devices = m.Devices,
+            records = m.Records,
+            events_in = m.EventsIn,
+            events_scored = m.EventsScored,
+            errors = m.Errors,
+            dead_lettered = m.DeadLettered,
+            dropped = m.Dropped,
+            batches = m.Batches,
+            latency_count = m.LatencyCount,
+            latency_p50_ms = m.LatencyP50Ms,
+            latency_p95_ms = m.LatencyP95Ms,
+            latency_p99_ms = m.LatencyP99Ms,
+            latency_max_ms = m.LatencyMaxMs,
+        };
+    }
+
+    // Per-feature lists stay lists (Parquet repeated columns), parallel to feature_names.
+    private sealed class QualityRow
+    {
+        public string device_id { get; init; } = "";
+        public long sequence { get; init; }
+        public DateTime timestamp { get; init; }
+        public string model_name { get; init; } = "";
+        public string model_version { get; init; } = "";
+        public string model_digest { get; init; } = "";
+        public string arm { get; init; } = "";
+        public long scores { get; init; }
+        public double score_mean { get; init; }
+        public double[] score_bin_edges { get; init; } = [];
+        public long[] score_histogram { get; init; } = [];
+        public string[] feature_names { get; init; } = [];
+        public long[] feature_count { get; init; } = [];
+        public double[] feature_mean { get; init; } = [];
+        public double[] feature_variance { get; init; } = [];
+        public double[] feature_min { get; init; } = [];
+        public double[] feature_max { get; init; } = [];
+        public double?[] feature_psi { get; init; } = [];
+        public double? drift_psi_max { get; init; }
+        public long labelled { get; init; }
+        public long true_positives { get; init; }
+        public long false_positives { get; init; }
+        public long true_negatives { get; init; }
+        public long false_negatives { get; init; }
+        public double error_sum { get; init; }
+        public double absolute_error_sum { get; init; }
+        public double squared_error_sum { get; init; }
+
+        public static QualityRow From(QualityPoint point) => new()
+        {
+            device_id = point.DeviceId,
+            sequence = point.Record.Sequence,
+            timestamp = point.Record.Timestamp.UtcDateTime,
+            model_name = point.Record.ModelName,
+            model_version = point.Record.ModelVersion,
+            model_digest = point.Record.ModelDigest,
+            arm = point.Record.Arm,
+            scores = point.Record.Scores,
+            score_mean = point.Record.ScoreMean,
+            score_bin_edges = [.. point.Record.ScoreBinEdges],
+            score_histogram = [.. point.Record.ScoreHistogram],
+            feature_names = [.. point.Record.FeatureNames],
+            feature_count = [.. point.Record.FeatureCount],
+            feature_mean = [.. point.Record.FeatureMean],
+            feature_variance = [.. point.Record.FeatureVariance],
+            feature_min = [.. point.Record.FeatureMin],
+            feature_max = [.. point.Record.FeatureMax],
+            feature_psi = [.. point.Record.FeaturePsi],
+            drift_psi_max = point.Record.DriftPsiMax,
+            labelled = point.Record.Labelled,
+            true_positives = point.Record.TruePositives,
+            false_positives = point.Record.FalsePositives,
+            true_negatives = point.Record.TrueNegatives,
+            false_negatives = point.Record.FalseNegatives,
+            error_sum = point.Record.ErrorSum,
+            absolute_error_sum = point.Record.AbsoluteErrorSum,
+            squared_error_sum = point.Record.SquaredErrorSum,
+        };
+    }
+
+    private sealed class QualityMinuteRow
+    {
+        public DateTime minute { get; init; }
+        public string model_name { get; init; } = "";
+        public string model_version { get; init; } = "";
+        public string arm { get; init; } = "";
+        public long devices { get; init; }
+        public long records { get; init; }
+        public long scores { get; init; }
+        public double score_mean { get; init; }
+        public double[] score_bin_edges { get; init; } = [];
+        public long[] score_histogram { get; init; } = [];
+        public string[] feature_names { get; init; } = [];
+        public long[] feature_count { get; init; } = [];
+        public double[] feature_mean { get; init; } = [];
+        public double[] feature_variance { get; init; } = [];
+        public double[] feature_min { get; init; } = [];
+        public double[] feature_max { get; init; } = [];
+        public double?[] feature_psi_max { get; init; } = [];
+        public double? drift_psi_max { get; init; }
+        public long labelled { get; init; }
+        public long true_positives { get; init; }
+        public long false_positives { get; init; }
+        public long true_negatives { get; init; }
+        public long false_negatives { get; init; }
+        public double error_sum { get; init; }
+        public double absolute_error_sum { get; init; }
+        public double squared_error_sum { get; init; }
+
+        public static QualityMinuteRow From(QualityMinute m) => new()
+        {
+            minute = m.Minute.UtcDateTime,
+            model_name = m.ModelName,
+            model_version = m.ModelVersion,
+            arm = m.Arm,
+            devices = m.Devices,
+            records = m.Records,
+            scores = m.Scores,
+            score_mean = m.ScoreMean,
+            score_bin_edges = [.. m.ScoreBinEdges],
+            score_histogram = [.. m.ScoreHistogram],
+            feature_names = [.. m.Features.Select(f => f.Name)],
+            feature_count = [.. m.Features.Select(f => f.Count)],
+            feature_mean = [.. m.Features.Select(f => f.Mean)],
+            feature_variance = [.. m.Features.Select(f => f.Variance)],
+            feature_min = [.. m.Features.Select(f => f.Min)],
+            feature_max = [.. m.Features.Select(f => f.Max)],
+            feature_psi_max = [.. m.Features.Select(f => f.PsiMax)],
+            drift_psi_max = m.DriftPsiMax,
+            labelled = m.Labelled,
+            true_positives = m.TruePositives,
+            false_positives = m.FalsePositives,
+            true_negatives = m.TrueNegatives,
+            false_negatives = m.FalseNegatives,
+            error_sum = m.ErrorSum,
+            absolute_error_sum = m.AbsoluteErrorSum,
+            squared_error_sum = m.SquaredErrorSum,
         };
     }
 

@@ -7,6 +7,9 @@ public interface IDeviceStore
 {
     Task<DeviceRecord?> GetDeviceAsync(string deviceId, CancellationToken cancellationToken);
 
+    /// <summary>Which of <paramref name="deviceIds"/> are enrolled: one look-up for a whole ingest batch.</summary>
+    Task<IReadOnlySet<string>> FindEnrolledAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<DeviceRecord>> ListDevicesAsync(CancellationToken cancellationToken);
 
     /// <summary>Creates the device or, on re-enrollment, replaces its credential and tags.</summary>
@@ -60,16 +63,17 @@ public interface IDeploymentStore
 public interface ITelemetryStore
 {
     /// <summary>
-    /// Stores a batch of reports in one transaction, adds the new ones to the per-minute rollups
-    /// and marks the device seen. Returns the reports that were new: a (device, sequence) already
-    /// stored, or at or below the sequence up to which raw reports were pruned, is skipped.
+    /// Stores everything of one ingest batch in one transaction: each device's reports of every
+    /// kind (a (device, sequence) already stored under any kind, or at or below the sequence up to which raw reports were
+    /// pruned, is skipped and counted as a <see cref="TelemetryRejections.ReplayedSequence"/>
+    /// rejection of that device, with <see cref="DeviceTelemetry.DescribeReplays"/> as its detail),
+    /// the new reports' per-minute rollups, the given rejections, and the lease (last seen) of every
+    /// device with a batch in it. Batches are applied in order, so a sequence repeated within one write is stored once.
+    /// Returns, per batch and in the same order, the reports that were new.
     /// </summary>
-    Task<IReadOnlyList<TelemetryRecord>> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken);
+    Task<IReadOnlyList<StoredTelemetry>> WriteTelemetryAsync(TelemetryWrite write, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken);
-
-    /// <summary>Counts refused telemetry per device and reason, keeping the latest detail.</summary>
-    Task AddRejectionAsync(string deviceId, string reason, long count, string detail, DateTimeOffset at, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<TelemetryRejectionCount>> ListRejectionsAsync(CancellationToken cancellationToken);
 
@@ -77,6 +81,21 @@ public interface ITelemetryStore
     Task<IReadOnlyList<TelemetryPoint>> QueryRawAsync(TelemetryFilter filter, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<TelemetryMinute>> QueryMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken);
+
+    /// <summary>Raw perf records (per model version and arm) matching the filter, oldest first.</summary>
+    Task<IReadOnlyList<(string DeviceId, PerfRecord Record)>> QueryPerfAsync(TelemetryFilter filter, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Per-minute perf rollups of the selected devices, one per minute, model version and arm,
+    /// merged across the devices, oldest first.
+    /// </summary>
+    Task<IReadOnlyList<PerfMinute>> QueryPerfMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken);
+
+    /// <summary>Per-minute quality rollups of the selected devices, one per minute, model version and arm, combined across the devices, oldest first.</summary>
+    Task<IReadOnlyList<QualityMinute>> QueryQualityMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken);
+
+    /// <summary>Raw quality records (per model version and arm) matching the filter, oldest first.</summary>
+    Task<IReadOnlyList<(string DeviceId, QualityRecord Record)>> QueryQualityAsync(TelemetryFilter filter, CancellationToken cancellationToken);
 
     /// <summary>
     /// Totals per device and model version over the per-minute rollups of
@@ -105,6 +124,60 @@ public sealed record TelemetryWindowTotal(
     long EventsScored,
     long Errors,
     double LatencyP99Ms);
+/// <summary>Single writes on <see cref="ITelemetryStore"/>, for callers outside the ingest pipeline.</summary>
+public static class TelemetryStoreExtensions
+{
+    /// <summary>One device's batch on its own: <see cref="ITelemetryStore.WriteTelemetryAsync"/> with nothing else in it.</summary>
+    public static async Task<IReadOnlyList<TelemetryRecord>> AddTelemetryAsync(
+        this ITelemetryStore store, string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var stored = await store.WriteTelemetryAsync(new TelemetryWrite(receivedAt, [new DeviceTelemetry(deviceId, kind, records)], []), cancellationToken).ConfigureAwait(false);
+        return stored[0].Health;
+    }
+
+    /// <summary>Counts refused telemetry per device and reason, keeping the latest detail.</summary>
+    public static Task AddRejectionAsync(this ITelemetryStore store, string deviceId, string reason, long count, string detail, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return store.WriteTelemetryAsync(new TelemetryWrite(at, [], [new TelemetryRejection(deviceId, reason, count, detail)]), cancellationToken);
+    }
+}
+
+/// <summary>What one ingest transaction stores: reports per device and kind, and refusals, all received at <paramref name="ReceivedAt"/>.</summary>
+public sealed record TelemetryWrite(DateTimeOffset ReceivedAt, IReadOnlyList<DeviceTelemetry> Batches, IReadOnlyList<TelemetryRejection> Rejections);
+
+/// <summary>
+/// One message's reports, as its device sent them: health reports in <see cref="Records"/>, or
+/// per-version records of <see cref="Perf"/> or <see cref="Quality"/>, as <see cref="Kind"/> says.
+/// </summary>
+public sealed record DeviceTelemetry(string DeviceId, string Kind, IReadOnlyList<TelemetryRecord> Records)
+{
+    public IReadOnlyList<PerfRecord> Perf { get; init; } = [];
+
+    public IReadOnlyList<QualityRecord> Quality { get; init; } = [];
+
+    /// <summary>Records of every kind in the message.</summary>
+    public int Count => Records.Count + Perf.Count + Quality.Count;
+
+    /// <summary>The detail a store records when <paramref name="replayed"/> of these reports were already stored.</summary>
+    public string DescribeReplays(int replayed)
+    {
+        var sequences = Records.Select(r => r.Sequence).Concat(Perf.Select(r => r.Sequence)).Concat(Quality.Select(r => r.Sequence)).ToList();
+        return sequences.Count == 0
+            ? $"{replayed} already ingested"
+            : $"sequences {sequences.Min()}..{sequences.Max()} held {replayed} already ingested";
+    }
+}
+
+/// <summary>The records of one <see cref="DeviceTelemetry"/> that were new and stored.</summary>
+public sealed record StoredTelemetry(IReadOnlyList<TelemetryRecord> Health, IReadOnlyList<PerfRecord> Perf, IReadOnlyList<QualityRecord> Quality)
+{
+    public int Count => Health.Count + Perf.Count + Quality.Count;
+}
+
+/// <summary>Refused telemetry of one device: <paramref name="Count"/> more under <paramref name="Reason"/>.</summary>
+public sealed record TelemetryRejection(string DeviceId, string Reason, long Count, string Detail);
 
 /// <summary>Which telemetry a query wants; null fields match everything. <see cref="DeviceIds"/> null means every device.</summary>
 public sealed record TelemetryFilter(
@@ -113,7 +186,11 @@ public sealed record TelemetryFilter(
     string? ModelVersion,
     DateTimeOffset? From,
     DateTimeOffset? To,
-    int Limit);
+    int Limit)
+{
+    /// <summary>The experiment arm (perf and quality only); null matches both.</summary>
+    public string? Arm { get; init; }
+}
 
 public interface ITrainingStore
 {

@@ -5,17 +5,19 @@ using Microsoft.Extensions.Logging;
 namespace EdgePlatform.ControlPlane.Telemetry;
 
 /// <summary>
-/// Ingests telemetry batches idempotently by (device, sequence). A batch that is not valid
-/// Arrow of the telemetry schema, or that names another device than its topic, is rejected
-/// and counted per device and reason; a report whose sequence is already stored is counted as
-/// replayed and not stored again; ingest goes on.
+/// Ingests telemetry idempotently by (device, sequence). A batch that is not valid Arrow of the
+/// telemetry schema, or that names another device than its topic, is rejected and counted per
+/// device and reason; a report whose sequence is already stored is counted as replayed and not
+/// stored again; ingest goes on. Many messages are stored in one transaction: their reports and
+/// every refusal among them commit together, so a message is either wholly counted or not at all.
 /// </summary>
 public sealed partial class TelemetryIngestService(
     IDeviceStore devices,
     ITelemetryStore store,
     TelemetryMetrics metrics,
     TimeProvider timeProvider,
-    ILogger<TelemetryIngestService> logger)
+    ILogger<TelemetryIngestService> logger,
+    ILatencyHistograms? histograms = null)
 {
     private long _accepted;
     private long _duplicates;
@@ -27,56 +29,78 @@ public sealed partial class TelemetryIngestService(
 
     public long Rejected => Interlocked.Read(ref _rejected);
 
-    public async Task<TelemetryIngestResult> IngestAsync(string topicDeviceId, string kind, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    /// <summary>Ingests one message on its own.</summary>
+    public async Task<TelemetryIngestResult> IngestAsync(string topicDeviceId, string kind, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
+        (await IngestAsync([new TelemetryMessage(topicDeviceId, kind, payload)], cancellationToken).ConfigureAwait(false))[0];
+
+    /// <summary>
+    /// Ingests messages in the order given, in one store transaction, and returns one result per
+    /// message. Throws only when the store fails, and then nothing of the messages is stored or
+    /// counted: the caller may offer them again.
+    /// </summary>
+    public async Task<IReadOnlyList<TelemetryIngestResult>> IngestAsync(IReadOnlyList<TelemetryMessage> messages, CancellationToken cancellationToken)
     {
-        if (kind is not (TelemetryKinds.Health or TelemetryKinds.Perf or TelemetryKinds.Quality))
+        ArgumentNullException.ThrowIfNull(messages);
+        var enrolled = await devices.FindEnrolledAsync(
+            [.. messages.Where(m => IsKnownKind(m.Kind)).Select(m => m.TopicDeviceId).Distinct(StringComparer.Ordinal)],
+            cancellationToken).ConfigureAwait(false);
+
+        // Decided per message in the order a single message was always checked in, so the reason
+        // counted for a message with several faults does not depend on its company.
+        var outcomes = new (TelemetryRejection? Rejection, int Batch)[messages.Count];
+        var batches = new List<DeviceTelemetry>(messages.Count);
+        var rejections = new List<TelemetryRejection>();
+        for (var i = 0; i < messages.Count; i++)
         {
-            return await RejectAsync(topicDeviceId, TelemetryRejections.UnknownKind, $"unknown telemetry kind '{kind}'", cancellationToken).ConfigureAwait(false);
+            var rejection = Check(messages[i], enrolled, histograms, out var batch);
+            if (rejection is not null)
+            {
+                rejections.Add(rejection);
+                outcomes[i] = (rejection, -1);
+            }
+            else
+            {
+                outcomes[i] = (null, batches.Count);
+                batches.Add(batch!);
+            }
         }
 
-        if (await devices.GetDeviceAsync(topicDeviceId, cancellationToken).ConfigureAwait(false) is null)
+        var stored = await store.WriteTelemetryAsync(new TelemetryWrite(timeProvider.GetUtcNow(), batches, rejections), cancellationToken).ConfigureAwait(false);
+
+        // Counters and metrics move only once the transaction holding what they count committed.
+        metrics.Committed(messages.Count);
+        var results = new TelemetryIngestResult[messages.Count];
+        for (var i = 0; i < messages.Count; i++)
         {
-            return await RejectAsync(topicDeviceId, TelemetryRejections.UnknownDevice, "device is not enrolled", cancellationToken).ConfigureAwait(false);
+            if (outcomes[i].Rejection is { } rejection)
+            {
+                Interlocked.Increment(ref _rejected);
+                metrics.Rejected(rejection.Reason);
+                LogRejected(rejection.DeviceId, rejection.Reason, rejection.Detail);
+                results[i] = new TelemetryIngestResult(0, 0, rejection.Detail);
+                continue;
+            }
+
+            var batch = batches[outcomes[i].Batch];
+            var accepted = stored[outcomes[i].Batch];
+            var duplicates = batch.Count - accepted.Count;
+            metrics.Accepted(accepted.Health);
+            metrics.Accepted(accepted.Perf, histograms);
+            metrics.Accepted(accepted.Quality, batch.DeviceId);
+            Interlocked.Add(ref _accepted, accepted.Count);
+            Interlocked.Add(ref _duplicates, duplicates);
+            if (duplicates > 0)
+            {
+                // A device resends what the broker did not acknowledge, so some replays are expected;
+                // they are counted, never stored twice.
+                LogDuplicates(batch.DeviceId, duplicates);
+                metrics.Replayed(duplicates);
+            }
+
+            results[i] = new TelemetryIngestResult(accepted.Count, duplicates, null);
         }
 
-        TelemetryBatch batch;
-        try
-        {
-            batch = TelemetryArrow.Deserialize(payload);
-        }
-        catch (TelemetryFormatException ex)
-        {
-            return await RejectAsync(topicDeviceId, TelemetryRejections.Malformed, $"malformed batch: {ex.Message}", cancellationToken).ConfigureAwait(false);
-        }
-
-        if (!string.Equals(batch.DeviceId, topicDeviceId, StringComparison.Ordinal))
-        {
-            return await RejectAsync(topicDeviceId, TelemetryRejections.ForeignDevice, $"batch names device '{batch.DeviceId}', not the topic's", cancellationToken).ConfigureAwait(false);
-        }
-
-        var now = timeProvider.GetUtcNow();
-        var stored = await store.AddTelemetryAsync(topicDeviceId, kind, batch.Records, now, cancellationToken).ConfigureAwait(false);
-        var accepted = stored.Count;
-        var duplicates = batch.Records.Count - accepted;
-        metrics.Accepted(stored);
-        Interlocked.Add(ref _accepted, accepted);
-        Interlocked.Add(ref _duplicates, duplicates);
-        if (duplicates > 0)
-        {
-            // A device resends what the broker did not acknowledge, so some replays are expected;
-            // they are counted, never stored twice.
-            LogDuplicates(topicDeviceId, duplicates);
-            metrics.Replayed(duplicates);
-            await store.AddRejectionAsync(
-                topicDeviceId,
-                TelemetryRejections.ReplayedSequence,
-                duplicates,
-                $"sequences {batch.Records.Min(r => r.Sequence)}..{batch.Records.Max(r => r.Sequence)} held {duplicates} already ingested",
-                now,
-                cancellationToken).ConfigureAwait(false);
-        }
-
-        return new TelemetryIngestResult(accepted, duplicates, null);
+        return results;
     }
 
     /// <summary>Counters since this server started, and every refusal the store holds.</summary>
@@ -93,13 +117,65 @@ public sealed partial class TelemetryIngestService(
         return store.SummarizeAsync(deviceId, cancellationToken);
     }
 
-    private async Task<TelemetryIngestResult> RejectAsync(string deviceId, string reason, string detail, CancellationToken cancellationToken)
+    private static bool IsKnownKind(string kind) => kind is TelemetryKinds.Health or TelemetryKinds.Perf or TelemetryKinds.Quality;
+
+    private static TelemetryRejection? Check(TelemetryMessage message, IReadOnlySet<string> enrolled, ILatencyHistograms? histograms, out DeviceTelemetry? batch)
     {
-        Interlocked.Increment(ref _rejected);
-        metrics.Rejected(reason);
-        LogRejected(deviceId, reason, detail);
-        await store.AddRejectionAsync(deviceId, reason, 1, detail, timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-        return new TelemetryIngestResult(0, 0, detail);
+        batch = null;
+        var device = message.TopicDeviceId;
+        if (!IsKnownKind(message.Kind))
+        {
+            return new TelemetryRejection(device, TelemetryRejections.UnknownKind, 1, $"unknown telemetry kind '{message.Kind}'");
+        }
+
+        if (!enrolled.Contains(device))
+        {
+            return new TelemetryRejection(device, TelemetryRejections.UnknownDevice, 1, "device is not enrolled");
+        }
+
+        string named;
+        try
+        {
+            (named, batch) = Decode(device, message.Kind, message.Payload);
+        }
+        catch (TelemetryFormatException ex)
+        {
+            return new TelemetryRejection(device, TelemetryRejections.Malformed, 1, $"malformed batch: {ex.Message}");
+        }
+
+        if (!string.Equals(named, device, StringComparison.Ordinal))
+        {
+            batch = null;
+            return new TelemetryRejection(device, TelemetryRejections.ForeignDevice, 1, $"batch names device '{named}', not the topic's");
+        }
+
+        foreach (var record in batch.Perf)
+        {
+            if (histograms?.Problem(record.LatencyHistogram) is { } problem)
+            {
+                batch = null;
+                return new TelemetryRejection(device, TelemetryRejections.Malformed, 1, $"malformed batch: sequence {record.Sequence}: latency_histogram: {problem}");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The payload as the Arrow schema of its kind, and the device the batch names.</summary>
+    private static (string DeviceId, DeviceTelemetry Batch) Decode(string topicDeviceId, string kind, ReadOnlyMemory<byte> payload)
+    {
+        switch (kind)
+        {
+            case TelemetryKinds.Perf:
+                var perf = PerfArrow.Deserialize(payload);
+                return (perf.DeviceId, new DeviceTelemetry(topicDeviceId, kind, []) { Perf = perf.Records });
+            case TelemetryKinds.Quality:
+                var quality = QualityArrow.Deserialize(payload);
+                return (quality.DeviceId, new DeviceTelemetry(topicDeviceId, kind, []) { Quality = quality.Records });
+            default:
+                var health = TelemetryArrow.Deserialize(payload);
+                return (health.DeviceId, new DeviceTelemetry(topicDeviceId, kind, health.Records));
+        }
     }
 
     [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Rejected telemetry on device {DeviceId}'s topic ({Reason}): {Detail}")]
@@ -108,5 +184,8 @@ public sealed partial class TelemetryIngestService(
     [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Ignored {Count} already-ingested telemetry report(s) from device {DeviceId}")]
     private partial void LogDuplicates(string deviceId, int count);
 }
+
+/// <summary>One telemetry message as it arrived: the device and kind its topic names, and its payload.</summary>
+public readonly record struct TelemetryMessage(string TopicDeviceId, string Kind, ReadOnlyMemory<byte> Payload);
 
 public sealed record TelemetryIngestResult(int Accepted, int Duplicates, string? RejectedBecause);

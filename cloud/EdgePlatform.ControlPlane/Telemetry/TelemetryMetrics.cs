@@ -17,6 +17,12 @@ public sealed class TelemetryMetrics : IDisposable
     private readonly Counter<long> _rejections;
     private readonly Counter<long> _events;
     private readonly Histogram<double> _latencyP99;
+    private readonly Counter<long> _versionEvents;
+    private readonly Histogram<double> _latency;
+    private readonly Counter<long> _labelled;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Model, string Version, string Device), double> _latestPsi = new();
+    private readonly Counter<long> _transactions;
+    private readonly Counter<long> _messages;
 
     public TelemetryMetrics(IMeterFactory meterFactory)
     {
@@ -26,6 +32,23 @@ public sealed class TelemetryMetrics : IDisposable
         _rejections = _meter.CreateCounter<long>("edgeplatform.telemetry.rejections", "{message}", "Telemetry refused, by reason");
         _events = _meter.CreateCounter<long>("edgeplatform.fleet.events", "{event}", "Events handled on devices, by outcome (in, scored, errors, dead_lettered) and model");
         _latencyP99 = _meter.CreateHistogram<double>("edgeplatform.fleet.latency_p99", "ms", "Per-report p99 scoring latency reported by devices");
+        _versionEvents = _meter.CreateCounter<long>(
+            "edgeplatform.model.events", "{event}", "Events per model version and arm, by outcome (in, scored, errors, dead_lettered, dropped), from perf telemetry");
+        _latency = _meter.CreateHistogram(
+            "edgeplatform.model.latency",
+            "ms",
+            "Every scoring latency devices recorded, per model version and arm, from their merged HdrHistograms",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 7.5, 10, 15, 25, 50, 100, 250, 500, 1000, 5000] });
+        _labelled = _meter.CreateCounter<long>(
+            "edgeplatform.model.labelled", "{prediction}", "Predictions matched by labelled feedback, per model version and arm, by outcome (correct, incorrect); accuracy is correct over both");
+        _meter.CreateObservableGauge(
+            "edgeplatform.model.drift_psi_max",
+            ObserveDrift,
+            "{psi}",
+            "Largest feature PSI per model version, over each device's latest quality report");
+        _transactions = _meter.CreateCounter<long>("edgeplatform.telemetry.ingest_transactions", "{transaction}", "Store transactions telemetry was ingested in");
+        _messages = _meter.CreateCounter<long>("edgeplatform.telemetry.ingest_messages", "{message}", "Broker messages of telemetry ingested, each in one of the transactions");
     }
 
     public void Accepted(IReadOnlyList<TelemetryRecord> records)
@@ -45,6 +68,67 @@ public sealed class TelemetryMetrics : IDisposable
                 _latencyP99.Record(record.LatencyP99Ms, model, version);
             }
         }
+    }
+
+    /// <summary>Perf records stored for the first time: events per version and arm, and every latency in their histograms.</summary>
+    public void Accepted(IReadOnlyList<PerfRecord> records, ILatencyHistograms? histograms)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        _reports.Add(records.Count, new KeyValuePair<string, object?>("outcome", "accepted"));
+        foreach (var record in records)
+        {
+            var model = new KeyValuePair<string, object?>("model", record.ModelName);
+            var version = new KeyValuePair<string, object?>("model_version", record.ModelVersion);
+            var arm = new KeyValuePair<string, object?>("arm", record.Arm);
+            _versionEvents.Add(record.EventsIn, new("outcome", "in"), model, version, arm);
+            _versionEvents.Add(record.EventsScored, new("outcome", "scored"), model, version, arm);
+            _versionEvents.Add(record.Errors, new("outcome", "errors"), model, version, arm);
+            _versionEvents.Add(record.DeadLettered, new("outcome", "dead_lettered"), model, version, arm);
+            _versionEvents.Add(record.Dropped, new("outcome", "dropped"), model, version, arm);
+            foreach (var (ms, count) in histograms?.Values(record.LatencyHistogram) ?? [])
+            {
+                // Buckets add up like the histograms they come from, so a p99 over any span of the
+                // fleet is read from every latency, not from devices' own p99s.
+                for (var i = 0; i < count; i++)
+                {
+                    _latency.Record(ms, model, version, arm);
+                }
+            }
+        }
+    }
+
+    /// <summary>Quality records stored for the first time: labelled outcomes, and each device's latest drift.</summary>
+    public void Accepted(IReadOnlyList<QualityRecord> records, string deviceId)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        _reports.Add(records.Count, new KeyValuePair<string, object?>("outcome", "accepted"));
+        foreach (var record in records)
+        {
+            var model = new KeyValuePair<string, object?>("model", record.ModelName);
+            var version = new KeyValuePair<string, object?>("model_version", record.ModelVersion);
+            var arm = new KeyValuePair<string, object?>("arm", record.Arm);
+            _labelled.Add(record.TruePositives + record.TrueNegatives, new("outcome", "correct"), model, version, arm);
+            _labelled.Add(record.FalsePositives + record.FalseNegatives, new("outcome", "incorrect"), model, version, arm);
+            if (record.DriftPsiMax is { } psi)
+            {
+                _latestPsi[(record.ModelName, record.ModelVersion, deviceId)] = psi;
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<double>> ObserveDrift() =>
+        _latestPsi
+            .GroupBy(p => (p.Key.Model, p.Key.Version))
+            .Select(g => new Measurement<double>(
+                g.Max(p => p.Value),
+                new KeyValuePair<string, object?>("model", g.Key.Model),
+                new KeyValuePair<string, object?>("model_version", g.Key.Version)));
+
+    /// <summary>One store transaction that held <paramref name="messages"/> broker messages; their ratio is the mean batch.</summary>
+    public void Committed(int messages)
+    {
+        _transactions.Add(1);
+        _messages.Add(messages);
     }
 
     public void Replayed(int count) => _reports.Add(count, new KeyValuePair<string, object?>("outcome", "replayed"));

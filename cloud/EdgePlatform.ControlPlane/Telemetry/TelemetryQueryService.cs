@@ -4,7 +4,10 @@ using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.ControlPlane.Telemetry;
 
-/// <summary>Telemetry as a time series: filtered by device, device group, model and time range.</summary>
+/// <summary>
+/// Telemetry as a time series of one kind (health by default): filtered by device, device group,
+/// model, version, arm (perf and quality) and time range.
+/// </summary>
 public sealed class TelemetryQueryService(IDeviceStore devices, ITelemetryStore store, IOptions<TelemetryStoreOptions> options)
 {
     public const string Raw = "raw";
@@ -32,6 +35,25 @@ public sealed class TelemetryQueryService(IDeviceStore devices, ITelemetryStore 
             throw new RequestValidationException("limit", "must be at least 1");
         }
 
+        var kind = query.Kind ?? TelemetryKinds.Health;
+        if (kind is not (TelemetryKinds.Health or TelemetryKinds.Perf or TelemetryKinds.Quality))
+        {
+            throw new RequestValidationException("kind", $"'{kind}' is not one of '{TelemetryKinds.Health}', '{TelemetryKinds.Perf}', '{TelemetryKinds.Quality}'");
+        }
+
+        if (query.Arm is { } arm)
+        {
+            if (arm is not (Arms.Control or Arms.Candidate))
+            {
+                throw new RequestValidationException("arm", $"'{arm}' is not one of '{Arms.Control}', '{Arms.Candidate}'");
+            }
+
+            if (kind == TelemetryKinds.Health)
+            {
+                throw new RequestValidationException("arm", $"health reports cover every arm; ask for kind '{TelemetryKinds.Perf}' or '{TelemetryKinds.Quality}'");
+            }
+        }
+
         var deviceIds = await ResolveDevicesAsync(query.Device, query.Group, cancellationToken).ConfigureAwait(false);
         var filter = new TelemetryFilter(
             deviceIds,
@@ -39,10 +61,35 @@ public sealed class TelemetryQueryService(IDeviceStore devices, ITelemetryStore 
             query.Version,
             query.From,
             query.To,
-            Math.Min(query.Limit ?? options.Value.MaxQueryRows, options.Value.MaxQueryRows));
-        return resolution == Raw
-            ? new TelemetryQueryResult(Raw, [], await store.QueryRawAsync(filter, cancellationToken).ConfigureAwait(false))
-            : new TelemetryQueryResult(Minute, await store.QueryMinutesAsync(filter, cancellationToken).ConfigureAwait(false), []);
+            Math.Min(query.Limit ?? options.Value.MaxQueryRows, options.Value.MaxQueryRows))
+        {
+            Arm = query.Arm,
+        };
+        return (kind, resolution) switch
+        {
+            (TelemetryKinds.Perf, Raw) => new TelemetryQueryResult(Raw, [], [])
+            {
+                Kind = kind,
+                Perf = [.. (await store.QueryPerfAsync(filter, cancellationToken).ConfigureAwait(false)).Select(p => new PerfPoint(p.DeviceId, p.Record))],
+            },
+            (TelemetryKinds.Perf, _) => new TelemetryQueryResult(Minute, [], [])
+            {
+                Kind = kind,
+                PerfMinutes = await store.QueryPerfMinutesAsync(filter, cancellationToken).ConfigureAwait(false),
+            },
+            (TelemetryKinds.Quality, Raw) => new TelemetryQueryResult(Raw, [], [])
+            {
+                Kind = kind,
+                Quality = [.. (await store.QueryQualityAsync(filter, cancellationToken).ConfigureAwait(false)).Select(p => new QualityPoint(p.DeviceId, p.Record))],
+            },
+            (TelemetryKinds.Quality, _) => new TelemetryQueryResult(Minute, [], [])
+            {
+                Kind = kind,
+                QualityMinutes = await store.QueryQualityMinutesAsync(filter, cancellationToken).ConfigureAwait(false),
+            },
+            (_, Raw) => new TelemetryQueryResult(Raw, [], await store.QueryRawAsync(filter, cancellationToken).ConfigureAwait(false)),
+            _ => new TelemetryQueryResult(Minute, await store.QueryMinutesAsync(filter, cancellationToken).ConfigureAwait(false), []),
+        };
     }
 
     private async Task<IReadOnlyCollection<string>?> ResolveDevicesAsync(string? device, string? group, CancellationToken cancellationToken)
@@ -75,4 +122,6 @@ public sealed record TelemetryQuery(
     DateTimeOffset? From = null,
     DateTimeOffset? To = null,
     string? Resolution = null,
-    int? Limit = null);
+    int? Limit = null,
+    string? Kind = null,
+    string? Arm = null);

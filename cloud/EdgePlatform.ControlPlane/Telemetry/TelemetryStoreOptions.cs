@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace EdgePlatform.ControlPlane.Telemetry;
 
-/// <summary>How long the control plane keeps telemetry.</summary>
+/// <summary>How the control plane takes in telemetry and how long it keeps it.</summary>
 public sealed class TelemetryStoreOptions
 {
     public const string Section = "Telemetry";
@@ -22,4 +22,21 @@ public sealed class TelemetryStoreOptions
     /// <summary>Most rows one query returns. Default 10,000.</summary>
     [Range(1, 1_000_000)]
     public int MaxQueryRows { get; set; } = 10_000;
+
+    /// <summary>
+    /// Most broker messages stored in one transaction (and acknowledged after its commit).
+    /// Default 500. Under load, messages queue while a transaction runs, and the next one takes
+    /// them all up to this bound; a lone message is stored at once.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int IngestBatchMessages { get; set; } = 500;
+
+    /// <summary>
+    /// Broker messages received and not yet stored before the device link stops taking more.
+    /// Default 5,000. The control plane also asks the broker to hold back more unacknowledged
+    /// messages than this (MQTT 5 receive maximum), so the queue pushes back on the broker
+    /// instead of growing.
+    /// </summary>
+    [Range(1, 65_535)]
+    public int IngestQueueMessages { get; set; } = 5_000;
 }

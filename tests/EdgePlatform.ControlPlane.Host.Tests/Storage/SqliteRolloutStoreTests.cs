@@ -101,7 +101,7 @@ public sealed class SqliteRolloutStoreTests : IDisposable
                         {"deviceId":"dev-2","stage":0,"state":"failed","reason":"warm-up failed","since":"2025-06-01T12:00:00+00:00","desiredVersion":5}]}
             """;
         _database.Scalar(
-            "DROP TABLE rollout_devices; DROP TABLE model_aliases; ALTER TABLE devices DROP COLUMN desired_version; PRAGMA user_version = 7; " +
+            SchemaRewind.ToStep7 +
             $"INSERT INTO rollouts (id, state, priority, created_at, document) VALUES ('ro-old', 'completed', 0, '2025-06-01T12:00:00.0000000Z', '{oldDocument.ReplaceLineEndings(string.Empty)}'); SELECT 0;");
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
 

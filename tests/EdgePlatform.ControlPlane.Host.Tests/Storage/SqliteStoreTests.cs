@@ -19,8 +19,8 @@ public sealed class SqliteStoreTests : IDisposable
 
         Assert.Equal(SqliteMigrations.LatestVersion, _database.Scalar("PRAGMA user_version;"));
         Assert.True(SqliteMigrations.LatestVersion >= 1);
-        // Seventeen tables of the schema, and SQLite's own sqlite_sequence for the audit log's AUTOINCREMENT.
-        Assert.Equal(18, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
+        // Twenty-one tables of the schema, and SQLite's own sqlite_sequence for the audit log's AUTOINCREMENT.
+        Assert.Equal(22, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
     }
 
     [Fact]
@@ -55,9 +55,9 @@ public sealed class SqliteStoreTests : IDisposable
         var store = new SqliteStore(_database.Path);
         var record = Telemetry(7, eventsIn: 100);
 
-        Assert.Single(await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [record], Now, CancellationToken.None));
-        Assert.Empty(await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [record with { EventsIn = 999 }], Now.AddSeconds(5), CancellationToken.None));
-        Assert.Single(await store.AddTelemetryAsync("dev-2", TelemetryKinds.Perf, [record], Now, CancellationToken.None));
+        Assert.Single(await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [record], Now, CancellationToken.None));
+        Assert.Empty(await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [record with { EventsIn = 999 }], Now.AddSeconds(5), CancellationToken.None));
+        Assert.Single(await store.AddTelemetryAsync("dev-2", TelemetryKinds.Health, [record], Now, CancellationToken.None));
 
         var summary = Assert.Single(await store.SummarizeAsync("dev-1", CancellationToken.None));
         Assert.Equal(1, summary.Reports);
@@ -70,9 +70,9 @@ public sealed class SqliteStoreTests : IDisposable
     public async Task SummarizeAsync_SeveralReports_SumsCountersAndKeepsTheLatestRest()
     {
         var store = new SqliteStore(_database.Path);
-        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [Telemetry(1, eventsIn: 10) with { ModelVersion = "1" }], Now, CancellationToken.None);
-        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [Telemetry(3, eventsIn: 30) with { ModelVersion = "2", ModelName = null }], Now.AddSeconds(20), CancellationToken.None);
-        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Perf, [Telemetry(2, eventsIn: 20)], Now.AddSeconds(10), CancellationToken.None);
+        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Telemetry(1, eventsIn: 10) with { ModelVersion = "1" }], Now, CancellationToken.None);
+        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Telemetry(3, eventsIn: 30) with { ModelVersion = "2", ModelName = null }], Now.AddSeconds(20), CancellationToken.None);
+        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Telemetry(2, eventsIn: 20)], Now.AddSeconds(10), CancellationToken.None);
 
         var summary = Assert.Single(await store.SummarizeAsync(null, CancellationToken.None));
 
@@ -90,7 +90,7 @@ public sealed class SqliteStoreTests : IDisposable
         var store = new SqliteStore(_database.Path);
         await store.UpsertDeviceAsync(Device("dev-1"), CancellationToken.None);
         Assert.True(await store.SaveDesiredAsync("dev-1", new DesiredState(5, null, new TelemetrySettings(10)), 0, CancellationToken.None));
-        _database.Scalar("DROP TABLE rollout_devices; DROP TABLE model_aliases; ALTER TABLE devices DROP COLUMN desired_version; PRAGMA user_version = 7; SELECT 0;");
+        _database.Scalar(SchemaRewind.ToStep7 + "SELECT 0;");
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
 
         var migrated = new SqliteStore(_database.Path);

@@ -14,6 +14,9 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
     private readonly List<ModelRecord> _models = [];
     private readonly List<DeploymentInfo> _deployments = [];
     private readonly ConcurrentDictionary<(string Device, long Sequence), (string Kind, TelemetryRecord Record)> _telemetry = new();
+
+    // Sequences of perf and quality records; health ones are the keys of _telemetry.
+    private readonly ConcurrentDictionary<(string Device, long Sequence), string> _sequences = new();
     private readonly ConcurrentDictionary<(string Device, string Reason), long> _rejections = new();
 
     public IReadOnlyList<DeploymentInfo> Deployments => _deployments;
@@ -34,6 +37,9 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
             _models.Add(model);
         }
     }
+
+    public Task<IReadOnlySet<string>> FindEnrolledAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlySet<string>>(deviceIds.Where(_devices.ContainsKey).ToHashSet(StringComparer.Ordinal));
 
     public Task<DeviceRecord?> GetDeviceAsync(string deviceId, CancellationToken cancellationToken) =>
         Task.FromResult(_devices.GetValueOrDefault(deviceId));
@@ -155,11 +161,30 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         }
     }
 
-    public async Task<IReadOnlyList<TelemetryRecord>> AddTelemetryAsync(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records, DateTimeOffset receivedAt, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<StoredTelemetry>> WriteTelemetryAsync(TelemetryWrite write, CancellationToken cancellationToken)
     {
-        var added = records.Where(record => _telemetry.TryAdd((deviceId, record.Sequence), (kind, record))).ToList();
-        await Update(deviceId, d => d with { LastSeen = receivedAt }).ConfigureAwait(false);
-        return added;
+        var stored = new List<StoredTelemetry>();
+        foreach (var batch in write.Batches)
+        {
+            var added = new StoredTelemetry(
+                [.. batch.Records.Where(record => !_sequences.ContainsKey((batch.DeviceId, record.Sequence)) && _telemetry.TryAdd((batch.DeviceId, record.Sequence), (batch.Kind, record)))],
+                [.. batch.Perf.Where(record => _sequences.TryAdd((batch.DeviceId, record.Sequence), batch.Kind) && !_telemetry.ContainsKey((batch.DeviceId, record.Sequence)))],
+                [.. batch.Quality.Where(record => _sequences.TryAdd((batch.DeviceId, record.Sequence), batch.Kind) && !_telemetry.ContainsKey((batch.DeviceId, record.Sequence)))]);
+            if (added.Count < batch.Count)
+            {
+                CountRejection(batch.DeviceId, TelemetryRejections.ReplayedSequence, batch.Count - added.Count);
+            }
+
+            await Update(batch.DeviceId, d => d with { LastSeen = write.ReceivedAt }).ConfigureAwait(false);
+            stored.Add(added);
+        }
+
+        foreach (var rejection in write.Rejections)
+        {
+            CountRejection(rejection.DeviceId, rejection.Reason, rejection.Count);
+        }
+
+        return stored;
     }
 
     public Task<IReadOnlyList<DeviceTelemetrySummary>> SummarizeAsync(string? deviceId, CancellationToken cancellationToken) =>
@@ -167,11 +192,8 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
 
     public IReadOnlyDictionary<(string Device, string Reason), long> Rejections => _rejections;
 
-    public Task AddRejectionAsync(string deviceId, string reason, long count, string detail, DateTimeOffset at, CancellationToken cancellationToken)
-    {
+    private void CountRejection(string deviceId, string reason, long count) =>
         _rejections.AddOrUpdate((deviceId, reason), count, (_, existing) => existing + count);
-        return Task.CompletedTask;
-    }
 
     public Task<IReadOnlyList<TelemetryRejectionCount>> ListRejectionsAsync(CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<TelemetryRejectionCount>>([.. _rejections.Select(r => new TelemetryRejectionCount(r.Key.Device, r.Key.Reason, r.Value, DateTimeOffset.UnixEpoch, ""))]);
@@ -219,6 +241,24 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
                 })]);
         }
     }
+
+    public Task<IReadOnlyList<(string DeviceId, PerfRecord Record)>> QueryPerfAsync(TelemetryFilter filter, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("not needed by these tests");
+
+    public Task<IReadOnlyList<PerfMinute>> QueryPerfMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken)
+    {
+        LastFilter = filter;
+        return Task.FromResult<IReadOnlyList<PerfMinute>>([]);
+    }
+
+    public Task<IReadOnlyList<QualityMinute>> QueryQualityMinutesAsync(TelemetryFilter filter, CancellationToken cancellationToken)
+    {
+        LastFilter = filter;
+        return Task.FromResult<IReadOnlyList<QualityMinute>>([]);
+    }
+
+    public Task<IReadOnlyList<(string DeviceId, QualityRecord Record)>> QueryQualityAsync(TelemetryFilter filter, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("not needed by these tests");
 
     public Task<long> PruneTelemetryAsync(DateTimeOffset rawBefore, DateTimeOffset rollupsBefore, CancellationToken cancellationToken) =>
         throw new NotSupportedException("not needed by these tests");

@@ -23,21 +23,21 @@ public class TelemetryIngestServiceTests
     [Fact]
     public async Task IngestAsync_NewBatch_StoresEveryRecord()
     {
-        var result = await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, Batch("dev-1", 1, 2, 3), CancellationToken.None);
+        var result = await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-1", 1, 2, 3), CancellationToken.None);
 
         Assert.Equal(new TelemetryIngestResult(3, 0, null), result);
         Assert.Equal(3, _ingest.Accepted);
         Assert.Equal([1L, 2L, 3L], _store.Telemetry.Keys.Where(k => k.Device == "dev-1").Select(k => k.Sequence).Order());
-        Assert.All(_store.Telemetry.Values, v => Assert.Equal(TelemetryKinds.Perf, v.Kind));
+        Assert.All(_store.Telemetry.Values, v => Assert.Equal(TelemetryKinds.Health, v.Kind));
     }
 
     [Fact]
     public async Task IngestAsync_RepeatedAndOverlappingBatches_CountsDuplicatesAndStoresEachSequenceOnce()
     {
-        await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, Batch("dev-1", 1, 2, 3), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-1", 1, 2, 3), CancellationToken.None);
 
-        var again = await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, Batch("dev-1", 1, 2, 3), CancellationToken.None);
-        var overlapping = await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, Batch("dev-1", 3, 4), CancellationToken.None);
+        var again = await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-1", 1, 2, 3), CancellationToken.None);
+        var overlapping = await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-1", 3, 4), CancellationToken.None);
 
         Assert.Equal(new TelemetryIngestResult(0, 3, null), again);
         Assert.Equal(new TelemetryIngestResult(1, 1, null), overlapping);
@@ -51,9 +51,9 @@ public class TelemetryIngestServiceTests
     [Fact]
     public async Task IngestAsync_SameSequenceFromTwoDevices_StoresBoth()
     {
-        await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, Batch("dev-1", 1), CancellationToken.None);
+        await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-1", 1), CancellationToken.None);
 
-        var result = await _ingest.IngestAsync("dev-2", TelemetryKinds.Perf, Batch("dev-2", 1), CancellationToken.None);
+        var result = await _ingest.IngestAsync("dev-2", TelemetryKinds.Health, Batch("dev-2", 1), CancellationToken.None);
 
         Assert.Equal(1, result.Accepted);
         Assert.Equal(2, _store.Telemetry.Count);
@@ -62,7 +62,7 @@ public class TelemetryIngestServiceTests
     [Fact]
     public async Task IngestAsync_BatchNamingAnotherDevice_RejectsAndCountsIt()
     {
-        var result = await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, Batch("dev-2", 1, 2), CancellationToken.None);
+        var result = await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, Batch("dev-2", 1, 2), CancellationToken.None);
 
         Assert.Equal(0, result.Accepted);
         Assert.Equal("batch names device 'dev-2', not the topic's", result.RejectedBecause);
@@ -94,7 +94,7 @@ public class TelemetryIngestServiceTests
         Assert.True(at >= 0, "the Arrow encoding changed; find the bit width of memory_bytes another way");
         payload[at] = 65;
 
-        var result = await _ingest.IngestAsync("dev-1", TelemetryKinds.Perf, payload, CancellationToken.None);
+        var result = await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, payload, CancellationToken.None);
 
         Assert.StartsWith("malformed batch: ", result.RejectedBecause, StringComparison.Ordinal);
         Assert.Equal(1, _ingest.Rejected);
@@ -103,7 +103,7 @@ public class TelemetryIngestServiceTests
     [Fact]
     public async Task IngestAsync_UnknownDevice_Rejected()
     {
-        var result = await _ingest.IngestAsync("dev-9", TelemetryKinds.Perf, Batch("dev-9", 1), CancellationToken.None);
+        var result = await _ingest.IngestAsync("dev-9", TelemetryKinds.Health, Batch("dev-9", 1), CancellationToken.None);
 
         Assert.Equal("device is not enrolled", result.RejectedBecause);
         Assert.Equal(1, _ingest.Rejected);

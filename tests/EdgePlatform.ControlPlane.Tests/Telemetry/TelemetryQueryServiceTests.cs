@@ -36,6 +36,30 @@ public class TelemetryQueryServiceTests
     }
 
     [Theory]
+    [InlineData("events", null, null, "kind")]
+    [InlineData("perf", "both", null, "arm")]
+    [InlineData("health", "candidate", null, "arm")]
+    [InlineData(null, "control", null, "arm")]
+    [InlineData("quality", null, "hourly", "resolution")]
+    public async Task QueryAsync_BadKindArmOrResolution_NamesTheParameter(string? kind, string? arm, string? resolution, string field)
+    {
+        var exception = await Assert.ThrowsAsync<RequestValidationException>(
+            () => _query.QueryAsync(new TelemetryQuery(Kind: kind, Arm: arm, Resolution: resolution), CancellationToken.None));
+
+        Assert.Equal(field, exception.Field);
+    }
+
+    [Fact]
+    public async Task QueryAsync_PerfOfOneArm_AsksTheStoreForThatArmsMinutes()
+    {
+        var result = await _query.QueryAsync(new TelemetryQuery(Kind: "perf", Arm: "candidate", Device: "dev-1"), CancellationToken.None);
+
+        Assert.Equal(("perf", "minute"), (result.Kind, result.Resolution));
+        Assert.Equal("candidate", _store.LastFilter!.Arm);
+        Assert.Equal(["dev-1"], _store.LastFilter.DeviceIds!);
+    }
+
+    [Theory]
     [InlineData("hourly", null, null, "resolution")]
     [InlineData(null, "2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z", "to")]
     public async Task QueryAsync_BadFilter_NamesTheField(string? resolution, string? from, string? to, string field)

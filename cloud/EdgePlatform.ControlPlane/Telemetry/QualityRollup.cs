@@ -1,0 +1,101 @@
+using EdgePlatform.Contracts;
+
+namespace EdgePlatform.ControlPlane.Telemetry;
+
+/// <summary>
+/// How quality records add up into a minute, and minutes of several devices into one: counts and
+/// histograms summed; feature moments combined exactly (Chan et al.'s pairwise update of count,
+/// mean and the sum of squared deviations, from the records' population variances); minima and
+/// maxima kept; PSI as the largest of the records' (recomputing it needs the card's baseline,
+/// which the control plane does not hold per minute). Features are matched by name.
+/// </summary>
+public static class QualityRollup
+{
+    /// <summary>A minute holding one record.</summary>
+    public static QualityMinute From(QualityRecord record, DateTimeOffset minute)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var features = record.FeatureNames.Select((name, i) => new QualityFeatureMinute(
+            name,
+            record.FeatureCount[i],
+            record.FeatureMean[i],
+            record.FeatureVariance[i],
+            record.FeatureMin[i],
+            record.FeatureMax[i],
+            record.FeaturePsi[i],
+            [.. record.FeatureDecileCounts.Skip(i * QualityRecord.DriftBins).Take(QualityRecord.DriftBins)])).ToList();
+        return new QualityMinute(
+            minute, record.ModelName, record.ModelVersion, record.Arm, 1, 1, record.Scores, record.ScoreMean,
+            record.ScoreBinEdges, record.ScoreHistogram, features, record.DriftPsiMax,
+            record.Labelled, record.TruePositives, record.FalsePositives, record.TrueNegatives, record.FalseNegatives,
+            record.ErrorSum, record.AbsoluteErrorSum, record.SquaredErrorSum);
+    }
+
+    /// <summary>
+    /// Two minutes of the same model version and arm as one. <paramref name="sameDevice"/>: both
+    /// are of one device (its records within a minute), so the device count does not add.
+    /// </summary>
+    public static QualityMinute Combine(QualityMinute a, QualityMinute b, bool sameDevice)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        var scores = a.Scores + b.Scores;
+        var byName = a.Features.ToDictionary(f => f.Name, StringComparer.Ordinal);
+        foreach (var feature in b.Features)
+        {
+            byName[feature.Name] = byName.TryGetValue(feature.Name, out var held) ? Combine(held, feature) : feature;
+        }
+
+        return a with
+        {
+            Devices = sameDevice ? Math.Max(a.Devices, b.Devices) : a.Devices + b.Devices,
+            Records = a.Records + b.Records,
+            Scores = scores,
+            ScoreMean = scores == 0 ? 0 : ((a.ScoreMean * a.Scores) + (b.ScoreMean * b.Scores)) / scores,
+            ScoreBinEdges = a.ScoreBinEdges.Count > 0 ? a.ScoreBinEdges : b.ScoreBinEdges,
+            ScoreHistogram = Sum(a.ScoreHistogram, b.ScoreHistogram),
+            Features = [.. a.Features.Select(f => byName[f.Name]).Concat(b.Features.Where(f => !a.Features.Any(h => h.Name == f.Name)).Select(f => byName[f.Name]))],
+            DriftPsiMax = Max(a.DriftPsiMax, b.DriftPsiMax),
+            Labelled = a.Labelled + b.Labelled,
+            TruePositives = a.TruePositives + b.TruePositives,
+            FalsePositives = a.FalsePositives + b.FalsePositives,
+            TrueNegatives = a.TrueNegatives + b.TrueNegatives,
+            FalseNegatives = a.FalseNegatives + b.FalseNegatives,
+            ErrorSum = a.ErrorSum + b.ErrorSum,
+            AbsoluteErrorSum = a.AbsoluteErrorSum + b.AbsoluteErrorSum,
+            SquaredErrorSum = a.SquaredErrorSum + b.SquaredErrorSum,
+        };
+    }
+
+    private static QualityFeatureMinute Combine(QualityFeatureMinute a, QualityFeatureMinute b)
+    {
+        if (a.Count == 0)
+        {
+            return b with { PsiMax = Max(a.PsiMax, b.PsiMax), DecileCounts = Sum(a.DecileCounts, b.DecileCounts) };
+        }
+
+        if (b.Count == 0)
+        {
+            return a with { PsiMax = Max(a.PsiMax, b.PsiMax), DecileCounts = Sum(a.DecileCounts, b.DecileCounts) };
+        }
+
+        var n = a.Count + b.Count;
+        var delta = b.Mean - a.Mean;
+        var m2 = (a.Variance * a.Count) + (b.Variance * b.Count) + (delta * delta * a.Count * b.Count / n);
+        return new QualityFeatureMinute(
+            a.Name,
+            n,
+            a.Mean + (delta * b.Count / n),
+            m2 / n,
+            Math.Min(a.Min, b.Min),
+            Math.Max(a.Max, b.Max),
+            Max(a.PsiMax, b.PsiMax),
+            Sum(a.DecileCounts, b.DecileCounts));
+    }
+
+    private static double? Max(double? a, double? b) => a is null ? b : b is null ? a : Math.Max(a.Value, b.Value);
+
+    /// <summary>Element by element; the shorter list counts as zeros past its end.</summary>
+    private static long[] Sum(IReadOnlyList<long> a, IReadOnlyList<long> b) =>
+        [.. Enumerable.Range(0, Math.Max(a.Count, b.Count)).Select(i => (i < a.Count ? a[i] : 0) + (i < b.Count ? b[i] : 0))];
+}

@@ -1,0 +1,21 @@
+namespace EdgePlatform.ControlPlane.Host.Tests.Storage;
+
+/// <summary>
+/// SQL that takes a database back over the latest schema steps, newest first, so migration
+/// tests can start from a database as an older server left it.
+/// </summary>
+internal static class SchemaRewind
+{
+    /// <summary>Undoes step 9: perf and quality telemetry and the health report's later columns.</summary>
+    public const string Step9 =
+        "DROP TABLE telemetry_perf; DROP TABLE telemetry_quality; DROP TABLE telemetry_perf_minutes; DROP TABLE telemetry_quality_minutes; DROP INDEX telemetry_by_received; " +
+        "ALTER TABLE telemetry DROP COLUMN disk_free_bytes; ALTER TABLE telemetry DROP COLUMN disk_total_bytes; ALTER TABLE telemetry DROP COLUMN agent_version; " +
+        "ALTER TABLE telemetry DROP COLUMN attestation_state; ALTER TABLE telemetry DROP COLUMN heartbeat_seconds; ALTER TABLE telemetry DROP COLUMN events_dropped; " +
+        "ALTER TABLE telemetry DROP COLUMN feedback_unmatched; ALTER TABLE telemetry DROP COLUMN feedback_malformed; ";
+
+    /// <summary>Undoes step 8: rollout devices in rows of their own, model aliases, the desired version column.</summary>
+    public const string Step8 = "DROP TABLE rollout_devices; DROP TABLE model_aliases; ALTER TABLE devices DROP COLUMN desired_version; ";
+
+    /// <summary>Back to step 7, the first with rollouts.</summary>
+    public const string ToStep7 = Step9 + Step8 + "PRAGMA user_version = 7; ";
+}

@@ -1,0 +1,191 @@
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using EdgePlatform.Cli;
+using EdgePlatform.Cli.Processes;
+using EdgePlatform.Contracts;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace EdgePlatform.EndToEnd.Tests;
+
+/// <summary>
+/// The control plane killed with SIGKILL while telemetry streams in through mosquitto (with
+/// persistence, as the control plane configures it): it stores many messages per transaction and
+/// acknowledges them to the broker only after the commit, so whatever devices got acknowledged
+/// by the broker is stored after the restart, once each.
+/// </summary>
+[Trait("Category", "EndToEnd")]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "xunit disposes the test class through IAsyncLifetime.DisposeAsync.")]
+public sealed class IngestCrashTests : IAsyncLifetime
+{
+    private const int Devices = 8;
+    private const int MessagesPerDevice = 400;
+
+    private readonly ProcessGroup _processes = new();
+    private readonly int _httpPort = ServiceProcess.FreePort();
+    private readonly int _mqttPort = ServiceProcess.FreePort();
+    private readonly string _root = Directory.CreateTempSubdirectory("edgeplatform-e2e-crash-").FullName;
+    private readonly List<IMqttClient> _clients = [];
+    private ServiceProcess? _mosquitto;
+    private ApiClient? _api;
+    private int _starts;
+
+    private string ServerDirectory => Path.Combine(_root, "server");
+
+    private string MosquittoDirectory => Path.Combine(_root, "mosquitto");
+
+    [Fact]
+    public async Task ServerKilledWhileTelemetryStreamsIn_Restarted_StoresEveryAcknowledgedReportOnce()
+    {
+        var server = await StartServerAsync();
+        _mosquitto = await ServiceProcess.StartMosquittoAsync(MosquittoDirectory, Path.Combine(_root, "mosquitto.log"));
+        var devices = await EnrollAndConnectAsync(server);
+        await WaitSubscribedAsync(devices[0]);
+
+        // Every device publishes its reports one per message, each acknowledged by mosquitto before the next.
+        var publishing = Task.WhenAll(devices.Select(async d =>
+        {
+            for (var sequence = 1L; sequence <= MessagesPerDevice; sequence++)
+            {
+                var result = await d.Client.PublishAsync(new MqttApplicationMessageBuilder()
+                    .WithTopic(Topics.Telemetry(d.Id, TelemetryKinds.Health))
+                    .WithPayload(TelemetryArrow.Serialize(d.Id, [Report(sequence)]))
+                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                    .Build());
+                Assert.True(result.IsSuccess, $"mosquitto refused a report of {d.Id}: {result.ReasonCode}");
+            }
+        }));
+
+        await Wait.UntilAsync(async () => await StoredAsync() >= Devices * 20, "the control plane to store the first reports");
+        server.Kill();
+        var publishingAtKill = !publishing.IsCompleted;
+        await server.WaitForExitAsync(default);
+        await publishing.WaitAsync(TimeSpan.FromSeconds(120));
+        Assert.True(publishingAtKill, "the devices had published everything before the kill; nothing was in flight");
+
+        var restarted = await StartServerAsync();
+        try
+        {
+            await Wait.UntilAsync(async () => await StoredAsync() >= Devices * MessagesPerDevice, $"all {Devices * MessagesPerDevice} reports stored after the restart");
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"{await StoredAsync()} of {Devices * MessagesPerDevice} reports stored after the restart\n{restarted.LogTail(30)}\n{string.Join('\n', (await _api!.GetTelemetryAsync(null, default)).Select(s => $"{s.DeviceId}: {s.Reports} reports, last {s.LastSequence}"))}");
+        }
+
+        var summaries = await _api!.GetTelemetryAsync(null, default);
+        Assert.Equal(Devices, summaries.Count);
+        Assert.All(summaries, s => Assert.Equal((MessagesPerDevice, MessagesPerDevice), (s.Reports, s.LastSequence)));
+        Assert.Equal(Devices * MessagesPerDevice * 10L, summaries.Sum(s => s.Latest.EventsIn));
+        var ingest = await _api.GetTelemetryIngestAsync(default);
+        Assert.DoesNotContain(ingest.Rejections, r => r.Reason != TelemetryRejections.ReplayedSequence);
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var client in _clients)
+        {
+            client.Dispose();
+        }
+
+        _api?.Dispose();
+        await _processes.DisposeAsync();
+        if (_mosquitto is not null)
+        {
+            await _mosquitto.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A log still being flushed keeps the folder; it is under the system temp directory.
+        }
+    }
+
+    private async Task<HostProcess> StartServerAsync()
+    {
+        var endpointsFile = Path.Combine(ServerDirectory, ServerEndpoints.FileName);
+        if (File.Exists(endpointsFile))
+        {
+            File.Delete(endpointsFile);
+        }
+
+        var tokenFile = Path.Combine(_root, "admin.token");
+        var server = _processes.Start(
+            $"server-{++_starts}",
+            HostProcess.ServerAssembly,
+            [
+                $"--Server:DataDirectory={ServerDirectory}", $"--Server:HttpPort={_httpPort}", $"--Server:InitialAdminTokenFile={tokenFile}",
+                "--Broker:Mode=external", "--Broker:Host=127.0.0.1", $"--Broker:Port={_mqttPort}", $"--Broker:MosquittoConfigDirectory={MosquittoDirectory}",
+            ],
+            Path.Combine(_root, $"server-{_starts}.log"));
+        var endpoints = await Wait.ForFileAsync(endpointsFile, server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
+        if (_api is null)
+        {
+            await Wait.UntilAsync(() => Task.FromResult(File.Exists(tokenFile)), "the initial admin token");
+            _api = new ApiClient(new Uri(endpoints.HttpUrl), (await File.ReadAllTextAsync(tokenFile)).Trim());
+        }
+
+        return server;
+    }
+
+    private async Task<long> StoredAsync() => (await _api!.GetTelemetryAsync(null, default)).Sum(s => s.Reports);
+
+    private async Task<IReadOnlyList<(string Id, IMqttClient Client)>> EnrollAndConnectAsync(HostProcess server)
+    {
+        using var http = new HttpClient { BaseAddress = _api!.Server };
+        var endpoints = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(Path.Combine(ServerDirectory, ServerEndpoints.FileName)), ContractsJsonContext.Default.ServerEndpoints)!;
+        var key = (await File.ReadAllTextAsync(endpoints.EnrollmentKeyFile)).Trim();
+        var devices = new List<(string, IMqttClient)>();
+        for (var i = 0; i < Devices; i++)
+        {
+            var deviceId = $"crash-{i:D2}";
+            using var deviceKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var csr = new CertificateRequest($"CN={deviceId}", deviceKey, HashAlgorithmName.SHA256).CreateSigningRequestPem();
+            using var response = await http.PostAsJsonAsync("api/v1/enrollments/devices", new EnrollmentRequest(deviceId, key, null, csr), ContractsJsonContext.Default.EnrollmentRequest);
+            Assert.True(response.IsSuccessStatusCode, $"enrollment of {deviceId}: {response.StatusCode}\n{server.LogTail(20)}");
+            var enrollment = (await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse))!;
+            using var issued = X509Certificate2.CreateFromPem(enrollment.Certificate);
+            var client = new MqttClientFactory().CreateMqttClient();
+            _clients.Add(client);
+            await client.ConnectAsync(new MqttClientOptionsBuilder()
+                .WithTcpServer("127.0.0.1", _mqttPort)
+                .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+                .WithClientId(deviceId)
+                .WithTlsOptions(new MqttClientTlsOptionsBuilder()
+                    .UseTls()
+                    .WithTargetHost(enrollment.MqttHost)
+                    .WithClientCertificates([issued.CopyWithPrivateKey(deviceKey)])
+                    .WithTrustChain([X509Certificate2.CreateFromPem(enrollment.CaCertificate)])
+                    .Build())
+                .Build());
+            devices.Add((deviceId, client));
+        }
+
+        return devices;
+    }
+
+    /// <summary>mosquitto answers "no matching subscribers" until the control plane's subscription is in place.</summary>
+    private static Task WaitSubscribedAsync((string Id, IMqttClient Client) device) =>
+        Wait.UntilAsync(
+            async () => (await device.Client.PublishAsync(new MqttApplicationMessageBuilder()
+                .WithTopic($"{Topics.DeviceRoot}/{device.Id}/status")
+                .WithPayload(Encoding.UTF8.GetBytes(DeviceStatuses.Online))
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                .Build())).ReasonCode == MqttClientPublishReasonCode.Success,
+            "the control plane to subscribe at mosquitto");
+
+    // Reports from now on: the restarted server's retention pass would drop rollups of older minutes.
+    private readonly DateTimeOffset _start = DateTimeOffset.UtcNow;
+
+    private TelemetryRecord Report(long sequence) =>
+        new(sequence, _start.AddSeconds(sequence), "m", "1", null, 10, 10, 0, 0, 1, 2, 3, 4, 5);
+}
