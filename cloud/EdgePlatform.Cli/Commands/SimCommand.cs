@@ -135,7 +135,7 @@ public static class SimCommand
     }
 
     /// <summary>A rate such as 512KiB, 2MB, 10MiB or 1000 (bytes), per second.</summary>
-    internal static long ParseBandwidth(string text)
+    public static long ParseBandwidth(string text)
     {
         var trimmed = text.Trim();
         if (trimmed.EndsWith("/s", StringComparison.OrdinalIgnoreCase))
