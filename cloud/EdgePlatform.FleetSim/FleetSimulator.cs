@@ -83,7 +83,7 @@ public sealed partial class FleetSimulator : IAsyncDisposable
         LogJoined(late.Count);
     }
 
-    /// <summary>Takes devices off the broker as a lost network would: their last will marks them offline.</summary>
+    /// <summary>Takes devices off the broker as a lost network would: the connection drops and their last will marks them offline.</summary>
     public async Task TakeOfflineAsync(IEnumerable<SimulatedDevice> devices, CancellationToken cancellationToken)
     {
         var group = devices.Where(d => d.Started).ToList();
@@ -165,6 +165,13 @@ public sealed partial class FleetSimulator : IAsyncDisposable
             .GroupBy(a => $"{a!.Name}:{a.Version}", StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var errors = started
+            .Select(d => d.LastError)
+            .Where(e => e is not null)
+            .GroupBy(e => e!, StringComparer.Ordinal)
+            .OrderByDescending(g => g.Count())
+            .Take(5)
+            .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         var counters = Counters;
         return new FleetSummary(
             _devices.Length,
@@ -173,6 +180,7 @@ public sealed partial class FleetSimulator : IAsyncDisposable
             active,
             started.Count(d => d.Active is null),
             started.Count(d => d.LastError is not null),
+            errors,
             counters.Installed,
             counters.Refused,
             counters.WarmUpFailures,
@@ -218,7 +226,10 @@ public sealed partial class FleetSimulator : IAsyncDisposable
     private partial void LogOnline(int devices);
 }
 
-/// <summary>The end of a simulation run, as <c>edgectl sim -o json</c> prints it.</summary>
+/// <summary>
+/// The end of a simulation run, as <c>edgectl sim -o json</c> prints it. <see cref="Errors"/> holds
+/// the commonest last errors devices report (up to five) with how many report each.
+/// </summary>
 public sealed record FleetSummary(
     int Devices,
     int Started,
@@ -226,6 +237,7 @@ public sealed record FleetSummary(
     IReadOnlyDictionary<string, int> Active,
     int WithoutModel,
     int WithError,
+    IReadOnlyDictionary<string, int> Errors,
     long Installs,
     long Refused,
     long WarmUpFailures,

@@ -131,9 +131,7 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
         {
             await EnrollAsync(cancellationToken).ConfigureAwait(false);
             await GetTokenAsync(cancellationToken).ConfigureAwait(false);
-            _mqtt = _fleet.Mqtt.CreateMqttClient();
-            _mqtt.ApplicationMessageReceivedAsync += OnMessageAsync;
-            _mqtt.DisconnectedAsync += OnDisconnectedAsync;
+            _mqtt = NewClient();
             await ConnectAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -149,14 +147,22 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
     }
 
     /// <summary>Drops off the broker as a device losing its network does: the broker publishes its offline will.</summary>
-    internal async Task GoOfflineAsync(CancellationToken cancellationToken)
+    internal Task GoOfflineAsync(CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         _wantOnline = false;
-        if (_mqtt is { IsConnected: true } client)
+        var lost = _mqtt!;
+        _mqtt = NewClient();
+        lost.ApplicationMessageReceivedAsync -= OnMessageAsync;
+        lost.DisconnectedAsync -= OnDisconnectedAsync;
+        if (lost.IsConnected)
         {
-            var options = new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.DisconnectWithWillMessage).Build();
-            await client.DisconnectAsync(options, cancellationToken).ConfigureAwait(false);
+            _fleet.Counters.AddConnected(-1);
         }
+
+        // The connection just drops, with no DISCONNECT packet: the broker then publishes the will.
+        lost.Dispose();
+        return Task.CompletedTask;
     }
 
     /// <summary>Comes back: reconnects, receives its retained desired state, drains what telemetry waited.</summary>
@@ -228,6 +234,14 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
 
             return new ReportedState(FleetContext.AgentVersion, _desiredVersion, slots, _lastError, _time.GetUtcNow());
         }
+    }
+
+    private IMqttClient NewClient()
+    {
+        var client = _fleet.Mqtt.CreateMqttClient();
+        client.ApplicationMessageReceivedAsync += OnMessageAsync;
+        client.DisconnectedAsync += OnDisconnectedAsync;
+        return client;
     }
 
     private async Task EnrollAsync(CancellationToken cancellationToken)
@@ -762,9 +776,9 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
             var payload = JsonSerializer.SerializeToUtf8Bytes(BuildReport(), ContractsJsonContext.Default.ReportedState);
             await PublishAsync(Topics.Reported(Id), payload, retain: false, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or InvalidOperationException)
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or InvalidOperationException or ObjectDisposedException)
         {
-            // Published again on the next connect.
+            // Published again on the next connect (a device that dropped off has a fresh client).
             LogReportFailed(Id, ex.Message);
         }
         finally
@@ -837,7 +851,7 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
             {
                 result = await PublishAsync(Topics.Telemetry(Id, TelemetryKinds.Health), TelemetryArrow.Serialize(Id, batch), retain: false, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or InvalidOperationException or OperationCanceledException)
+            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or InvalidOperationException or OperationCanceledException or ObjectDisposedException)
             {
                 LogReportFailed(Id, ex.Message);
                 return;
