@@ -582,7 +582,21 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
             }
 
             applied = desired;
-            await ReconcileAsync(desired, stopping).ConfigureAwait(false);
+            try
+            {
+                await ReconcileAsync(desired, stopping).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A fault the reconcile does not expect: the device says so and keeps listening.
+                LogReconcileFailed(Id, desired.Version, ex);
+                lock (_gate)
+                {
+                    _lastError = $"reconcile of desired version {desired.Version} failed: {ex.Message}";
+                }
+
+                await ReportAsync(stopping).ConfigureAwait(false);
+            }
         }
     }
 
@@ -904,6 +918,9 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "{DeviceId}: attesting again after an install failed: {Reason}")]
     private partial void LogReattestFailed(string deviceId, string reason);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Error, Message = "{DeviceId}: reconcile of desired version {Version} failed")]
+    private partial void LogReconcileFailed(string deviceId, long version, Exception exception);
 
     [LoggerMessage(EventId = 4006, Level = LogLevel.Debug, Message = "{DeviceId}: clean disconnect on stop failed: {Reason}")]
     private partial void LogStopFailed(string deviceId, string reason);
