@@ -24,6 +24,27 @@ public sealed partial class ApiClient
         return GetAsync($"api/v1/rollouts/{Uri.EscapeDataString(id)}?{query}", ContractsJsonContext.Default.RolloutDetail, ct);
     }
 
+    /// <summary>The rollout's summary: state, stage and counts per device state, without devices.</summary>
+    public async Task<RolloutInfo> GetRolloutAsync(string id, CancellationToken ct) =>
+        (await GetRolloutAsync(id, state: null, limit: 1, after: null, ct).ConfigureAwait(false)).Rollout;
+
+    /// <summary>Every device of the rollout (only those in <paramref name="state"/> when given), read page by page.</summary>
+    public async Task<IReadOnlyList<RolloutDevice>> ListRolloutDevicesAsync(string id, string? state, CancellationToken ct)
+    {
+        const int PageSize = 1000;
+        var devices = new List<RolloutDevice>();
+        string? after = null;
+        do
+        {
+            var page = await GetRolloutAsync(id, state, PageSize, after, ct).ConfigureAwait(false);
+            devices.AddRange(page.Devices);
+            after = page.NextAfter;
+        }
+        while (after is not null);
+
+        return devices;
+    }
+
     public async Task<ModelAlias> SetModelAliasAsync(string name, string alias, string version, CancellationToken ct)
     {
         using var response = await SendAsync(

@@ -10,6 +10,7 @@ var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edg
     HostCommands.Server(),
     HostCommands.Agent(),
     DemoCommand.Create(),
+    SimCommand.Create(),
     FleetCommands.Devices(),
     FleetCommands.Models(),
     ModelCommands.Create(),

@@ -41,7 +41,7 @@ public sealed partial class ModelTrainer
     public TrainedModel Train(TrainingSpec spec, TabularDataset data, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         Validate(spec, data);
-        var recipe = TrainerRecipe.For(spec.Trainer);
+        var recipe = TrainerRecipe.For(spec.Trainer, spec.Trees ?? TrainerRecipe.DefaultTrees, spec.Leaves ?? TrainerRecipe.DefaultLeaves);
         cancellationToken.ThrowIfCancellationRequested();
         var started = _timeProvider.GetTimestamp();
 
@@ -297,36 +297,36 @@ public sealed partial class ModelTrainer
         Func<MLContext, string, int, IEstimator<ITransformer>> Create,
         IReadOnlyDictionary<string, string> HyperParameters)
     {
-        // Moderate sizes: the datasets are thousands of rows, and training runs on small build agents.
-        private const int Trees = 100;
-        private const int Leaves = 20;
+        // Moderate sizes by default: the datasets are thousands of rows, and training runs on small build agents.
+        public const int DefaultTrees = 100;
+        public const int DefaultLeaves = 20;
         private const int MinimumExampleCountPerLeaf = 10;
         private const float FastTreeLearningRate = 0.2f;
         private const float LightGbmLearningRate = 0.1f;
         private const float L1Regularization = 0.01f;
         private const float L2Regularization = 0.1f;
 
-        public static TrainerRecipe For(string trainer) => trainer switch
+        public static TrainerRecipe For(string trainer, int trees, int leaves) => trainer switch
         {
             TrainerNames.FastTree => new(
                 (ml, label, seed) => ml.BinaryClassification.Trainers.FastTree(new FastTreeBinaryTrainer.Options
                 {
                     LabelColumnName = label,
                     FeatureColumnName = FeaturesColumn,
-                    NumberOfTrees = Trees,
-                    NumberOfLeaves = Leaves,
+                    NumberOfTrees = trees,
+                    NumberOfLeaves = leaves,
                     MinimumExampleCountPerLeaf = MinimumExampleCountPerLeaf,
                     LearningRate = FastTreeLearningRate,
                     Seed = seed,
                 }),
-                Parameters(("trees", Trees), ("leaves", Leaves), ("minimumExampleCountPerLeaf", MinimumExampleCountPerLeaf), ("learningRate", FastTreeLearningRate))),
+                Parameters(("trees", trees), ("leaves", leaves), ("minimumExampleCountPerLeaf", MinimumExampleCountPerLeaf), ("learningRate", FastTreeLearningRate))),
             TrainerNames.LightGbm => new(
                 (ml, label, seed) => ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
                 {
                     LabelColumnName = label,
                     FeatureColumnName = FeaturesColumn,
-                    NumberOfIterations = Trees,
-                    NumberOfLeaves = Leaves,
+                    NumberOfIterations = trees,
+                    NumberOfLeaves = leaves,
                     MinimumExampleCountPerLeaf = MinimumExampleCountPerLeaf,
                     LearningRate = LightGbmLearningRate,
                     Seed = seed,
@@ -334,7 +334,7 @@ public sealed partial class ModelTrainer
                     Deterministic = true,
                     NumberOfThreads = 1,
                 }),
-                Parameters(("iterations", Trees), ("leaves", Leaves), ("minimumExampleCountPerLeaf", MinimumExampleCountPerLeaf), ("learningRate", LightGbmLearningRate))),
+                Parameters(("iterations", trees), ("leaves", leaves), ("minimumExampleCountPerLeaf", MinimumExampleCountPerLeaf), ("learningRate", LightGbmLearningRate))),
             TrainerNames.LogisticRegression => new(
                 (ml, label, _) => ml.BinaryClassification.Trainers.LbfgsLogisticRegression(new LbfgsLogisticRegressionBinaryTrainer.Options
                 {
@@ -361,6 +361,7 @@ public sealed partial class ModelTrainer
                 ["normalization"] = "min-max",
                 ["trainRows"] = Invariant(trainRows),
                 ["testRows"] = Invariant(testRows),
+                ["parityTolerance"] = Invariant(spec.ParityTolerance),
             };
             return parameters;
         }

@@ -5,6 +5,8 @@ namespace EdgePlatform.Training;
 /// <summary>What to train, on which columns, and what to record about it in the model card.</summary>
 public sealed record TrainingSpec
 {
+    public const double DefaultParityTolerance = 1e-5;
+
     public required string ModelName { get; init; }
 
     public required string ModelVersion { get; init; }
@@ -38,7 +40,15 @@ public sealed record TrainingSpec
     /// differ by 4e-6 to 8e-6 there. A model whose margins run well past ±30 may need more.
     /// </summary>
     [Range(0.0, 1.0)]
-    public double ParityTolerance { get; init; } = 1e-5;
+    public double ParityTolerance { get; init; } = DefaultParityTolerance;
+
+    /// <summary>Trees of a fasttree or lightgbm ensemble; null is the default of 100.</summary>
+    [Range(1, 10_000)]
+    public int? Trees { get; init; }
+
+    /// <summary>Leaves per tree of a fasttree or lightgbm ensemble; null is the default of 20.</summary>
+    [Range(2, 1024)]
+    public int? Leaves { get; init; }
 
     /// <summary>How many held-out rows the parity check scores; default 500.</summary>
     [Range(1, int.MaxValue)]

@@ -119,6 +119,20 @@ public class ModelTrainerTests(SensorAnomalyModelFixture fixture)
     }
 
     [Fact]
+    public void Train_MoreTreesAndLeaves_GrowsTheOnnxModelAndRecordsTheSizes()
+    {
+        var spec = SensorAnomalyModelFixture.Spec() with { Trees = 300, Leaves = 40, ParityTolerance = 1e-3 };
+
+        var model = new ModelTrainer(TimeProvider.System).Train(spec, fixture.Data);
+
+        Assert.True(model.OnnxModel.Length > 2 * fixture.Model.OnnxModel.Length, $"{model.OnnxModel.Length} bytes against {fixture.Model.OnnxModel.Length}");
+        Assert.Equal("300", model.Card.Lineage.Parameters["trees"]);
+        Assert.Equal("40", model.Card.Lineage.Parameters["leaves"]);
+        Assert.Equal("0.001", model.Card.Lineage.Parameters["parityTolerance"]);
+        Assert.Equal("100", fixture.Model.Card.Lineage.Parameters["trees"]);
+    }
+
+    [Fact]
     public void Train_UnknownTrainer_ThrowsListingValidTrainers()
     {
         var spec = SensorAnomalyModelFixture.Spec("xgboost");

@@ -260,7 +260,7 @@ public static class DemoCommand
             latencies.Count > 0 ? latencies[latencies.Count / 2] : 0);
     }
 
-    private static async Task<T> WaitForFileAsync<T>(string path, HostProcess process, Func<byte[], T?> parse, CancellationToken ct)
+    internal static async Task<T> WaitForFileAsync<T>(string path, HostProcess process, Func<byte[], T?> parse, CancellationToken ct)
         where T : class
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);

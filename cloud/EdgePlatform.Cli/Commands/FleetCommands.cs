@@ -193,13 +193,16 @@ public static class FleetCommands
         var name = new Option<string>("--model-name") { Description = "Model name (default: the dataset's name)" };
         var trainer = new Option<string>("--trainer") { Description = "fasttree (default), lightgbm or logistic-regression" };
         var seed = new Option<int?>("--seed") { Description = "Random seed (default 42)" };
-        var train = new Command("train", "Train a model, export it to ONNX, check parity and publish it signed") { dataset, name, trainer, seed };
+        var trees = new Option<int?>("--trees") { Description = "Trees of a fasttree or lightgbm ensemble (default 100)" };
+        var leaves = new Option<int?>("--leaves") { Description = "Leaves per tree (default 20)" };
+        var tolerance = new Option<double?>("--parity-tolerance") { Description = "Largest ML.NET/ONNX Runtime difference the export may show (default 1e-5; large ensembles may need 1e-3)" };
+        var train = new Command("train", "Train a model, export it to ONNX, check parity and publish it signed") { dataset, name, trainer, seed, trees, leaves, tolerance };
         train.SetAction(async (parse, ct) =>
         {
             using var api = parse.CreateApi();
             var run = await TrainAndWaitAsync(
                 api,
-                new TrainingRequest(parse.GetValue(dataset), parse.GetValue(name), parse.GetValue(trainer), parse.GetValue(seed)),
+                new TrainingRequest(parse.GetValue(dataset), parse.GetValue(name), parse.GetValue(trainer), parse.GetValue(seed), parse.GetValue(trees), parse.GetValue(leaves), parse.GetValue(tolerance)),
                 parse.IsJson() ? null : status => Console.Error.WriteLine(status),
                 ct).ConfigureAwait(false);
             if (parse.IsJson())

@@ -46,6 +46,7 @@ public static partial class RegistryApi
         IArtifactStore artifacts,
         [FromServices] IRegistryManifestIndex? index,
         [FromServices] BlobUploads? uploads,
+        [FromServices] RegistryMetrics? metrics,
         CancellationToken cancellationToken)
     {
         var route = RegistryRoute.Parse(path);
@@ -58,9 +59,9 @@ public static partial class RegistryApi
         {
             return route.Kind switch
             {
-                RouteKind.Manifest => await ServeManifestAsync(context, models, artifacts, index, route.Repository, route.Reference, cancellationToken).ConfigureAwait(false),
+                RouteKind.Manifest => await ServeManifestAsync(context, models, artifacts, index, metrics, route.Repository, route.Reference, cancellationToken).ConfigureAwait(false),
                 RouteKind.Blob => ContentDigest.IsValid(route.Reference)
-                    ? await ServeBlobAsync(context, artifacts, route.Reference, "application/octet-stream", cancellationToken).ConfigureAwait(false)
+                    ? await ServeBlobAsync(context, artifacts, metrics, RegistryMetrics.Blob, route.Reference, "application/octet-stream", cancellationToken).ConfigureAwait(false)
                     : RegistryError(StatusCodes.Status400BadRequest, "DIGEST_INVALID", $"'{route.Reference}' is not a sha256 digest"),
                 RouteKind.Tags => await ListTagsAsync(context, models, index, route.Repository, cancellationToken).ConfigureAwait(false),
                 RouteKind.Upload when uploads is not null => UploadStatus(context, FindUpload(uploads, route)),
@@ -130,6 +131,7 @@ public static partial class RegistryApi
         IModelStore models,
         IArtifactStore artifacts,
         IRegistryManifestIndex? index,
+        RegistryMetrics? metrics,
         string repository,
         string reference,
         CancellationToken cancellationToken)
@@ -140,7 +142,7 @@ public static partial class RegistryApi
             : await FindModelVersionAsync(models, repository, reference, cancellationToken).ConfigureAwait(false);
         if (model is not null)
         {
-            return await ServeBlobAsync(context, artifacts, model.ManifestDigest, MediaTypes.OciManifest, cancellationToken).ConfigureAwait(false);
+            return await ServeBlobAsync(context, artifacts, metrics, RegistryMetrics.Manifest, model.ManifestDigest, MediaTypes.OciManifest, cancellationToken).ConfigureAwait(false);
         }
 
         var pushed = index is null
@@ -150,7 +152,7 @@ public static partial class RegistryApi
                 : await index.FindByTagAsync(repository, reference, cancellationToken).ConfigureAwait(false);
         return pushed is null
             ? RegistryError(StatusCodes.Status404NotFound, "MANIFEST_UNKNOWN", $"manifest '{reference}' is not in repository '{repository}'")
-            : await ServeBlobAsync(context, artifacts, pushed.Digest, pushed.MediaType, cancellationToken).ConfigureAwait(false);
+            : await ServeBlobAsync(context, artifacts, metrics, RegistryMetrics.Manifest, pushed.Digest, pushed.MediaType, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<ModelRecord?> FindModelVersionAsync(IModelStore models, string repository, string tag, CancellationToken cancellationToken) =>
@@ -158,12 +160,18 @@ public static partial class RegistryApi
             ? await models.FindModelAsync(repository[ModelRepositoryPrefix.Length..], tag, cancellationToken).ConfigureAwait(false)
             : null;
 
-    private static async Task<IResult> ServeBlobAsync(HttpContext context, IArtifactStore artifacts, string digest, string contentType, CancellationToken cancellationToken)
+    private static async Task<IResult> ServeBlobAsync(
+        HttpContext context, IArtifactStore artifacts, RegistryMetrics? metrics, string kind, string digest, string contentType, CancellationToken cancellationToken)
     {
         var stream = await artifacts.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
         if (stream is null)
         {
             return RegistryError(StatusCodes.Status404NotFound, "BLOB_UNKNOWN", $"blob '{digest}' is not stored");
+        }
+
+        if (metrics is not null && HttpMethods.IsGet(context.Request.Method))
+        {
+            stream = metrics.Count(stream, kind);
         }
 
         context.Response.Headers[DigestHeader] = digest;

@@ -100,12 +100,15 @@ public static partial class ControlPlaneHostExtensions
 
     /// <summary>
     /// Fleet aggregates through OpenTelemetry, served in Prometheus text format at <c>/metrics</c>
-    /// on the API host itself, behind the same bearer tokens (read role) as <c>/api/v1</c>.
+    /// on the API host itself, behind the same bearer tokens (read role) as <c>/api/v1</c>; with
+    /// them, the bytes the registry serves.
     /// </summary>
     public static WebApplicationBuilder AddFleetMetrics(this WebApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<RegistryMetrics>();
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(EdgePlatform.ControlPlane.Telemetry.TelemetryMetrics.MeterName)
+            .AddMeter(RegistryMetrics.MeterName)
             .AddPrometheusExporter());
         return builder;
     }

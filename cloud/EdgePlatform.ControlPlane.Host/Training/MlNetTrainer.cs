@@ -32,6 +32,9 @@ public sealed class MlNetTrainer(ModelTrainer trainer) : IModelTrainer
             TrainingRunId = job.RunId,
             DatasetName = job.Dataset.Name,
             CodeVersion = CodeVersion,
+            Trees = job.Trees,
+            Leaves = job.Leaves,
+            ParityTolerance = job.ParityTolerance ?? TrainingSpec.DefaultParityTolerance,
         };
 
         // ML.NET training is CPU-bound and synchronous; keep it off the request threads.

@@ -17,7 +17,17 @@ public interface IModelTrainer
     DatasetInfo DescribeDataset(string name, string? label, ReadOnlyMemory<byte> csv, DateTimeOffset now);
 }
 
-public sealed record TrainingJob(string RunId, DatasetInfo Dataset, string ModelName, string ModelVersion, string Trainer, int Seed);
+/// <summary>One queued run; null sizes and tolerance take the trainer's defaults.</summary>
+public sealed record TrainingJob(
+    string RunId,
+    DatasetInfo Dataset,
+    string ModelName,
+    string ModelVersion,
+    string Trainer,
+    int Seed,
+    int? Trees = null,
+    int? Leaves = null,
+    double? ParityTolerance = null);
 
 /// <summary>A trained model: its card, its ONNX graph and the ML.NET model it came from.</summary>
 public sealed record TrainedModel(ModelCard Card, byte[] OnnxModel, byte[] MlNetModel);

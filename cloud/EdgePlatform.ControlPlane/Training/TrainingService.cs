@@ -21,6 +21,11 @@ public sealed partial class TrainingService(
 {
     public const string DefaultDataset = "sensor-anomaly";
     public const int DefaultSeed = 42;
+    public const int MaxTrees = 10_000;
+    public const int MaxLeaves = 1024;
+
+    /// <summary>Trainers whose model is a tree ensemble that <see cref="TrainingRequest.Trees"/> and <see cref="TrainingRequest.Leaves"/> size.</summary>
+    private static readonly string[] TreeTrainers = ["fasttree", "lightgbm"];
 
     private readonly Channel<TrainingJob> _queue = Channel.CreateUnbounded<TrainingJob>();
 
@@ -76,12 +81,33 @@ public sealed partial class TrainingService(
             throw new RequestValidationException("seed", "must not be negative");
         }
 
+        if ((request.Trees is not null || request.Leaves is not null) && !TreeTrainers.Contains(trainerName, StringComparer.Ordinal))
+        {
+            throw new RequestValidationException(request.Trees is not null ? "trees" : "leaves", $"sizes a tree ensemble; trainer '{trainerName}' has none (use {string.Join(" or ", TreeTrainers)})");
+        }
+
+        if (request.Trees is < 1 or > MaxTrees)
+        {
+            throw new RequestValidationException("trees", $"must be between 1 and {MaxTrees}");
+        }
+
+        if (request.Leaves is < 2 or > MaxLeaves)
+        {
+            throw new RequestValidationException("leaves", $"must be between 2 and {MaxLeaves}");
+        }
+
+        if (request.ParityTolerance is { } tolerance && (double.IsNaN(tolerance) || tolerance <= 0 || tolerance > 1))
+        {
+            throw new RequestValidationException("parityTolerance", "must be above 0 and at most 1 (the largest score or probability difference allowed between ML.NET and ONNX Runtime)");
+        }
+
         var now = timeProvider.GetUtcNow();
         var runId = $"run-{now:yyyyMMddHHmmss}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
         var version = await registry.NextVersionAsync(modelName, cancellationToken).ConfigureAwait(false);
         var run = new TrainingRunInfo(runId, TrainingRunStatuses.Running, dataset.Name, modelName, trainerName, version, null, null, null, now, null);
         await store.SaveTrainingRunAsync(run, cancellationToken).ConfigureAwait(false);
-        await _queue.Writer.WriteAsync(new TrainingJob(runId, dataset, modelName, version, trainerName, request.Seed ?? DefaultSeed), cancellationToken).ConfigureAwait(false);
+        await _queue.Writer.WriteAsync(
+            new TrainingJob(runId, dataset, modelName, version, trainerName, request.Seed ?? DefaultSeed, request.Trees, request.Leaves, request.ParityTolerance), cancellationToken).ConfigureAwait(false);
         LogQueued(runId, modelName, dataset.Name, trainerName);
         return run;
     }

@@ -8,9 +8,9 @@ namespace EdgePlatform.Security.Tuf;
 /// follows the chain of root versions (each signed by its predecessor's threshold and its
 /// own), then accepts freshness and targets metadata only when signed by their roles'
 /// thresholds, not expired, and not older than what it has seen. What it has seen is kept on
-/// disk, so a restart cannot be used to roll it back.
+/// disk (or in the <see cref="ITufMetadataStore"/> given), so a restart cannot be used to roll it back.
 /// </summary>
-public sealed class TufClient(string directory, ITufRemote remote, TimeProvider timeProvider)
+public sealed class TufClient(ITufMetadataStore store, ITufRemote remote, TimeProvider timeProvider)
 {
     public const string RootFile = "root.json";
     public const string TimestampFile = "timestamp.json";
@@ -19,16 +19,26 @@ public sealed class TufClient(string directory, ITufRemote remote, TimeProvider 
     /// <summary>Bounds the rotations followed in one refresh, so an endless chain cannot stall a device.</summary>
     public const int MaxRootRotations = 256;
 
-    public bool IsPinned => File.Exists(Path.Combine(directory, RootFile));
+    /// <summary>A client keeping what it verified in files under <paramref name="directory"/>.</summary>
+    public TufClient(string directory, ITufRemote remote, TimeProvider timeProvider)
+        : this(new DirectoryTufMetadataStore(directory), remote, timeProvider)
+    {
+    }
+
+    public bool IsPinned => store.Read(RootFile) is not null;
 
     /// <summary>Pins the first root (from enrollment). It must be signed by its own root threshold.</summary>
-    public static RootMetadata Pin(string directory, ReadOnlySpan<byte> rootEnvelope)
+    public static RootMetadata Pin(string directory, ReadOnlySpan<byte> rootEnvelope) =>
+        Pin(new DirectoryTufMetadataStore(directory), rootEnvelope);
+
+    /// <summary>Pins the first root (from enrollment) in <paramref name="store"/>. It must be signed by its own root threshold.</summary>
+    public static RootMetadata Pin(ITufMetadataStore store, ReadOnlySpan<byte> rootEnvelope)
     {
+        ArgumentNullException.ThrowIfNull(store);
         var envelope = TufEnvelopes.Parse(rootEnvelope);
         var root = TufEnvelopes.Read(envelope, TufJsonContext.Default.RootMetadata, TufRoles.Root);
         TufEnvelopes.RequireThreshold(envelope, root, TufRoles.Root, TufChecks.RootSignature);
-        Directory.CreateDirectory(directory);
-        MetadataFiles.WriteAtomically(Path.Combine(directory, RootFile), rootEnvelope);
+        store.Write(RootFile, rootEnvelope);
         return root;
     }
 
@@ -120,11 +130,11 @@ public sealed class TufClient(string directory, ITufRemote remote, TimeProvider 
             // key cannot have pushed the versions out of reach of the new one.
             if (RoleChanged(root, candidate, TufRoles.Timestamp) || RoleChanged(root, candidate, TufRoles.Targets))
             {
-                File.Delete(Path.Combine(directory, TimestampFile));
-                File.Delete(Path.Combine(directory, TargetsFile));
+                store.Delete(TimestampFile);
+                store.Delete(TargetsFile);
             }
 
-            MetadataFiles.WriteAtomically(Path.Combine(directory, RootFile), bytes);
+            store.Write(RootFile, bytes);
             root = candidate;
         }
 
@@ -156,7 +166,7 @@ public sealed class TufClient(string directory, ITufRemote remote, TimeProvider 
             throw new TufVerificationException(TufChecks.TimestampExpired, $"timestamp version {timestamp.Version} expired at {timestamp.Expires:O}");
         }
 
-        MetadataFiles.WriteAtomically(Path.Combine(directory, TimestampFile), bytes);
+        store.Write(TimestampFile, bytes);
         return timestamp;
     }
 
@@ -189,7 +199,7 @@ public sealed class TufClient(string directory, ITufRemote remote, TimeProvider 
             throw new TufVerificationException(TufChecks.TargetsExpired, $"targets version {targets.Version} expired at {targets.Expires:O}");
         }
 
-        MetadataFiles.WriteAtomically(Path.Combine(directory, TargetsFile), bytes);
+        store.Write(TargetsFile, bytes);
         return targets;
     }
 
@@ -203,7 +213,6 @@ public sealed class TufClient(string directory, ITufRemote remote, TimeProvider 
     private T? Load<T>(string file, JsonTypeInfo<T> type, string role)
         where T : class
     {
-        var path = Path.Combine(directory, file);
-        return File.Exists(path) ? TufEnvelopes.Read(TufEnvelopes.Parse(File.ReadAllBytes(path)), type, role) : null;
+        return store.Read(file) is { } bytes ? TufEnvelopes.Read(TufEnvelopes.Parse(bytes), type, role) : null;
     }
 }

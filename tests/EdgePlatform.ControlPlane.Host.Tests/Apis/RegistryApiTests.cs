@@ -1,5 +1,10 @@
+using System.Globalization;
 using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.RegularExpressions;
+using EdgePlatform.Contracts;
 
 namespace EdgePlatform.ControlPlane.Host.Tests.Apis;
 
@@ -66,6 +71,52 @@ public sealed class RegistryApiTests(ControlPlaneFactory server) : IClassFixture
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal("NAME_UNKNOWN", await ErrorCodeAsync(response));
+    }
+
+    [Fact]
+    public async Task GetBlob_WholeAndRanged_MetricsCountExactlyTheBytesSent()
+    {
+        using var client = server.CreateClient();
+        var content = RandomNumberGenerator.GetBytes(50_000);
+        var digest = ContentDigest.Compute(content);
+        using (var push = await client.PostAsync(new Uri($"/v2/tests/metrics/blobs/uploads/?digest={digest}", UriKind.Relative), new ByteArrayContent(content)))
+        {
+            Assert.Equal(HttpStatusCode.Created, push.StatusCode);
+        }
+
+        var before = await BlobBytesServedAsync(client);
+        using (var head = new HttpRequestMessage(HttpMethod.Head, new Uri($"/v2/tests/metrics/blobs/{digest}", UriKind.Relative)))
+        using (var headResponse = await client.SendAsync(head))
+        {
+            Assert.Equal(HttpStatusCode.OK, headResponse.StatusCode);
+        }
+
+        Assert.Equal(content, await client.GetByteArrayAsync(new Uri($"/v2/tests/metrics/blobs/{digest}", UriKind.Relative)));
+        using var ranged = new HttpRequestMessage(HttpMethod.Get, new Uri($"/v2/tests/metrics/blobs/{digest}", UriKind.Relative));
+        ranged.Headers.Range = new RangeHeaderValue(100, 1099);
+        using (var rangedResponse = await client.SendAsync(ranged))
+        {
+            Assert.Equal(HttpStatusCode.PartialContent, rangedResponse.StatusCode);
+            Assert.Equal(1000, (await rangedResponse.Content.ReadAsByteArrayAsync()).Length);
+        }
+
+        // The exporter caches a scrape briefly: read until the count moves, then it must be exact.
+        var expected = before + content.Length + 1000;
+        var served = before;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (served < expected && DateTime.UtcNow < deadline)
+        {
+            served = await BlobBytesServedAsync(client);
+        }
+
+        Assert.Equal(expected, served);
+    }
+
+    private static async Task<long> BlobBytesServedAsync(HttpClient client)
+    {
+        var metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        var match = Regex.Match(metrics, @"^edgeplatform_registry_served_bytes_total\{[^}]*kind=""blob""[^}]*\} (\d+)", RegexOptions.Multiline);
+        return match.Success ? long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
     }
 
     internal static async Task<string> ErrorCodeAsync(HttpResponseMessage response)

@@ -128,6 +128,26 @@ public sealed class TufClientTests : IDisposable
     }
 
     [Fact]
+    public async Task RefreshAsync_InMemoryStoreAfterANewerTimestamp_ThrowsTimestampRollback()
+    {
+        var store = new InMemoryTufMetadataStore();
+        TufClient.Pin(store, _firstRoot);
+        var client = new TufClient(store, _remote, _time);
+        Approve("sensor:1", Entry(DigestA));
+        var (oldTimestamp, oldTargets) = (_repository.TimestampBytes!, _repository.TargetsBytes!);
+        await client.RefreshAsync(CancellationToken.None);
+        Approve("sensor:2", Entry(DigestB));
+        var targets = await client.RefreshAsync(CancellationToken.None);
+        _remote.TimestampServedInstead = oldTimestamp;
+        _remote.TargetsServedInstead = oldTargets;
+
+        var exception = await Assert.ThrowsAsync<TufVerificationException>(() => new TufClient(store, _remote, _time).RefreshAsync(CancellationToken.None));
+
+        Assert.Equal(TufChecks.TimestampRollback, exception.Check);
+        Assert.Equal(targets.Version, new TufClient(store, _remote, _time).TrustedTargets()!.Version);
+    }
+
+    [Fact]
     public async Task RefreshAsync_TimestampPastItsExpiry_ThrowsTimestampExpired()
     {
         Approve("sensor:1", Entry(DigestA));

@@ -1,0 +1,25 @@
+using System.Net;
+
+namespace EdgePlatform.ControlPlane.Host.Tests.Apis;
+
+public sealed class TrainingRunsApiTests(ControlPlaneFactory server) : IClassFixture<ControlPlaneFactory>
+{
+    private static readonly Uri TrainingRuns = new("/api/v1/training-runs", UriKind.Relative);
+
+    [Theory]
+    [InlineData("""{"trainer": "logistic-regression", "trees": 500}""", "trees", "sizes a tree ensemble; trainer 'logistic-regression' has none (use fasttree or lightgbm)")]
+    [InlineData("""{"trees": 0}""", "trees", "must be between 1 and 10000")]
+    [InlineData("""{"leaves": 1}""", "leaves", "must be between 2 and 1024")]
+    [InlineData("""{"parityTolerance": 2}""", "parityTolerance", "must be above 0 and at most 1")]
+    public async Task Post_EnsembleSizeOrToleranceOutOfRange_Returns400NamingTheField(string body, string field, string problemStart)
+    {
+        using var client = server.CreateClient();
+
+        using var response = await client.PostAsync(TrainingRuns, DeploymentsApiTests.Json(body));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await DeploymentsApiTests.ReadProblemAsync(response);
+        Assert.Equal([field], problem.Errors!.Keys);
+        Assert.StartsWith($"{field}: {problemStart}", problem.Detail, StringComparison.Ordinal);
+    }
+}
