@@ -1,7 +1,7 @@
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Ports;
 
-namespace EdgePlatform.Benchmarks.Rollouts;
+namespace EdgePlatform.Benchmarks.RolloutEngine;
 
 /// <summary>
 /// Counts desired states instead of publishing them: the broker's cost is measured by the

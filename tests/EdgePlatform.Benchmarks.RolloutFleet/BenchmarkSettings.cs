@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace EdgePlatform.Benchmarks.Rollout;
+namespace EdgePlatform.Benchmarks.RolloutFleet;
 
 /// <summary>What one run does; every value has a default so a bare run is the documented one.</summary>
 internal sealed record BenchmarkSettings(IReadOnlyList<int> Fleets, int Trees, int Leaves, int BakeSeconds, int TelemetryIntervalSeconds, int DownloadConcurrency)

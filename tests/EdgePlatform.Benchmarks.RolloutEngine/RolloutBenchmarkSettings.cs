@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace EdgePlatform.Benchmarks.Rollouts;
+namespace EdgePlatform.Benchmarks.RolloutEngine;
 
 /// <summary>What one run does; a bare run is the documented one.</summary>
 internal sealed record RolloutBenchmarkSettings(int Devices, int Ticks)

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace EdgePlatform.Benchmarks.Rollouts;
+namespace EdgePlatform.Benchmarks.RolloutEngine;
 
 /// <summary>
 /// Wall time, CPU time and bytes handed to write(2) (<c>wchar</c> in /proc/self/io: database

@@ -1,4 +1,4 @@
-namespace EdgePlatform.Benchmarks.Rollouts;
+namespace EdgePlatform.Benchmarks.RolloutEngine;
 
 /// <summary>A clock the harness moves, so bakes pass without waiting for them.</summary>
 internal sealed class SettableClock(DateTimeOffset start) : TimeProvider

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace EdgePlatform.Benchmarks.Rollout;
+namespace EdgePlatform.Benchmarks.RolloutFleet;
 
 /// <summary>CPU time and resident memory of the server process, from /proc.</summary>
 internal static class ServerProcessStats

@@ -13,7 +13,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace EdgePlatform.Benchmarks.Rollouts;
+namespace EdgePlatform.Benchmarks.RolloutEngine;
 
 /// <summary>
 /// One rollout over a fleet of <see cref="RolloutBenchmarkSettings.Devices"/> devices on the real

@@ -11,7 +11,7 @@ using EdgePlatform.Contracts;
 using EdgePlatform.FleetSim;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace EdgePlatform.Benchmarks.Rollout;
+namespace EdgePlatform.Benchmarks.RolloutFleet;
 
 /// <summary>
 /// Starts the real control plane (embedded broker and registry, SQLite) as its own process,

@@ -1,0 +1,4 @@
+using EdgePlatform.Benchmarks.RolloutEngine;
+
+// dotnet run -c Release --project tests/EdgePlatform.Benchmarks.RolloutEngine -- [--devices 10000] [--ticks 10]
+return await RolloutBenchmark.RunAsync(RolloutBenchmarkSettings.Parse(args), CancellationToken.None).ConfigureAwait(false);
