@@ -108,6 +108,64 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
             cancellationToken: cancellationToken)).ConfigureAwait(false) == 1;
     }
 
+    public async Task<IReadOnlySet<string>> SaveDesiredManyAsync(IReadOnlyList<DesiredUpdate> updates, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(updates);
+        var landed = new HashSet<string>(StringComparer.Ordinal);
+        if (updates.Count == 0)
+        {
+            return landed;
+        }
+
+        // One transaction, one commit: a stage opening for thousands of devices pays for one fsync,
+        // not one per device; each row is still its own compare-and-set.
+        await using var connection = Open();
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var update in updates)
+        {
+            var changed = await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE devices SET desired = @desired, desired_version = @version WHERE id = @deviceId AND desired_version = @expectedVersion",
+                new
+                {
+                    deviceId = update.DeviceId,
+                    desired = Json(update.Desired, ContractsJsonContext.Default.DesiredState),
+                    version = update.Desired.Version,
+                    expectedVersion = update.ExpectedVersion,
+                },
+                transaction,
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (changed == 1)
+            {
+                landed.Add(update.DeviceId);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return landed;
+    }
+
+    public async Task<IReadOnlyDictionary<string, DesiredState>> GetDesiredManyAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(deviceIds);
+        var found = new Dictionary<string, DesiredState>(StringComparer.Ordinal);
+        if (deviceIds.Count == 0)
+        {
+            return found;
+        }
+
+        await using var connection = Open();
+        var rows = await connection.QueryAsync<(string Id, string Desired)>(new CommandDefinition(
+            "SELECT id, desired FROM devices WHERE desired IS NOT NULL AND id IN (SELECT value FROM json_each(@deviceIds))",
+            new { deviceIds = Json(deviceIds.ToList(), ContractsJsonContext.Default.ListString) },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        foreach (var (id, desired) in rows)
+        {
+            found[id] = FromJson(desired, ContractsJsonContext.Default.DesiredState);
+        }
+
+        return found;
+    }
+
     public async Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
         await using var connection = Open();

@@ -62,10 +62,7 @@ public sealed partial class DeploymentService(
         var spec = new DeploymentSpec(deploymentId, model.ToReference());
 
         var telemetry = new TelemetrySettings(options.Value.TelemetryIntervalSeconds);
-        foreach (var target in targets)
-        {
-            await writer.WriteAsync(target.Id, spec, telemetry, cancellationToken).ConfigureAwait(false);
-        }
+        await writer.WriteManyAsync([.. targets.Select(t => new DesiredWrite(t, spec))], telemetry, cancellationToken).ConfigureAwait(false);
 
         var info = new DeploymentInfo(deploymentId, model.Name, model.Version, model.ManifestDigest, [.. targets.Select(t => t.Id)], now);
         await deployments.AddDeploymentAsync(info, cancellationToken).ConfigureAwait(false);

@@ -22,12 +22,25 @@ public interface IDeviceStore
     /// </summary>
     Task<bool> SaveDesiredAsync(string deviceId, DesiredState desired, long expectedVersion, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// <see cref="SaveDesiredAsync"/> for many devices in one transaction: each update lands only
+    /// while its device's stored desired version is still its expected one. Returns the ids of the
+    /// devices whose update landed; the others were changed by another writer, or are gone.
+    /// </summary>
+    Task<IReadOnlySet<string>> SaveDesiredManyAsync(IReadOnlyList<DesiredUpdate> updates, CancellationToken cancellationToken);
+
+    /// <summary>The stored desired state of each of <paramref name="deviceIds"/> that has one.</summary>
+    Task<IReadOnlyDictionary<string, DesiredState>> GetDesiredManyAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken);
+
     Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken);
 
     Task SaveStatusAsync(string deviceId, string status, DateTimeOffset at, CancellationToken cancellationToken);
 
     Task SaveAttestationAsync(string deviceId, AttestationStatus attestation, CancellationToken cancellationToken);
 }
+
+/// <summary>One compare-and-set of <see cref="IDeviceStore.SaveDesiredManyAsync"/>.</summary>
+public sealed record DesiredUpdate(string DeviceId, DesiredState Desired, long ExpectedVersion);
 
 /// <summary>Published model versions.</summary>
 public interface IModelStore

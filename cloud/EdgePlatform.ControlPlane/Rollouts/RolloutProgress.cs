@@ -147,6 +147,9 @@ internal sealed class RolloutProgress
             .Select(e => (e, _fleet[e.DeviceId]))];
     }
 
+    /// <summary>The device's record as this tick read it; null when it is no longer enrolled.</summary>
+    public DeviceRecord? Device(string deviceId) => _fleet.GetValueOrDefault(deviceId);
+
     /// <summary>The device's desired state now names the new version.</summary>
     public void Sent(RolloutDevice entry, long desiredVersion, ModelReference? previous)
     {

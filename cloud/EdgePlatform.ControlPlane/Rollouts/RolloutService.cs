@@ -358,11 +358,13 @@ public sealed partial class RolloutService(
 
         var settings = new TelemetrySettings(enrollment.Value.TelemetryIntervalSeconds);
         var deployment = new DeploymentSpec(progress.Rollout.Id, progress.Rollout.Model);
-        foreach (var (entry, device) in progress.ReadyToPublish())
+        var ready = progress.ReadyToPublish();
+        var written = await writer.WriteManyAsync([.. ready.Select(r => new DesiredWrite(r.Device, deployment))], settings, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < ready.Count; i++)
         {
-            if (await writer.WriteAsync(device.Id, deployment, settings, cancellationToken).ConfigureAwait(false) is var (desired, previous))
+            if (written[i] is var (desired, previous))
             {
-                progress.Sent(entry, desired.Version, previous);
+                progress.Sent(ready[i].Entry, desired.Version, previous);
             }
         }
     }
@@ -376,20 +378,29 @@ public sealed partial class RolloutService(
     {
         var rollout = progress.Rollout;
         var settings = new TelemetrySettings(enrollment.Value.TelemetryIntervalSeconds);
-        var restored = 0;
-        foreach (var entry in progress.Entries.ToList())
+        var touched = progress.Entries
+            .Where(e => e.State is RolloutDeviceStates.Active or RolloutDeviceStates.Failed || RolloutDeviceStates.IsInProgress(e.State))
+            .ToList();
+        // An operator's rollback comes without the tick's read of the fleet: read the devices then.
+        var read = touched.Any(e => progress.Device(e.DeviceId) is null)
+            ? (await devices.ListDevicesAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(d => d.Id, StringComparer.Ordinal)
+            : [];
+        var writes = new List<DesiredWrite>(touched.Count);
+        foreach (var entry in touched)
         {
-            if (entry.State is not (RolloutDeviceStates.Active or RolloutDeviceStates.Failed) && !RolloutDeviceStates.IsInProgress(entry.State))
+            if ((progress.Device(entry.DeviceId) ?? read.GetValueOrDefault(entry.DeviceId)) is { } device)
             {
-                continue;
+                writes.Add(new DesiredWrite(
+                    device,
+                    entry.Previous is null ? null : new DeploymentSpec($"{rollout.Id}-rollback", entry.Previous),
+                    current => current?.Deployment?.DeploymentId == rollout.Id));
             }
+        }
 
-            var deployment = entry.Previous is null ? null : new DeploymentSpec($"{rollout.Id}-rollback", entry.Previous);
-            if (await writer.WriteAsync(entry.DeviceId, deployment, settings, current => current?.Deployment?.DeploymentId == rollout.Id, cancellationToken).ConfigureAwait(false) is not null)
-            {
-                restored++;
-            }
-
+        var written = await writer.WriteManyAsync(writes, settings, cancellationToken).ConfigureAwait(false);
+        var restored = written.Count(w => w is not null);
+        foreach (var entry in touched)
+        {
             progress.RolledBack(entry, reason);
         }
 

@@ -77,6 +77,24 @@ public sealed class DesiredStateRaceTests : IDisposable
 
         public Task<IReadOnlySet<string>> FindEnrolledAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken) => inner.FindEnrolledAsync(deviceIds, cancellationToken);
 
+        public async Task<IReadOnlySet<string>> SaveDesiredManyAsync(IReadOnlyList<DesiredUpdate> updates, CancellationToken cancellationToken)
+        {
+            // One at a time through this store's own compare-and-set, so every write meets its race.
+            var landed = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var update in updates)
+            {
+                if (await SaveDesiredAsync(update.DeviceId, update.Desired, update.ExpectedVersion, cancellationToken))
+                {
+                    landed.Add(update.DeviceId);
+                }
+            }
+
+            return landed;
+        }
+
+        public Task<IReadOnlyDictionary<string, DesiredState>> GetDesiredManyAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken) =>
+            inner.GetDesiredManyAsync(deviceIds, cancellationToken);
+
         public Task UpsertDeviceAsync(DeviceRecord device, CancellationToken cancellationToken) => inner.UpsertDeviceAsync(device, cancellationToken);
 
         public Task<bool> SaveDesiredAsync(string deviceId, DesiredState desired, long expectedVersion, CancellationToken cancellationToken) =>

@@ -117,6 +117,31 @@ public sealed class SqliteStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task SaveDesiredManyAsync_OneDeviceMovedMeanwhile_TheOthersLandAndItKeepsItsDocument()
+    {
+        var store = new SqliteStore(_database.Path);
+        foreach (var id in new[] { "dev-1", "dev-2", "dev-3" })
+        {
+            await store.UpsertDeviceAsync(Device(id), CancellationToken.None);
+        }
+
+        var other = new DesiredState(1, null, new TelemetrySettings(99));
+        Assert.True(await store.SaveDesiredAsync("dev-2", other, 0, CancellationToken.None));
+        var next = new DesiredState(1, null, new TelemetrySettings(10));
+
+        var landed = await store.SaveDesiredManyAsync(
+            [new("dev-1", next, 0), new("dev-2", next, 0), new("dev-3", next, 0), new("dev-none", next, 0)],
+            CancellationToken.None);
+        var stored = await store.GetDesiredManyAsync(["dev-1", "dev-2", "dev-3", "dev-none"], CancellationToken.None);
+
+        Assert.Equal(["dev-1", "dev-3"], landed.Order(StringComparer.Ordinal));
+        Assert.Equal(next, stored["dev-1"]);
+        Assert.Equal(other, stored["dev-2"]);
+        Assert.Equal(next, stored["dev-3"]);
+        Assert.False(stored.ContainsKey("dev-none"));
+    }
+
+    [Fact]
     public async Task UpsertDeviceAsync_ReEnrollment_ReplacesCredentialAndTagsButKeepsTwinAndStatus()
     {
         var store = new SqliteStore(_database.Path);

@@ -27,7 +27,12 @@ public sealed class DeploymentServiceTests : IDisposable
         _link.PublishDesiredAsync(Arg.Any<string>(), Arg.Any<DesiredState>(), Arg.Any<CancellationToken>())
             .Returns(call =>
             {
-                _published.Add((call.ArgAt<string>(0), call.ArgAt<DesiredState>(1)));
+                // Batched writes publish concurrently, as the broker link allows.
+                lock (_published)
+                {
+                    _published.Add((call.ArgAt<string>(0), call.ArgAt<DesiredState>(1)));
+                }
+
                 return Task.CompletedTask;
             });
         var registry = new ModelRegistry(_store, new InMemoryArtifactStore(), Substitute.For<ITrustPublisher>(), _time, NullLogger<ModelRegistry>.Instance);

@@ -66,8 +66,92 @@ public sealed class DesiredStateWriterTests
         Assert.Equal(4, broker.Retained!.Version);
     }
 
+    [Fact]
+    public async Task WriteManyAsync_DevicesUnchangedSinceRead_EachGetsItsNextVersionPublishedOnce()
+    {
+        var known = Enumerable.Range(1, 200).Select(i => _store.AddDevice($"dev-{i:000}", new DesiredState(i % 3, null, TelemetrySettings.Default))).ToList();
+        var link = new RecordingLink();
+        using var writer = new DesiredStateWriter(_store, link, NullLogger<DesiredStateWriter>.Instance);
+
+        var written = await writer.WriteManyAsync([.. known.Select(d => new DesiredWrite(d, Deployment("dep-a")))], TelemetrySettings.Default, CancellationToken.None);
+
+        Assert.All(known.Zip(written), pair =>
+        {
+            var (device, result) = pair;
+            Assert.Equal(device.Desired!.Version + 1, result!.Value.Desired.Version);
+            Assert.Equal("dep-a", result.Value.Desired.Deployment!.DeploymentId);
+            Assert.Equal([result.Value.Desired], link.PublishedTo(device.Id));
+        });
+        foreach (var device in known)
+        {
+            Assert.Equal(device.Desired!.Version + 1, (await _store.GetDeviceAsync(device.Id, CancellationToken.None))!.Desired!.Version);
+        }
+    }
+
+    [Fact]
+    public async Task WriteManyAsync_DeviceChangedSinceTheCallersRead_WritesOnTopOfTheNewerVersion()
+    {
+        var stale = _store.AddDevice("dev-1");
+        var fresh = _store.AddDevice("dev-2");
+        Assert.True(await _store.SaveDesiredAsync("dev-1", new DesiredState(1, Deployment("dep-other", "7"), TelemetrySettings.Default), 0, CancellationToken.None));
+        var link = new RecordingLink();
+        using var writer = new DesiredStateWriter(_store, link, NullLogger<DesiredStateWriter>.Instance);
+
+        var written = await writer.WriteManyAsync([new DesiredWrite(stale, Deployment("dep-a")), new DesiredWrite(fresh, Deployment("dep-a"))], TelemetrySettings.Default, CancellationToken.None);
+
+        Assert.Equal(2, written[0]!.Value.Desired.Version);
+        Assert.Equal("7", written[0]!.Value.Previous!.Version);
+        Assert.Equal(1, written[1]!.Value.Desired.Version);
+        Assert.Equal(2, link.PublishedTo("dev-1").Single().Version);
+        Assert.Equal(2, (await _store.GetDeviceAsync("dev-1", CancellationToken.None))!.Desired!.Version);
+    }
+
+    [Fact]
+    public async Task WriteManyAsync_ConditionDoesNotHold_LeavesThatDeviceAlone()
+    {
+        var owned = _store.AddDevice("dev-1", new DesiredState(1, Deployment("ro-1"), TelemetrySettings.Default));
+        var other = _store.AddDevice("dev-2", new DesiredState(1, Deployment("ro-2"), TelemetrySettings.Default));
+        var link = new RecordingLink();
+        using var writer = new DesiredStateWriter(_store, link, NullLogger<DesiredStateWriter>.Instance);
+        static bool OwnedByRo1(DesiredState? current) => current?.Deployment?.DeploymentId == "ro-1";
+
+        var written = await writer.WriteManyAsync([new DesiredWrite(owned, null, OwnedByRo1), new DesiredWrite(other, null, OwnedByRo1)], TelemetrySettings.Default, CancellationToken.None);
+
+        Assert.Equal(2, written[0]!.Value.Desired.Version);
+        Assert.Null(written[0]!.Value.Desired.Deployment);
+        Assert.Null(written[1]);
+        Assert.Empty(link.PublishedTo("dev-2"));
+        Assert.Equal("ro-2", (await _store.GetDeviceAsync("dev-2", CancellationToken.None))!.Desired!.Deployment!.DeploymentId);
+    }
+
     private static DeploymentSpec Deployment(string id, string version = "1") =>
         new(id, new ModelReference("models/m", "m", version, "sha256:" + new string('1', 64), 10, "c2ln"));
+
+    /// <summary>A broker that records every desired state published, per device.</summary>
+    private sealed class RecordingLink : IDeviceLink
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, List<DesiredState>> _published = new(StringComparer.Ordinal);
+
+        public IReadOnlyList<DesiredState> PublishedTo(string deviceId)
+        {
+            var list = _published.GetValueOrDefault(deviceId) ?? [];
+            lock (list)
+            {
+                return [.. list];
+            }
+        }
+
+        public Task PublishDesiredAsync(string deviceId, DesiredState desired, CancellationToken cancellationToken)
+        {
+            var list = _published.GetOrAdd(deviceId, _ => []);
+            lock (list)
+            {
+                list.Add(desired);
+            }
+
+            return Task.CompletedTask;
+        }
+    }
 
     /// <summary>A broker that keeps the last publish retained and can hold one publish until released.</summary>
     private sealed class GatedBroker : IDeviceLink
@@ -124,6 +208,24 @@ public sealed class DesiredStateWriterTests
         public Task<IReadOnlyList<DeviceRecord>> ListDevicesAsync(CancellationToken cancellationToken) => inner.ListDevicesAsync(cancellationToken);
 
         public Task<IReadOnlySet<string>> FindEnrolledAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken) => inner.FindEnrolledAsync(deviceIds, cancellationToken);
+
+        public async Task<IReadOnlySet<string>> SaveDesiredManyAsync(IReadOnlyList<DesiredUpdate> updates, CancellationToken cancellationToken)
+        {
+            // One at a time through this store's own compare-and-set, so every write meets its race.
+            var landed = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var update in updates)
+            {
+                if (await SaveDesiredAsync(update.DeviceId, update.Desired, update.ExpectedVersion, cancellationToken))
+                {
+                    landed.Add(update.DeviceId);
+                }
+            }
+
+            return landed;
+        }
+
+        public Task<IReadOnlyDictionary<string, DesiredState>> GetDesiredManyAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken) =>
+            inner.GetDesiredManyAsync(deviceIds, cancellationToken);
 
         public Task UpsertDeviceAsync(DeviceRecord device, CancellationToken cancellationToken) => inner.UpsertDeviceAsync(device, cancellationToken);
 

@@ -67,6 +67,26 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         }
     }
 
+    public async Task<IReadOnlySet<string>> SaveDesiredManyAsync(IReadOnlyList<DesiredUpdate> updates, CancellationToken cancellationToken)
+    {
+        var landed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var update in updates)
+        {
+            if (await SaveDesiredAsync(update.DeviceId, update.Desired, update.ExpectedVersion, cancellationToken))
+            {
+                landed.Add(update.DeviceId);
+            }
+        }
+
+        return landed;
+    }
+
+    public Task<IReadOnlyDictionary<string, DesiredState>> GetDesiredManyAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyDictionary<string, DesiredState>>(deviceIds
+            .Select(id => _devices.GetValueOrDefault(id))
+            .Where(d => d?.Desired is not null)
+            .ToDictionary(d => d!.Id, d => d!.Desired!, StringComparer.Ordinal));
+
     public Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken) =>
         Update(deviceId, d => d with { Reported = reported, LastSeen = receivedAt });
 
