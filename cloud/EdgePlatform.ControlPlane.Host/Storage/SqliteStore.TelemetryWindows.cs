@@ -19,10 +19,12 @@ public sealed partial class SqliteStore
         await using var connection = Open();
 
         // The ids travel as one JSON array: a fleet of thousands would pass SQLite's limit on parameters.
+        // The p99 is cast to REAL: Dapper reads every later row with the type of the first one it saw,
+        // and an expression's type in SQLite follows its value (an integer 0 where nothing was scored).
         var rows = await connection.QueryAsync<WindowRow>(new CommandDefinition(
             """
             SELECT device_id, model_name, model_version, COUNT(*) AS minutes, SUM(events_scored) AS events_scored, SUM(errors) AS errors,
-                   CASE WHEN SUM(events_scored) > 0 THEN SUM(latency_p99_ms_max * events_scored) / SUM(events_scored) ELSE 0 END AS latency_p99_ms
+                   CAST(CASE WHEN SUM(events_scored) > 0 THEN SUM(latency_p99_ms_max * events_scored) / SUM(events_scored) ELSE 0 END AS REAL) AS latency_p99_ms
             FROM telemetry_minutes
             WHERE device_id IN (SELECT value FROM json_each(@deviceIds)) AND minute >= @from AND minute < @to
             GROUP BY device_id, model_name, model_version

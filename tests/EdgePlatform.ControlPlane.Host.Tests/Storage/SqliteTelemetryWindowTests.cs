@@ -51,6 +51,19 @@ public sealed class SqliteTelemetryWindowTests : IDisposable
         Assert.Equal([new TelemetryWindowTotal("dev-07777", "sensor", "2", 1, 50, 1, 4)], totals);
     }
 
+    [Fact]
+    public async Task SummarizeWindowAsync_FirstDeviceScoredNothing_TheNextDevicesP99IsStillRead()
+    {
+        var store = new SqliteStore(_database.Path);
+        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, Start.AddSeconds(5), "1", scored: 0, errors: 0, p99: 0)], Start.AddSeconds(5), CancellationToken.None);
+        await store.AddTelemetryAsync("dev-2", TelemetryKinds.Health, [Report(2, Start.AddSeconds(5), "1", scored: 10, errors: 0, p99: 4.5)], Start.AddSeconds(5), CancellationToken.None);
+
+        // The idle device's row comes first; an expression's type in SQLite follows each row's value.
+        var totals = await store.SummarizeWindowAsync(["dev-1", "dev-2"], Start, Start.AddMinutes(1), CancellationToken.None);
+
+        Assert.Equal([0, 4.5], totals.Select(t => t.LatencyP99Ms));
+    }
+
     private static TelemetryRecord Report(long sequence, DateTimeOffset at, string version, long scored, long errors, double p99) =>
         new(sequence, at, "sensor", version, "sha256:" + new string(version[0], 64), scored + errors, scored, errors, 0, 1, p99, p99, 5, 1000);
 }
