@@ -61,7 +61,7 @@ public static partial class RegistryApi
             {
                 RouteKind.Manifest => await ServeManifestAsync(context, models, artifacts, index, metrics, route.Repository, route.Reference, cancellationToken).ConfigureAwait(false),
                 RouteKind.Blob => ContentDigest.IsValid(route.Reference)
-                    ? await ServeBlobAsync(context, artifacts, metrics, RegistryMetrics.Blob, route.Reference, "application/octet-stream", cancellationToken).ConfigureAwait(false)
+                    ? await ServeBlobAsync(context, artifacts, metrics, RegistryMetrics.Blob, route.Repository, route.Reference, "application/octet-stream", cancellationToken).ConfigureAwait(false)
                     : RegistryError(StatusCodes.Status400BadRequest, "DIGEST_INVALID", $"'{route.Reference}' is not a sha256 digest"),
                 RouteKind.Tags => await ListTagsAsync(context, models, index, route.Repository, cancellationToken).ConfigureAwait(false),
                 RouteKind.Upload when uploads is not null => UploadStatus(context, FindUpload(uploads, route)),
@@ -142,7 +142,7 @@ public static partial class RegistryApi
             : await FindModelVersionAsync(models, repository, reference, cancellationToken).ConfigureAwait(false);
         if (model is not null)
         {
-            return await ServeBlobAsync(context, artifacts, metrics, RegistryMetrics.Manifest, model.ManifestDigest, MediaTypes.OciManifest, cancellationToken).ConfigureAwait(false);
+            return await ServeBlobAsync(context, artifacts, metrics, RegistryMetrics.Manifest, repository, model.ManifestDigest, MediaTypes.OciManifest, cancellationToken).ConfigureAwait(false);
         }
 
         var pushed = index is null
@@ -152,7 +152,7 @@ public static partial class RegistryApi
                 : await index.FindByTagAsync(repository, reference, cancellationToken).ConfigureAwait(false);
         return pushed is null
             ? RegistryError(StatusCodes.Status404NotFound, "MANIFEST_UNKNOWN", $"manifest '{reference}' is not in repository '{repository}'")
-            : await ServeBlobAsync(context, artifacts, metrics, RegistryMetrics.Manifest, pushed.Digest, pushed.MediaType, cancellationToken).ConfigureAwait(false);
+            : await ServeBlobAsync(context, artifacts, metrics, RegistryMetrics.Manifest, repository, pushed.Digest, pushed.MediaType, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<ModelRecord?> FindModelVersionAsync(IModelStore models, string repository, string tag, CancellationToken cancellationToken) =>
@@ -161,7 +161,7 @@ public static partial class RegistryApi
             : null;
 
     private static async Task<IResult> ServeBlobAsync(
-        HttpContext context, IArtifactStore artifacts, RegistryMetrics? metrics, string kind, string digest, string contentType, CancellationToken cancellationToken)
+        HttpContext context, IArtifactStore artifacts, RegistryMetrics? metrics, string kind, string repository, string digest, string contentType, CancellationToken cancellationToken)
     {
         var stream = await artifacts.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
         if (stream is null)
@@ -171,7 +171,7 @@ public static partial class RegistryApi
 
         if (metrics is not null && HttpMethods.IsGet(context.Request.Method))
         {
-            stream = metrics.Count(stream, kind);
+            stream = metrics.Count(stream, kind, repository);
         }
 
         context.Response.Headers[DigestHeader] = digest;

@@ -21,21 +21,25 @@ public sealed class RegistryMetrics : IDisposable
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         _meter = meterFactory.Create(MeterName);
-        _bytes = _meter.CreateCounter<long>("edgeplatform.registry.served", "By", "Bytes of manifests and blobs the registry sent, by kind (manifest, blob)");
-        _responses = _meter.CreateCounter<long>("edgeplatform.registry.responses", "{response}", "Manifest and blob responses with content (GET, whole or ranged), by kind");
+        _bytes = _meter.CreateCounter<long>("edgeplatform.registry.served", "By", "Bytes of manifests and blobs the registry sent, by kind (manifest, blob) and repository");
+        _responses = _meter.CreateCounter<long>("edgeplatform.registry.responses", "{response}", "Manifest and blob responses with content (GET, whole or ranged), by kind and repository");
     }
 
-    /// <summary>Counts <paramref name="content"/> as it is read for one response of <paramref name="kind"/>.</summary>
-    public Stream Count(Stream content, string kind)
+    /// <summary>
+    /// Counts <paramref name="content"/> as it is read for one response of <paramref name="kind"/>
+    /// from <paramref name="repository"/> (a name the request's registry token was scoped to).
+    /// </summary>
+    public Stream Count(Stream content, string kind, string repository)
     {
-        _responses.Add(1, new KeyValuePair<string, object?>("kind", kind));
-        return new CountingStream(content, this, new KeyValuePair<string, object?>("kind", kind));
+        KeyValuePair<string, object?>[] tags = [new("kind", kind), new("repository", repository)];
+        _responses.Add(1, tags);
+        return new CountingStream(content, this, tags);
     }
 
     public void Dispose() => _meter.Dispose();
 
     /// <summary>Read-through wrapper that adds every byte read to the counter; seeking (for ranges) passes through.</summary>
-    private sealed class CountingStream(Stream inner, RegistryMetrics metrics, KeyValuePair<string, object?> kind) : Stream
+    private sealed class CountingStream(Stream inner, RegistryMetrics metrics, KeyValuePair<string, object?>[] tags) : Stream
     {
         public override bool CanRead => inner.CanRead;
 
@@ -85,7 +89,7 @@ public sealed class RegistryMetrics : IDisposable
         {
             if (read > 0)
             {
-                metrics._bytes.Add(read, kind);
+                metrics._bytes.Add(read, tags);
             }
 
             return read;

@@ -115,7 +115,8 @@ public sealed class RegistryApiTests(ControlPlaneFactory server) : IClassFixture
     private static async Task<long> BlobBytesServedAsync(HttpClient client)
     {
         var metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-        var match = Regex.Match(metrics, @"^edgeplatform_registry_served_bytes_total\{[^}]*kind=""blob""[^}]*\} (\d+)", RegexOptions.Multiline);
+        // Servers of other test classes in this process feed the same meter name: read this repository's series only.
+        var match = Regex.Match(metrics, @"^edgeplatform_registry_served_bytes_total\{(?=[^}]*kind=""blob"")(?=[^}]*repository=""tests/metrics"")[^}]*\} (\d+)", RegexOptions.Multiline);
         return match.Success ? long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
     }
 
