@@ -8,6 +8,7 @@ using EdgePlatform.Contracts;
 
 namespace EdgePlatform.ControlPlane.Host.Tests.Apis;
 
+[Collection(MetricsScrapers.Name)]
 public sealed class RegistryApiTests(ControlPlaneFactory server) : IClassFixture<ControlPlaneFactory>
 {
     private static readonly string ZeroDigest = "sha256:" + new string('0', 64);

@@ -6,6 +6,7 @@ using MQTTnet.Protocol;
 namespace EdgePlatform.ControlPlane.Host.Tests.Broker;
 
 /// <summary>Telemetry as a device really sends it: through the embedded broker into the SQLite store.</summary>
+[Collection(MetricsScrapers.Name)]
 public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClassFixture<ControlPlaneFactory>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
