@@ -25,8 +25,11 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     private readonly CancellationTokenSource _stop = new();
+    private const string ProbeTopic = "events/probe";
+
     private readonly Channel<(string Topic, byte[] Payload)> _received = Channel.CreateUnbounded<(string, byte[])>();
     private readonly ScoringMetrics _metrics = new();
+    private bool _subscribed;
     private FeedbackRecorder? _feedback;
     private LocalBroker? _broker;
     private LocalBroker? _externalView;
@@ -74,7 +77,12 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
         _client.Subscribe(Topics.LocalFeedbackDeadLetter);
         _client.OnMessage((message, _) =>
         {
-            _received.Writer.TryWrite((message.Topic, message.Payload.ToArray()));
+            var payload = message.Payload.ToArray();
+            if (!Volatile.Read(ref _subscribed) || !IsProbeLetter(message.Topic, payload))
+            {
+                _received.Writer.TryWrite((message.Topic, payload));
+            }
+
             return Task.CompletedTask;
         });
         _client.Start();
@@ -225,7 +233,7 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
         using var overall = new CancellationTokenSource(Patience);
         while (true)
         {
-            await PublishAsync("events/probe", Encoding.UTF8.GetBytes("{\"probe\":true}"));
+            await PublishAsync(ProbeTopic, Encoding.UTF8.GetBytes("{\"probe\":true}"));
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(overall.Token);
             attempt.CancelAfter(TimeSpan.FromMilliseconds(250));
             try
@@ -240,12 +248,18 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
             }
         }
 
-        // Later probes may still be on their way; let them arrive and discard them.
-        while (_engine!.Counters.InFlight > 0 || _received.Reader.TryRead(out _))
+        // Later probes may still be on their way: from now on their dead letters are dropped on
+        // arrival, and those already queued are discarded here.
+        Volatile.Write(ref _subscribed, true);
+        while (_received.Reader.TryPeek(out var queued) && IsProbeLetter(queued.Topic, queued.Payload))
         {
-            await Task.Yield();
+            _received.Reader.TryRead(out _);
         }
     }
+
+    private static bool IsProbeLetter(string topic, byte[] payload) =>
+        topic == Topics.LocalDeadLetter
+        && JsonSerializer.Deserialize(payload, ContractsJsonContext.Default.DeadLetter)?.SourceTopic == ProbeTopic;
 
     private Task PublishAsync(string topic, byte[] payload) =>
         _client!.PublishAsync(topic, payload, _stop.Token, MqttQualityOfServiceLevel.AtLeastOnce);
