@@ -149,32 +149,8 @@ internal sealed class PackagePuller(
         }
     }
 
-    private static OciManifest ReadManifest(byte[] bytes)
-    {
-        OciManifest? manifest;
-        try
-        {
-            manifest = JsonSerializer.Deserialize(bytes, ContractsJsonContext.Default.OciManifest);
-        }
-        catch (JsonException ex)
-        {
-            throw new PackageRefusedException(VerificationChecks.ManifestFormat, $"manifest is not valid JSON: {ex.Message}");
-        }
-
-        if (manifest is null
-            || !string.Equals(manifest.ArtifactType, MediaTypes.ModelArtifact, StringComparison.Ordinal)
-            || manifest.Config is null
-            || !string.Equals(manifest.Config.MediaType, MediaTypes.ModelCard, StringComparison.Ordinal)
-            || manifest.Layers is null
-            || manifest.FindLayer(MediaTypes.Onnx) is null)
-        {
-            throw new PackageRefusedException(
-                VerificationChecks.ManifestFormat,
-                $"manifest is not a model package ({MediaTypes.ModelArtifact} with a model card and a {MediaTypes.Onnx} layer)");
-        }
-
-        return manifest;
-    }
+    private static OciManifest ReadManifest(byte[] bytes) =>
+        OciManifest.ReadModelPackage(bytes, out var problem) ?? throw new PackageRefusedException(VerificationChecks.ManifestFormat, problem!);
 
     private static ModelCard ReadCard(byte[] bytes)
     {

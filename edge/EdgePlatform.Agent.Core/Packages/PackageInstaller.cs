@@ -156,29 +156,8 @@ public sealed partial class PackageInstaller(
             VerifySignature(manifestBytes, signature, root);
         }
 
-        OciManifest? manifest;
-        try
-        {
-            manifest = JsonSerializer.Deserialize(manifestBytes, ContractsJsonContext.Default.OciManifest);
-        }
-        catch (JsonException ex)
-        {
-            throw new PackageRejectedException(VerificationChecks.ManifestFormat, $"manifest is not valid JSON: {ex.Message}");
-        }
-
-        if (manifest is null
-            || !string.Equals(manifest.ArtifactType, MediaTypes.ModelArtifact, StringComparison.Ordinal)
-            || manifest.Config is null
-            || !string.Equals(manifest.Config.MediaType, MediaTypes.ModelCard, StringComparison.Ordinal)
-            || manifest.Layers is null
-            || manifest.FindLayer(MediaTypes.Onnx) is null)
-        {
-            throw new PackageRejectedException(
-                VerificationChecks.ManifestFormat,
-                $"manifest is not a model package ({MediaTypes.ModelArtifact} with a model card and a {MediaTypes.Onnx} layer)");
-        }
-
-        return manifest;
+        return OciManifest.ReadModelPackage(manifestBytes, out var problem)
+            ?? throw new PackageRejectedException(VerificationChecks.ManifestFormat, problem!);
     }
 
     private static byte[] DecodeSignature(string signature)
