@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
@@ -8,6 +9,7 @@ using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.ControlPlane.Host.Hosting;
 using EdgePlatform.Security.Pki;
+using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
@@ -29,6 +31,10 @@ public sealed partial class EmbeddedMqttBroker(
 {
     private const string PrivilegedItem = "edgeplatform.control-plane";
     private readonly CertificateAuthority _deviceCa = bootstrap.DeviceCa;
+
+    // Packet ids of QoS 1 messages sent to the control plane that it has not acknowledged yet:
+    // it acknowledges each only once stored, so while any is here a stop would lose it.
+    private readonly ConcurrentDictionary<ushort, byte> _unacknowledged = new();
     private MqttServer? _server;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -48,6 +54,9 @@ public sealed partial class EmbeddedMqttBroker(
         _server.ValidatingConnectionAsync += ValidateConnectionAsync;
         _server.InterceptingPublishAsync += AuthorizePublishAsync;
         _server.InterceptingSubscriptionAsync += AuthorizeSubscriptionAsync;
+        _server.InterceptingOutboundPacketAsync += TrackDeliveryAsync;
+        _server.ClientAcknowledgedPublishPacketAsync += TrackAcknowledgementAsync;
+        _server.ClientDisconnectedAsync += ForgetDeliveriesAsync;
         await _server.StartAsync().ConfigureAwait(false);
         LogStarted(bootstrap.Options.BindAddress, bootstrap.MqttPort);
     }
@@ -113,8 +122,9 @@ public sealed partial class EmbeddedMqttBroker(
     /// <summary>
     /// Devices already hold acknowledgements for what waits in the control plane's session, and
     /// this broker keeps sessions in memory: disconnect the devices so nothing new arrives, then
-    /// give the control plane time to take the rest before the broker goes. Devices resend what
-    /// the broker never acknowledged; nothing acknowledged is dropped by a clean stop.
+    /// give the control plane time to take the rest, and to acknowledge (store) what it was sent,
+    /// before the broker goes. Devices resend what the broker never acknowledged; nothing
+    /// acknowledged is dropped by a clean stop.
     /// </summary>
     private async Task DrainControlPlaneSessionAsync(CancellationToken cancellationToken)
     {
@@ -134,7 +144,7 @@ public sealed partial class EmbeddedMqttBroker(
             {
                 var session = (await _server.GetSessionsAsync().ConfigureAwait(false))
                     .FirstOrDefault(s => string.Equals(s.Id, credentials.ControlPlaneClientId, StringComparison.Ordinal));
-                if (session is null || session.PendingApplicationMessagesCount == 0)
+                if (session is null || (session.PendingApplicationMessagesCount == 0 && _unacknowledged.IsEmpty))
                 {
                     return;
                 }
@@ -148,6 +158,38 @@ public sealed partial class EmbeddedMqttBroker(
         }
 
         LogDrainIncomplete();
+    }
+
+    private Task TrackDeliveryAsync(InterceptingPacketEventArgs args)
+    {
+        if (args.Packet is MqttPublishPacket { QualityOfServiceLevel: not MqttQualityOfServiceLevel.AtMostOnce } publish
+            && string.Equals(args.ClientId, credentials.ControlPlaneClientId, StringComparison.Ordinal))
+        {
+            _unacknowledged[publish.PacketIdentifier] = 0;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task TrackAcknowledgementAsync(ClientAcknowledgedPublishPacketEventArgs args)
+    {
+        if (string.Equals(args.ClientId, credentials.ControlPlaneClientId, StringComparison.Ordinal))
+        {
+            _unacknowledged.TryRemove(args.PublishPacket.PacketIdentifier, out _);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task ForgetDeliveriesAsync(ClientDisconnectedEventArgs args)
+    {
+        // A connection that is gone acknowledges nothing more: waiting on it would only delay a stop.
+        if (string.Equals(args.ClientId, credentials.ControlPlaneClientId, StringComparison.Ordinal))
+        {
+            _unacknowledged.Clear();
+        }
+
+        return Task.CompletedTask;
     }
 
     private async Task ValidateConnectionAsync(ValidatingConnectionEventArgs args)
@@ -222,7 +264,7 @@ public sealed partial class EmbeddedMqttBroker(
     [LoggerMessage(EventId = 604, Level = LogLevel.Warning, Message = "Closed the session of revoked device {DeviceId}")]
     private partial void LogSessionClosed(string deviceId);
 
-    [LoggerMessage(EventId = 605, Level = LogLevel.Warning, Message = "Broker stopped with messages still queued for the control plane after 10 s")]
+    [LoggerMessage(EventId = 605, Level = LogLevel.Warning, Message = "Broker stopped with messages still queued for, or unacknowledged by, the control plane after 10 s")]
     private partial void LogDrainIncomplete();
 
     [LoggerMessage(EventId = 603, Level = LogLevel.Debug, Message = "Broker stop raced a disconnecting client: {Reason}")]
