@@ -50,5 +50,10 @@ if (( test_exit != 0 && failed == 0 )); then
   failed=1
 fi
 
+# Name what failed, and why, where the last lines of the log are all that is read.
+if (( failed > 0 )) && command -v python3 >/dev/null; then
+  python3 "$repo/tests/failed-tests.py" "${trx_files[@]}"
+fi
+
 echo "Tests: $passed passed, $failed failed, $skipped skipped"
 (( failed == 0 ))

@@ -74,6 +74,10 @@ public sealed partial class HostProcess : IAsyncDisposable
         info.Environment["DOTNET_ENVIRONMENT"] = "Production";
         info.Environment["Logging__Console__FormatterName"] = "simple";
 
+        // One timestamped line per entry, so a log can be searched and read against another's.
+        info.Environment["Logging__Console__FormatterOptions__SingleLine"] = "true";
+        info.Environment["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";
+
         StreamWriter? log = null;
         if (logPath is not null)
         {
