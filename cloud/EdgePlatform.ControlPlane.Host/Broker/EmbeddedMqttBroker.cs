@@ -36,6 +36,7 @@ public sealed partial class EmbeddedMqttBroker(
     // it acknowledges each only once stored, so while any is here a stop would lose it.
     private readonly ConcurrentDictionary<ushort, byte> _unacknowledged = new();
     private MqttServer? _server;
+    private volatile bool _stopping;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -66,6 +67,7 @@ public sealed partial class EmbeddedMqttBroker(
         // A host that is stopped and then disposed stops its services twice.
         if (_server is { IsStarted: true })
         {
+            _stopping = true;
             await DrainControlPlaneSessionAsync(cancellationToken).ConfigureAwait(false);
             try
             {
@@ -123,26 +125,21 @@ public sealed partial class EmbeddedMqttBroker(
     /// Devices already hold acknowledgements for what waits in the control plane's session, and
     /// this broker keeps sessions in memory: disconnect the devices so nothing new arrives, then
     /// give the control plane time to take the rest, and to acknowledge (store) what it was sent,
-    /// before the broker goes. Devices resend what the broker never acknowledged; nothing
+    /// before the broker goes. Devices that reconnect meanwhile are turned away, so nothing is
+    /// acknowledged to them after the last check. Devices resend what the broker never acknowledged; nothing
     /// acknowledged is dropped by a clean stop.
     /// </summary>
     private async Task DrainControlPlaneSessionAsync(CancellationToken cancellationToken)
     {
-        foreach (var client in await _server!.GetClientsAsync().ConfigureAwait(false))
-        {
-            if (!string.Equals(client.Id, credentials.ControlPlaneClientId, StringComparison.Ordinal))
-            {
-                await _server.DisconnectClientAsync(client.Id, MqttDisconnectReasonCode.ServerShuttingDown).ConfigureAwait(false);
-            }
-        }
-
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(TimeSpan.FromSeconds(10));
         try
         {
             while (true)
             {
-                var session = (await _server.GetSessionsAsync().ConfigureAwait(false))
+                // Again each round: a device admitted just before the stop began may connect late.
+                await DisconnectDevicesAsync().ConfigureAwait(false);
+                var session = (await _server!.GetSessionsAsync().ConfigureAwait(false))
                     .FirstOrDefault(s => string.Equals(s.Id, credentials.ControlPlaneClientId, StringComparison.Ordinal));
                 if (session is null || (session.PendingApplicationMessagesCount == 0 && _unacknowledged.IsEmpty))
                 {
@@ -158,6 +155,26 @@ public sealed partial class EmbeddedMqttBroker(
         }
 
         LogDrainIncomplete();
+    }
+
+    private async Task DisconnectDevicesAsync()
+    {
+        foreach (var client in await _server!.GetClientsAsync().ConfigureAwait(false))
+        {
+            if (string.Equals(client.Id, credentials.ControlPlaneClientId, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            try
+            {
+                await _server.DisconnectClientAsync(client.Id, MqttDisconnectReasonCode.ServerShuttingDown).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException)
+            {
+                // It went by itself between the listing and now.
+            }
+        }
     }
 
     private Task TrackDeliveryAsync(InterceptingPacketEventArgs args)
@@ -198,6 +215,12 @@ public sealed partial class EmbeddedMqttBroker(
         if (credentials.IsControlPlane(certificate))
         {
             args.SessionItems[PrivilegedItem] = true;
+            return;
+        }
+
+        if (_stopping)
+        {
+            args.ReasonCode = MqttConnectReasonCode.ServerUnavailable;
             return;
         }
 
