@@ -1,15 +1,15 @@
+using System.Buffers;
 using System.Collections;
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using System.Threading.Channels;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.ControlPlane.Host.Hosting;
 using EdgePlatform.Security.Pki;
-using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
@@ -20,26 +20,30 @@ namespace EdgePlatform.ControlPlane.Host.Broker;
 /// The device id is the certificate's subject, never the client's claim (the client id must
 /// equal it), and a device may touch only its own topics: publish its reported twin, telemetry
 /// and status, subscribe under <c>devices/{id}/</c>. The control plane connects as a privileged
-/// client with its own certificate, as it would to any external broker.
+/// client with its own certificate, as it would to any external broker, for twins and status.
+/// Telemetry, the bulk of the traffic, goes from the broker straight to the
+/// <see cref="DeviceMessageRouter"/>, and the device gets its acknowledgement only once the
+/// report is stored: this broker keeps nothing on disk, so an acknowledgement it gave any
+/// earlier would die with the process.
 /// </summary>
 public sealed partial class EmbeddedMqttBroker(
     ServerBootstrap bootstrap,
     BrokerCredentials credentials,
     EnrollmentService enrollment,
     TimeProvider timeProvider,
+    IServiceProvider services,
     ILogger<EmbeddedMqttBroker> logger) : IHostedService, IDeviceSessions, IDisposable
 {
     private const string PrivilegedItem = "edgeplatform.control-plane";
     private readonly CertificateAuthority _deviceCa = bootstrap.DeviceCa;
-
-    // Packet ids of QoS 1 messages sent to the control plane that it has not acknowledged yet:
-    // it acknowledges each only once stored, so while any is here a stop would lose it.
-    private readonly ConcurrentDictionary<ushort, byte> _unacknowledged = new();
     private MqttServer? _server;
+    private DeviceMessageRouter? _router;
     private volatile bool _stopping;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Resolved here, not injected: the router reaches the fleet, which closes sessions through this broker.
+        _router = services.GetRequiredService<DeviceMessageRouter>();
         var options = new MqttServerOptionsBuilder()
             .WithoutDefaultEndpoint()
             .WithEncryptedEndpoint()
@@ -53,11 +57,8 @@ public sealed partial class EmbeddedMqttBroker(
             .Build();
         _server = new MqttServerFactory().CreateMqttServer(options);
         _server.ValidatingConnectionAsync += ValidateConnectionAsync;
-        _server.InterceptingPublishAsync += AuthorizePublishAsync;
+        _server.InterceptingPublishAsync += InterceptPublishAsync;
         _server.InterceptingSubscriptionAsync += AuthorizeSubscriptionAsync;
-        _server.InterceptingOutboundPacketAsync += TrackDeliveryAsync;
-        _server.ClientAcknowledgedPublishPacketAsync += TrackAcknowledgementAsync;
-        _server.ClientDisconnectedAsync += ForgetDeliveriesAsync;
         await _server.StartAsync().ConfigureAwait(false);
         LogStarted(bootstrap.Options.BindAddress, bootstrap.MqttPort);
     }
@@ -122,12 +123,11 @@ public sealed partial class EmbeddedMqttBroker(
     }
 
     /// <summary>
-    /// Devices already hold acknowledgements for what waits in the control plane's session, and
-    /// this broker keeps sessions in memory: disconnect the devices so nothing new arrives, then
-    /// give the control plane time to take the rest, and to acknowledge (store) what it was sent,
-    /// before the broker goes. Devices that reconnect meanwhile are turned away, so nothing is
-    /// acknowledged to them after the last check. Devices resend what the broker never acknowledged; nothing
-    /// acknowledged is dropped by a clean stop.
+    /// Devices already hold acknowledgements for the twins and status messages that wait in the
+    /// control plane's session, and this broker keeps sessions in memory: disconnect the devices
+    /// so nothing new arrives (turning away any that reconnect meanwhile), then give the control
+    /// plane time to take the rest before the broker goes. Telemetry never waits there: it is
+    /// stored before it is acknowledged.
     /// </summary>
     private async Task DrainControlPlaneSessionAsync(CancellationToken cancellationToken)
     {
@@ -141,7 +141,7 @@ public sealed partial class EmbeddedMqttBroker(
                 await DisconnectDevicesAsync().ConfigureAwait(false);
                 var session = (await _server!.GetSessionsAsync().ConfigureAwait(false))
                     .FirstOrDefault(s => string.Equals(s.Id, credentials.ControlPlaneClientId, StringComparison.Ordinal));
-                if (session is null || (session.PendingApplicationMessagesCount == 0 && _unacknowledged.IsEmpty))
+                if (session is null || session.PendingApplicationMessagesCount == 0)
                 {
                     return;
                 }
@@ -175,38 +175,6 @@ public sealed partial class EmbeddedMqttBroker(
                 // It went by itself between the listing and now.
             }
         }
-    }
-
-    private Task TrackDeliveryAsync(InterceptingPacketEventArgs args)
-    {
-        if (args.Packet is MqttPublishPacket { QualityOfServiceLevel: not MqttQualityOfServiceLevel.AtMostOnce } publish
-            && string.Equals(args.ClientId, credentials.ControlPlaneClientId, StringComparison.Ordinal))
-        {
-            _unacknowledged[publish.PacketIdentifier] = 0;
-        }
-
-        return Task.CompletedTask;
-    }
-
-    private Task TrackAcknowledgementAsync(ClientAcknowledgedPublishPacketEventArgs args)
-    {
-        if (string.Equals(args.ClientId, credentials.ControlPlaneClientId, StringComparison.Ordinal))
-        {
-            _unacknowledged.TryRemove(args.PublishPacket.PacketIdentifier, out _);
-        }
-
-        return Task.CompletedTask;
-    }
-
-    private Task ForgetDeliveriesAsync(ClientDisconnectedEventArgs args)
-    {
-        // A connection that is gone acknowledges nothing more: waiting on it would only delay a stop.
-        if (string.Equals(args.ClientId, credentials.ControlPlaneClientId, StringComparison.Ordinal))
-        {
-            _unacknowledged.Clear();
-        }
-
-        return Task.CompletedTask;
     }
 
     private async Task ValidateConnectionAsync(ValidatingConnectionEventArgs args)
@@ -243,12 +211,12 @@ public sealed partial class EmbeddedMqttBroker(
 
     private static bool IsPrivileged(IDictionary sessionItems) => sessionItems.Contains(PrivilegedItem);
 
-    private Task AuthorizePublishAsync(InterceptingPublishEventArgs args)
+    private async Task InterceptPublishAsync(InterceptingPublishEventArgs args)
     {
         // Messages injected by the broker itself carry no client id.
         if (string.IsNullOrEmpty(args.ClientId) || IsPrivileged(args.SessionItems))
         {
-            return Task.CompletedTask;
+            return;
         }
 
         var topic = args.ApplicationMessage.Topic;
@@ -260,9 +228,43 @@ public sealed partial class EmbeddedMqttBroker(
             args.ProcessPublish = false;
             args.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
             LogDenied(args.ClientId, "publish", topic);
+            return;
         }
 
-        return Task.CompletedTask;
+        if (rest.StartsWith(DeviceMessageRouter.TelemetryPrefix, StringComparison.Ordinal))
+        {
+            await StoreTelemetryAsync(args).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Hands a device's telemetry message to the router and holds the device's acknowledgement
+    /// until the router stored it (or counted it rejected). The message then goes no further:
+    /// the control plane has it. A router that is stopping, or a connection that is gone, gets the
+    /// device an error instead, and the device keeps the report and sends it again.
+    /// </summary>
+    private async Task StoreTelemetryAsync(InterceptingPublishEventArgs args)
+    {
+        args.ProcessPublish = false;
+        var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var message = new DeviceMessage(
+            args.ApplicationMessage.Topic,
+            args.ApplicationMessage.Payload.ToArray(),
+            _ =>
+            {
+                stored.TrySetResult();
+                return Task.FromResult(true);
+            });
+        try
+        {
+            await _router!.EnqueueAsync(message, args.CancellationToken).ConfigureAwait(false);
+            await stored.Task.WaitAsync(args.CancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
+        {
+            args.Response.ReasonCode = MqttPubAckReasonCode.ImplementationSpecificError;
+            args.Response.ReasonString = "the control plane is stopping; the report was not stored, send it again";
+        }
     }
 
     private Task AuthorizeSubscriptionAsync(InterceptingSubscriptionEventArgs args)
