@@ -38,7 +38,9 @@ public sealed partial class EmbeddedMqttBroker(
     private readonly CertificateAuthority _deviceCa = bootstrap.DeviceCa;
     private MqttServer? _server;
     private DeviceMessageRouter? _router;
+    private readonly Lock _stopGate = new();
     private volatile bool _stopping;
+    private Task? _stop;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -63,9 +65,18 @@ public sealed partial class EmbeddedMqttBroker(
         LogStarted(bootstrap.Options.BindAddress, bootstrap.MqttPort);
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StopAsync(CancellationToken cancellationToken)
     {
-        // A host that is stopped and then disposed stops its services twice.
+        // A host that is stopped and then disposed stops its services twice, possibly at once:
+        // every call waits for the one stop.
+        lock (_stopGate)
+        {
+            return _stop ??= StopOnceAsync(cancellationToken);
+        }
+    }
+
+    private async Task StopOnceAsync(CancellationToken cancellationToken)
+    {
         if (_server is { IsStarted: true })
         {
             _stopping = true;
@@ -152,6 +163,13 @@ public sealed partial class EmbeddedMqttBroker(
         catch (OperationCanceledException)
         {
             // Out of time: stop anyway, and say so.
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Not started or disposed: the server went away meanwhile (its host is being torn
+            // down), so there is nothing left to wait for.
+            LogStopRace(ex.Message);
+            return;
         }
 
         LogDrainIncomplete();
