@@ -48,24 +48,15 @@ public sealed class IngestCrashTests : IAsyncLifetime
         await WaitSubscribedAsync(devices[0]);
 
         // Every device publishes its reports one per message, each acknowledged by mosquitto before the next.
-        var publishing = Task.WhenAll(devices.Select(async d =>
-        {
-            for (var sequence = 1L; sequence <= MessagesPerDevice; sequence++)
-            {
-                var result = await d.Client.PublishAsync(new MqttApplicationMessageBuilder()
-                    .WithTopic(Topics.Telemetry(d.Id, TelemetryKinds.Health))
-                    .WithPayload(TelemetryArrow.Serialize(d.Id, [Report(sequence)]))
-                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-                    .Build());
-                Assert.True(result.IsSuccess, $"mosquitto refused a report of {d.Id}: {result.ReasonCode}");
-            }
-        }));
+        var acknowledged = new long[Devices];
+        var publishing = Task.WhenAll(devices.Select((d, i) => PublishUntilRefusedAsync(d.Id, d.Client, 1, i, acknowledged)));
 
         long storedAtKill = 0;
         await Wait.UntilAsync(async () => (storedAtKill = await StoredAsync()) >= Devices * 20, "the control plane to store the first reports");
         server.Kill();
         await server.WaitForExitAsync(default);
         await publishing.WaitAsync(TimeSpan.FromSeconds(120));
+        Assert.True(acknowledged.All(a => a == MessagesPerDevice), $"mosquitto refused reports: acknowledged {string.Join(", ", acknowledged)} of {MessagesPerDevice} per device");
 
         // mosquitto may have acknowledged every report by now; what matters is that it still held some for the control plane.
         Assert.True(storedAtKill < Devices * MessagesPerDevice, "the control plane had stored every report before the kill; nothing was in flight");

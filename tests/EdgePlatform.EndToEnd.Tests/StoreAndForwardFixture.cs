@@ -156,26 +156,13 @@ public class StoreAndForwardFixture : IAsyncLifetime
         '\n',
         Directory.GetFiles(Root, "*.log")
             .Order(StringComparer.Ordinal)
-            .SelectMany(log => ReadShared(log)
+            .SelectMany(log => File.ReadLines(log)
                 .Where(line => line.Contains(" warn: ", StringComparison.Ordinal) || line.Contains(" fail: ", StringComparison.Ordinal) || line.Contains(" crit: ", StringComparison.Ordinal))
 
                 // Every event of these tests is dead-lettered by design.
                 .Where(line => !line.Contains("dead-lettered", StringComparison.Ordinal))
                 .Select(line => $"{Path.GetFileName(log)}: {line}"))
             .TakeLast(10));
-
-    private static List<string> ReadShared(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        using var reader = new StreamReader(stream);
-        var lines = new List<string>();
-        while (reader.ReadLine() is { } line)
-        {
-            lines.Add(line);
-        }
-
-        return lines;
-    }
 
     public async Task<DeviceTelemetrySummary?> SummaryAsync() =>
         (await Api.GetTelemetryAsync(Device, default)).SingleOrDefault();

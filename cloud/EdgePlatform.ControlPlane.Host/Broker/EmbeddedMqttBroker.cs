@@ -307,7 +307,7 @@ public sealed partial class EmbeddedMqttBroker(
     [LoggerMessage(EventId = 604, Level = LogLevel.Warning, Message = "Closed the session of revoked device {DeviceId}")]
     private partial void LogSessionClosed(string deviceId);
 
-    [LoggerMessage(EventId = 605, Level = LogLevel.Warning, Message = "Broker stopped with messages still queued for, or unacknowledged by, the control plane after 10 s")]
+    [LoggerMessage(EventId = 605, Level = LogLevel.Warning, Message = "Broker stopped with messages still queued for the control plane after 10 s")]
     private partial void LogDrainIncomplete();
 
     [LoggerMessage(EventId = 603, Level = LogLevel.Debug, Message = "Broker stop raced a disconnecting client: {Reason}")]
