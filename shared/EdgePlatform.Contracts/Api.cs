@@ -73,9 +73,8 @@ public sealed record DeploymentInfo(
     DateTimeOffset CreatedAt,
     IReadOnlyList<string>? Skipped = null);
 
-/// <summary>Starts a training run on a registered dataset.</summary>
 /// <summary>
-/// <c>POST /api/v1/training-runs</c>. <see cref="Trees"/> and <see cref="Leaves"/> size a tree
+/// Starts a training run on a registered dataset: <c>POST /api/v1/training-runs</c>. <see cref="Trees"/> and <see cref="Leaves"/> size a tree
 /// ensemble (fasttree, lightgbm; default 100 trees of 20 leaves); <see cref="ParityTolerance"/>
 /// is the largest ML.NET/ONNX Runtime difference the export may show (default 1e-5), which a
 /// large ensemble's float32 sums of hundreds of trees may need raised.

@@ -50,7 +50,7 @@ internal static class TelemetryColumns
     }
 
     /// <summary>
-    /// Reads every record batch of <paramref name="payload"/>, checking each batch's schema first.
+    /// Reads every record batch of <paramref name="payload"/>, checking the stream's schema first.
     /// Any failure of the Arrow reader becomes a <see cref="TelemetryFormatException"/>.
     /// </summary>
     public static (string DeviceId, List<T> Records) Read<T>(
@@ -66,8 +66,8 @@ internal static class TelemetryColumns
             {
                 using (batch)
                 {
-                    var batchDevice = ValidateSchema(batch.Schema, schemaId, columns);
-                    deviceId ??= batchDevice;
+                    // A stream has one schema, which every batch carries: check it once.
+                    deviceId ??= ValidateSchema(batch.Schema, schemaId, columns);
                     readBatch(batch, records);
                 }
             }

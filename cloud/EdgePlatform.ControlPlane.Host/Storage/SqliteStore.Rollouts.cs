@@ -71,13 +71,18 @@ public sealed partial class SqliteStore : IRolloutStore
         return WithCounts(FromJson(document, ContractsJsonContext.Default.RolloutInfo), counts);
     }
 
-    public async Task<IReadOnlyList<RolloutInfo>> ListRolloutsAsync(IReadOnlyCollection<string>? states, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<RolloutInfo>> ListRolloutsAsync(IReadOnlyCollection<string>? states, bool withCounts, CancellationToken cancellationToken)
     {
         await using var connection = Open();
         var documents = await connection.QueryAsync<string>(new CommandDefinition(
             $"SELECT document FROM rollouts {(states is null ? string.Empty : "WHERE state IN @states")} ORDER BY created_at, id",
             new { states = states?.ToArray() ?? [] },
             cancellationToken: cancellationToken)).ConfigureAwait(false);
+        if (!withCounts)
+        {
+            return [.. documents.Select(d => FromJson(d, ContractsJsonContext.Default.RolloutInfo))];
+        }
+
         var counts = (await connection.QueryAsync<RolloutCountRow>(new CommandDefinition(
             $"""
             SELECT d.rollout_id, d.stage, d.state, COUNT(*) AS count

@@ -18,8 +18,12 @@ public interface IRolloutStore
     /// <summary>The rollout with its device counts, or null.</summary>
     Task<RolloutInfo?> GetRolloutAsync(string id, CancellationToken cancellationToken);
 
-    /// <summary>Rollouts in one of <paramref name="states"/> (every one when null), oldest first, with their device counts.</summary>
-    Task<IReadOnlyList<RolloutInfo>> ListRolloutsAsync(IReadOnlyCollection<string>? states, CancellationToken cancellationToken);
+    /// <summary>
+    /// Rollouts in one of <paramref name="states"/> (every one when null), oldest first, with
+    /// their device counts when <paramref name="withCounts"/> (which costs a pass over their
+    /// device entries).
+    /// </summary>
+    Task<IReadOnlyList<RolloutInfo>> ListRolloutsAsync(IReadOnlyCollection<string>? states, bool withCounts, CancellationToken cancellationToken);
 
     /// <summary>Every device entry of the rollout, by device id.</summary>
     Task<IReadOnlyList<RolloutDevice>> ListRolloutDevicesAsync(string rolloutId, CancellationToken cancellationToken);

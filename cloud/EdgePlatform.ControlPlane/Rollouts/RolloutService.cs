@@ -94,7 +94,7 @@ public sealed partial class RolloutService(
     }
 
     /// <summary>Every rollout with its device counts; no device lists.</summary>
-    public Task<IReadOnlyList<RolloutInfo>> ListAsync(CancellationToken cancellationToken) => rollouts.ListRolloutsAsync(null, cancellationToken);
+    public Task<IReadOnlyList<RolloutInfo>> ListAsync(CancellationToken cancellationToken) => rollouts.ListRolloutsAsync(null, withCounts: true, cancellationToken);
 
     public async Task<RolloutInfo> GetAsync(string id, CancellationToken cancellationToken) =>
         await rollouts.GetRolloutAsync(id, cancellationToken).ConfigureAwait(false)
@@ -209,7 +209,8 @@ public sealed partial class RolloutService(
 
     private async Task TickLockedAsync(CancellationToken cancellationToken)
     {
-        var live = await rollouts.ListRolloutsAsync(LiveStates, cancellationToken).ConfigureAwait(false);
+        // The tick works from device entries, not counts: skip counting every live rollout's devices.
+        var live = await rollouts.ListRolloutsAsync(LiveStates, withCounts: false, cancellationToken).ConfigureAwait(false);
         foreach (var gone in _entries.Keys.Except(live.Select(r => r.Id), StringComparer.Ordinal).ToList())
         {
             _entries.Remove(gone);

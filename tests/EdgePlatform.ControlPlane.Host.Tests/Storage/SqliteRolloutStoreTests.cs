@@ -49,7 +49,7 @@ public sealed class SqliteRolloutStoreTests : IDisposable
         Assert.Equal(3, stored.StageCounts![0][RolloutDeviceStates.Deploying]);
         Assert.Equal(1, stored.StageCounts[0][RolloutDeviceStates.Failed]);
         Assert.Equal(1, stored.StageCounts[1][RolloutDeviceStates.Active]);
-        var listed = Assert.Single(await store.ListRolloutsAsync(null, CancellationToken.None));
+        var listed = Assert.Single(await store.ListRolloutsAsync(null, withCounts: true, CancellationToken.None));
         Assert.Equal(stored.Counts, listed.Counts);
     }
 
@@ -80,8 +80,8 @@ public sealed class SqliteRolloutStoreTests : IDisposable
         await store.SaveRolloutAsync(Rollout("ro-a", Now), [], CancellationToken.None);
         await store.SaveRolloutAsync(Rollout("ro-c", Now) with { State = RolloutStates.Aborted }, [], CancellationToken.None);
 
-        var all = await store.ListRolloutsAsync(null, CancellationToken.None);
-        var running = await store.ListRolloutsAsync([RolloutStates.Running, RolloutStates.Paused], CancellationToken.None);
+        var all = await store.ListRolloutsAsync(null, withCounts: true, CancellationToken.None);
+        var running = await store.ListRolloutsAsync([RolloutStates.Running, RolloutStates.Paused], withCounts: true, CancellationToken.None);
 
         Assert.Equal(["ro-a", "ro-c", "ro-b"], all.Select(r => r.Id));
         Assert.Equal(["ro-a", "ro-b"], running.Select(r => r.Id));

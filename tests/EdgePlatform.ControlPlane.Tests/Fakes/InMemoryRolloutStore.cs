@@ -32,12 +32,12 @@ internal sealed class InMemoryRolloutStore : IRolloutStore
     public Task<RolloutInfo?> GetRolloutAsync(string id, CancellationToken cancellationToken) =>
         Task.FromResult(_rollouts.TryGetValue(id, out var rollout) ? WithCounts(rollout) : null);
 
-    public Task<IReadOnlyList<RolloutInfo>> ListRolloutsAsync(IReadOnlyCollection<string>? states, CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<RolloutInfo>> ListRolloutsAsync(IReadOnlyCollection<string>? states, bool withCounts, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<RolloutInfo>>([.. _rollouts.Values
             .Where(r => states is null || states.Contains(r.State))
             .OrderBy(r => r.CreatedAt)
             .ThenBy(r => r.Id, StringComparer.Ordinal)
-            .Select(WithCounts)]);
+            .Select(r => withCounts ? WithCounts(r) : r)]);
 
     public Task<IReadOnlyList<RolloutDevice>> ListRolloutDevicesAsync(string rolloutId, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<RolloutDevice>>([.. Entries(rolloutId)]);
