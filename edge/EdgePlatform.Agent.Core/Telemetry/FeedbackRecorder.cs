@@ -67,6 +67,9 @@ public sealed class FeedbackRecorder
         }
     }
 
+    /// <summary>False when <c>Feedback:MemoryCapacity</c> is 0: nothing is remembered, so callers need not prepare anything.</summary>
+    public bool IsEnabled => _ring.Length > 0;
+
     /// <summary>
     /// Remembers one arm's prediction of the event <paramref name="correlationId"/>: its label for a
     /// classifier, its value for a regression model.

@@ -12,7 +12,8 @@ namespace EdgePlatform.Agent.Scoring;
 /// </summary>
 public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder feedback) : IScoringObserver
 {
-    private readonly ConcurrentDictionary<(ModelIdentity Model, string Arm), ModelArmMetrics> _live = new();
+    // The metrics each arm fed last, by arm only: a swapped-out version's entry is replaced, not kept.
+    private readonly ConcurrentDictionary<string, (ModelIdentity Model, ModelArmMetrics Metrics)> _live = new(StringComparer.Ordinal);
 
     // Used on the scoring thread only: runs come one at a time.
     private double[] _scores = new double[64];
@@ -31,11 +32,17 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
 
         var target = For(run.Model, run.Arm);
         var classifier = target.Profile.IsClassifier;
+        var remember = feedback.IsEnabled;
         var scores = _scores.AsSpan(0, rows);
         for (var i = 0; i < rows; i++)
         {
             var prediction = run.Predictions[i];
             scores[i] = (classifier ? prediction.Probability : prediction.Score) ?? double.NaN;
+            if (remember)
+            {
+                _labels[i] = PredictedLabel(prediction);
+                _values[i] = prediction.Score;
+            }
         }
 
         while (!target.TryRecordRun(run.Latencies, scores, run.Features))
@@ -43,14 +50,10 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
             target = Renew(run.Model, run.Arm);
         }
 
-        for (var i = 0; i < rows; i++)
+        if (remember)
         {
-            var prediction = run.Predictions[i];
-            _labels[i] = PredictedLabel(prediction);
-            _values[i] = prediction.Score;
+            feedback.Remember(run.CorrelationIds, target, _labels.AsSpan(0, rows), _values.AsSpan(0, rows));
         }
-
-        feedback.Remember(run.CorrelationIds, target, _labels.AsSpan(0, rows), _values.AsSpan(0, rows));
     }
 
     public void OnFailed(LoadedModel model, string arm, EventOutcome outcome, int events)
@@ -73,14 +76,14 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
         prediction.Label ?? (prediction.Probability is { } probability ? probability >= 0.5f : prediction.Score is { } score ? score > 0 : null);
 
     private ModelArmMetrics For(LoadedModel model, string arm) =>
-        _live.TryGetValue((model.Identity, arm), out var live) && !live.IsRetired ? live : Renew(model, arm);
+        _live.TryGetValue(arm, out var live) && live.Model == model.Identity && !live.Metrics.IsRetired ? live.Metrics : Renew(model, arm);
 
     private ModelArmMetrics Renew(LoadedModel model, string arm)
     {
         var identity = model.Identity;
         var key = new ModelArmKey(identity.Name, identity.Version, identity.PackageDigest ?? identity.Digest, arm);
         var live = metrics.ForModel(key, () => new Core.Telemetry.ModelProfile(model.Card, model.Binder.Fields));
-        _live[(identity, arm)] = live;
+        _live[arm] = (identity, live);
         return live;
     }
 }
