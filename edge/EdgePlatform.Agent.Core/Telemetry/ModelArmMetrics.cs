@@ -27,7 +27,6 @@ public sealed class ModelArmMetrics
     private long _deadLettered;
     private long _dropped;
     private long _batches;
-    private long _batchEvents;
     private long _batchMax;
     private readonly long[] _batchSizes = new long[BatchBuckets];
 
@@ -107,7 +106,6 @@ public sealed class ModelArmMetrics
             _active = true;
             _scored += rows;
             _batches++;
-            _batchEvents += rows;
             _batchMax = Math.Max(_batchMax, rows);
             _batchSizes[Math.Min(PerfRecord.BatchSizeBucket(Math.Max(rows, 1)), BatchBuckets - 1)]++;
             for (var i = 0; i < rows; i++)
@@ -228,7 +226,7 @@ public sealed class ModelArmMetrics
                 _latency.MeanMs,
                 _latency.Encode(),
                 _batches,
-                _batches == 0 ? 0 : (double)_batchEvents / _batches,
+                _batches == 0 ? 0 : (double)_scored / _batches,
                 _batchMax,
                 _batchSizes.AsSpan(0, LastNonZero(_batchSizes) + 1).ToArray());
 
@@ -324,7 +322,7 @@ public sealed class ModelArmMetrics
     {
         _active = false;
         _scored = _errors = _deadLettered = _dropped = 0;
-        _batches = _batchEvents = _batchMax = 0;
+        _batches = _batchMax = 0;
         Array.Clear(_batchSizes);
         _latency.Reset();
         _scores = 0;

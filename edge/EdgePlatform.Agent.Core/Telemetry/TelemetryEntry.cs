@@ -16,9 +16,6 @@ public sealed record TelemetryEntry(string Kind, TelemetryRecord? Health = null,
 
     public static TelemetryEntry Of(QualityRecord quality) => new(TelemetryKinds.Quality, Quality: quality);
 
-    /// <summary>The record's sequence number.</summary>
-    public long Sequence => Health?.Sequence ?? Perf?.Sequence ?? Quality?.Sequence ?? 0;
-
     /// <summary>The same entry with its record's sequence set.</summary>
     public TelemetryEntry WithSequence(long sequence) => this with
     {

@@ -297,6 +297,7 @@ public sealed class InferenceEngine
         }
 
         var bound = 0;
+        var bindingFailures = 0;
         foreach (var row in rows)
         {
             ref readonly var next = ref _batch[row];
@@ -310,7 +311,7 @@ public sealed class InferenceEngine
             }
             catch (EventBindingException ex)
             {
-                _observer?.OnFailed(model, arm, EventOutcome.BindingFailed, 1);
+                bindingFailures++;
                 if (shadow)
                 {
                     _counters.CandidateBindingFailed();
@@ -320,6 +321,12 @@ public sealed class InferenceEngine
                     Fail(row, EventOutcome.BindingFailed, ex.Message);
                 }
             }
+        }
+
+        if (bindingFailures > 0)
+        {
+            // One report per run, not per row: a flood of bad events stays cheap.
+            _observer?.OnFailed(model, arm, EventOutcome.BindingFailed, bindingFailures);
         }
 
         if (bound == 0)
@@ -355,13 +362,13 @@ public sealed class InferenceEngine
         }
 
         var now = _time.GetTimestamp();
+        for (var i = 0; i < bound; i++)
+        {
+            _latencies[i] = _time.GetElapsedTime(_batch[_bound[i]].AcceptedAt, now);
+        }
+
         if (_observer is { } observer)
         {
-            for (var i = 0; i < bound; i++)
-            {
-                _latencies[i] = _time.GetElapsedTime(_batch[_bound[i]].AcceptedAt, now);
-            }
-
             try
             {
                 observer.OnScored(new ScoredRun(model, arm, _features.AsSpan(0, bound * width), predictions, _latencies.AsSpan(0, bound), _correlationIds.AsSpan(0, bound)));
@@ -398,7 +405,7 @@ public sealed class InferenceEngine
             }
 
             _counters.Scored(isCandidate);
-            var scored = new ScoredEvent(model.Identity, arm, _correlationIds[i], predictions[i], _time.GetElapsedTime(next.AcceptedAt, now));
+            var scored = new ScoredEvent(model.Identity, arm, _correlationIds[i], predictions[i], _latencies[i]);
             try
             {
                 next.Sink.OnScored(next, scored);
