@@ -94,15 +94,9 @@ public sealed partial class SqliteStore : IRolloutStore
         return [.. documents.Select(d => FromJson(d, ContractsJsonContext.Default.RolloutInfo)).Select(r => WithCounts(r, counts[r.Id]))];
     }
 
-    public async Task<IReadOnlyList<RolloutDevice>> ListRolloutDevicesAsync(string rolloutId, CancellationToken cancellationToken)
-    {
-        await using var connection = Open();
-        var documents = await connection.QueryAsync<string>(new CommandDefinition(
-            "SELECT document FROM rollout_devices WHERE rollout_id = @rolloutId ORDER BY device_id",
-            new { rolloutId },
-            cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return [.. documents.Select(d => FromJson(d, ContractsJsonContext.Default.RolloutDevice))];
-    }
+    // SQLite reads a negative LIMIT as none.
+    public Task<IReadOnlyList<RolloutDevice>> ListRolloutDevicesAsync(string rolloutId, CancellationToken cancellationToken) =>
+        PageRolloutDevicesAsync(rolloutId, state: null, after: null, limit: -1, cancellationToken);
 
     public async Task<IReadOnlyList<RolloutDevice>> PageRolloutDevicesAsync(string rolloutId, string? state, string? after, int limit, CancellationToken cancellationToken)
     {

@@ -99,13 +99,7 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
     public async Task<bool> SaveDesiredAsync(string deviceId, DesiredState desired, long expectedVersion, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(desired);
-        await using var connection = Open();
-
-        // One statement compares and sets, so replicas sharing the database cannot both win.
-        return await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE devices SET desired = @desired, desired_version = @version WHERE id = @deviceId AND desired_version = @expectedVersion",
-            new { deviceId, desired = Json(desired, ContractsJsonContext.Default.DesiredState), version = desired.Version, expectedVersion },
-            cancellationToken: cancellationToken)).ConfigureAwait(false) == 1;
+        return (await SaveDesiredManyAsync([new DesiredUpdate(deviceId, desired, expectedVersion)], cancellationToken).ConfigureAwait(false)).Count == 1;
     }
 
     public async Task<IReadOnlySet<string>> SaveDesiredManyAsync(IReadOnlyList<DesiredUpdate> updates, CancellationToken cancellationToken)
@@ -118,7 +112,8 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         }
 
         // One transaction, one commit: a stage opening for thousands of devices pays for one fsync,
-        // not one per device; each row is still its own compare-and-set.
+        // not one per device; each row is still its own compare-and-set, one statement, so replicas
+        // sharing the database cannot both win.
         await using var connection = Open();
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         foreach (var update in updates)

@@ -29,24 +29,13 @@ public sealed partial class DesiredStateWriter(IDeviceStore devices, IDeviceLink
     /// keeping its telemetry settings (or <paramref name="defaultTelemetry"/> for its first document).
     /// Returns the document published and the model it pointed at before; null when the device is gone.
     /// </summary>
-    public Task<(DesiredState Desired, ModelReference? Previous)?> WriteAsync(
-        string deviceId, DeploymentSpec? deployment, TelemetrySettings defaultTelemetry, CancellationToken cancellationToken) =>
-        WriteAsync(deviceId, deployment, defaultTelemetry, _ => true, cancellationToken);
-
-    /// <summary>
-    /// As <see cref="WriteAsync(string, DeploymentSpec?, TelemetrySettings, CancellationToken)"/>, but only
-    /// while <paramref name="only"/> holds for the device's current desired state (null before its
-    /// first): checked on the version the compare-and-set replaces, so a writer that got in between
-    /// is judged too. Null when the device is gone or the condition does not hold.
-    /// </summary>
     public async Task<(DesiredState Desired, ModelReference? Previous)?> WriteAsync(
-        string deviceId, DeploymentSpec? deployment, TelemetrySettings defaultTelemetry, Func<DesiredState?, bool> only, CancellationToken cancellationToken)
+        string deviceId, DeploymentSpec? deployment, TelemetrySettings defaultTelemetry, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(only);
         await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await WriteLockedAsync(deviceId, deployment, defaultTelemetry, only, cancellationToken).ConfigureAwait(false);
+            return await WriteLockedAsync(deviceId, deployment, defaultTelemetry, static _ => true, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -55,9 +44,10 @@ public sealed partial class DesiredStateWriter(IDeviceStore devices, IDeviceLink
     }
 
     /// <summary>
-    /// <see cref="WriteAsync(string, DeploymentSpec?, TelemetrySettings, Func{DesiredState?, bool}, CancellationToken)"/>
-    /// for many devices at once, as a stage opening, a rollback or a fleet-wide deployment needs:
-    /// every device's next version is compared-and-set in one store transaction against the record
+    /// <see cref="WriteAsync(string, DeploymentSpec?, TelemetrySettings, CancellationToken)"/>
+    /// for many devices at once, each only while its <see cref="DesiredWrite.Only"/> holds (checked
+    /// on the version the compare-and-set replaces, so a writer that got in between is judged
+    /// too), as a stage opening, a rollback or a fleet-wide deployment needs: every device's next version is compared-and-set in one store transaction against the record
     /// the caller read, the documents are published concurrently (at most
     /// <see cref="MaxPublishesInFlight"/> at a time), and the devices are re-read together
     /// afterwards. A device another writer changed since the caller's read, or whose record as read

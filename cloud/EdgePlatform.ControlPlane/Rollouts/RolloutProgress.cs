@@ -74,10 +74,10 @@ internal sealed class RolloutProgress
     public IReadOnlyCollection<string> DevicesOnNewVersion =>
         [.. _entries.Where(e => e.State == RolloutDeviceStates.Active || RolloutDeviceStates.IsInProgress(e.State)).Select(e => e.DeviceId)];
 
-    /// <summary>Replaces the rollout's own fields (state, stage, reason); its update time moves to now.</summary>
+    /// <summary>Replaces the rollout's own fields (state, stage, reason); <see cref="Result"/> stamps the update time.</summary>
     public void Update(RolloutInfo rollout)
     {
-        Rollout = rollout with { UpdatedAt = Now };
+        Rollout = rollout;
         Changed = true;
     }
 
@@ -307,7 +307,7 @@ internal sealed class RolloutProgress
             : Rollout with { CurrentStage = Rollout.CurrentStage + 1, StageStartedAt = Now, Reason = null });
 
     /// <summary>The rollout to write: its update time is now when anything about it changed.</summary>
-    public RolloutInfo Result() => Changed && Rollout.UpdatedAt != Now ? Rollout with { UpdatedAt = Now } : Rollout;
+    public RolloutInfo Result() => Changed ? Rollout with { UpdatedAt = Now } : Rollout;
 
     private static string? StepOf(string slotState) => slotState switch
     {
