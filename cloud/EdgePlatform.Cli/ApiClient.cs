@@ -1,5 +1,4 @@
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using EdgePlatform.Contracts;
 
@@ -172,20 +171,7 @@ public sealed partial class ApiClient : IDisposable
         using (response)
         {
             var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-            throw new CliException($"{(int)response.StatusCode} {response.ReasonPhrase}: {Describe(body)}");
-        }
-    }
-
-    private static string Describe(string body)
-    {
-        try
-        {
-            var problem = JsonSerializer.Deserialize(body, ContractsJsonContext.Default.ApiProblem);
-            return problem?.Detail ?? problem?.Title ?? body;
-        }
-        catch (JsonException)
-        {
-            return body;
+            throw new CliException($"{(int)response.StatusCode} {response.ReasonPhrase}: {ApiProblem.Describe(body)}");
         }
     }
 }

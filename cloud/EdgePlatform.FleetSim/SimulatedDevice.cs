@@ -403,7 +403,7 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
                 }
 
                 var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-                var detail = Describe(body);
+                var detail = ApiProblem.Describe(body);
                 var transient = response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.TooManyRequests || (int)response.StatusCode >= 500;
                 if (!transient || attempt >= 8)
                 {
@@ -418,19 +418,6 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
 
             await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetry.Ticks));
-        }
-    }
-
-    private static string Describe(string body)
-    {
-        try
-        {
-            var problem = JsonSerializer.Deserialize(body, ContractsJsonContext.Default.ApiProblem);
-            return problem?.Detail ?? problem?.Title ?? body;
-        }
-        catch (JsonException)
-        {
-            return body;
         }
     }
 

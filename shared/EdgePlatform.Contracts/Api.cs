@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace EdgePlatform.Contracts;
 
 /// <summary>
@@ -240,7 +242,22 @@ public static class TelemetryRejections
 }
 
 /// <summary>RFC 7807 problem details as the API returns them.</summary>
-public sealed record ApiProblem(string? Type, string? Title, int? Status, string? Detail, IReadOnlyDictionary<string, string[]>? Errors);
+public sealed record ApiProblem(string? Type, string? Title, int? Status, string? Detail, IReadOnlyDictionary<string, string[]>? Errors)
+{
+    /// <summary>The server's words from a refusal's <paramref name="body"/>: the problem's detail or title, or the body as it came.</summary>
+    public static string Describe(string body)
+    {
+        try
+        {
+            var problem = JsonSerializer.Deserialize(body, ContractsJsonContext.Default.ApiProblem);
+            return problem?.Detail ?? problem?.Title ?? body;
+        }
+        catch (JsonException)
+        {
+            return body;
+        }
+    }
+}
 
 /// <summary>
 /// Written by a running server to <c>server.json</c> in its data directory once it accepts

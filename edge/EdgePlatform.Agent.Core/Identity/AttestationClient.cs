@@ -191,7 +191,7 @@ public sealed partial class AttestationClient(
             return;
         }
 
-        var detail = ApiProblems.Describe(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+        var detail = ApiProblem.Describe(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
 
         if (response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized or HttpStatusCode.BadRequest)
         {

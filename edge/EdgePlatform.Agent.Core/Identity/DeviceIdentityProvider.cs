@@ -157,7 +157,7 @@ public sealed partial class DeviceIdentityProvider(
                 var detail = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
                 if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
                 {
-                    throw new EnrollmentException($"enrollment refused ({(int)response.StatusCode}): {ApiProblems.Describe(detail)}");
+                    throw new EnrollmentException($"enrollment refused ({(int)response.StatusCode}): {ApiProblem.Describe(detail)}");
                 }
 
                 LogEnrollRetry(controlPlane, $"HTTP {(int)response.StatusCode}", delay.TotalMilliseconds);
@@ -273,23 +273,6 @@ public sealed partial class DeviceIdentityProvider(
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Enrollment with {ControlPlane} failed ({Reason}); retrying in {DelayMs} ms")]
     private partial void LogEnrollRetry(Uri controlPlane, string reason, double delayMs);
-}
-
-/// <summary>The control plane's words from a refusal: the problem's detail, or the body as it came.</summary>
-internal static class ApiProblems
-{
-    public static string Describe(string body)
-    {
-        try
-        {
-            var problem = JsonSerializer.Deserialize(body, ContractsJsonContext.Default.ApiProblem);
-            return problem?.Detail ?? problem?.Title ?? body;
-        }
-        catch (JsonException)
-        {
-            return body;
-        }
-    }
 }
 
 /// <summary>The device cannot enroll or load its identity; the message says what to fix.</summary>
