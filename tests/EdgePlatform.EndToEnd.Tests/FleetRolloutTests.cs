@@ -21,7 +21,7 @@ public sealed class FleetRolloutTests(FleetServerFixture server) : IClassFixture
             new CreateRolloutRequest($"{version.Name}:{version.Version}", "fleet=good", null, [new(10, null, 2), new(50, null, 2), new(100, null, 0)], new RolloutGates(MaxFailurePercent: 5, MinDevices: 10)),
             default);
         var stagesSeen = new SortedSet<int>();
-        await FleetServerFixture.UntilAsync(
+        await Wait.UntilAsync(
             async () =>
             {
                 rollout = await server.Api.GetRolloutAsync(rollout.Id, default);
@@ -29,7 +29,7 @@ public sealed class FleetRolloutTests(FleetServerFixture server) : IClassFixture
                 return rollout.State != RolloutStates.Running;
             },
             "the rollout to finish",
-            minutes: 5);
+            TimeSpan.FromMinutes(5));
 
         Assert.Equal(RolloutStates.Completed, rollout.State);
         Assert.Equal([0, 1, 2], stagesSeen);
@@ -49,7 +49,7 @@ public sealed class FleetRolloutTests(FleetServerFixture server) : IClassFixture
         var bad = server.Version2;
         await using var fleet = await server.StartFleetAsync("bad", 400, o => o.Versions[$"{bad.Name}:{bad.Version}"] = new VersionBehaviour(ErrorRate: 0.3));
         await RollOutAsync($"{good.Name}:{good.Version}", "fleet=bad", [new(100, null, 0)], new RolloutGates());
-        await FleetServerFixture.UntilAsync(() => Task.FromResult(fleet.Devices.All(d => d.Active?.ManifestDigest == good.ManifestDigest)), "the fleet on the good version");
+        await Wait.UntilAsync(() => Task.FromResult(fleet.Devices.All(d => d.Active?.ManifestDigest == good.ManifestDigest)), "the fleet on the good version", FleetServerFixture.Patience);
 
         var rollout = await RollOutAsync(
             $"{bad.Name}:{bad.Version}",
@@ -70,7 +70,7 @@ public sealed class FleetRolloutTests(FleetServerFixture server) : IClassFixture
         Assert.Equal(stageOne.Count, told.Count);
 
         // Every device of stage 1 goes back to the version it had; the others never moved.
-        await FleetServerFixture.UntilAsync(() => Task.FromResult(fleet.Devices.All(d => d.Active?.ManifestDigest == good.ManifestDigest)), "stage 1 back on the good version");
+        await Wait.UntilAsync(() => Task.FromResult(fleet.Devices.All(d => d.Active?.ManifestDigest == good.ManifestDigest)), "stage 1 back on the good version", FleetServerFixture.Patience);
         Assert.Equal(400, fleet.Devices.Count(d => d.Active?.ManifestDigest == good.ManifestDigest));
         Assert.Empty(fleet.Record.RepeatedDownloads());
     }
@@ -87,9 +87,9 @@ public sealed class FleetRolloutTests(FleetServerFixture server) : IClassFixture
         var offline = fleet.OfflineGroup.Where(d => d.Started).Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
         var late = fleet.Devices.Where(d => d.Late).Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
         await fleet.TakeOfflineAsync(fleet.OfflineGroup, default);
-        await FleetServerFixture.UntilAsync(
+        await Wait.UntilAsync(
             async () => (await server.Api.ListDevicesAsync(default)).Count(d => offline.Contains(d.Id) && d.Status == DeviceStatuses.Offline) == offline.Count,
-            "the offline devices' wills to mark them offline");
+            "the offline devices' wills to mark them offline", FleetServerFixture.Patience);
 
         var rollout = await server.Api.CreateRolloutAsync(
             new CreateRolloutRequest($"{version.Name}:{version.Version}", "fleet=late", null, [new(20, null, 6), new(60, null, 6), new(100, null, 0)], new RolloutGates()),
@@ -97,15 +97,18 @@ public sealed class FleetRolloutTests(FleetServerFixture server) : IClassFixture
         var joining = fleet.JoinLateAsync(default);
         var opened = new Dictionary<int, DateTimeOffset> { [0] = rollout.StageStartedAt };
         var lateJoinersWaited = new HashSet<string>(StringComparer.Ordinal);
-        while (rollout.State == RolloutStates.Running)
-        {
-            await Task.Delay(200);
-            rollout = await server.Api.GetRolloutAsync(rollout.Id, default);
-            opened.TryAdd(rollout.CurrentStage, rollout.StageStartedAt);
-            var current = rollout.CurrentStage;
-            var entries = await server.Api.ListRolloutDevicesAsync(rollout.Id, RolloutDeviceStates.Pending, default);
-            lateJoinersWaited.UnionWith(entries.Where(e => e.Stage > current && late.Contains(e.DeviceId)).Select(e => e.DeviceId));
-        }
+        await Wait.UntilAsync(
+            async () =>
+            {
+                rollout = await server.Api.GetRolloutAsync(rollout.Id, default);
+                opened.TryAdd(rollout.CurrentStage, rollout.StageStartedAt);
+                var current = rollout.CurrentStage;
+                var entries = await server.Api.ListRolloutDevicesAsync(rollout.Id, RolloutDeviceStates.Pending, default);
+                lateJoinersWaited.UnionWith(entries.Where(e => e.Stage > current && late.Contains(e.DeviceId)).Select(e => e.DeviceId));
+                return rollout.State != RolloutStates.Running;
+            },
+            "the rollout to finish while devices join",
+            FleetServerFixture.Patience);
 
         await joining;
         Assert.Equal(RolloutStates.Completed, rollout.State);
@@ -124,19 +127,19 @@ public sealed class FleetRolloutTests(FleetServerFixture server) : IClassFixture
         Assert.Empty(fleet.Record.DevicesTold(version.ManifestDigest).Intersect(offline));
 
         fleet.BringOnline(fleet.OfflineGroup);
-        await FleetServerFixture.UntilAsync(() => Task.FromResult(fleet.Devices.All(d => d.Active?.ManifestDigest == version.ManifestDigest)), "every device, offline and late ones included, on the version");
-        await FleetServerFixture.UntilAsync(
+        await Wait.UntilAsync(() => Task.FromResult(fleet.Devices.All(d => d.Active?.ManifestDigest == version.ManifestDigest)), "every device, offline and late ones included, on the version", FleetServerFixture.Patience);
+        await Wait.UntilAsync(
             async () => (await server.Api.GetRolloutAsync(rollout.Id, default)).Counts?.GetValueOrDefault(RolloutDeviceStates.Active) == 300,
-            "the control plane to see all 300 active");
+            "the control plane to see all 300 active", FleetServerFixture.Patience);
         Assert.Empty(fleet.Record.RepeatedDownloads());
     }
 
     private async Task<RolloutInfo> RollOutAsync(string model, string selector, IReadOnlyList<RolloutStage> stages, RolloutGates gates)
     {
         var rollout = await server.Api.CreateRolloutAsync(new CreateRolloutRequest(model, selector, null, stages, gates), default);
-        await FleetServerFixture.UntilAsync(
+        await Wait.UntilAsync(
             async () => (rollout = await server.Api.GetRolloutAsync(rollout.Id, default)).State != RolloutStates.Running,
-            $"rollout of {model} to finish");
+            $"rollout of {model} to finish", FleetServerFixture.Patience);
         return rollout;
     }
 }

@@ -75,20 +75,8 @@ public sealed class FleetServerFixture : IAsyncLifetime
         return fleet;
     }
 
-    /// <summary>Polls until <paramref name="condition"/> holds, for up to <paramref name="minutes"/> minutes.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, string what, double minutes = 3)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(minutes);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"timed out after {minutes} min waiting for {what}");
-            }
-
-            await Task.Delay(250);
-        }
-    }
+    /// <summary>How long a fleet of a thousand simulated devices may take to get somewhere.</summary>
+    public static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
 
     public async Task DisposeAsync()
     {

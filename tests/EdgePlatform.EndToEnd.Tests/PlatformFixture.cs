@@ -224,14 +224,16 @@ public static class Wait
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    public static async Task UntilAsync(Func<Task<bool>> condition, string what)
+    /// <summary>Polls until <paramref name="condition"/> holds, for up to <paramref name="timeout"/> (<see cref="Timeout"/> when not given).</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + Timeout;
+        var limit = timeout ?? Timeout;
+        var deadline = DateTime.UtcNow + limit;
         while (!await condition())
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"timed out after {Timeout.TotalSeconds:0} s waiting for {what}");
+                throw new TimeoutException($"timed out after {limit.TotalSeconds:0} s waiting for {what}");
             }
 
             await Task.Delay(100);

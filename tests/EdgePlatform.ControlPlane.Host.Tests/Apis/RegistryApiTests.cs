@@ -105,9 +105,9 @@ public sealed class RegistryApiTests(ControlPlaneFactory server) : IClassFixture
         var expected = before + content.Length + 1000;
         var served = before;
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (served < expected && DateTime.UtcNow < deadline)
+        while ((served = await BlobBytesServedAsync(client)) < expected && DateTime.UtcNow < deadline)
         {
-            served = await BlobBytesServedAsync(client);
+            await Task.Delay(100);
         }
 
         Assert.Equal(expected, served);
