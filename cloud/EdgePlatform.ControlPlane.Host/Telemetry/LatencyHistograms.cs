@@ -42,13 +42,7 @@ public static class LatencyHistograms
     /// </summary>
     public static HistogramBase Decode(ReadOnlyMemory<byte> encoded)
     {
-        var buffer = ByteBuffer.Allocate(encoded.Length);
-        using (var stream = new MemoryStream(encoded.ToArray(), writable: false))
-        {
-            buffer.ReadFrom(stream, encoded.Length);
-        }
-
-        buffer.Position = 0;
+        var buffer = ByteBuffer.Allocate(encoded.ToArray());
         try
         {
             return HistogramEncoding.DecodeFromCompressedByteBuffer(buffer, 0);
@@ -62,24 +56,22 @@ public static class LatencyHistograms
     /// <summary>What ingest and the fleet metrics read of perf records' histograms.</summary>
     public sealed class Reader : EdgePlatform.ControlPlane.Telemetry.ILatencyHistograms
     {
-        public IEnumerable<(double Ms, long Count)> Values(ReadOnlyMemory<byte> encoded) =>
-            encoded.IsEmpty ? [] : Decode(encoded).RecordedValues().Select(v => (v.ValueIteratedTo / 1000.0, v.CountAtValueIteratedTo));
-
-        public string? Problem(ReadOnlyMemory<byte> encoded)
+        public IReadOnlyList<(double Ms, long Count)>? Read(ReadOnlyMemory<byte> encoded, out string? problem)
         {
+            problem = null;
             if (encoded.IsEmpty)
             {
-                return null;
+                return [];
             }
 
             try
             {
-                Decode(encoded);
-                return null;
+                return [.. Decode(encoded).RecordedValues().Select(v => (v.ValueIteratedTo / 1000.0, v.CountAtValueIteratedTo))];
             }
             catch (InvalidDataException ex)
             {
-                return ex.Message;
+                problem = ex.Message;
+                return null;
             }
         }
     }

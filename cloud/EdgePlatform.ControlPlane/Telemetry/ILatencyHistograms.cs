@@ -7,9 +7,10 @@ namespace EdgePlatform.ControlPlane.Telemetry;
 /// </summary>
 public interface ILatencyHistograms
 {
-    /// <summary>Null when <paramref name="encoded"/> is empty or a histogram the store can merge; otherwise why not.</summary>
-    string? Problem(ReadOnlyMemory<byte> encoded);
-
-    /// <summary>The histogram's recorded latencies in milliseconds, each with how often it was recorded.</summary>
-    IEnumerable<(double Ms, long Count)> Values(ReadOnlyMemory<byte> encoded);
+    /// <summary>
+    /// The histogram's recorded latencies in milliseconds, each with how often it was recorded
+    /// (none for an empty encoding); null with <paramref name="problem"/> saying why when it is
+    /// not a histogram the store can merge.
+    /// </summary>
+    IReadOnlyList<(double Ms, long Count)>? Read(ReadOnlyMemory<byte> encoded, out string? problem);
 }

@@ -50,9 +50,12 @@ public sealed partial class TelemetryIngestService(
         var outcomes = new (TelemetryRejection? Rejection, int Batch)[messages.Count];
         var batches = new List<DeviceTelemetry>(messages.Count);
         var rejections = new List<TelemetryRejection>();
+
+        // Each perf record's histogram is decoded once, when checked, and its latencies feed the metrics.
+        var latencies = new Dictionary<PerfRecord, IReadOnlyList<(double Ms, long Count)>>(ReferenceEqualityComparer.Instance);
         for (var i = 0; i < messages.Count; i++)
         {
-            var rejection = Check(messages[i], enrolled, histograms, out var batch);
+            var rejection = Check(messages[i], enrolled, histograms, latencies, out var batch);
             if (rejection is not null)
             {
                 rejections.Add(rejection);
@@ -85,7 +88,7 @@ public sealed partial class TelemetryIngestService(
             var accepted = stored[outcomes[i].Batch];
             var duplicates = batch.Count - accepted.Count;
             metrics.Accepted(accepted.Health);
-            metrics.Accepted(accepted.Perf, histograms);
+            metrics.Accepted(accepted.Perf, latencies);
             metrics.Accepted(accepted.Quality, batch.DeviceId);
             Interlocked.Add(ref _accepted, accepted.Count);
             Interlocked.Add(ref _duplicates, duplicates);
@@ -119,7 +122,12 @@ public sealed partial class TelemetryIngestService(
 
     private static bool IsKnownKind(string kind) => kind is TelemetryKinds.Health or TelemetryKinds.Perf or TelemetryKinds.Quality;
 
-    private static TelemetryRejection? Check(TelemetryMessage message, IReadOnlySet<string> enrolled, ILatencyHistograms? histograms, out DeviceTelemetry? batch)
+    private static TelemetryRejection? Check(
+        TelemetryMessage message,
+        IReadOnlySet<string> enrolled,
+        ILatencyHistograms? histograms,
+        Dictionary<PerfRecord, IReadOnlyList<(double Ms, long Count)>> latencies,
+        out DeviceTelemetry? batch)
     {
         batch = null;
         var device = message.TopicDeviceId;
@@ -149,12 +157,18 @@ public sealed partial class TelemetryIngestService(
             return new TelemetryRejection(device, TelemetryRejections.ForeignDevice, 1, $"batch names device '{named}', not the topic's");
         }
 
-        foreach (var record in batch.Perf)
+        if (histograms is not null)
         {
-            if (histograms?.Problem(record.LatencyHistogram) is { } problem)
+            foreach (var record in batch.Perf)
             {
-                batch = null;
-                return new TelemetryRejection(device, TelemetryRejections.Malformed, 1, $"malformed batch: sequence {record.Sequence}: latency_histogram: {problem}");
+                if (histograms.Read(record.LatencyHistogram, out var problem) is not { } values)
+                {
+                    // Latencies read from this message's earlier records stay unused: none of it is stored.
+                    batch = null;
+                    return new TelemetryRejection(device, TelemetryRejections.Malformed, 1, $"malformed batch: sequence {record.Sequence}: latency_histogram: {problem}");
+                }
+
+                latencies[record] = values;
             }
         }
 

@@ -70,8 +70,11 @@ public sealed class TelemetryMetrics : IDisposable
         }
     }
 
-    /// <summary>Perf records stored for the first time: events per version and arm, and every latency in their histograms.</summary>
-    public void Accepted(IReadOnlyList<PerfRecord> records, ILatencyHistograms? histograms)
+    /// <summary>
+    /// Perf records stored for the first time: events per version and arm, and every latency in
+    /// their histograms, as ingest read them (<paramref name="latencies"/>, by record).
+    /// </summary>
+    public void Accepted(IReadOnlyList<PerfRecord> records, IReadOnlyDictionary<PerfRecord, IReadOnlyList<(double Ms, long Count)>> latencies)
     {
         ArgumentNullException.ThrowIfNull(records);
         _reports.Add(records.Count, new KeyValuePair<string, object?>("outcome", "accepted"));
@@ -85,7 +88,7 @@ public sealed class TelemetryMetrics : IDisposable
             _versionEvents.Add(record.Errors, new("outcome", "errors"), model, version, arm);
             _versionEvents.Add(record.DeadLettered, new("outcome", "dead_lettered"), model, version, arm);
             _versionEvents.Add(record.Dropped, new("outcome", "dropped"), model, version, arm);
-            foreach (var (ms, count) in histograms?.Values(record.LatencyHistogram) ?? [])
+            foreach (var (ms, count) in latencies.GetValueOrDefault(record) ?? [])
             {
                 // Buckets add up like the histograms they come from, so a p99 over any span of the
                 // fleet is read from every latency, not from devices' own p99s.
