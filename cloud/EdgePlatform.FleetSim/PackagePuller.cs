@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
-using System.Text.Json;
 using EdgePlatform.Contracts;
 using EdgePlatform.Oci;
 using EdgePlatform.Security;
@@ -139,31 +138,17 @@ internal sealed class PackagePuller(
             throw new PackageRefusedException(VerificationChecks.Signature, "the signature in the desired state is not base64");
         }
 
-        var signers = signature.Length == 0 ? 0 : TufEnvelopes.ValidCmsSigners(manifestBytes, signature, root, TufRoles.Targets).Count;
-        var threshold = root.Roles.TryGetValue(TufRoles.Targets, out var role) ? role.Threshold : int.MaxValue;
-        if (signers < threshold)
+        if (TufEnvelopes.ManifestSignatureProblem(manifestBytes, signature, root) is { } problem)
         {
-            throw new PackageRefusedException(
-                VerificationChecks.Signature,
-                $"the manifest signature has {signers} valid signature(s) by targets keys of root version {root.Version}; {threshold} required");
+            throw new PackageRefusedException(VerificationChecks.Signature, problem);
         }
     }
 
     private static OciManifest ReadManifest(byte[] bytes) =>
         OciManifest.ReadModelPackage(bytes, out var problem) ?? throw new PackageRefusedException(VerificationChecks.ManifestFormat, problem!);
 
-    private static ModelCard ReadCard(byte[] bytes)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(bytes, ContractsJsonContext.Default.ModelCard)
-                ?? throw new PackageRefusedException(VerificationChecks.ManifestFormat, "the model card is empty");
-        }
-        catch (JsonException ex)
-        {
-            throw new PackageRefusedException(VerificationChecks.ManifestFormat, $"the model card is not valid JSON: {ex.Message}");
-        }
-    }
+    private static ModelCard ReadCard(byte[] bytes) =>
+        ModelCard.Read(bytes, out var problem) ?? throw new PackageRefusedException(VerificationChecks.ManifestFormat, problem!);
 
     /// <summary>
     /// Streams a blob through SHA-256, reading at most one byte past its signed size, at the

@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace EdgePlatform.Contracts;
 
 /// <summary>
@@ -13,7 +15,24 @@ public sealed record ModelCard(
     IReadOnlyDictionary<string, double> Metrics,
     ModelLineage Lineage,
     IReadOnlyList<FeatureBaseline> Baseline,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt)
+{
+    /// <summary>Reads a package's config blob as a model card; null with <paramref name="problem"/> saying why when it is not one.</summary>
+    public static ModelCard? Read(ReadOnlySpan<byte> bytes, out string? problem)
+    {
+        try
+        {
+            var card = JsonSerializer.Deserialize(bytes, ContractsJsonContext.Default.ModelCard);
+            problem = card is null ? "the model card is empty" : null;
+            return card;
+        }
+        catch (JsonException ex)
+        {
+            problem = $"the model card is not valid JSON: {ex.Message}";
+            return null;
+        }
+    }
+}
 
 /// <summary>
 /// One ONNX graph input and the event field that feeds it. Shapes use -1 for the batch

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Contracts;
 using EdgePlatform.Security;
@@ -174,13 +173,9 @@ public sealed partial class PackageInstaller(
 
     private static void VerifySignature(byte[] manifestBytes, byte[] signature, RootMetadata root)
     {
-        var signers = TufEnvelopes.ValidCmsSigners(manifestBytes, signature, root, TufRoles.Targets).Count;
-        var threshold = root.Roles.TryGetValue(TufRoles.Targets, out var targetsRole) ? targetsRole.Threshold : int.MaxValue;
-        if (signers < threshold)
+        if (TufEnvelopes.ManifestSignatureProblem(manifestBytes, signature, root) is { } problem)
         {
-            throw new PackageRejectedException(
-                VerificationChecks.Signature,
-                $"the manifest signature has {signers} valid signature(s) by targets keys of root version {root.Version}; {threshold} required");
+            throw new PackageRejectedException(VerificationChecks.Signature, problem);
         }
     }
 
@@ -201,18 +196,8 @@ public sealed partial class PackageInstaller(
         LogPulled(descriptor.Digest, descriptor.Size);
     }
 
-    private static ModelCard ReadCard(byte[] bytes)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(bytes, ContractsJsonContext.Default.ModelCard)
-                ?? throw new PackageRejectedException(VerificationChecks.ManifestFormat, "the model card is empty");
-        }
-        catch (JsonException ex)
-        {
-            throw new PackageRejectedException(VerificationChecks.ManifestFormat, $"the model card is not valid JSON: {ex.Message}");
-        }
-    }
+    private static ModelCard ReadCard(byte[] bytes) =>
+        ModelCard.Read(bytes, out var problem) ?? throw new PackageRejectedException(VerificationChecks.ManifestFormat, problem!);
 
     [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Pulled blob {Digest} ({Size} bytes)")]
     private partial void LogPulled(string digest, long size);

@@ -109,6 +109,21 @@ public static class TufEnvelopes
     }
 
     /// <summary>
+    /// Null when <paramref name="signature"/> (CMS, detached) holds valid signatures of
+    /// <paramref name="manifest"/> by as many targets keys of <paramref name="root"/> as its
+    /// threshold asks; otherwise how many it holds and how many are required.
+    /// </summary>
+    public static string? ManifestSignatureProblem(ReadOnlySpan<byte> manifest, ReadOnlySpan<byte> signature, RootMetadata root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        var signers = signature.IsEmpty ? 0 : ValidCmsSigners(manifest, signature, root, TufRoles.Targets).Count;
+        var threshold = root.Roles.TryGetValue(TufRoles.Targets, out var role) ? role.Threshold : int.MaxValue;
+        return signers >= threshold
+            ? null
+            : $"the manifest signature has {signers} valid signature(s) by targets keys of root version {root.Version}; {threshold} required";
+    }
+
+    /// <summary>
     /// The distinct keys of <paramref name="role"/> that signed <paramref name="content"/> in a CMS
     /// detached signature (one SignerInfo per key), e.g. a package manifest signed by targets keys.
     /// </summary>
