@@ -31,9 +31,6 @@ internal sealed class DeviceTelemetry(SimulatorOptions options, Random random)
         }
     }
 
-    /// <summary>Reports made so far (the last sequence number).</summary>
-    public long Made => Interlocked.Read(ref _sequence);
-
     /// <summary>Makes the report for an interval of <paramref name="interval"/> ending <paramref name="at"/> with <paramref name="active"/> serving.</summary>
     public TelemetryRecord Add(ModelReference? active, TimeSpan interval, DateTimeOffset at)
     {

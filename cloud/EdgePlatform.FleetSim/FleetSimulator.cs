@@ -190,7 +190,7 @@ public sealed partial class FleetSimulator : IAsyncDisposable
             Record.BytesDownloaded,
             Record.RepeatedDownloads().Count,
             counters.TelemetryReports,
-            started.Sum(d => (long)d.Telemetry.Pending),
+            started.Sum(d => (long)d.TelemetryPending),
             counters.Attestations,
             counters.Reconnects,
             Measurement,

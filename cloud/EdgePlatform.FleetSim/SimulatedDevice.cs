@@ -78,7 +78,6 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
         _options = fleet.Options;
         _time = fleet.TimeProvider;
         _logger = fleet.Logger;
-        Index = index;
         Id = _options.DeviceId(index);
         Late = late;
         _random = new Random(HashCode.Combine(_options.Seed, index));
@@ -86,16 +85,12 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
         _telemetryInterval = _options.TelemetryIntervalSeconds;
     }
 
-    public int Index { get; }
-
     public string Id { get; }
 
     /// <summary>Enrolls only when the late devices join.</summary>
     public bool Late { get; }
 
     public bool Started => _enrollment is not null;
-
-    public bool IsConnected => _mqtt?.IsConnected == true;
 
     /// <summary>The version serving now, or null.</summary>
     public ModelReference? Active
@@ -120,8 +115,8 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
         }
     }
 
-    /// <summary>Reports made so far and reports still waiting to go up.</summary>
-    public (long Made, int Pending) Telemetry => (_telemetry.Made, _telemetry.Pending);
+    /// <summary>Reports still waiting to go up.</summary>
+    public int TelemetryPending => _telemetry.Pending;
 
     /// <summary>Enrolls, attests and connects; the device then runs until it is disposed.</summary>
     internal async Task StartAsync(CancellationToken cancellationToken)
@@ -903,7 +898,7 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
     [LoggerMessage(EventId = 4004, Level = LogLevel.Debug, Message = "{DeviceId}: publish failed ({Reason}); sent again on reconnect")]
     private partial void LogReportFailed(string deviceId, string reason);
 
-    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "{DeviceId}: attesting again after an install failed: {Reason}")]
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "{DeviceId}: attestation after an install failed: {Reason}")]
     private partial void LogReattestFailed(string deviceId, string reason);
 
     [LoggerMessage(EventId = 4007, Level = LogLevel.Error, Message = "{DeviceId}: reconcile of desired version {Version} failed")]

@@ -5,16 +5,14 @@ using Apache.Arrow.Types;
 namespace EdgePlatform.Contracts;
 
 /// <summary>
-/// One column of a telemetry schema. <see cref="Item"/> is the element type of a list column;
-/// <see cref="ItemNullable"/> says whether its elements may be null. An optional column was added
+/// One column of a telemetry schema; a list column's <see cref="Type"/> is a <see cref="ListType"/>
+/// that says its element type and whether elements may be null. An optional column was added
 /// after its schema's first release: written always, read as zero or null when absent.
 /// </summary>
-internal readonly record struct ColumnSpec(string Name, IArrowType Type, bool Nullable, IArrowType? Item = null, bool ItemNullable = false, bool Optional = false)
+internal readonly record struct ColumnSpec(string Name, IArrowType Type, bool Nullable, bool Optional = false)
 {
     public static ColumnSpec List(string name, IArrowType item, bool itemNullable = false) =>
-        new(name, new ListType(new Field("item", item, itemNullable)), false, item, itemNullable);
-
-    public string TypeName => Item is null ? Type.Name : $"list<{Item.Name}>";
+        new(name, new ListType(new Field("item", item, itemNullable)), false);
 }
 
 /// <summary>
@@ -114,9 +112,9 @@ internal static class TelemetryColumns
                 throw new TelemetryFormatException($"column '{column.Name}' is missing");
             }
 
-            if (!SameType(field.DataType, column))
+            if (!SameType(field.DataType, column.Type))
             {
-                throw new TelemetryFormatException($"column '{column.Name}' is {Describe(field.DataType)}, expected {column.TypeName}");
+                throw new TelemetryFormatException($"column '{column.Name}' is {Describe(field.DataType)}, expected {Describe(column.Type)}");
             }
         }
 
@@ -188,24 +186,16 @@ internal static class TelemetryColumns
         }
     }
 
-    public static long[] Int64Items(ListArray list, int row, string column)
+    public static long[] Int64Items(ListArray list, int row, string column) => RequiredItems<long>(list, row, column);
+
+    public static double[] DoubleItems(ListArray list, int row, string column) => RequiredItems<double>(list, row, column);
+
+    private static T[] RequiredItems<T>(ListArray list, int row, string column)
+        where T : struct, IEquatable<T>
     {
         var (start, count) = Range(list, row, column);
-        var items = (Int64Array)list.Values;
-        var result = new long[count];
-        for (var i = 0; i < count; i++)
-        {
-            result[i] = items.GetValue(start + i) ?? throw new TelemetryFormatException($"column '{column}' has a null element (row {row})");
-        }
-
-        return result;
-    }
-
-    public static double[] DoubleItems(ListArray list, int row, string column)
-    {
-        var (start, count) = Range(list, row, column);
-        var items = (DoubleArray)list.Values;
-        var result = new double[count];
+        var items = (PrimitiveArray<T>)list.Values;
+        var result = new T[count];
         for (var i = 0; i < count; i++)
         {
             result[i] = items.GetValue(start + i) ?? throw new TelemetryFormatException($"column '{column}' has a null element (row {row})");
@@ -377,21 +367,13 @@ internal static class TelemetryColumns
         return (start, end - start);
     }
 
-    private static bool SameType(IArrowType actual, ColumnSpec column)
-    {
-        if (actual.TypeId != column.Type.TypeId)
-        {
-            return false;
-        }
-
-        if (column.Item is null)
-        {
-            // A string column must not arrive as another binary-like type or width; TypeId says that.
-            return actual is not FixedWidthType fixedWidth || column.Type is not FixedWidthType expected || fixedWidth.BitWidth == expected.BitWidth;
-        }
-
-        return actual is ListType list && list.ValueDataType.TypeId == column.Item.TypeId;
-    }
+    /// <summary>
+    /// Same type id, and for a list the same element type id: for the types telemetry uses, the
+    /// id alone fixes the width, so a string column cannot arrive as another binary-like type.
+    /// </summary>
+    private static bool SameType(IArrowType actual, IArrowType expected) =>
+        actual.TypeId == expected.TypeId
+        && (expected is not ListType list || (actual is ListType actualList && actualList.ValueDataType.TypeId == list.ValueDataType.TypeId));
 
     private static string Describe(IArrowType type) => type is ListType list ? $"list<{list.ValueDataType.Name}>" : type.Name;
 }

@@ -38,6 +38,7 @@ internal static class EngineInProcess
         long sent = 0;
         long warmCount = -1;
         long measuredFrom = 0;
+        var cpuFrom = TimeSpan.Zero;
         while (Stopwatch.GetTimestamp() < end)
         {
             if (sent - sink.Scored >= Window)
@@ -51,6 +52,7 @@ internal static class EngineInProcess
             {
                 warmCount = sink.Scored;
                 measuredFrom = Stopwatch.GetTimestamp();
+                cpuFrom = CpuTime.Of(Environment.ProcessId);
             }
 
             engine.TryEnqueue(InferenceEvent.FromJson(payloads[sent % payloads.Length], sink));
@@ -59,13 +61,16 @@ internal static class EngineInProcess
 
         var scoredAtEnd = sink.Scored;
         var measuredTo = Stopwatch.GetTimestamp();
+        var cpuTo = CpuTime.Of(Environment.ProcessId);
         await stop.CancelAsync();
         await running;
         engine.Control.Dispose();
-        var rate = (scoredAtEnd - Math.Max(0, warmCount)) / Stopwatch.GetElapsedTime(measuredFrom, measuredTo).TotalSeconds;
+        var measured = scoredAtEnd - Math.Max(0, warmCount);
+        var rate = measured / Stopwatch.GetElapsedTime(measuredFrom, measuredTo).TotalSeconds;
         return PhaseResult.From(name, sent, sink.Scored, rate, sink.Latencies) with
         {
             Note = $"mean batch {engine.Counters.MeanBatchSize:F1}",
+            CpuMicrosecondsPerEvent = (cpuTo - cpuFrom).TotalMicroseconds / Math.Max(1, measured),
         };
     }
 

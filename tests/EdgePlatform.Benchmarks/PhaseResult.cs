@@ -7,6 +7,9 @@ internal sealed record PhaseResult(string Name, long Sent, long Received, double
 
     public string? Note { get; init; }
 
+    /// <summary>This process's CPU per event over the measured window (after warm-up, before shutdown); 0 where not measured.</summary>
+    public double CpuMicrosecondsPerEvent { get; init; }
+
     public static PhaseResult From(string name, long sent, long received, double eventsPerSecond, List<double> latenciesMs)
     {
         latenciesMs.Sort();

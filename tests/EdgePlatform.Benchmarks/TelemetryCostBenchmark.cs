@@ -54,10 +54,9 @@ internal static class TelemetryCostBenchmark
                     foreach (var (name, observer) in configurations)
                     {
                         Console.Error.WriteLine($"[{model.Label}] round {round + 1}: {name}…");
-                        var before = CpuTime.Of(Environment.ProcessId);
+                        // CPU over the same window as the rate: not model loading, warm-up or shutdown.
                         var result = await EngineInProcess.RunAsync(model, options.Phase, observer()?.Create(), name);
-                        var cpuUs = (CpuTime.Of(Environment.ProcessId) - before).TotalMicroseconds / Math.Max(1, result.Received);
-                        runs[name].Add((result.EventsPerSecond, cpuUs));
+                        runs[name].Add((result.EventsPerSecond, result.CpuMicrosecondsPerEvent));
                     }
                 }
 

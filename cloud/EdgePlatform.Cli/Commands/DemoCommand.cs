@@ -63,18 +63,11 @@ public static class DemoCommand
         Say($"data directory: {settings.DataDirectory}");
         await using var group = new ProcessGroup();
 
-        var serverDir = Path.Combine(settings.DataDirectory, "server");
-        var server = group.Start(
-            "control plane",
-            HostProcess.ServerAssembly,
-            [
-                $"--Server:DataDirectory={serverDir}", "--Server:HttpPort=0", "--Server:MqttPort=0", "--Enrollment:TelemetryIntervalSeconds=2",
-                $"--Server:InitialAdminTokenFile={Path.Combine(settings.DataDirectory, AdminTokenFile)}",
-                $"--Attestation:TrustedAgentDirectory={Path.GetDirectoryName(HostProcess.AgentAssembly)}",
-            ],
-            Path.Combine(settings.DataDirectory, "server.log"));
-        var endpoints = await WaitForFileAsync(
-            Path.Combine(serverDir, ServerEndpoints.FileName), server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints), ct).ConfigureAwait(false);
+        var (server, endpoints) = await LocalControlPlane.StartAsync(
+            group,
+            settings.DataDirectory,
+            ["--Enrollment:TelemetryIntervalSeconds=2", $"--Attestation:TrustedAgentDirectory={Path.GetDirectoryName(HostProcess.AgentAssembly)}"],
+            ct).ConfigureAwait(false);
         Say($"control plane up: API {endpoints.HttpUrl}, MQTT {endpoints.MqttHost}:{endpoints.MqttPort} (log: {server.LogPath})");
 
         using var api = new ApiClient(new Uri(endpoints.HttpUrl), (await File.ReadAllTextAsync(Path.Combine(settings.DataDirectory, AdminTokenFile), ct).ConfigureAwait(false)).Trim());

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using EdgePlatform.Cli.Processes;
-using EdgePlatform.Contracts;
 using EdgePlatform.FleetSim;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -307,9 +306,7 @@ public static class SimCommand
     }
 
     private static string Active(FleetSummary summary) =>
-        summary.Active.Count == 0 && summary.WithoutModel > 0
-            ? $"none on {summary.WithoutModel}"
-            : string.Join(", ", summary.Active.Select(a => $"{a.Key} on {a.Value}").Append(summary.WithoutModel > 0 ? $"none on {summary.WithoutModel}" : null).OfType<string>());
+        string.Join(", ", summary.Active.Select(a => $"{a.Key} on {a.Value}").Append(summary.WithoutModel > 0 ? $"none on {summary.WithoutModel}" : null).OfType<string>());
 
     /// <summary>A control plane started for the fleet, allowing exactly the simulator's build measurement.</summary>
     private sealed class StartedServer(string? dataDirectory, IReadOnlyList<string> settings)
@@ -317,22 +314,15 @@ public static class SimCommand
         public async Task<(Uri Url, string EnrollmentKey)> StartAsync(ProcessGroup group, Action<string> say, CancellationToken ct)
         {
             var root = dataDirectory is { } given ? Path.GetFullPath(given) : Directory.CreateTempSubdirectory("edgeplatform-sim-").FullName;
-            var data = Path.Combine(root, "server");
-            var tokenFile = Path.Combine(root, DemoCommand.AdminTokenFile);
-            List<string> arguments =
-            [
-                $"--Server:DataDirectory={data}", "--Server:HttpPort=0", "--Server:MqttPort=0", $"--Server:InitialAdminTokenFile={tokenFile}",
-                $"--Attestation:AllowedAgentBuilds:*:0={FleetSimulator.MeasureBuild()}",
-            ];
+            var tokenFile = LocalControlPlane.AdminTokenFile(root);
+            List<string> arguments = [$"--Attestation:AllowedAgentBuilds:*:0={FleetSimulator.MeasureBuild()}"];
             foreach (var setting in settings)
             {
                 var (settingKey, value) = Pair(setting, "--server-setting", "Section:Key=value");
                 arguments.Add($"--{settingKey}={value}");
             }
 
-            var server = group.Start("control plane", HostProcess.ServerAssembly, arguments, Path.Combine(root, "server.log"));
-            var endpoints = await DemoCommand.WaitForFileAsync(
-                Path.Combine(data, ServerEndpoints.FileName), server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints), ct).ConfigureAwait(false);
+            var (server, endpoints) = await LocalControlPlane.StartAsync(group, root, arguments, ct).ConfigureAwait(false);
             say($"control plane up: API {endpoints.HttpUrl}, MQTT {endpoints.MqttHost}:{endpoints.MqttPort}; admin token in {tokenFile} " +
                 $"(edgectl --server {endpoints.HttpUrl} --token $(cat {tokenFile}) rollout ...); log {server.LogPath}");
             return (new Uri(endpoints.HttpUrl), (await File.ReadAllTextAsync(endpoints.EnrollmentKeyFile, ct).ConfigureAwait(false)).Trim());
