@@ -33,7 +33,7 @@ internal static partial class RolloutBenchmark
             var (server, api) = await StartServerAsync(processes, root, settings, cancellationToken).ConfigureAwait(false);
             using (api)
             {
-                Console.WriteLine($"server pid {server.Id}; {Environment.ProcessorCount} CPU cores on this machine, shared by the server and the simulated devices; load average {LoadAverage()}");
+                Console.WriteLine($"server pid {server.Id}; {Environment.ProcessorCount} CPU cores on this machine, shared by the server and the simulated devices; load average {ProcStats.LoadAverage()}");
                 var clock = Stopwatch.StartNew();
                 var run = await FleetCommands.TrainAndWaitAsync(
                     api, new TrainingRequest(null, "rollout-bench", null, 42, settings.Trees, settings.Leaves, 0.01), null, cancellationToken).ConfigureAwait(false);
@@ -91,7 +91,7 @@ internal static partial class RolloutBenchmark
         };
         options.Tags["fleet"] = name;
 
-        var cpuBefore = ServerProcessStats.CpuSeconds(server.Id);
+        var cpuBefore = ProcStats.CpuSeconds(server.Id);
         var clock = Stopwatch.StartNew();
         var fleet = new FleetSimulator(options, TimeProvider.System, NullLogger.Instance);
         await using (fleet.ConfigureAwait(false))
@@ -99,13 +99,13 @@ internal static partial class RolloutBenchmark
             var progress = ReportStartAsync(fleet, devices, cancellationToken);
             await fleet.StartAsync(cancellationToken).ConfigureAwait(false);
             var startup = clock.Elapsed;
-            var startupCpu = ServerProcessStats.CpuSeconds(server.Id) - cpuBefore;
+            var startupCpu = ProcStats.CpuSeconds(server.Id) - cpuBefore;
             await progress.ConfigureAwait(false);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{devices} devices enrolled, attested and connected in {startup.TotalSeconds:0.0} s (server CPU {startupCpu:0.0} s, RSS {ServerProcessStats.ResidentBytes(server.Id) / 1048576.0:0} MiB)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{devices} devices enrolled, attested and connected in {startup.TotalSeconds:0.0} s (server CPU {startupCpu:0.0} s, RSS {ProcStats.ResidentBytes(server.Id) / 1048576.0:0} MiB)"));
 
             var servedBefore = await RegistryBytesServedAsync(api, cancellationToken).ConfigureAwait(false);
-            var cpuRollout = ServerProcessStats.CpuSeconds(server.Id);
-            var rssPeak = ServerProcessStats.ResidentBytes(server.Id);
+            var cpuRollout = ProcStats.CpuSeconds(server.Id);
+            var rssPeak = ProcStats.ResidentBytes(server.Id);
             clock.Restart();
 
             // Creating a rollout publishes its first stage before the call returns: at 10,000
@@ -133,7 +133,7 @@ internal static partial class RolloutBenchmark
                 await Task.Delay(500, cancellationToken).ConfigureAwait(false);
                 rollout = (await patient.GetFromJsonAsync($"api/v1/rollouts/{rollout.Id}?limit=1", ContractsJsonContext.Default.RolloutDetail, cancellationToken).ConfigureAwait(false))!.Rollout;
                 opened.TryAdd(rollout.CurrentStage, rollout.StageStartedAt);
-                rssPeak = Math.Max(rssPeak, ServerProcessStats.ResidentBytes(server.Id));
+                rssPeak = Math.Max(rssPeak, ProcStats.ResidentBytes(server.Id));
                 if (rollout.State is not (RolloutStates.Running or RolloutStates.Completed))
                 {
                     throw new InvalidOperationException($"the rollout ended {rollout.State}: {rollout.Reason}");
@@ -150,7 +150,7 @@ internal static partial class RolloutBenchmark
             }
 
             var elapsed = clock.Elapsed;
-            var cpu = ServerProcessStats.CpuSeconds(server.Id) - cpuRollout;
+            var cpu = ProcStats.CpuSeconds(server.Id) - cpuRollout;
 
             // The exporter caches a scrape briefly; the pulls are over, so the count has settled.
             await Task.Delay(1500, cancellationToken).ConfigureAwait(false);
@@ -231,7 +231,6 @@ internal static partial class RolloutBenchmark
         return ServedBytes().Matches(metrics).Sum(m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
     }
 
-    private static string LoadAverage() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
 
     [GeneratedRegex(@"^edgeplatform_registry_served_bytes_total\{[^}]*\} (\d+)", RegexOptions.Multiline)]
     private static partial Regex ServedBytes();

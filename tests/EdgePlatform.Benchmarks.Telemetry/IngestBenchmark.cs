@@ -34,7 +34,7 @@ internal static class IngestBenchmark
         var exact = true;
         try
         {
-            Console.WriteLine($"{Environment.ProcessorCount} CPU cores on this machine, shared by the server, the broker and the simulated devices; load average {LoadAverage()}");
+            Console.WriteLine($"{Environment.ProcessorCount} CPU cores on this machine, shared by the server, the broker and the simulated devices; load average {ProcStats.LoadAverage()}");
             await using (var embedded = await ServerUnderTest.StartAsync(processes, Path.Combine(root, "embedded"), mosquittoPort: null, cancellationToken).ConfigureAwait(false))
             {
                 var clients = await ConnectDevicesAsync(embedded, "bench", settings.Devices, cancellationToken).ConfigureAwait(false);
@@ -97,8 +97,8 @@ internal static class IngestBenchmark
     {
         var before = await server.Api.GetTelemetryIngestAsync(cancellationToken).ConfigureAwait(false);
         var batchesBefore = await server.IngestBatchesAsync(cancellationToken).ConfigureAwait(false);
-        var cpuBefore = CpuSeconds(server.Process.Id);
-        var brokerBefore = server.Mosquitto is { } m ? CpuSeconds(m.Id) : 0;
+        var cpuBefore = ProcStats.CpuSeconds(server.Process.Id);
+        var brokerBefore = server.Mosquitto is { } m ? ProcStats.CpuSeconds(m.Id) : 0;
         var clock = Stopwatch.StartNew();
         var end = TimeSpan.FromSeconds(settings.Seconds);
         var period = TimeSpan.FromSeconds(reportsPerMessage / settings.ReportsPerDeviceSecond);
@@ -163,12 +163,12 @@ internal static class IngestBenchmark
             accepted,
             published / publishedFor.TotalSeconds,
             lastProgress.TotalSeconds,
-            CpuSeconds(server.Process.Id) - cpuBefore,
-            server.Mosquitto is { } broker ? CpuSeconds(broker.Id) - brokerBefore : null,
+            ProcStats.CpuSeconds(server.Process.Id) - cpuBefore,
+            server.Mosquitto is { } broker ? ProcStats.CpuSeconds(broker.Id) - brokerBefore : null,
             (batches.Messages - batchesBefore.Messages) / Math.Max(1.0, batches.Transactions - batchesBefore.Transactions));
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"{name}: offered {result.OfferedPerSecond:0} reports/s for {publishedFor.TotalSeconds:0.0} s; stored {accepted} of {published} in {result.Seconds:0.0} s = {result.ReportsPerSecond:0} reports/s; control-plane CPU {result.ServerCpuSeconds / result.Seconds * 100:0}% of one core ({result.CpuMsPerThousand:0} ms per 1,000 reports){(result.BrokerCpuSeconds is { } b ? $", mosquitto CPU {b / result.Seconds * 100:0}%" : "")}; {result.MessagesPerTransaction:0.0} messages per transaction; load average {LoadAverage()}"));
+            $"{name}: offered {result.OfferedPerSecond:0} reports/s for {publishedFor.TotalSeconds:0.0} s; stored {accepted} of {published} in {result.Seconds:0.0} s = {result.ReportsPerSecond:0} reports/s; control-plane CPU {result.ServerCpuSeconds / result.Seconds * 100:0}% of one core ({result.CpuMsPerThousand:0} ms per 1,000 reports){(result.BrokerCpuSeconds is { } b ? $", mosquitto CPU {b / result.Seconds * 100:0}%" : "")}; {result.MessagesPerTransaction:0.0} messages per transaction; load average {ProcStats.LoadAverage()}"));
         return result;
     }
 
@@ -187,10 +187,10 @@ internal static class IngestBenchmark
 
     private static async Task MeasureIdleConnectionsAsync(ServerUnderTest server, IReadOnlyList<Device> clients, BenchmarkSettings settings, CancellationToken cancellationToken)
     {
-        var rssBefore = ResidentBytes(server.Process.Id);
+        var rssBefore = ProcStats.ResidentBytes(server.Process.Id);
         var idle = await ConnectDevicesAsync(server, "idle", Math.Max(0, settings.IdleConnections - clients.Count), cancellationToken).ConfigureAwait(false);
         await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
-        var rssAfter = ResidentBytes(server.Process.Id);
+        var rssAfter = ProcStats.ResidentBytes(server.Process.Id);
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"idle connections: {clients.Count + idle.Count} open, server RSS {rssAfter / 1048576.0:0} MiB (was {rssBefore / 1048576.0:0} MiB with {clients.Count}); {(rssAfter - rssBefore) / 1024.0 / Math.Max(1, idle.Count):0.0} KiB per added connection"));
@@ -292,23 +292,6 @@ internal static class IngestBenchmark
 
     private static TelemetryRecord Report(long sequence) =>
         new(sequence, Epoch.AddSeconds(sequence), "sensor-anomaly", "1", null, 100, 98, 1, 1, 1.2, 3.4, 5.6, 12.5, 100_000_000, 2.5);
-
-    internal static double CpuSeconds(int pid)
-    {
-        // Fields 14 and 15 of /proc/PID/stat (after the parenthesised name): user and system time in clock ticks.
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        const double TicksPerSecond = 100;
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
-    }
-
-    private static long ResidentBytes(int pid)
-    {
-        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-    }
-
-    private static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]);
 
     private static int FreePort()
     {

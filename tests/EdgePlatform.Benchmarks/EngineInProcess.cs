@@ -52,7 +52,7 @@ internal static class EngineInProcess
             {
                 warmCount = sink.Scored;
                 measuredFrom = Stopwatch.GetTimestamp();
-                cpuFrom = CpuTime.Of(Environment.ProcessId);
+                cpuFrom = ProcStats.Cpu(Environment.ProcessId);
             }
 
             engine.TryEnqueue(InferenceEvent.FromJson(payloads[sent % payloads.Length], sink));
@@ -61,7 +61,7 @@ internal static class EngineInProcess
 
         var scoredAtEnd = sink.Scored;
         var measuredTo = Stopwatch.GetTimestamp();
-        var cpuTo = CpuTime.Of(Environment.ProcessId);
+        var cpuTo = ProcStats.Cpu(Environment.ProcessId);
         await stop.CancelAsync();
         await running;
         engine.Control.Dispose();

@@ -67,9 +67,9 @@ internal static class InferenceBenchmark
                 rows.Add(bare1);
                 rows.Add(bare64);
                 Console.Error.WriteLine($"[{model.Label}] engine in-process…");
-                var harnessBefore = CpuTime.Of(Environment.ProcessId);
+                var harnessBefore = ProcStats.Cpu(Environment.ProcessId);
                 var inProcess = await EngineInProcess.RunAsync(model, options.Phase / 2);
-                var inProcessUs = (CpuTime.Of(Environment.ProcessId) - harnessBefore).TotalMicroseconds / Math.Max(1, inProcess.Received);
+                var inProcessUs = (ProcStats.Cpu(Environment.ProcessId) - harnessBefore).TotalMicroseconds / Math.Max(1, inProcess.Received);
                 rows.Add(inProcess with { Note = string.Create(CultureInfo.InvariantCulture, $"CPU per event {inProcessUs:F1} µs (engine and feeder); {inProcess.Note}") });
                 var bindUs = EngineInProcess.BindMicroseconds(model);
 
@@ -163,11 +163,11 @@ internal static class InferenceBenchmark
     /// <summary>Runs a phase and notes the CPU time per answered event of the agent and of this harness (the load generator).</summary>
     private static async Task<PhaseResult> Metered(AgentProcess agent, Func<Task<PhaseResult>> phase)
     {
-        var agentBefore = CpuTime.Of(agent.ProcessId);
-        var harnessBefore = CpuTime.Of(Environment.ProcessId);
+        var agentBefore = ProcStats.Cpu(agent.ProcessId);
+        var harnessBefore = ProcStats.Cpu(Environment.ProcessId);
         var result = await phase();
-        var agentUs = (CpuTime.Of(agent.ProcessId) - agentBefore).TotalMicroseconds / Math.Max(1, result.Received);
-        var harnessUs = (CpuTime.Of(Environment.ProcessId) - harnessBefore).TotalMicroseconds / Math.Max(1, result.Received);
+        var agentUs = (ProcStats.Cpu(agent.ProcessId) - agentBefore).TotalMicroseconds / Math.Max(1, result.Received);
+        var harnessUs = (ProcStats.Cpu(Environment.ProcessId) - harnessBefore).TotalMicroseconds / Math.Max(1, result.Received);
         return result with { Note = string.Create(CultureInfo.InvariantCulture, $"CPU per event: agent {agentUs:F1} µs, load generator {harnessUs:F1} µs{(result.Note is null ? string.Empty : "; " + result.Note)}") };
     }
 
