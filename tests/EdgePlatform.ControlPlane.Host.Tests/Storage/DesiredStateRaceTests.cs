@@ -2,6 +2,7 @@ using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Host.Storage;
 using EdgePlatform.ControlPlane.Ports;
+using EdgePlatform.ControlPlane.Tests.Fakes;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EdgePlatform.ControlPlane.Host.Tests.Storage;
@@ -64,50 +65,14 @@ public sealed class DesiredStateRaceTests : IDisposable
     /// The database a network hop away, as it is for replicas: a read's answer takes a moment to
     /// arrive, so the other replica's write can land between a read and the write that follows it.
     /// </summary>
-    private sealed class DistantStore(SqliteStore inner) : IDeviceStore
+    private sealed class DistantStore(SqliteStore inner) : ForwardingDeviceStore(inner)
     {
-        public async Task<DeviceRecord?> GetDeviceAsync(string deviceId, CancellationToken cancellationToken)
+        public override async Task<DeviceRecord?> GetDeviceAsync(string deviceId, CancellationToken cancellationToken)
         {
-            var device = await inner.GetDeviceAsync(deviceId, cancellationToken);
+            var device = await Inner.GetDeviceAsync(deviceId, cancellationToken);
             await Task.Delay(TimeSpan.FromMilliseconds(1), cancellationToken);
             return device;
         }
-
-        public Task<IReadOnlyList<DeviceRecord>> ListDevicesAsync(CancellationToken cancellationToken) => inner.ListDevicesAsync(cancellationToken);
-
-        public Task<IReadOnlySet<string>> FindEnrolledAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken) => inner.FindEnrolledAsync(deviceIds, cancellationToken);
-
-        public async Task<IReadOnlySet<string>> SaveDesiredManyAsync(IReadOnlyList<DesiredUpdate> updates, CancellationToken cancellationToken)
-        {
-            // One at a time through this store's own compare-and-set, so every write meets its race.
-            var landed = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var update in updates)
-            {
-                if (await SaveDesiredAsync(update.DeviceId, update.Desired, update.ExpectedVersion, cancellationToken))
-                {
-                    landed.Add(update.DeviceId);
-                }
-            }
-
-            return landed;
-        }
-
-        public Task<IReadOnlyDictionary<string, DesiredState>> GetDesiredManyAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken) =>
-            inner.GetDesiredManyAsync(deviceIds, cancellationToken);
-
-        public Task UpsertDeviceAsync(DeviceRecord device, CancellationToken cancellationToken) => inner.UpsertDeviceAsync(device, cancellationToken);
-
-        public Task<bool> SaveDesiredAsync(string deviceId, DesiredState desired, long expectedVersion, CancellationToken cancellationToken) =>
-            inner.SaveDesiredAsync(deviceId, desired, expectedVersion, cancellationToken);
-
-        public Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken) =>
-            inner.SaveReportedAsync(deviceId, reported, receivedAt, cancellationToken);
-
-        public Task SaveStatusAsync(string deviceId, string status, DateTimeOffset at, CancellationToken cancellationToken) =>
-            inner.SaveStatusAsync(deviceId, status, at, cancellationToken);
-
-        public Task SaveAttestationAsync(string deviceId, AttestationStatus attestation, CancellationToken cancellationToken) =>
-            inner.SaveAttestationAsync(deviceId, attestation, cancellationToken);
     }
 
     private sealed record Written(long Version, string DeploymentId, string? PreviousDeploymentId);

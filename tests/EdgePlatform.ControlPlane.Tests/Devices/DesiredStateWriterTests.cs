@@ -199,55 +199,20 @@ public sealed class DesiredStateWriterTests
     /// <c>racesLeft</c> compare-and-sets, another writer stores the next version, naming model
     /// version "N" in desired version N.
     /// </summary>
-    private sealed class RacedStore(InMemoryStore inner, int racesLeft = int.MaxValue) : IDeviceStore
+    private sealed class RacedStore(InMemoryStore inner, int racesLeft = int.MaxValue) : ForwardingDeviceStore(inner)
     {
         private int _racesLeft = racesLeft;
 
-        public Task<DeviceRecord?> GetDeviceAsync(string deviceId, CancellationToken cancellationToken) => inner.GetDeviceAsync(deviceId, cancellationToken);
-
-        public Task<IReadOnlyList<DeviceRecord>> ListDevicesAsync(CancellationToken cancellationToken) => inner.ListDevicesAsync(cancellationToken);
-
-        public Task<IReadOnlySet<string>> FindEnrolledAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken) => inner.FindEnrolledAsync(deviceIds, cancellationToken);
-
-        public async Task<IReadOnlySet<string>> SaveDesiredManyAsync(IReadOnlyList<DesiredUpdate> updates, CancellationToken cancellationToken)
-        {
-            // One at a time through this store's own compare-and-set, so every write meets its race.
-            var landed = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var update in updates)
-            {
-                if (await SaveDesiredAsync(update.DeviceId, update.Desired, update.ExpectedVersion, cancellationToken))
-                {
-                    landed.Add(update.DeviceId);
-                }
-            }
-
-            return landed;
-        }
-
-        public Task<IReadOnlyDictionary<string, DesiredState>> GetDesiredManyAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken) =>
-            inner.GetDesiredManyAsync(deviceIds, cancellationToken);
-
-        public Task UpsertDeviceAsync(DeviceRecord device, CancellationToken cancellationToken) => inner.UpsertDeviceAsync(device, cancellationToken);
-
-        public async Task<bool> SaveDesiredAsync(string deviceId, DesiredState desired, long expectedVersion, CancellationToken cancellationToken)
+        public override async Task<bool> SaveDesiredAsync(string deviceId, DesiredState desired, long expectedVersion, CancellationToken cancellationToken)
         {
             if (_racesLeft-- > 0)
             {
-                var current = (await inner.GetDeviceAsync(deviceId, cancellationToken))!.Desired?.Version ?? 0;
+                var current = (await Inner.GetDeviceAsync(deviceId, cancellationToken))!.Desired?.Version ?? 0;
                 var other = new DesiredState(current + 1, Deployment($"dep-other-{current + 1}", $"{current + 1}"), TelemetrySettings.Default);
-                Assert.True(await inner.SaveDesiredAsync(deviceId, other, current, cancellationToken));
+                Assert.True(await Inner.SaveDesiredAsync(deviceId, other, current, cancellationToken));
             }
 
-            return await inner.SaveDesiredAsync(deviceId, desired, expectedVersion, cancellationToken);
+            return await Inner.SaveDesiredAsync(deviceId, desired, expectedVersion, cancellationToken);
         }
-
-        public Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken) =>
-            inner.SaveReportedAsync(deviceId, reported, receivedAt, cancellationToken);
-
-        public Task SaveStatusAsync(string deviceId, string status, DateTimeOffset at, CancellationToken cancellationToken) =>
-            inner.SaveStatusAsync(deviceId, status, at, cancellationToken);
-
-        public Task SaveAttestationAsync(string deviceId, AttestationStatus attestation, CancellationToken cancellationToken) =>
-            inner.SaveAttestationAsync(deviceId, attestation, cancellationToken);
     }
 }

@@ -67,19 +67,8 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         }
     }
 
-    public async Task<IReadOnlySet<string>> SaveDesiredManyAsync(IReadOnlyList<DesiredUpdate> updates, CancellationToken cancellationToken)
-    {
-        var landed = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var update in updates)
-        {
-            if (await SaveDesiredAsync(update.DeviceId, update.Desired, update.ExpectedVersion, cancellationToken))
-            {
-                landed.Add(update.DeviceId);
-            }
-        }
-
-        return landed;
-    }
+    public Task<IReadOnlySet<string>> SaveDesiredManyAsync(IReadOnlyList<DesiredUpdate> updates, CancellationToken cancellationToken) =>
+        ForwardingDeviceStore.SaveOneAtATimeAsync(this, updates, cancellationToken);
 
     public Task<IReadOnlyDictionary<string, DesiredState>> GetDesiredManyAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyDictionary<string, DesiredState>>(deviceIds
