@@ -127,40 +127,14 @@ public class PerfArrowTests
     }
 
     [Fact]
-    public void Deserialize_EverySingleByteCorruption_DecodesOrThrowsTelemetryFormatException()
-    {
-        var valid = PerfArrow.Serialize("dev-1", [Sample(1, Arms.Control), Sample(2, Arms.Candidate)]);
-        foreach (var value in new byte[] { 0x00, 0x7F, 0xFF })
-        {
-            for (var i = 0; i < valid.Length; i++)
-            {
-                var payload = (byte[])valid.Clone();
-                payload[i] = value;
-                var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-
-                var exception = Xunit.Record.Exception(() => PerfArrow.Deserialize(payload));
-
-                Assert.True(exception is null or TelemetryFormatException, $"byte {i} set to {value:x2}: {exception?.GetType().Name}: {exception?.Message}");
-                // A damaged length must not make the reader reserve what it claims (a list of 2^31 columns is 17 GB).
-                Assert.True(GC.GetAllocatedBytesForCurrentThread() - allocatedBefore < 16 << 20, $"byte {i} set to {value:x2} made the decoder allocate {GC.GetAllocatedBytesForCurrentThread() - allocatedBefore} bytes");
-            }
-        }
-    }
+    public void Deserialize_EverySingleByteCorruption_DecodesOrThrowsTelemetryFormatException() =>
+        // A damaged length must not make the reader reserve what it claims (a list of 2^31 columns is 17 GB).
+        ArrowTestData.AssertEverySingleByteCorruptionDecodesOrIsRefused(
+            PerfArrow.Serialize("dev-1", [Sample(1, Arms.Control), Sample(2, Arms.Candidate)]), p => PerfArrow.Deserialize(p), maxAllocatedBytes: 16 << 20);
 
     [Fact]
-    public void Deserialize_RandomBytes_ThrowsTelemetryFormatException()
-    {
-        var random = new Random(4321);
-        for (var i = 0; i < 50; i++)
-        {
-            var payload = new byte[random.Next(1, 512)];
-            random.NextBytes(payload);
-
-            var exception = Xunit.Record.Exception(() => PerfArrow.Deserialize(payload));
-
-            Assert.True(exception is TelemetryFormatException, $"payload {Convert.ToHexString(payload)} threw {exception?.GetType().Name ?? "nothing"}");
-        }
-    }
+    public void Deserialize_RandomBytes_ThrowsTelemetryFormatException() =>
+        ArrowTestData.AssertRandomBytesRefused(4321, p => PerfArrow.Deserialize(p));
 
     [Theory]
     [InlineData(1, 0)]
@@ -206,6 +180,45 @@ public class PerfArrowTests
 internal static class ArrowTestData
 {
     private static readonly DateTimeOffset Start = new(2025, 3, 1, 12, 0, 0, TimeSpan.Zero);
+
+    /// <summary>
+    /// Sets every byte of <paramref name="valid"/> in turn to 0x00, 0x7F and 0xFF: each payload must
+    /// decode or be refused with a <see cref="TelemetryFormatException"/>, and, with
+    /// <paramref name="maxAllocatedBytes"/>, make the decoder allocate no more than that.
+    /// </summary>
+    public static void AssertEverySingleByteCorruptionDecodesOrIsRefused(byte[] valid, Action<byte[]> decode, long? maxAllocatedBytes = null)
+    {
+        foreach (var value in new byte[] { 0x00, 0x7F, 0xFF })
+        {
+            for (var i = 0; i < valid.Length; i++)
+            {
+                var payload = (byte[])valid.Clone();
+                payload[i] = value;
+                var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+
+                var exception = Xunit.Record.Exception(() => decode(payload));
+
+                Assert.True(exception is null or TelemetryFormatException, $"byte {i} set to {value:x2}: {exception?.GetType().Name}: {exception?.Message}");
+                var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+                Assert.True(maxAllocatedBytes is not { } limit || allocated < limit, $"byte {i} set to {value:x2} made the decoder allocate {allocated} bytes");
+            }
+        }
+    }
+
+    /// <summary>Fifty random payloads of 1 to 511 bytes from <paramref name="seed"/>: each must be refused with a <see cref="TelemetryFormatException"/>.</summary>
+    public static void AssertRandomBytesRefused(int seed, Action<byte[]> decode)
+    {
+        var random = new Random(seed);
+        for (var i = 0; i < 50; i++)
+        {
+            var payload = new byte[random.Next(1, 512)];
+            random.NextBytes(payload);
+
+            var exception = Xunit.Record.Exception(() => decode(payload));
+
+            Assert.True(exception is TelemetryFormatException, $"payload {Convert.ToHexString(payload)} threw {exception?.GetType().Name ?? "nothing"}: {exception?.Message}");
+        }
+    }
 
     public static Schema Replace(Schema full, Field replacement)
     {

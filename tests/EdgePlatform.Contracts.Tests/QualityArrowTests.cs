@@ -109,22 +109,9 @@ public class QualityArrowTests
     }
 
     [Fact]
-    public void Deserialize_EverySingleByteCorruption_DecodesOrThrowsTelemetryFormatException()
-    {
-        var valid = QualityArrow.Serialize("dev-1", [Sample(1, Arms.Control), Sample(2, Arms.Candidate) with { FeaturePsi = [null, 1.5] }]);
-        foreach (var value in new byte[] { 0x00, 0x7F, 0xFF })
-        {
-            for (var i = 0; i < valid.Length; i++)
-            {
-                var payload = (byte[])valid.Clone();
-                payload[i] = value;
-
-                var exception = Xunit.Record.Exception(() => QualityArrow.Deserialize(payload));
-
-                Assert.True(exception is null or TelemetryFormatException, $"byte {i} set to {value:x2}: {exception?.GetType().Name}: {exception?.Message}");
-            }
-        }
-    }
+    public void Deserialize_EverySingleByteCorruption_DecodesOrThrowsTelemetryFormatException() =>
+        ArrowTestData.AssertEverySingleByteCorruptionDecodesOrIsRefused(
+            QualityArrow.Serialize("dev-1", [Sample(1, Arms.Control), Sample(2, Arms.Candidate) with { FeaturePsi = [null, 1.5] }]), p => QualityArrow.Deserialize(p));
 
     [Fact]
     public void Deserialize_TruncatedStream_ThrowsTelemetryFormatException()
