@@ -69,4 +69,6 @@ public static class TelemetryKinds
     public const string Health = "health";
     public const string Perf = "perf";
     public const string Quality = "quality";
+
+    public static bool IsKnown(string kind) => kind is Health or Perf or Quality;
 }

@@ -150,9 +150,6 @@ public sealed partial class SqliteStore
             .Select(g => g.Select(r => FromJson(r.Document, ContractsJsonContext.Default.QualityMinute)).Aggregate((a, b) => QualityRollup.Combine(a, b, sameDevice: false)))];
     }
 
-    private static T[] FromListJson<T>(string json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T[]> typeInfo) =>
-        System.Text.Json.JsonSerializer.Deserialize(json, typeInfo) ?? throw new InvalidDataException("stored list is null");
-
 #pragma warning disable CA1812 // Instantiated by Dapper.
     private sealed class PerfRow
     {
@@ -183,7 +180,7 @@ public sealed partial class SqliteStore
         public PerfRecord ToRecord() => new(
             Sequence, ParseTime(Ts), IntervalMs, ModelName, ModelVersion, ModelDigest, Arm, EventsIn, EventsScored, Errors, DeadLettered, Dropped,
             LatencyP50Ms, LatencyP95Ms, LatencyP99Ms, LatencyMaxMs, LatencyMeanMs, LatencyHistogram, Batches, BatchSizeMean, BatchSizeMax,
-            FromListJson(BatchSizeHistogram, StorageJsonContext.Default.Int64Array));
+            FromJson(BatchSizeHistogram, StorageJsonContext.Default.Int64Array));
     }
 
     private sealed class PerfMinuteRow
@@ -237,16 +234,16 @@ public sealed partial class SqliteStore
 
         public QualityRecord ToRecord() => new(
             Sequence, ParseTime(Ts), ModelName, ModelVersion, ModelDigest, Arm, Scores, ScoreMean,
-            FromListJson(ScoreBinEdges, StorageJsonContext.Default.DoubleArray),
-            FromListJson(ScoreHistogram, StorageJsonContext.Default.Int64Array),
-            FromListJson(FeatureNames, StorageJsonContext.Default.StringArray),
-            FromListJson(FeatureCount, StorageJsonContext.Default.Int64Array),
-            FromListJson(FeatureMean, StorageJsonContext.Default.DoubleArray),
-            FromListJson(FeatureVariance, StorageJsonContext.Default.DoubleArray),
-            FromListJson(FeatureMin, StorageJsonContext.Default.DoubleArray),
-            FromListJson(FeatureMax, StorageJsonContext.Default.DoubleArray),
-            FromListJson(FeaturePsi, StorageJsonContext.Default.NullableDoubleArray),
-            FromListJson(FeatureDecileCounts, StorageJsonContext.Default.Int64Array),
+            FromJson(ScoreBinEdges, StorageJsonContext.Default.DoubleArray),
+            FromJson(ScoreHistogram, StorageJsonContext.Default.Int64Array),
+            FromJson(FeatureNames, StorageJsonContext.Default.StringArray),
+            FromJson(FeatureCount, StorageJsonContext.Default.Int64Array),
+            FromJson(FeatureMean, StorageJsonContext.Default.DoubleArray),
+            FromJson(FeatureVariance, StorageJsonContext.Default.DoubleArray),
+            FromJson(FeatureMin, StorageJsonContext.Default.DoubleArray),
+            FromJson(FeatureMax, StorageJsonContext.Default.DoubleArray),
+            FromJson(FeaturePsi, StorageJsonContext.Default.NullableDoubleArray),
+            FromJson(FeatureDecileCounts, StorageJsonContext.Default.Int64Array),
             DriftPsiMax, Labelled, TruePositives, FalsePositives, TrueNegatives, FalseNegatives, ErrorSum, AbsoluteErrorSum, SquaredErrorSum);
     }
 #pragma warning restore CA1812

@@ -40,10 +40,21 @@ public static class QualityRollup
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
         var scores = a.Scores + b.Scores;
-        var byName = a.Features.ToDictionary(f => f.Name, StringComparer.Ordinal);
+
+        // a's features in a's order, then b's new ones in b's.
+        var features = new List<QualityFeatureMinute>(a.Features);
+        var index = features.Select((f, i) => (f.Name, i)).ToDictionary(x => x.Name, x => x.i, StringComparer.Ordinal);
         foreach (var feature in b.Features)
         {
-            byName[feature.Name] = byName.TryGetValue(feature.Name, out var held) ? Combine(held, feature) : feature;
+            if (index.TryGetValue(feature.Name, out var i))
+            {
+                features[i] = Combine(features[i], feature);
+            }
+            else
+            {
+                index[feature.Name] = features.Count;
+                features.Add(feature);
+            }
         }
 
         return a with
@@ -54,7 +65,7 @@ public static class QualityRollup
             ScoreMean = scores == 0 ? 0 : ((a.ScoreMean * a.Scores) + (b.ScoreMean * b.Scores)) / scores,
             ScoreBinEdges = a.ScoreBinEdges.Count > 0 ? a.ScoreBinEdges : b.ScoreBinEdges,
             ScoreHistogram = Sum(a.ScoreHistogram, b.ScoreHistogram),
-            Features = [.. a.Features.Select(f => byName[f.Name]).Concat(b.Features.Where(f => !a.Features.Any(h => h.Name == f.Name)).Select(f => byName[f.Name]))],
+            Features = features,
             DriftPsiMax = Max(a.DriftPsiMax, b.DriftPsiMax),
             Labelled = a.Labelled + b.Labelled,
             TruePositives = a.TruePositives + b.TruePositives,
@@ -69,14 +80,10 @@ public static class QualityRollup
 
     private static QualityFeatureMinute Combine(QualityFeatureMinute a, QualityFeatureMinute b)
     {
-        if (a.Count == 0)
+        if (a.Count == 0 || b.Count == 0)
         {
-            return b with { PsiMax = Max(a.PsiMax, b.PsiMax), DecileCounts = Sum(a.DecileCounts, b.DecileCounts) };
-        }
-
-        if (b.Count == 0)
-        {
-            return a with { PsiMax = Max(a.PsiMax, b.PsiMax), DecileCounts = Sum(a.DecileCounts, b.DecileCounts) };
+            // Moments come from the side that has values; drift counts and PSI from both.
+            return (a.Count == 0 ? b : a) with { PsiMax = Max(a.PsiMax, b.PsiMax), DecileCounts = Sum(a.DecileCounts, b.DecileCounts) };
         }
 
         var n = a.Count + b.Count;

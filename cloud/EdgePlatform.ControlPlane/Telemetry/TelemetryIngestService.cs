@@ -42,7 +42,7 @@ public sealed partial class TelemetryIngestService(
     {
         ArgumentNullException.ThrowIfNull(messages);
         var enrolled = await devices.FindEnrolledAsync(
-            [.. messages.Where(m => IsKnownKind(m.Kind)).Select(m => m.TopicDeviceId).Distinct(StringComparer.Ordinal)],
+            [.. messages.Where(m => TelemetryKinds.IsKnown(m.Kind)).Select(m => m.TopicDeviceId).Distinct(StringComparer.Ordinal)],
             cancellationToken).ConfigureAwait(false);
 
         // Decided per message in the order a single message was always checked in, so the reason
@@ -120,8 +120,6 @@ public sealed partial class TelemetryIngestService(
         return store.SummarizeAsync(deviceId, cancellationToken);
     }
 
-    private static bool IsKnownKind(string kind) => kind is TelemetryKinds.Health or TelemetryKinds.Perf or TelemetryKinds.Quality;
-
     private static TelemetryRejection? Check(
         TelemetryMessage message,
         IReadOnlySet<string> enrolled,
@@ -131,7 +129,7 @@ public sealed partial class TelemetryIngestService(
     {
         batch = null;
         var device = message.TopicDeviceId;
-        if (!IsKnownKind(message.Kind))
+        if (!TelemetryKinds.IsKnown(message.Kind))
         {
             return new TelemetryRejection(device, TelemetryRejections.UnknownKind, 1, $"unknown telemetry kind '{message.Kind}'");
         }

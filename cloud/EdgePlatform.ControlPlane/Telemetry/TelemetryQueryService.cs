@@ -36,7 +36,7 @@ public sealed class TelemetryQueryService(IDeviceStore devices, ITelemetryStore 
         }
 
         var kind = query.Kind ?? TelemetryKinds.Health;
-        if (kind is not (TelemetryKinds.Health or TelemetryKinds.Perf or TelemetryKinds.Quality))
+        if (!TelemetryKinds.IsKnown(kind))
         {
             throw new RequestValidationException("kind", $"'{kind}' is not one of '{TelemetryKinds.Health}', '{TelemetryKinds.Perf}', '{TelemetryKinds.Quality}'");
         }
