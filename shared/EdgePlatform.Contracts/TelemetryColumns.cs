@@ -141,23 +141,8 @@ internal static class TelemetryColumns
     /// The reader decodes strings through raw pointers, so offsets that point past the data
     /// buffer would read foreign memory or crash the process: check them before any read.
     /// </summary>
-    public static void ValidateOffsets(BinaryArray values, string column)
-    {
-        var offsets = values.ValueOffsets;
-        if (values.Length > 0 && offsets.Length < values.Offset + values.Length + 1)
-        {
-            throw new TelemetryFormatException($"column '{column}' has fewer offsets than rows");
-        }
-
-        var dataLength = values.ValueBuffer.Length;
-        for (var i = values.Offset; i < values.Offset + values.Length; i++)
-        {
-            if (offsets[i] < 0 || offsets[i + 1] < offsets[i] || offsets[i + 1] > dataLength)
-            {
-                throw new TelemetryFormatException($"column '{column}' has offsets outside its data (row {i - values.Offset})");
-            }
-        }
-    }
+    public static void ValidateOffsets(BinaryArray values, string column) =>
+        CheckOffsets(values.ValueOffsets, values.Offset, values.Length, values.ValueBuffer.Length, column, "offsets outside its data");
 
     /// <summary>
     /// Checks a list column's offsets against its element array (and, for string elements, the
@@ -165,21 +150,7 @@ internal static class TelemetryColumns
     /// </summary>
     public static void ValidateList(ListArray list, string column)
     {
-        var offsets = list.ValueOffsets;
-        if (list.Length > 0 && offsets.Length < list.Offset + list.Length + 1)
-        {
-            throw new TelemetryFormatException($"column '{column}' has fewer offsets than rows");
-        }
-
-        var items = list.Values.Length;
-        for (var i = list.Offset; i < list.Offset + list.Length; i++)
-        {
-            if (offsets[i] < 0 || offsets[i + 1] < offsets[i] || offsets[i + 1] > items)
-            {
-                throw new TelemetryFormatException($"column '{column}' has list offsets outside its elements (row {i - list.Offset})");
-            }
-        }
-
+        CheckOffsets(list.ValueOffsets, list.Offset, list.Length, list.Values.Length, column, "list offsets outside its elements");
         if (list.Values is StringArray strings)
         {
             ValidateOffsets(strings, column + ".item");
@@ -352,6 +323,26 @@ internal static class TelemetryColumns
         }
 
         return builder.Build();
+    }
+
+    /// <summary>
+    /// Rows <paramref name="first"/> to <paramref name="first"/> + <paramref name="rows"/> of an
+    /// offsets buffer must each start at or after the previous row and end within <paramref name="limit"/>.
+    /// </summary>
+    private static void CheckOffsets(ReadOnlySpan<int> offsets, int first, int rows, int limit, string column, string outside)
+    {
+        if (rows > 0 && offsets.Length < first + rows + 1)
+        {
+            throw new TelemetryFormatException($"column '{column}' has fewer offsets than rows");
+        }
+
+        for (var i = first; i < first + rows; i++)
+        {
+            if (offsets[i] < 0 || offsets[i + 1] < offsets[i] || offsets[i + 1] > limit)
+            {
+                throw new TelemetryFormatException($"column '{column}' has {outside} (row {i - first})");
+            }
+        }
     }
 
     private static (int Start, int Count) Range(ListArray list, int row, string column)
