@@ -91,10 +91,11 @@ public sealed partial class ModelTrainer
         cancellationToken.ThrowIfCancellationRequested();
 
         progress?.Report(new TrainingProgress(TrainingStage.CheckingParity, $"Comparing ML.NET and ONNX Runtime on {parityRows.Length} held-out rows"));
-        var parityMaxAbsDiff = CheckParity(model, featuresOnly, data, parityRows, onnxModel, card, spec.ParityTolerance);
+        var (parity, parityMaxAbsDiff) = CheckParity(model, featuresOnly, data, parityRows, onnxModel, card, spec.ParityTolerance);
 
         card = card with
         {
+            Parity = parity,
             Metrics = new Dictionary<string, double>
             {
                 ["auc"] = evaluation.AreaUnderRocCurve,
@@ -172,6 +173,11 @@ public sealed partial class ModelTrainer
             throw new ArgumentException($"Invalid training spec: {ex.Message}", nameof(spec), ex);
         }
 
+        if (spec.ParityTolerance is not { Absolute: >= 0 and <= 1, Relative: >= 0 and <= 1 })
+        {
+            throw new ArgumentException($"Invalid training spec: the parity tolerance's absolute and relative parts must each be between 0 and 1; it is {spec.ParityTolerance}.", nameof(spec));
+        }
+
         if (spec.LabelColumn != data.LabelColumn)
         {
             throw new ArgumentException($"The spec's label column '{spec.LabelColumn}' is not the dataset's label column '{data.LabelColumn}'.", nameof(spec));
@@ -218,7 +224,7 @@ public sealed partial class ModelTrainer
         return false;
     }
 
-    private static byte[] ExportOnnx(MLContext mlContext, TransformerChain<ITransformer> model, IDataView featuresOnly)
+    internal static byte[] ExportOnnx(MLContext mlContext, TransformerChain<ITransformer> model, IDataView featuresOnly)
     {
         using var stream = new MemoryStream();
         mlContext.Model.ConvertToOnnx(model, featuresOnly, stream, [.. OnnxGraph.BinaryOutputs.Select(o => o.Column)]);
@@ -227,10 +233,12 @@ public sealed partial class ModelTrainer
 
     /// <summary>
     /// Scores the held-out rows with ML.NET and with ONNX Runtime through the card's bindings
-    /// (the device's path) and returns the largest absolute difference on Score or Probability.
+    /// (the device's path) and holds every score and probability to <paramref name="tolerance"/>.
+    /// Returns the report the card records and the largest absolute difference seen.
     /// </summary>
-    private static double CheckParity(
-        TransformerChain<ITransformer> model, IDataView featuresOnly, TabularDataset data, int[] rows, byte[] onnxModel, ModelCard card, double tolerance)
+    /// <exception cref="ParityException">A value is outside its allowance, or a label differs where the scores do not explain it.</exception>
+    internal static (ParityReport Report, double MaxAbsDiff) CheckParity(
+        TransformerChain<ITransformer> model, IDataView featuresOnly, TabularDataset data, int[] rows, byte[] onnxModel, ModelCard card, ParityTolerance tolerance)
     {
         var expected = MlNetScorer.Read(model.Transform(featuresOnly));
         IReadOnlyList<BinaryPrediction> actual;
@@ -239,12 +247,34 @@ public sealed partial class ModelTrainer
             actual = scorer.Predict([.. rows.Select(data.GetFeatures)]);
         }
 
-        var worst = (Output: PredictionFields.Score, Index: 0, Expected: 0.0, Actual: 0.0, Diff: 0.0);
+        ParityRow? worst = null;
+        var worstShare = -1.0;
+        var maxAbsDiff = 0.0;
         for (var i = 0; i < rows.Length; i++)
         {
-            if (expected[i].Label != actual[i].Label)
+            var line = data.GetLineNumber(rows[i]);
+            foreach (var (output, trained, onnx) in new[]
             {
-                var line = data.GetLineNumber(rows[i]);
+                (PredictionFields.Score, (double)expected[i].Score, (double)actual[i].Score),
+                (PredictionFields.Probability, (double)expected[i].Probability, (double)actual[i].Probability),
+            })
+            {
+                // NaN compares false with everything, so it would otherwise pass as "no difference".
+                var diff = double.IsNaN(trained) || double.IsNaN(onnx) ? double.PositiveInfinity : Math.Abs(trained - onnx);
+                var allowed = tolerance.Allowed(trained, onnx);
+                var share = allowed > 0 ? diff / allowed : diff > 0 ? double.PositiveInfinity : 0;
+                maxAbsDiff = Math.Max(maxAbsDiff, diff);
+                if (share > worstShare)
+                {
+                    worstShare = share;
+                    worst = new ParityRow(output, line, trained, onnx, diff, allowed);
+                }
+            }
+
+            // The label is the score's sign: a flip with scores inside their allowance is rounding
+            // at the threshold, not a different graph, and the score check above judges the rest.
+            if (expected[i].Label != actual[i].Label && !(tolerance.Allowed(expected[i].Score, actual[i].Score) >= Math.Abs((double)expected[i].Score - actual[i].Score)))
+            {
                 throw new ParityException(
                     $"ONNX Runtime predicts {PredictionFields.Label} = {actual[i].Label} but ML.NET predicts {expected[i].Label} for the row on CSV line {line} (scores {actual[i].Score:G9} and {expected[i].Score:G9}); the exported graph does not reproduce the model.",
                     PredictionFields.Label,
@@ -252,36 +282,21 @@ public sealed partial class ModelTrainer
                     expected[i].Label ? 1 : 0,
                     actual[i].Label ? 1 : 0);
             }
-
-            foreach (var (output, mlNet, onnx) in new[]
-            {
-                (PredictionFields.Score, expected[i].Score, actual[i].Score),
-                (PredictionFields.Probability, expected[i].Probability, actual[i].Probability),
-            })
-            {
-                // NaN compares false with everything, so it would otherwise pass as "no difference".
-                var diff = double.IsNaN(mlNet) || double.IsNaN(onnx) ? double.PositiveInfinity : Math.Abs((double)mlNet - onnx);
-                if (diff > worst.Diff)
-                {
-                    worst = (output, i, mlNet, onnx, diff);
-                }
-            }
         }
 
-        if (worst.Diff > tolerance)
+        if (worst is not null && !(worst.Difference <= worst.Allowed))
         {
-            var line = data.GetLineNumber(rows[worst.Index]);
             throw new ParityException(
                 string.Create(
                     CultureInfo.InvariantCulture,
-                    $"ONNX Runtime and ML.NET differ by {worst.Diff:G3} on {worst.Output} for the row on CSV line {line} (ML.NET {worst.Expected:G9}, ONNX Runtime {worst.Actual:G9}), above the tolerance of {tolerance:G3}; the exported graph does not reproduce the model."),
+                    $"ONNX Runtime and ML.NET differ by {worst.Difference:G3} on {worst.Output} for the row on CSV line {worst.Line} (ML.NET {worst.Trained:G9}, ONNX Runtime {worst.OnnxRuntime:G9}), above the tolerance of {worst.Allowed:G3} there ({tolerance}); the exported graph does not reproduce the model."),
                 worst.Output,
-                line,
-                worst.Expected,
-                worst.Actual);
+                worst.Line,
+                worst.Trained,
+                worst.OnnxRuntime);
         }
 
-        return worst.Diff;
+        return (new ParityReport(ParityTolerance.Rule, tolerance.Absolute, tolerance.Relative, rows.Length, worst), maxAbsDiff);
     }
 
     private static double ZeroIfUndefined(double value) => double.IsNaN(value) ? 0 : value;
@@ -361,7 +376,8 @@ public sealed partial class ModelTrainer
                 ["normalization"] = "min-max",
                 ["trainRows"] = Invariant(trainRows),
                 ["testRows"] = Invariant(testRows),
-                ["parityTolerance"] = Invariant(spec.ParityTolerance),
+                ["parityTolerance"] = Invariant(spec.ParityTolerance.Absolute),
+                ["parityRelativeTolerance"] = Invariant(spec.ParityTolerance.Relative),
             };
             return parameters;
         }

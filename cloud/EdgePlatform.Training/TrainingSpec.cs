@@ -5,8 +5,6 @@ namespace EdgePlatform.Training;
 /// <summary>What to train, on which columns, and what to record about it in the model card.</summary>
 public sealed record TrainingSpec
 {
-    public const double DefaultParityTolerance = 1e-5;
-
     public required string ModelName { get; init; }
 
     public required string ModelVersion { get; init; }
@@ -33,14 +31,11 @@ public sealed record TrainingSpec
     public double TestFraction { get; init; } = 0.2;
 
     /// <summary>
-    /// Largest absolute difference allowed between ML.NET and ONNX Runtime on Score and
-    /// Probability for any held-out row; default 1e-5. Above it the export is refused.
-    /// Score is a raw margin held in float32, and float steps grow with magnitude: at
-    /// |score| of 16 to 32 one step is 1.9e-6, and the tree ensembles on the built-in dataset
-    /// differ by 4e-6 to 8e-6 there. A model whose margins run well past ±30 may need more.
+    /// How far ONNX Runtime may be from ML.NET on Score and Probability for any held-out row
+    /// (<see cref="ParityTolerance.Default"/>: 1e-5 + 1e-5 × magnitude); beyond it the export is
+    /// refused. Lineage records both parts and the card records the worst row.
     /// </summary>
-    [Range(0.0, 1.0)]
-    public double ParityTolerance { get; init; } = DefaultParityTolerance;
+    public ParityTolerance ParityTolerance { get; init; } = ParityTolerance.Default;
 
     /// <summary>Trees of a fasttree or lightgbm ensemble; null is the default of 100.</summary>
     [Range(1, 10_000)]

@@ -77,9 +77,10 @@ public sealed record DeploymentInfo(
 
 /// <summary>
 /// Starts a training run on a registered dataset: <c>POST /api/v1/training-runs</c>. <see cref="Trees"/> and <see cref="Leaves"/> size a tree
-/// ensemble (fasttree, lightgbm; default 100 trees of 20 leaves); <see cref="ParityTolerance"/>
-/// is the largest ML.NET/ONNX Runtime difference the export may show (default 1e-5), which a
-/// large ensemble's float32 sums of hundreds of trees may need raised.
+/// ensemble (fasttree, lightgbm; default 100 trees of 20 leaves). The export's scores and
+/// probabilities must match ML.NET's within <see cref="ParityTolerance"/> + <see cref="ParityRelativeTolerance"/>
+/// × magnitude (defaults 1e-5 and 1e-5), which a large ensemble's float32 sums of thousands of
+/// trees may need raised.
 /// </summary>
 public sealed record TrainingRequest(
     string? Dataset,
@@ -88,7 +89,8 @@ public sealed record TrainingRequest(
     int? Seed,
     int? Trees = null,
     int? Leaves = null,
-    double? ParityTolerance = null);
+    double? ParityTolerance = null,
+    double? ParityRelativeTolerance = null);
 
 public sealed record TrainingRunInfo(
     string Id,

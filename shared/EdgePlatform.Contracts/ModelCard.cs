@@ -15,7 +15,8 @@ public sealed record ModelCard(
     IReadOnlyDictionary<string, double> Metrics,
     ModelLineage Lineage,
     IReadOnlyList<FeatureBaseline> Baseline,
-    DateTimeOffset CreatedAt)
+    DateTimeOffset CreatedAt,
+    ParityReport? Parity = null)
 {
     /// <summary>Reads a package's config blob as a model card; null with <paramref name="problem"/> saying why when it is not one.</summary>
     public static ModelCard? Read(ReadOnlySpan<byte> bytes, out string? problem)
@@ -45,6 +46,26 @@ public sealed record ModelInput(string Name, string ElementType, IReadOnlyList<l
 /// (<see cref="PredictionFields"/>).
 /// </summary>
 public sealed record ModelOutput(string Name, string ElementType, IReadOnlyList<long> Shape, string Field);
+
+/// <summary>
+/// How closely ONNX Runtime reproduced the trained model on held-out rows before the package was
+/// published: the rule each score and probability was held to (<c>|a − b| ≤ absolute + relative ·
+/// max(|a|, |b|)</c>, so the allowance grows with magnitude as float32 steps do), how many rows
+/// were compared, and the row that came closest to its allowance. Null on imported models and on
+/// cards made before it was recorded.
+/// </summary>
+public sealed record ParityReport(
+    string Rule,
+    double AbsoluteTolerance,
+    double RelativeTolerance,
+    int RowsCompared,
+    ParityRow? Worst);
+
+/// <summary>
+/// One compared value: the output, the CSV line of the row, both predictions, their absolute
+/// difference and what the rule allowed for them.
+/// </summary>
+public sealed record ParityRow(string Output, int Line, double Trained, double OnnxRuntime, double Difference, double Allowed);
 
 public sealed record ModelLineage(
     string TrainingRunId,

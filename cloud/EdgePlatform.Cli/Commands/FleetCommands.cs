@@ -195,14 +195,15 @@ public static class FleetCommands
         var seed = new Option<int?>("--seed") { Description = "Random seed (default 42)" };
         var trees = new Option<int?>("--trees") { Description = "Trees of a fasttree or lightgbm ensemble (default 100)" };
         var leaves = new Option<int?>("--leaves") { Description = "Leaves per tree (default 20)" };
-        var tolerance = new Option<double?>("--parity-tolerance") { Description = "Largest ML.NET/ONNX Runtime difference the export may show (default 1e-5; large ensembles may need 1e-3)" };
-        var train = new Command("train", "Train a model, export it to ONNX, check parity and publish it signed") { dataset, name, trainer, seed, trees, leaves, tolerance };
+        var tolerance = new Option<double?>("--parity-tolerance") { Description = "Absolute part of the ML.NET/ONNX Runtime difference the export may show (default 1e-5)" };
+        var relativeTolerance = new Option<double?>("--parity-relative-tolerance") { Description = "Part of the allowed difference that scales with the value's magnitude (default 1e-5; very large ensembles may need more)" };
+        var train = new Command("train", "Train a model, export it to ONNX, check parity and publish it signed") { dataset, name, trainer, seed, trees, leaves, tolerance, relativeTolerance };
         train.SetAction(async (parse, ct) =>
         {
             using var api = parse.CreateApi();
             var run = await TrainAndWaitAsync(
                 api,
-                new TrainingRequest(parse.GetValue(dataset), parse.GetValue(name), parse.GetValue(trainer), parse.GetValue(seed), parse.GetValue(trees), parse.GetValue(leaves), parse.GetValue(tolerance)),
+                new TrainingRequest(parse.GetValue(dataset), parse.GetValue(name), parse.GetValue(trainer), parse.GetValue(seed), parse.GetValue(trees), parse.GetValue(leaves), parse.GetValue(tolerance), parse.GetValue(relativeTolerance)),
                 parse.IsJson() ? null : status => Console.Error.WriteLine(status),
                 ct).ConfigureAwait(false);
             if (parse.IsJson())

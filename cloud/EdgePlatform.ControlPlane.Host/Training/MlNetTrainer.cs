@@ -34,7 +34,9 @@ public sealed class MlNetTrainer(ModelTrainer trainer) : IModelTrainer
             CodeVersion = CodeVersion,
             Trees = job.Trees,
             Leaves = job.Leaves,
-            ParityTolerance = job.ParityTolerance ?? TrainingSpec.DefaultParityTolerance,
+            ParityTolerance = new ParityTolerance(
+                job.ParityTolerance ?? ParityTolerance.DefaultAbsolute,
+                job.ParityRelativeTolerance ?? ParityTolerance.DefaultRelative),
         };
 
         // ML.NET training is CPU-bound and synchronous; keep it off the request threads.

@@ -27,7 +27,8 @@ public sealed record TrainingJob(
     int Seed,
     int? Trees = null,
     int? Leaves = null,
-    double? ParityTolerance = null);
+    double? ParityTolerance = null,
+    double? ParityRelativeTolerance = null);
 
 /// <summary>A trained model: its card, its ONNX graph and the ML.NET model it came from.</summary>
 public sealed record TrainedModel(ModelCard Card, byte[] OnnxModel, byte[] MlNetModel);

@@ -98,7 +98,12 @@ public sealed partial class TrainingService(
 
         if (request.ParityTolerance is { } tolerance && (double.IsNaN(tolerance) || tolerance <= 0 || tolerance > 1))
         {
-            throw new RequestValidationException("parityTolerance", "must be above 0 and at most 1 (the largest score or probability difference allowed between ML.NET and ONNX Runtime)");
+            throw new RequestValidationException("parityTolerance", "must be above 0 and at most 1 (the absolute part of the score or probability difference allowed between ML.NET and ONNX Runtime)");
+        }
+
+        if (request.ParityRelativeTolerance is { } relative && (double.IsNaN(relative) || relative < 0 || relative > 1))
+        {
+            throw new RequestValidationException("parityRelativeTolerance", "must be between 0 and 1 (the part of the allowed ML.NET/ONNX Runtime difference that grows with the value's magnitude)");
         }
 
         var now = timeProvider.GetUtcNow();
@@ -107,7 +112,7 @@ public sealed partial class TrainingService(
         var run = new TrainingRunInfo(runId, TrainingRunStatuses.Running, dataset.Name, modelName, trainerName, version, null, null, null, now, null);
         await store.SaveTrainingRunAsync(run, cancellationToken).ConfigureAwait(false);
         await _queue.Writer.WriteAsync(
-            new TrainingJob(runId, dataset, modelName, version, trainerName, request.Seed ?? DefaultSeed, request.Trees, request.Leaves, request.ParityTolerance), cancellationToken).ConfigureAwait(false);
+            new TrainingJob(runId, dataset, modelName, version, trainerName, request.Seed ?? DefaultSeed, request.Trees, request.Leaves, request.ParityTolerance, request.ParityRelativeTolerance), cancellationToken).ConfigureAwait(false);
         LogQueued(runId, modelName, dataset.Name, trainerName);
         return run;
     }

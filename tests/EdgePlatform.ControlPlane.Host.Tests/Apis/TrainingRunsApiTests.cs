@@ -11,6 +11,7 @@ public sealed class TrainingRunsApiTests(ControlPlaneFactory server) : IClassFix
     [InlineData("""{"trees": 0}""", "trees", "must be between 1 and 10000")]
     [InlineData("""{"leaves": 1}""", "leaves", "must be between 2 and 1024")]
     [InlineData("""{"parityTolerance": 2}""", "parityTolerance", "must be above 0 and at most 1")]
+    [InlineData("""{"parityRelativeTolerance": -0.1}""", "parityRelativeTolerance", "must be between 0 and 1")]
     public async Task Post_EnsembleSizeOrToleranceOutOfRange_Returns400NamingTheField(string body, string field, string problemStart)
     {
         using var client = server.CreateClient();
