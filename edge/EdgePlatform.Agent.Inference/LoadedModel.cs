@@ -100,9 +100,9 @@ public sealed class LoadedModel : IDisposable
     /// every card input and output must exist in the graph with the same element type and shape,
     /// and every graph input must be bound by the card.
     /// </summary>
-    /// <remarks><c>packageDigest</c> is the manifest digest of the package the model came from (<see cref="ModelIdentity.PackageDigest"/>).</remarks>
+    /// <remarks><c>manifestDigest</c> is the manifest digest of the package the model came from (<see cref="ModelIdentity.ManifestDigest"/>).</remarks>
     /// <exception cref="ModelLoadException">The file cannot be read or loaded, or the card does not describe the graph.</exception>
-    public static LoadedModel Load(ModelCard card, string onnxPath, OnnxModelSettings settings, ILogger logger, TimeProvider timeProvider, string? packageDigest = null)
+    public static LoadedModel Load(ModelCard card, string onnxPath, OnnxModelSettings settings, ILogger logger, TimeProvider timeProvider, string? manifestDigest = null)
     {
         ArgumentNullException.ThrowIfNull(card);
         ArgumentException.ThrowIfNullOrEmpty(onnxPath);
@@ -112,15 +112,15 @@ public sealed class LoadedModel : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(settings.IntraOpThreads);
 
         var started = timeProvider.GetTimestamp();
-        var digest = ComputeDigest(onnxPath);
+        var onnxDigest = ComputeDigest(onnxPath);
         var session = CreateSession(onnxPath, settings);
         try
         {
             var binding = GraphBinding.Create(card, session.InputMetadata, session.OutputMetadata);
-            var identity = new ModelIdentity(card.Name, card.Version, digest) { PackageDigest = packageDigest };
+            var identity = new ModelIdentity(card.Name, card.Version, onnxDigest) { ManifestDigest = manifestDigest };
             var model = new LoadedModel(card, identity, session, binding, logger, timeProvider);
             var elapsed = timeProvider.GetElapsedTime(started);
-            Log.ModelLoaded(logger, card.Name, card.Version, digest, model.FeatureCount, elapsed.TotalMilliseconds);
+            Log.ModelLoaded(logger, card.Name, card.Version, onnxDigest, model.FeatureCount, elapsed.TotalMilliseconds);
             return model;
         }
         catch

@@ -6,24 +6,24 @@ namespace EdgePlatform.Agent.Inference;
 internal static partial class Log
 {
     [LoggerMessage(EventId = 3100, Level = LogLevel.Information,
-        Message = "Loaded model {ModelName} {ModelVersion} ({ModelDigest}), {FeatureCount} features, in {ElapsedMs:F1} ms")]
-    public static partial void ModelLoaded(ILogger logger, string modelName, string modelVersion, string modelDigest, int featureCount, double elapsedMs);
+        Message = "Loaded model {ModelName} {ModelVersion} ({OnnxDigest}), {FeatureCount} features, in {ElapsedMs:F1} ms")]
+    public static partial void ModelLoaded(ILogger logger, string modelName, string modelVersion, string onnxDigest, int featureCount, double elapsedMs);
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information,
         Message = "Warmed model {ModelName} {ModelVersion} in {ElapsedMs:F1} ms")]
     public static partial void ModelWarmed(ILogger logger, string modelName, string modelVersion, double elapsedMs);
 
     [LoggerMessage(EventId = 3110, Level = LogLevel.Information,
-        Message = "Activated model {ModelName} {ModelVersion} ({ModelDigest})")]
-    public static partial void ModelActivated(ILogger logger, string modelName, string modelVersion, string modelDigest);
+        Message = "Activated model {ModelName} {ModelVersion} ({OnnxDigest})")]
+    public static partial void ModelActivated(ILogger logger, string modelName, string modelVersion, string onnxDigest);
 
     [LoggerMessage(EventId = 3111, Level = LogLevel.Information,
-        Message = "Retired model {ModelName} {ModelVersion} ({ModelDigest}); it is disposed once its in-flight events finish")]
-    public static partial void ModelRetired(ILogger logger, string modelName, string modelVersion, string modelDigest);
+        Message = "Retired model {ModelName} {ModelVersion} ({OnnxDigest}); it is disposed once its in-flight events finish")]
+    public static partial void ModelRetired(ILogger logger, string modelName, string modelVersion, string onnxDigest);
 
     [LoggerMessage(EventId = 3112, Level = LogLevel.Debug,
-        Message = "Disposed retired model {ModelName} {ModelVersion} ({ModelDigest})")]
-    public static partial void RetiredModelDisposed(ILogger logger, string modelName, string modelVersion, string modelDigest);
+        Message = "Disposed retired model {ModelName} {ModelVersion} ({OnnxDigest})")]
+    public static partial void RetiredModelDisposed(ILogger logger, string modelName, string modelVersion, string onnxDigest);
 
     [LoggerMessage(EventId = 3120, Level = LogLevel.Information,
         Message = "Arms set to {Mode} (candidate share {CandidatePercent}% by field '{KeyField}')")]

@@ -46,7 +46,7 @@ public sealed class ModelHost : IDisposable
         }
 
         var previous = Interlocked.Exchange(ref _active, new HostedModel(next, _logger));
-        Log.ModelActivated(_logger, next.Identity.Name, next.Identity.Version, next.Identity.Digest);
+        Log.ModelActivated(_logger, next.Identity.Name, next.Identity.Version, next.Identity.OnnxDigest);
         var retired = previous is null ? null : Retire(previous);
         if (_disposed)
         {
@@ -123,7 +123,7 @@ public sealed class ModelHost : IDisposable
     private RetiredModel Retire(HostedModel hosted)
     {
         var identity = hosted.Model.Identity;
-        Log.ModelRetired(_logger, identity.Name, identity.Version, identity.Digest);
+        Log.ModelRetired(_logger, identity.Name, identity.Version, identity.OnnxDigest);
         var retired = new RetiredModel(identity, hosted.Disposed);
         hosted.Release();
         return retired;
@@ -224,6 +224,6 @@ internal sealed class HostedModel
             _disposed.TrySetResult();
         }
 
-        Log.RetiredModelDisposed(_logger, Model.Identity.Name, Model.Identity.Version, Model.Identity.Digest);
+        Log.RetiredModelDisposed(_logger, Model.Identity.Name, Model.Identity.Version, Model.Identity.OnnxDigest);
     }
 }

@@ -40,7 +40,7 @@ public sealed record DeviceInfo(
     DateTimeOffset EnrolledAt,
     DateTimeOffset? LastSeen,
     long DesiredVersion,
-    string? DesiredModelDigest,
+    string? DesiredManifestDigest,
     ReportedState? Reported,
     AttestationStatus? Attestation = null);
 
@@ -54,8 +54,8 @@ public sealed record ModelInfo(
     string Version,
     string ManifestDigest,
     long ManifestSize,
-    string ModelDigest,
-    long ModelSize,
+    string OnnxDigest,
+    long OnnxSize,
     string Signature,
     IReadOnlyDictionary<string, double> Metrics,
     DateTimeOffset CreatedAt);

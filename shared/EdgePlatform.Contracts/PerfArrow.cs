@@ -22,7 +22,7 @@ public static class PerfArrow
         new("interval_ms", Int64Type.Default, false),
         new("model_name", StringType.Default, false),
         new("model_version", StringType.Default, false),
-        new("model_digest", StringType.Default, false),
+        new("manifest_digest", StringType.Default, true),
         new("arm", StringType.Default, false),
         new("events_in", Int64Type.Default, false),
         new("events_scored", Int64Type.Default, false),
@@ -55,7 +55,7 @@ public static class PerfArrow
             TelemetryColumns.Int64(records, r => r.IntervalMs),
             TelemetryColumns.String(records, r => r.ModelName),
             TelemetryColumns.String(records, r => r.ModelVersion),
-            TelemetryColumns.String(records, r => r.ModelDigest),
+            TelemetryColumns.String(records, r => r.ManifestDigest),
             TelemetryColumns.String(records, r => r.Arm),
             TelemetryColumns.Int64(records, r => r.EventsIn),
             TelemetryColumns.Int64(records, r => r.EventsScored),
@@ -94,7 +94,7 @@ public static class PerfArrow
         var intervalMs = TelemetryColumns.Column<Int64Array>(batch, "interval_ms");
         var modelName = TelemetryColumns.Column<StringArray>(batch, "model_name");
         var modelVersion = TelemetryColumns.Column<StringArray>(batch, "model_version");
-        var modelDigest = TelemetryColumns.Column<StringArray>(batch, "model_digest");
+        var manifestDigest = TelemetryColumns.Column<StringArray>(batch, "manifest_digest");
         var arm = TelemetryColumns.Column<StringArray>(batch, "arm");
         var eventsIn = TelemetryColumns.Column<Int64Array>(batch, "events_in");
         var eventsScored = TelemetryColumns.Column<Int64Array>(batch, "events_scored");
@@ -113,7 +113,7 @@ public static class PerfArrow
         var batchHistogram = TelemetryColumns.Column<ListArray>(batch, "batch_size_histogram");
         TelemetryColumns.ValidateOffsets(modelName, "model_name");
         TelemetryColumns.ValidateOffsets(modelVersion, "model_version");
-        TelemetryColumns.ValidateOffsets(modelDigest, "model_digest");
+        TelemetryColumns.ValidateOffsets(manifestDigest, "manifest_digest");
         TelemetryColumns.ValidateOffsets(arm, "arm");
         TelemetryColumns.ValidateOffsets(histogram, "latency_histogram");
         TelemetryColumns.ValidateList(batchHistogram, "batch_size_histogram");
@@ -126,7 +126,7 @@ public static class PerfArrow
                 TelemetryColumns.Required(intervalMs.GetValue(i), "interval_ms"),
                 TelemetryColumns.RequiredString(modelName, i, "model_name"),
                 TelemetryColumns.RequiredString(modelVersion, i, "model_version"),
-                TelemetryColumns.RequiredString(modelDigest, i, "model_digest"),
+                manifestDigest.GetString(i),
                 TelemetryColumns.RequiredString(arm, i, "arm"),
                 TelemetryColumns.Required(eventsIn.GetValue(i), "events_in"),
                 TelemetryColumns.Required(eventsScored.GetValue(i), "events_scored"),

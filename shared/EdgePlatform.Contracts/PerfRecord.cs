@@ -11,7 +11,7 @@ namespace EdgePlatform.Contracts;
 /// </summary>
 /// <remarks>
 /// <para><c>IntervalMs</c>: Length of the interval the counters cover.</para>
-/// <para><c>ModelDigest</c>: The package's manifest digest (as in health), or, for a model loaded from files rather than a package, its ONNX file's digest.</para>
+/// <para><c>ManifestDigest</c>: The manifest digest of the package the version came from (as in health); null for a model loaded from files rather than a package.</para>
 /// <para><c>Arm</c>: <see cref="Arms.Control"/> or <see cref="Arms.Candidate"/>.</para>
 /// <para><c>EventsIn</c>: Events this version and arm took: scored + errors + dead-lettered + dropped.</para>
 /// <para><c>LatencyMeanMs</c>: Latencies run from the engine accepting an event to its prediction: queue wait, binding and inference.</para>
@@ -35,7 +35,7 @@ public sealed record PerfRecord(
     long IntervalMs,
     string ModelName,
     string ModelVersion,
-    string ModelDigest,
+    string? ManifestDigest,
     string Arm,
     long EventsIn,
     long EventsScored,
@@ -67,7 +67,7 @@ public sealed record PerfRecord(
         && IntervalMs == other.IntervalMs
         && string.Equals(ModelName, other.ModelName, StringComparison.Ordinal)
         && string.Equals(ModelVersion, other.ModelVersion, StringComparison.Ordinal)
-        && string.Equals(ModelDigest, other.ModelDigest, StringComparison.Ordinal)
+        && string.Equals(ManifestDigest, other.ManifestDigest, StringComparison.Ordinal)
         && string.Equals(Arm, other.Arm, StringComparison.Ordinal)
         && EventsIn == other.EventsIn
         && EventsScored == other.EventsScored

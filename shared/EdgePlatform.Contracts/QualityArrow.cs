@@ -18,7 +18,7 @@ public static class QualityArrow
         new("timestamp", TelemetryColumns.TimestampUtcMs, false),
         new("model_name", StringType.Default, false),
         new("model_version", StringType.Default, false),
-        new("model_digest", StringType.Default, false),
+        new("manifest_digest", StringType.Default, true),
         new("arm", StringType.Default, false),
         new("scores", Int64Type.Default, false),
         new("score_mean", DoubleType.Default, false),
@@ -61,7 +61,7 @@ public static class QualityArrow
             TelemetryColumns.Timestamp(records, r => r.Timestamp),
             TelemetryColumns.String(records, r => r.ModelName),
             TelemetryColumns.String(records, r => r.ModelVersion),
-            TelemetryColumns.String(records, r => r.ModelDigest),
+            TelemetryColumns.String(records, r => r.ManifestDigest),
             TelemetryColumns.String(records, r => r.Arm),
             TelemetryColumns.Int64(records, r => r.Scores),
             TelemetryColumns.Double(records, r => r.ScoreMean),
@@ -105,7 +105,7 @@ public static class QualityArrow
         var timestamp = TelemetryColumns.Column<TimestampArray>(batch, "timestamp");
         var modelName = TelemetryColumns.Column<StringArray>(batch, "model_name");
         var modelVersion = TelemetryColumns.Column<StringArray>(batch, "model_version");
-        var modelDigest = TelemetryColumns.Column<StringArray>(batch, "model_digest");
+        var manifestDigest = TelemetryColumns.Column<StringArray>(batch, "manifest_digest");
         var arm = TelemetryColumns.Column<StringArray>(batch, "arm");
         var scores = TelemetryColumns.Column<Int64Array>(batch, "scores");
         var scoreMean = TelemetryColumns.Column<DoubleArray>(batch, "score_mean");
@@ -120,7 +120,7 @@ public static class QualityArrow
         var psiMax = TelemetryColumns.Column<DoubleArray>(batch, "drift_psi_max");
         TelemetryColumns.ValidateOffsets(modelName, "model_name");
         TelemetryColumns.ValidateOffsets(modelVersion, "model_version");
-        TelemetryColumns.ValidateOffsets(modelDigest, "model_digest");
+        TelemetryColumns.ValidateOffsets(manifestDigest, "manifest_digest");
         TelemetryColumns.ValidateOffsets(arm, "arm");
         var lists = new Lists(batch);
 
@@ -131,7 +131,7 @@ public static class QualityArrow
                 timestamp.GetTimestamp(i) ?? throw new TelemetryFormatException("column 'timestamp' has a null"),
                 TelemetryColumns.RequiredString(modelName, i, "model_name"),
                 TelemetryColumns.RequiredString(modelVersion, i, "model_version"),
-                TelemetryColumns.RequiredString(modelDigest, i, "model_digest"),
+                manifestDigest.GetString(i),
                 TelemetryColumns.RequiredString(arm, i, "arm"),
                 TelemetryColumns.Required(scores.GetValue(i), "scores"),
                 TelemetryColumns.Required(scoreMean.GetValue(i), "score_mean"),

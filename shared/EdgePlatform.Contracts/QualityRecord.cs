@@ -7,7 +7,7 @@ namespace EdgePlatform.Contracts;
 /// device's one sequence. Counters are per interval.
 /// </summary>
 /// <remarks>
-/// <para><c>ModelDigest</c>: As in <see cref="PerfRecord.ModelDigest"/>.</para>
+/// <para><c>ManifestDigest</c>: As in <see cref="PerfRecord.ManifestDigest"/>.</para>
 /// <para><c>Scores</c>: Predictions counted in the score statistics.</para>
 /// <para><c>ScoreMean</c>: Mean of the predictions' score: the probability for binary classification, the predicted value for regression.</para>
 /// <para><c>ScoreBinEdges</c>: 
@@ -38,7 +38,7 @@ public sealed record QualityRecord(
     DateTimeOffset Timestamp,
     string ModelName,
     string ModelVersion,
-    string ModelDigest,
+    string? ManifestDigest,
     string Arm,
     long Scores,
     double ScoreMean,
@@ -99,7 +99,7 @@ public sealed record QualityRecord(
         && Timestamp == other.Timestamp
         && string.Equals(ModelName, other.ModelName, StringComparison.Ordinal)
         && string.Equals(ModelVersion, other.ModelVersion, StringComparison.Ordinal)
-        && string.Equals(ModelDigest, other.ModelDigest, StringComparison.Ordinal)
+        && string.Equals(ManifestDigest, other.ManifestDigest, StringComparison.Ordinal)
         && string.Equals(Arm, other.Arm, StringComparison.Ordinal)
         && Scores == other.Scores
         && ScoreMean.Equals(other.ScoreMean)

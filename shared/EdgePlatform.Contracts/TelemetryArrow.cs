@@ -25,7 +25,7 @@ public static class TelemetryArrow
         new("timestamp", TelemetryColumns.TimestampUtcMs, false),
         new("model_name", StringType.Default, true),
         new("model_version", StringType.Default, true),
-        new("model_digest", StringType.Default, true),
+        new("manifest_digest", StringType.Default, true),
         new("events_in", Int64Type.Default, false),
         new("events_scored", Int64Type.Default, false),
         new("errors", Int64Type.Default, false),
@@ -62,7 +62,7 @@ public static class TelemetryArrow
             TelemetryColumns.Timestamp(records, r => r.Timestamp),
             TelemetryColumns.String(records, r => r.ModelName),
             TelemetryColumns.String(records, r => r.ModelVersion),
-            TelemetryColumns.String(records, r => r.ModelDigest),
+            TelemetryColumns.String(records, r => r.ManifestDigest),
             TelemetryColumns.Int64(records, r => r.EventsIn),
             TelemetryColumns.Int64(records, r => r.EventsScored),
             TelemetryColumns.Int64(records, r => r.Errors),
@@ -105,7 +105,7 @@ public static class TelemetryArrow
         var timestamp = TelemetryColumns.Column<TimestampArray>(batch, "timestamp");
         var modelName = TelemetryColumns.Column<StringArray>(batch, "model_name");
         var modelVersion = TelemetryColumns.Column<StringArray>(batch, "model_version");
-        var modelDigest = TelemetryColumns.Column<StringArray>(batch, "model_digest");
+        var manifestDigest = TelemetryColumns.Column<StringArray>(batch, "manifest_digest");
         var eventsIn = TelemetryColumns.Column<Int64Array>(batch, "events_in");
         var eventsScored = TelemetryColumns.Column<Int64Array>(batch, "events_scored");
         var errors = TelemetryColumns.Column<Int64Array>(batch, "errors");
@@ -129,7 +129,7 @@ public static class TelemetryArrow
         var malformed = TelemetryColumns.Optional<Int64Array>(batch, "feedback_malformed");
         TelemetryColumns.ValidateOffsets(modelName, "model_name");
         TelemetryColumns.ValidateOffsets(modelVersion, "model_version");
-        TelemetryColumns.ValidateOffsets(modelDigest, "model_digest");
+        TelemetryColumns.ValidateOffsets(manifestDigest, "manifest_digest");
         if (agentVersion is not null)
         {
             TelemetryColumns.ValidateOffsets(agentVersion, "agent_version");
@@ -147,7 +147,7 @@ public static class TelemetryArrow
                 timestamp.GetTimestamp(i) ?? throw new TelemetryFormatException("column 'timestamp' has a null"),
                 modelName.GetString(i),
                 modelVersion.GetString(i),
-                modelDigest.GetString(i),
+                manifestDigest.GetString(i),
                 TelemetryColumns.Required(eventsIn.GetValue(i), "events_in"),
                 TelemetryColumns.Required(eventsScored.GetValue(i), "events_scored"),
                 TelemetryColumns.Required(errors.GetValue(i), "errors"),

@@ -26,7 +26,7 @@ public sealed record TelemetryRecord(
     DateTimeOffset Timestamp,
     string? ModelName,
     string? ModelVersion,
-    string? ModelDigest,
+    string? ManifestDigest,
     long EventsIn,
     long EventsScored,
     long Errors,

@@ -23,7 +23,7 @@ internal sealed class FakeRegistryClient : IRegistryClient
     {
         ServeManifest(package.Reference.ManifestDigest, package.ManifestBytes);
         ServeBlob(package.CardDigest, package.CardBytes);
-        ServeBlob(package.ModelDigest, package.ModelBytes);
+        ServeBlob(package.OnnxDigest, package.ModelBytes);
     }
 
     public void ServeManifest(string digest, byte[] bytes) => _manifests[digest] = bytes;

@@ -12,7 +12,7 @@ internal sealed record TestPackage(ModelReference Reference, byte[] ManifestByte
 {
     public string CardDigest => Manifest.Config.Digest;
 
-    public string ModelDigest => Manifest.Layers[0].Digest;
+    public string OnnxDigest => Manifest.Layers[0].Digest;
 
     public string Release => $"{Reference.Name}:{Reference.Version}";
 }

@@ -39,10 +39,10 @@ internal static partial class RolloutBenchmark
                     api, new TrainingRequest(null, "rollout-bench", null, 42, settings.Trees, settings.Leaves, 0.01), null, cancellationToken).ConfigureAwait(false);
                 var model = await api.GetModelAsync($"{run.ModelName}:{run.ModelVersion}", cancellationToken).ConfigureAwait(false);
                 var manifest = JsonSerializer.Deserialize(await api.GetManifestAsync(model.Repository, model.ManifestDigest, cancellationToken).ConfigureAwait(false), ContractsJsonContext.Default.OciManifest)!;
-                var package = model.ManifestSize + manifest.Config.Size + model.ModelSize;
+                var package = model.ManifestSize + manifest.Config.Size + model.OnnxSize;
                 Console.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"model {model.Name}:{model.Version} trained in {clock.Elapsed.TotalSeconds:0} s ({settings.Trees} trees of {settings.Leaves} leaves): package a device pulls = manifest {model.ManifestSize} + card {manifest.Config.Size} + model.onnx {model.ModelSize} = {package} bytes ({package / 1048576.0:0.00} MiB)"));
+                    $"model {model.Name}:{model.Version} trained in {clock.Elapsed.TotalSeconds:0} s ({settings.Trees} trees of {settings.Leaves} leaves): package a device pulls = manifest {model.ManifestSize} + card {manifest.Config.Size} + model.onnx {model.OnnxSize} = {package} bytes ({package / 1048576.0:0.00} MiB)"));
 
                 foreach (var devices in settings.Fleets)
                 {

@@ -13,9 +13,9 @@ public class TelemetryArrowTests
     {
         TelemetryRecord[] records =
         [
-            Sample(1) with { ModelName = "sensor-anomaly", ModelVersion = "3", ModelDigest = "sha256:" + new string('a', 64) },
-            Sample(2) with { ModelName = null, ModelVersion = null, ModelDigest = null },
-            Sample(3) with { ModelName = "sensor-anomaly", ModelVersion = null, ModelDigest = null, CpuPercent = 99.5, MemoryBytes = long.MaxValue },
+            Sample(1) with { ModelName = "sensor-anomaly", ModelVersion = "3", ManifestDigest = "sha256:" + new string('a', 64) },
+            Sample(2) with { ModelName = null, ModelVersion = null, ManifestDigest = null },
+            Sample(3) with { ModelName = "sensor-anomaly", ModelVersion = null, ManifestDigest = null, CpuPercent = 99.5, MemoryBytes = long.MaxValue },
         ];
 
         var batch = TelemetryArrow.Deserialize(TelemetryArrow.Serialize("dev-1", records));
@@ -27,13 +27,13 @@ public class TelemetryArrowTests
     [Fact]
     public void Deserialize_NullStrings_StayNullNotEmpty()
     {
-        var record = Sample(7) with { ModelName = null, ModelVersion = "", ModelDigest = null };
+        var record = Sample(7) with { ModelName = null, ModelVersion = "", ManifestDigest = null };
 
         var decoded = Assert.Single(TelemetryArrow.Deserialize(TelemetryArrow.Serialize("dev-1", [record])).Records);
 
         Assert.Null(decoded.ModelName);
         Assert.Equal(string.Empty, decoded.ModelVersion);
-        Assert.Null(decoded.ModelDigest);
+        Assert.Null(decoded.ManifestDigest);
     }
 
     [Fact]

@@ -33,7 +33,7 @@ public sealed class DemoCommandTests
         Assert.Equal(2, root.GetProperty("devicesActive").GetInt32());
         Assert.Equal(50, root.GetProperty("eventsScored").GetInt64());
         Assert.Equal(2, root.GetProperty("telemetryDevices").GetInt32());
-        Assert.StartsWith("sha256:", root.GetProperty("modelDigest").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("sha256:", root.GetProperty("manifestDigest").GetString(), StringComparison.Ordinal);
         Directory.Delete(dataDirectory, recursive: true);
     }
 }

@@ -63,7 +63,7 @@ public sealed class FleetRolloutTests(FleetServerFixture server) : IClassFixture
         Assert.InRange(stageOne.Count, 20, 60);
         var told = fleet.Record.DevicesTold(bad.ManifestDigest);
         var pulled = fleet.Record.DevicesThatDownloaded(bad.ManifestDigest);
-        var pulledModel = fleet.Record.DevicesThatDownloaded(bad.ModelDigest);
+        var pulledModel = fleet.Record.DevicesThatDownloaded(bad.OnnxDigest);
         Assert.Subset(stageOne, told.ToHashSet());
         Assert.Subset(stageOne, pulled.ToHashSet());
         Assert.Subset(stageOne, pulledModel.ToHashSet());

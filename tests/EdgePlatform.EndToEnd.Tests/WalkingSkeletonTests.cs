@@ -53,7 +53,7 @@ public sealed class WalkingSkeletonTests(PlatformFixture platform)
         var model = (await platform.Api.ListModelsAsync(default)).Single(m => m.ManifestDigest == candidate.ManifestDigest);
 
         // An attacker with write access to the registry's storage changes one byte of model.onnx.
-        var blob = Path.Combine(platform.ServerDirectory, "blobs", "sha256", ContentDigest.Hex(model.ModelDigest));
+        var blob = Path.Combine(platform.ServerDirectory, "blobs", "sha256", ContentDigest.Hex(model.OnnxDigest));
         var bytes = await File.ReadAllBytesAsync(blob);
         bytes[bytes.Length / 2] ^= 0x01;
         await File.WriteAllBytesAsync(blob, bytes);

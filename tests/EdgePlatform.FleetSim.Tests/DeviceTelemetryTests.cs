@@ -22,7 +22,7 @@ public sealed class DeviceTelemetryTests
         Assert.Equal(6, reports.Sum(r => r.Errors));
         Assert.Equal(14, reports.Sum(r => r.EventsScored));
         Assert.Equal([1L, 2, 3, 4, 5, 6, 7, 8], reports.Select(r => r.Sequence));
-        Assert.All(reports, r => Assert.Equal(Bad.ManifestDigest, r.ModelDigest));
+        Assert.All(reports, r => Assert.Equal(Bad.ManifestDigest, r.ManifestDigest));
     }
 
     [Fact]

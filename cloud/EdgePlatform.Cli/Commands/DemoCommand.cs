@@ -159,7 +159,7 @@ public static class DemoCommand
         else
         {
             Console.Out.WriteLine(
-                $"demo: {summaryRecord.DevicesActive}/{summaryRecord.Devices} devices running {summaryRecord.Model} ({summaryRecord.ModelDigest}), " +
+                $"demo: {summaryRecord.DevicesActive}/{summaryRecord.Devices} devices running {summaryRecord.Model} ({summaryRecord.ManifestDigest}), " +
                 $"{summaryRecord.EventsScored} events scored, {summaryRecord.EventsDeadLettered} dead-lettered, " +
                 $"telemetry from {summaryRecord.TelemetryDevices} devices, in {summaryRecord.ElapsedSeconds:0.0} s");
         }
@@ -311,7 +311,7 @@ public sealed record DemoSummary(
     long EventsScored,
     long EventsDeadLettered,
     int TelemetryDevices,
-    string ModelDigest,
+    string ManifestDigest,
     string Model,
     string DataDirectory,
     double ElapsedSeconds);

@@ -57,7 +57,7 @@ public static class FleetCommands
                     ["enrolled", Render.Time(device.EnrolledAt)],
                     ["last seen", Render.Time(device.LastSeen)],
                     ["desired version", device.DesiredVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)],
-                    ["desired model", device.DesiredModelDigest ?? "-"],
+                    ["desired model", device.DesiredManifestDigest ?? "-"],
                     ["agent version", device.Reported?.AgentVersion ?? "-"],
                     ["active model", slot is null ? "-" : $"{slot.Name}:{slot.Version} ({slot.ManifestDigest})"],
                     ["incoming model", incoming is null ? "-" : $"{incoming.Name}:{incoming.Version} {incoming.State} since {Render.Time(incoming.Since)}"],

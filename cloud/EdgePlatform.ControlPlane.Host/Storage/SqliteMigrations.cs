@@ -323,6 +323,15 @@ internal static class SqliteMigrations
         ) WITHOUT ROWID;
         CREATE INDEX telemetry_quality_minutes_by_time ON telemetry_quality_minutes (minute);
         """,
+        """
+        -- Each digest named for what it hashes: a published model's ONNX layer, and the package
+        -- manifest that telemetry reports its version by.
+        ALTER TABLE models RENAME COLUMN model_digest TO onnx_digest;
+        ALTER TABLE models RENAME COLUMN model_size TO onnx_size;
+        ALTER TABLE telemetry RENAME COLUMN model_digest TO manifest_digest;
+        ALTER TABLE telemetry_perf RENAME COLUMN model_digest TO manifest_digest;
+        ALTER TABLE telemetry_quality RENAME COLUMN model_digest TO manifest_digest;
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

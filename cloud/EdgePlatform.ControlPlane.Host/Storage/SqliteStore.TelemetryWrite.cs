@@ -150,6 +150,15 @@ public sealed partial class SqliteStore
             .Select(g => g.Select(r => FromJson(r.Document, ContractsJsonContext.Default.QualityMinute)).Aggregate((a, b) => QualityRollup.Combine(a, b, sameDevice: false)))];
     }
 
+    /// <summary>
+    /// How the perf and quality tables, whose manifest_digest column is NOT NULL from before
+    /// models loaded from files were reported apart, hold "no package": written for a null
+    /// digest and read back as null.
+    /// </summary>
+    private const string NoManifest = "";
+
+    private static string? NullIfEmpty(string digest) => digest.Length == 0 ? null : digest;
+
 #pragma warning disable CA1812 // Instantiated by Dapper.
     private sealed class PerfRow
     {
@@ -159,7 +168,7 @@ public sealed partial class SqliteStore
         public long IntervalMs { get; set; }
         public string ModelName { get; set; } = "";
         public string ModelVersion { get; set; } = "";
-        public string ModelDigest { get; set; } = "";
+        public string ManifestDigest { get; set; } = "";
         public string Arm { get; set; } = "";
         public long EventsIn { get; set; }
         public long EventsScored { get; set; }
@@ -178,7 +187,7 @@ public sealed partial class SqliteStore
         public string BatchSizeHistogram { get; set; } = "[]";
 
         public PerfRecord ToRecord() => new(
-            Sequence, ParseTime(Ts), IntervalMs, ModelName, ModelVersion, ModelDigest, Arm, EventsIn, EventsScored, Errors, DeadLettered, Dropped,
+            Sequence, ParseTime(Ts), IntervalMs, ModelName, ModelVersion, NullIfEmpty(ManifestDigest), Arm, EventsIn, EventsScored, Errors, DeadLettered, Dropped,
             LatencyP50Ms, LatencyP95Ms, LatencyP99Ms, LatencyMaxMs, LatencyMeanMs, LatencyHistogram, Batches, BatchSizeMean, BatchSizeMax,
             FromJson(BatchSizeHistogram, StorageJsonContext.Default.Int64Array));
     }
@@ -208,7 +217,7 @@ public sealed partial class SqliteStore
         public string Ts { get; set; } = "";
         public string ModelName { get; set; } = "";
         public string ModelVersion { get; set; } = "";
-        public string ModelDigest { get; set; } = "";
+        public string ManifestDigest { get; set; } = "";
         public string Arm { get; set; } = "";
         public long Scores { get; set; }
         public double ScoreMean { get; set; }
@@ -233,7 +242,7 @@ public sealed partial class SqliteStore
         public double SquaredErrorSum { get; set; }
 
         public QualityRecord ToRecord() => new(
-            Sequence, ParseTime(Ts), ModelName, ModelVersion, ModelDigest, Arm, Scores, ScoreMean,
+            Sequence, ParseTime(Ts), ModelName, ModelVersion, NullIfEmpty(ManifestDigest), Arm, Scores, ScoreMean,
             FromJson(ScoreBinEdges, StorageJsonContext.Default.DoubleArray),
             FromJson(ScoreHistogram, StorageJsonContext.Default.Int64Array),
             FromJson(FeatureNames, StorageJsonContext.Default.StringArray),
@@ -274,11 +283,11 @@ public sealed partial class SqliteStore
                 connection,
                 transaction,
                 """
-                INSERT OR IGNORE INTO telemetry (device_id, sequence, kind, received_at, ts, model_name, model_version, model_digest,
+                INSERT OR IGNORE INTO telemetry (device_id, sequence, kind, received_at, ts, model_name, model_version, manifest_digest,
                     events_in, events_scored, errors, dead_lettered, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms,
                     cpu_percent, memory_bytes, queue_depth, queue_bytes, reports_shed, disk_free_bytes, disk_total_bytes, agent_version,
                     attestation_state, heartbeat_seconds, events_dropped, feedback_unmatched, feedback_malformed)
-                SELECT $device, $sequence, $kind, $received, $ts, $model_name, $model_version, $model_digest,
+                SELECT $device, $sequence, $kind, $received, $ts, $model_name, $model_version, $manifest_digest,
                     $events_in, $events_scored, $errors, $dead_lettered, $p50, $p95, $p99, $max,
                     $cpu, $memory, $queue_depth, $queue_bytes, $reports_shed, $disk_free, $disk_total, $agent_version,
                     $attestation_state, $heartbeat_seconds, $events_dropped, $feedback_unmatched, $feedback_malformed
@@ -287,10 +296,10 @@ public sealed partial class SqliteStore
                 connection,
                 transaction,
                 """
-                INSERT OR IGNORE INTO telemetry_perf (device_id, sequence, received_at, ts, interval_ms, model_name, model_version, model_digest, arm,
+                INSERT OR IGNORE INTO telemetry_perf (device_id, sequence, received_at, ts, interval_ms, model_name, model_version, manifest_digest, arm,
                     events_in, events_scored, errors, dead_lettered, dropped, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms,
                     latency_mean_ms, latency_histogram, batches, batch_size_mean, batch_size_max, batch_size_histogram)
-                SELECT $device, $sequence, $received, $ts, $interval_ms, $model_name, $model_version, $model_digest, $arm,
+                SELECT $device, $sequence, $received, $ts, $interval_ms, $model_name, $model_version, $manifest_digest, $arm,
                     $events_in, $events_scored, $errors, $dead_lettered, $dropped, $p50, $p95, $p99, $max,
                     $mean, $histogram, $batches, $batch_mean, $batch_max, $batch_histogram
                 """ + NotUnderAnotherKind("telemetry_perf"));
@@ -334,11 +343,11 @@ public sealed partial class SqliteStore
                 connection,
                 transaction,
                 """
-                INSERT OR IGNORE INTO telemetry_quality (device_id, sequence, received_at, ts, model_name, model_version, model_digest, arm,
+                INSERT OR IGNORE INTO telemetry_quality (device_id, sequence, received_at, ts, model_name, model_version, manifest_digest, arm,
                     scores, score_mean, score_bin_edges, score_histogram, feature_names, feature_count, feature_mean, feature_variance,
                     feature_min, feature_max, feature_psi, feature_decile_counts, drift_psi_max, labelled, true_positives, false_positives,
                     true_negatives, false_negatives, error_sum, absolute_error_sum, squared_error_sum)
-                SELECT $device, $sequence, $received, $ts, $model_name, $model_version, $model_digest, $arm,
+                SELECT $device, $sequence, $received, $ts, $model_name, $model_version, $manifest_digest, $arm,
                     $scores, $score_mean, $score_bin_edges, $score_histogram, $feature_names, $feature_count, $feature_mean, $feature_variance,
                     $feature_min, $feature_max, $feature_psi, $feature_decile_counts, $drift_psi_max, $labelled, $tp, $fp,
                     $tn, $fn, $error_sum, $absolute_error_sum, $squared_error_sum
@@ -404,7 +413,7 @@ public sealed partial class SqliteStore
             p["$ts"].Value = Time(record.Timestamp);
             p["$model_name"].Value = (object?)record.ModelName ?? DBNull.Value;
             p["$model_version"].Value = (object?)record.ModelVersion ?? DBNull.Value;
-            p["$model_digest"].Value = (object?)record.ModelDigest ?? DBNull.Value;
+            p["$manifest_digest"].Value = (object?)record.ManifestDigest ?? DBNull.Value;
             p["$events_in"].Value = record.EventsIn;
             p["$events_scored"].Value = record.EventsScored;
             p["$errors"].Value = record.Errors;
@@ -439,7 +448,7 @@ public sealed partial class SqliteStore
             p["$interval_ms"].Value = record.IntervalMs;
             p["$model_name"].Value = record.ModelName;
             p["$model_version"].Value = record.ModelVersion;
-            p["$model_digest"].Value = record.ModelDigest;
+            p["$manifest_digest"].Value = record.ManifestDigest ?? NoManifest;
             p["$arm"].Value = record.Arm;
             p["$events_in"].Value = record.EventsIn;
             p["$events_scored"].Value = record.EventsScored;
@@ -526,7 +535,7 @@ public sealed partial class SqliteStore
             p["$ts"].Value = Time(record.Timestamp);
             p["$model_name"].Value = record.ModelName;
             p["$model_version"].Value = record.ModelVersion;
-            p["$model_digest"].Value = record.ModelDigest;
+            p["$manifest_digest"].Value = record.ManifestDigest ?? NoManifest;
             p["$arm"].Value = record.Arm;
             p["$scores"].Value = record.Scores;
             p["$score_mean"].Value = record.ScoreMean;

@@ -193,8 +193,8 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         await using var connection = Open();
         var inserted = await connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT OR IGNORE INTO models (name, version, repository, manifest_digest, manifest_size, model_digest, model_size, signature, metrics, created_at)
-            VALUES (@Name, @Version, @Repository, @ManifestDigest, @ManifestSize, @ModelDigest, @ModelSize, @Signature, @Metrics, @CreatedAt)
+            INSERT OR IGNORE INTO models (name, version, repository, manifest_digest, manifest_size, onnx_digest, onnx_size, signature, metrics, created_at)
+            VALUES (@Name, @Version, @Repository, @ManifestDigest, @ManifestSize, @OnnxDigest, @OnnxSize, @Signature, @Metrics, @CreatedAt)
             """,
             new
             {
@@ -203,8 +203,8 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
                 model.Repository,
                 model.ManifestDigest,
                 model.ManifestSize,
-                model.ModelDigest,
-                model.ModelSize,
+                model.OnnxDigest,
+                model.OnnxSize,
                 model.Signature,
                 Metrics = Json(model.Metrics.ToDictionary(StringComparer.Ordinal), ContractsJsonContext.Default.DictionaryStringDouble),
                 CreatedAt = Time(model.CreatedAt),
@@ -689,14 +689,14 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         public string Repository { get; set; } = "";
         public string ManifestDigest { get; set; } = "";
         public long ManifestSize { get; set; }
-        public string ModelDigest { get; set; } = "";
-        public long ModelSize { get; set; }
+        public string OnnxDigest { get; set; } = "";
+        public long OnnxSize { get; set; }
         public string Signature { get; set; } = "";
         public string Metrics { get; set; } = "{}";
         public string CreatedAt { get; set; } = "";
 
         public ModelRecord ToRecord() => new(
-            Repository, Name, Version, ManifestDigest, ManifestSize, ModelDigest, ModelSize, Signature,
+            Repository, Name, Version, ManifestDigest, ManifestSize, OnnxDigest, OnnxSize, Signature,
             FromJson(Metrics, ContractsJsonContext.Default.DictionaryStringDouble), ParseTime(CreatedAt));
     }
 
@@ -722,7 +722,7 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         public string Ts { get; set; } = "";
         public string? ModelName { get; set; }
         public string? ModelVersion { get; set; }
-        public string? ModelDigest { get; set; }
+        public string? ManifestDigest { get; set; }
         public long EventsIn { get; set; }
         public long EventsScored { get; set; }
         public long Errors { get; set; }
@@ -746,7 +746,7 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         public long FeedbackMalformed { get; set; }
 
         public TelemetryRecord ToRecord() => new(
-            Sequence, ParseTime(Ts), ModelName, ModelVersion, ModelDigest, EventsIn, EventsScored, Errors, DeadLettered,
+            Sequence, ParseTime(Ts), ModelName, ModelVersion, ManifestDigest, EventsIn, EventsScored, Errors, DeadLettered,
             LatencyP50Ms, LatencyP99Ms, LatencyMaxMs, CpuPercent, MemoryBytes, LatencyP95Ms, QueueDepth, QueueBytes, ReportsShed,
             DiskFreeBytes, DiskTotalBytes, AgentVersion, AttestationState, (int)HeartbeatSeconds, EventsDropped, FeedbackUnmatched, FeedbackMalformed);
     }

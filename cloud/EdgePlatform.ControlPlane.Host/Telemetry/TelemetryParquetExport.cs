@@ -54,7 +54,7 @@ public static class TelemetryParquetExport
         public DateTime received_at { get; init; }
         public string? model_name { get; init; }
         public string? model_version { get; init; }
-        public string? model_digest { get; init; }
+        public string? manifest_digest { get; init; }
         public long events_in { get; init; }
         public long events_scored { get; init; }
         public long errors { get; init; }
@@ -77,7 +77,7 @@ public static class TelemetryParquetExport
             received_at = point.ReceivedAt.UtcDateTime,
             model_name = point.Record.ModelName,
             model_version = point.Record.ModelVersion,
-            model_digest = point.Record.ModelDigest,
+            manifest_digest = point.Record.ManifestDigest,
             events_in = point.Record.EventsIn,
             events_scored = point.Record.EventsScored,
             errors = point.Record.Errors,
@@ -101,7 +101,7 @@ public static class TelemetryParquetExport
         public long interval_ms { get; init; }
         public string model_name { get; init; } = "";
         public string model_version { get; init; } = "";
-        public string model_digest { get; init; } = "";
+        public string? manifest_digest { get; init; }
         public string arm { get; init; } = "";
         public long events_in { get; init; }
         public long events_scored { get; init; }
@@ -127,7 +127,7 @@ public static class TelemetryParquetExport
             interval_ms = point.Record.IntervalMs,
             model_name = point.Record.ModelName,
             model_version = point.Record.ModelVersion,
-            model_digest = point.Record.ModelDigest,
+            manifest_digest = point.Record.ManifestDigest,
             arm = point.Record.Arm,
             events_in = point.Record.EventsIn,
             events_scored = point.Record.EventsScored,
@@ -197,7 +197,7 @@ public static class TelemetryParquetExport
         public DateTime timestamp { get; init; }
         public string model_name { get; init; } = "";
         public string model_version { get; init; } = "";
-        public string model_digest { get; init; } = "";
+        public string? manifest_digest { get; init; }
         public string arm { get; init; } = "";
         public long scores { get; init; }
         public double score_mean { get; init; }
@@ -227,7 +227,7 @@ public static class TelemetryParquetExport
             timestamp = point.Record.Timestamp.UtcDateTime,
             model_name = point.Record.ModelName,
             model_version = point.Record.ModelVersion,
-            model_digest = point.Record.ModelDigest,
+            manifest_digest = point.Record.ManifestDigest,
             arm = point.Record.Arm,
             scores = point.Record.Scores,
             score_mean = point.Record.ScoreMean,

@@ -225,7 +225,7 @@ public sealed partial class AttestationService(
             return null;
         }
 
-        var published = (await models.ListModelsAsync(cancellationToken).ConfigureAwait(false)).Select(m => m.ModelDigest).ToHashSet(StringComparer.Ordinal);
+        var published = (await models.ListModelsAsync(cancellationToken).ConfigureAwait(false)).Select(m => m.OnnxDigest).ToHashSet(StringComparer.Ordinal);
         var unknown = installed.FirstOrDefault(m => !published.Contains(m.Digest));
         return unknown is null ? null : $"measurement check failed: installed model '{unknown.Name}' ({unknown.Digest}) is not one this control plane published";
     }

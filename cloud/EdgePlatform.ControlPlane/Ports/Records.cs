@@ -37,14 +37,14 @@ public sealed record ModelRecord(
     string Version,
     string ManifestDigest,
     long ManifestSize,
-    string ModelDigest,
-    long ModelSize,
+    string OnnxDigest,
+    long OnnxSize,
     string Signature,
     IReadOnlyDictionary<string, double> Metrics,
     DateTimeOffset CreatedAt)
 {
     public ModelInfo ToInfo() =>
-        new(Repository, Name, Version, ManifestDigest, ManifestSize, ModelDigest, ModelSize, Signature, Metrics, CreatedAt);
+        new(Repository, Name, Version, ManifestDigest, ManifestSize, OnnxDigest, OnnxSize, Signature, Metrics, CreatedAt);
 
     public ModelReference ToReference() =>
         new(Repository, Name, Version, ManifestDigest, ManifestSize, Signature);

@@ -3,8 +3,8 @@ using EdgePlatform.Contracts;
 namespace EdgePlatform.Agent.Core.Telemetry;
 
 /// <summary>Which model version on which arm: the key of per-version telemetry.</summary>
-/// <remarks><c>ModelDigest</c> is the package's manifest digest, or the ONNX file's for a model loaded from files.</remarks>
-public sealed record ModelArmKey(string ModelName, string ModelVersion, string ModelDigest, string Arm);
+/// <remarks><c>ManifestDigest</c> is the package's manifest digest; null for a model loaded from files.</remarks>
+public sealed record ModelArmKey(string ModelName, string ModelVersion, string? ManifestDigest, string Arm);
 
 /// <summary>
 /// What one model version did on one arm since the last report: counts, a latency histogram,
@@ -212,7 +212,7 @@ public sealed class ModelArmMetrics
                 intervalMs,
                 Key.ModelName,
                 Key.ModelVersion,
-                Key.ModelDigest,
+                Key.ManifestDigest,
                 Key.Arm,
                 _scored + _errors + _deadLettered + _dropped,
                 _scored,
@@ -246,7 +246,7 @@ public sealed class ModelArmMetrics
                 timestamp,
                 Key.ModelName,
                 Key.ModelVersion,
-                Key.ModelDigest,
+                Key.ManifestDigest,
                 Key.Arm,
                 _scores,
                 _scores == 0 ? 0 : _scoreSum / _scores,

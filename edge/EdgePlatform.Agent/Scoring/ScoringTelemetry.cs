@@ -81,7 +81,7 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
     private ModelArmMetrics Renew(LoadedModel model, string arm)
     {
         var identity = model.Identity;
-        var key = new ModelArmKey(identity.Name, identity.Version, identity.PackageDigest ?? identity.Digest, arm);
+        var key = new ModelArmKey(identity.Name, identity.Version, identity.ManifestDigest, arm);
         var live = metrics.ForModel(key, () => new Core.Telemetry.ModelProfile(model.Card, model.Binder.Fields));
         _live[arm] = (identity, live);
         return live;

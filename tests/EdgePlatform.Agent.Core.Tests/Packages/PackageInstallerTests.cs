@@ -38,7 +38,7 @@ public sealed class PackageInstallerTests : IDisposable
         Assert.Equal("sensor-anomaly", installed.Card.Name);
         Assert.Equal("1.0.0", installed.Card.Version);
         Assert.Equal("temperature", Assert.Single(installed.Card.Inputs).Field);
-        Assert.Equal(_store.PathOf(package.ModelDigest), installed.ModelPath);
+        Assert.Equal(_store.PathOf(package.OnnxDigest), installed.ModelPath);
         Assert.Equal(package.ModelBytes, await File.ReadAllBytesAsync(installed.ModelPath));
         Assert.True(_store.Contains(package.Reference.ManifestDigest));
         Assert.True(_store.Contains(package.CardDigest));
@@ -56,7 +56,7 @@ public sealed class PackageInstallerTests : IDisposable
 
         Assert.Single(_registry.ManifestPulls);
         Assert.Equal(2, _registry.BlobPulls.Count);
-        Assert.Equal(_store.PathOf(package.ModelDigest), again.ModelPath);
+        Assert.Equal(_store.PathOf(package.OnnxDigest), again.ModelPath);
     }
 
     [Fact]
@@ -65,7 +65,7 @@ public sealed class PackageInstallerTests : IDisposable
         var package = Publish("sensor-anomaly", "1.0.0");
         var cut = package.ModelBytes.Length / 2;
         var attempts = 0;
-        _registry.ServeBlob(package.ModelDigest, () => ++attempts == 1
+        _registry.ServeBlob(package.OnnxDigest, () => ++attempts == 1
             ? new BreakingStream(package.ModelBytes, cut)
             : new MemoryStream(package.ModelBytes, writable: false));
 
@@ -82,7 +82,7 @@ public sealed class PackageInstallerTests : IDisposable
         var package = Publish("sensor-anomaly", "1.0.0");
         var cut = package.ModelBytes.Length / 3;
         var attempts = 0;
-        _registry.ServeBlob(package.ModelDigest, () => ++attempts == 1
+        _registry.ServeBlob(package.OnnxDigest, () => ++attempts == 1
             ? new BreakingStream(package.ModelBytes, cut)
             : new NonSeekableStream(package.ModelBytes));
 
@@ -120,12 +120,12 @@ public sealed class PackageInstallerTests : IDisposable
     {
         var package = Publish("sensor-anomaly", "1.0.0");
         await _installer.InstallAsync(package.Reference, CancellationToken.None);
-        await FlipFirstByteAsync(_store.PathOf(package.ModelDigest));
+        await FlipFirstByteAsync(_store.PathOf(package.OnnxDigest));
 
         var installed = await _installer.InstallAsync(package.Reference, CancellationToken.None);
 
         Assert.Equal(3, _registry.BlobPulls.Count);
-        Assert.Equal(package.ModelDigest, _registry.BlobPulls.Last());
+        Assert.Equal(package.OnnxDigest, _registry.BlobPulls.Last());
         Assert.Equal(package.ModelBytes, await File.ReadAllBytesAsync(installed.ModelPath));
     }
 
@@ -135,14 +135,14 @@ public sealed class PackageInstallerTests : IDisposable
         var package = Publish("sensor-anomaly", "1.0.0");
         var tampered = package.ModelBytes.ToArray();
         tampered[^1] ^= 0x01;
-        _registry.ServeBlob(package.ModelDigest, tampered);
+        _registry.ServeBlob(package.OnnxDigest, tampered);
 
         var error = await Assert.ThrowsAsync<PackageRejectedException>(() => _installer.InstallAsync(package.Reference, CancellationToken.None));
 
         Assert.Equal(VerificationChecks.LayerDigest, error.Check);
-        Assert.Contains(package.ModelDigest, error.Message, StringComparison.Ordinal);
-        Assert.False(_store.Contains(package.ModelDigest));
-        Assert.False(File.Exists(_store.PathOf(package.ModelDigest)));
+        Assert.Contains(package.OnnxDigest, error.Message, StringComparison.Ordinal);
+        Assert.False(_store.Contains(package.OnnxDigest));
+        Assert.False(File.Exists(_store.PathOf(package.OnnxDigest)));
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(_data.Path, "models", "incoming")));
     }
 
@@ -151,13 +151,13 @@ public sealed class PackageInstallerTests : IDisposable
     {
         var package = Publish("sensor-anomaly", "1.0.0");
         var endless = new EndlessStream();
-        _registry.ServeBlob(package.ModelDigest, () => endless);
+        _registry.ServeBlob(package.OnnxDigest, () => endless);
 
         var error = await Assert.ThrowsAsync<PackageRejectedException>(() => _installer.InstallAsync(package.Reference, CancellationToken.None));
 
         Assert.Equal(VerificationChecks.LayerSize, error.Check);
         Assert.Equal(package.ModelBytes.Length + 1, endless.BytesRead);
-        Assert.False(_store.Contains(package.ModelDigest));
+        Assert.False(_store.Contains(package.OnnxDigest));
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(_data.Path, "models", "incoming")));
     }
 
@@ -165,12 +165,12 @@ public sealed class PackageInstallerTests : IDisposable
     public async Task InstallAsync_BlobShorterThanSigned_RejectsLayerSize()
     {
         var package = Publish("sensor-anomaly", "1.0.0");
-        _registry.ServeBlob(package.ModelDigest, package.ModelBytes[..^1]);
+        _registry.ServeBlob(package.OnnxDigest, package.ModelBytes[..^1]);
 
         var error = await Assert.ThrowsAsync<PackageRejectedException>(() => _installer.InstallAsync(package.Reference, CancellationToken.None));
 
         Assert.Equal(VerificationChecks.LayerSize, error.Check);
-        Assert.False(_store.Contains(package.ModelDigest));
+        Assert.False(_store.Contains(package.OnnxDigest));
     }
 
     [Fact]
@@ -403,7 +403,7 @@ public sealed class PackageInstallerTests : IDisposable
         var loaded = await restarted.LoadInstalledAsync(package.Reference, CancellationToken.None);
 
         Assert.Equal("1.0.0", loaded.Card.Version);
-        Assert.Equal(_store.PathOf(package.ModelDigest), loaded.ModelPath);
+        Assert.Equal(_store.PathOf(package.OnnxDigest), loaded.ModelPath);
         Assert.Equal(pulls, _registry.Pulls);
     }
 
@@ -412,12 +412,12 @@ public sealed class PackageInstallerTests : IDisposable
     {
         var package = Publish("sensor-anomaly", "1.0.0");
         await _installer.InstallAsync(package.Reference, CancellationToken.None);
-        await FlipFirstByteAsync(_store.PathOf(package.ModelDigest));
+        await FlipFirstByteAsync(_store.PathOf(package.OnnxDigest));
 
         var error = await Assert.ThrowsAsync<PackageRejectedException>(() => _installer.LoadInstalledAsync(package.Reference, CancellationToken.None));
 
         Assert.Equal(VerificationChecks.LayerDigest, error.Check);
-        Assert.Contains(package.ModelDigest, error.Message, StringComparison.Ordinal);
+        Assert.Contains(package.OnnxDigest, error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

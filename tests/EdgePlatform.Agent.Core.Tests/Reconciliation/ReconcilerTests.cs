@@ -81,7 +81,7 @@ public sealed class ReconcilerTests : IDisposable
         var tampered = Publish("2.0.0");
         var changed = tampered.ModelBytes.ToArray();
         changed[0] ^= 0x01;
-        _registry.ServeBlob(tampered.ModelDigest, changed);
+        _registry.ServeBlob(tampered.OnnxDigest, changed);
         using var reconciler = NewReconciler();
         Assert.True((await reconciler.ReconcileAsync(Desired(1, good), CancellationToken.None)).Succeeded);
 
@@ -231,7 +231,7 @@ public sealed class ReconcilerTests : IDisposable
             await first.ReconcileAsync(Desired(1, package), CancellationToken.None);
         }
 
-        await Packages.PackageInstallerTests.FlipFirstByteAsync(new LocalModelStore(_agent.DataDirectory).PathOf(package.ModelDigest));
+        await Packages.PackageInstallerTests.FlipFirstByteAsync(new LocalModelStore(_agent.DataDirectory).PathOf(package.OnnxDigest));
         var restartedRuntime = new FakeRuntime();
         using var restarted = NewReconciler(restartedRuntime);
 
@@ -281,7 +281,7 @@ public sealed class ReconcilerTests : IDisposable
     {
         var package = Publish("1.0.0");
         var attempts = 0;
-        _registry.ServeBlob(package.ModelDigest, () => ++attempts == 1
+        _registry.ServeBlob(package.OnnxDigest, () => ++attempts == 1
             ? new Packages.BreakingStream(package.ModelBytes, package.ModelBytes.Length / 2)
             : new MemoryStream(package.ModelBytes, writable: false));
         using var reconciler = NewReconciler();
@@ -402,7 +402,7 @@ public sealed class ReconcilerTests : IDisposable
         var v2 = Publish("2.0.0");
         using var reconciler = NewReconciler();
         Assert.True((await reconciler.ReconcileAsync(Desired(1, v1), CancellationToken.None)).Succeeded);
-        _registry.ServeBlob(v2.ModelDigest, () => throw new HttpRequestException("connection refused"));
+        _registry.ServeBlob(v2.OnnxDigest, () => throw new HttpRequestException("connection refused"));
 
         var outcome = await reconciler.ReconcileAsync(Desired(2, v2), CancellationToken.None);
         var report = reconciler.BuildReport();

@@ -208,12 +208,12 @@ public sealed class TrustRefusalTests : IDisposable
         var next = _agent.Release("2.0.0");
         var other = _agent.Release("3.0.0");
         Assert.Equal(next.ModelBytes.Length, other.ModelBytes.Length);
-        _agent.Registry.ServeBlob(next.ModelDigest, other.ModelBytes);
+        _agent.Registry.ServeBlob(next.OnnxDigest, other.ModelBytes);
 
         var outcome = await reconciler.ReconcileAsync(TestAgent.Desired(2, next), CancellationToken.None);
 
         await AssertKeptCurrentAsync(reconciler, outcome, next.Reference, VerificationChecks.LayerDigest);
-        Assert.False(new LocalModelStore(_agent.DataDirectory).Contains(next.ModelDigest));
+        Assert.False(new LocalModelStore(_agent.DataDirectory).Contains(next.OnnxDigest));
     }
 
     [Fact]
@@ -237,7 +237,7 @@ public sealed class TrustRefusalTests : IDisposable
         using var reconciler = await ServingAsync();
         var next = _agent.Release("2.0.0");
         var endless = new EndlessStream();
-        _agent.Registry.ServeBlob(next.ModelDigest, () => endless);
+        _agent.Registry.ServeBlob(next.OnnxDigest, () => endless);
 
         var outcome = await reconciler.ReconcileAsync(TestAgent.Desired(2, next), CancellationToken.None);
 

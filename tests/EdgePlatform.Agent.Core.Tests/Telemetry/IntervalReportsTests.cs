@@ -64,7 +64,7 @@ public sealed class IntervalReportsTests : IDisposable
         Assert.Equal(5, kept);
         var health = Assert.Single(_health);
         Assert.Equal(1, health.Sequence);
-        Assert.Equal(("sensor-anomaly", "3", Active.ManifestDigest), (health.ModelName, health.ModelVersion, health.ModelDigest));
+        Assert.Equal(("sensor-anomaly", "3", Active.ManifestDigest), (health.ModelName, health.ModelVersion, health.ManifestDigest));
         Assert.Equal((1L, 1L, 1L, 1L), (health.EventsIn, health.Errors, health.EventsDropped, health.FeedbackUnmatched));
         Assert.Equal((12.35, 150_000_000L), (health.CpuPercent, health.MemoryBytes));
         Assert.Equal((AttestationStates.Verified, 10, Reconciler.AgentVersion), (health.AttestationState, health.HeartbeatSeconds, health.AgentVersion));

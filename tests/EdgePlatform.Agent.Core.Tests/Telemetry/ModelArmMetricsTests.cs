@@ -25,7 +25,7 @@ public sealed class ModelArmMetricsTests
         Assert.Equal((67 + 2 + 1 + 4L, 67L, 2L, 1L, 4L), (perf.EventsIn, perf.EventsScored, perf.Errors, perf.DeadLettered, perf.Dropped));
         Assert.Equal((2L, 33.5, 64L), (perf.Batches, perf.BatchSizeMean, perf.BatchSizeMax));
         Assert.Equal([0L, 0, 1, 0, 0, 0, 1], perf.BatchSizeHistogram);
-        Assert.Equal((Control.ModelName, Control.ModelVersion, Control.ModelDigest, Control.Arm, 10_000L), (perf.ModelName, perf.ModelVersion, perf.ModelDigest, perf.Arm, perf.IntervalMs));
+        Assert.Equal((Control.ModelName, Control.ModelVersion, Control.ManifestDigest, Control.Arm, 10_000L), (perf.ModelName, perf.ModelVersion, perf.ManifestDigest, perf.Arm, perf.IntervalMs));
     }
 
     [Fact]

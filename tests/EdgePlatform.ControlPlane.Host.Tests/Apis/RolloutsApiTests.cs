@@ -42,8 +42,8 @@ public sealed class RolloutsApiTests(ControlPlaneFactory server) : IClassFixture
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var rollout = (await created.Content.ReadFromJsonAsync(ContractsJsonContext.Default.RolloutInfo))!;
         Assert.Equal(1, rollout.Counts![RolloutDeviceStates.Deploying]);
-        Assert.Equal(digest, (await GetDeviceAsync(client, "ro-api-berlin")).DesiredModelDigest);
-        Assert.Null((await GetDeviceAsync(client, "ro-api-paris")).DesiredModelDigest);
+        Assert.Equal(digest, (await GetDeviceAsync(client, "ro-api-berlin")).DesiredManifestDigest);
+        Assert.Null((await GetDeviceAsync(client, "ro-api-paris")).DesiredManifestDigest);
         var fetched = await client.GetFromJsonAsync($"/api/v1/rollouts/{rollout.Id}", ContractsJsonContext.Default.RolloutDetail);
         Assert.Equal(1, fetched!.Rollout.Counts![RolloutDeviceStates.Deploying]);
         var device = Assert.Single(fetched.Devices);

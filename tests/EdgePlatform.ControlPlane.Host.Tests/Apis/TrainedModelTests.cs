@@ -133,7 +133,7 @@ public sealed class TrainedModelTests(TrainedServerFixture fixture)
         Assert.Contains(targetsKey.KeyId, TufEnvelopes.ValidCmsSigners(manifestBytes, Convert.FromBase64String(model.Signature), RootOf(enrollment.Enrollment), TufRoles.Targets));
 
         var info = (await client.GetFromJsonAsync(new Uri("/api/v1/devices/dev-e2e", UriKind.Relative), ContractsJsonContext.Default.DeviceInfo))!;
-        Assert.Equal((1L, fixture.Run.ManifestDigest), (info.DesiredVersion, info.DesiredModelDigest));
+        Assert.Equal((1L, fixture.Run.ManifestDigest), (info.DesiredVersion, info.DesiredManifestDigest));
     }
 
     [Fact]

@@ -84,7 +84,7 @@ public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClas
         var minutes = await QueryAsync(http, $"kind=perf&device={Device}&arm=control");
         var qualityMinute = Assert.Single((await QueryAsync(http, $"kind=quality&device={Device}"))!.QualityMinutes);
         Assert.Equal(("rpm", 3L), (Assert.Single(qualityMinute.Features).Name, qualityMinute.Features[0].Count));
-        Assert.Equal("sha256:" + new string('c', 64), Assert.Single(quality!.Quality).Record.ModelDigest);
+        Assert.Equal("sha256:" + new string('c', 64), Assert.Single(quality!.Quality).Record.ManifestDigest);
         Assert.Equal([2L], raw!.Perf.Select(p => p.Record.Sequence));
         var minute = Assert.Single(minutes!.PerfMinutes);
         Assert.Equal((Arms.Control, 2L), (minute.Arm, minute.LatencyCount));

@@ -91,7 +91,7 @@ public sealed class ModelRegistryTests : IDisposable
         Assert.Equal(trained.OnnxModel.Length, onnx.Size);
         Assert.Equal("model.onnx", onnx.Annotations![OciManifest.TitleAnnotation]);
         Assert.Equal(trained.MlNetModel, _artifacts.Blobs[manifest.FindLayer(MediaTypes.MlNetModel)!.Digest]);
-        Assert.Equal((onnx.Digest, onnx.Size), (record.ModelDigest, record.ModelSize));
+        Assert.Equal((onnx.Digest, onnx.Size), (record.OnnxDigest, record.OnnxSize));
         Assert.Equal("1", manifest.Annotations![ModelRegistry.VersionAnnotation]);
     }
 
