@@ -210,19 +210,34 @@ public sealed partial class RolloutService(
     private async Task TickLockedAsync(CancellationToken cancellationToken)
     {
         // The tick works from device entries, not counts: skip counting every live rollout's devices.
-        var live = await rollouts.ListRolloutsAsync(LiveStates, withCounts: false, cancellationToken).ConfigureAwait(false);
-        foreach (var gone in _entries.Keys.Except(live.Select(r => r.Id), StringComparer.Ordinal).ToList())
+        var stored = await rollouts.ListRolloutsAsync(LiveStates, withCounts: false, cancellationToken).ConfigureAwait(false);
+        foreach (var gone in _entries.Keys.Except(stored.Select(r => r.Id), StringComparer.Ordinal).ToList())
         {
             _entries.Remove(gone);
         }
 
+        var selectors = new Dictionary<string, Selector>(StringComparer.Ordinal);
+        foreach (var rollout in stored)
+        {
+            try
+            {
+                selectors[rollout.Id] = Selector.Parse(rollout.Selector);
+            }
+            catch (SelectorSyntaxException ex)
+            {
+                // Only a selector that bypassed the API (or one an older server accepted) gets
+                // here: pause that rollout and say why, and let every other one go on.
+                await PauseUnreadableAsync(rollout, ex, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        var live = stored.Where(r => selectors.ContainsKey(r.Id)).ToList();
         if (live.Count == 0)
         {
             return;
         }
 
         var fleet = (await devices.ListDevicesAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(d => d.Id, StringComparer.Ordinal);
-        var selectors = live.ToDictionary(r => r.Id, r => Selector.Parse(r.Selector), StringComparer.Ordinal);
         var owners = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var device in fleet.Values)
         {
@@ -261,6 +276,21 @@ public sealed partial class RolloutService(
                 await SaveAsync(progress, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    private async Task PauseUnreadableAsync(RolloutInfo rollout, SelectorSyntaxException problem, CancellationToken cancellationToken)
+    {
+        if (rollout.State != RolloutStates.Running)
+        {
+            return;
+        }
+
+        var entries = await EntriesAsync(rollout, cancellationToken).ConfigureAwait(false);
+        var progress = new RolloutProgress(rollout, entries, new Dictionary<string, DeviceRecord>(), new Dictionary<string, string>(), _ => false, timeProvider.GetUtcNow());
+        var reason = $"selector cannot be evaluated: {problem.Message}";
+        progress.Update(rollout with { State = RolloutStates.Paused, Reason = reason });
+        await SaveAsync(progress, cancellationToken).ConfigureAwait(false);
+        LogStateChanged(rollout.Id, rollout.State, RolloutStates.Paused, reason);
     }
 
     private async Task<IReadOnlyList<RolloutDevice>> EntriesAsync(RolloutInfo rollout, CancellationToken cancellationToken)

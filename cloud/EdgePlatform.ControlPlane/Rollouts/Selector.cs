@@ -13,9 +13,18 @@ namespace EdgePlatform.ControlPlane.Rollouts;
 /// Keys and values are runs of letters, digits and <c>_ . - / :</c>, or double-quoted strings.
 /// <c>and</c> binds tighter than <c>or</c>. A device without the key never equals a value and is
 /// never in a list; <c>k!=v</c> holds for it.
+/// A selector is at most <see cref="MaxLength"/> characters with at most <see cref="MaxDepth"/>
+/// nested parentheses: matching runs on every rollout tick for every device, and the parse and
+/// the match recurse only as deep as the parentheses, so no text can exhaust the stack.
 /// </summary>
 public sealed class Selector
 {
+    /// <summary>Longest selector text accepted, in characters.</summary>
+    public const int MaxLength = 4096;
+
+    /// <summary>Deepest nesting of parentheses accepted (a list after <c>in</c> does not count).</summary>
+    public const int MaxDepth = 16;
+
     private readonly Node _root;
 
     private Selector(string text, Node root)
@@ -39,6 +48,14 @@ public sealed class Selector
     public static Selector Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        if (text.Length > MaxLength)
+        {
+            throw new SelectorSyntaxException(
+                MaxLength,
+                string.Create(CultureInfo.InvariantCulture, $"a selector of at most {MaxLength} characters"),
+                string.Create(CultureInfo.InvariantCulture, $"{text.Length} characters"));
+        }
+
         var parser = new Parser(Lexer.Tokenize(text));
         return new Selector(text.Trim(), parser.ParseAll());
     }
@@ -66,14 +83,38 @@ public sealed class Selector
             tags.TryGetValue(Key, out var actual) && Values.Contains(actual, StringComparer.Ordinal);
     }
 
-    private sealed record And(Node Left, Node Right) : Node
+    // Flat lists rather than binary trees: a run of thousands of conditions joined by 'and' or
+    // 'or' is one loop, not a recursion thousands of calls deep.
+    private sealed record And(IReadOnlyList<Node> Terms) : Node
     {
-        public override bool Matches(IReadOnlyDictionary<string, string> tags) => Left.Matches(tags) && Right.Matches(tags);
+        public override bool Matches(IReadOnlyDictionary<string, string> tags)
+        {
+            foreach (var term in Terms)
+            {
+                if (!term.Matches(tags))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
     }
 
-    private sealed record Or(Node Left, Node Right) : Node
+    private sealed record Or(IReadOnlyList<Node> Terms) : Node
     {
-        public override bool Matches(IReadOnlyDictionary<string, string> tags) => Left.Matches(tags) || Right.Matches(tags);
+        public override bool Matches(IReadOnlyDictionary<string, string> tags)
+        {
+            foreach (var term in Terms)
+            {
+                if (term.Matches(tags))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
     }
 
     private enum TokenKind
@@ -190,6 +231,7 @@ public sealed class Selector
     private sealed class Parser(List<Token> tokens)
     {
         private int _next;
+        private int _depth;
 
         private Token Current => tokens[_next];
 
@@ -212,26 +254,26 @@ public sealed class Selector
 
         private Node ParseOr()
         {
-            var node = ParseAnd();
+            var terms = new List<Node> { ParseAnd() };
             while (Current.IsKeyword("or"))
             {
                 _next++;
-                node = new Or(node, ParseAnd());
+                terms.Add(ParseAnd());
             }
 
-            return node;
+            return terms.Count == 1 ? terms[0] : new Or(terms);
         }
 
         private Node ParseAnd()
         {
-            var node = ParseTerm();
+            var terms = new List<Node> { ParseTerm() };
             while (Current.IsKeyword("and") || Current.Kind == TokenKind.Comma)
             {
                 _next++;
-                node = new And(node, ParseTerm());
+                terms.Add(ParseTerm());
             }
 
-            return node;
+            return terms.Count == 1 ? terms[0] : new And(terms);
         }
 
         private Node ParseTerm()
@@ -239,8 +281,18 @@ public sealed class Selector
             if (Current.Kind == TokenKind.Open)
             {
                 var open = Current;
+                if (_depth == MaxDepth)
+                {
+                    throw new SelectorSyntaxException(
+                        open.Position,
+                        string.Create(CultureInfo.InvariantCulture, $"at most {MaxDepth} nested parentheses"),
+                        "one more '('");
+                }
+
                 _next++;
+                _depth++;
                 var inner = ParseOr();
+                _depth--;
                 if (Current.Kind != TokenKind.Close)
                 {
                     throw Unexpected($"')' to close the '(' at position {open.Position + 1}, or 'and', 'or'");

@@ -24,6 +24,26 @@ public sealed class RolloutsApiTests(ControlPlaneFactory server) : IClassFixture
         Assert.Equal("selector: at position 16: expected ',' or ')' in the list after 'in', found end of input", problem.Detail);
     }
 
+    [Theory]
+    [InlineData("nested", "at position 4097: expected a selector of at most 4096 characters, found 60011 characters")]
+    [InlineData("flat", "at position 4097: expected a selector of at most 4096 characters, found 799999 characters")]
+    public async Task Post_SelectorThatOnceOverflowedTheStack_Returns400AndTheServerKeepsServing(string shape, string detail)
+    {
+        var selector = shape == "nested"
+            ? new string('(', 30_000) + "site=berlin" + new string(')', 30_000)
+            : string.Join(',', Enumerable.Repeat("a=b", 200_000));
+        using var client = server.CreateClient();
+
+        using var response = await client.PostAsync(
+            Rollouts,
+            JsonContent.Create(new CreateRolloutRequest("sensor", selector, 0, [new RolloutStage(100, null, 0)], null), ContractsJsonContext.Default.CreateRolloutRequest));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal($"selector: {detail}", (await DeploymentsApiTests.ReadProblemAsync(response)).Detail);
+        using var after = await client.GetAsync(Rollouts);
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+    }
+
     [Fact]
     public async Task PutTags_ThenRollout_SelectedDevicesGetTheVersionAndOthersDoNot()
     {

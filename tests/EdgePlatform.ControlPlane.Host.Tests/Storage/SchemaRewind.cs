@@ -6,6 +6,12 @@ namespace EdgePlatform.ControlPlane.Host.Tests.Storage;
 /// </summary>
 internal static class SchemaRewind
 {
+    /// <summary>Undoes step 10: digests named for what they hash.</summary>
+    public const string Step10 =
+        "ALTER TABLE models RENAME COLUMN onnx_digest TO model_digest; ALTER TABLE models RENAME COLUMN onnx_size TO model_size; " +
+        "ALTER TABLE telemetry RENAME COLUMN manifest_digest TO model_digest; ALTER TABLE telemetry_perf RENAME COLUMN manifest_digest TO model_digest; " +
+        "ALTER TABLE telemetry_quality RENAME COLUMN manifest_digest TO model_digest; ";
+
     /// <summary>Undoes step 9: perf and quality telemetry and the health report's later columns.</summary>
     public const string Step9 =
         "DROP TABLE telemetry_perf; DROP TABLE telemetry_quality; DROP TABLE telemetry_perf_minutes; DROP TABLE telemetry_quality_minutes; DROP INDEX telemetry_by_received; " +
@@ -17,5 +23,8 @@ internal static class SchemaRewind
     public const string Step8 = "DROP TABLE rollout_devices; DROP TABLE model_aliases; ALTER TABLE devices DROP COLUMN desired_version; ";
 
     /// <summary>Back to step 7, the first with rollouts.</summary>
-    public const string ToStep7 = Step9 + Step8 + "PRAGMA user_version = 7; ";
+    public const string ToStep7 = Step10 + Step9 + Step8 + "PRAGMA user_version = 7; ";
+
+    /// <summary>Back to step 9, where every digest column was model_digest.</summary>
+    public const string ToStep9 = Step10 + "PRAGMA user_version = 9; ";
 }

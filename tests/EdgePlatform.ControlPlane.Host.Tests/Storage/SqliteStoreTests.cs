@@ -100,6 +100,22 @@ public sealed class SqliteStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Constructor_DatabaseWhereEveryDigestWasModelDigest_KeepsEachUnderItsNewName()
+    {
+        var onnx = "sha256:" + new string('6', 64);
+        var manifest = "sha256:" + new string('5', 64);
+        var store = new SqliteStore(_database.Path);
+        await store.AddModelAsync(new ModelRecord("models/m", "m", "1", manifest, 10, onnx, 20, "c2ln", new Dictionary<string, double>(), Now), CancellationToken.None);
+        _database.Scalar(SchemaRewind.ToStep9 + "SELECT 0;");
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        var model = await new SqliteStore(_database.Path).FindModelAsync("m", "1", CancellationToken.None);
+
+        Assert.Equal((manifest, 10L, onnx, 20L), (model!.ManifestDigest, model.ManifestSize, model.OnnxDigest, model.OnnxSize));
+        Assert.Equal(SqliteMigrations.LatestVersion, _database.Scalar("PRAGMA user_version;"));
+    }
+
+    [Fact]
     public async Task SaveDesiredAsync_ExpectedVersionIsStale_RefusesAndKeepsTheStoredDocument()
     {
         var store = new SqliteStore(_database.Path);

@@ -266,6 +266,29 @@ public sealed class RolloutServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task TickAsync_StoredSelectorThatCannotBeParsed_PausesThatRolloutWithTheReasonAndOthersGoOn()
+    {
+        _store.AddDevice("berlin-pi4");
+        _store.AddDevice("paris-pi4");
+        await TagAsync("berlin-pi4", "site=berlin,hw=pi4");
+        await TagAsync("paris-pi4", "site=paris,hw=pi4");
+        var broken = await CreateAsync("sensor:2", "site=berlin", Stages(100), new RolloutGates(), priority: 10);
+        var healthy = await CreateAsync("sensor:2", "site=paris", Stages(100), new RolloutGates());
+        // As if written past the API (or accepted by an older server): deeper than any tick will evaluate.
+        var deep = new string('(', 100) + "site=berlin" + new string(')', 100);
+        await _rolloutStore.SaveRolloutAsync(broken with { Selector = deep }, [], CancellationToken.None);
+
+        await _rollouts.TickAsync(CancellationToken.None);
+        await _rollouts.TickAsync(CancellationToken.None);
+
+        var brokenNow = await _rollouts.GetAsync(broken.Id, CancellationToken.None);
+        Assert.Equal(RolloutStates.Paused, brokenNow.State);
+        Assert.StartsWith("selector cannot be evaluated: at position 17: expected at most 16 nested parentheses", brokenNow.Reason, StringComparison.Ordinal);
+        Assert.Equal(DigestV2, await DesiredDigestAsync("paris-pi4"));
+        Assert.Equal(RolloutStates.Running, (await _rollouts.GetAsync(healthy.Id, CancellationToken.None)).State);
+    }
+
+    [Fact]
     public async Task TickAsync_DeviceJoinsMidRollout_LandsInItsOwnStageNeverAnEarlierOpening()
     {
         await AddFleetAsync(100, "site=berlin");

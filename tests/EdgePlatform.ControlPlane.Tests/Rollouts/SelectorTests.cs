@@ -83,4 +83,57 @@ public sealed class SelectorTests
     {
         Assert.Equal("site in (a,b)", Selector.Parse("  site in (a,b) ").Text);
     }
+
+    [Fact]
+    public void Parse_ThirtyThousandNestedParentheses_RefusedWithoutRecursing()
+    {
+        var text = new string('(', 30_000) + "site=berlin" + new string(')', 30_000);
+
+        var ex = Assert.Throws<SelectorSyntaxException>(() => Selector.Parse(text));
+
+        Assert.Contains($"expected a selector of at most {Selector.MaxLength} characters, found 60011 characters", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_OneLevelDeeperThanAllowed_RefusedNamingTheDepthLimitAndWhere()
+    {
+        var text = new string('(', Selector.MaxDepth + 1) + "site=berlin" + new string(')', Selector.MaxDepth + 1);
+
+        var ex = Assert.Throws<SelectorSyntaxException>(() => Selector.Parse(text));
+
+        Assert.Equal(Selector.MaxDepth + 1, ex.Position);
+        Assert.Equal($"at position {Selector.MaxDepth + 1}: expected at most {Selector.MaxDepth} nested parentheses, found one more '('", ex.Message);
+    }
+
+    [Fact]
+    public void Parse_TwoHundredThousandTerms_RefusedNamingTheLengthLimit()
+    {
+        var text = string.Join(',', Enumerable.Repeat("a=b", 200_000));
+
+        var ex = Assert.Throws<SelectorSyntaxException>(() => Selector.Parse(text));
+
+        Assert.Contains($"a selector of at most {Selector.MaxLength} characters, found {text.Length} characters", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Matches_LongestFlatSelector_EvaluatesEveryTermWithoutRecursingPerTerm()
+    {
+        // 1,024 conditions is the most MaxLength holds; a binary tree of them would recurse 1,024 deep per device.
+        var text = string.Join(',', Enumerable.Repeat("a=b", (Selector.MaxLength + 1) / 4));
+        var selector = Selector.Parse(text);
+
+        Assert.True(selector.Matches(new Dictionary<string, string> { ["a"] = "b" }));
+        Assert.False(selector.Matches(new Dictionary<string, string> { ["a"] = "c" }));
+        var ors = Selector.Parse(string.Join(" or ", Enumerable.Repeat("a=c", 500).Append("a=b")));
+        Assert.True(ors.Matches(new Dictionary<string, string> { ["a"] = "b" }));
+        Assert.False(ors.Matches(new Dictionary<string, string> { ["a"] = "d" }));
+    }
+
+    [Fact]
+    public void Parse_DeepestAllowedNesting_Matches()
+    {
+        var text = new string('(', Selector.MaxDepth) + "site=berlin" + new string(')', Selector.MaxDepth);
+
+        Assert.True(Selector.Parse(text).Matches(new Dictionary<string, string> { ["site"] = "berlin" }));
+    }
 }
