@@ -33,4 +33,11 @@ public sealed class AttestationOptions
     /// <summary>Nonces outstanding at once, over all devices; more requests are refused until some expire. Default 100,000.</summary>
     [Range(1, 10_000_000)]
     public int MaxOutstandingNonces { get; set; } = 100_000;
+
+    /// <summary>
+    /// Nonces one device may hold at once; asking for another gives up its oldest. An agent needs
+    /// one per attempt, so the default of 4 leaves room for retries. Default 4.
+    /// </summary>
+    [Range(1, 100)]
+    public int MaxNoncesPerDevice { get; set; } = 4;
 }

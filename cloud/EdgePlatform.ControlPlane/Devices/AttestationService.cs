@@ -31,8 +31,17 @@ public sealed partial class AttestationService(
     public const string TokenAudience = "edgeplatform-attestation";
 
     private readonly ConcurrentDictionary<string, (string DeviceId, DateTimeOffset ExpiresAt)> _nonces = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Queue<string>> _noncesByDevice = new(StringComparer.Ordinal);
+    private readonly Lock _issuing = new();
     private readonly Lazy<Dictionary<string, HashSet<string>>> _policy = new(() => BuildPolicy(options.Value));
 
+    /// <summary>
+    /// Issues a nonce for a device. Anyone may ask, so the answer looks the same for an id that is
+    /// not enrolled (its nonce is simply never stored, and evidence bound to it fails the nonce
+    /// check), and each device holds at most <see cref="AttestationOptions.MaxNoncesPerDevice"/>
+    /// outstanding nonces, its oldest given up first: a flood can spend the slots of the ids it
+    /// names, never the shared ones every other device needs.
+    /// </summary>
     public async Task<AttestationNonce> IssueNonceAsync(AttestationNonceRequest? request, CancellationToken cancellationToken)
     {
         if (DeviceIds.Describe(request?.DeviceId) is { } problem)
@@ -41,31 +50,43 @@ public sealed partial class AttestationService(
         }
 
         var device = await devices.GetDeviceAsync(request!.DeviceId!, cancellationToken).ConfigureAwait(false);
+        var now = timeProvider.GetUtcNow();
+        var nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        var expiresAt = now.AddSeconds(options.Value.NonceSeconds);
         if (device is null || device.Status == DeviceStatuses.Revoked)
         {
-            throw new CredentialRejectedException($"device '{request.DeviceId}' is not enrolled or is revoked");
+            LogNonceForUnknownDevice(request.DeviceId!);
+            return new AttestationNonce(nonce, expiresAt);
         }
 
-        var now = timeProvider.GetUtcNow();
-        if (_nonces.Count >= options.Value.MaxOutstandingNonces)
+        lock (_issuing)
         {
-            foreach (var (key, value) in _nonces)
+            var mine = _noncesByDevice.GetOrAdd(device.Id, _ => new Queue<string>());
+            while (mine.Count > 0 && (!_nonces.TryGetValue(mine.Peek(), out var held) || held.ExpiresAt <= now || mine.Count >= options.Value.MaxNoncesPerDevice))
             {
-                if (value.ExpiresAt <= now)
-                {
-                    _nonces.TryRemove(key, out _);
-                }
+                _nonces.TryRemove(mine.Dequeue(), out _);
             }
 
             if (_nonces.Count >= options.Value.MaxOutstandingNonces)
             {
-                throw new ConflictException("too many attestations are in progress; retry shortly");
+                foreach (var (key, value) in _nonces)
+                {
+                    if (value.ExpiresAt <= now)
+                    {
+                        _nonces.TryRemove(key, out _);
+                    }
+                }
+
+                if (_nonces.Count >= options.Value.MaxOutstandingNonces)
+                {
+                    throw new ConflictException("too many attestations are in progress; retry shortly");
+                }
             }
+
+            _nonces[nonce] = (device.Id, expiresAt);
+            mine.Enqueue(nonce);
         }
 
-        var nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-        var expiresAt = now.AddSeconds(options.Value.NonceSeconds);
-        _nonces[nonce] = (device.Id, expiresAt);
         return new AttestationNonce(nonce, expiresAt);
     }
 
@@ -258,4 +279,7 @@ public sealed partial class AttestationService(
 
     [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "Attestation of device {DeviceId} refused: {Reason}")]
     private partial void LogRefused(string deviceId, string reason);
+
+    [LoggerMessage(EventId = 126, Level = LogLevel.Information, Message = "Nonce asked for device {DeviceId}, which is not enrolled or is revoked; answered with one that is never stored")]
+    private partial void LogNonceForUnknownDevice(string deviceId);
 }

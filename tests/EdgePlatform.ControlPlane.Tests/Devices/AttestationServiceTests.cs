@@ -209,10 +209,50 @@ public sealed class AttestationServiceTests : IDisposable
     }
 
     [Fact]
-    public async Task IssueNonceAsync_UnknownDevice_IsRefused()
+    public async Task IssueNonceAsync_UnknownDevice_AnswersLikeAnEnrolledOneButTheNonceAttestsNothing()
     {
-        await Assert.ThrowsAsync<CredentialRejectedException>(
-            () => _attestation.IssueNonceAsync(new AttestationNonceRequest("dev-nobody"), CancellationToken.None));
+        await EnrollAsync("dev-a");
+        var known = await _attestation.IssueNonceAsync(new AttestationNonceRequest("dev-a"), CancellationToken.None);
+        var unknown = await _attestation.IssueNonceAsync(new AttestationNonceRequest("dev-nobody"), CancellationToken.None);
+
+        Assert.Equal((known.Nonce.Length, known.ExpiresAt), (unknown.Nonce.Length, unknown.ExpiresAt));
+        var refused = await Assert.ThrowsAsync<AttestationFailedException>(
+            () => _attestation.AttestAsync(Sign("dev-a", Evidence("dev-a", unknown.Nonce)), CancellationToken.None));
+        Assert.StartsWith("nonce check failed", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task IssueNonceAsync_FloodFromOneClient_OtherDevicesStillAttest()
+    {
+        await EnrollAsync("dev-a");
+        await EnrollAsync("dev-b");
+
+        // More requests than the 100,000 shared slots, for an enrolled id and for ids nobody enrolled.
+        for (var i = 0; i < 150_000; i++)
+        {
+            await _attestation.IssueNonceAsync(new AttestationNonceRequest(i % 2 == 0 ? "dev-b" : $"dev-flood-{i}"), CancellationToken.None);
+        }
+
+        var attested = await AttestAsync("dev-a", Build);
+
+        Assert.False(string.IsNullOrEmpty(attested.Token));
+    }
+
+    [Fact]
+    public async Task IssueNonceAsync_MoreThanTheDeviceMayHold_GivesUpItsOldest()
+    {
+        await EnrollAsync("dev-a");
+        var first = await _attestation.IssueNonceAsync(new AttestationNonceRequest("dev-a"), CancellationToken.None);
+        AttestationNonce last = first;
+        for (var i = 0; i < new AttestationOptions().MaxNoncesPerDevice; i++)
+        {
+            last = await _attestation.IssueNonceAsync(new AttestationNonceRequest("dev-a"), CancellationToken.None);
+        }
+
+        var refused = await Assert.ThrowsAsync<AttestationFailedException>(
+            () => _attestation.AttestAsync(Sign("dev-a", Evidence("dev-a", first.Nonce)), CancellationToken.None));
+        Assert.StartsWith("nonce check failed", refused.Message, StringComparison.Ordinal);
+        Assert.False(string.IsNullOrEmpty((await _attestation.AttestAsync(Sign("dev-a", Evidence("dev-a", last.Nonce)), CancellationToken.None)).Token));
     }
 
     private Access.RegistryTokenService RegistryTokens() => new(
