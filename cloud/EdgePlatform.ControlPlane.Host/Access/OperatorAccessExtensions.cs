@@ -80,8 +80,9 @@ public static partial class OperatorAccessExtensions
     }
 
     /// <summary>
-    /// On first start there is no token: create an admin token and show it once. With
-    /// <c>Server:InitialAdminTokenFile</c> set (local tooling), it is written there (mode 0600) instead.
+    /// On first start there is no token: create an admin token and write it to a file only its
+    /// owner can read (<c>Server:InitialAdminTokenFile</c>, by default in the data directory). Logs
+    /// are copied, shipped and kept, so the token itself never goes there, only where it is.
     /// </summary>
     private sealed partial class InitialAdminToken(AccessService access, ServerBootstrap bootstrap, ILogger<InitialAdminToken> logger) : IHostedService
     {
@@ -93,25 +94,25 @@ public static partial class OperatorAccessExtensions
                 return;
             }
 
-            if (bootstrap.Options.InitialAdminTokenFile is { Length: > 0 } file)
+            var file = bootstrap.Options.InitialAdminTokenFile is { Length: > 0 } configured
+                ? configured
+                : Path.Combine(bootstrap.DataDirectory, ServerBootstrap.InitialAdminTokenFileName);
+
+            // A file already there may be readable by others; writing into it would keep its
+            // permissions, so it is removed and the token goes into a new file made 0600.
+            File.Delete(file);
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
+            await using (var writer = new StreamWriter(new FileStream(file, options)))
             {
-                var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
-                await using var writer = new StreamWriter(new FileStream(file, options));
                 await writer.WriteAsync(created.Token).ConfigureAwait(false);
-                LogWritten(file);
             }
-            else
-            {
-                LogShown(created.Token);
-            }
+
+            LogWritten(file);
         }
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        [LoggerMessage(EventId = 810, Level = LogLevel.Warning, Message = "First start: the admin token is {Token} — it is shown only now; store it (edgectl login --token …) and create personal tokens with edgectl tokens create")]
-        private partial void LogShown(string token);
-
-        [LoggerMessage(EventId = 811, Level = LogLevel.Warning, Message = "First start: the admin token was written to {File} (mode 0600)")]
+        [LoggerMessage(EventId = 811, Level = LogLevel.Warning, Message = "First start: the initial admin token is in {File} (mode 0600), readable only by this user; run edgectl login --token \"$(cat {File})\", create personal tokens with edgectl tokens create, then delete the file")]
         private partial void LogWritten(string file);
     }
 }

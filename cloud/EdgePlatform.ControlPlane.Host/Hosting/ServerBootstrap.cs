@@ -17,6 +17,7 @@ namespace EdgePlatform.ControlPlane.Host.Hosting;
 public sealed class ServerBootstrap
 {
     public const string EnrollmentKeyFileName = "enrollment.key";
+    public const string InitialAdminTokenFileName = "initial-admin.token";
     public const string DeviceCaFileName = "device-ca.pem";
     public const string DeviceCaCertificateFileName = "device-ca.crt";
     public const string TokenKeyFileName = "token-signing.pem";

@@ -21,8 +21,9 @@ public sealed class ServerOptions
     public int HttpPort { get; set; } = 5080;
 
     /// <summary>
-    /// Where the first start writes the initial admin token (mode 0600) instead of printing it;
-    /// for local tooling such as <c>edgectl demo</c>. Default: unset, printed once.
+    /// Where the first start writes the initial admin token (mode 0600; a file already there is
+    /// replaced, never reused). The token never goes to the log. Default: unset, which means
+    /// <c>initial-admin.token</c> in the data directory.
     /// </summary>
     public string? InitialAdminTokenFile { get; set; }
 

@@ -129,6 +129,34 @@ public sealed class OperatorAccessTests(ControlPlaneFactory server) : IClassFixt
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(server.AdminTokenFile));
     }
 
+    [Fact]
+    public async Task InitialAdminToken_FileAlreadyThereAndReadableByOthers_IsReplacedByAnOwnerOnlyOne()
+    {
+        var directory = Directory.CreateTempSubdirectory("edgeplatform-token-file-").FullName;
+        try
+        {
+            var tokenFile = Path.Combine(directory, "admin.token");
+            await File.WriteAllTextAsync(tokenFile, "left over");
+            File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+            await using (var fresh = ControlPlaneFactory.Over(directory))
+            {
+                using var client = fresh.CreateClient();
+                using var response = await client.GetAsync(new Uri("/api/v1/devices", UriKind.Relative));
+
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
+            Assert.StartsWith("ept_", await File.ReadAllTextAsync(tokenFile), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private async Task<CreatedToken> CreateTokenAsync(string name, string role)
     {
         using var admin = server.CreateClient();
