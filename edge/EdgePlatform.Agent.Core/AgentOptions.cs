@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using EdgePlatform.Resilience;
 
 namespace EdgePlatform.Agent.Core;
 
@@ -47,4 +48,23 @@ public sealed class AgentOptions
 
     /// <summary>Tags sent at enrollment (key → value).</summary>
     public Dictionary<string, string> Tags { get; set; } = [];
+
+    /// <summary>Pauses between enrollment tries the control plane did not answer: 250 ms doubling to 10 s, with jitter.</summary>
+    [ValidBackoff]
+    public RetryBackoffOptions EnrollmentRetry { get; set; } = new() { FirstDelay = TimeSpan.FromMilliseconds(250), MaxDelay = TimeSpan.FromSeconds(10) };
+
+    /// <summary>Pauses between failed attestations: 2 s doubling to 2 min, with jitter.</summary>
+    [ValidBackoff]
+    public RetryBackoffOptions AttestationRetry { get; set; } = new() { FirstDelay = TimeSpan.FromSeconds(2), MaxDelay = TimeSpan.FromMinutes(2) };
+
+    /// <summary>
+    /// Pauses before retrying a desired state whose package could not be fetched (a download cut
+    /// off, a registry out of reach): 2 s doubling to 5 min, with jitter.
+    /// </summary>
+    [ValidBackoff]
+    public RetryBackoffOptions ReconcileRetry { get; set; } = new() { FirstDelay = TimeSpan.FromSeconds(2), MaxDelay = TimeSpan.FromMinutes(5) };
+
+    /// <summary>Pauses between failed connects to the control plane's MQTT broker: 250 ms doubling to 10 s, with jitter.</summary>
+    [ValidBackoff]
+    public RetryBackoffOptions ReconnectRetry { get; set; } = new() { FirstDelay = TimeSpan.FromMilliseconds(250), MaxDelay = TimeSpan.FromSeconds(10) };
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
+using EdgePlatform.Resilience;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
 using MQTTnet.Formatter;
@@ -9,7 +10,7 @@ using MQTTnet.Protocol;
 namespace EdgePlatform.Mqtt;
 
 /// <summary>
-/// An MQTT 5 client that stays connected: it reconnects with capped exponential backoff,
+/// An MQTT 5 client that stays connected: it reconnects with capped exponential backoff and jitter,
 /// restores its subscriptions on every new session, and hands received messages to one
 /// handler in arrival order. QoS 1 messages are acknowledged only after the handler returns,
 /// so a message whose handler did not finish is redelivered; or, with <see cref="OnDelivery"/>,
@@ -20,6 +21,7 @@ public sealed partial class MqttConnection : IAsyncDisposable
     private readonly MqttConnectionSettings _settings;
     private readonly ILogger _logger;
     private readonly IMqttClient _client;
+    private readonly Polly.ResiliencePipeline _reconnect;
     private readonly List<(string Filter, MqttQualityOfServiceLevel Qos)> _subscriptions = [];
     private readonly SemaphoreSlim _disconnected = new(0, 1);
     private readonly CancellationTokenSource _stopping = new();
@@ -32,10 +34,19 @@ public sealed partial class MqttConnection : IAsyncDisposable
     private Task? _loop;
     private int _disposed;
 
-    public MqttConnection(MqttConnectionSettings settings, ILogger logger)
+    /// <param name="settings">Where and as whom to connect.</param>
+    /// <param name="logger">Receives connects, failures and disconnects.</param>
+    /// <param name="timeProvider">The clock reconnect pauses run on; the system clock when null.</param>
+    public MqttConnection(MqttConnectionSettings settings, ILogger logger, TimeProvider? timeProvider = null)
     {
+        ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
         _logger = logger;
+        _reconnect = RetryPipelines.Create(
+            settings.Reconnect,
+            timeProvider ?? TimeProvider.System,
+            _ => true,
+            retry => LogConnectFailed(settings.ClientId, settings.Host, settings.Port, retry.Exception.Message, retry.Delay.TotalMilliseconds));
         _client = new MqttClientFactory().CreateMqttClient();
         _client.DisconnectedAsync += OnDisconnectedAsync;
         _client.ApplicationMessageReceivedAsync += OnMessageAsync;
@@ -173,23 +184,15 @@ public sealed partial class MqttConnection : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken stoppingToken)
     {
-        var delay = TimeSpan.FromMilliseconds(250);
         while (!stoppingToken.IsCancellationRequested)
         {
             if (!_client.IsConnected)
             {
-                try
-                {
-                    await ConnectAsync(stoppingToken).ConfigureAwait(false);
-                    delay = TimeSpan.FromMilliseconds(250);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-                {
-                    LogConnectFailed(_settings.ClientId, _settings.Host, _settings.Port, ex.Message, delay.TotalMilliseconds);
-                    await Task.Delay(delay, stoppingToken).ConfigureAwait(false);
-                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _settings.MaxReconnectDelay.Ticks));
-                    continue;
-                }
+                // A try that failed after the connect itself (a refused subscription, say) leaves the
+                // client connected: after the pause it waits for the next disconnect, as before.
+                await _reconnect.ExecuteAsync(
+                    ct => _client.IsConnected ? ValueTask.CompletedTask : new ValueTask(ConnectAsync(ct)),
+                    stoppingToken).ConfigureAwait(false);
             }
 
             // Wake on a disconnect, or poll in case the event was missed during a reconnect race.

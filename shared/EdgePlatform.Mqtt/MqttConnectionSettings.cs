@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using EdgePlatform.Resilience;
 
 namespace EdgePlatform.Mqtt;
 
@@ -36,7 +37,11 @@ public sealed record MqttConnectionSettings(string Host, int Port, string Client
     /// </summary>
     public ushort? ReceiveMaximum { get; init; }
 
-    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Pauses between failed connects: from 250 ms, doubling up to 10 s, with jitter so that clients
+    /// cut off together (a broker restart) do not all come back at the same instant.
+    /// </summary>
+    public RetryBackoffOptions Reconnect { get; init; } = new() { FirstDelay = TimeSpan.FromMilliseconds(250), MaxDelay = TimeSpan.FromSeconds(10) };
 
     public MqttLastWill? LastWill { get; init; }
 }

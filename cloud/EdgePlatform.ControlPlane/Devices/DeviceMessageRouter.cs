@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Telemetry;
+using EdgePlatform.Resilience;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -21,15 +22,13 @@ public sealed partial class DeviceMessageRouter : BackgroundService
     public const string StatusSuffix = "status";
     public const string TelemetryPrefix = "telemetry/";
 
-    private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(30);
-
     private readonly FleetService _fleet;
     private readonly TelemetryIngestService _telemetry;
-    private readonly TimeProvider _timeProvider;
     private readonly ILogger<DeviceMessageRouter> _logger;
+    private readonly Polly.ResiliencePipeline _storeRetry;
     private readonly Channel<DeviceMessage> _queue;
     private readonly int _batchMessages;
+    private int _storing;
 
     public DeviceMessageRouter(
         FleetService fleet,
@@ -41,8 +40,14 @@ public sealed partial class DeviceMessageRouter : BackgroundService
         ArgumentNullException.ThrowIfNull(options);
         _fleet = fleet;
         _telemetry = telemetry;
-        _timeProvider = timeProvider;
         _logger = logger;
+
+        // The one writer stores one run at a time, so the run being retried is the one in the log.
+        _storeRetry = RetryPipelines.Create(
+            options.Value.StoreRetry,
+            timeProvider,
+            _ => true,
+            failure => LogStoreFailed(_storing, failure.Delay.TotalSeconds, failure.Exception));
         _batchMessages = options.Value.IngestBatchMessages;
         QueueCapacity = options.Value.IngestQueueMessages;
         _queue = Channel.CreateBounded<DeviceMessage>(new BoundedChannelOptions(QueueCapacity)
@@ -156,7 +161,7 @@ public sealed partial class DeviceMessageRouter : BackgroundService
 
     /// <summary>
     /// Stores a run of telemetry messages in one transaction and then acknowledges each in
-    /// order. A store that fails is retried with growing pauses until it succeeds or the host
+    /// order. A store that fails is retried with growing, jittered pauses until it succeeds or the host
     /// stops: nothing is acknowledged, so nothing is lost, meanwhile the queue fills and the
     /// broker holds the rest.
     /// </summary>
@@ -167,21 +172,9 @@ public sealed partial class DeviceMessageRouter : BackgroundService
             return;
         }
 
-        var retry = FirstRetry;
-        while (true)
-        {
-            try
-            {
-                await _telemetry.IngestAsync([.. run.Select(r => r.Telemetry)], stoppingToken).ConfigureAwait(false);
-                break;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-            {
-                LogStoreFailed(run.Count, retry.TotalSeconds, ex);
-                await Task.Delay(retry, _timeProvider, stoppingToken).ConfigureAwait(false);
-                retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, LastRetry.Ticks));
-            }
-        }
+        _storing = run.Count;
+        TelemetryMessage[] messages = [.. run.Select(r => r.Telemetry)];
+        await _storeRetry.ExecuteAsync(ct => new ValueTask(_telemetry.IngestAsync(messages, ct)), stoppingToken).ConfigureAwait(false);
 
         foreach (var (message, _) in run)
         {

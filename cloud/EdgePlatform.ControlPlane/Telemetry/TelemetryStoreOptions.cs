@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using EdgePlatform.Resilience;
 
 namespace EdgePlatform.ControlPlane.Telemetry;
 
@@ -18,6 +19,14 @@ public sealed class TelemetryStoreOptions
     /// <summary>Minutes between retention passes. Default 10.</summary>
     [Range(1, 1440)]
     public int PruneIntervalMinutes { get; set; } = 10;
+
+    /// <summary>
+    /// Pauses between tries to store a batch of device telemetry while the store fails (nothing is
+    /// acknowledged meanwhile): 1 s doubling to 30 s, with jitter so replicas do not hit a
+    /// recovering database together.
+    /// </summary>
+    [ValidBackoff]
+    public RetryBackoffOptions StoreRetry { get; set; } = new() { FirstDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(30) };
 
     /// <summary>Most rows one query returns. Default 10,000.</summary>
     [Range(1, 1_000_000)]

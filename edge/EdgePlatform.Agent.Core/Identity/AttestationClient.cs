@@ -5,6 +5,7 @@ using System.Text.Json;
 using EdgePlatform.Agent.Core.Packages;
 using EdgePlatform.Agent.Core.Reconciliation;
 using EdgePlatform.Contracts;
+using EdgePlatform.Resilience;
 using EdgePlatform.Security.Attestation;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -27,14 +28,17 @@ public sealed partial class AttestationClient(
     TimeProvider timeProvider,
     ILogger<AttestationClient> logger) : BackgroundService
 {
-    private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan MaxRetry = TimeSpan.FromMinutes(2);
-
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Lock _pauseLock = new();
     private readonly SemaphoreSlim _renewalRequested = new(0, 1);
     private readonly Lazy<string> _build = new(() => AgentMeasurements.MeasureBuild(options.Value.MeasuredBuildDirectory ?? AppContext.BaseDirectory));
     private AttestationResult? _current;
     private DateTimeOffset _issuedAt;
+
+    // Cancels the pause after a failed attestation when a renewal is requested meanwhile (never
+    // an attestation in progress: that one already measures what changed or is followed by another).
+    private CancellationTokenSource? _pause;
+    private bool _pausing;
 
     /// <summary>Why the last attestation failed, or null after a success.</summary>
     public string? LastFailure { get; private set; }
@@ -83,6 +87,21 @@ public sealed partial class AttestationClient(
     public void RequestRenewal()
     {
         _current = null;
+        CancellationTokenSource? pause;
+        lock (_pauseLock)
+        {
+            pause = _pausing ? _pause : null;
+        }
+
+        try
+        {
+            pause?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The pause ended meanwhile; the semaphore below wakes the loop instead.
+        }
+
         try
         {
             _renewalRequested.Release();
@@ -136,24 +155,56 @@ public sealed partial class AttestationClient(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var retry = FirstRetry;
+        var retry = RetryPipelines.Create(
+            options.Value.AttestationRetry,
+            timeProvider,
+            ex => ex is AttestationRefusedException or HttpRequestException or EnrollmentException,
+            failure =>
+            {
+                LogAttestationFailed(failure.Exception.Message, failure.Delay.TotalSeconds);
+                lock (_pauseLock)
+                {
+                    _pausing = true;
+                }
+            });
         while (!stoppingToken.IsCancellationRequested)
         {
-            TimeSpan wait;
-            try
+            using (var pause = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
             {
-                await GetTokenAsync(stoppingToken).ConfigureAwait(false);
-                var current = _current!;
-                wait = RenewAt(current) - timeProvider.GetUtcNow();
-                retry = FirstRetry;
-            }
-            catch (Exception ex) when (ex is AttestationRefusedException or HttpRequestException or EnrollmentException)
-            {
-                LogAttestationFailed(ex.Message, retry.TotalSeconds);
-                wait = retry;
-                retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, MaxRetry.Ticks));
+                lock (_pauseLock)
+                {
+                    _pause = pause;
+                }
+
+                try
+                {
+                    await retry.ExecuteAsync(
+                        ct =>
+                        {
+                            lock (_pauseLock)
+                            {
+                                _pausing = false;
+                            }
+
+                            return GetTokenAsync(ct);
+                        },
+                        pause.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // A renewal was requested while attestation was failing: try again now.
+                    continue;
+                }
+                finally
+                {
+                    lock (_pauseLock)
+                    {
+                        (_pause, _pausing) = (null, false);
+                    }
+                }
             }
 
+            var wait = RenewAt(_current!) - timeProvider.GetUtcNow();
             await _renewalRequested.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, stoppingToken).ConfigureAwait(false);
         }
     }

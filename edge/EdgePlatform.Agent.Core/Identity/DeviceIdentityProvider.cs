@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Contracts;
+using EdgePlatform.Resilience;
 using EdgePlatform.Security.Tuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -135,41 +136,39 @@ public sealed partial class DeviceIdentityProvider(
 
         var csr = CreateSigningRequest(settings.DeviceId!);
         var request = await BootstrapRequestAsync(settings, csr, cancellationToken).ConfigureAwait(false);
-        var delay = TimeSpan.FromMilliseconds(250);
         using var client = httpClients.CreateClient(nameof(DeviceIdentityProvider));
         client.BaseAddress = controlPlane;
-        while (true)
-        {
-            try
+
+        // A control plane that is down or overloaded is tried again; one that refused the request is not.
+        var retry = RetryPipelines.Create(
+            settings.EnrollmentRetry,
+            timeProvider,
+            ex => ex is HttpRequestException,
+            failure => LogEnrollRetry(controlPlane, failure.Exception.Message, failure.Delay.TotalMilliseconds));
+        return await retry.ExecuteAsync(
+            async ct =>
             {
                 using var response = await client.PostAsJsonAsync(
-                    "api/v1/enrollments/devices", request, ContractsJsonContext.Default.EnrollmentRequest, cancellationToken).ConfigureAwait(false);
+                    "api/v1/enrollments/devices", request, ContractsJsonContext.Default.EnrollmentRequest, ct).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
-                    var identity = await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse, cancellationToken).ConfigureAwait(false)
+                    var identity = await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse, ct).ConfigureAwait(false)
                         ?? throw new EnrollmentException("the control plane answered enrollment with an empty body");
                     PinRoot(identity);
-                    await SaveAsync(identity, cancellationToken).ConfigureAwait(false);
+                    await SaveAsync(identity, ct).ConfigureAwait(false);
                     LogEnrolled(identity.DeviceId, controlPlane);
                     return identity;
                 }
 
-                var detail = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                var detail = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
                 if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
                 {
                     throw new EnrollmentException($"enrollment refused ({(int)response.StatusCode}): {ApiProblem.Describe(detail)}");
                 }
 
-                LogEnrollRetry(controlPlane, $"HTTP {(int)response.StatusCode}", delay.TotalMilliseconds);
-            }
-            catch (HttpRequestException ex)
-            {
-                LogEnrollRetry(controlPlane, ex.Message, delay.TotalMilliseconds);
-            }
-
-            await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
-            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 10_000));
-        }
+                throw new HttpRequestException($"HTTP {(int)response.StatusCode}", null, response.StatusCode);
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

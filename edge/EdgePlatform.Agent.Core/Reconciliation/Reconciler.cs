@@ -2,6 +2,7 @@ using System.Reflection;
 using EdgePlatform.Agent.Core.Packages;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Contracts;
+using EdgePlatform.Resilience;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -26,22 +27,26 @@ public sealed partial class Reconciler(
     TimeProvider timeProvider,
     ILogger<Reconciler> logger,
     IModelHealth? health = null,
-    IOptions<ProbationOptions>? probationOptions = null) : BackgroundService
+    IOptions<ProbationOptions>? probationOptions = null,
+    IOptions<AgentOptions>? agentOptions = null) : BackgroundService
 {
     public static readonly string AgentVersion =
         typeof(Reconciler).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
-    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(5);
-
     private AgentState _state = AgentState.Empty;
-    private TimeSpan _retryDelay = FirstRetryDelay;
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ProbationOptions _probationOptions = probationOptions?.Value ?? new ProbationOptions { WindowSeconds = 0 };
 
     // Reconciles and probation checks take turns; both change what runs.
     private readonly SemaphoreSlim _turn = new(1, 1);
     private Probation? _probation;
+
+    // One retry run at a time re-posts the newest desired state that failed transiently; each
+    // transient failure bumps the count, which tells the run its last try failed again.
+    private readonly RetryBackoffOptions _retryBackoff = (agentOptions?.Value ?? new AgentOptions()).ReconcileRetry;
+    private DesiredState? _retryDesired;
+    private int _transientFailures;
+    private Task _retryRun = Task.CompletedTask;
 
     /// <summary>Telemetry settings of the last applied desired state, or null before the first.</summary>
     public TelemetrySettings? Telemetry { get; private set; }
@@ -264,7 +269,6 @@ public sealed partial class Reconciler(
         var (error, transient) = await RunPlanAsync(desired.Version, target, plan, cancellationToken).ConfigureAwait(false);
         if (error is null)
         {
-            _retryDelay = FirstRetryDelay;
             _state = next;
             _probation = current is not null && health is not null && _probationOptions.WindowSeconds > 0
                 ? new Probation(target, current, health.Read(), timeProvider.GetUtcNow().AddSeconds(_probationOptions.WindowSeconds))
@@ -320,19 +324,82 @@ public sealed partial class Reconciler(
     /// </summary>
     private void ScheduleRetry(DesiredState desired, CancellationToken cancellationToken)
     {
-        var delay = _retryDelay;
-        _retryDelay = TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, MaxRetryDelay.Ticks));
-        LogRetry(desired.Version, delay.TotalSeconds);
-        _ = Task.Run(
-            async () =>
+        _retryDesired = desired;
+        Interlocked.Increment(ref _transientFailures);
+        if (_retryRun.IsCompleted)
+        {
+            _retryRun = Task.Run(() => RetryAsync(cancellationToken), cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Pauses (growing, jittered), re-posts the desired state and waits for its outcome, until a
+    /// reconcile no longer fails transiently or a newer desired state took its place.
+    /// </summary>
+    private async Task RetryAsync(CancellationToken cancellationToken)
+    {
+        var retry = RetryPipelines.Create(
+            _retryBackoff,
+            timeProvider,
+            ex => ex is ReconcileStillFailingException,
+            failure => LogRetry(_retryDesired!.Version, failure.Delay.TotalSeconds));
+
+        try
+        {
+            // A failure that came while the run was finishing would find it still running: go round again.
+            while (await RetryUntilSettledAsync(retry, cancellationToken).ConfigureAwait(false) != Volatile.Read(ref _transientFailures))
             {
-                await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
-                if (_state.DesiredVersion <= desired.Version)
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The agent is stopping.
+        }
+    }
+
+    /// <summary>Runs one retry streak; returns the count of transient failures it has accounted for.</summary>
+    private async Task<int> RetryUntilSettledAsync(Polly.ResiliencePipeline retry, CancellationToken cancellationToken)
+    {
+        // The reconcile that started this streak already failed: the first try only pauses.
+        var failuresSeen = -1;
+        await retry.ExecuteAsync(
+            async ct =>
+            {
+                var failures = Volatile.Read(ref _transientFailures);
+                if (failuresSeen < 0)
+                {
+                    failuresSeen = failures;
+                    throw new ReconcileStillFailingException();
+                }
+
+                var desired = _retryDesired!;
+                if (_state.DesiredVersion > desired.Version)
+                {
+                    failuresSeen = failures;
+                    return;
+                }
+
+                var reconciled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                void OnReconciled(ReconcileOutcome _) => reconciled.TrySetResult();
+                Reconciled += OnReconciled;
+                try
                 {
                     inbox.Post(desired);
+                    await reconciled.Task.WaitAsync(ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Reconciled -= OnReconciled;
+                }
+
+                failuresSeen = Volatile.Read(ref _transientFailures);
+                if (failuresSeen != failures)
+                {
+                    throw new ReconcileStillFailingException();
                 }
             },
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
+        return failuresSeen;
     }
 
     private async Task<(string? Error, bool Transient)> RunPlanAsync(long desiredVersion, ModelReference target, IReadOnlyList<PlanStep> plan, CancellationToken cancellationToken)
@@ -415,6 +482,15 @@ public sealed partial class Reconciler(
 
     [LoggerMessage(EventId = 1206, Level = LogLevel.Warning, Message = "Could not publish the reported state: {Reason}")]
     private partial void LogReportFailed(string reason);
+}
+
+/// <summary>A retried reconcile failed transiently again; it only tells the retry run to pause and go on.</summary>
+internal sealed class ReconcileStillFailingException : Exception
+{
+    public ReconcileStillFailingException()
+        : base("the retried reconcile failed again")
+    {
+    }
 }
 
 public sealed record ReconcileOutcome(long DesiredVersion, bool Succeeded, string? Error);

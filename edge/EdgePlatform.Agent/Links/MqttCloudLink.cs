@@ -1,10 +1,12 @@
 using System.Text;
 using System.Text.Json;
+using EdgePlatform.Agent.Core;
 using EdgePlatform.Agent.Core.Identity;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Agent.Core.Reconciliation;
 using EdgePlatform.Contracts;
 using EdgePlatform.Mqtt;
+using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.Agent.Links;
 
@@ -16,6 +18,8 @@ namespace EdgePlatform.Agent.Links;
 public sealed partial class MqttCloudLink(
     DeviceIdentityProvider identity,
     DesiredStateInbox inbox,
+    IOptions<AgentOptions> options,
+    TimeProvider timeProvider,
     ILoggerFactory loggerFactory) : BackgroundService, ICloudLink
 {
     private static readonly byte[] Online = Encoding.UTF8.GetBytes(DeviceStatuses.Online);
@@ -52,8 +56,10 @@ public sealed partial class MqttCloudLink(
                 ClientCertificate = await identity.GetClientCertificateAsync(stoppingToken).ConfigureAwait(false),
                 TrustedCa = await identity.GetCaCertificateAsync(stoppingToken).ConfigureAwait(false),
                 LastWill = new MqttLastWill(Topics.Status(device.DeviceId), Offline, Retain: true),
+                Reconnect = options.Value.ReconnectRetry,
             },
-            loggerFactory.CreateLogger<MqttConnection>());
+            loggerFactory.CreateLogger<MqttConnection>(),
+            timeProvider);
         connection.Subscribe(Topics.Desired(device.DeviceId));
         connection.OnMessage(OnDesiredAsync);
         connection.OnConnected(async ct =>

@@ -131,6 +131,47 @@ public sealed class DeviceIdentityProviderTests : IDisposable
     }
 
     [Fact]
+    public async Task GetAsync_ControlPlaneUnavailableTwice_RetriesAndEnrolls()
+    {
+        var issued = Identity("dev-a");
+        var answers = 0;
+        _controlPlane.Respond = _ => ++answers <= 2
+            ? new HttpResponseMessage(HttpStatusCode.ServiceUnavailable) { Content = new StringContent("restarting") }
+            : Created(issued);
+        var options = Options(deviceId: "dev-a");
+        options.EnrollmentRetry = new Resilience.RetryBackoffOptions { FirstDelay = TimeSpan.FromMilliseconds(1), MaxDelay = TimeSpan.FromMilliseconds(5) };
+        using var provider = NewProvider(options);
+
+        var identity = await provider.GetAsync(_timeout.Token);
+
+        Assert.Equal("dev-a", identity.DeviceId);
+        Assert.Equal(3, answers);
+    }
+
+    [Fact]
+    public async Task GetAsync_ControlPlaneDownAndAgentStopping_StopsPromptlyWithoutAnotherTry()
+    {
+        var firstTry = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _controlPlane.Respond = _ =>
+        {
+            firstTry.TrySetResult();
+            throw new HttpRequestException("connection refused");
+        };
+        var options = Options(deviceId: "dev-a");
+        options.EnrollmentRetry = new Resilience.RetryBackoffOptions { FirstDelay = TimeSpan.FromMinutes(10), MaxDelay = TimeSpan.FromMinutes(30) };
+        using var provider = NewProvider(options);
+        using var stopping = new CancellationTokenSource();
+
+        var enrolling = provider.GetAsync(stopping.Token);
+        await firstTry.Task.WaitAsync(_timeout.Token);
+        await stopping.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => enrolling.WaitAsync(_timeout.Token));
+        Assert.Single(_controlPlane.Requests);
+        Assert.False(File.Exists(Path.Combine(_data.Path, DeviceIdentityProvider.IdentityFileName)));
+    }
+
+    [Fact]
     public async Task GetAsync_EnrollmentAccepted_PostsKeyAndWritesIdentityReadableByOwnerOnly()
     {
         var issued = Identity("dev-a");
@@ -188,8 +229,10 @@ public sealed class DeviceIdentityProviderTests : IDisposable
         return new(deviceId, "broker.test", 8883, "device-certificate-pem", "ca-certificate-pem", "http://registry.test:5000", "http://control-plane.test:5080", Encoding.UTF8.GetString(root ?? _publisher.FirstRoot));
     }
 
-    private void RespondWith(EnrollmentResponse issued) =>
-        _controlPlane.Respond = _ => new HttpResponseMessage(HttpStatusCode.Created)
+    private void RespondWith(EnrollmentResponse issued) => _controlPlane.Respond = _ => Created(issued);
+
+    private static HttpResponseMessage Created(EnrollmentResponse issued) =>
+        new(HttpStatusCode.Created)
         {
             Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(issued, ContractsJsonContext.Default.EnrollmentResponse))
             {

@@ -277,6 +277,53 @@ public sealed class ReconcilerTests : IDisposable
     }
 
     [Fact]
+    public async Task ExecuteAsync_DownloadCutOffThreeTimes_KeepsRetryingTheSameDesiredStateUntilInstalled()
+    {
+        var package = Publish("1.0.0");
+        var attempts = 0;
+        _registry.ServeBlob(package.ModelDigest, () => Interlocked.Increment(ref attempts) <= 3
+            ? new Packages.BreakingStream(package.ModelBytes, package.ModelBytes.Length / 2)
+            : new MemoryStream(package.ModelBytes, writable: false));
+        var quickRetry = new Resilience.RetryBackoffOptions { FirstDelay = TimeSpan.FromMilliseconds(10), MaxDelay = TimeSpan.FromMilliseconds(50) };
+        using var reconciler = _agent.NewReconciler(reconcileRetry: quickRetry);
+        var outcomes = new List<ReconcileOutcome>();
+        var installed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        reconciler.Reconciled += outcome =>
+        {
+            lock (outcomes)
+            {
+                outcomes.Add(outcome);
+            }
+
+            if (outcome.Succeeded)
+            {
+                installed.TrySetResult();
+            }
+        };
+        await reconciler.StartAsync(CancellationToken.None);
+        try
+        {
+            await reconciler.Started.WaitAsync(Patience);
+
+            _inbox.Post(Desired(1, package));
+            await installed.Task.WaitAsync(Patience);
+
+            lock (outcomes)
+            {
+                Assert.Equal([false, false, false, true], outcomes.Select(o => o.Succeeded));
+                Assert.All(outcomes, o => Assert.Equal(1, o.DesiredVersion));
+            }
+
+            Assert.Equal(4, attempts);
+            Assert.Equal(package.Reference.ManifestDigest, reconciler.BuildReport().Slots.Single().ManifestDigest);
+        }
+        finally
+        {
+            await reconciler.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task ExecuteAsync_DownloadCutOff_RetriesAndInstallsWithoutANewDesiredState()
     {
         var package = Publish("1.0.0");

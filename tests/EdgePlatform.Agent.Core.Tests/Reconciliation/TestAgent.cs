@@ -40,9 +40,16 @@ internal sealed class TestAgent : IDisposable
     /// A reconciler as the host wires it; each call is a fresh agent process over the same data
     /// directory (new trust client, installer and state store), as after a restart.
     /// </summary>
-    public Reconciler NewReconciler(FakeRuntime? runtime = null, string channel = TestPublisher.Production, IModelHealth? health = null, ProbationOptions? probation = null)
+    public Reconciler NewReconciler(
+        FakeRuntime? runtime = null,
+        string channel = TestPublisher.Production,
+        IModelHealth? health = null,
+        ProbationOptions? probation = null,
+        Resilience.RetryBackoffOptions? reconcileRetry = null)
     {
-        var options = Microsoft.Extensions.Options.Options.Create(new AgentOptions { DataDirectory = DataDirectory, Channel = channel });
+        var agentOptions = new AgentOptions { DataDirectory = DataDirectory, Channel = channel };
+        agentOptions.ReconcileRetry = reconcileRetry ?? agentOptions.ReconcileRetry;
+        var options = Microsoft.Extensions.Options.Options.Create(agentOptions);
         var installer = new PackageInstaller(
             Registry, new LocalModelStore(DataDirectory), Publisher.NewDeviceTrust(DataDirectory), options, NullLogger<PackageInstaller>.Instance);
         return new Reconciler(
@@ -54,7 +61,8 @@ internal sealed class TestAgent : IDisposable
             Clock,
             NullLogger<Reconciler>.Instance,
             health,
-            probation is null ? null : Microsoft.Extensions.Options.Options.Create(probation));
+            probation is null ? null : Microsoft.Extensions.Options.Options.Create(probation),
+            options);
     }
 
     /// <summary>Builds a package, puts it in the registry and approves it for the given channels (production by default).</summary>

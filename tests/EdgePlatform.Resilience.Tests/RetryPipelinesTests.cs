@@ -1,0 +1,163 @@
+using System.Globalization;
+using System.Text;
+using Xunit.Abstractions;
+
+namespace EdgePlatform.Resilience.Tests;
+
+public sealed class RetryPipelinesTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task ExecuteAsync_WithoutJitter_PausesDoubleUpToTheCap()
+    {
+        var clock = new InstantClock();
+        var notices = new List<RetryNotice>();
+        var backoff = new RetryBackoffOptions { FirstDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(20), UseJitter = false };
+        var pipeline = RetryPipelines.Create(backoff, clock, _ => true, notices.Add);
+        var failuresLeft = 7;
+
+        await pipeline.ExecuteAsync(
+            _ => --failuresLeft >= 0 ? throw new IOException("unreachable") : ValueTask.CompletedTask,
+            CancellationToken.None);
+
+        TimeSpan[] expected = [Seconds(1), Seconds(2), Seconds(4), Seconds(8), Seconds(16), Seconds(20), Seconds(20)];
+        Assert.Equal(expected, notices.Select(n => n.Delay));
+        Assert.Equal(expected, clock.Pauses);
+        Assert.Equal(Enumerable.Range(1, 7), notices.Select(n => n.Retry));
+        Assert.All(notices, n => Assert.IsType<IOException>(n.Exception));
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_WithJitter_PausesGrowButNeverPassTheCap()
+    {
+        var clock = new InstantClock();
+        var backoff = new RetryBackoffOptions { FirstDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(20) };
+        var pipeline = RetryPipelines.Create(backoff, clock, _ => true, _ => { });
+        var failuresLeft = 30;
+
+        await pipeline.ExecuteAsync(
+            _ => --failuresLeft >= 0 ? throw new IOException("unreachable") : ValueTask.CompletedTask,
+            CancellationToken.None);
+
+        var pauses = clock.Pauses;
+        Assert.Equal(30, pauses.Count);
+        Assert.All(pauses, p => Assert.InRange(p, TimeSpan.Zero, backoff.MaxDelay));
+
+        // Decorrelated jitter keeps the exponential trend: the later pauses are far longer than the first ones.
+        Assert.True(pauses.Skip(20).Average(p => p.TotalSeconds) > 4 * pauses.Take(3).Average(p => p.TotalSeconds));
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_ThousandClientsFailingTogether_FirstRetriesSpreadOverTheWindow()
+    {
+        const int Clients = 1000;
+        const int Buckets = 14;
+        var backoff = new RetryBackoffOptions { FirstDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(30) };
+
+        var jittered = await FirstRetryDelaysAsync(backoff, Clients);
+        var lockstep = await FirstRetryDelaysAsync(new RetryBackoffOptions { FirstDelay = backoff.FirstDelay, MaxDelay = backoff.MaxDelay, UseJitter = false }, Clients);
+
+        // Buckets of a tenth of the first delay, up to the jitter formula's reach of about 1.38 times it.
+        var width = backoff.FirstDelay / 10;
+        var histogram = new int[Buckets];
+        foreach (var delay in jittered)
+        {
+            histogram[Math.Min((int)(delay / width), Buckets - 1)]++;
+        }
+
+        output.WriteLine(Render(histogram, width, Clients));
+        Assert.Single(lockstep.Distinct());
+        Assert.True(jittered.Distinct().Count() > Clients * 0.99, "nearly every client should draw its own delay");
+        Assert.True(histogram.Max() <= Clients * 0.15, $"no tenth of the window should hold more than 15% of the clients, the fullest held {histogram.Max()}");
+        Assert.True(histogram.Count(count => count > 0) >= 12, "the delays should cover the window");
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_CancelledDuringPause_StopsPromptlyWithoutAnotherTry()
+    {
+        var backoff = new RetryBackoffOptions { FirstDelay = TimeSpan.FromMinutes(10), MaxDelay = TimeSpan.FromHours(1) };
+        var pausing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pipeline = RetryPipelines.Create(backoff, TimeProvider.System, _ => true, _ => pausing.TrySetResult());
+        using var stopping = new CancellationTokenSource();
+        var attempts = 0;
+
+        var loop = pipeline.ExecuteAsync(
+            _ =>
+            {
+                Interlocked.Increment(ref attempts);
+                throw new IOException("unreachable");
+            },
+            stopping.Token).AsTask();
+        await pausing.Task.WaitAsync(Deadline);
+        await stopping.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop.WaitAsync(Deadline));
+        Assert.Equal(1, attempts);
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_CancelledDuringAttempt_EndsWithoutRetrying()
+    {
+        var notices = 0;
+        var pipeline = RetryPipelines.Create(new RetryBackoffOptions(), TimeProvider.System, _ => true, _ => notices++);
+        var attempting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stopping = new CancellationTokenSource();
+
+        var loop = pipeline.ExecuteAsync(
+            async token =>
+            {
+                attempting.TrySetResult();
+                await Task.Delay(Timeout.Infinite, token);
+            },
+            stopping.Token).AsTask();
+        await attempting.Task.WaitAsync(Deadline);
+        await stopping.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop.WaitAsync(Deadline));
+        Assert.Equal(0, notices);
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_FailureTheCallerDoesNotRetry_PropagatesAtOnce()
+    {
+        var clock = new InstantClock();
+        var pipeline = RetryPipelines.Create(new RetryBackoffOptions(), clock, ex => ex is IOException, _ => { });
+
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(
+            () => pipeline.ExecuteAsync(_ => throw new UnauthorizedAccessException("refused"), CancellationToken.None).AsTask());
+        Assert.Empty(clock.Pauses);
+    }
+
+    private static TimeSpan Seconds(int seconds) => TimeSpan.FromSeconds(seconds);
+
+    private static async Task<TimeSpan[]> FirstRetryDelaysAsync(RetryBackoffOptions backoff, int clients)
+    {
+        var delays = new TimeSpan[clients];
+        for (var client = 0; client < clients; client++)
+        {
+            var index = client;
+            var pipeline = RetryPipelines.Create(backoff, new InstantClock(), _ => true, notice => delays[index] = notice.Delay);
+            var attempts = 0;
+            await pipeline.ExecuteAsync(
+                _ => attempts++ > 0 ? ValueTask.CompletedTask : throw new IOException("control plane restarting"),
+                CancellationToken.None);
+        }
+
+        return delays;
+    }
+
+    private static string Render(int[] histogram, TimeSpan width, int clients)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"First-retry delays of {clients} clients (first delay 1 s, jitter on):");
+        for (var bucket = 0; bucket < histogram.Length; bucket++)
+        {
+            var from = (width * bucket).TotalMilliseconds;
+            var label = bucket == histogram.Length - 1 ? $"{from,5:0}+     ms" : $"{from,5:0}-{(width * (bucket + 1)).TotalMilliseconds,4:0} ms";
+            text.AppendLine(CultureInfo.InvariantCulture, $"{label} {histogram[bucket],4} {new string('#', histogram[bucket] / 4)}");
+        }
+
+        return text.ToString();
+    }
+}
