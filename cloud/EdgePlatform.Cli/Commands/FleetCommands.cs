@@ -427,15 +427,17 @@ public static class FleetCommands
     [
         new("MINUTE", m => Render.ShortMinute(m.Minute)) { WideValue = m => Render.Time(m.Minute) },
         new("DEVICE", m => m.DeviceId),
-        new("MODEL", m => $"{m.ModelName ?? "-"}:{m.ModelVersion ?? "-"}") { WideOnly = true },
+
+        // A device has a row per model version within a minute; without the model two rows would look alike.
+        new("MODEL", m => $"{m.ModelName ?? "-"}:{m.ModelVersion ?? "-"}"),
         new("REPORTS", m => Render.Number(m.Reports)) { WideOnly = true },
         new("EVENTS IN", m => Render.Number(m.EventsIn)),
         new("SCORED", m => Render.Number(m.EventsScored)) { WideOnly = true },
         new("ERRORS", m => Render.Number(m.Errors)),
         new("DEAD-LETTERED", m => Render.Number(m.DeadLettered)) { WideOnly = true },
-        new("P99 MS (MAX)", m => Render.Number(m.LatencyP99MsMax)),
+        new("P99 MS (MAX)", m => Render.Number(m.LatencyP99MsMax)) { WideOnly = true },
         new("MAX MS", m => Render.Number(m.LatencyMaxMs)) { WideOnly = true },
-        new("CPU %", m => Render.Number(m.CpuPercentAvg, "0.0")),
+        new("CPU %", m => Render.Number(m.CpuPercentAvg, "0.0")) { WideOnly = true },
         new("SHED", m => Render.Number(m.ReportsShedMax)) { WideOnly = true },
     ];
 

@@ -43,6 +43,18 @@ public sealed class CommandColumnsTests
     public void ModelColumns_Default_FitEightyColumns() => AssertFits(FleetCommands.ModelColumns, [Model("sensor-anomaly"), Model("vibration-anomaly-fasttree")]);
 
     [Fact]
+    public void HealthMinuteColumns_Default_FitEightyColumnsAndTellModelVersionsApart()
+    {
+        TelemetryMinute Minute(string device, string? model) =>
+            new(device, Recently, model, model is null ? null : "12", 16, 123456, 123450, 12, 3, 1.5, 277.129, 512.25, 5.3, 150 << 20, 0, 0, 99);
+        var minutes = DeviceIds.SelectMany(id => new[] { Minute(id, null), Minute(id, "sensor-anomaly") }).ToList();
+
+        AssertFits(FleetCommands.HealthMinuteColumns, minutes);
+        var rows = Lines(FleetCommands.HealthMinuteColumns, minutes, wide: false).Skip(1).ToList();
+        Assert.Equal(rows.Count, rows.Distinct().Count());
+    }
+
+    [Fact]
     public void TelemetryColumns_Wide_ShowEveryColumnAndFullTimes()
     {
         var lines = Lines(FleetCommands.TelemetryColumns, [Telemetry("dev-1")], wide: true);
