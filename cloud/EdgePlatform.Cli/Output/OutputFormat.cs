@@ -18,7 +18,7 @@ public enum OutputFormat
 
 public static class OutputFormats
 {
-    /// <summary>The <c>-o</c> values, in the order help and errors list them.</summary>
+    /// <summary>The <c>-o</c> values, in the order help and errors list them and <see cref="OutputFormat"/> declares them.</summary>
     public static IReadOnlyList<string> Names { get; } = ["table", "wide", "json", "yaml"];
 
     public static bool TryParse(string? text, out OutputFormat format)
