@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EdgePlatform.Cli.Output;
 
 namespace EdgePlatform.Cli;
 
@@ -7,12 +8,26 @@ public static class CliOptions
 {
     public const string DefaultServer = "http://127.0.0.1:5080";
 
-    public static Option<string> Output { get; } = new Option<string>("--output", "-o")
+    public static Option<string> Output { get; } = OutputOption();
+
+    private static Option<string> OutputOption()
     {
-        Description = "Output format: table (default) or json",
-        DefaultValueFactory = _ => "table",
-        Recursive = true,
-    }.AcceptOnlyFromAmong("table", "json");
+        var option = new Option<string>("--output", "-o")
+        {
+            Description = "Output format: table (default: the columns that matter), wide (every column), json or yaml",
+            DefaultValueFactory = _ => "table",
+            Recursive = true,
+        };
+        option.CompletionSources.Add([.. OutputFormats.Names]);
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Count > 0 && !OutputFormats.TryParse(result.Tokens[^1].Value, out _))
+            {
+                result.AddError($"--output: '{result.Tokens[^1].Value}' is not an output format; use one of {string.Join(", ", OutputFormats.Names)}");
+            }
+        });
+        return option;
+    }
 
     public static Option<Uri> Server { get; } = UrlOption("--server", $"Control-plane URL (default: $EDGECTL_SERVER or {DefaultServer})", recursive: true,
         fallback: () => Environment.GetEnvironmentVariable("EDGECTL_SERVER") is { Length: > 0 } url ? url : DefaultServer);
@@ -55,7 +70,13 @@ public static class CliOptions
         Recursive = true,
     };
 
-    public static bool IsJson(this ParseResult parse) => string.Equals(parse.GetValue(Output), "json", StringComparison.Ordinal);
+    public static bool IsJson(this ParseResult parse) => parse.Format() == OutputFormat.Json;
+
+    public static OutputFormat Format(this ParseResult parse) =>
+        OutputFormats.TryParse(parse.GetValue(Output), out var format) ? format : OutputFormat.Table;
+
+    /// <summary>Whether the command writes its result as a document (json or yaml) rather than for people.</summary>
+    public static bool IsDocument(this ParseResult parse) => parse.Format().IsDocument();
 
     public static ApiClient CreateApi(this ParseResult parse)
     {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EdgePlatform.Cli.Output;
 using EdgePlatform.Contracts;
 
 namespace EdgePlatform.Cli.Commands;
@@ -16,13 +17,23 @@ public static class AccessCommands
                 ?? throw new CliException("give the token with --token or $EDGECTL_TOKEN");
             var who = await api.WhoAmIAsync(ct).ConfigureAwait(false);
             Credentials.Save(api.Server, token);
-            Console.Out.WriteLine(parse.IsJson()
-                ? System.Text.Json.JsonSerializer.Serialize(who, ContractsJsonContext.Default.WhoAmI)
+            Console.Out.WriteLine(parse.IsDocument()
+                ? Render.Serialize(parse.Format(), who, ContractsJsonContext.Default.WhoAmI)
                 : $"logged in to {api.Server} as {who.Name} ({who.Role}); token saved in {Credentials.FilePath}");
             return 0;
         });
         return login;
     }
+
+    public static IReadOnlyList<Column<ApiTokenInfo>> TokenColumns { get; } =
+    [
+        new("ID", t => t.Id),
+        new("NAME", t => t.Name),
+        new("ROLE", t => t.Role),
+        new("CREATED BY", t => t.CreatedBy) { WideOnly = true },
+        new("CREATED", t => Render.Age(t.CreatedAt)) { WideValue = t => Render.Time(t.CreatedAt) },
+        new("REVOKED", t => Render.Age(t.RevokedAt)) { WideValue = t => Render.Time(t.RevokedAt) },
+    ];
 
     public static Command Tokens()
     {
@@ -33,8 +44,8 @@ public static class AccessCommands
         {
             using var api = parse.CreateApi();
             var created = await api.CreateTokenAsync(new CreateTokenRequest(parse.GetValue(name), parse.GetValue(role)), ct).ConfigureAwait(false);
-            Console.Out.WriteLine(parse.IsJson()
-                ? System.Text.Json.JsonSerializer.Serialize(created, ContractsJsonContext.Default.CreatedToken)
+            Console.Out.WriteLine(parse.IsDocument()
+                ? Render.Serialize(parse.Format(), created, ContractsJsonContext.Default.CreatedToken)
                 : $"token {created.Info.Id} for {created.Info.Name} ({created.Info.Role}):\n{created.Token}\nIt is not shown again.");
             return 0;
         });
@@ -44,16 +55,7 @@ public static class AccessCommands
         {
             using var api = parse.CreateApi();
             var tokens = await api.ListTokensAsync(ct).ConfigureAwait(false);
-            if (parse.IsJson())
-            {
-                Render.Json(tokens, ContractsJsonContext.Default.IReadOnlyListApiTokenInfo);
-                return 0;
-            }
-
-            Render.Table(
-                ["ID", "NAME", "ROLE", "CREATED BY", "CREATED", "REVOKED"],
-                tokens.Select(t => (IReadOnlyList<string>)[t.Id, t.Name, t.Role, t.CreatedBy, Render.Time(t.CreatedAt), Render.Time(t.RevokedAt)]));
-            return 0;
+            return Render.List(parse, tokens, ContractsJsonContext.Default.IReadOnlyListApiTokenInfo, TokenColumns);
         });
 
         var id = new Argument<string>("id") { Description = "Token id (from tokens list)" };
@@ -69,6 +71,16 @@ public static class AccessCommands
         return new Command("tokens", "Operator API tokens (admin)") { create, list, revoke };
     }
 
+    // WHAT is free text of any length, so it comes last, where it can run past 80 columns without pushing the others.
+    public static IReadOnlyList<Column<AuditEntry>> AuditColumns { get; } =
+    [
+        new("#", e => Render.Number(e.Sequence)),
+        new("WHEN", e => Render.ShortTime(e.At)) { WideValue = e => Render.Time(e.At) },
+        new("WHO", e => e.Actor),
+        new("RESULT", e => Render.Number(e.Status)),
+        new("WHAT", e => e.Action),
+    ];
+
     public static Command Audit()
     {
         var limit = new Option<int>("--limit") { Description = "Entries to show, newest first (default 50)", DefaultValueFactory = _ => 50 };
@@ -77,19 +89,18 @@ public static class AccessCommands
         {
             using var api = parse.CreateApi();
             var entries = await api.AuditAsync(parse.GetValue(limit), ct).ConfigureAwait(false);
-            if (parse.IsJson())
-            {
-                Render.Json(entries, ContractsJsonContext.Default.IReadOnlyListAuditEntry);
-                return 0;
-            }
-
-            Render.Table(
-                ["#", "WHEN", "WHO", "WHAT", "RESULT"],
-                entries.Select(e => (IReadOnlyList<string>)[Render.Number(e.Sequence), Render.Time(e.At), e.Actor, e.Action, Render.Number(e.Status)]));
-            return 0;
+            return Render.List(parse, entries, ContractsJsonContext.Default.IReadOnlyListAuditEntry, AuditColumns);
         });
         return audit;
     }
+
+    public static IReadOnlyList<Column<EnrollmentGroupInfo>> EnrollmentColumns { get; } =
+    [
+        new("ID", g => g.Id),
+        new("NAME", g => g.Name),
+        new("CREATED", g => Render.Age(g.CreatedAt)) { WideValue = g => Render.Time(g.CreatedAt) },
+        new("REVOKED", g => Render.Age(g.RevokedAt)) { WideValue = g => Render.Time(g.RevokedAt) },
+    ];
 
     public static Command Enrollment()
     {
@@ -99,8 +110,8 @@ public static class AccessCommands
         {
             using var api = parse.CreateApi();
             var group = await api.CreateEnrollmentGroupAsync(parse.GetValue(name)!, ct).ConfigureAwait(false);
-            Console.Out.WriteLine(parse.IsJson()
-                ? System.Text.Json.JsonSerializer.Serialize(group, ContractsJsonContext.Default.EnrollmentGroupInfo)
+            Console.Out.WriteLine(parse.IsDocument()
+                ? Render.Serialize(parse.Format(), group, ContractsJsonContext.Default.EnrollmentGroupInfo)
                 : $"enrollment group {group.Id} ({group.Name}), key:\n{group.Key}\nIt is not shown again. Give each device only its own key: edgectl enrollment derive --key <key> --device-id <id>");
             return 0;
         });
@@ -110,14 +121,7 @@ public static class AccessCommands
         {
             using var api = parse.CreateApi();
             var groups = await api.ListEnrollmentGroupsAsync(ct).ConfigureAwait(false);
-            if (parse.IsJson())
-            {
-                Render.Json(groups, ContractsJsonContext.Default.IReadOnlyListEnrollmentGroupInfo);
-                return 0;
-            }
-
-            Render.Table(["ID", "NAME", "CREATED", "REVOKED"], groups.Select(g => (IReadOnlyList<string>)[g.Id, g.Name, Render.Time(g.CreatedAt), Render.Time(g.RevokedAt)]));
-            return 0;
+            return Render.List(parse, groups, ContractsJsonContext.Default.IReadOnlyListEnrollmentGroupInfo, EnrollmentColumns);
         });
 
         var id = new Argument<string>("id") { Description = "Enrollment group id" };

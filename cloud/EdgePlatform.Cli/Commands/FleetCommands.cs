@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EdgePlatform.Cli.Output;
 using EdgePlatform.Contracts;
 
 namespace EdgePlatform.Cli.Commands;
@@ -6,6 +7,20 @@ namespace EdgePlatform.Cli.Commands;
 /// <summary>Thin commands over the HTTP API: devices, models, deployments, training, telemetry.</summary>
 public static class FleetCommands
 {
+    public static IReadOnlyList<Column<DeviceInfo>> DeviceColumns { get; } =
+    [
+        new("DEVICE", d => d.Id),
+        new("STATUS", d => d.Status),
+        new("ATTESTATION", d => d.Attestation?.State ?? "-") { WideOnly = true },
+        new("MODEL", d => PrimarySlot(d) is { } slot ? $"{slot.Name}:{slot.Version}" : "-"),
+        new("STATE", d => PrimarySlot(d)?.State ?? "-"),
+        new("DESIRED", d => d.DesiredVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)) { WideOnly = true },
+        new("LAST SEEN", d => Render.Age(d.LastSeen)) { WideValue = d => Render.Time(d.LastSeen) },
+        new("LAST ERROR", d => d.Reported?.LastError ?? "-") { WideOnly = true },
+    ];
+
+    private static ModelSlotReport? PrimarySlot(DeviceInfo device) => device.Reported?.Slots.FirstOrDefault(s => s.Slot == ModelSlots.Primary);
+
     public static Command Devices()
     {
         var list = new Command("list", "List enrolled devices");
@@ -13,24 +28,7 @@ public static class FleetCommands
         {
             using var api = parse.CreateApi();
             var devices = await api.ListDevicesAsync(ct).ConfigureAwait(false);
-            if (parse.IsJson())
-            {
-                Render.Json(devices, ContractsJsonContext.Default.IReadOnlyListDeviceInfo);
-                return 0;
-            }
-
-            Render.Table(
-                ["DEVICE", "STATUS", "ATTESTATION", "MODEL", "STATE", "DESIRED", "LAST ERROR", "LAST SEEN"],
-                devices.Select(d =>
-                {
-                    var slot = d.Reported?.Slots.FirstOrDefault(s => s.Slot == ModelSlots.Primary);
-                    return (IReadOnlyList<string>)
-                    [
-                        d.Id, d.Status, d.Attestation?.State ?? "-", slot is null ? "-" : $"{slot.Name}:{slot.Version}", slot?.State ?? "-",
-                        d.DesiredVersion.ToString(System.Globalization.CultureInfo.InvariantCulture), d.Reported?.LastError ?? "-", Render.Time(d.LastSeen),
-                    ];
-                }));
-            return 0;
+            return Render.List(parse, devices, ContractsJsonContext.Default.IReadOnlyListDeviceInfo, DeviceColumns);
         });
 
         var deviceId = new Argument<string>("id") { Description = "Device id" };
@@ -39,9 +37,9 @@ public static class FleetCommands
         {
             using var api = parse.CreateApi();
             var device = await api.GetDeviceAsync(parse.GetValue(deviceId)!, ct).ConfigureAwait(false);
-            if (parse.IsJson())
+            if (parse.IsDocument())
             {
-                Render.Json(device, ContractsJsonContext.Default.DeviceInfo);
+                Render.Document(parse.Format(), device, ContractsJsonContext.Default.DeviceInfo);
                 return 0;
             }
 
@@ -88,9 +86,9 @@ public static class FleetCommands
         {
             using var api = parse.CreateApi();
             var device = await api.RevokeDeviceAsync(parse.GetValue(revokeId)!, ct).ConfigureAwait(false);
-            if (parse.IsJson())
+            if (parse.IsDocument())
             {
-                Render.Json(device, ContractsJsonContext.Default.DeviceInfo);
+                Render.Document(parse.Format(), device, ContractsJsonContext.Default.DeviceInfo);
             }
             else
             {
@@ -119,9 +117,9 @@ public static class FleetCommands
 
             using var api = parse.CreateApi();
             var device = await api.SetDeviceTagsAsync(parse.GetValue(tagId)!, tags, ct).ConfigureAwait(false);
-            if (parse.IsJson())
+            if (parse.IsDocument())
             {
-                Render.Json(device, ContractsJsonContext.Default.DeviceInfo);
+                Render.Document(parse.Format(), device, ContractsJsonContext.Default.DeviceInfo);
             }
             else
             {
@@ -141,25 +139,20 @@ public static class FleetCommands
         {
             using var api = parse.CreateApi();
             var models = await api.ListModelsAsync(ct).ConfigureAwait(false);
-            if (parse.IsJson())
-            {
-                Render.Json(models, ContractsJsonContext.Default.IReadOnlyListModelInfo);
-                return 0;
-            }
-
-            Render.Table(
-                ["MODEL", "VERSION", "MANIFEST", "AUC", "PARITY", "CREATED"],
-                models.Select(m => (IReadOnlyList<string>)
-                [
-                    m.Name, m.Version, Render.ShortDigest(m.ManifestDigest),
-                    m.Metrics.TryGetValue("auc", out var auc) ? Render.Number(auc, "0.0000") : "-",
-                    m.Metrics.TryGetValue("parityMaxAbsDiff", out var parity) ? Render.Number(parity, "0.0E+0") : "-",
-                    Render.Time(m.CreatedAt),
-                ]));
-            return 0;
+            return Render.List(parse, models, ContractsJsonContext.Default.IReadOnlyListModelInfo, ModelColumns);
         });
         return new Command("models", "Published model versions") { list };
     }
+
+    public static IReadOnlyList<Column<ModelInfo>> ModelColumns { get; } =
+    [
+        new("MODEL", m => m.Name),
+        new("VERSION", m => m.Version),
+        new("MANIFEST", m => Render.ShortDigest(m.ManifestDigest)) { WideValue = m => m.ManifestDigest },
+        new("AUC", m => m.Metrics.TryGetValue("auc", out var auc) ? Render.Number(auc, "0.0000") : "-"),
+        new("PARITY", m => m.Metrics.TryGetValue("parityMaxAbsDiff", out var parity) ? Render.Number(parity, "0.0E+0") : "-") { WideOnly = true },
+        new("CREATED", m => Render.Age(m.CreatedAt)) { WideValue = m => Render.Time(m.CreatedAt) },
+    ];
 
     public static Command Deploy()
     {
@@ -173,9 +166,9 @@ public static class FleetCommands
             var targets = parse.GetValue(devices) ?? [];
             var request = new CreateDeploymentRequest(parse.GetValue(model), targets.Length > 0 ? targets : null, parse.GetValue(all) ? true : null);
             var deployment = await api.DeployAsync(request, ct).ConfigureAwait(false);
-            if (parse.IsJson())
+            if (parse.IsDocument())
             {
-                Render.Json(deployment, ContractsJsonContext.Default.DeploymentInfo);
+                Render.Document(parse.Format(), deployment, ContractsJsonContext.Default.DeploymentInfo);
             }
             else
             {
@@ -204,11 +197,11 @@ public static class FleetCommands
             var run = await TrainAndWaitAsync(
                 api,
                 new TrainingRequest(parse.GetValue(dataset), parse.GetValue(name), parse.GetValue(trainer), parse.GetValue(seed), parse.GetValue(trees), parse.GetValue(leaves), parse.GetValue(tolerance), parse.GetValue(relativeTolerance)),
-                parse.IsJson() ? null : status => Console.Error.WriteLine(status),
+                parse.IsDocument() ? null : status => Console.Error.WriteLine(status),
                 ct).ConfigureAwait(false);
-            if (parse.IsJson())
+            if (parse.IsDocument())
             {
-                Render.Json(run, ContractsJsonContext.Default.TrainingRunInfo);
+                Render.Document(parse.Format(), run, ContractsJsonContext.Default.TrainingRunInfo);
             }
             else
             {
@@ -232,27 +225,32 @@ public static class FleetCommands
         {
             using var api = parse.CreateApi();
             var summaries = await api.GetTelemetryAsync(parse.GetValue(device), ct).ConfigureAwait(false);
-            if (parse.IsJson())
-            {
-                Render.Json(summaries, ContractsJsonContext.Default.IReadOnlyListDeviceTelemetrySummary);
-                return 0;
-            }
-
-            Render.Table(
-                ["DEVICE", "REPORTS", "LAST SEQ", "EVENTS IN", "SCORED", "DEAD-LETTERED", "ERRORS", "P50 MS", "P99 MS", "CPU %", "RSS MB", "DISK FREE GB", "AGENT", "ATTESTATION", "SPOOLED", "SHED", "LAST"],
-                summaries.Select(s => (IReadOnlyList<string>)
-                [
-                    s.DeviceId, Render.Number(s.Reports), Render.Number(s.LastSequence), Render.Number(s.Latest.EventsIn), Render.Number(s.Latest.EventsScored),
-                    Render.Number(s.Latest.DeadLettered), Render.Number(s.Latest.Errors), Render.Number(s.Latest.LatencyP50Ms), Render.Number(s.Latest.LatencyP99Ms),
-                    Render.Number(s.Latest.CpuPercent, "0.0"), Render.Number(s.Latest.MemoryBytes / 1048576.0, "0"),
-                    s.Latest.DiskTotalBytes == 0 ? "-" : Render.Number(s.Latest.DiskFreeBytes / 1073741824.0, "0.0"), s.Latest.AgentVersion ?? "-", s.Latest.AttestationState ?? "-",
-                    Render.Number(s.Latest.QueueDepth),
-                    Render.Number(s.Latest.ReportsShed), Render.Time(s.LastReceived),
-                ]));
-            return 0;
+            return Render.List(parse, summaries, ContractsJsonContext.Default.IReadOnlyListDeviceTelemetrySummary, TelemetryColumns);
         });
         return telemetry;
     }
+
+    /// <summary>The latest report per device: by default what says whether it keeps up, the rest with <c>-o wide</c>.</summary>
+    public static IReadOnlyList<Column<DeviceTelemetrySummary>> TelemetryColumns { get; } =
+    [
+        new("DEVICE", s => s.DeviceId),
+        new("REPORTS", s => Render.Number(s.Reports)) { WideOnly = true },
+        new("LAST SEQ", s => Render.Number(s.LastSequence)) { WideOnly = true },
+        new("EVENTS IN", s => Render.Number(s.Latest.EventsIn)),
+        new("SCORED", s => Render.Number(s.Latest.EventsScored)),
+        new("DEAD-LETTERED", s => Render.Number(s.Latest.DeadLettered)) { WideOnly = true },
+        new("ERRORS", s => Render.Number(s.Latest.Errors)),
+        new("P50 MS", s => Render.Number(s.Latest.LatencyP50Ms)) { WideOnly = true },
+        new("P99 MS", s => Render.Number(s.Latest.LatencyP99Ms)),
+        new("CPU %", s => Render.Number(s.Latest.CpuPercent, "0.0")),
+        new("RSS MB", s => Render.Number(s.Latest.MemoryBytes / 1048576.0, "0")) { WideOnly = true },
+        new("DISK FREE GB", s => s.Latest.DiskTotalBytes == 0 ? "-" : Render.Number(s.Latest.DiskFreeBytes / 1073741824.0, "0.0")) { WideOnly = true },
+        new("AGENT", s => s.Latest.AgentVersion ?? "-") { WideOnly = true },
+        new("ATTESTATION", s => s.Latest.AttestationState ?? "-") { WideOnly = true },
+        new("SPOOLED", s => Render.Number(s.Latest.QueueDepth)) { WideOnly = true },
+        new("SHED", s => Render.Number(s.Latest.ReportsShed)) { WideOnly = true },
+        new("LAST", s => Render.Age(s.LastReceived)) { WideValue = s => Render.Time(s.LastReceived) },
+    ];
 
     private sealed record TelemetryFilterOptions(
         Option<string> Kind, Option<string> Arm, Option<string> Device, Option<string> Group, Option<string> Model, Option<string> Version, Option<string> From, Option<string> To, Option<string> Resolution, Option<int?> Limit)
@@ -307,88 +305,145 @@ public static class FleetCommands
         {
             using var api = parse.CreateApi();
             var result = await api.QueryTelemetryAsync(filters.Read(parse), ct).ConfigureAwait(false);
-            if (parse.IsJson())
+            var format = parse.Format();
+            if (format.IsDocument())
             {
-                Render.Json(result, ContractsJsonContext.Default.TelemetryQueryResult);
-                return 0;
+                Render.Document(format, result, ContractsJsonContext.Default.TelemetryQueryResult);
             }
-
-            if (result.Kind == TelemetryKinds.Perf && result.Resolution == "raw")
+            else if (result.Kind == TelemetryKinds.Perf && result.Resolution == "raw")
             {
-                Render.Table(
-                    ["TIME", "DEVICE", "SEQ", "MODEL", "ARM", "EVENTS IN", "SCORED", "ERRORS", "DEAD-LETTERED", "DROPPED", "P50 MS", "P95 MS", "P99 MS", "MAX MS", "BATCHES", "MEAN BATCH"],
-                    result.Perf.Select(p => (IReadOnlyList<string>)
-                    [
-                        Render.Time(p.Record.Timestamp), p.DeviceId, Render.Number(p.Record.Sequence), $"{p.Record.ModelName}:{p.Record.ModelVersion}", p.Record.Arm,
-                        Render.Number(p.Record.EventsIn), Render.Number(p.Record.EventsScored), Render.Number(p.Record.Errors), Render.Number(p.Record.DeadLettered),
-                        Render.Number(p.Record.Dropped), Render.Number(p.Record.LatencyP50Ms), Render.Number(p.Record.LatencyP95Ms), Render.Number(p.Record.LatencyP99Ms),
-                        Render.Number(p.Record.LatencyMaxMs), Render.Number(p.Record.Batches), Render.Number(p.Record.BatchSizeMean, "0.0"),
-                    ]));
+                Render.Rows(format, PerfRawColumns, result.Perf);
             }
             else if (result.Kind == TelemetryKinds.Perf)
             {
-                Render.Table(
-                    ["MINUTE", "MODEL", "ARM", "DEVICES", "EVENTS IN", "SCORED", "ERRORS", "DEAD-LETTERED", "DROPPED", "P50 MS", "P95 MS", "P99 MS", "MAX MS"],
-                    result.PerfMinutes.Select(m => (IReadOnlyList<string>)
-                    [
-                        Render.Time(m.Minute), $"{m.ModelName}:{m.ModelVersion}", m.Arm, Render.Number(m.Devices), Render.Number(m.EventsIn), Render.Number(m.EventsScored),
-                        Render.Number(m.Errors), Render.Number(m.DeadLettered), Render.Number(m.Dropped), Render.Number(m.LatencyP50Ms), Render.Number(m.LatencyP95Ms),
-                        Render.Number(m.LatencyP99Ms), Render.Number(m.LatencyMaxMs),
-                    ]));
+                Render.Rows(format, PerfMinuteColumns, result.PerfMinutes);
             }
             else if (result.Kind == TelemetryKinds.Quality && result.Resolution != "raw")
             {
-                Render.Table(
-                    ["MINUTE", "MODEL", "ARM", "DEVICES", "SCORES", "SCORE MEAN", "PSI MAX", "FEATURES (MEAN ± SD)", "LABELLED", "ACCURACY"],
-                    result.QualityMinutes.Select(m => (IReadOnlyList<string>)
-                    [
-                        Render.Time(m.Minute), $"{m.ModelName}:{m.ModelVersion}", m.Arm, Render.Number(m.Devices), Render.Number(m.Scores), Render.Number(m.ScoreMean, "0.000"),
-                        m.DriftPsiMax is { } psi ? Render.Number(psi, "0.000") : "-",
-                        string.Join(", ", m.Features.Select(f => $"{f.Name} {Render.Number(f.Mean, "0.##")}±{Render.Number(Math.Sqrt(f.Variance), "0.##")}")),
-                        Render.Number(m.Labelled),
-                        m.Labelled == 0 ? "-" : Render.Number((double)(m.TruePositives + m.TrueNegatives) / m.Labelled, "0.000"),
-                    ]));
+                Render.Rows(format, QualityMinuteColumns, result.QualityMinutes);
             }
             else if (result.Kind == TelemetryKinds.Quality)
             {
-                Render.Table(
-                    ["TIME", "DEVICE", "SEQ", "MODEL", "ARM", "SCORES", "SCORE MEAN", "PSI MAX", "DRIFTING FEATURE", "LABELLED", "ACCURACY"],
-                    result.Quality.Select(p => (IReadOnlyList<string>)
-                    [
-                        Render.Time(p.Record.Timestamp), p.DeviceId, Render.Number(p.Record.Sequence), $"{p.Record.ModelName}:{p.Record.ModelVersion}", p.Record.Arm,
-                        Render.Number(p.Record.Scores), Render.Number(p.Record.ScoreMean, "0.000"),
-                        p.Record.DriftPsiMax is { } psi ? Render.Number(psi, "0.000") : "-", MostDrifting(p.Record), Render.Number(p.Record.Labelled),
-                        p.Record.Labelled == 0 ? "-" : Render.Number((double)(p.Record.TruePositives + p.Record.TrueNegatives) / p.Record.Labelled, "0.000"),
-                    ]));
+                Render.Rows(format, QualityRawColumns, result.Quality);
             }
             else if (result.Resolution == "raw")
             {
-                Render.Table(
-                    ["TIME", "DEVICE", "SEQ", "MODEL", "EVENTS IN", "SCORED", "ERRORS", "DEAD-LETTERED", "P50 MS", "P95 MS", "P99 MS", "MAX MS", "SPOOLED", "SHED"],
-                    result.Raw.Select(p => (IReadOnlyList<string>)
-                    [
-                        Render.Time(p.Record.Timestamp), p.DeviceId, Render.Number(p.Record.Sequence), $"{p.Record.ModelName ?? "-"}:{p.Record.ModelVersion ?? "-"}",
-                        Render.Number(p.Record.EventsIn), Render.Number(p.Record.EventsScored), Render.Number(p.Record.Errors), Render.Number(p.Record.DeadLettered),
-                        Render.Number(p.Record.LatencyP50Ms), Render.Number(p.Record.LatencyP95Ms), Render.Number(p.Record.LatencyP99Ms), Render.Number(p.Record.LatencyMaxMs),
-                        Render.Number(p.Record.QueueDepth), Render.Number(p.Record.ReportsShed),
-                    ]));
+                Render.Rows(format, HealthRawColumns, result.Raw);
             }
             else
             {
-                Render.Table(
-                    ["MINUTE", "DEVICE", "MODEL", "REPORTS", "EVENTS IN", "SCORED", "ERRORS", "DEAD-LETTERED", "P99 MS (MAX)", "MAX MS", "CPU %", "SHED"],
-                    result.Minutes.Select(m => (IReadOnlyList<string>)
-                    [
-                        Render.Time(m.Minute), m.DeviceId, $"{m.ModelName ?? "-"}:{m.ModelVersion ?? "-"}", Render.Number(m.Reports), Render.Number(m.EventsIn),
-                        Render.Number(m.EventsScored), Render.Number(m.Errors), Render.Number(m.DeadLettered), Render.Number(m.LatencyP99MsMax), Render.Number(m.LatencyMaxMs),
-                        Render.Number(m.CpuPercentAvg, "0.0"), Render.Number(m.ReportsShedMax),
-                    ]));
+                Render.Rows(format, HealthMinuteColumns, result.Minutes);
             }
 
             return 0;
         });
         return query;
     }
+
+    public static IReadOnlyList<Column<PerfPoint>> PerfRawColumns { get; } =
+    [
+        new("TIME", p => Render.ShortTime(p.Record.Timestamp)) { WideValue = p => Render.Time(p.Record.Timestamp) },
+        new("DEVICE", p => p.DeviceId),
+        new("SEQ", p => Render.Number(p.Record.Sequence)) { WideOnly = true },
+        new("MODEL", p => $"{p.Record.ModelName}:{p.Record.ModelVersion}") { WideOnly = true },
+        new("ARM", p => p.Record.Arm),
+        new("EVENTS IN", p => Render.Number(p.Record.EventsIn)),
+        new("SCORED", p => Render.Number(p.Record.EventsScored)) { WideOnly = true },
+        new("ERRORS", p => Render.Number(p.Record.Errors)),
+        new("DEAD-LETTERED", p => Render.Number(p.Record.DeadLettered)) { WideOnly = true },
+        new("DROPPED", p => Render.Number(p.Record.Dropped)) { WideOnly = true },
+        new("P50 MS", p => Render.Number(p.Record.LatencyP50Ms)) { WideOnly = true },
+        new("P95 MS", p => Render.Number(p.Record.LatencyP95Ms)) { WideOnly = true },
+        new("P99 MS", p => Render.Number(p.Record.LatencyP99Ms)),
+        new("MAX MS", p => Render.Number(p.Record.LatencyMaxMs)) { WideOnly = true },
+        new("BATCHES", p => Render.Number(p.Record.Batches)) { WideOnly = true },
+        new("MEAN BATCH", p => Render.Number(p.Record.BatchSizeMean, "0.0")) { WideOnly = true },
+    ];
+
+    public static IReadOnlyList<Column<PerfMinute>> PerfMinuteColumns { get; } =
+    [
+        new("MINUTE", m => Render.ShortMinute(m.Minute)) { WideValue = m => Render.Time(m.Minute) },
+        new("MODEL", m => $"{m.ModelName}:{m.ModelVersion}"),
+        new("ARM", m => m.Arm),
+        new("DEVICES", m => Render.Number(m.Devices)) { WideOnly = true },
+        new("EVENTS IN", m => Render.Number(m.EventsIn)),
+        new("SCORED", m => Render.Number(m.EventsScored)) { WideOnly = true },
+        new("ERRORS", m => Render.Number(m.Errors)),
+        new("DEAD-LETTERED", m => Render.Number(m.DeadLettered)) { WideOnly = true },
+        new("DROPPED", m => Render.Number(m.Dropped)) { WideOnly = true },
+        new("P50 MS", m => Render.Number(m.LatencyP50Ms)) { WideOnly = true },
+        new("P95 MS", m => Render.Number(m.LatencyP95Ms)) { WideOnly = true },
+        new("P99 MS", m => Render.Number(m.LatencyP99Ms)),
+        new("MAX MS", m => Render.Number(m.LatencyMaxMs)) { WideOnly = true },
+    ];
+
+    public static IReadOnlyList<Column<QualityMinute>> QualityMinuteColumns { get; } =
+    [
+        new("MINUTE", m => Render.ShortMinute(m.Minute)) { WideValue = m => Render.Time(m.Minute) },
+        new("MODEL", m => $"{m.ModelName}:{m.ModelVersion}"),
+        new("ARM", m => m.Arm),
+        new("DEVICES", m => Render.Number(m.Devices)) { WideOnly = true },
+        new("SCORES", m => Render.Number(m.Scores)) { WideOnly = true },
+        new("SCORE MEAN", m => Render.Number(m.ScoreMean, "0.000")),
+        new("PSI MAX", m => m.DriftPsiMax is { } psi ? Render.Number(psi, "0.000") : "-"),
+        new("FEATURES (MEAN ± SD)", m => string.Join(", ", m.Features.Select(f => $"{f.Name} {Render.Number(f.Mean, "0.##")}±{Render.Number(Math.Sqrt(f.Variance), "0.##")}"))) { WideOnly = true },
+        new("LABELLED", m => Render.Number(m.Labelled)) { WideOnly = true },
+        new("ACCURACY", m => Accuracy(m.Labelled, m.TruePositives + m.TrueNegatives)),
+    ];
+
+    public static IReadOnlyList<Column<QualityPoint>> QualityRawColumns { get; } =
+    [
+        new("TIME", p => Render.ShortTime(p.Record.Timestamp)) { WideValue = p => Render.Time(p.Record.Timestamp) },
+        new("DEVICE", p => p.DeviceId),
+        new("SEQ", p => Render.Number(p.Record.Sequence)) { WideOnly = true },
+        new("MODEL", p => $"{p.Record.ModelName}:{p.Record.ModelVersion}") { WideOnly = true },
+        new("ARM", p => p.Record.Arm),
+        new("SCORES", p => Render.Number(p.Record.Scores)) { WideOnly = true },
+        new("SCORE MEAN", p => Render.Number(p.Record.ScoreMean, "0.000")),
+        new("PSI MAX", p => p.Record.DriftPsiMax is { } psi ? Render.Number(psi, "0.000") : "-"),
+        new("DRIFTING FEATURE", p => MostDrifting(p.Record)) { WideOnly = true },
+        new("LABELLED", p => Render.Number(p.Record.Labelled)) { WideOnly = true },
+        new("ACCURACY", p => Accuracy(p.Record.Labelled, p.Record.TruePositives + p.Record.TrueNegatives)),
+    ];
+
+    public static IReadOnlyList<Column<TelemetryPoint>> HealthRawColumns { get; } =
+    [
+        new("TIME", p => Render.ShortTime(p.Record.Timestamp)) { WideValue = p => Render.Time(p.Record.Timestamp) },
+        new("DEVICE", p => p.DeviceId),
+        new("SEQ", p => Render.Number(p.Record.Sequence)) { WideOnly = true },
+        new("MODEL", p => $"{p.Record.ModelName ?? "-"}:{p.Record.ModelVersion ?? "-"}") { WideOnly = true },
+        new("EVENTS IN", p => Render.Number(p.Record.EventsIn)),
+        new("SCORED", p => Render.Number(p.Record.EventsScored)) { WideOnly = true },
+        new("ERRORS", p => Render.Number(p.Record.Errors)),
+        new("DEAD-LETTERED", p => Render.Number(p.Record.DeadLettered)) { WideOnly = true },
+        new("P50 MS", p => Render.Number(p.Record.LatencyP50Ms)) { WideOnly = true },
+        new("P95 MS", p => Render.Number(p.Record.LatencyP95Ms)) { WideOnly = true },
+        new("P99 MS", p => Render.Number(p.Record.LatencyP99Ms)),
+        new("MAX MS", p => Render.Number(p.Record.LatencyMaxMs)) { WideOnly = true },
+        new("SPOOLED", p => Render.Number(p.Record.QueueDepth)),
+        new("SHED", p => Render.Number(p.Record.ReportsShed)) { WideOnly = true },
+    ];
+
+    public static IReadOnlyList<Column<TelemetryMinute>> HealthMinuteColumns { get; } =
+    [
+        new("MINUTE", m => Render.ShortMinute(m.Minute)) { WideValue = m => Render.Time(m.Minute) },
+        new("DEVICE", m => m.DeviceId),
+
+        // A device has a row per model version within a minute; without the model two rows would look alike.
+        new("MODEL", m => $"{m.ModelName ?? "-"}:{m.ModelVersion ?? "-"}"),
+        new("REPORTS", m => Render.Number(m.Reports)) { WideOnly = true },
+        new("EVENTS IN", m => Render.Number(m.EventsIn)),
+        new("SCORED", m => Render.Number(m.EventsScored)) { WideOnly = true },
+        new("ERRORS", m => Render.Number(m.Errors)),
+        new("DEAD-LETTERED", m => Render.Number(m.DeadLettered)) { WideOnly = true },
+        new("P99 MS (MAX)", m => Render.Number(m.LatencyP99MsMax)) { WideOnly = true },
+        new("MAX MS", m => Render.Number(m.LatencyMaxMs)) { WideOnly = true },
+        new("CPU %", m => Render.Number(m.CpuPercentAvg, "0.0")) { WideOnly = true },
+        new("SHED", m => Render.Number(m.ReportsShedMax)) { WideOnly = true },
+    ];
+
+    private static string Accuracy(long labelled, long correct) =>
+        labelled == 0 ? "-" : Render.Number((double)correct / labelled, "0.000");
 
     /// <summary>The feature with the highest PSI, or "-" when none has one.</summary>
     private static string MostDrifting(QualityRecord record)
@@ -408,20 +463,28 @@ public static class FleetCommands
         {
             using var api = parse.CreateApi();
             var stats = await api.GetTelemetryIngestAsync(ct).ConfigureAwait(false);
-            if (parse.IsJson())
+            var format = parse.Format();
+            if (format.IsDocument())
             {
-                Render.Json(stats, ContractsJsonContext.Default.TelemetryIngestStats);
+                Render.Document(format, stats, ContractsJsonContext.Default.TelemetryIngestStats);
                 return 0;
             }
 
             Console.Out.WriteLine($"since start: {Render.Number(stats.Accepted)} report(s) accepted, {Render.Number(stats.Replayed)} replayed, {Render.Number(stats.Rejected)} message(s) rejected");
-            Render.Table(
-                ["DEVICE", "REASON", "COUNT", "LAST", "LAST DETAIL"],
-                stats.Rejections.Select(r => (IReadOnlyList<string>)[r.DeviceId, r.Reason, Render.Number(r.Count), Render.Time(r.LastAt), r.LastDetail]));
+            Render.Rows(format, RejectionColumns, stats.Rejections);
             return 0;
         });
         return rejections;
     }
+
+    public static IReadOnlyList<Column<TelemetryRejectionCount>> RejectionColumns { get; } =
+    [
+        new("DEVICE", r => r.DeviceId),
+        new("REASON", r => r.Reason),
+        new("COUNT", r => Render.Number(r.Count)),
+        new("LAST", r => Render.Age(r.LastAt)) { WideValue = r => Render.Time(r.LastAt) },
+        new("LAST DETAIL", r => r.LastDetail),
+    ];
 
     private static Command TelemetryExport()
     {

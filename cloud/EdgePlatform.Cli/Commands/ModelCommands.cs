@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using EdgePlatform.Cli.Output;
 using EdgePlatform.Contracts;
 using EdgePlatform.Security;
 using EdgePlatform.Security.Tuf;
@@ -15,6 +16,14 @@ public static class ModelCommands
         return new Command("model", "One model release: verify it as a device would, approve it with offline keys, inspect it, or name it with an alias") { Verify(), Sign(), Push(), Inspect(), Alias(), list };
     }
 
+    public static IReadOnlyList<Column<ModelAlias>> AliasColumns { get; } =
+    [
+        new("ALIAS", a => $"{a.Name}@{a.Alias}"),
+        new("VERSION", a => a.Version),
+        new("SET BY", a => a.UpdatedBy),
+        new("SET AT", a => Render.Age(a.UpdatedAt)) { WideValue = a => Render.Time(a.UpdatedAt) },
+    ];
+
     /// <summary><c>edgectl model alias set|list</c>: names such as production for one version, which rollouts name as name@alias.</summary>
     private static Command Alias()
     {
@@ -26,9 +35,9 @@ public static class ModelCommands
         {
             using var api = parse.CreateApi();
             var result = await api.SetModelAliasAsync(parse.GetValue(name)!, parse.GetValue(alias)!, parse.GetValue(version)!, ct).ConfigureAwait(false);
-            if (parse.IsJson())
+            if (parse.IsDocument())
             {
-                Render.Json(result, ContractsJsonContext.Default.ModelAlias);
+                Render.Document(parse.Format(), result, ContractsJsonContext.Default.ModelAlias);
             }
             else
             {
@@ -44,16 +53,7 @@ public static class ModelCommands
         {
             using var api = parse.CreateApi();
             var aliases = await api.ListModelAliasesAsync(parse.GetValue(listName)!, ct).ConfigureAwait(false);
-            if (parse.IsJson())
-            {
-                Render.Json(aliases, ContractsJsonContext.Default.IReadOnlyListModelAlias);
-                return 0;
-            }
-
-            Render.Table(
-                ["ALIAS", "VERSION", "SET BY", "SET AT"],
-                aliases.Select(a => (IReadOnlyList<string>)[$"{a.Name}@{a.Alias}", a.Version, a.UpdatedBy, Render.Time(a.UpdatedAt)]));
-            return 0;
+            return Render.List(parse, aliases, ContractsJsonContext.Default.IReadOnlyListModelAlias, AliasColumns);
         });
 
         return new Command("alias", "Names for model versions (production, canary), set by people and read when a rollout is created") { set, list };
@@ -73,9 +73,9 @@ public static class ModelCommands
             using var api = parse.CreateApi();
             var results = new List<CheckResult>();
             var ok = await RunChecksAsync(api, parse.GetValue(reference)!, parse.GetValue(channel)!, parse.GetValue(rootFile), results, ct).ConfigureAwait(false);
-            if (parse.IsJson())
+            if (parse.IsDocument())
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new VerifyReport(ok, results), ModelJsonContext.Default.VerifyReport));
+                Console.Out.WriteLine(Render.Serialize(parse.Format(), new VerifyReport(ok, results), ModelJsonContext.Default.VerifyReport));
             }
             else
             {
@@ -187,8 +187,8 @@ public static class ModelCommands
 
             await target.PushManifestAsync(model.Repository, model.Version, manifestBytes, MediaTypes.OciManifest, ct).ConfigureAwait(false);
             await target.PushSignatureAsync(model.Repository, model.ManifestDigest, Convert.FromBase64String(model.Signature), ct).ConfigureAwait(false);
-            Console.Out.WriteLine(parse.IsJson()
-                ? JsonSerializer.Serialize(new Dictionary<string, string> { ["repository"] = model.Repository, ["digest"] = model.ManifestDigest, ["registry"] = parse.GetValue(registry)!.ToString() }, CliJsonContext.Default.DictionaryStringString)
+            Console.Out.WriteLine(parse.IsDocument()
+                ? Render.Serialize(parse.Format(), new Dictionary<string, string> { ["repository"] = model.Repository, ["digest"] = model.ManifestDigest, ["registry"] = parse.GetValue(registry)!.ToString() }, CliJsonContext.Default.DictionaryStringString)
                 : $"{model.Name}:{model.Version} pushed to {parse.GetValue(registry)}{model.Repository}@{model.ManifestDigest} ({bytes} bytes of blobs, signature under {OciManifest.SignatureTag(model.ManifestDigest)})");
             return 0;
         });
@@ -207,9 +207,9 @@ public static class ModelCommands
                 ?? throw new CliException("the manifest is empty");
             var card = JsonSerializer.Deserialize(await api.GetBlobAsync(model.Repository, manifest.Config.Digest, ct).ConfigureAwait(false), ContractsJsonContext.Default.ModelCard)
                 ?? throw new CliException("the model card is empty");
-            if (parse.IsJson())
+            if (parse.IsDocument())
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(card, ContractsJsonContext.Default.ModelCard));
+                Console.Out.WriteLine(Render.Serialize(parse.Format(), card, ContractsJsonContext.Default.ModelCard));
                 return 0;
             }
 
@@ -218,8 +218,11 @@ public static class ModelCommands
             [
                 l.Annotations?.GetValueOrDefault(OciManifest.TitleAnnotation) ?? "(config)", l.MediaType, l.Digest, Render.Number(l.Size),
             ]));
+            Console.Out.WriteLine();
             Render.Table(["INPUT", "TYPE", "SHAPE", "EVENT FIELD"], card.Inputs.Select(i => (IReadOnlyList<string>)[i.Name, i.ElementType, $"[{string.Join(',', i.Shape)}]", i.Field]));
+            Console.Out.WriteLine();
             Render.Table(["OUTPUT", "TYPE", "PREDICTION FIELD"], card.Outputs.Select(o => (IReadOnlyList<string>)[o.Name, o.ElementType, o.Field]));
+            Console.Out.WriteLine();
             Render.Table(["METRIC", "VALUE"], card.Metrics.Select(m => (IReadOnlyList<string>)[m.Key, Render.Number(m.Value, "0.######")]));
             var lineage = card.Lineage;
             Console.Out.WriteLine($"lineage: run {lineage.TrainingRunId}, dataset {lineage.DatasetName} ({lineage.DatasetDigest}, {lineage.DatasetRows} rows), trainer {lineage.Trainer}, code {lineage.CodeVersion}");

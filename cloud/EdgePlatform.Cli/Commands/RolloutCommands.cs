@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using EdgePlatform.Cli.Output;
 using EdgePlatform.Contracts;
 using Spectre.Console;
 
@@ -150,8 +151,8 @@ public static class RolloutCommands
             using var api = parse.CreateApi();
             var rollout = await api.CreateRolloutAsync(request, ct).ConfigureAwait(false);
             return parse.GetValue(watch)
-                ? await WatchAsync(api, rollout.Id, parse.IsJson(), TimeSpan.FromSeconds(2), DefaultFailedShown, ct).ConfigureAwait(false)
-                : Show(rollout, parse.IsJson());
+                ? await WatchAsync(api, rollout.Id, parse.Format(), TimeSpan.FromSeconds(2), DefaultFailedShown, ct).ConfigureAwait(false)
+                : Show(rollout, parse.Format());
         });
         return create;
     }
@@ -163,23 +164,35 @@ public static class RolloutCommands
         {
             using var api = parse.CreateApi();
             var rollouts = await api.ListRolloutsAsync(ct).ConfigureAwait(false);
-            if (parse.IsJson())
-            {
-                Render.Json(rollouts, ContractsJsonContext.Default.IReadOnlyListRolloutInfo);
-                return 0;
-            }
-
-            Render.Table(
-                ["ROLLOUT", "MODEL", "SELECTOR", "PRIORITY", "STATE", "STAGE", "ACTIVE", "FAILED", "UPDATED"],
-                rollouts.Select(r => (IReadOnlyList<string>)
-                [
-                    r.Id, ModelName(r), r.Selector, r.Priority.ToString(CultureInfo.InvariantCulture), r.State,
-                    $"{r.CurrentStage + 1}/{r.Stages.Count}", Count(r, RolloutDeviceStates.Active), Count(r, RolloutDeviceStates.Failed), Render.Time(r.UpdatedAt),
-                ]));
-            return 0;
+            return Render.List(parse, rollouts, ContractsJsonContext.Default.IReadOnlyListRolloutInfo, ListColumns);
         });
         return list;
     }
+
+    public static IReadOnlyList<Column<RolloutInfo>> ListColumns { get; } =
+    [
+        new("ROLLOUT", r => r.Id),
+        new("MODEL", r => $"{r.Model.Name}:{r.Model.Version}") { WideValue = ModelName },
+        new("SELECTOR", r => r.Selector) { WideOnly = true },
+        new("PRIORITY", r => r.Priority.ToString(CultureInfo.InvariantCulture)) { WideOnly = true },
+        new("STATE", r => r.State),
+        new("STAGE", r => $"{r.CurrentStage + 1}/{r.Stages.Count}"),
+        new("ACTIVE", r => Count(r, RolloutDeviceStates.Active)) { WideOnly = true },
+        new("FAILED", r => Count(r, RolloutDeviceStates.Failed)),
+        new("UPDATED", r => Render.Time(r.UpdatedAt)) { WideOnly = true },
+    ];
+
+    /// <summary>A rollout's devices; with <c>--history</c> the reason column shows each device's last transitions.</summary>
+    public static IReadOnlyList<Column<RolloutDevice>> DeviceColumns(bool history) =>
+    [
+        new("DEVICE", d => d.DeviceId),
+        new("STAGE", d => (d.Stage + 1).ToString(CultureInfo.InvariantCulture)),
+        new("STATE", d => d.State),
+        new("SINCE", d => Render.Age(d.Since)) { WideValue = d => Render.Time(d.Since) },
+        new("REASON", d => history && d.History is { Count: > 0 } steps
+            ? string.Join(" → ", steps.Select(t => $"{t.State} {Render.Time(t.At)}" + (t.Reason is null ? string.Empty : $" ({t.Reason})")))
+            : d.Reason ?? "-"),
+    ];
 
     private static Command StatusCommand()
     {
@@ -195,19 +208,11 @@ public static class RolloutCommands
             if (parse.GetValue(watch))
             {
                 var every = TimeSpan.FromSeconds(Math.Max(1, ParseDuration(parse.GetValue(interval)!, "--interval")));
-                return await WatchAsync(api, parse.GetValue(id)!, parse.IsJson(), every, shown, ct).ConfigureAwait(false);
+                return await WatchAsync(api, parse.GetValue(id)!, parse.Format(), every, shown, ct).ConfigureAwait(false);
             }
 
             var detail = await api.GetRolloutAsync(parse.GetValue(id)!, RolloutDeviceStates.Failed, shown, null, ct).ConfigureAwait(false);
-            if (parse.IsJson())
-            {
-                Render.Json(detail, ContractsJsonContext.Default.RolloutDetail);
-            }
-            else
-            {
-                AnsiConsole.Write(View(detail));
-            }
-
+            Write(parse.Format(), detail);
             return 0;
         });
         return status;
@@ -225,21 +230,14 @@ public static class RolloutCommands
         {
             using var api = parse.CreateApi();
             var detail = await api.GetRolloutAsync(parse.GetValue(id)!, parse.GetValue(state), parse.GetValue(limit), parse.GetValue(after), ct).ConfigureAwait(false);
-            if (parse.IsJson())
+            var format = parse.Format();
+            if (format.IsDocument())
             {
-                Render.Json(detail, ContractsJsonContext.Default.RolloutDetail);
+                Render.Document(format, detail, ContractsJsonContext.Default.RolloutDetail);
                 return 0;
             }
 
-            Render.Table(
-                ["DEVICE", "STAGE", "STATE", "SINCE", "REASON"],
-                detail.Devices.Select(d => (IReadOnlyList<string>)
-                [
-                    d.DeviceId, (d.Stage + 1).ToString(CultureInfo.InvariantCulture), d.State, Render.Time(d.Since),
-                    parse.GetValue(history) && d.History is { Count: > 0 } steps
-                        ? string.Join(" → ", steps.Select(t => $"{t.State} {Render.Time(t.At)}" + (t.Reason is null ? string.Empty : $" ({t.Reason})")))
-                        : d.Reason ?? "-",
-                ]));
+            Render.Rows(format, DeviceColumns(parse.GetValue(history)), detail.Devices);
             if (detail.NextAfter is { } next)
             {
                 Console.Out.WriteLine($"more: --after {next}");
@@ -257,16 +255,20 @@ public static class RolloutCommands
         command.SetAction(async (parse, ct) =>
         {
             using var api = parse.CreateApi();
-            return Show(await api.ChangeRolloutAsync(parse.GetValue(id)!, action, ct).ConfigureAwait(false), parse.IsJson());
+            return Show(await api.ChangeRolloutAsync(parse.GetValue(id)!, action, ct).ConfigureAwait(false), parse.Format());
         });
         return command;
     }
 
-    private static int Show(RolloutInfo rollout, bool json)
+    private static int Show(RolloutInfo rollout, OutputFormat format)
     {
-        if (json)
+        if (format.IsDocument())
         {
-            Render.Json(rollout, ContractsJsonContext.Default.RolloutInfo);
+            Render.Document(format, rollout, ContractsJsonContext.Default.RolloutInfo);
+        }
+        else if (Console.IsOutputRedirected)
+        {
+            Console.Out.Write(PlainView(rollout, []));
         }
         else
         {
@@ -277,21 +279,47 @@ public static class RolloutCommands
     }
 
     /// <summary>
-    /// Polls until the rollout ends. As JSON, one document per change (JSON lines); otherwise a
-    /// live view redrawn in place. Each poll reads the counts and the first failed devices, never
-    /// the whole device list.
+    /// The status view. A terminal gets the drawn view with its bars and colours; a pipe or a file gets
+    /// the same facts as plain lines and columns, with no box drawing for grep or a narrow pager to trip on.
     /// </summary>
-    private static async Task<int> WatchAsync(ApiClient api, string id, bool json, TimeSpan every, int failedShown, CancellationToken ct)
+    private static void Write(OutputFormat format, RolloutDetail detail)
+    {
+        if (format.IsDocument())
+        {
+            Render.Document(format, detail, ContractsJsonContext.Default.RolloutDetail);
+        }
+        else if (Console.IsOutputRedirected)
+        {
+            Console.Out.Write(PlainView(detail.Rollout, Failures(detail)));
+        }
+        else
+        {
+            AnsiConsole.Write(View(detail));
+        }
+    }
+
+    /// <summary>
+    /// Polls until the rollout ends. As JSON, one document per change (JSON lines; YAML documents
+    /// separated by <c>---</c>); into a pipe, the plain view per change; in a terminal, a live view
+    /// redrawn in place. Each poll reads the counts and the first failed devices, never the whole
+    /// device list.
+    /// </summary>
+    private static async Task<int> WatchAsync(ApiClient api, string id, OutputFormat format, TimeSpan every, int failedShown, CancellationToken ct)
     {
         var detail = await api.GetRolloutAsync(id, RolloutDeviceStates.Failed, failedShown, null, ct).ConfigureAwait(false);
-        if (json)
+        if (format.IsDocument() || Console.IsOutputRedirected)
         {
             var last = DateTimeOffset.MinValue;
             while (true)
             {
                 if (detail.Rollout.UpdatedAt != last)
                 {
-                    Render.Json(detail, ContractsJsonContext.Default.RolloutDetail);
+                    if (format == OutputFormat.Yaml || (!format.IsDocument() && last != DateTimeOffset.MinValue))
+                    {
+                        Console.Out.WriteLine(format == OutputFormat.Yaml ? "---" : string.Empty);
+                    }
+
+                    Write(format, detail);
                     last = detail.Rollout.UpdatedAt;
                 }
 
@@ -322,7 +350,94 @@ public static class RolloutCommands
     // A watch in a script tells success from a rollout that stopped itself.
     private static int ExitCode(RolloutInfo rollout) => rollout.State == RolloutStates.Completed ? 0 : 2;
 
-    private static Rows View(RolloutDetail detail) => View(detail.Rollout, detail.Devices.Where(d => d.State == RolloutDeviceStates.Failed).ToList());
+    private static List<RolloutDevice> Failures(RolloutDetail detail) => [.. detail.Devices.Where(d => d.State == RolloutDeviceStates.Failed)];
+
+    private static Rows View(RolloutDetail detail) => View(detail.Rollout, Failures(detail));
+
+    private static string PlainView(RolloutInfo rollout, List<RolloutDevice> failures)
+    {
+        var fields = new List<(string Name, string Value)>
+        {
+            ("rollout", rollout.Id),
+            ("model", $"{ModelName(rollout)} ({rollout.Model.ManifestDigest})"),
+            ("selector", $"{rollout.Selector}   priority {rollout.Priority}"),
+            ("state", rollout.State + (rollout.Reason is { } reason ? $" — {reason}" : string.Empty)),
+            ("gates", Gates(rollout.Gates)),
+            ("rate", DescribeRate(rollout.Rate, rollout.RateProgress)),
+            ("devices", DescribeCounts(rollout.Counts)),
+        };
+        if (!Ended(rollout))
+        {
+            var bakeEnds = rollout.StageStartedAt.AddSeconds(rollout.Stages[rollout.CurrentStage].BakeSeconds);
+            fields.Add(("stage", $"{rollout.CurrentStage + 1} of {rollout.Stages.Count}, bakes until {Render.Time(bakeEnds)}"));
+        }
+
+        var width = fields.Max(f => f.Name.Length) + 1;
+        var text = new System.Text.StringBuilder();
+        foreach (var (name, value) in fields)
+        {
+            text.Append($"{name}:".PadRight(width)).Append(' ').Append(value).Append('\n');
+        }
+
+        text.Append('\n').Append(TableWriter.Format(StageColumns, Stages(rollout), wide: true));
+        if (failures.Count > 0)
+        {
+            text.Append('\n').Append(TableWriter.Format(FailureColumns(rollout, failures), failures, wide: true));
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>One stage's device counts, for both the drawn and the plain view.</summary>
+    private sealed record StageRow(int Number, bool Current, RolloutStage Stage, int Total, int Active, int OnTheWay, int Failed, int Back)
+    {
+        public int Percent => Total == 0 ? 0 : 100 * Active / Total;
+    }
+
+    private static List<StageRow> Stages(RolloutInfo rollout) =>
+    [
+        .. rollout.Stages.Select((stage, i) =>
+        {
+            var counts = rollout.StageCounts is { } all && i < all.Count ? all[i] : new Dictionary<string, int>();
+            return new StageRow(
+                i + 1,
+                i == rollout.CurrentStage && !Ended(rollout),
+                stage,
+                counts.Values.Sum(),
+                counts.GetValueOrDefault(RolloutDeviceStates.Active),
+                counts.Where(c => RolloutDeviceStates.IsInProgress(c.Key)).Sum(c => c.Value),
+                counts.GetValueOrDefault(RolloutDeviceStates.Failed),
+                counts.GetValueOrDefault(RolloutDeviceStates.RolledBack));
+        }),
+    ];
+
+    private static readonly IReadOnlyList<Column<StageRow>> StageColumns =
+    [
+        new("STAGE", s => s.Current ? $"{s.Number} <" : s.Number.ToString(CultureInfo.InvariantCulture)),
+        new("TARGET", s => Target(s.Stage)),
+        new("BAKE", s => Duration(s.Stage.BakeSeconds)),
+        new("DEVICES", s => s.Total.ToString(CultureInfo.InvariantCulture)),
+        new("ACTIVE", s => s.Active.ToString(CultureInfo.InvariantCulture)),
+        new("ON THE WAY", s => s.OnTheWay.ToString(CultureInfo.InvariantCulture)),
+        new("FAILED", s => s.Failed.ToString(CultureInfo.InvariantCulture)),
+        new("BACK", s => s.Back.ToString(CultureInfo.InvariantCulture)),
+        new("PROGRESS", s => $"{s.Percent}%"),
+    ];
+
+    private static List<Column<RolloutDevice>> FailureColumns(RolloutInfo rollout, List<RolloutDevice> failures) =>
+    [
+        new(FailedTitle(rollout, failures), d => d.DeviceId),
+        new("SINCE", d => Render.Time(d.Since)),
+        new("REASON", d => d.Reason ?? "-"),
+    ];
+
+    private static string FailedTitle(RolloutInfo rollout, List<RolloutDevice> failures)
+    {
+        var failedCount = rollout.Counts?.GetValueOrDefault(RolloutDeviceStates.Failed) ?? failures.Count;
+        return failedCount > failures.Count ? $"FAILED DEVICE (first {failures.Count} of {failedCount})" : "FAILED DEVICE";
+    }
+
+    private static string Target(RolloutStage stage) => stage.Percent is { } percent ? $"{Render.Number(percent)}%" : $"{stage.Count} devices";
 
     private static Rows View(RolloutInfo rollout, List<RolloutDevice> failures)
     {
@@ -346,31 +461,24 @@ public static class RolloutCommands
             stages.AddColumn(column);
         }
 
-        for (var i = 0; i < rollout.Stages.Count; i++)
+        foreach (var stage in Stages(rollout))
         {
-            var stage = rollout.Stages[i];
-            var counts = rollout.StageCounts is { } all && i < all.Count ? all[i] : new Dictionary<string, int>();
-            var total = counts.Values.Sum();
-            var active = counts.GetValueOrDefault(RolloutDeviceStates.Active);
-            var onTheWay = counts.Where(c => RolloutDeviceStates.IsInProgress(c.Key)).Sum(c => c.Value);
             stages.AddRow(
-                i == rollout.CurrentStage && !Ended(rollout) ? $"[yellow]{i + 1} ◀[/]" : (i + 1).ToString(CultureInfo.InvariantCulture),
-                stage.Percent is { } percent ? $"{Render.Number(percent)}%" : $"{stage.Count} devices",
-                Duration(stage.BakeSeconds),
-                total.ToString(CultureInfo.InvariantCulture),
-                $"[green]{active}[/]",
-                onTheWay.ToString(CultureInfo.InvariantCulture),
-                $"[red]{counts.GetValueOrDefault(RolloutDeviceStates.Failed)}[/]",
-                counts.GetValueOrDefault(RolloutDeviceStates.RolledBack).ToString(CultureInfo.InvariantCulture),
-                Bar(active, total));
+                stage.Current ? $"[yellow]{stage.Number} ◀[/]" : stage.Number.ToString(CultureInfo.InvariantCulture),
+                Target(stage.Stage),
+                Duration(stage.Stage.BakeSeconds),
+                stage.Total.ToString(CultureInfo.InvariantCulture),
+                $"[green]{stage.Active}[/]",
+                stage.OnTheWay.ToString(CultureInfo.InvariantCulture),
+                $"[red]{stage.Failed}[/]",
+                stage.Back.ToString(CultureInfo.InvariantCulture),
+                Bar(stage.Percent));
         }
 
         var parts = new List<Spectre.Console.Rendering.IRenderable> { header, stages };
         if (failures.Count > 0)
         {
-            var failedCount = rollout.Counts?.GetValueOrDefault(RolloutDeviceStates.Failed) ?? failures.Count;
-            var title = failedCount > failures.Count ? $"FAILED DEVICE (first {failures.Count} of {failedCount})" : "FAILED DEVICE";
-            var table = new Table().Border(TableBorder.Simple).AddColumn(title).AddColumn("SINCE").AddColumn("REASON");
+            var table = new Table().Border(TableBorder.Simple).AddColumn(FailedTitle(rollout, failures)).AddColumn("SINCE").AddColumn("REASON");
             foreach (var failure in failures)
             {
                 table.AddRow(Markup.Escape(failure.DeviceId), Markup.Escape(Render.Time(failure.Since)), Markup.Escape(failure.Reason ?? "-"));
@@ -397,11 +505,10 @@ public static class RolloutCommands
             ? $"{rollout.Model.Name}:{rollout.Model.Version} (from {rollout.Model.Name}@{alias})"
             : $"{rollout.Model.Name}:{rollout.Model.Version}";
 
-    private static string Bar(int done, int total)
+    private static string Bar(int percent)
     {
         const int Width = 10;
-        var filled = total == 0 ? 0 : done * Width / total;
-        var percent = total == 0 ? 0 : 100 * done / total;
+        var filled = percent * Width / 100;
         return $"[green]{new string('█', filled)}[/][grey]{new string('░', Width - filled)}[/] {percent,3}%";
     }
 

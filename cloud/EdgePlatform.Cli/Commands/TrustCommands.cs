@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using EdgePlatform.Security.Tuf;
 
 namespace EdgePlatform.Cli.Commands;
@@ -30,8 +29,8 @@ public static class TrustCommands
                 throw new CliException(ex.Message);
             }
 
-            Console.Out.WriteLine(parse.IsJson()
-                ? JsonSerializer.Serialize(new Dictionary<string, string> { ["directory"] = Path.GetFullPath(path), ["agentBuild"] = digest }, CliJsonContext.Default.DictionaryStringString)
+            Console.Out.WriteLine(parse.IsDocument()
+                ? Render.Serialize(parse.Format(), new Dictionary<string, string> { ["directory"] = Path.GetFullPath(path), ["agentBuild"] = digest }, CliJsonContext.Default.DictionaryStringString)
                 : digest);
             return 0;
         });
@@ -59,7 +58,7 @@ public static class TrustCommands
                 File.WriteAllText(publicPath, key.ExportPublicPem());
             }
 
-            Console.Out.WriteLine(parse.IsJson() ? JsonSerializer.Serialize(new Dictionary<string, string> { ["keyId"] = key.KeyId, ["file"] = path }, CliJsonContext.Default.DictionaryStringString) : $"key {key.KeyId} written to {path}");
+            Console.Out.WriteLine(parse.IsDocument() ? Render.Serialize(parse.Format(), new Dictionary<string, string> { ["keyId"] = key.KeyId, ["file"] = path }, CliJsonContext.Default.DictionaryStringString) : $"key {key.KeyId} written to {path}");
             return 0;
         });
         return new Command("key", "Metadata signing keys") { create };
@@ -142,8 +141,8 @@ public static class TrustCommands
             var path = parse.GetValue(file)!;
             var (_, root) = ReadRoot(path);
             await api.PutAsync("api/v1/trust/root", await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
-            Console.Out.WriteLine(parse.IsJson()
-                ? JsonSerializer.Serialize(new Dictionary<string, string> { ["version"] = root.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) }, CliJsonContext.Default.DictionaryStringString)
+            Console.Out.WriteLine(parse.IsDocument()
+                ? Render.Serialize(parse.Format(), new Dictionary<string, string> { ["version"] = root.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) }, CliJsonContext.Default.DictionaryStringString)
                 : $"root version {root.Version} installed");
             return 0;
         });
@@ -207,9 +206,10 @@ public static class TrustCommands
         var ownThreshold = root.Roles[TufRoles.Root].Threshold;
         var oldThreshold = previous.Roles[TufRoles.Root].Threshold;
         var complete = own >= ownThreshold && old >= oldThreshold;
-        if (parse.IsJson())
+        if (parse.IsDocument())
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(
+            Console.Out.WriteLine(Render.Serialize(
+                parse.Format(),
                 new Dictionary<string, string>
                 {
                     ["file"] = path,
