@@ -19,8 +19,7 @@ public static class ServiceCollectionExtensions
     public static IServiceCollection AddAgentCore(this IServiceCollection services)
     {
         services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton(TimeProvider.System);
+        services.AddScoringMetrics();
         services.AddHttpClient();
         services.AddSingleton<DeviceIdentityProvider>();
         services.AddSingleton(sp => new LocalModelStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.DataDirectory));
@@ -56,9 +55,6 @@ public static class ServiceCollectionExtensions
                 });
             });
         services.AddSingleton<PackageInstaller>();
-        services.AddSingleton(sp => new ScoringMetrics(sp.GetRequiredService<IOptions<TelemetryOptions>>().Value.FeatureSampleRate));
-        services.AddOptions<FeedbackOptions>().BindConfiguration(FeedbackOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<FeedbackRecorder>();
         services.AddOptions<ProbationOptions>().BindConfiguration(ProbationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IModelHealth, ScoringMetricsHealth>();
         services.AddSingleton<DesiredStateInbox>();
@@ -75,6 +71,21 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<IntervalReports>();
         services.AddSingleton<TelemetryReporter>();
         services.AddHostedService(sp => sp.GetRequiredService<TelemetryReporter>());
+        return services;
+    }
+
+    /// <summary>
+    /// What scoring records into: per-version metrics and the labelled-feedback matcher, with the
+    /// clock they read. <see cref="AddAgentCore"/> includes it; a host that scores without
+    /// enrolling (the inference benchmark's agent host) adds it alone.
+    /// </summary>
+    public static IServiceCollection AddScoringMetrics(this IServiceCollection services)
+    {
+        services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<FeedbackOptions>().BindConfiguration(FeedbackOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new ScoringMetrics(sp.GetRequiredService<IOptions<TelemetryOptions>>().Value.FeatureSampleRate));
+        services.AddSingleton<FeedbackRecorder>();
         return services;
     }
 }

@@ -41,13 +41,23 @@ public static class AgentHostExtensions
     /// <summary>The local broker (embedded unless configured external) and the cloud link.</summary>
     public static IServiceCollection AddAgentLinks(this IServiceCollection services)
     {
-        services.AddOptions<LocalBrokerOptions>().BindConfiguration(LocalBrokerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<LocalBroker>();
-        services.AddHostedService(sp => sp.GetRequiredService<LocalBroker>());
+        services.AddLocalBroker();
         services.AddSingleton<MqttCloudLink>();
         services.AddSingleton<ICloudLink>(sp => sp.GetRequiredService<MqttCloudLink>());
         services.AddHostedService(sp => sp.GetRequiredService<MqttCloudLink>());
         services.AddHostedService<AgentEndpointsWriter>();
+        return services;
+    }
+
+    /// <summary>
+    /// The local broker alone, embedded unless configured external: where sensors publish events
+    /// and read predictions. <see cref="AddAgentLinks"/> includes it.
+    /// </summary>
+    public static IServiceCollection AddLocalBroker(this IServiceCollection services)
+    {
+        services.AddOptions<LocalBrokerOptions>().BindConfiguration(LocalBrokerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<LocalBroker>();
+        services.AddHostedService(sp => sp.GetRequiredService<LocalBroker>());
         return services;
     }
 }

@@ -189,7 +189,7 @@ internal static class IngestBenchmark
     {
         var rssBefore = ProcStats.ResidentBytes(server.Process.Id);
         var idle = await ConnectDevicesAsync(server, "idle", Math.Max(0, settings.IdleConnections - clients.Count), cancellationToken).ConfigureAwait(false);
-        await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromSeconds(settings.IdleSettleSeconds), cancellationToken).ConfigureAwait(false);
         var rssAfter = ProcStats.ResidentBytes(server.Process.Id);
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,

@@ -48,7 +48,7 @@ internal static class MetricsCost
         }
 
         var baseline = Median(runs[0]);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"/metrics cost per perf report on the ingest writer ({phase.TotalSeconds:F0} s phases, 3 rounds, median)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"/metrics cost per perf report on the ingest writer ({phase.TotalSeconds:0.##} s phases, 3 rounds, median)"));
         Console.WriteLine();
         Console.WriteLine("| latencies in the report | CPU per report | vs baseline | per latency |");
         Console.WriteLine("|---:|---:|---:|---:|");

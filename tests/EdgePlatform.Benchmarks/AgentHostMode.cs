@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using EdgePlatform.Agent;
+using EdgePlatform.Agent.Core;
 using EdgePlatform.Agent.Core.Ports;
-using EdgePlatform.Agent.Core.Telemetry;
 using EdgePlatform.Agent.Http;
 using EdgePlatform.Agent.Links;
 using EdgePlatform.Contracts;
@@ -17,8 +17,8 @@ namespace EdgePlatform.Benchmarks;
 
 /// <summary>
 /// The agent's scoring host as its own process: the embedded local broker, the engine, the
-/// broker event source and the v2 HTTP endpoint, registered exactly as the agent registers
-/// them. Enrollment and the cloud link are left out; the model is activated through the same
+/// broker event source and the v2 HTTP endpoint, registered through the agent's own extension
+/// methods. Enrollment, the reconciler and the cloud link are left out; the model is activated through the same
 /// <see cref="IModelRuntime"/> the reconciler uses, from a card and ONNX file on disk.
 /// A message on <see cref="SwapTopic"/> stages and activates the same model under a new version.
 /// </summary>
@@ -32,11 +32,13 @@ internal static class AgentHostMode
         var builder = WebApplication.CreateBuilder(settings);
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<ScoringMetrics>();
-        builder.Services.AddOptions<LocalBrokerOptions>().BindConfiguration(LocalBrokerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<LocalBroker>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<LocalBroker>());
+
+        // The agent's own registrations, less enrollment, the reconciler and the cloud link: a
+        // dependency added to the scoring path arrives here with them, and a missing one fails
+        // the build of the container rather than the first request.
+        builder.Host.UseDefaultServiceProvider(provider => provider.ValidateOnBuild = true);
+        builder.Services.AddScoringMetrics();
+        builder.Services.AddLocalBroker();
         builder.Services.AddOnnxScoring();
         var card = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(cardPath), ContractsJsonContext.Default.ModelCard)!;
         builder.Services.AddHostedService(sp => new ModelActivator(

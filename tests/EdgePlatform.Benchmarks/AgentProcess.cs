@@ -33,7 +33,10 @@ internal sealed class AgentProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in (string[])["agent-host", model.CardPath, model.OnnxPath, $"--LocalBroker:Port={port}", "--InferenceHttp:Port=0", .. settings])
+        // Started as `dotnet exec EdgePlatform.Benchmarks.dll` (as the test suite starts it), the
+        // process path is the dotnet host, which needs the assembly named again.
+        string[] self = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? ["exec", typeof(AgentProcess).Assembly.Location] : [];
+        foreach (var argument in (string[])[.. self, "agent-host", model.CardPath, model.OnnxPath, $"--LocalBroker:Port={port}", "--InferenceHttp:Port=0", .. settings])
         {
             info.ArgumentList.Add(argument);
         }

@@ -39,7 +39,7 @@ internal static class BareOrt
             var latencies = new List<double>(1 << 20);
             long events = 0;
             var started = Stopwatch.GetTimestamp();
-            var warmEnd = started + (Stopwatch.Frequency / 2);
+            var warmEnd = PhaseResult.MeasuredFrom(started, duration, TimeSpan.FromSeconds(0.5));
             var end = started + (long)(duration.TotalSeconds * Stopwatch.Frequency);
             long measuredFrom = 0;
             while (true)

@@ -40,6 +40,7 @@ internal static class BenchModels
 {
     public const int LargeFeatures = 30;
     public const int LargeTrees = 500;
+    public const int LargeTrainingRows = 20_000;
 
     public static BenchModel Demo(string directory)
     {
@@ -66,14 +67,14 @@ internal static class BenchModels
         return Save(directory, "demo", trained.Card, onnx, rows);
     }
 
-    public static BenchModel Large(string directory)
+    public static BenchModel Large(string directory, int trees = LargeTrees, int rows = LargeTrainingRows)
     {
         var ml = new MLContext(seed: 11);
         var random = new Random(5);
-        var training = Enumerable.Range(0, 20_000).Select(_ => LargeRow.Random(random)).ToList();
+        var training = Enumerable.Range(0, rows).Select(_ => LargeRow.Random(random)).ToList();
         var model = ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
         {
-            NumberOfIterations = LargeTrees,
+            NumberOfIterations = trees,
             NumberOfLeaves = 31,
             MinimumExampleCountPerLeaf = 5,
             LearningRate = 0.05,
@@ -88,7 +89,7 @@ internal static class BenchModels
         }
 
         var fields = string.Join(",", Enumerable.Range(0, LargeFeatures).Select(i => $"f{i:D2}"));
-        var card = CardFor(onnx, "large-lightgbm", "1", fields);
+        var card = CardFor(onnx, "large-lightgbm", "1", fields, rows);
         return Save(directory, "large", card, onnx, [.. training.Take(2048).Select(row => row.Features)]);
     }
 
@@ -103,7 +104,7 @@ internal static class BenchModels
     }
 
     /// <summary>The card as the training side writes it: names, types and shapes as ONNX Runtime reports them.</summary>
-    private static ModelCard CardFor(string onnxPath, string name, string version, string vectorFields)
+    private static ModelCard CardFor(string onnxPath, string name, string version, string vectorFields, int trainingRows)
     {
         using var session = new InferenceSession(onnxPath);
         var inputs = session.InputMetadata
@@ -122,7 +123,7 @@ internal static class BenchModels
             .ToList();
         return new ModelCard(
             name, version, ModelTasks.BinaryClassification, inputs, outputs, new Dictionary<string, double>(),
-            new ModelLineage("benchmark", "synthetic-30", ContentDigest.Compute([]), 20_000, "LightGbm", new Dictionary<string, string>(), "benchmark"),
+            new ModelLineage("benchmark", "synthetic-30", ContentDigest.Compute([]), trainingRows, "LightGbm", new Dictionary<string, string>(), "benchmark"),
             [], DateTimeOffset.UnixEpoch);
     }
 

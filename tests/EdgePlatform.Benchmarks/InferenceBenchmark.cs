@@ -5,12 +5,23 @@ using System.Text;
 
 namespace EdgePlatform.Benchmarks;
 
-internal sealed record HarnessOptions(TimeSpan Phase, string? OutFile)
+/// <param name="Phase">How long each measured phase runs.</param>
+/// <param name="OutFile">Where to write the report as well, if anywhere.</param>
+/// <param name="Smoke">
+/// A run of seconds with tiny sizes through the same code paths, so the suite can tell that the
+/// benchmark still starts and answers; its figures mean nothing.
+/// </param>
+internal sealed record HarnessOptions(TimeSpan Phase, string? OutFile, bool Smoke = false)
 {
+    public const string Usage = "[--seconds N] [--out FILE] [--smoke]";
+
+    private static readonly TimeSpan SmokePhase = TimeSpan.FromSeconds(1);
+
     public static HarnessOptions Parse(string[] args)
     {
         var seconds = 8.0;
         string? outFile = null;
+        var smoke = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -22,13 +33,20 @@ internal sealed record HarnessOptions(TimeSpan Phase, string? OutFile)
                 case "--out" when i + 1 < args.Length:
                     outFile = args[++i];
                     break;
+                case "--smoke":
+                    smoke = true;
+                    break;
                 default:
-                    throw new ArgumentException($"unknown or invalid argument '{args[i]}' (expected --seconds N with N >= 2, or --out FILE)");
+                    throw new ArgumentException($"unknown or invalid argument '{args[i]}' (expected --seconds N with N >= 2, --out FILE or --smoke)");
             }
         }
 
-        return new HarnessOptions(TimeSpan.FromSeconds(seconds), outFile);
+        return new HarnessOptions(smoke ? SmokePhase : TimeSpan.FromSeconds(seconds), outFile, smoke);
     }
+
+    /// <summary>The benchmark models: the demo's as it is, and the large one cut down for a smoke run.</summary>
+    public BenchModel[] Models(string directory) =>
+        [BenchModels.Demo(directory), Smoke ? BenchModels.Large(directory, trees: 10, rows: 2_000) : BenchModels.Large(directory)];
 }
 
 /// <summary>
@@ -51,8 +69,14 @@ internal static class InferenceBenchmark
 
         try
         {
-            Console.Error.WriteLine("training the demo model and the 500-tree LightGbm model…");
-            var models = new[] { BenchModels.Demo(directory), BenchModels.Large(directory) };
+            Console.Error.WriteLine("training the demo model and the LightGbm model…");
+            var models = options.Models(directory);
+            var failures = new List<string>();
+            if (options.Smoke)
+            {
+                Say("smoke run: tiny sizes and 1 s phases to show every path still answers; the figures mean nothing");
+            }
+
             Say($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.ProcessArchitecture}");
             var defaults = new EdgePlatform.Agent.Inference.Engine.InferenceEngineOptions();
             Say(string.Create(CultureInfo.InvariantCulture, $"phase length {options.Phase.TotalSeconds:F0} s; agent defaults: batches ≤ {defaults.MaxBatchSize}, queue delay ≤ {defaults.MaxQueueDelayMs} ms, 1 intra-op thread; load generator on the same cores"));
@@ -120,7 +144,7 @@ internal static class InferenceBenchmark
                     rssAfter = agent.RssMiB();
                     if (load.Duplicates > 0)
                     {
-                        Say($"WARNING: {load.Duplicates} duplicate predictions");
+                        failures.Add($"[{model.Label}] {load.Duplicates} duplicate predictions");
                     }
                 }
 
@@ -145,14 +169,16 @@ internal static class InferenceBenchmark
                 }
 
                 Say(string.Empty);
+                failures.AddRange(rows.Where(row => row.Received == 0 || row.Lost != 0).Select(row => $"[{model.Label}] {row.Name}: {row.Received:N0} of {row.Sent:N0} answered"));
             }
 
+            Say(failures.Count == 0 ? "every phase answered every event" : "FAILED: " + string.Join("; ", failures));
             if (options.OutFile is not null)
             {
                 await File.WriteAllTextAsync(options.OutFile, report.ToString());
             }
 
-            return 0;
+            return failures.Count == 0 ? 0 : 1;
         }
         finally
         {

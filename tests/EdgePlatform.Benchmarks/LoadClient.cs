@@ -150,7 +150,7 @@ internal sealed class LoadClient : IAsyncDisposable
     {
         var firstId = Interlocked.Read(ref _nextId);
         var started = Stopwatch.GetTimestamp();
-        var warmEnd = started + Stopwatch.Frequency;
+        var warmEnd = PhaseResult.MeasuredFrom(started, duration, TimeSpan.FromSeconds(1));
         var end = started + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var credits = window;
         long warmId = -1;

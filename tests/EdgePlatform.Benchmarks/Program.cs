@@ -1,6 +1,6 @@
 using EdgePlatform.Benchmarks;
 
-// dotnet run -c Release --project tests/EdgePlatform.Benchmarks -- inference|telemetry-cost [--seconds N] [--out FILE]
+// dotnet run -c Release --project tests/EdgePlatform.Benchmarks -- inference|telemetry-cost [--seconds N] [--out FILE] [--smoke]
 if (args is ["agent-host", var card, var model, .. var settings])
 {
     return await AgentHostMode.RunAsync(card, model, settings);
@@ -13,7 +13,7 @@ if (args is ["telemetry-cost", ..])
 
 if (args is not ["inference", ..])
 {
-    await Console.Error.WriteLineAsync("usage: EdgePlatform.Benchmarks inference|telemetry-cost [--seconds N] [--out FILE]");
+    await Console.Error.WriteLineAsync($"usage: EdgePlatform.Benchmarks inference|telemetry-cost {HarnessOptions.Usage}");
     return 2;
 }
 

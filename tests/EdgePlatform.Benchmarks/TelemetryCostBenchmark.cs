@@ -19,10 +19,9 @@ namespace EdgePlatform.Benchmarks;
 /// </summary>
 internal static class TelemetryCostBenchmark
 {
-    private const int Rounds = 3;
-
     public static async Task<int> RunAsync(HarnessOptions options)
     {
+        var rounds = options.Smoke ? 1 : 3;
         var directory = Directory.CreateTempSubdirectory("edge-bench-").FullName;
         var report = new StringBuilder();
         void Say(string line)
@@ -33,10 +32,16 @@ internal static class TelemetryCostBenchmark
 
         try
         {
-            Console.Error.WriteLine("training the demo model and the 500-tree LightGbm model…");
-            var models = new[] { BenchModels.Demo(directory), BenchModels.Large(directory) };
+            Console.Error.WriteLine("training the demo model and the LightGbm model…");
+            var models = options.Models(directory);
+            var failures = new List<string>();
+            if (options.Smoke)
+            {
+                Say("smoke run: tiny sizes, 1 s phases and one round to show every configuration still scores; the figures mean nothing");
+            }
+
             Say($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}");
-            Say(string.Create(CultureInfo.InvariantCulture, $"engine in-process, JSON events with ids, {options.Phase.TotalSeconds:F0} s phases, {Rounds} rounds, median shown"));
+            Say(string.Create(CultureInfo.InvariantCulture, $"engine in-process, JSON events with ids, {options.Phase.TotalSeconds:F0} s phases, {rounds} round(s), median shown"));
             Say(string.Empty);
             (string Name, Func<TelemetryWiring?> Observer)[] configurations =
             [
@@ -49,7 +54,7 @@ internal static class TelemetryCostBenchmark
             foreach (var model in models)
             {
                 var runs = configurations.ToDictionary(c => c.Name, _ => new List<(double Rate, double CpuUs)>());
-                for (var round = 0; round < Rounds; round++)
+                for (var round = 0; round < rounds; round++)
                 {
                     foreach (var (name, observer) in configurations)
                     {
@@ -57,6 +62,10 @@ internal static class TelemetryCostBenchmark
                         // CPU over the same window as the rate: not model loading, warm-up or shutdown.
                         var result = await EngineInProcess.RunAsync(model, options.Phase, observer()?.Create(), name);
                         runs[name].Add((result.EventsPerSecond, result.CpuMicrosecondsPerEvent));
+                        if (result.Received == 0 || result.Lost != 0)
+                        {
+                            failures.Add($"[{model.Label}] {name}: {result.Received:N0} of {result.Sent:N0} scored");
+                        }
                     }
                 }
 
@@ -76,12 +85,13 @@ internal static class TelemetryCostBenchmark
                 Say(string.Empty);
             }
 
+            Say(failures.Count == 0 ? "every configuration scored every event" : "FAILED: " + string.Join("; ", failures));
             if (options.OutFile is { } file)
             {
                 await File.WriteAllTextAsync(file, report.ToString());
             }
 
-            return 0;
+            return failures.Count == 0 ? 0 : 1;
         }
         finally
         {
