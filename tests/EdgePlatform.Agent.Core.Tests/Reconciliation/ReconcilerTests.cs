@@ -281,7 +281,7 @@ public sealed class ReconcilerTests : IDisposable
     {
         var package = Publish("1.0.0");
         var attempts = 0;
-        _registry.ServeBlob(package.ModelDigest, () => Interlocked.Increment(ref attempts) <= 3
+        _registry.ServeBlob(package.OnnxDigest, () => Interlocked.Increment(ref attempts) <= 3
             ? new Packages.BreakingStream(package.ModelBytes, package.ModelBytes.Length / 2)
             : new MemoryStream(package.ModelBytes, writable: false));
         var quickRetry = new Resilience.RetryBackoffOptions { FirstDelay = TimeSpan.FromMilliseconds(10), MaxDelay = TimeSpan.FromMilliseconds(50) };
