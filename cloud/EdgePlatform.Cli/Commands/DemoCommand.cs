@@ -104,7 +104,7 @@ public static class DemoCommand
 
         var run = await FleetCommands.TrainAndWaitAsync(api, new TrainingRequest(null, null, null, null), s => Say(s), ct).ConfigureAwait(false);
         var metrics = run.Metrics ?? new Dictionary<string, double>();
-        Say($"trained, exported to ONNX and signed: {run.ModelName}:{run.ModelVersion} {run.ManifestDigest} " +
+        Say($"trained, exported to ONNX and signed: {run.ModelName}:{run.ModelVersion} {Render.ShortDigest(run.ManifestDigest)} " +
             $"(AUC {metrics.GetValueOrDefault("auc"):0.000}, ML.NET/ONNX parity {metrics.GetValueOrDefault("parityMaxAbsDiff"):0.0E+0})");
 
         var deployment = await api.DeployAsync(new CreateDeploymentRequest($"{run.ModelName}:{run.ModelVersion}", null, true), ct).ConfigureAwait(false);
@@ -159,7 +159,7 @@ public static class DemoCommand
         else
         {
             Console.Out.WriteLine(
-                $"demo: {summaryRecord.DevicesActive}/{summaryRecord.Devices} devices running {summaryRecord.Model} ({summaryRecord.ManifestDigest}), " +
+                $"demo: {summaryRecord.DevicesActive}/{summaryRecord.Devices} devices running {summaryRecord.Model} ({Render.ShortDigest(summaryRecord.ManifestDigest)}), " +
                 $"{summaryRecord.EventsScored} events scored, {summaryRecord.EventsDeadLettered} dead-lettered, " +
                 $"telemetry from {summaryRecord.TelemetryDevices} devices, in {summaryRecord.ElapsedSeconds:0.0} s");
         }
