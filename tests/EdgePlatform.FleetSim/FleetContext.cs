@@ -86,7 +86,6 @@ public sealed class FleetCounters
 {
     private long _enrolled;
     private long _attestations;
-    private long _installing;
     private long _installed;
     private long _refused;
     private long _warmUpFailures;
@@ -100,7 +99,7 @@ public sealed class FleetCounters
 
     public long Connected => ConnectedSource?.Invoke() ?? 0;
 
-    public long Installing => Interlocked.Read(ref _installing);
+    public long Installing => InstallingSource?.Invoke() ?? 0;
 
     public long Installed => Interlocked.Read(ref _installed);
 
@@ -121,7 +120,8 @@ public sealed class FleetCounters
     /// <summary>Counts the devices whose cloud link is up now; set by the fleet.</summary>
     internal Func<long>? ConnectedSource { get; set; }
 
-    internal void AddInstalling(int delta) => Interlocked.Add(ref _installing, delta);
+    /// <summary>Counts the devices with a version on its way (downloading, verifying or staged); set by the fleet.</summary>
+    internal Func<long>? InstallingSource { get; set; }
 
     internal void AddInstalled() => Interlocked.Increment(ref _installed);
 

@@ -29,6 +29,7 @@ public sealed partial class FleetSimulator : IAsyncDisposable
         _logger = logger;
         _fleet = new FleetContext(options, timeProvider, logger);
         _fleet.Counters.ConnectedSource = () => _devices!.Count(d => d.IsConnected);
+        _fleet.Counters.InstallingSource = () => _devices!.Count(d => d.Installing);
         var random = new Random(options.Seed);
         var order = Enumerable.Range(1, options.Devices).ToArray();
         random.Shuffle(order);

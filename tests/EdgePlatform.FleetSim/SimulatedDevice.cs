@@ -111,6 +111,10 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
 
     public string? LastError => _reconciler.BuildReport().LastError;
 
+    /// <summary>True while a version is on its way: downloading, verifying or staged.</summary>
+    public bool Installing => _reconciler.BuildReport().Slots.Any(
+        s => s.Slot == ModelSlots.Incoming && s.State is ModelSlotStates.Downloading or ModelSlotStates.Verifying or ModelSlotStates.Staged);
+
     /// <summary>Reports still waiting to go up.</summary>
     public int TelemetryPending => (int)_outbox.Depth;
 
