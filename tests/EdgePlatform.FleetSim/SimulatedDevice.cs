@@ -28,6 +28,7 @@ namespace EdgePlatform.FleetSim;
 public sealed partial class SimulatedDevice : IAsyncDisposable
 {
     private const int MaxBatchReports = 100;
+    private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(60);
 
     private readonly FleetContext _fleet;
     private readonly SimulatorOptions _options;
@@ -89,7 +90,9 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
         _runtime = new SimulatedModelRuntime(_options, fleet.Counters, _time);
         var inbox = new DesiredStateInbox();
         inbox.Received += desired => fleet.Record.Told(Id, desired, _time.GetUtcNow());
-        _link = new MqttCloudLink(_identity, inbox, NullLoggerFactory.Instance);
+        // A keep-alive of a minute, not the agent's 15 s: ten thousand sessions on one machine
+        // would otherwise spend the broker's and the simulator's CPU on pings.
+        _link = new MqttCloudLink(_identity, inbox, NullLoggerFactory.Instance, settings => settings with { KeepAlive = KeepAlive });
         _reconciler = new Reconciler(installer, _runtime, _link, inbox, state, _time, NullLogger<Reconciler>.Instance);
         _reconciler.Reconciled += OnReconciled;
         _spool = new MemorySpool(DeviceTelemetry.MaxPending);
@@ -224,19 +227,23 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
                     : string.Empty;
                 throw new SimulatorException($"attestation of {Id} refused: {ex.Message}{hint}", ex);
             }
-            catch (HttpRequestException ex) when (attempt < 8)
+            catch (Exception ex) when (attempt < 8 && IsTransient(ex, cancellationToken))
             {
-                // A control plane busy with thousands of start-ups answers 5xx now and then.
+                // A control plane busy with thousands of start-ups answers 5xx or slowly now and then.
                 LogAttestRetry(Id, ex.Message);
                 await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
                 delay *= 2;
             }
-            catch (HttpRequestException ex)
+            catch (Exception ex) when (IsTransient(ex, cancellationToken))
             {
                 throw new SimulatorException($"cannot attest {Id} with the control plane at {_options.ControlPlane}: {ex.Message}", ex);
             }
         }
     }
+
+    /// <summary>A failed or timed-out call, as opposed to a refusal or the caller cancelling.</summary>
+    private static bool IsTransient(Exception exception, CancellationToken cancellationToken) =>
+        exception is HttpRequestException || (exception is TaskCanceledException && !cancellationToken.IsCancellationRequested);
 
     private void OnReconciled(ReconcileOutcome outcome)
     {
