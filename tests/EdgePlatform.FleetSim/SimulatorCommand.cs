@@ -15,7 +15,7 @@ public static class SimulatorCommand
 {
     public static RootCommand Create()
     {
-        var server = new Option<Uri>("--server") { Description = "The control plane's URL, where devices enroll and attest" };
+        var server = new Option<string>("--server") { Description = "The control plane's URL, where devices enroll and attest" };
         var output = new Option<string>("--output", "-o") { Description = "Output format: table (default) or json", DefaultValueFactory = _ => "table" }.AcceptOnlyFromAmong("table", "json");
         var devices = new Option<int>("--devices") { Description = "Simulated devices, late joiners included (default 100)", DefaultValueFactory = _ => 100 };
         var keyFile = new Option<string>("--enrollment-key-file") { Description = "File holding a group enrollment key (the server's enrollment.key); each device presents the key derived for its id" };
@@ -59,7 +59,7 @@ public static class SimulatorCommand
 
             var options = new SimulatorOptions
             {
-                ControlPlane = parse.GetValue(server),
+                ControlPlane = Uri.TryCreate(parse.GetValue(server), UriKind.Absolute, out var controlPlane) ? controlPlane : null,
                 Devices = parse.GetValue(devices),
                 IdPrefix = parse.GetValue(prefix)!,
                 Channel = parse.GetValue(channel)!,
