@@ -22,7 +22,7 @@ public static class ServiceCollectionExtensions
         services.AddScoringMetrics();
         services.AddHttpClient();
         services.AddSingleton<DeviceIdentityProvider>();
-        services.AddSingleton(sp => new LocalModelStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.DataDirectory));
+        services.AddSingleton<IModelStore>(sp => new LocalModelStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.DataDirectory));
         services.AddSingleton(sp => new AgentStateStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.DataDirectory));
         services.AddSingleton<ITrustStore>(sp =>
         {

@@ -32,6 +32,10 @@ public sealed partial class RegistryTokenHandler(Func<CancellationToken, ValueTa
             return response;
         }
 
+        // The challenge's small body is read now, so its connection goes back to the pool while
+        // the token is fetched: clients that share a bounded pool would otherwise each hold one
+        // connection while waiting for another, until none is left.
+        await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
         var token = await FetchTokenAsync(challenge, cancellationToken).ConfigureAwait(false);
         if (token is null)
         {

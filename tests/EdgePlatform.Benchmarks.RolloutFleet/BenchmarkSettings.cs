@@ -13,6 +13,14 @@ internal sealed record BenchmarkSettings(IReadOnlyList<int> Fleets, int Trees, i
         var settings = new BenchmarkSettings([1000, 10_000], 1700, 64, 10, 300, 32);
         for (var i = 0; i < args.Length; i += 2)
         {
+            if (args[i] == "--smoke")
+            {
+                // Seconds, not minutes: a small model to a small fleet, through the same code path.
+                settings = settings with { Fleets = [100], Trees = 20, Leaves = 8, BakeSeconds = 1, TelemetryIntervalSeconds = 5 };
+                i--;
+                continue;
+            }
+
             if (i + 1 >= args.Length)
             {
                 throw new ArgumentException($"option '{args[i]}' needs a value");
@@ -27,7 +35,7 @@ internal sealed record BenchmarkSettings(IReadOnlyList<int> Fleets, int Trees, i
                 "--bake" => settings with { BakeSeconds = Positive(args[i], value) },
                 "--telemetry-interval" => settings with { TelemetryIntervalSeconds = Positive(args[i], value) },
                 "--download-concurrency" => settings with { DownloadConcurrency = Positive(args[i], value) },
-                _ => throw new ArgumentException($"unknown option '{args[i]}'; known: --devices 1000,10000, --trees, --leaves, --bake, --telemetry-interval, --download-concurrency"),
+                _ => throw new ArgumentException($"unknown option '{args[i]}'; known: --smoke, --devices 1000,10000, --trees, --leaves, --bake, --telemetry-interval, --download-concurrency"),
             };
         }
 

@@ -1,331 +1,104 @@
 using System.CommandLine;
-using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
 using EdgePlatform.Cli.Processes;
-using EdgePlatform.FleetSim;
-using Microsoft.Extensions.Logging.Abstractions;
+using EdgePlatform.Security.Attestation;
 
 namespace EdgePlatform.Cli.Commands;
 
 /// <summary>
-/// <c>edgectl sim</c>: a fleet of simulated devices in this process against a control plane, for
-/// rollouts at scale. The devices live in <see cref="FleetSimulator"/>; this command reads the
-/// options, optionally starts a server that allows the simulator's build, shows progress and
-/// prints the summary.
+/// <c>edgectl sim</c>: a fleet of simulated devices against a control plane, for rollouts at scale.
+/// The fleet simulator hosts the agent's own core, so it lives beside the agent (it references
+/// edge code, which edgectl never does) and runs as its own process, as the server and agents do:
+/// this command optionally starts a server that allows the simulator's build, then starts the
+/// simulator with every other option passed through, and returns its exit code.
 /// </summary>
 public static class SimCommand
 {
+    private static readonly string[] EnrollmentKeyOptions = ["--enrollment-key", "--enrollment-key-file"];
+
     public static Command Create()
     {
-        var devices = new Option<int>("--devices") { Description = "Simulated devices, late joiners included (default 100)", DefaultValueFactory = _ => 100 };
-        var keyFile = new Option<string>("--enrollment-key-file") { Description = "File holding a group enrollment key (the server's enrollment.key); each device presents the key derived for its id" };
-        var key = new Option<string>("--enrollment-key") { Description = "A group enrollment key" };
-        var prefix = new Option<string>("--id-prefix") { Description = "Device ids are PREFIX-00001 and up (default sim)", DefaultValueFactory = _ => "sim" };
-        var tags = new Option<string[]>("--tag") { Description = "Tag key=value every device enrolls with (repeatable)", AllowMultipleArgumentsPerToken = true };
-        var channel = new Option<string>("--channel") { Description = "Release channel (default production)", DefaultValueFactory = _ => "production" };
-        var eventsPerSecond = new Option<double>("--events-per-second") { Description = "Events each device scores per second while a model is active (default 10)", DefaultValueFactory = _ => 10 };
-        var latency = new Option<double>("--latency-ms") { Description = "Median scoring latency in ms (default 2); p95 is 1.6x, p99 2.2x", DefaultValueFactory = _ => 2 };
-        var errorRate = new Option<double>("--error-rate") { Description = "Share of events that fail (default 0)" };
-        var versionErrors = new Option<string[]>("--version-error-rate") { Description = "NAME:VERSION=RATE: that version fails this share of events (repeatable)", AllowMultipleArgumentsPerToken = true };
-        var versionLatency = new Option<string[]>("--version-latency-ms") { Description = "NAME:VERSION=MS: that version's median latency (repeatable)", AllowMultipleArgumentsPerToken = true };
-        var failWarmUp = new Option<string[]>("--fail-warmup") { Description = "NAME:VERSION that fails warm-up on every device, which keeps its previous version and reports why (repeatable)", AllowMultipleArgumentsPerToken = true };
-        var interval = new Option<int>("--telemetry-interval") { Description = "Seconds between health reports until a desired state sets the interval (default 10)", DefaultValueFactory = _ => 10 };
-        var bandwidth = new Option<string>("--bandwidth") { Description = "Download speed of each device, e.g. 512KiB, 2MB, 10MiB (per second; default unlimited)" };
-        var downloads = new Option<int>("--download-concurrency") { Description = "Packages downloading at once over the fleet (default 32)", DefaultValueFactory = _ => 32 };
-        var starts = new Option<int>("--start-concurrency") { Description = "Devices enrolling, attesting or connecting at once (default 32)", DefaultValueFactory = _ => 32 };
-        var warmUp = new Option<double>("--warmup-seconds") { Description = "Time to load and warm a verified version before activating it (default 0.2)", DefaultValueFactory = _ => 0.2 };
-        var offlineShare = new Option<double>("--offline-share") { Description = "Share of devices (0-1) that drop off the broker (default 0)" };
-        var offlineAfter = new Option<double>("--offline-after") { Description = "Seconds after start-up when they drop off (default 30)", DefaultValueFactory = _ => 30 };
-        var offlineFor = new Option<double>("--offline-for") { Description = "Seconds they stay away (default 60)", DefaultValueFactory = _ => 60 };
-        var lateShare = new Option<double>("--late-share") { Description = "Share of devices (0-1) that enroll late (default 0)" };
-        var lateAfter = new Option<double>("--late-after") { Description = "Seconds after start-up when they join (default 60)", DefaultValueFactory = _ => 60 };
-        var seed = new Option<int>("--seed") { Description = "Seeds which devices go offline or join late, and telemetry jitter (default 1)", DefaultValueFactory = _ => 1 };
-        var duration = new Option<double?>("--duration") { Description = "Stop after this many seconds and print the summary (default: run until Ctrl-C)" };
-        var printMeasurement = new Option<bool>("--print-measurement") { Description = "Print the agent-build measurement simulated devices attest with, and exit" };
         var startServer = new Option<bool>("--start-server") { Description = "Start a control plane for the fleet that allows exactly this simulator's build" };
         var serverDataDir = new Option<string>("--server-data-dir") { Description = "With --start-server: its data directory (default: a new temporary directory)" };
         var serverSettings = new Option<string[]>("--server-setting") { Description = "With --start-server: Section:Key=value passed to the server, e.g. Rollouts:TickSeconds=1 (repeatable)", AllowMultipleArgumentsPerToken = true };
-        var sim = new Command("sim", "Simulate a fleet of devices speaking the device protocol against a control plane (enroll, attest, mTLS, signed pulls, telemetry)")
+        var simulatorHelp = new Option<bool>("--simulator-help") { Description = "List the fleet's own options (devices, failures, telemetry, duration), which this command passes to the simulator" };
+        var sim = new Command("sim", "Simulate a fleet of devices, each the agent's own core, against a control plane (enroll, attest, mTLS, signed pulls, telemetry); other options go to the simulator")
         {
-            devices, keyFile, key, prefix, tags, channel, eventsPerSecond, latency, errorRate, versionErrors, versionLatency, failWarmUp, interval,
-            bandwidth, downloads, starts, warmUp, offlineShare, offlineAfter, offlineFor, lateShare, lateAfter, seed, duration, printMeasurement,
-            startServer, serverDataDir, serverSettings,
+            startServer, serverDataDir, serverSettings, simulatorHelp,
         };
+        sim.TreatUnmatchedTokensAsErrors = false;
         sim.SetAction(async (parse, ct) =>
         {
-            if (parse.GetValue(printMeasurement))
+            List<string> arguments = [.. parse.UnmatchedTokens];
+            if (parse.GetValue(simulatorHelp))
             {
-                var measurement = FleetSimulator.MeasureBuild();
-                Console.Out.WriteLine(parse.IsJson() ? JsonSerializer.Serialize(new Dictionary<string, string> { ["measurement"] = measurement }, CliJsonContext.Default.DictionaryStringString) : measurement);
-                return 0;
+                arguments = ["--help"];
             }
 
-            var options = new SimulatorOptions
-            {
-                ControlPlane = parse.GetValue(CliOptions.Server),
-                Devices = parse.GetValue(devices),
-                IdPrefix = parse.GetValue(prefix)!,
-                Channel = parse.GetValue(channel)!,
-                EventsPerSecond = parse.GetValue(eventsPerSecond),
-                LatencyMs = parse.GetValue(latency),
-                ErrorRate = parse.GetValue(errorRate),
-                TelemetryIntervalSeconds = parse.GetValue(interval),
-                BandwidthBytesPerSecond = parse.GetValue(bandwidth) is { } text ? ParseBandwidth(text) : 0,
-                DownloadConcurrency = parse.GetValue(downloads),
-                StartConcurrency = parse.GetValue(starts),
-                WarmUpSeconds = parse.GetValue(warmUp),
-                OfflineShare = parse.GetValue(offlineShare),
-                OfflineAfterSeconds = parse.GetValue(offlineAfter),
-                OfflineForSeconds = parse.GetValue(offlineFor),
-                LateShare = parse.GetValue(lateShare),
-                LateAfterSeconds = parse.GetValue(lateAfter),
-                Seed = parse.GetValue(seed),
-            };
-            foreach (var tag in parse.GetValue(tags) ?? [])
-            {
-                var (tagKey, tagValue) = Pair(tag, "--tag", "key=value");
-                options.Tags[tagKey] = tagValue;
-            }
-
-            foreach (var entry in parse.GetValue(versionErrors) ?? [])
-            {
-                var (release, value) = Pair(entry, "--version-error-rate", "NAME:VERSION=RATE");
-                options.Versions[release] = (options.Versions.GetValueOrDefault(release) ?? VersionBehaviour.Default) with { ErrorRate = Number(value, "--version-error-rate") };
-            }
-
-            foreach (var entry in parse.GetValue(versionLatency) ?? [])
-            {
-                var (release, value) = Pair(entry, "--version-latency-ms", "NAME:VERSION=MS");
-                options.Versions[release] = (options.Versions.GetValueOrDefault(release) ?? VersionBehaviour.Default) with { LatencyMs = Number(value, "--version-latency-ms") };
-            }
-
-            foreach (var release in parse.GetValue(failWarmUp) ?? [])
-            {
-                options.Versions[release] = (options.Versions.GetValueOrDefault(release) ?? VersionBehaviour.Default) with { FailsWarmUp = true };
-            }
-
-            var keyText = parse.GetValue(key);
-            if (keyText is null && parse.GetValue(keyFile) is { } file)
-            {
-                keyText = File.Exists(file)
-                    ? (await File.ReadAllTextAsync(file, ct).ConfigureAwait(false)).Trim()
-                    : throw new CliException($"--enrollment-key-file '{file}' does not exist");
-            }
-
-            options.EnrollmentKey = keyText;
-            var seconds = parse.GetValue(duration);
-            if (seconds is <= 0 or > 30 * 86_400)
-            {
-                throw new CliException(string.Create(CultureInfo.InvariantCulture, $"--duration must be between 0 and {30 * 86_400} seconds, not {seconds}"));
-            }
-
-            var server = parse.GetValue(startServer)
-                ? new StartedServer(parse.GetValue(serverDataDir), parse.GetValue(serverSettings) ?? [])
-                : null;
-            if (server is null && (parse.GetValue(serverDataDir) is not null || parse.GetValue(serverSettings) is { Length: > 0 }))
+            var start = parse.GetValue(startServer);
+            if (!start && (parse.GetValue(serverDataDir) is not null || parse.GetValue(serverSettings) is { Length: > 0 }))
             {
                 throw new CliException("--server-data-dir and --server-setting apply only with --start-server");
             }
 
-            return await RunAsync(options, server, seconds is { } s ? TimeSpan.FromSeconds(s) : null, parse.IsJson(), ct).ConfigureAwait(false);
+            await using var group = new ProcessGroup();
+            if (start)
+            {
+                var (url, enrollmentKey) = await StartServerAsync(group, parse.GetValue(serverDataDir), parse.GetValue(serverSettings) ?? [], ct).ConfigureAwait(false);
+                arguments.AddRange(["--server", url.ToString()]);
+                if (!arguments.Any(a => EnrollmentKeyOptions.Contains(a.Split('=')[0], StringComparer.Ordinal)))
+                {
+                    arguments.AddRange(["--enrollment-key", enrollmentKey]);
+                }
+            }
+            else
+            {
+                arguments.AddRange(["--server", parse.GetValue(CliOptions.Server)!.ToString()]);
+            }
+
+            if (parse.IsJson())
+            {
+                arguments.AddRange(["--output", "json"]);
+            }
+
+            // Output passes straight through: progress, then the summary.
+            var simulator = group.Start("fleet simulator", HostProcess.SimulatorAssembly, arguments, logPath: null);
+            try
+            {
+                await simulator.WaitForExitAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // The simulator saw the same Ctrl-C: let it stop its devices and print the summary.
+                await simulator.StopAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+            }
+
+            return simulator.ExitCode;
         });
         return sim;
     }
 
-    /// <summary>A rate such as 512KiB, 2MB, 10MiB or 1000 (bytes), per second.</summary>
-    public static long ParseBandwidth(string text)
+    /// <summary>A control plane for the fleet, allowing exactly the simulator's build measurement.</summary>
+    private static async Task<(Uri Url, string EnrollmentKey)> StartServerAsync(ProcessGroup group, string? dataDirectory, IReadOnlyList<string> settings, CancellationToken ct)
     {
-        var trimmed = text.Trim();
-        if (trimmed.EndsWith("/s", StringComparison.OrdinalIgnoreCase))
+        var root = dataDirectory is { } given ? Path.GetFullPath(given) : Directory.CreateTempSubdirectory("edgeplatform-sim-").FullName;
+        var tokenFile = LocalControlPlane.AdminTokenFile(root);
+        var measurement = AgentMeasurements.MeasureBuild(Path.GetDirectoryName(HostProcess.SimulatorAssembly)!);
+        List<string> arguments = [$"--Attestation:AllowedAgentBuilds:*:0={measurement}"];
+        foreach (var setting in settings)
         {
-            trimmed = trimmed[..^2];
-        }
-
-        var digits = trimmed.TakeWhile(c => char.IsAsciiDigit(c) || c == '.').Count();
-        (string Unit, long Factor)[] units = [("", 1), ("B", 1), ("KB", 1000), ("KIB", 1024), ("MB", 1000_000), ("MIB", 1 << 20), ("GB", 1000_000_000), ("GIB", 1 << 30)];
-        var unit = trimmed[digits..].Trim().ToUpperInvariant();
-        if (digits == 0
-            || !double.TryParse(trimmed[..digits], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var amount)
-            || units.FirstOrDefault(u => u.Unit == unit) is not { Factor: > 0 } match)
-        {
-            throw new CliException($"--bandwidth '{text}' is not a rate such as 512KiB, 2MB or 10MiB (per second)");
-        }
-
-        return (long)(amount * match.Factor);
-    }
-
-    private static (string Key, string Value) Pair(string text, string option, string form)
-    {
-        var equals = text.LastIndexOf('=');
-        return equals > 0 && equals < text.Length - 1
-            ? (text[..equals], text[(equals + 1)..])
-            : throw new CliException($"{option} '{text}' is not {form}");
-    }
-
-    private static double Number(string text, string option) =>
-        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
-            ? value
-            : throw new CliException($"{option}: '{text}' is not a number");
-
-    private static async Task<int> RunAsync(SimulatorOptions options, StartedServer? server, TimeSpan? duration, bool json, CancellationToken ct)
-    {
-        // Progress is for people; with -o json stdout carries only the summary.
-        var progress = json ? Console.Error : Console.Out;
-        var clock = Stopwatch.StartNew();
-        void Say(string line) => progress.WriteLine($"[{clock.Elapsed.TotalSeconds,6:0.0}s] {line}");
-
-        await using var group = new ProcessGroup();
-        if (server is not null)
-        {
-            var (url, enrollmentKey) = await server.StartAsync(group, Say, ct).ConfigureAwait(false);
-            options.ControlPlane = url;
-            options.EnrollmentKey ??= enrollmentKey;
-        }
-
-        FleetSimulator fleet;
-        try
-        {
-            fleet = new FleetSimulator(options, TimeProvider.System, NullLogger.Instance);
-        }
-        catch (SimulatorException ex)
-        {
-            throw new CliException(ex.Message, ex);
-        }
-
-        await using (fleet.ConfigureAwait(false))
-        {
-            var initial = fleet.Devices.Count(d => !d.Late);
-            Say($"starting {initial} device(s) against {options.ControlPlane} (attesting as build {fleet.Measurement})"
-                + (initial < options.Devices ? $"; {options.Devices - initial} join late" : string.Empty));
-            using var ticker = new CancellationTokenSource();
-            var reporter = ReportStartAsync(fleet, initial, Say, ticker.Token);
-            try
+            var equals = setting.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0 || equals == setting.Length - 1)
             {
-                await fleet.StartAsync(ct).ConfigureAwait(false);
-            }
-            catch (SimulatorException ex)
-            {
-                throw new CliException(ex.Message, ex);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                Say("stopped while starting");
-            }
-            finally
-            {
-                await ticker.CancelAsync().ConfigureAwait(false);
-                await reporter.ConfigureAwait(false);
+                throw new CliException($"--server-setting '{setting}' is not Section:Key=value");
             }
 
-            if (!ct.IsCancellationRequested)
-            {
-                Say($"{fleet.Counters.Enrolled} device(s) enrolled, attested and connected; {Status(fleet)}");
-                using var running = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                var status = ReportRunningAsync(fleet, Say, running.Token);
-                try
-                {
-                    await fleet.RunAsync(duration, ct).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (ct.IsCancellationRequested)
-                {
-                    Say("stopping");
-                }
-                catch (SimulatorException ex)
-                {
-                    throw new CliException(ex.Message, ex);
-                }
-                finally
-                {
-                    await running.CancelAsync().ConfigureAwait(false);
-                    await status.ConfigureAwait(false);
-                }
-            }
-
-            var summary = fleet.Summarize();
-            if (json)
-            {
-                Render.Json(summary, FleetSimJsonContext.Default.FleetSummary);
-            }
-            else
-            {
-                Console.Out.WriteLine(
-                    string.Create(CultureInfo.InvariantCulture, $"sim: {summary.Started}/{summary.Devices} devices started, {summary.Connected} connected; ") +
-                    $"active: {Active(summary)}; {summary.Installs} installs, {summary.Refused} refused, {summary.WarmUpFailures} warm-up failures; " +
-                    string.Create(CultureInfo.InvariantCulture, $"{summary.Downloads} downloads, {summary.BytesDownloaded / 1048576.0:0.0} MiB, {summary.RepeatedDownloads} repeated; ") +
-                    string.Create(CultureInfo.InvariantCulture, $"{summary.TelemetryReports} telemetry reports sent, {summary.TelemetryPending} waiting; in {summary.ElapsedSeconds:0.0} s"));
-                foreach (var (error, count) in summary.Errors)
-                {
-                    Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {count} device(s): {error}"));
-                }
-            }
+            arguments.Add($"--{setting[..equals]}={setting[(equals + 1)..]}");
         }
 
-        return 0;
-    }
-
-    private static async Task ReportStartAsync(FleetSimulator fleet, int initial, Action<string> say, CancellationToken ct)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
-        try
-        {
-            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
-            {
-                var counters = fleet.Counters;
-                say($"enrolled {counters.Enrolled}/{initial}, attested {counters.Attestations}, connected {counters.Connected}");
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Start-up finished.
-        }
-    }
-
-    private static async Task ReportRunningAsync(FleetSimulator fleet, Action<string> say, CancellationToken ct)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(10));
-        try
-        {
-            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
-            {
-                say(Status(fleet));
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // The run is over.
-        }
-    }
-
-    private static string Status(FleetSimulator fleet)
-    {
-        var counters = fleet.Counters;
-        var summary = fleet.Summarize();
-        return string.Create(CultureInfo.InvariantCulture, $"connected {counters.Connected}/{summary.Started}; active: {Active(summary)}; installing {counters.Installing}; ") +
-            string.Create(CultureInfo.InvariantCulture, $"{summary.WithError} with an error; {summary.BytesDownloaded / 1048576.0:0.0} MiB downloaded; {summary.TelemetryReports} reports sent");
-    }
-
-    private static string Active(FleetSummary summary) =>
-        string.Join(", ", summary.Active.Select(a => $"{a.Key} on {a.Value}").Append(summary.WithoutModel > 0 ? $"none on {summary.WithoutModel}" : null).OfType<string>());
-
-    /// <summary>A control plane started for the fleet, allowing exactly the simulator's build measurement.</summary>
-    private sealed class StartedServer(string? dataDirectory, IReadOnlyList<string> settings)
-    {
-        public async Task<(Uri Url, string EnrollmentKey)> StartAsync(ProcessGroup group, Action<string> say, CancellationToken ct)
-        {
-            var root = dataDirectory is { } given ? Path.GetFullPath(given) : Directory.CreateTempSubdirectory("edgeplatform-sim-").FullName;
-            var tokenFile = LocalControlPlane.AdminTokenFile(root);
-            List<string> arguments = [$"--Attestation:AllowedAgentBuilds:*:0={FleetSimulator.MeasureBuild()}"];
-            foreach (var setting in settings)
-            {
-                var (settingKey, value) = Pair(setting, "--server-setting", "Section:Key=value");
-                arguments.Add($"--{settingKey}={value}");
-            }
-
-            var (server, endpoints) = await LocalControlPlane.StartAsync(group, root, arguments, ct).ConfigureAwait(false);
-            say($"control plane up: API {endpoints.HttpUrl}, MQTT {endpoints.MqttHost}:{endpoints.MqttPort}; admin token in {tokenFile} " +
-                $"(edgectl --server {endpoints.HttpUrl} --token $(cat {tokenFile}) rollout ...); log {server.LogPath}");
-            return (new Uri(endpoints.HttpUrl), (await File.ReadAllTextAsync(endpoints.EnrollmentKeyFile, ct).ConfigureAwait(false)).Trim());
-        }
+        var (server, endpoints) = await LocalControlPlane.StartAsync(group, root, arguments, ct).ConfigureAwait(false);
+        await Console.Error.WriteLineAsync(
+            $"control plane up: API {endpoints.HttpUrl}, MQTT {endpoints.MqttHost}:{endpoints.MqttPort}; admin token in {tokenFile} " +
+            $"(edgectl --server {endpoints.HttpUrl} --token $(cat {tokenFile}) rollout ...); log {server.LogPath}").ConfigureAwait(false);
+        return (new Uri(endpoints.HttpUrl), (await File.ReadAllTextAsync(endpoints.EnrollmentKeyFile, ct).ConfigureAwait(false)).Trim());
     }
 }

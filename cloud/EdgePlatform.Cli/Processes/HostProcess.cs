@@ -39,6 +39,9 @@ public sealed partial class HostProcess : IAsyncDisposable
     /// <summary>The agent's entry assembly.</summary>
     public static string AgentAssembly => Locate("EdgePlatform.AgentHost", "EDGEPLATFORM_AGENT_DLL", "EdgePlatform.Agent.dll");
 
+    /// <summary>The fleet simulator's entry assembly.</summary>
+    public static string SimulatorAssembly => Locate("EdgePlatform.SimHost", "EDGEPLATFORM_FLEETSIM_DLL", "EdgePlatform.FleetSim.dll");
+
     /// <summary>The directory of the agent build edgectl would start, or null when there is none.</summary>
     public static string? TryLocateAgentDirectory()
     {

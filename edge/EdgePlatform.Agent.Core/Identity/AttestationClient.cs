@@ -1,8 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Security.Cryptography;
 using System.Text.Json;
-using EdgePlatform.Agent.Core.Packages;
+using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Agent.Core.Reconciliation;
 using EdgePlatform.Contracts;
 using EdgePlatform.Resilience;
@@ -21,17 +20,18 @@ namespace EdgePlatform.Agent.Core.Identity;
 /// </summary>
 public sealed partial class AttestationClient(
     DeviceIdentityProvider identity,
-    LocalModelStore models,
+    IModelStore models,
     AgentStateStore state,
     IOptions<AgentOptions> options,
     IHttpClientFactory httpClients,
     TimeProvider timeProvider,
-    ILogger<AttestationClient> logger) : BackgroundService
+    ILogger<AttestationClient> logger,
+    AgentBuildMeasurement? build = null) : BackgroundService
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Lock _pauseLock = new();
     private readonly SemaphoreSlim _renewalRequested = new(0, 1);
-    private readonly Lazy<string> _build = new(() => AgentMeasurements.MeasureBuild(options.Value.MeasuredBuildDirectory ?? AppContext.BaseDirectory));
+    private readonly AgentBuildMeasurement _build = build ?? new AgentBuildMeasurement(options.Value.MeasuredBuildDirectory);
     private AttestationResult? _current;
     private DateTimeOffset _issuedAt;
 
@@ -267,14 +267,9 @@ public sealed partial class AttestationClient(
 
             var manifest = JsonSerializer.Deserialize(
                 await models.ReadAsync(model.ManifestDigest, cancellationToken).ConfigureAwait(false), ContractsJsonContext.Default.OciManifest);
-            if (manifest?.FindLayer(MediaTypes.Onnx) is { } layer && models.Contains(layer.Digest))
+            if (manifest?.FindLayer(MediaTypes.Onnx) is { } layer && await models.MeasureAsync(layer.Digest, cancellationToken).ConfigureAwait(false) is { } measured)
             {
-                var stream = File.OpenRead(models.PathOf(layer.Digest));
-                await using (stream.ConfigureAwait(false))
-                {
-                    var hash = await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false);
-                    result.Add(new Measurement(MeasurementKinds.Model, $"{model.Name}:{model.Version}", "sha256:" + Convert.ToHexStringLower(hash)));
-                }
+                result.Add(new Measurement(MeasurementKinds.Model, $"{model.Name}:{model.Version}", measured));
             }
         }
 

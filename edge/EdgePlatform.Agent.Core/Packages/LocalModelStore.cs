@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Contracts;
-using EdgePlatform.Security;
 
 namespace EdgePlatform.Agent.Core.Packages;
 
@@ -11,7 +10,7 @@ namespace EdgePlatform.Agent.Core.Packages;
 /// renamed into place only when digest and size match; a digest already present is never
 /// downloaded again.
 /// </summary>
-public sealed class LocalModelStore
+public sealed class LocalModelStore : IModelStore
 {
     private readonly string _blobs;
     private readonly string _incoming;
@@ -88,49 +87,31 @@ public sealed class LocalModelStore
                 await HashExistingAsync(target, total, hash, cancellationToken).ConfigureAwait(false);
                 target.SetLength(total);
                 target.Position = total;
-                var buffer = new byte[81920];
-                while (true)
-                {
-                    // Never read more than one byte past the signed size: endless data is cut off.
-                    var want = (int)Math.Min(buffer.Length, descriptor.Size + 1 - total);
-                    if (want <= 0)
-                    {
-                        break;
-                    }
-
-                    var read = await content.Stream.ReadAsync(buffer.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
-                    if (read == 0)
-                    {
-                        break;
-                    }
-
-                    total += read;
-                    hash.AppendData(buffer, 0, read);
-                    await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                }
+                total = await BlobReceiver.ReceiveAsync(content.Stream, target, hash, descriptor, total, cancellationToken).ConfigureAwait(false);
             }
         }
 
-        if (total != descriptor.Size)
+        if (BlobReceiver.Refusal(descriptor, total, hash) is { } refusal)
         {
             File.Delete(partial);
-            throw new PackageRejectedException(
-                VerificationChecks.LayerSize,
-                total > descriptor.Size
-                    ? $"blob {descriptor.Digest} ({descriptor.MediaType}) is larger than its signed size of {descriptor.Size} bytes"
-                    : $"blob {descriptor.Digest} ({descriptor.MediaType}) has {total} bytes, signed size is {descriptor.Size}");
-        }
-
-        var actual = ContentDigest.FromHash(hash.GetHashAndReset());
-        if (!string.Equals(actual, descriptor.Digest, StringComparison.Ordinal))
-        {
-            File.Delete(partial);
-            throw new PackageRejectedException(
-                VerificationChecks.LayerDigest,
-                $"blob ({descriptor.MediaType}) should have digest {descriptor.Digest} but has {actual}");
+            throw refusal;
         }
 
         File.Move(partial, PathOf(descriptor.Digest), overwrite: true);
+    }
+
+    public async Task<string?> MeasureAsync(string digest, CancellationToken cancellationToken)
+    {
+        if (!Contains(digest))
+        {
+            return null;
+        }
+
+        var stream = File.OpenRead(PathOf(digest));
+        await using (stream.ConfigureAwait(false))
+        {
+            return await ContentDigest.ComputeAsync(stream, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Bytes kept from an interrupted download (if any) count toward the digest.</summary>

@@ -17,7 +17,7 @@ namespace EdgePlatform.Agent.Core.Packages;
 /// </summary>
 public sealed partial class PackageInstaller(
     IRegistryClient registry,
-    LocalModelStore store,
+    IModelStore store,
     ITrustStore trust,
     IOptions<AgentOptions> options,
     ILogger<PackageInstaller> logger)

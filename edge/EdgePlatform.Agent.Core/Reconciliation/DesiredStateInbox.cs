@@ -12,7 +12,14 @@ public sealed class DesiredStateInbox
     private readonly Channel<DesiredState> _channel = Channel.CreateBounded<DesiredState>(
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
 
-    public void Post(DesiredState desired) => _channel.Writer.TryWrite(desired);
+    /// <summary>Raised for every desired state the link delivers, before the reconciler takes it up.</summary>
+    public event Action<DesiredState>? Received;
+
+    public void Post(DesiredState desired)
+    {
+        Received?.Invoke(desired);
+        _channel.Writer.TryWrite(desired);
+    }
 
     internal ChannelReader<DesiredState> Reader => _channel.Reader;
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using EdgePlatform.Agent.Core.Ports;
 
 namespace EdgePlatform.Agent.Core.Telemetry;
 
@@ -41,7 +42,7 @@ public sealed record SpoolRecovery(long Entries, long TornBytes, int Segments, b
 /// the oldest whole segment (at most an eighth of the bound) at a time.
 /// </para>
 /// </summary>
-public sealed class DiskSpool : IDisposable
+public sealed class DiskSpool : ITelemetrySpool
 {
     public const long MinimumBytes = 64 * 1024;
 

@@ -16,7 +16,7 @@ public sealed partial class TelemetryOutbox : IDisposable
 {
     public const string DirectoryName = "telemetry-spool";
 
-    private readonly DiskSpool _spool;
+    private readonly ITelemetrySpool _spool;
     private readonly ILogger<TelemetryOutbox> _logger;
 
     public TelemetryOutbox(IOptions<TelemetryOptions> options, IOptions<AgentOptions> agentOptions, ILogger<TelemetryOutbox> logger)
@@ -25,8 +25,9 @@ public sealed partial class TelemetryOutbox : IDisposable
         ArgumentNullException.ThrowIfNull(agentOptions);
         _logger = logger;
         var directory = Path.Combine(agentOptions.Value.DataDirectory, DirectoryName);
-        _spool = DiskSpool.Open(directory, options.Value.SpoolMaxBytes, options.Value.ShedPolicy, FirstSequence(agentOptions.Value.DataDirectory));
-        var recovery = _spool.Recovery;
+        var spool = DiskSpool.Open(directory, options.Value.SpoolMaxBytes, options.Value.ShedPolicy, FirstSequence(agentOptions.Value.DataDirectory));
+        _spool = spool;
+        var recovery = spool.Recovery;
         LogOpened(directory, recovery.Entries, _spool.Bytes, _spool.ShedTotal);
         if (recovery.TornBytes > 0)
         {
@@ -37,6 +38,14 @@ public sealed partial class TelemetryOutbox : IDisposable
         {
             LogCursorDamaged(directory);
         }
+    }
+
+    /// <summary>An outbox over a spool the host chose (one that need not be on disk).</summary>
+    public TelemetryOutbox(ITelemetrySpool spool, ILogger<TelemetryOutbox> logger)
+    {
+        ArgumentNullException.ThrowIfNull(spool);
+        _spool = spool;
+        _logger = logger;
     }
 
     /// <summary>Reports waiting to be acknowledged.</summary>

@@ -20,7 +20,8 @@ public sealed partial class MqttCloudLink(
     DesiredStateInbox inbox,
     IOptions<AgentOptions> options,
     TimeProvider timeProvider,
-    ILoggerFactory loggerFactory) : BackgroundService, ICloudLink
+    ILoggerFactory loggerFactory,
+    Func<MqttConnectionSettings, MqttConnectionSettings>? tune = null) : BackgroundService, ICloudLink
 {
     private static readonly byte[] Online = Encoding.UTF8.GetBytes(DeviceStatuses.Online);
     private static readonly byte[] Offline = Encoding.UTF8.GetBytes(DeviceStatuses.Offline);
@@ -50,16 +51,16 @@ public sealed partial class MqttCloudLink(
         var device = await identity.GetAsync(stoppingToken).ConfigureAwait(false);
         _deviceId = device.DeviceId;
         // mTLS: the broker takes the device id from this certificate; the client id must match it.
-        var connection = new MqttConnection(
-            new MqttConnectionSettings(device.MqttHost, device.MqttPort, device.DeviceId)
-            {
-                ClientCertificate = await identity.GetClientCertificateAsync(stoppingToken).ConfigureAwait(false),
-                TrustedCa = await identity.GetCaCertificateAsync(stoppingToken).ConfigureAwait(false),
-                LastWill = new MqttLastWill(Topics.Status(device.DeviceId), Offline, Retain: true),
-                Reconnect = options.Value.ReconnectRetry,
-            },
-            loggerFactory.CreateLogger<MqttConnection>(),
-            timeProvider);
+        var settings = new MqttConnectionSettings(device.MqttHost, device.MqttPort, device.DeviceId)
+        {
+            ClientCertificate = await identity.GetClientCertificateAsync(stoppingToken).ConfigureAwait(false),
+            TrustedCa = await identity.GetCaCertificateAsync(stoppingToken).ConfigureAwait(false),
+            LastWill = new MqttLastWill(Topics.Status(device.DeviceId), Offline, Retain: true),
+            Reconnect = options.Value.ReconnectRetry,
+        };
+
+        // A host of many links (the fleet simulator) adjusts the session to its scale.
+        var connection = new MqttConnection(tune?.Invoke(settings) ?? settings, loggerFactory.CreateLogger<MqttConnection>(), timeProvider);
         connection.Subscribe(Topics.Desired(device.DeviceId));
         connection.OnMessage(OnDesiredAsync);
         connection.OnConnected(async ct =>

@@ -1,12 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Microsoft.Extensions.Logging;
 
 namespace EdgePlatform.FleetSim;
 
 /// <summary>
-/// A fleet of <see cref="SimulatedDevice"/>s in one process against one control plane. Start
-/// enrolls, attests and connects the devices that are not late, a bounded number at a time;
+/// A fleet of <see cref="SimulatedDevice"/>s, each the agent's own core, in one process against one
+/// control plane. Start enrolls, attests and connects the devices that are not late, a bounded number at a time;
 /// <see cref="RunAsync"/> then plays the configured failures (a share of devices dropping off
 /// the broker for a while, late joiners) until it is stopped; <see cref="Summarize"/> says where
 /// every device ended up, and <see cref="Record"/> what each was told and fetched.
@@ -29,6 +28,8 @@ public sealed partial class FleetSimulator : IAsyncDisposable
 
         _logger = logger;
         _fleet = new FleetContext(options, timeProvider, logger);
+        _fleet.Counters.ConnectedSource = () => _devices!.Count(d => d.IsConnected);
+        _fleet.Counters.InstallingSource = () => _devices!.Count(d => d.Installing);
         var random = new Random(options.Seed);
         var order = Enumerable.Range(1, options.Devices).ToArray();
         random.Shuffle(order);
@@ -61,7 +62,7 @@ public sealed partial class FleetSimulator : IAsyncDisposable
         _startedAt = _fleet.TimeProvider.GetTimestamp();
         try
         {
-            _ = _fleet.Build.Value;
+            _ = Measurement;
         }
         catch (IOException ex)
         {
@@ -83,7 +84,7 @@ public sealed partial class FleetSimulator : IAsyncDisposable
         LogJoined(late.Count);
     }
 
-    /// <summary>Takes devices off the broker as a lost network would: the connection drops and their last will marks them offline.</summary>
+    /// <summary>Takes devices off the broker: each link says offline and disconnects, and the device stays away until brought back.</summary>
     public async Task TakeOfflineAsync(IEnumerable<SimulatedDevice> devices, CancellationToken cancellationToken)
     {
         var group = devices.Where(d => d.Started).ToList();
@@ -255,4 +256,5 @@ public sealed record FleetSummary(
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true)]
 [JsonSerializable(typeof(FleetSummary))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
 public sealed partial class FleetSimJsonContext : JsonSerializerContext;

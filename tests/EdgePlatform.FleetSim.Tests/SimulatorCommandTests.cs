@@ -1,8 +1,6 @@
-using EdgePlatform.Cli.Commands;
+namespace EdgePlatform.FleetSim.Tests;
 
-namespace EdgePlatform.Cli.Tests.Commands;
-
-public sealed class SimCommandTests
+public sealed class SimulatorCommandTests
 {
     [Theory]
     [InlineData("1000", 1000)]
@@ -12,7 +10,7 @@ public sealed class SimCommandTests
     [InlineData("10 mib", 10_485_760)]
     public void ParseBandwidth_RateWithUnit_ReadsBytesPerSecond(string text, long bytesPerSecond)
     {
-        Assert.Equal(bytesPerSecond, SimCommand.ParseBandwidth(text));
+        Assert.Equal(bytesPerSecond, SimulatorCommand.ParseBandwidth(text));
     }
 
     [Theory]
@@ -21,7 +19,7 @@ public sealed class SimCommandTests
     [InlineData("MiB")]
     public void ParseBandwidth_NotARate_NamesTheOptionAndTheValue(string text)
     {
-        var exception = Assert.Throws<CliException>(() => SimCommand.ParseBandwidth(text));
+        var exception = Assert.Throws<SimulatorException>(() => SimulatorCommand.ParseBandwidth(text));
 
         Assert.Equal($"--bandwidth '{text}' is not a rate such as 512KiB, 2MB or 10MiB (per second)", exception.Message);
     }

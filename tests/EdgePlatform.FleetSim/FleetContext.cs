@@ -1,12 +1,15 @@
 using System.Net;
-using System.Reflection;
+using EdgePlatform.Agent.Core.Identity;
+using EdgePlatform.FleetSim.Adapters;
 using EdgePlatform.Security.Attestation;
-using Microsoft.Extensions.Logging;
-using MQTTnet;
 
 namespace EdgePlatform.FleetSim;
 
-/// <summary>What every simulated device shares: one pooled HTTP handler, the bounds on parallel work, the record and the counters.</summary>
+/// <summary>
+/// What every simulated device shares: one pooled HTTP handler, the build measurement, the
+/// directory under which each device keeps its identity and state, the bounds on parallel work,
+/// the record and the counters.
+/// </summary>
 internal sealed class FleetContext : IDisposable
 {
     public FleetContext(SimulatorOptions options, TimeProvider timeProvider, ILogger logger)
@@ -22,14 +25,16 @@ internal sealed class FleetContext : IDisposable
             UseCookies = false,
             AutomaticDecompression = DecompressionMethods.None,
         };
-        Api = new HttpClient(Handler, disposeHandler: false) { BaseAddress = options.ControlPlane, Timeout = TimeSpan.FromSeconds(60) };
+        HttpClients = new SharedHttpClients(Handler, Counters);
         Starts = new SemaphoreSlim(options.StartConcurrency);
         Downloads = new SemaphoreSlim(options.DownloadConcurrency);
-        Build = new Lazy<string>(() => MeasureBuild(options.MeasuredBuildDirectory));
+        BuildDirectory = options.MeasuredBuildDirectory ?? DefaultBuildDirectory;
+        Build = new AgentBuildMeasurement(BuildDirectory);
+        DataRoot = Directory.CreateTempSubdirectory("edgeplatform-fleetsim-").FullName;
     }
 
-    public static string AgentVersion { get; } =
-        "edgeplatform-fleetsim/" + (typeof(FleetContext).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0");
+    /// <summary>The simulator's own binaries, which its devices attest as their agent build.</summary>
+    public static string DefaultBuildDirectory => Path.GetDirectoryName(typeof(FleetContext).Assembly.Location) ?? AppContext.BaseDirectory;
 
     public SimulatorOptions Options { get; }
 
@@ -39,31 +44,40 @@ internal sealed class FleetContext : IDisposable
 
     public SocketsHttpHandler Handler { get; }
 
-    /// <summary>Enrollment, attestation and trust metadata calls, over the shared handler.</summary>
-    public HttpClient Api { get; }
+    /// <summary>The clients the agent's enrollment, attestation and trust code create, over <see cref="Handler"/>.</summary>
+    public IHttpClientFactory HttpClients { get; }
 
     public SemaphoreSlim Starts { get; }
 
     public SemaphoreSlim Downloads { get; }
 
-    public MqttClientFactory Mqtt { get; } = new();
-
     public FleetRecord Record { get; } = new();
 
     public FleetCounters Counters { get; } = new();
 
-    public Lazy<string> Build { get; }
+    public string BuildDirectory { get; }
+
+    public AgentBuildMeasurement Build { get; }
+
+    /// <summary>Each device's data directory (identity, pinned trust, state) lies under it; removed with the fleet.</summary>
+    public string DataRoot { get; }
 
     /// <summary>The agent-build measurement of the simulator's own binaries (or of <paramref name="directory"/>).</summary>
-    public static string MeasureBuild(string? directory) =>
-        AgentMeasurements.MeasureBuild(directory ?? Path.GetDirectoryName(typeof(FleetContext).Assembly.Location) ?? AppContext.BaseDirectory);
+    public static string MeasureBuild(string? directory) => AgentMeasurements.MeasureBuild(directory ?? DefaultBuildDirectory);
 
     public void Dispose()
     {
-        Api.Dispose();
         Handler.Dispose();
         Starts.Dispose();
         Downloads.Dispose();
+        try
+        {
+            Directory.Delete(DataRoot, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held open by a device stopping late; the folder is under the system temp directory.
+        }
     }
 }
 
@@ -72,8 +86,6 @@ public sealed class FleetCounters
 {
     private long _enrolled;
     private long _attestations;
-    private long _connected;
-    private long _installing;
     private long _installed;
     private long _refused;
     private long _warmUpFailures;
@@ -85,9 +97,9 @@ public sealed class FleetCounters
 
     public long Attestations => Interlocked.Read(ref _attestations);
 
-    public long Connected => Interlocked.Read(ref _connected);
+    public long Connected => ConnectedSource?.Invoke() ?? 0;
 
-    public long Installing => Interlocked.Read(ref _installing);
+    public long Installing => InstallingSource?.Invoke() ?? 0;
 
     public long Installed => Interlocked.Read(ref _installed);
 
@@ -105,9 +117,11 @@ public sealed class FleetCounters
 
     internal void AddAttestation() => Interlocked.Increment(ref _attestations);
 
-    internal void AddConnected(int delta) => Interlocked.Add(ref _connected, delta);
+    /// <summary>Counts the devices whose cloud link is up now; set by the fleet.</summary>
+    internal Func<long>? ConnectedSource { get; set; }
 
-    internal void AddInstalling(int delta) => Interlocked.Add(ref _installing, delta);
+    /// <summary>Counts the devices with a version on its way (downloading, verifying or staged); set by the fleet.</summary>
+    internal Func<long>? InstallingSource { get; set; }
 
     internal void AddInstalled() => Interlocked.Increment(ref _installed);
 
