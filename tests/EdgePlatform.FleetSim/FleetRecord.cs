@@ -6,7 +6,7 @@ namespace EdgePlatform.FleetSim;
 /// <summary>
 /// The simulator's own account of what each device was told and what it fetched, independent of
 /// the control plane's view: every desired state received, every digest downloaded (with the
-/// bytes that arrived), every activation. Rollout tests prove from it which devices ever saw a
+/// bytes that arrived), every activation, every connection to the broker. Rollout tests prove from it which devices ever saw a
 /// version, and benchmarks that no device fetched a digest twice.
 /// </summary>
 public sealed class FleetRecord
@@ -42,6 +42,12 @@ public sealed class FleetRecord
     /// <summary>Desired states received over the fleet.</summary>
     public long DesiredStatesReceived => _devices.Values.Sum(d => (long)d.DesiredCount);
 
+    /// <summary>When <paramref name="deviceId"/>'s link to the broker came up: its first connection, then every reconnect, in order.</summary>
+    public IReadOnlyList<DateTimeOffset> ConnectedAt(string deviceId) =>
+        _devices.TryGetValue(deviceId, out var history) ? history.Connections() : [];
+
+    internal void Connected(string deviceId, DateTimeOffset at) => History(deviceId).AddConnection(at);
+
     internal void Told(string deviceId, DesiredState desired, DateTimeOffset at) =>
         History(deviceId).AddDesired(desired.Version, desired.Deployment?.Model, at);
 
@@ -72,6 +78,24 @@ public sealed class FleetRecord
             lock (_desired)
             {
                 _desired.Add((version, model?.ManifestDigest, at));
+            }
+        }
+
+        private readonly List<DateTimeOffset> _connected = [];
+
+        public void AddConnection(DateTimeOffset at)
+        {
+            lock (_connected)
+            {
+                _connected.Add(at);
+            }
+        }
+
+        public DateTimeOffset[] Connections()
+        {
+            lock (_connected)
+            {
+                return [.. _connected];
             }
         }
 

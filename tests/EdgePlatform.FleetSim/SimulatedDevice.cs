@@ -257,6 +257,7 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
 
     private Task OnConnectedAsync(CancellationToken cancellationToken)
     {
+        _fleet.Record.Connected(Id, _time.GetUtcNow());
         if (Interlocked.Increment(ref _connects) > 1)
         {
             _fleet.Counters.AddReconnect();
