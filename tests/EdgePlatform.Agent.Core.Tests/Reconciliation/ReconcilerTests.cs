@@ -286,41 +286,13 @@ public sealed class ReconcilerTests : IDisposable
             : new MemoryStream(package.ModelBytes, writable: false));
         var quickRetry = new Resilience.RetryBackoffOptions { FirstDelay = TimeSpan.FromMilliseconds(10), MaxDelay = TimeSpan.FromMilliseconds(50) };
         using var reconciler = _agent.NewReconciler(reconcileRetry: quickRetry);
-        var outcomes = new List<ReconcileOutcome>();
-        var installed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        reconciler.Reconciled += outcome =>
-        {
-            lock (outcomes)
-            {
-                outcomes.Add(outcome);
-            }
 
-            if (outcome.Succeeded)
-            {
-                installed.TrySetResult();
-            }
-        };
-        await reconciler.StartAsync(CancellationToken.None);
-        try
-        {
-            await reconciler.Started.WaitAsync(Patience);
+        var outcomes = await ReconcileUntilInstalledAsync(reconciler, Desired(1, package));
 
-            _inbox.Post(Desired(1, package));
-            await installed.Task.WaitAsync(Patience);
-
-            lock (outcomes)
-            {
-                Assert.Equal([false, false, false, true], outcomes.Select(o => o.Succeeded));
-                Assert.All(outcomes, o => Assert.Equal(1, o.DesiredVersion));
-            }
-
-            Assert.Equal(4, attempts);
-            Assert.Equal(package.Reference.ManifestDigest, reconciler.BuildReport().Slots.Single().ManifestDigest);
-        }
-        finally
-        {
-            await reconciler.StopAsync(CancellationToken.None);
-        }
+        Assert.Equal([false, false, false, true], outcomes.Select(o => o.Succeeded));
+        Assert.All(outcomes, o => Assert.Equal(1, o.DesiredVersion));
+        Assert.Equal(4, attempts);
+        Assert.Equal(package.Reference.ManifestDigest, reconciler.BuildReport().Slots.Single().ManifestDigest);
     }
 
     [Fact]
@@ -332,37 +304,13 @@ public sealed class ReconcilerTests : IDisposable
             ? new Packages.BreakingStream(package.ModelBytes, package.ModelBytes.Length / 2)
             : new MemoryStream(package.ModelBytes, writable: false));
         using var reconciler = NewReconciler();
-        var outcomes = new List<ReconcileOutcome>();
-        var installed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        reconciler.Reconciled += outcome =>
-        {
-            lock (outcomes)
-            {
-                outcomes.Add(outcome);
-            }
 
-            if (outcome.Succeeded)
-            {
-                installed.TrySetResult();
-            }
-        };
-        await reconciler.StartAsync(CancellationToken.None);
-        try
-        {
-            await reconciler.Started.WaitAsync(Patience);
+        var outcomes = await ReconcileUntilInstalledAsync(reconciler, Desired(1, package));
 
-            _inbox.Post(Desired(1, package));
-            await installed.Task.WaitAsync(Patience);
-
-            Assert.False(outcomes[0].Succeeded);
-            Assert.Contains("connection reset", outcomes[0].Error, StringComparison.Ordinal);
-            Assert.Equal(package.Reference.ManifestDigest, reconciler.BuildReport().Slots.Single().ManifestDigest);
-            Assert.Equal(2, attempts);
-        }
-        finally
-        {
-            await reconciler.StopAsync(CancellationToken.None);
-        }
+        Assert.False(outcomes[0].Succeeded);
+        Assert.Contains("connection reset", outcomes[0].Error, StringComparison.Ordinal);
+        Assert.Equal(package.Reference.ManifestDigest, reconciler.BuildReport().Slots.Single().ManifestDigest);
+        Assert.Equal(2, attempts);
     }
 
     [Fact]
@@ -498,6 +446,41 @@ public sealed class ReconcilerTests : IDisposable
     }
 
     private Reconciler NewReconciler(FakeRuntime? runtime = null) => _agent.NewReconciler(runtime);
+
+    /// <summary>Runs the reconciler until <paramref name="desired"/> is installed; returns every outcome up to that, in order.</summary>
+    private async Task<List<ReconcileOutcome>> ReconcileUntilInstalledAsync(Reconciler reconciler, DesiredState desired)
+    {
+        var outcomes = new List<ReconcileOutcome>();
+        var installed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        reconciler.Reconciled += outcome =>
+        {
+            lock (outcomes)
+            {
+                outcomes.Add(outcome);
+            }
+
+            if (outcome.Succeeded)
+            {
+                installed.TrySetResult();
+            }
+        };
+        await reconciler.StartAsync(CancellationToken.None);
+        try
+        {
+            await reconciler.Started.WaitAsync(Patience);
+            _inbox.Post(desired);
+            await installed.Task.WaitAsync(Patience);
+        }
+        finally
+        {
+            await reconciler.StopAsync(CancellationToken.None);
+        }
+
+        lock (outcomes)
+        {
+            return [.. outcomes];
+        }
+    }
 
     private TestPackage Publish(string version) => _agent.Release(version);
 

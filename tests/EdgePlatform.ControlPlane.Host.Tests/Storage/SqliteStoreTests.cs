@@ -100,7 +100,7 @@ public sealed class SqliteStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task Constructor_DatabaseWhereEveryDigestWasModelDigest_KeepsEachUnderItsNewName()
+    public async Task Constructor_DatabaseFromBeforeDigestsWereNamedForWhatTheyHash_KeepsEachUnderItsNewName()
     {
         var onnx = "sha256:" + new string('6', 64);
         var manifest = "sha256:" + new string('5', 64);
