@@ -9,6 +9,7 @@ using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.ControlPlane.Host.Hosting;
+using EdgePlatform.Mqtt;
 using EdgePlatform.Security.Pki;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
@@ -46,10 +47,12 @@ public sealed partial class EmbeddedMqttBroker(
     {
         // Resolved here, not injected: the router reaches the fleet, which closes sessions through this broker.
         _router = services.GetRequiredService<DeviceMessageRouter>();
+        var (v4, v6) = BrokerListenAddresses.For(IPAddress.Parse(bootstrap.Options.BindAddress));
         var options = new MqttServerOptionsBuilder()
             .WithoutDefaultEndpoint()
             .WithEncryptedEndpoint()
-            .WithEncryptedEndpointBoundIPAddress(IPAddress.Parse(bootstrap.Options.BindAddress))
+            .WithEncryptedEndpointBoundIPAddress(v4)
+            .WithEncryptedEndpointBoundIPV6Address(v6)
             .WithEncryptedEndpointPort(bootstrap.MqttPort)
             .WithEncryptionCertificate(credentials.ServerCertificate)
             .WithEncryptionSslProtocol(SslProtocols.Tls12 | SslProtocols.Tls13)

@@ -37,9 +37,11 @@ public sealed partial class LocalBroker(
 
         var address = IPAddress.Parse(settings.Host);
         Port = settings.Port == 0 ? FreePort(address) : settings.Port;
+        var (v4, v6) = BrokerListenAddresses.For(address);
         _server = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder()
             .WithDefaultEndpoint()
-            .WithDefaultEndpointBoundIPAddress(address)
+            .WithDefaultEndpointBoundIPAddress(v4)
+            .WithDefaultEndpointBoundIPV6Address(v6)
             .WithDefaultEndpointPort(Port)
             .WithMaxPendingMessagesPerClient(50_000)
             .Build());
