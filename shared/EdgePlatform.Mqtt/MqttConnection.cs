@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using EdgePlatform.Resilience;
 using Microsoft.Extensions.Logging;
@@ -200,20 +199,15 @@ public sealed partial class MqttConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>The broker's certificate must chain to the pinned CA and name the host connected to.</summary>
     private static bool BrokerCertificateIsTrusted(MqttClientCertificateValidationEventArgs args, X509Certificate2 ca)
     {
-        if (args.Certificate is null || (args.SslPolicyErrors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
+        if (args.Certificate is null)
         {
             return false;
         }
 
         using var presented = X509CertificateLoader.LoadCertificate(args.Certificate.GetRawCertData());
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(presented);
+        return BrokerCertificatePolicy.Accepts(presented, args.SslPolicyErrors, ca);
     }
 
     private async Task ConnectAsync(CancellationToken cancellationToken)
