@@ -14,7 +14,7 @@ public sealed partial class ApiClient : IDisposable
         Token = token;
 
         // The registry under /v2/ wants a registry token, which the API token buys from the server.
-        _http = new HttpClient(RegistryHandler(token)) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
+        _http = new HttpClient(RegistryHandler(token, server)) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
         if (token is not null)
         {
             _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
@@ -24,9 +24,12 @@ public sealed partial class ApiClient : IDisposable
     /// <summary>The API token this client presents, if any.</summary>
     public string? Token { get; }
 
-    /// <summary>An HTTP handler that answers registry token challenges with <paramref name="token"/>.</summary>
-    public static HttpMessageHandler RegistryHandler(string? token) =>
-        new EdgePlatform.Oci.RegistryTokenHandler(_ => ValueTask.FromResult(token)) { InnerHandler = new HttpClientHandler() };
+    /// <summary>
+    /// An HTTP handler that answers registry token challenges with <paramref name="token"/>, giving
+    /// it only to the registry's own token service or to <paramref name="server"/>'s.
+    /// </summary>
+    public static HttpMessageHandler RegistryHandler(string? token, Uri server) =>
+        new EdgePlatform.Oci.RegistryTokenHandler(_ => ValueTask.FromResult(token), [server]) { InnerHandler = new HttpClientHandler() };
 
     public Task<WhoAmI> WhoAmIAsync(CancellationToken ct) => GetAsync("api/v1/whoami", ContractsJsonContext.Default.WhoAmI, ct);
 

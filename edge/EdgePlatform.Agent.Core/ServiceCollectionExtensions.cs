@@ -42,6 +42,8 @@ public static class ServiceCollectionExtensions
             .AddHttpMessageHandler(sp =>
             {
                 var attestation = sp.GetRequiredService<AttestationClient>();
+                var controlPlane = sp.GetRequiredService<IOptions<AgentOptions>>().Value.ControlPlaneUrl;
+                Uri[] trusted = Uri.TryCreate(controlPlane, UriKind.Absolute, out var uri) ? [uri] : [];
                 return new Oci.RegistryTokenHandler(async ct =>
                 {
                     try
@@ -52,7 +54,8 @@ public static class ServiceCollectionExtensions
                     {
                         throw new Oci.OciRegistryException($"no attestation token to pull with: {ex.Message}", System.Net.HttpStatusCode.Unauthorized, []);
                     }
-                });
+                },
+                trusted);
             });
         services.AddSingleton<PackageInstaller>();
         services.AddOptions<ProbationOptions>().BindConfiguration(ProbationOptions.Section).ValidateDataAnnotations().ValidateOnStart();

@@ -12,9 +12,17 @@ namespace EdgePlatform.Oci;
 /// again with a token fetched from the realm, presenting the caller's credential (an attestation
 /// token or an API token) as a bearer token. Tokens are kept per repository and reused until
 /// the registry refuses them.
+/// The credential goes only to a token service on the registry's own origin or on one of
+/// <paramref name="trustedTokenServices"/> (the control plane a client was configured with), and
+/// never over plain HTTP beyond loopback: the realm is whatever a 401 says, and whoever answers
+/// a pull or a push would otherwise be handed the caller's token.
 /// </summary>
-public sealed partial class RegistryTokenHandler(Func<CancellationToken, ValueTask<string?>> credential) : DelegatingHandler
+public sealed partial class RegistryTokenHandler(
+    Func<CancellationToken, ValueTask<string?>> credential,
+    IEnumerable<Uri>? trustedTokenServices = null) : DelegatingHandler
 {
+    private readonly Uri[] _trusted = [.. trustedTokenServices ?? []];
+
     private readonly ConcurrentDictionary<string, string> _tokens = new(StringComparer.Ordinal);
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -36,6 +44,15 @@ public sealed partial class RegistryTokenHandler(Func<CancellationToken, ValueTa
         // the token is fetched: clients that share a bounded pool would otherwise each hold one
         // connection while waiting for another, until none is left.
         await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
+        if (RefusedRealm(request.RequestUri, challenge.Realm) is { } refusal)
+        {
+            response.Dispose();
+            throw new OciRegistryException(
+                $"the registry at {request.RequestUri?.GetLeftPart(UriPartial.Authority)} asks for a token from {challenge.Realm}, {refusal}; no credential was sent",
+                HttpStatusCode.Unauthorized,
+                []);
+        }
+
         var token = await FetchTokenAsync(challenge, cancellationToken).ConfigureAwait(false);
         if (token is null)
         {
@@ -47,6 +64,25 @@ public sealed partial class RegistryTokenHandler(Func<CancellationToken, ValueTa
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Why the credential may not go to <paramref name="realm"/>, or null when it may.</summary>
+    private string? RefusedRealm(Uri? registry, Uri realm)
+    {
+        if (realm.Scheme == Uri.UriSchemeHttp && !realm.IsLoopback)
+        {
+            return "over plain HTTP to a host beyond loopback";
+        }
+
+        return SameOrigin(realm, registry) || _trusted.Any(trusted => SameOrigin(realm, trusted))
+            ? null
+            : "which is neither the registry's own origin nor a token service this client trusts";
+    }
+
+    private static bool SameOrigin(Uri a, Uri? b) =>
+        b is not null
+        && string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase)
+        && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase)
+        && a.Port == b.Port;
 
     /// <summary>A streamed body cannot be sent twice; requests without one (or with buffered content) can.</summary>
     private static bool CanResend(HttpRequestMessage request) =>

@@ -1,6 +1,7 @@
 using EdgePlatform.Security.Tuf;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EdgePlatform.ControlPlane.Host.Tests;
 
@@ -57,7 +58,11 @@ public sealed class ControlPlaneFactory : WebApplicationFactory<Program>
     /// as <c>edgectl</c> does, so tests can read and push under <c>/v2/</c>.
     /// </summary>
     public new HttpClient CreateClient() =>
-        CreateDefaultClient(new Uri("http://localhost"), new EdgePlatform.Oci.RegistryTokenHandler(_ => ValueTask.FromResult<string?>(File.ReadAllText(AdminTokenFile).Trim())));
+        CreateDefaultClient(
+            new Uri("http://localhost"),
+            new EdgePlatform.Oci.RegistryTokenHandler(
+                _ => ValueTask.FromResult<string?>(File.ReadAllText(AdminTokenFile).Trim()),
+                [new Uri(Services.GetRequiredService<EdgePlatform.ControlPlane.Host.Hosting.ServerBootstrap>().HttpUrl)]));
 
     /// <summary>A client with no token, for testing refusals.</summary>
     public HttpClient CreateAnonymousClient()

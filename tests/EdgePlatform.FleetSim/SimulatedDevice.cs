@@ -81,7 +81,7 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
         _attestation = new AttestationClient(_identity, store, state, options, fleet.HttpClients, _time, NullLogger<AttestationClient>.Instance, fleet.Build);
 
         // The registry's token service takes the attestation token, as in the agent host.
-        var registryHttp = new HttpClient(new Oci.RegistryTokenHandler(async ct => await _attestation.GetTokenAsync(ct).ConfigureAwait(false)) { InnerHandler = fleet.Handler }, disposeHandler: false)
+        var registryHttp = new HttpClient(new Oci.RegistryTokenHandler(async ct => await _attestation.GetTokenAsync(ct).ConfigureAwait(false), _options.ControlPlane is { } controlPlane ? [controlPlane] : []) { InnerHandler = fleet.Handler }, disposeHandler: false)
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EdgePlatform.Oci.Tests;
 
@@ -16,7 +17,9 @@ public sealed class EmbeddedRegistryFixture : WebApplicationFactory<Program>
     {
         UseKestrel();
         StartServer();
-        Http = CreateDefaultClient(new EdgePlatform.Oci.RegistryTokenHandler(_ => ValueTask.FromResult<string?>(File.ReadAllText(AdminTokenFile).Trim())));
+        Http = CreateDefaultClient(new EdgePlatform.Oci.RegistryTokenHandler(
+            _ => ValueTask.FromResult<string?>(File.ReadAllText(AdminTokenFile).Trim()),
+            [new Uri(Services.GetRequiredService<EdgePlatform.ControlPlane.Host.Hosting.ServerBootstrap>().HttpUrl)]));
         Registry = Http.BaseAddress!;
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EdgePlatform.ControlPlane.Host.Tests.Registry;
 
@@ -32,7 +33,11 @@ public sealed class RegistryServerFactory : WebApplicationFactory<Program>
 
     /// <summary>A client that answers the registry's token challenges with the admin API token.</summary>
     public new HttpClient CreateClient() =>
-        CreateDefaultClient(new Uri("http://localhost"), new EdgePlatform.Oci.RegistryTokenHandler(_ => ValueTask.FromResult<string?>(File.ReadAllText(AdminTokenFile).Trim())));
+        CreateDefaultClient(
+            new Uri("http://localhost"),
+            new EdgePlatform.Oci.RegistryTokenHandler(
+                _ => ValueTask.FromResult<string?>(File.ReadAllText(AdminTokenFile).Trim()),
+                [new Uri(Services.GetRequiredService<EdgePlatform.ControlPlane.Host.Hosting.ServerBootstrap>().HttpUrl)]));
 
     /// <summary>A client without any credential.</summary>
     public HttpClient CreateAnonymousClient() => base.CreateClient();
