@@ -29,7 +29,10 @@ public static partial class OperatorAccessExtensions
 
     /// <summary>
     /// Writes every mutating call and every refused call to the audit log: who (the token's
-    /// name, or anonymous), what (method and path), when, and the status it ended with.
+    /// name, or anonymous), what (method and path), when, and the status it ended with. A
+    /// manifest pushed to the registry publishes as surely as a training run does, so it is
+    /// written too, under the subject of the registry token that pushed it; blob uploads (a push's
+    /// many chunks) and pulls (every device's) are not, nor the 401 that starts every token exchange.
     /// </summary>
     public static WebApplication UseAuditLog(this WebApplication app)
     {
@@ -49,9 +52,21 @@ public static partial class OperatorAccessExtensions
                 var actor = context.User.Identity?.IsAuthenticated == true ? context.User.Identity.Name ?? "unknown" : "anonymous";
                 await access.AuditAsync(actor, $"{context.Request.Method} {path}", context.Response.StatusCode, CancellationToken.None).ConfigureAwait(false);
             }
+            else if (IsManifestPush(context.Request) && context.Response.StatusCode is not StatusCodes.Status401Unauthorized)
+            {
+                var access = context.RequestServices.GetRequiredService<AccessService>();
+                var registry = context.RequestServices.GetRequiredService<RegistryTokenService>();
+                var actor = registry.SubjectOf(Apis.AttestationApi.Credential(context.Request.Headers.Authorization)) ?? "anonymous";
+                await access.AuditAsync(actor, $"{context.Request.Method} {path}", context.Response.StatusCode, CancellationToken.None).ConfigureAwait(false);
+            }
         });
         return app;
     }
+
+    private static bool IsManifestPush(HttpRequest request) =>
+        (HttpMethods.IsPut(request.Method) || HttpMethods.IsDelete(request.Method))
+        && request.Path.StartsWithSegments("/v2", StringComparison.Ordinal)
+        && request.Path.Value!.Contains("/manifests/", StringComparison.Ordinal);
 
     public static IEndpointRouteBuilder MapAccessApi(this IEndpointRouteBuilder app)
     {

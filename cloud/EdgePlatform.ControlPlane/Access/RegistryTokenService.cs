@@ -80,6 +80,9 @@ public sealed partial class RegistryTokenService(
     /// <summary>True when <paramref name="token"/> is a valid, unexpired registry token of this control plane.</summary>
     public bool Authenticated(string? token) => tokens.Validate(token, Service, timeProvider.GetUtcNow(), out _) is not null;
 
+    /// <summary>Who a valid registry token was issued to (an operator token's name, or a device id); null for any other token.</summary>
+    public string? SubjectOf(string? token) => tokens.Validate(token, Service, timeProvider.GetUtcNow(), out _)?.Subject;
+
     /// <summary>True when <paramref name="token"/> is a valid registry token granting <paramref name="action"/> on <paramref name="repository"/>.</summary>
     public bool Authorize(string? token, string repository, string action, out string reason)
     {

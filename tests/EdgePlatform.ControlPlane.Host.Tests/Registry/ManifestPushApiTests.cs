@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using EdgePlatform.Contracts;
+using Microsoft.Extensions.DependencyInjection;
 using static EdgePlatform.ControlPlane.Host.Tests.Registry.BlobUploadApiTests;
 
 namespace EdgePlatform.ControlPlane.Host.Tests.Registry;
@@ -30,6 +31,21 @@ public sealed class ManifestPushApiTests(RegistryServerFactory server) : IClassF
         using var tags = JsonDocument.Parse(await client.GetStringAsync(Url("/v2/tests/tagged/tags/list")));
         Assert.Equal("tests/tagged", tags.RootElement.GetProperty("name").GetString());
         Assert.Equal(["v1"], tags.RootElement.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
+    }
+
+    [Fact]
+    public async Task PutManifest_Pushed_IsInTheAuditLogUnderThePushersName()
+    {
+        using var client = server.CreateClient();
+        var manifest = await PushBlobsAndDescribeAsync(client, "tests/audited");
+
+        using var put = await PutManifestAsync(client, "tests/audited", "v1", manifest);
+
+        Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        var audit = await server.Services.GetRequiredService<EdgePlatform.ControlPlane.Access.AccessService>().ReadAuditAsync(100, CancellationToken.None);
+        var entry = Assert.Single(audit, e => e.Action == "PUT /v2/tests/audited/manifests/v1");
+        Assert.Equal(("initial-admin", 201), (entry.Actor, entry.Status));
+        Assert.DoesNotContain(audit, e => e.Action.Contains("/v2/tests/audited/blobs/", StringComparison.Ordinal));
     }
 
     [Fact]
