@@ -46,17 +46,20 @@ public static partial class OperatorAccessExtensions
             // Routine device traffic (attestation every few minutes per device) would drown the
             // operators' record; its refusals are still written.
             var deviceRoutine = path.StartsWithSegments("/api/v1/attestation", StringComparison.Ordinal);
+            string? actor = null;
             if (path.StartsWithSegments("/api/v1", StringComparison.Ordinal) && ((mutating && !deviceRoutine) || refused))
             {
-                var access = context.RequestServices.GetRequiredService<AccessService>();
-                var actor = context.User.Identity?.IsAuthenticated == true ? context.User.Identity.Name ?? "unknown" : "anonymous";
-                await access.AuditAsync(actor, $"{context.Request.Method} {path}", context.Response.StatusCode, CancellationToken.None).ConfigureAwait(false);
+                actor = context.User.Identity?.IsAuthenticated == true ? context.User.Identity.Name ?? "unknown" : "anonymous";
             }
             else if (IsManifestPush(context.Request) && context.Response.StatusCode is not StatusCodes.Status401Unauthorized)
             {
-                var access = context.RequestServices.GetRequiredService<AccessService>();
                 var registry = context.RequestServices.GetRequiredService<RegistryTokenService>();
-                var actor = registry.SubjectOf(Apis.AttestationApi.Credential(context.Request.Headers.Authorization)) ?? "anonymous";
+                actor = registry.SubjectOf(Apis.AttestationApi.Credential(context.Request.Headers.Authorization)) ?? "anonymous";
+            }
+
+            if (actor is not null)
+            {
+                var access = context.RequestServices.GetRequiredService<AccessService>();
                 await access.AuditAsync(actor, $"{context.Request.Method} {path}", context.Response.StatusCode, CancellationToken.None).ConfigureAwait(false);
             }
         });
