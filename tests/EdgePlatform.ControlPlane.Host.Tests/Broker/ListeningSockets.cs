@@ -31,10 +31,10 @@ internal static class ListeningSockets
                     continue;
                 }
 
-                var (address, localPort) = (fields[1][..fields[1].IndexOf(':', StringComparison.Ordinal)], fields[1][(fields[1].IndexOf(':', StringComparison.Ordinal) + 1)..]);
-                if (int.Parse(localPort, NumberStyles.HexNumber, CultureInfo.InvariantCulture) == port)
+                var local = fields[1].Split(':');
+                if (int.Parse(local[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture) == port)
                 {
-                    found.Add(Parse(address));
+                    found.Add(Parse(local[0]));
                 }
             }
         }
