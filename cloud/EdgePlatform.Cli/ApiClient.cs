@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json.Serialization.Metadata;
 using EdgePlatform.Contracts;
+using EdgePlatform.Security.Pki;
 
 namespace EdgePlatform.Cli;
 
@@ -9,12 +10,17 @@ public sealed partial class ApiClient : IDisposable
 {
     private readonly HttpClient _http;
 
-    public ApiClient(Uri server, string? token = null)
+    public ApiClient(Uri server, string? token = null, ServerCertificatePin? pin = null)
     {
         Token = token;
+        Pin = pin;
+        if (token is not null && ServerCertificatePin.CleartextRefusal(server) is { } cleartext)
+        {
+            throw new CliException($"--server {cleartext}");
+        }
 
         // The registry under /v2/ wants a registry token, which the API token buys from the server.
-        _http = new HttpClient(RegistryHandler(token, server)) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
+        _http = new HttpClient(RegistryHandler(token, server, pin)) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
         if (token is not null)
         {
             _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
@@ -24,12 +30,15 @@ public sealed partial class ApiClient : IDisposable
     /// <summary>The API token this client presents, if any.</summary>
     public string? Token { get; }
 
+    /// <summary>What the server's HTTPS certificate is held to, if the user gave a pin.</summary>
+    public ServerCertificatePin? Pin { get; }
+
     /// <summary>
     /// An HTTP handler that answers registry token challenges with <paramref name="token"/>, giving
     /// it only to the registry's own token service or to <paramref name="server"/>'s.
     /// </summary>
-    public static HttpMessageHandler RegistryHandler(string? token, Uri server) =>
-        new EdgePlatform.Oci.RegistryTokenHandler(_ => ValueTask.FromResult(token), [server]) { InnerHandler = new HttpClientHandler() };
+    public static HttpMessageHandler RegistryHandler(string? token, Uri server, ServerCertificatePin? pin) =>
+        new EdgePlatform.Oci.RegistryTokenHandler(_ => ValueTask.FromResult(token), [server]) { InnerHandler = ServerCertificatePin.Handler(server, pin) };
 
     public Task<WhoAmI> WhoAmIAsync(CancellationToken ct) => GetAsync("api/v1/whoami", ContractsJsonContext.Default.WhoAmI, ct);
 
@@ -160,6 +169,13 @@ public sealed partial class ApiClient : IDisposable
         try
         {
             response = await send().ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.SecureConnectionError)
+        {
+            throw new CliException(
+                $"refused the server at {Server}: " + (Pin?.LastRefusal
+                    ?? "its certificate is not trusted by this machine's roots; pass --ca-file or --ca-fingerprint (the server logs its fingerprint at start and writes it to server.json)"),
+                ex);
         }
         catch (HttpRequestException ex)
         {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EdgePlatform.Security.Pki;
 using EdgePlatform.Cli.Output;
 
 namespace EdgePlatform.Cli;
@@ -70,6 +71,18 @@ public static class CliOptions
         Recursive = true,
     };
 
+    public static Option<string> CaFile { get; } = new("--ca-file")
+    {
+        Description = "CA certificate (PEM) the server's HTTPS certificate must chain to (default: $EDGECTL_CA_FILE; without it, the system's roots)",
+        Recursive = true,
+    };
+
+    public static Option<string> CaFingerprint { get; } = new("--ca-fingerprint")
+    {
+        Description = "SHA-256 fingerprint the server prints at start, of its certificate or its CA (default: $EDGECTL_CA_FINGERPRINT)",
+        Recursive = true,
+    };
+
     public static bool IsJson(this ParseResult parse) => parse.Format() == OutputFormat.Json;
 
     public static OutputFormat Format(this ParseResult parse) =>
@@ -84,6 +97,22 @@ public static class CliOptions
         var token = parse.GetValue(Token)
             ?? (Environment.GetEnvironmentVariable("EDGECTL_TOKEN") is { Length: > 0 } fromEnvironment ? fromEnvironment : null)
             ?? Credentials.Load(server);
-        return new ApiClient(server, token);
+        return new ApiClient(server, token, parse.ServerPin());
+    }
+
+    /// <summary>The server's pin from <c>--ca-file</c> or <c>--ca-fingerprint</c> (or their variables); null when neither is given.</summary>
+    public static ServerCertificatePin? ServerPin(this ParseResult parse)
+    {
+        try
+        {
+            return ServerCertificatePin.FromSettings(
+                parse.GetValue(CaFile) ?? Environment.GetEnvironmentVariable("EDGECTL_CA_FILE"),
+                parse.GetValue(CaFingerprint) ?? Environment.GetEnvironmentVariable("EDGECTL_CA_FINGERPRINT"),
+                "--ca-file", "--ca-fingerprint");
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliException(ex.Message, ex);
+        }
     }
 }

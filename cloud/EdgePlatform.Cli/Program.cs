@@ -7,6 +7,8 @@ var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edg
     CliOptions.Output,
     CliOptions.Server,
     CliOptions.Token,
+    CliOptions.CaFile,
+    CliOptions.CaFingerprint,
     HostCommands.Server(),
     HostCommands.Agent(),
     DemoCommand.Create(),

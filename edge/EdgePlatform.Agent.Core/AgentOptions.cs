@@ -1,10 +1,11 @@
 using System.ComponentModel.DataAnnotations;
 using EdgePlatform.Resilience;
+using EdgePlatform.Security.Pki;
 
 namespace EdgePlatform.Agent.Core;
 
 /// <summary>Who the device is and where it enrolls.</summary>
-public sealed class AgentOptions
+public sealed class AgentOptions : IValidatableObject
 {
     public const string Section = "Agent";
 
@@ -16,8 +17,23 @@ public sealed class AgentOptions
     /// <summary>The device id to enroll as; not needed once the device has enrolled.</summary>
     public string? DeviceId { get; set; }
 
-    /// <summary>Control-plane base URL used for enrollment, e.g. http://127.0.0.1:5080.</summary>
+    /// <summary>
+    /// Control-plane base URL used for enrollment, e.g. https://cp.example:5080. Plain http:// only
+    /// to this machine: the enrollment key would cross the network in clear.
+    /// </summary>
     public string? ControlPlaneUrl { get; set; }
+
+    /// <summary>
+    /// The CA certificate (PEM) the control plane's TLS certificate must chain to, given at install
+    /// so that enrollment never trusts whoever answers first. Or <see cref="ControlPlaneFingerprint"/>.
+    /// </summary>
+    public string? ControlPlaneCaFile { get; set; }
+
+    /// <summary>
+    /// The SHA-256 fingerprint the control plane prints at start (its CA's, or its certificate's):
+    /// the same pin as <see cref="ControlPlaneCaFile"/>, in one line.
+    /// </summary>
+    public string? ControlPlaneFingerprint { get; set; }
 
     /// <summary>The group enrollment key, or a file holding it (<see cref="EnrollmentKeyFile"/>).</summary>
     public string? EnrollmentKey { get; set; }
@@ -67,4 +83,27 @@ public sealed class AgentOptions
     /// <summary>Pauses between failed connects to the control plane's MQTT broker: 250 ms doubling to 10 s, with jitter.</summary>
     [ValidBackoff]
     public RetryBackoffOptions ReconnectRetry { get; set; } = new() { FirstDelay = TimeSpan.FromMilliseconds(250), MaxDelay = TimeSpan.FromSeconds(10) };
+
+    /// <summary>The control plane's pin from these settings; null when none is given.</summary>
+    public static ServerCertificatePin? Pin(AgentOptions options) => ServerCertificatePin.FromSettings(
+        options.ControlPlaneCaFile, options.ControlPlaneFingerprint,
+        $"{Section}:{nameof(ControlPlaneCaFile)}", $"{Section}:{nameof(ControlPlaneFingerprint)}");
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        string? problem = null;
+        try
+        {
+            Pin(this);
+        }
+        catch (ArgumentException ex)
+        {
+            problem = ex.Message;
+        }
+
+        if (problem is not null)
+        {
+            yield return new ValidationResult(problem, [nameof(ControlPlaneCaFile), nameof(ControlPlaneFingerprint)]);
+        }
+    }
 }

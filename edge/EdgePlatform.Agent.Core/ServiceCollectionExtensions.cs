@@ -20,6 +20,9 @@ public static class ServiceCollectionExtensions
     {
         services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddScoringMetrics();
+        services.AddSingleton<ControlPlaneTrust>();
+        services.ConfigureHttpClientDefaults(client => client.ConfigurePrimaryHttpMessageHandler(
+            sp => sp.GetRequiredService<ControlPlaneTrust>().CreateHandler()));
         services.AddHttpClient();
         services.AddSingleton<DeviceIdentityProvider>();
         services.AddSingleton<IModelStore>(sp => new LocalModelStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.DataDirectory));

@@ -263,9 +263,12 @@ public sealed record ApiProblem(string? Type, string? Title, int? Status, string
 
 /// <summary>
 /// Written by a running server to <c>server.json</c> in its data directory once it accepts
-/// connections, so local tools and agents can find it.
+/// connections, so local tools and agents can find it. Over HTTPS it names the CA file and the
+/// fingerprint that clients pin.
 /// </summary>
-public sealed record ServerEndpoints(string HttpUrl, string MqttHost, int MqttPort, string EnrollmentKeyFile, int ProcessId)
+public sealed record ServerEndpoints(
+    string HttpUrl, string MqttHost, int MqttPort, string EnrollmentKeyFile, int ProcessId,
+    string? CaCertificateFile = null, string? CertificateFingerprint = null)
 {
     public const string FileName = "server.json";
 }

@@ -72,7 +72,7 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
             Tags = new Dictionary<string, string>(_options.Tags, StringComparer.Ordinal),
         };
         var options = Options.Create(agent);
-        _identity = new DeviceIdentityProvider(options, fleet.HttpClients, _time, NullLogger<DeviceIdentityProvider>.Instance);
+        _identity = new DeviceIdentityProvider(options, fleet.HttpClients, new ControlPlaneTrust(options), _time, NullLogger<DeviceIdentityProvider>.Instance);
         _trust = new DeviceTrust(
             new TufClient(_identity.TrustDirectory, new HttpTufRemote(fleet.HttpClients.CreateClient(nameof(HttpTufRemote)), _identity.GetMetadataUriAsync), _time),
             async ct => await _identity.GetAsync(ct).ConfigureAwait(false));

@@ -50,6 +50,8 @@ public static class HostCommands
             var arguments = new List<string>();
             AddSetting(arguments, "Agent:DeviceId", parse.GetValue(deviceId));
             AddSetting(arguments, "Agent:ControlPlaneUrl", parse.GetValue(CliOptions.Server)!.ToString());
+            AddSetting(arguments, "Agent:ControlPlaneCaFile", parse.GetValue(CliOptions.CaFile) is { } caFile ? Path.GetFullPath(caFile) : null);
+            AddSetting(arguments, "Agent:ControlPlaneFingerprint", parse.GetValue(CliOptions.CaFingerprint));
             AddSetting(arguments, "Agent:EnrollmentKeyFile", parse.GetValue(keyFile) is { } file ? Path.GetFullPath(file) : null);
             AddSetting(arguments, "Agent:EnrollmentKey", parse.GetValue(key));
             AddSetting(arguments, "Agent:DataDirectory", parse.GetValue(dataDir) is { } dir ? Path.GetFullPath(dir) : null);

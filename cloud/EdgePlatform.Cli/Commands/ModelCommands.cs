@@ -162,7 +162,7 @@ public static class ModelCommands
             using var api = parse.CreateApi();
             var model = await api.GetModelAsync(parse.GetValue(reference)!, ct).ConfigureAwait(false);
             // A registry with token authentication whose realm is this control plane accepts the API token there.
-            using var http = new HttpClient(ApiClient.RegistryHandler(api.Token, api.Server)) { Timeout = TimeSpan.FromMinutes(10) };
+            using var http = new HttpClient(ApiClient.RegistryHandler(api.Token, api.Server, api.Pin)) { Timeout = TimeSpan.FromMinutes(10) };
             var target = new EdgePlatform.Oci.OciDistributionClient(http, parse.GetValue(registry)!);
             var manifestBytes = await api.GetManifestAsync(model.Repository, model.ManifestDigest, ct).ConfigureAwait(false);
             if (ContentDigest.Compute(manifestBytes) != model.ManifestDigest)

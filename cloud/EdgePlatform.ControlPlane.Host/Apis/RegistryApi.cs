@@ -487,7 +487,7 @@ public static partial class RegistryApi
 
     private static IResult Challenge(HttpContext context, RegistryTokenService tokens, ServerBootstrap bootstrap, string? scope, string reason)
     {
-        var challenge = $"Bearer realm=\"{bootstrap.HttpUrl}/api/v1/registry/token\",service=\"{tokens.Service}\"";
+        var challenge = $"Bearer realm=\"{bootstrap.PublicUrl}/api/v1/registry/token\",service=\"{tokens.Service}\"";
         if (scope is not null)
         {
             challenge += $",scope=\"{scope}\"";

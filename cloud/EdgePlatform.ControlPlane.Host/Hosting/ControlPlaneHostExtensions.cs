@@ -32,6 +32,16 @@ public static partial class ControlPlaneHostExtensions
         builder.Configuration.AddInMemoryCollection(
             derived.Where(setting => string.IsNullOrEmpty(builder.Configuration[setting.Key])));
         builder.WebHost.UseUrls(bootstrap.HttpUrl);
+        if (bootstrap.ApiCertificate is { } certificate)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https =>
+            {
+                https.ServerCertificate = certificate;
+                https.ServerCertificateChain = bootstrap.ApiCertificateChain;
+            }));
+        }
+
         builder.Services.AddSingleton(bootstrap);
         builder.Services.AddSingleton(bootstrap.DeviceCa);
         builder.Services.AddSingleton(bootstrap.TokenSigner);
@@ -145,6 +155,14 @@ public static partial class ControlPlaneHostExtensions
             {
                 bootstrap.WriteEndpointsFile();
                 LogReady(bootstrap.HttpUrl, bootstrap.Options.BindAddress, bootstrap.MqttPort, bootstrap.DataDirectory, bootstrap.EnrollmentKeyFile);
+                if (bootstrap.ApiPinFingerprint is { } fingerprint)
+                {
+                    LogPin(fingerprint);
+                }
+                else if (!System.Net.IPAddress.IsLoopback(System.Net.IPAddress.Parse(bootstrap.Options.BindAddress)))
+                {
+                    LogPlainHttpBeyondLoopback(bootstrap.HttpUrl);
+                }
             });
             return Task.CompletedTask;
         }
@@ -153,5 +171,11 @@ public static partial class ControlPlaneHostExtensions
 
         [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Control plane ready: API {HttpUrl}, MQTT {MqttHost}:{MqttPort}, data directory {DataDirectory}, enrollment key in {EnrollmentKeyFile}")]
         private partial void LogReady(string httpUrl, string mqttHost, int mqttPort, string dataDirectory, string enrollmentKeyFile);
+
+        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "API served over HTTPS; give clients its pin out of band: Agent:ControlPlaneFingerprint={Fingerprint} (edgectl --ca-fingerprint)")]
+        private partial void LogPin(string fingerprint);
+
+        [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "API served over plain HTTP at {HttpUrl} beyond loopback (Server:Tls=off): put a TLS-terminating proxy in front, or enrollment keys and tokens cross the network in clear")]
+        private partial void LogPlainHttpBeyondLoopback(string httpUrl);
     }
 }

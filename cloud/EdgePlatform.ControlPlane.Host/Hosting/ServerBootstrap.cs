@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
@@ -22,6 +23,7 @@ public sealed class ServerBootstrap
     public const string DeviceCaCertificateFileName = "device-ca.crt";
     public const string TokenKeyFileName = "token-signing.pem";
     public const string TokenCertificateFileName = "token-signing.crt";
+    public const string ApiCertificateFileName = "api-tls.pem";
 
     private ServerBootstrap(ServerOptions options, int httpPort, int mqttPort, string enrollmentKey)
     {
@@ -38,6 +40,19 @@ public sealed class ServerBootstrap
         // Public halves beside them, for brokers and registries to be configured with.
         File.WriteAllText(Path.Combine(options.DataDirectory, DeviceCaCertificateFileName), DeviceCa.CertificatePem);
         File.WriteAllText(Path.Combine(options.DataDirectory, TokenCertificateFileName), TokenSigner.CertificatePem);
+
+        UsesTls = options.Tls switch
+        {
+            "on" => true,
+            "off" => false,
+            _ => !IPAddress.IsLoopback(IPAddress.Parse(options.BindAddress)),
+        };
+        if (UsesTls)
+        {
+            (ApiCertificate, ApiCertificateChain, ApiPinFingerprint) = options.CertificateFile is { } file
+                ? LoadApiCertificate(file, options.CertificateKeyFile)
+                : IssueApiCertificate(options, DeviceCa, now);
+        }
     }
 
     /// <summary>The device CA: issues device certificates, the broker's and the control plane's own.</summary>
@@ -56,7 +71,26 @@ public sealed class ServerBootstrap
 
     public string DataDirectory => Options.DataDirectory;
 
-    public string HttpUrl => $"http://{Options.BindAddress}:{HttpPort}";
+    /// <summary>Whether the API is served over HTTPS (<see cref="ServerOptions.Tls"/>).</summary>
+    public bool UsesTls { get; }
+
+    /// <summary>The API's TLS certificate with its private key; null without TLS.</summary>
+    public X509Certificate2? ApiCertificate { get; }
+
+    /// <summary>The certificates sent after <see cref="ApiCertificate"/>, so clients can check the chain to a pinned CA.</summary>
+    public X509Certificate2Collection ApiCertificateChain { get; } = [];
+
+    /// <summary>
+    /// The SHA-256 fingerprint of the API's certificate, which clients pin
+    /// (<c>Agent:ControlPlaneFingerprint</c>, <c>edgectl --ca-fingerprint</c>). Null without TLS.
+    /// </summary>
+    public string? ApiPinFingerprint { get; }
+
+    /// <summary>The URL the API is bound at.</summary>
+    public string HttpUrl => $"{(UsesTls ? "https" : "http")}://{UrlHost(Options.BindAddress)}:{HttpPort}";
+
+    /// <summary>The URL clients reach the API at: <see cref="ServerOptions.PublicBaseUrl"/>, or the bound one.</summary>
+    public string PublicUrl => Options.PublicBaseUrl is { Length: > 0 } configured ? configured.TrimEnd('/') : HttpUrl;
 
     public string EnrollmentKeyFile => Path.Combine(DataDirectory, EnrollmentKeyFileName);
 
@@ -81,17 +115,99 @@ public sealed class ServerBootstrap
         new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.GroupKey)}", EnrollmentKey),
         new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.MqttHost)}", Options.BindAddress),
         new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.MqttPort)}", MqttPort.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-        new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.RegistryUrl)}", HttpUrl),
-        new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.MetadataUrl)}", HttpUrl),
+        new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.RegistryUrl)}", PublicUrl),
+        new($"{EnrollmentOptions.Section}:{nameof(EnrollmentOptions.MetadataUrl)}", PublicUrl),
     ];
 
     public void WriteEndpointsFile()
     {
-        var endpoints = new ServerEndpoints(HttpUrl, Options.BindAddress, MqttPort, EnrollmentKeyFile, Environment.ProcessId);
+        var endpoints = new ServerEndpoints(
+            HttpUrl, Options.BindAddress, MqttPort, EnrollmentKeyFile, Environment.ProcessId,
+            UsesTls ? Path.Combine(DataDirectory, DeviceCaCertificateFileName) : null, ApiPinFingerprint);
         var path = Path.Combine(DataDirectory, ServerEndpoints.FileName);
         var temporary = path + ".tmp";
         File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(endpoints, ContractsJsonContext.Default.ServerEndpoints));
         File.Move(temporary, path, overwrite: true);
+    }
+
+    private static string UrlHost(string address) =>
+        IPAddress.TryParse(address, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address;
+
+    /// <summary>An operator's certificate: the first PEM certificate is the server's, the rest its chain.</summary>
+    private static (X509Certificate2, X509Certificate2Collection, string) LoadApiCertificate(string certificateFile, string? keyFile)
+    {
+        try
+        {
+            var certificate = X509Certificate2.CreateFromPemFile(certificateFile, keyFile);
+            if (!certificate.HasPrivateKey)
+            {
+                throw new InvalidOperationException($"Server:CertificateFile '{certificateFile}' holds no private key; name it in Server:CertificateKeyFile");
+            }
+
+            var all = new X509Certificate2Collection();
+            all.ImportFromPemFile(certificateFile);
+            var chain = new X509Certificate2Collection(all.Where(c => !c.RawData.AsSpan().SequenceEqual(certificate.RawData)).ToArray());
+            return (certificate, chain, ServerCertificatePin.Fingerprint(certificate));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            throw new InvalidOperationException($"Server:CertificateFile '{certificateFile}' cannot be used: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>
+    /// A certificate from the device CA naming every host clients may use, kept in
+    /// <see cref="ApiCertificateFileName"/> so that its fingerprint, which clients pin, stays the
+    /// same across restarts; issued anew only when missing, within 30 days of expiry, or when the
+    /// hosts it must name have changed.
+    /// </summary>
+    private static (X509Certificate2, X509Certificate2Collection, string) IssueApiCertificate(ServerOptions options, CertificateAuthority ca, DateTimeOffset now)
+    {
+        var bind = IPAddress.Parse(options.BindAddress);
+        IEnumerable<string> hosts = ["localhost", "127.0.0.1", "::1", .. options.HostNames];
+        hosts = bind.Equals(IPAddress.Any) || bind.Equals(IPAddress.IPv6Any) ? hosts.Append(Dns.GetHostName()) : hosts.Append(options.BindAddress);
+        if (options.PublicBaseUrl is { Length: > 0 } url && Uri.TryCreate(url, UriKind.Absolute, out var publicUrl))
+        {
+            hosts = hosts.Append(publicUrl.IdnHost.Trim('[', ']'));
+        }
+
+        var wanted = hosts.Select(Normalize).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var path = Path.Combine(options.DataDirectory, ApiCertificateFileName);
+        if (File.Exists(path))
+        {
+            var kept = X509Certificate2.CreateFromPemFile(path);
+            if (kept.NotAfter.ToUniversalTime() > now.AddDays(30).UtcDateTime && wanted.IsSubsetOf(Names(kept)))
+            {
+                return (kept, [], ServerCertificatePin.Fingerprint(kept));
+            }
+
+            kept.Dispose();
+        }
+
+        var certificate = ca.IssueServerCertificate("edgeplatform-api", wanted, now, TimeSpan.FromDays(365));
+        File.Delete(path);
+        var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
+        using (var writer = new StreamWriter(new FileStream(path, fileOptions)))
+        using (var key = certificate.GetECDsaPrivateKey()!)
+        {
+            writer.Write(certificate.ExportCertificatePem() + "\n" + key.ExportPkcs8PrivateKeyPem() + "\n");
+        }
+
+        return (certificate, [], ServerCertificatePin.Fingerprint(certificate));
+
+        static string Normalize(string host) => IPAddress.TryParse(host, out var address) ? address.ToString() : host;
+
+        static HashSet<string> Names(X509Certificate2 certificate)
+        {
+            var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var extension in certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>())
+            {
+                names.UnionWith(extension.EnumerateDnsNames());
+                names.UnionWith(extension.EnumerateIPAddresses().Select(a => a.ToString()));
+            }
+
+            return names;
+        }
     }
 
     private static string LoadOrCreateEnrollmentKey(string dataDirectory) =>

@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace EdgePlatform.ControlPlane.Host.Hosting;
 
 /// <summary>Where the server keeps its state and where it listens.</summary>
-public sealed class ServerOptions
+public sealed class ServerOptions : IValidatableObject
 {
     public const string Section = "Server";
 
@@ -27,7 +27,55 @@ public sealed class ServerOptions
     /// </summary>
     public string? InitialAdminTokenFile { get; set; }
 
+    /// <summary>
+    /// TLS on the HTTP API: <c>auto</c> (default) serves HTTPS whenever the bind address is not
+    /// loopback and plain HTTP on loopback; <c>on</c> serves HTTPS everywhere; <c>off</c> serves
+    /// plain HTTP everywhere, for a TLS-terminating proxy in front (logged as a warning beyond
+    /// loopback). The certificate is <see cref="CertificateFile"/>, or one the server issues at
+    /// each start from its device CA.
+    /// </summary>
+    [RegularExpression("^(auto|on|off)$", ErrorMessage = "Server:Tls must be 'auto', 'on' or 'off'")]
+    public string Tls { get; set; } = "auto";
+
+    /// <summary>The API's TLS certificate (PEM, with its chain), when the operator provides one. Default: unset.</summary>
+    public string? CertificateFile { get; set; }
+
+    /// <summary>The private key of <see cref="CertificateFile"/> (PEM); unset when the certificate file holds it.</summary>
+    public string? CertificateKeyFile { get; set; }
+
+    /// <summary>
+    /// Host names and addresses an issued API certificate names besides the bind address,
+    /// <c>localhost</c> and the host of <see cref="PublicBaseUrl"/>.
+    /// </summary>
+    public List<string> HostNames { get; set; } = [];
+
+    /// <summary>
+    /// The URL devices and clients reach the API at when it differs from the bind address (a
+    /// proxy, a load balancer, a DNS name), e.g. https://edge.example.com. The registry's token
+    /// realm and the enrollment answer name it. Default: unset, which means the bound URL.
+    /// </summary>
+    public string? PublicBaseUrl { get; set; }
+
     /// <summary>TLS port of the embedded MQTT broker; 0 picks a free port. Default 8883.</summary>
     [Range(0, 65535)]
     public int MqttPort { get; set; } = 8883;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!System.Net.IPAddress.TryParse(BindAddress, out _))
+        {
+            yield return new ValidationResult($"Server:BindAddress '{BindAddress}' is not an IP address", [nameof(BindAddress)]);
+        }
+
+        if (PublicBaseUrl is not null
+            && !(Uri.TryCreate(PublicBaseUrl, UriKind.Absolute, out var url) && url.Scheme is "http" or "https" && url.AbsolutePath == "/"))
+        {
+            yield return new ValidationResult($"Server:PublicBaseUrl must be an absolute http:// or https:// URL without a path, not '{PublicBaseUrl}'", [nameof(PublicBaseUrl)]);
+        }
+
+        if (CertificateKeyFile is not null && CertificateFile is null)
+        {
+            yield return new ValidationResult("Server:CertificateKeyFile needs Server:CertificateFile", [nameof(CertificateKeyFile)]);
+        }
+    }
 }

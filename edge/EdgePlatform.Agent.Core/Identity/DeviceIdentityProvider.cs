@@ -6,6 +6,7 @@ using System.Text.Json;
 using EdgePlatform.Agent.Core.Ports;
 using EdgePlatform.Contracts;
 using EdgePlatform.Resilience;
+using EdgePlatform.Security.Pki;
 using EdgePlatform.Security.Tuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -22,6 +23,7 @@ namespace EdgePlatform.Agent.Core.Identity;
 public sealed partial class DeviceIdentityProvider(
     IOptions<AgentOptions> options,
     IHttpClientFactory httpClients,
+    ControlPlaneTrust controlPlaneTrust,
     TimeProvider timeProvider,
     ILogger<DeviceIdentityProvider> logger) : IRegistryLocator, IDisposable
 {
@@ -131,7 +133,12 @@ public sealed partial class DeviceIdentityProvider(
 
         if (!Uri.TryCreate(settings.ControlPlaneUrl, UriKind.Absolute, out var controlPlane))
         {
-            throw new EnrollmentException("Agent:ControlPlaneUrl must be an absolute URL to enroll (e.g. http://127.0.0.1:5080)");
+            throw new EnrollmentException("Agent:ControlPlaneUrl must be an absolute URL to enroll (e.g. https://cp.example:5080)");
+        }
+
+        if (ServerCertificatePin.CleartextRefusal(controlPlane) is { } cleartext)
+        {
+            throw new EnrollmentException($"Agent:ControlPlaneUrl {cleartext}");
         }
 
         var csr = CreateSigningRequest(settings.DeviceId!);
@@ -148,8 +155,7 @@ public sealed partial class DeviceIdentityProvider(
         return await retry.ExecuteAsync(
             async ct =>
             {
-                using var response = await client.PostAsJsonAsync(
-                    "api/v1/enrollments/devices", request, ContractsJsonContext.Default.EnrollmentRequest, ct).ConfigureAwait(false);
+                using var response = await PostAsync(client, request, ct).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
                     var identity = await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse, ct).ConfigureAwait(false)
@@ -169,6 +175,21 @@ public sealed partial class DeviceIdentityProvider(
                 throw new HttpRequestException($"HTTP {(int)response.StatusCode}", null, response.StatusCode);
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The enrollment request; a server whose certificate is not the pinned one is an answer, not an outage.</summary>
+    private async Task<HttpResponseMessage> PostAsync(HttpClient client, EnrollmentRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await client.PostAsJsonAsync(
+                "api/v1/enrollments/devices", request, ContractsJsonContext.Default.EnrollmentRequest, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.SecureConnectionError)
+        {
+            throw new EnrollmentException(
+                $"the server at {client.BaseAddress} is not the control plane this agent was given, so the enrollment key was not sent: {controlPlaneTrust.DescribeRefusal()}", ex);
+        }
     }
 
     /// <summary>

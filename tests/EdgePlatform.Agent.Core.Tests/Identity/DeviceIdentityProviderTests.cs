@@ -183,7 +183,7 @@ public sealed class DeviceIdentityProviderTests : IDisposable
         Assert.Equal(issued, identity);
         var (request, body) = Assert.Single(_controlPlane.Requests);
         Assert.Equal(HttpMethod.Post, request.Method);
-        Assert.Equal(new Uri("http://control-plane.test:5080/api/v1/enrollments/devices"), request.RequestUri);
+        Assert.Equal(new Uri("https://control-plane.test:5080/api/v1/enrollments/devices"), request.RequestUri);
         var sent = JsonSerializer.Deserialize(body, ContractsJsonContext.Default.EnrollmentRequest);
         Assert.Equal("dev-a", sent?.DeviceId);
         Assert.Equal("group-key", sent?.EnrollmentKey);
@@ -205,14 +205,29 @@ public sealed class DeviceIdentityProviderTests : IDisposable
         Assert.Empty(_controlPlane.Requests);
     }
 
+    [Theory]
+    [InlineData("http://control-plane.test:5080")]
+    [InlineData("http://10.1.2.3:5080")]
+    public async Task GetAsync_PlainHttpBeyondThisMachine_RefusesWithoutSendingTheKey(string url)
+    {
+        var options = Options(deviceId: "dev-a");
+        options.ControlPlaneUrl = url;
+        using var provider = NewProvider(options);
+
+        var error = await Assert.ThrowsAsync<EnrollmentException>(() => provider.GetAsync(_timeout.Token));
+
+        Assert.Contains("plain HTTP", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_controlPlane.Requests);
+    }
+
     private DeviceIdentityProvider NewProvider(AgentOptions options) =>
-        new(Microsoft.Extensions.Options.Options.Create(options), _httpClients, TimeProvider.System, NullLogger<DeviceIdentityProvider>.Instance);
+        new(Microsoft.Extensions.Options.Options.Create(options), _httpClients, new ControlPlaneTrust(Microsoft.Extensions.Options.Options.Create(options)), TimeProvider.System, NullLogger<DeviceIdentityProvider>.Instance);
 
     private AgentOptions Options(string? deviceId, string? key = "group-key") => new()
     {
         DataDirectory = _data.Path,
         DeviceId = deviceId,
-        ControlPlaneUrl = "http://control-plane.test:5080",
+        ControlPlaneUrl = "https://control-plane.test:5080",
         EnrollmentKey = key,
     };
 
