@@ -43,7 +43,16 @@ public sealed class ControlPlaneFactory : WebApplicationFactory<Program>
     }
 
     /// <summary>A server over an existing data directory, which stays when the server is disposed.</summary>
-    public static ControlPlaneFactory Over(string dataDirectory) => new(dataDirectory);
+    public static ControlPlaneFactory Over(string dataDirectory, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var factory = new ControlPlaneFactory(dataDirectory);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            factory._settings[key] = value;
+        }
+
+        return factory;
+    }
 
     /// <summary>The server's signing key for a metadata role, as it keeps it in <c>keys/</c>.</summary>
     public TufSigningKey LoadKey(string role) => TufSigningKey.FromPem(File.ReadAllText(Path.Combine(DataDirectory, "keys", role + ".pem")));
