@@ -47,6 +47,7 @@ public static partial class RegistryApi
         [FromServices] IRegistryManifestIndex? index,
         [FromServices] BlobUploads? uploads,
         [FromServices] RegistryMetrics? metrics,
+        [FromServices] RepositoryBlobs? repositoryBlobs,
         CancellationToken cancellationToken)
     {
         var route = RegistryRoute.Parse(path);
@@ -60,9 +61,11 @@ public static partial class RegistryApi
             return route.Kind switch
             {
                 RouteKind.Manifest => await ServeManifestAsync(context, models, artifacts, index, metrics, route.Repository, route.Reference, cancellationToken).ConfigureAwait(false),
-                RouteKind.Blob => ContentDigest.IsValid(route.Reference)
-                    ? await ServeBlobAsync(context, artifacts, metrics, RegistryMetrics.Blob, route.Repository, route.Reference, "application/octet-stream", cancellationToken).ConfigureAwait(false)
-                    : RegistryError(StatusCodes.Status400BadRequest, "DIGEST_INVALID", $"'{route.Reference}' is not a sha256 digest"),
+                RouteKind.Blob when !ContentDigest.IsValid(route.Reference) =>
+                    RegistryError(StatusCodes.Status400BadRequest, "DIGEST_INVALID", $"'{route.Reference}' is not a sha256 digest"),
+                RouteKind.Blob when repositoryBlobs is not null && !await repositoryBlobs.HoldsAsync(route.Repository, route.Reference, cancellationToken).ConfigureAwait(false) =>
+                    RegistryError(StatusCodes.Status404NotFound, "BLOB_UNKNOWN", $"blob '{route.Reference}' is not in repository '{route.Repository}'"),
+                RouteKind.Blob => await ServeBlobAsync(context, artifacts, metrics, RegistryMetrics.Blob, route.Repository, route.Reference, "application/octet-stream", cancellationToken).ConfigureAwait(false),
                 RouteKind.Tags => await ListTagsAsync(context, models, index, route.Repository, cancellationToken).ConfigureAwait(false),
                 RouteKind.Upload when uploads is not null => UploadStatus(context, FindUpload(uploads, route)),
                 _ => RegistryError(StatusCodes.Status404NotFound, "NAME_UNKNOWN", $"no registry route for '/v2/{path}'"),
@@ -110,9 +113,9 @@ public static partial class RegistryApi
         {
             return (route.Kind, method) switch
             {
-                (RouteKind.UploadStart, "POST") => await StartUploadAsync(context, uploads, route.Repository, cancellationToken).ConfigureAwait(false),
+                (RouteKind.UploadStart, "POST") => await StartUploadAsync(context, uploads, index, route.Repository, cancellationToken).ConfigureAwait(false),
                 (RouteKind.Upload, "PATCH") => await AppendChunkAsync(context, uploads, FindUpload(uploads, route), cancellationToken).ConfigureAwait(false),
-                (RouteKind.Upload, "PUT") => await CompleteUploadAsync(context, uploads, FindUpload(uploads, route), cancellationToken).ConfigureAwait(false),
+                (RouteKind.Upload, "PUT") => await CompleteUploadAsync(context, uploads, index, FindUpload(uploads, route), cancellationToken).ConfigureAwait(false),
                 (RouteKind.Upload, "DELETE") => await CancelUploadAsync(uploads, FindUpload(uploads, route), cancellationToken).ConfigureAwait(false),
                 (RouteKind.Manifest, "PUT") => await PutManifestAsync(
                     context, models, artifacts, index, options.Value, timeProvider, loggerFactory.CreateLogger(typeof(RegistryApi)), route.Repository, route.Reference, cancellationToken).ConfigureAwait(false),
@@ -221,7 +224,7 @@ public static partial class RegistryApi
         return Results.Json(new RegistryTagList(repository, returned), RegistryJsonContext.Default.RegistryTagList);
     }
 
-    private static async Task<IResult> StartUploadAsync(HttpContext context, BlobUploads uploads, string repository, CancellationToken cancellationToken)
+    private static async Task<IResult> StartUploadAsync(HttpContext context, BlobUploads uploads, IRegistryManifestIndex index, string repository, CancellationToken cancellationToken)
     {
         // ?mount= (cross-repository mount) is not offered; the spec's answer to it is an ordinary upload session.
         if (!context.Request.Query.TryGetValue("digest", out var digestValues))
@@ -243,6 +246,7 @@ public static partial class RegistryApi
             throw;
         }
 
+        await index.LinkBlobAsync(repository, digest, cancellationToken).ConfigureAwait(false);
         return BlobCreated(context, repository, digest);
     }
 
@@ -254,12 +258,13 @@ public static partial class RegistryApi
         return UploadAccepted(context, session);
     }
 
-    private static async Task<IResult> CompleteUploadAsync(HttpContext context, BlobUploads uploads, UploadSession session, CancellationToken cancellationToken)
+    private static async Task<IResult> CompleteUploadAsync(HttpContext context, BlobUploads uploads, IRegistryManifestIndex index, UploadSession session, CancellationToken cancellationToken)
     {
         var digest = RequireDigest(context.Request.Query["digest"].ToString());
         var rangeStart = ReadContentRange(context.Request);
         DisableServerBodyLimit(context);
         await uploads.CompleteAsync(session, context.Request.Body, context.Request.ContentLength, rangeStart, digest, cancellationToken).ConfigureAwait(false);
+        await index.LinkBlobAsync(session.Repository, digest, cancellationToken).ConfigureAwait(false);
         return BlobCreated(context, session.Repository, digest);
     }
 

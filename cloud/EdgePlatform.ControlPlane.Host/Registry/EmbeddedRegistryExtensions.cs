@@ -20,6 +20,8 @@ public static class EmbeddedRegistryExtensions
         services.AddOptions<RegistryOptions>().BindConfiguration(RegistryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<BlobUploads>();
         services.TryAddSingleton<IRegistryManifestIndex>(sp => new SqliteRegistryManifestIndex(sp.GetRequiredService<SqliteStore>()));
+        services.TryAddSingleton(sp => new RepositoryBlobs(
+            sp.GetRequiredService<EdgePlatform.ControlPlane.Ports.IModelStore>(), sp.GetRequiredService<EdgePlatform.ControlPlane.Ports.IArtifactStore>(), sp.GetService<IRegistryManifestIndex>()));
         return services;
     }
 }

@@ -16,6 +16,14 @@ public interface IRegistryManifestIndex
     Task<RegistryManifest?> FindByTagAsync(string repository, string tag, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<string>> ListTagsAsync(string repository, CancellationToken cancellationToken);
+
+    /// <summary>Records a blob uploaded into the repository, so that it can be read there before a manifest names it.</summary>
+    Task LinkBlobAsync(string repository, string digest, CancellationToken cancellationToken);
+
+    Task<bool> IsBlobLinkedAsync(string repository, string digest, CancellationToken cancellationToken);
+
+    /// <summary>The digests of every manifest pushed to the repository.</summary>
+    Task<IReadOnlyList<string>> ListDigestsAsync(string repository, CancellationToken cancellationToken);
 }
 
 /// <summary>The index in the server's SQLite database (tables <c>registry_manifests</c> and <c>registry_tags</c>).</summary>
@@ -32,4 +40,13 @@ public sealed class SqliteRegistryManifestIndex(SqliteStore store) : IRegistryMa
 
     public Task<IReadOnlyList<string>> ListTagsAsync(string repository, CancellationToken cancellationToken) =>
         store.ListRegistryTagsAsync(repository, cancellationToken);
+
+    public Task LinkBlobAsync(string repository, string digest, CancellationToken cancellationToken) =>
+        store.LinkRegistryBlobAsync(repository, digest, cancellationToken);
+
+    public Task<bool> IsBlobLinkedAsync(string repository, string digest, CancellationToken cancellationToken) =>
+        store.IsRegistryBlobLinkedAsync(repository, digest, cancellationToken);
+
+    public Task<IReadOnlyList<string>> ListDigestsAsync(string repository, CancellationToken cancellationToken) =>
+        store.ListRegistryManifestDigestsAsync(repository, cancellationToken);
 }

@@ -332,6 +332,15 @@ internal static class SqliteMigrations
         ALTER TABLE telemetry_perf RENAME COLUMN model_digest TO manifest_digest;
         ALTER TABLE telemetry_quality RENAME COLUMN model_digest TO manifest_digest;
         """,
+        // Pulls are scoped to a repository: a blob uploaded into one is readable there (and its
+        // manifests' blobs are), not through any other repository of the shared blob store.
+        """
+        CREATE TABLE registry_blobs (
+            repository TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            PRIMARY KEY (repository, digest)
+        ) WITHOUT ROWID;
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

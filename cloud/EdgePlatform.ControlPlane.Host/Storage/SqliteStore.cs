@@ -546,6 +546,34 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
         return [.. tags];
     }
 
+    public async Task LinkRegistryBlobAsync(string repository, string digest, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT OR IGNORE INTO registry_blobs (repository, digest) VALUES (@repository, @digest)",
+            new { repository, digest },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task<bool> IsRegistryBlobLinkedAsync(string repository, string digest, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM registry_blobs WHERE repository = @repository AND digest = @digest",
+            new { repository, digest },
+            cancellationToken: cancellationToken)).ConfigureAwait(false) > 0;
+    }
+
+    public async Task<IReadOnlyList<string>> ListRegistryManifestDigestsAsync(string repository, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        var digests = await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT digest FROM registry_manifests WHERE repository = @repository",
+            new { repository },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. digests];
+    }
+
     public async Task AddTokenAsync(EdgePlatform.ControlPlane.Access.ApiTokenRecord token, CancellationToken cancellationToken)
     {
         await using var connection = Open();

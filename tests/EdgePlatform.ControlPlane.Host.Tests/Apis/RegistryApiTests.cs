@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using EdgePlatform.Contracts;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EdgePlatform.ControlPlane.Host.Tests.Apis;
 
@@ -111,6 +112,54 @@ public sealed class RegistryApiTests(ControlPlaneFactory server) : IClassFixture
         }
 
         Assert.Equal(expected, served);
+    }
+
+    [Fact]
+    public async Task GetBlob_ThroughAnotherRepository_Returns404AndThroughItsOwn200()
+    {
+        using var client = server.CreateClient();
+        var content = RandomNumberGenerator.GetBytes(1000);
+        var digest = ContentDigest.Compute(content);
+        using (var push = await client.PostAsync(new Uri($"/v2/tests/scoped-a/blobs/uploads/?digest={digest}", UriKind.Relative), new ByteArrayContent(content)))
+        {
+            Assert.Equal(HttpStatusCode.Created, push.StatusCode);
+        }
+
+        using var own = await client.GetAsync(new Uri($"/v2/tests/scoped-a/blobs/{digest}", UriKind.Relative));
+        using var other = await client.GetAsync(new Uri($"/v2/tests/scoped-b/blobs/{digest}", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+        Assert.Contains("BLOB_UNKNOWN", await other.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetBlob_ModelLayers_OnlyThroughTheirModelsRepositoryAndNoOtherStoredFile()
+    {
+        var artifacts = server.Services.GetRequiredService<EdgePlatform.ControlPlane.Ports.IArtifactStore>();
+        var modelStore = server.Services.GetRequiredService<EdgePlatform.ControlPlane.Ports.IModelStore>();
+        var onnx = RandomNumberGenerator.GetBytes(500);
+        var onnxDigest = await artifacts.PutAsync(onnx, CancellationToken.None);
+        var dataset = await artifacts.PutAsync(RandomNumberGenerator.GetBytes(700), CancellationToken.None);
+        var config = await artifacts.PutAsync("{}"u8.ToArray(), CancellationToken.None);
+        var manifest = JsonSerializer.SerializeToUtf8Bytes(
+            new OciManifest(2, MediaTypes.OciManifest, MediaTypes.ModelArtifact, new OciDescriptor(MediaTypes.ModelCard, config, 2), [new OciDescriptor(MediaTypes.Onnx, onnxDigest, onnx.Length)]),
+            ContractsJsonContext.Default.OciManifest);
+        var manifestDigest = await artifacts.PutAsync(manifest, CancellationToken.None);
+        foreach (var name in new[] { "scoped-model", "scoped-other" })
+        {
+            await modelStore.AddModelAsync(
+                new EdgePlatform.ControlPlane.Ports.ModelRecord("models/" + name, name, "1", name == "scoped-model" ? manifestDigest : config, manifest.Length, onnxDigest, onnx.Length, "c2ln", new Dictionary<string, double>(), DateTimeOffset.UtcNow),
+                CancellationToken.None);
+        }
+
+        using var client = server.CreateClient();
+
+        Assert.Equal(onnx, await client.GetByteArrayAsync(new Uri($"/v2/models/scoped-model/blobs/{onnxDigest}", UriKind.Relative)));
+        using var otherModel = await client.GetAsync(new Uri($"/v2/models/scoped-other/blobs/{onnxDigest}", UriKind.Relative));
+        using var storedFile = await client.GetAsync(new Uri($"/v2/models/scoped-model/blobs/{dataset}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, otherModel.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, storedFile.StatusCode);
     }
 
     private static async Task<long> BlobBytesServedAsync(HttpClient client)
