@@ -51,7 +51,7 @@ public static partial class RegistryApi
         CancellationToken cancellationToken)
     {
         var route = RegistryRoute.Parse(path);
-        if (Refused(context, route, RegistryTokenService.Pull) is { } refused)
+        if (await RefusedAsync(context, route, RegistryTokenService.Pull, cancellationToken).ConfigureAwait(false) is { } refused)
         {
             return refused;
         }
@@ -103,7 +103,7 @@ public static partial class RegistryApi
                 $"'{route.Repository}' is not a repository name: lowercase letters and digits in path components separated by '/', with '.', '_', '__' or '-' between them");
         }
 
-        if (Refused(context, route, RegistryTokenService.Push) is { } refused)
+        if (await RefusedAsync(context, route, RegistryTokenService.Push, cancellationToken).ConfigureAwait(false) is { } refused)
         {
             return refused;
         }
@@ -470,7 +470,7 @@ public static partial class RegistryApi
     /// token authentication); without one the answer is 401 with the challenge that names where
     /// to get it, as a distribution registry configured with <c>auth: token</c> answers.
     /// </summary>
-    private static IResult? Refused(HttpContext context, RegistryRoute route, string action)
+    private static async Task<IResult?> RefusedAsync(HttpContext context, RegistryRoute route, string action, CancellationToken cancellationToken)
     {
         if (route.Kind == RouteKind.None)
         {
@@ -479,7 +479,7 @@ public static partial class RegistryApi
 
         var tokens = context.RequestServices.GetRequiredService<RegistryTokenService>();
         var token = AttestationApi.Credential(context.Request.Headers.Authorization);
-        return tokens.Authorize(token, route.Repository, action, out var reason)
+        return await tokens.RefusalAsync(token, route.Repository, action, cancellationToken).ConfigureAwait(false) is not { } reason
             ? null
             : Challenge(
                 context,

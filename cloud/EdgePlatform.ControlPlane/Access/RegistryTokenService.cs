@@ -40,6 +40,9 @@ public sealed partial class RegistryTokenService(
     public const string Pull = "pull";
     public const string Push = "push";
 
+    /// <summary>How a device's registry tokens name their subject: <c>device:ID</c>.</summary>
+    private const string DeviceSubjectPrefix = "device:";
+
     public string Service => options.Value.Service;
 
     /// <summary>
@@ -83,22 +86,32 @@ public sealed partial class RegistryTokenService(
     /// <summary>Who a valid registry token was issued to (an operator token's name, or a device id); null for any other token.</summary>
     public string? SubjectOf(string? token) => tokens.Validate(token, Service, timeProvider.GetUtcNow(), out _)?.Subject;
 
-    /// <summary>True when <paramref name="token"/> is a valid registry token granting <paramref name="action"/> on <paramref name="repository"/>.</summary>
-    public bool Authorize(string? token, string repository, string action, out string reason)
+    /// <summary>
+    /// Null when <paramref name="token"/> is a valid registry token granting
+    /// <paramref name="action"/> on <paramref name="repository"/> and, for a device's token, the
+    /// device is still in good standing (a revoked device stops pulling at once, not when its
+    /// token expires); otherwise why not.
+    /// </summary>
+    public async Task<string?> RefusalAsync(string? token, string repository, string action, CancellationToken cancellationToken)
     {
-        var claims = tokens.Validate(token, Service, timeProvider.GetUtcNow(), out reason);
+        var claims = tokens.Validate(token, Service, timeProvider.GetUtcNow(), out var reason);
         if (claims is null)
         {
-            return false;
+            return reason;
         }
 
-        if (claims.Access?.Any(a => a.Type == "repository" && a.Name == repository && a.Actions.Contains(action)) == true)
+        if (claims.Access?.Any(a => a.Type == "repository" && a.Name == repository && a.Actions.Contains(action)) != true)
         {
-            return true;
+            return $"the token does not grant {action} on '{repository}'";
         }
 
-        reason = $"the token does not grant {action} on '{repository}'";
-        return false;
+        if (claims.Subject.StartsWith(DeviceSubjectPrefix, StringComparison.Ordinal))
+        {
+            var (deviceId, standing) = await attestation.StandingAsync(claims.Subject[DeviceSubjectPrefix.Length..], cancellationToken).ConfigureAwait(false);
+            return deviceId is null ? standing : null;
+        }
+
+        return null;
     }
 
     private async Task<(string Subject, HashSet<string> Actions)> AuthenticateAsync(string? credential, CancellationToken cancellationToken)
@@ -131,7 +144,7 @@ public sealed partial class RegistryTokenService(
             throw new CredentialRejectedException(reason);
         }
 
-        return ($"device:{deviceId}", [Pull]);
+        return (DeviceSubjectPrefix + deviceId, [Pull]);
     }
 
     [LoggerMessage(EventId = 130, Level = LogLevel.Debug, Message = "Registry token for {Subject} over {Scopes} scope(s)")]

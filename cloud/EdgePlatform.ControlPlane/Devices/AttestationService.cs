@@ -153,11 +153,21 @@ public sealed partial class AttestationService(
             return (null, $"attestation token refused: {reason}");
         }
 
-        var device = await devices.GetDeviceAsync(claims.Subject, cancellationToken).ConfigureAwait(false);
+        return await StandingAsync(claims.Subject, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Whether what a device was given still holds now: it is enrolled, not revoked and has not
+    /// failed attestation since. Checked on every use of its tokens, so a revocation takes effect
+    /// at once rather than when the token expires.
+    /// </summary>
+    public async Task<(string? DeviceId, string Reason)> StandingAsync(string deviceId, CancellationToken cancellationToken)
+    {
+        var device = await devices.GetDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false);
         return device switch
         {
-            null or { Status: DeviceStatuses.Revoked } => (null, $"device '{claims.Subject}' is not enrolled or is revoked"),
-            { Attestation.State: AttestationStates.Failed } => (null, $"device '{claims.Subject}' failed attestation: {device.Attestation.Reason}"),
+            null or { Status: DeviceStatuses.Revoked } => (null, $"device '{deviceId}' is not enrolled or is revoked"),
+            { Attestation.State: AttestationStates.Failed } => (null, $"device '{deviceId}' failed attestation: {device.Attestation.Reason}"),
             _ => (device.Id, string.Empty),
         };
     }

@@ -165,11 +165,11 @@ public sealed class AttestationServiceTests : IDisposable
         var registry = RegistryTokens();
         var first = await AttestAsync("dev-a", Build);
         var pull = await registry.IssueAsync(first.Token, "edgeplatform-registry", ["repository:models/m:pull"], CancellationToken.None);
-        Assert.True(registry.Authorize(pull.Token, "models/m", "pull", out _));
+        Assert.Null(await registry.RefusalAsync(pull.Token, "models/m", "pull", CancellationToken.None));
 
         _time.Advance(TimeSpan.FromMinutes(16));
 
-        Assert.False(registry.Authorize(pull.Token, "models/m", "pull", out var expiredReason));
+        var expiredReason = await registry.RefusalAsync(pull.Token, "models/m", "pull", CancellationToken.None);
         Assert.Contains("expired", expiredReason, StringComparison.Ordinal);
         var refused = await Assert.ThrowsAsync<CredentialRejectedException>(
             () => registry.IssueAsync(first.Token, "edgeplatform-registry", ["repository:models/m:pull"], CancellationToken.None));
@@ -177,7 +177,7 @@ public sealed class AttestationServiceTests : IDisposable
 
         var second = await AttestAsync("dev-a", Build);
         var again = await registry.IssueAsync(second.Token, "edgeplatform-registry", ["repository:models/m:pull"], CancellationToken.None);
-        Assert.True(registry.Authorize(again.Token, "models/m", "pull", out _));
+        Assert.Null(await registry.RefusalAsync(again.Token, "models/m", "pull", CancellationToken.None));
     }
 
     [Fact]
@@ -189,9 +189,23 @@ public sealed class AttestationServiceTests : IDisposable
 
         var token = await registry.IssueAsync(attested.Token, null, ["repository:models/m:pull,push"], CancellationToken.None);
 
-        Assert.True(registry.Authorize(token.Token, "models/m", "pull", out _));
-        Assert.False(registry.Authorize(token.Token, "models/m", "push", out _));
-        Assert.False(registry.Authorize(token.Token, "models/other", "pull", out _));
+        Assert.Null(await registry.RefusalAsync(token.Token, "models/m", "pull", CancellationToken.None));
+        Assert.NotNull(await registry.RefusalAsync(token.Token, "models/m", "push", CancellationToken.None));
+        Assert.NotNull(await registry.RefusalAsync(token.Token, "models/other", "pull", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task RegistryToken_DeviceRevokedAfterItWasIssued_PullRefusedAtOnce()
+    {
+        await EnrollAsync("dev-a");
+        var registry = RegistryTokens();
+        var attested = await AttestAsync("dev-a", Build);
+        var token = await registry.IssueAsync(attested.Token, null, ["repository:models/m:pull"], CancellationToken.None);
+        Assert.Null(await registry.RefusalAsync(token.Token, "models/m", "pull", CancellationToken.None));
+
+        await _store.SaveStatusAsync("dev-a", DeviceStatuses.Revoked, _time.GetUtcNow(), CancellationToken.None);
+
+        Assert.Contains("revoked", await registry.RefusalAsync(token.Token, "models/m", "pull", CancellationToken.None), StringComparison.Ordinal);
     }
 
     [Fact]
