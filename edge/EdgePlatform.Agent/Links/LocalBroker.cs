@@ -66,6 +66,13 @@ public sealed partial class LocalBroker(
             if (credentials.Authenticate(args.UserName, args.RawPassword) is { } role)
             {
                 args.SessionItems[RoleKey] = role;
+
+                // Stock clients (mosquitto_pub among them) send no client id over MQTT 3.1.1 and
+                // expect the broker to assign one, as MQTT 5 and mosquitto do.
+                if (string.IsNullOrEmpty(args.ClientId))
+                {
+                    args.AssignedClientIdentifier = $"auto-{Guid.NewGuid():N}";
+                }
             }
             else
             {
