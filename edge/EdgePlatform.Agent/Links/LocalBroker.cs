@@ -28,6 +28,9 @@ public sealed partial class LocalBroker(
     private const string InProcessClientId = "edgeplatform-agent";
     private const string RoleKey = "edgeplatform.role";
 
+    /// <summary>The session of the agent's own in-process publishes: the one exempt from the size limit.</summary>
+    private static readonly Hashtable InProcessSession = new() { [RoleKey] = LocalBrokerRole.Agent };
+
     private readonly Meter _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
     private Counter<long>? _refusals;
     private MqttServer? _server;
@@ -87,7 +90,7 @@ public sealed partial class LocalBroker(
         {
             var role = RoleOf(args.SessionItems);
             var message = args.ApplicationMessage;
-            if (role != LocalBrokerRole.Agent && message.Payload.Length > settings.MaxPacketBytes)
+            if (message.Payload.Length > settings.MaxPacketBytes && !ReferenceEquals(args.SessionItems, InProcessSession))
             {
                 // As MQTT 5 treats a packet over the server's maximum: the client is disconnected.
                 args.ProcessPublish = false;
@@ -173,7 +176,7 @@ public sealed partial class LocalBroker(
         {
             SenderClientId = InProcessClientId,
             SenderUserName = LocalBrokerCredentials.AgentUserName,
-            CustomSessionItems = new Hashtable { [RoleKey] = LocalBrokerRole.Agent },
+            CustomSessionItems = InProcessSession,
         };
         await server.InjectApplicationMessage(injected, cancellationToken).ConfigureAwait(false);
     }

@@ -139,6 +139,18 @@ public sealed class LocalBrokerAuthenticationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PublishInProcess_OverMaxPacketBytes_ReachesSubscribers()
+    {
+        await using var subscriber = Subscribe("predictions");
+        Assert.Equal(0, await subscriber.GrantedAsync());
+        var large = new string('p', MaxPacketBytes + 1);
+
+        await _broker!.PublishInProcessAsync("predictions", Encoding.UTF8.GetBytes(large), "text/plain", CancellationToken.None);
+
+        Assert.Equal(large, await subscriber.NextMessageAsync());
+    }
+
+    [Fact]
     public void PasswordHash_WrittenByMosquittoPasswd_MatchesOnlyItsPassword()
     {
         var line = File.ReadLines(Path.Combine(_directory, "passwd")).Single();
