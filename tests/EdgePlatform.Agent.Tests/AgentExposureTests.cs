@@ -88,6 +88,26 @@ public sealed class AgentExposureTests
     }
 
     [Fact]
+    public async Task StartAsync_LocalBrokerBeyondLoopbackWithUsers_Starts()
+    {
+        await using var app = Scoring(new()
+        {
+            ["LocalBroker:Host"] = "0.0.0.0",
+            ["LocalBroker:Users:0:Name"] = "sensor-1",
+            ["LocalBroker:Users:0:PasswordHash"] = BrokerPasswordHash.Create("pump-hall-sensor-1", iterations: 1000),
+        });
+        await app.StartAsync();
+        try
+        {
+            Assert.Contains(IPAddress.Any, ListeningSockets.On(app.Services.GetRequiredService<LocalBroker>().Port));
+        }
+        finally
+        {
+            await app.StopAsync();
+        }
+    }
+
+    [Fact]
     public async Task StartAsync_InferenceEndpointBeyondLoopbackWithToken_Starts()
     {
         var tokenFile = Path.GetTempFileName();

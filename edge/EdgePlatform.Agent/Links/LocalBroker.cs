@@ -70,8 +70,8 @@ public sealed partial class LocalBroker(
             {
                 args.SessionItems[RoleKey] = role;
 
-                // Stock clients (mosquitto_pub among them) send no client id over MQTT 3.1.1 and
-                // expect the broker to assign one, as MQTT 5 and mosquitto do.
+                // An MQTT 5 client may leave its id to the broker (mosquitto_pub does without -i);
+                // MQTTnet assigns only the id given here. Over 3.1.1 it refuses an empty id regardless.
                 if (string.IsNullOrEmpty(args.ClientId))
                 {
                     args.AssignedClientIdentifier = $"auto-{Guid.NewGuid():N}";
