@@ -9,6 +9,8 @@
 #     EDGEPLATFORM_TEST_REGISTRY=http://127.0.0.1:<port>
 #   - mosquitto 2 (Debian mosquitto), installed here and announced as EDGEPLATFORM_TEST_MOSQUITTO=<binary>;
 #     each test fixture runs it with the configuration the control plane writes from its device CA
+#   - mosquitto_pub / mosquitto_sub (Debian mosquitto-clients): the stock clients the agent's
+#     local broker tests log in with, as a sensor on a plant network would
 
 services_start() {
   mkdir -p "$EDGEPLATFORM_TEST_SERVICES"
@@ -16,6 +18,7 @@ services_start() {
   require_command dotnet || return 1
   registry_start || return 1
   mosquitto_locate || return 1
+  require_command mosquitto_pub mosquitto-clients || return 1
 }
 
 # mosquitto is started per test fixture (its configuration comes from the control plane under

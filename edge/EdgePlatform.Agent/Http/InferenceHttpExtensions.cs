@@ -10,6 +10,7 @@ public static class InferenceHttpExtensions
     public static IServiceCollection AddLocalInferenceEndpoint(this IServiceCollection services)
     {
         services.AddOptions<InferenceHttpOptions>().BindConfiguration(InferenceHttpOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<InferenceBearerToken>();
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<InferenceHttpOptions>>((kestrel, http) =>
             kestrel.Listen(IPAddress.Parse(http.Value.BindAddress), http.Value.Port));
         return services;

@@ -17,7 +17,7 @@ public static class InferenceProtocolApi
 
     public static IEndpointRouteBuilder MapInferenceProtocolApi(this IEndpointRouteBuilder routes)
     {
-        var v2 = routes.MapGroup("/v2");
+        var v2 = routes.MapGroup("/v2").AddEndpointFilter(RequireBearerTokenAsync);
         v2.MapGet(string.Empty, () => Results.Json(new InferServerMetadata("edgeplatform-agent", typeof(InferenceProtocolApi).Assembly.GetName().Version?.ToString() ?? "0", []), Json.InferServerMetadata));
         v2.MapGet("/health/live", () => Results.Ok());
         v2.MapGet("/health/ready", (InferenceEngine engine) => engine.Control.Active is null ? Results.StatusCode(StatusCodes.Status503ServiceUnavailable) : Results.Ok());
@@ -30,6 +30,19 @@ public static class InferenceProtocolApi
         v2.MapPost("/models/{name}/versions/{version}/infer", (string name, string version, HttpContext context, InferenceEngine engine, IOptions<InferenceHttpOptions> options) =>
             InferAsync(name, version, context, engine, options.Value));
         return routes;
+    }
+
+    /// <summary>With <see cref="InferenceHttpOptions.BearerTokenFile"/> set, every route needs its token, health included.</summary>
+    private static async ValueTask<object?> RequireBearerTokenAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        if (http.RequestServices.GetRequiredService<InferenceBearerToken>().Admits(http.Request.Headers.Authorization))
+        {
+            return await next(context).ConfigureAwait(false);
+        }
+
+        http.Response.Headers.WWWAuthenticate = "Bearer realm=\"edgeplatform-agent\"";
+        return Error(StatusCodes.Status401Unauthorized, "this endpoint needs the token of InferenceHttp:BearerTokenFile as 'Authorization: Bearer <token>'");
     }
 
     private static IResult Metadata(InferenceEngine engine, string name, string? version)

@@ -54,7 +54,7 @@ public sealed partial class EventScoringService(
         else
         {
             connection = new MqttConnection(
-                new MqttConnectionSettings(broker.Host, broker.Port, $"edgeplatform-agent-{Environment.ProcessId}") { CleanStart = true },
+                broker.ClientSettings($"edgeplatform-agent-{Environment.ProcessId}") with { CleanStart = true },
                 loggerFactory.CreateLogger<MqttConnection>());
             connection.Subscribe(settings.EventsTopic);
             connection.Subscribe(settings.FeedbackTopic);

@@ -12,9 +12,37 @@ internal static class ListeningSockets
 {
     private const string Listen = "0A";
 
-    public static IReadOnlyList<IPAddress> On(int port)
+    public static IReadOnlyList<IPAddress> On(int port) =>
+        [.. Listening().Where(socket => socket.EndPoint.Port == port).Select(socket => socket.EndPoint.Address)];
+
+    /// <summary>
+    /// Every socket this process listens on, as <c>ss -ltnp</c> would attribute it: the kernel's
+    /// socket inodes behind <c>/proc/self/fd</c>, matched to the listening table.
+    /// </summary>
+    public static IReadOnlyList<IPEndPoint> OfThisProcess()
     {
-        var found = new List<IPAddress>();
+        var inodes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var descriptor in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            try
+            {
+                // Links read "socket:[12345]".
+                if (new FileInfo(descriptor).LinkTarget is { } target && target.StartsWith("socket:[", StringComparison.Ordinal))
+                {
+                    inodes.Add(target["socket:[".Length..^1]);
+                }
+            }
+            catch (IOException)
+            {
+                // The descriptor closed between listing and reading it: nothing listens there.
+            }
+        }
+
+        return [.. Listening().Where(socket => inodes.Contains(socket.Inode)).Select(socket => socket.EndPoint)];
+    }
+
+    private static IEnumerable<(IPEndPoint EndPoint, string Inode)> Listening()
+    {
         foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
         {
             if (!File.Exists(table))
@@ -24,22 +52,19 @@ internal static class ListeningSockets
 
             foreach (var line in File.ReadLines(table).Skip(1))
             {
-                // sl local_address rem_address st …, addresses as HEXADDRESS:HEXPORT.
+                // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …,
+                // addresses as HEXADDRESS:HEXPORT.
                 var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (fields.Length < 4 || fields[3] != Listen)
+                if (fields.Length < 10 || fields[3] != Listen)
                 {
                     continue;
                 }
 
                 var local = fields[1].Split(':');
-                if (int.Parse(local[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture) == port)
-                {
-                    found.Add(Parse(local[0]));
-                }
+                var port = int.Parse(local[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                yield return (new IPEndPoint(Parse(local[0]), port), fields[9]);
             }
         }
-
-        return found;
     }
 
     /// <summary>The kernel prints each 32-bit word of the address in host (little-endian) order.</summary>
