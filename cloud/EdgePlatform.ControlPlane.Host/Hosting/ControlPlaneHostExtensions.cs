@@ -9,6 +9,7 @@ using EdgePlatform.ControlPlane.Host.Trust;
 using EdgePlatform.ControlPlane.Host.Storage;
 using EdgePlatform.ControlPlane.Ports;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
 
 namespace EdgePlatform.ControlPlane.Host.Hosting;
@@ -78,6 +79,7 @@ public static partial class ControlPlaneHostExtensions
     {
         builder.Services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<BrokerCredentials>();
+        builder.Services.TryAddSingleton<LimitMetrics>();
         var external = builder.Configuration.GetSection(BrokerOptions.Section).Get<BrokerOptions>()?.IsExternal == true;
         if (external)
         {
@@ -106,9 +108,11 @@ public static partial class ControlPlaneHostExtensions
     public static WebApplicationBuilder AddFleetMetrics(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<RegistryMetrics>();
+        builder.Services.TryAddSingleton<LimitMetrics>();
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(EdgePlatform.ControlPlane.Telemetry.TelemetryMetrics.MeterName)
             .AddMeter(RegistryMetrics.MeterName)
+            .AddMeter(LimitMetrics.MeterName)
             .AddPrometheusExporter());
         return builder;
     }
