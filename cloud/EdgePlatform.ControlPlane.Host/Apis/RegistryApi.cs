@@ -223,15 +223,19 @@ public static partial class RegistryApi
 
     private static async Task<IResult> StartUploadAsync(HttpContext context, BlobUploads uploads, string repository, CancellationToken cancellationToken)
     {
+        // Authorized already (Refused), so the token has a subject: the open-upload limits count by it.
+        var subject = context.RequestServices.GetRequiredService<RegistryTokenService>()
+            .SubjectOf(AttestationApi.Credential(context.Request.Headers.Authorization)) ?? string.Empty;
+
         // ?mount= (cross-repository mount) is not offered; the spec's answer to it is an ordinary upload session.
         if (!context.Request.Query.TryGetValue("digest", out var digestValues))
         {
-            return UploadAccepted(context, uploads.Start(repository));
+            return UploadAccepted(context, uploads.Start(repository, subject));
         }
 
         var digest = RequireDigest(digestValues.ToString());
         DisableServerBodyLimit(context);
-        var session = uploads.Start(repository);
+        var session = uploads.Start(repository, subject);
         try
         {
             await uploads.CompleteAsync(session, context.Request.Body, context.Request.ContentLength, rangeStart: null, digest, cancellationToken).ConfigureAwait(false);
