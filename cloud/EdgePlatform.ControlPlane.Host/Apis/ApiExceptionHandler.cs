@@ -1,7 +1,6 @@
 using System.Text.Json;
 using EdgePlatform.ControlPlane.Host.Hosting;
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 
 namespace EdgePlatform.ControlPlane.Host.Apis;
@@ -25,7 +24,7 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems) : IEx
             AttestationFailedException => Problem(StatusCodes.Status403Forbidden, "Attestation failed", exception.Message),
             EdgePlatform.Security.Tuf.TufVerificationException tuf => Problem(StatusCodes.Status422UnprocessableEntity, "Metadata refused", tuf.Message),
             EdgePlatform.Security.Tuf.TufFormatException format => Problem(StatusCodes.Status400BadRequest, "Metadata not well-formed", format.Message),
-            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => BodyTooLarge(httpContext),
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => RequestLimits.BodyTooLarge(httpContext),
             BadHttpRequestException bad => Problem(bad.StatusCode, "The request could not be read", DescribeBadRequest(bad)),
             _ => null,
         };
@@ -41,16 +40,6 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems) : IEx
             ProblemDetails = problem,
             Exception = exception,
         }).ConfigureAwait(false);
-    }
-
-    private static ProblemDetails BodyTooLarge(HttpContext context)
-    {
-        RequestLimits.BodyTooLarge(context);
-        var limit = context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
-        return Problem(
-            StatusCodes.Status413PayloadTooLarge,
-            "The request body is too large",
-            $"this endpoint takes bodies of up to {limit} bytes ({ServerOptions.Section}:{nameof(ServerOptions.MaxRequestBodyBytes)}, or {ServerOptions.Section}:{nameof(ServerOptions.MaxDatasetUploadBytes)} for datasets)");
     }
 
     private static ProblemDetails Problem(int status, string title, string detail) =>

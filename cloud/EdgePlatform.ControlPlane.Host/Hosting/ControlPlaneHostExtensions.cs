@@ -123,7 +123,7 @@ public static partial class ControlPlaneHostExtensions
         app.UseExceptionHandler();
 
         // Before the audit log: a burst refused by address is counted, not written row by row.
-        app.UseRateLimiter();
+        app.UseRequestLimits();
         // The audit log wraps authentication so that refused calls are written too.
         app.UseAuditLog();
         app.UseAuthentication();

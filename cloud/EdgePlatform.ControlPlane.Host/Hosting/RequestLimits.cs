@@ -89,6 +89,29 @@ public static partial class RequestLimits
     }
 
     /// <summary>
+    /// The rate limiter, and problem details for a body refused for its size where nothing else
+    /// wrote them: minimal API parameter binding answers 413 with no body of its own.
+    /// </summary>
+    public static WebApplication UseRequestLimits(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseRateLimiter();
+        app.Use(async (context, next) =>
+        {
+            await next(context).ConfigureAwait(false);
+            if (context.Response is { StatusCode: StatusCodes.Status413PayloadTooLarge, HasStarted: false })
+            {
+                await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = context,
+                    ProblemDetails = BodyTooLarge(context),
+                }).ConfigureAwait(false);
+            }
+        });
+        return app;
+    }
+
+    /// <summary>
     /// Gives this request its own body limit in place of <c>Server:MaxRequestBodyBytes</c>, before
     /// the body is read; <paramref name="maxBytes"/> null leaves the bound to the handler, which
     /// counts what it reads itself.
@@ -102,8 +125,8 @@ public static partial class RequestLimits
         }
     }
 
-    /// <summary>Counts and logs a body refused for its size; the caller answers 413.</summary>
-    internal static void BodyTooLarge(HttpContext context)
+    /// <summary>Counts and logs a body refused for its size, and says so in problem details for a 413.</summary>
+    internal static Microsoft.AspNetCore.Mvc.ProblemDetails BodyTooLarge(HttpContext context)
     {
         context.RequestServices.GetRequiredService<LimitMetrics>().Refused(LimitMetrics.RequestBodySize);
         var limit = context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
@@ -114,6 +137,12 @@ public static partial class RequestLimits
             context.Request.Path,
             context.Request.ContentLength,
             limit);
+        return new Microsoft.AspNetCore.Mvc.ProblemDetails
+        {
+            Status = StatusCodes.Status413PayloadTooLarge,
+            Title = "The request body is too large",
+            Detail = $"this endpoint takes bodies of up to {limit} bytes ({ServerOptions.Section}:{nameof(ServerOptions.MaxRequestBodyBytes)}, or {ServerOptions.Section}:{nameof(ServerOptions.MaxDatasetUploadBytes)} for datasets)",
+        };
     }
 
     [LoggerMessage(EventId = 900, Level = LogLevel.Warning, Message = "{Client} sent {Method} {Path} faster than RateLimits allow; refused with 429, retry after {RetryAfterSeconds} s")]
