@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EdgePlatform.ControlPlane.Host.Hosting;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
@@ -23,6 +24,7 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems) : IEx
             AttestationFailedException => Problem(StatusCodes.Status403Forbidden, "Attestation failed", exception.Message),
             EdgePlatform.Security.Tuf.TufVerificationException tuf => Problem(StatusCodes.Status422UnprocessableEntity, "Metadata refused", tuf.Message),
             EdgePlatform.Security.Tuf.TufFormatException format => Problem(StatusCodes.Status400BadRequest, "Metadata not well-formed", format.Message),
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => RequestLimits.BodyTooLarge(httpContext),
             BadHttpRequestException bad => Problem(bad.StatusCode, "The request could not be read", DescribeBadRequest(bad)),
             _ => null,
         };

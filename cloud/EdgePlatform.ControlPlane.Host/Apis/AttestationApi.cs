@@ -3,6 +3,7 @@ using System.Text;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Access;
 using EdgePlatform.ControlPlane.Devices;
+using EdgePlatform.ControlPlane.Host.Hosting;
 using Microsoft.Extensions.Primitives;
 
 namespace EdgePlatform.ControlPlane.Host.Apis;
@@ -16,7 +17,8 @@ public static class AttestationApi
 {
     public static IEndpointRouteBuilder MapAttestationApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1");
+        // Answered before any operator token is checked: limited per client address.
+        var api = app.MapGroup("/api/v1").RequireRateLimiting(RequestLimits.Unauthenticated);
         api.MapPost("/attestation/nonce", async (AttestationNonceRequest? request, AttestationService attestation, CancellationToken ct) =>
             TypedResults.Ok(await attestation.IssueNonceAsync(request, ct).ConfigureAwait(false)));
         api.MapPost("/attestation", async (AttestationRequest? request, AttestationService attestation, CancellationToken ct) =>

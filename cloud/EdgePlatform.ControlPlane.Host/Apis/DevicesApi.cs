@@ -1,6 +1,7 @@
 using EdgePlatform.ControlPlane.Access;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
+using EdgePlatform.ControlPlane.Host.Hosting;
 
 namespace EdgePlatform.ControlPlane.Host.Apis;
 
@@ -22,7 +23,8 @@ public static class DevicesApi
             return TypedResults.NoContent();
         });
         api.MapPost("/enrollments/devices", async (EnrollmentRequest? request, EnrollmentService enrollment, CancellationToken ct) =>
-            TypedResults.Ok(await enrollment.EnrollAsync(request, ct).ConfigureAwait(false)));
+            TypedResults.Ok(await enrollment.EnrollAsync(request, ct).ConfigureAwait(false)))
+            .RequireRateLimiting(RequestLimits.Unauthenticated);
         read.MapGet("/devices", async (FleetService fleet, CancellationToken ct) =>
             TypedResults.Ok(await fleet.ListAsync(ct).ConfigureAwait(false)));
         read.MapGet("/devices/{id}", async (string id, FleetService fleet, CancellationToken ct) =>

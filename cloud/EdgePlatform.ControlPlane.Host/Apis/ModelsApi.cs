@@ -2,7 +2,9 @@ using EdgePlatform.ControlPlane.Access;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Deployments;
 using EdgePlatform.ControlPlane.Models;
+using EdgePlatform.ControlPlane.Host.Hosting;
 using EdgePlatform.ControlPlane.Training;
+using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.ControlPlane.Host.Apis;
 
@@ -45,8 +47,9 @@ public static class ModelsApi
 
         read.MapGet("/datasets", async (TrainingService training, CancellationToken ct) =>
             TypedResults.Ok(await training.ListDatasetsAsync(ct).ConfigureAwait(false)));
-        train.MapPut("/datasets/{name}", async (string name, string? label, HttpRequest request, TrainingService training, CancellationToken ct) =>
+        train.MapPut("/datasets/{name}", async (string name, string? label, HttpRequest request, IOptions<ServerOptions> server, TrainingService training, CancellationToken ct) =>
         {
+            RequestLimits.SetBodyLimit(request.HttpContext, server.Value.MaxDatasetUploadBytes);
             using var body = new MemoryStream();
             await request.Body.CopyToAsync(body, ct).ConfigureAwait(false);
             if (body.Length == 0)

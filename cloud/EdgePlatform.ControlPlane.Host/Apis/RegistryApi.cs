@@ -4,7 +4,6 @@ using EdgePlatform.ControlPlane.Access;
 using EdgePlatform.ControlPlane.Host.Hosting;
 using EdgePlatform.ControlPlane.Host.Registry;
 using EdgePlatform.ControlPlane.Ports;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -226,15 +225,19 @@ public static partial class RegistryApi
 
     private static async Task<IResult> StartUploadAsync(HttpContext context, BlobUploads uploads, IRegistryManifestIndex index, string repository, CancellationToken cancellationToken)
     {
+        // Authorized already (Refused), so the token has a subject: the open-upload limits count by it.
+        var subject = context.RequestServices.GetRequiredService<RegistryTokenService>()
+            .SubjectOf(AttestationApi.Credential(context.Request.Headers.Authorization)) ?? string.Empty;
+
         // ?mount= (cross-repository mount) is not offered; the spec's answer to it is an ordinary upload session.
         if (!context.Request.Query.TryGetValue("digest", out var digestValues))
         {
-            return UploadAccepted(context, uploads.Start(repository));
+            return UploadAccepted(context, uploads.Start(repository, subject));
         }
 
         var digest = RequireDigest(digestValues.ToString());
-        DisableServerBodyLimit(context);
-        var session = uploads.Start(repository);
+        RequestLimits.SetBodyLimit(context, null);
+        var session = uploads.Start(repository, subject);
         try
         {
             await uploads.CompleteAsync(session, context.Request.Body, context.Request.ContentLength, rangeStart: null, digest, cancellationToken).ConfigureAwait(false);
@@ -253,7 +256,7 @@ public static partial class RegistryApi
     private static async Task<IResult> AppendChunkAsync(HttpContext context, BlobUploads uploads, UploadSession session, CancellationToken cancellationToken)
     {
         var rangeStart = ReadContentRange(context.Request);
-        DisableServerBodyLimit(context);
+        RequestLimits.SetBodyLimit(context, null);
         await uploads.AppendAsync(session, context.Request.Body, context.Request.ContentLength, rangeStart, cancellationToken).ConfigureAwait(false);
         return UploadAccepted(context, session);
     }
@@ -262,7 +265,7 @@ public static partial class RegistryApi
     {
         var digest = RequireDigest(context.Request.Query["digest"].ToString());
         var rangeStart = ReadContentRange(context.Request);
-        DisableServerBodyLimit(context);
+        RequestLimits.SetBodyLimit(context, null);
         await uploads.CompleteAsync(session, context.Request.Body, context.Request.ContentLength, rangeStart, digest, cancellationToken).ConfigureAwait(false);
         await index.LinkBlobAsync(session.Repository, digest, cancellationToken).ConfigureAwait(false);
         return BlobCreated(context, session.Repository, digest);
@@ -308,6 +311,8 @@ public static partial class RegistryApi
                 $"Content-Type must be {MediaTypes.OciManifest}, not '{context.Request.ContentType}'");
         }
 
+        // Bounded by Registry:MaxManifestBytes as it is read, not by the API's body limit.
+        RequestLimits.SetBodyLimit(context, null);
         var manifest = await ReadManifestBodyAsync(context.Request, options.MaxManifestBytes, cancellationToken).ConfigureAwait(false);
         var digest = ContentDigest.Compute(manifest.Span);
         if (tag is null && !string.Equals(reference, digest, StringComparison.Ordinal))
@@ -435,14 +440,6 @@ public static partial class RegistryApi
     }
 
     /// <summary>Blobs are streamed to disk and capped by <see cref="RegistryOptions.MaxBlobBytes"/>, not by the server's default request limit.</summary>
-    private static void DisableServerBodyLimit(HttpContext context)
-    {
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = null;
-        }
-    }
-
     private static IResult UploadAccepted(HttpContext context, UploadSession session)
     {
         SetUploadHeaders(context, session);

@@ -1,4 +1,5 @@
 using EdgePlatform.ControlPlane.Access;
+using EdgePlatform.ControlPlane.Host.Hosting;
 using EdgePlatform.ControlPlane.Host.Trust;
 
 namespace EdgePlatform.ControlPlane.Host.Apis;
@@ -16,13 +17,14 @@ public static class TrustApi
     {
         var api = app.MapGroup("/api/v1/trust");
         var manage = api.MapGroup(string.Empty).RequireAuthorization(Permissions.ManageTrust);
-        api.MapGet("/root", (TufTrustPublisher trust) => Results.Bytes(trust.Repository.RootBytes(trust.Repository.RootVersion)!, Json));
-        api.MapGet("/root/{version:long}", (long version, TufTrustPublisher trust) =>
+        var anonymous = api.MapGroup(string.Empty).RequireRateLimiting(RequestLimits.Unauthenticated);
+        anonymous.MapGet("/root", (TufTrustPublisher trust) => Results.Bytes(trust.Repository.RootBytes(trust.Repository.RootVersion)!, Json));
+        anonymous.MapGet("/root/{version:long}", (long version, TufTrustPublisher trust) =>
             trust.Repository.RootBytes(version) is { } bytes
                 ? Results.Bytes(bytes, Json)
                 : throw new NotFoundException($"there is no root version {version}"));
-        api.MapGet("/targets", (TufTrustPublisher trust) => Results.Bytes(trust.Repository.TargetsBytes!, Json));
-        api.MapGet("/timestamp", (TufTrustPublisher trust) => Results.Bytes(trust.Repository.TimestampBytes!, Json));
+        anonymous.MapGet("/targets", (TufTrustPublisher trust) => Results.Bytes(trust.Repository.TargetsBytes!, Json));
+        anonymous.MapGet("/timestamp", (TufTrustPublisher trust) => Results.Bytes(trust.Repository.TimestampBytes!, Json));
         manage.MapPut("/root", async (HttpRequest request, TufTrustPublisher trust, CancellationToken ct) =>
         {
             var root = trust.Repository.AddRoot(await ReadBodyAsync(request, ct).ConfigureAwait(false));

@@ -35,5 +35,33 @@ public sealed class BrokerOptions
     /// </summary>
     public string? MosquittoConfigDirectory { get; set; }
 
+    /// <summary>
+    /// Largest MQTT packet a client may send, in bytes, for the embedded broker and the generated
+    /// mosquitto configuration (<c>max_packet_size</c>) alike. The largest legitimate packet is a
+    /// device's telemetry batch: at most 1,000 reports (<c>Telemetry:MaxBatchReports</c>, default
+    /// 100) of about 0.65 to 1.2 KB each in Arrow, so 1.2 MB at most; the default leaves ten times
+    /// that for wide quality records. Default 16 MiB.
+    /// </summary>
+    [Range(64 * 1024, 256 * 1024 * 1024)]
+    public int MaxPacketBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// Messages a session may hold for a client that is away or slow, in both brokers; beyond it
+    /// the oldest are dropped. The control plane's own session is the one that fills: with an
+    /// external broker, every device's telemetry waits there while the control plane restarts, so
+    /// the default keeps 100 reports per device of a 1,000-device fleet (about 17 minutes at the
+    /// default 10 s heartbeat). Default 100,000.
+    /// </summary>
+    [Range(100, 10_000_000)]
+    public int MaxQueuedMessages { get; set; } = 100_000;
+
+    /// <summary>
+    /// Bytes a session may hold for a client that is away or slow (mosquitto's
+    /// <c>max_queued_bytes</c>; the embedded broker bounds messages only, and holds telemetry in no
+    /// session). Default 1 GiB.
+    /// </summary>
+    [Range(1024 * 1024, long.MaxValue)]
+    public long MaxQueuedBytes { get; set; } = 1024L * 1024 * 1024;
+
     public bool IsExternal => string.Equals(Mode, "external", StringComparison.Ordinal);
 }

@@ -13,6 +13,7 @@ using EdgePlatform.Mqtt;
 using EdgePlatform.Security.Pki;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
+using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.ControlPlane.Host.Broker;
 
@@ -33,6 +34,8 @@ public sealed partial class EmbeddedMqttBroker(
     EnrollmentService enrollment,
     TimeProvider timeProvider,
     IServiceProvider services,
+    IOptions<BrokerOptions> brokerOptions,
+    LimitMetrics limits,
     ILogger<EmbeddedMqttBroker> logger) : IHostedService, IDeviceSessions, IDisposable
 {
     private const string PrivilegedItem = "edgeplatform.control-plane";
@@ -58,7 +61,7 @@ public sealed partial class EmbeddedMqttBroker(
             .WithEncryptionSslProtocol(SslProtocols.Tls12 | SslProtocols.Tls13)
             .WithClientCertificate(AcceptClientCertificate, true)
             .WithPersistentSessions()
-            .WithMaxPendingMessagesPerClient(10_000)
+            .WithMaxPendingMessagesPerClient(brokerOptions.Value.MaxQueuedMessages)
             .Build();
         _server = new MqttServerFactory().CreateMqttServer(options);
         _server.ValidatingConnectionAsync += ValidateConnectionAsync;
@@ -241,6 +244,22 @@ public sealed partial class EmbeddedMqttBroker(
         }
 
         var topic = args.ApplicationMessage.Topic;
+
+        // MQTTnet has read the packet by now and offers no limit of its own; what it can still do
+        // is refuse to pass it on and drop the client, so that a device cannot make the control
+        // plane store or forward oversized messages, nor keep sending them on one connection.
+        var size = args.ApplicationMessage.Payload.Length + System.Text.Encoding.UTF8.GetByteCount(topic);
+        if (size > brokerOptions.Value.MaxPacketBytes)
+        {
+            args.ProcessPublish = false;
+            args.CloseConnection = true;
+            args.Response.ReasonCode = MqttPubAckReasonCode.ImplementationSpecificError;
+            args.Response.ReasonString = $"packet too large: {size} bytes, over the broker's limit of {brokerOptions.Value.MaxPacketBytes}";
+            limits.Refused(LimitMetrics.MqttPacketSize);
+            LogPacketTooLarge(args.ClientId, topic, size, brokerOptions.Value.MaxPacketBytes);
+            return;
+        }
+
         if (!Topics.TryParseDeviceTopic(topic, out var deviceId, out var rest)
             || !string.Equals(deviceId, args.ClientId, StringComparison.Ordinal)
             || !(rest is DeviceMessageRouter.ReportedSuffix or DeviceMessageRouter.StatusSuffix
@@ -306,6 +325,9 @@ public sealed partial class EmbeddedMqttBroker(
 
         return Task.CompletedTask;
     }
+
+    [LoggerMessage(EventId = 606, Level = LogLevel.Warning, Message = "Device {ClientId} sent {Size} bytes to {Topic}, over the broker's limit of {MaxPacketBytes} (Broker:MaxPacketBytes); the message is dropped and the client disconnected")]
+    private partial void LogPacketTooLarge(string clientId, string topic, long size, int maxPacketBytes);
 
     [LoggerMessage(EventId = 604, Level = LogLevel.Warning, Message = "Closed the session of revoked device {DeviceId}")]
     private partial void LogSessionClosed(string deviceId);

@@ -107,10 +107,15 @@ public sealed partial class MosquittoConfigWriter(
         acl_file {Path.Combine(directory, "acl")}
 
         # What devices published while the control plane was away waits in its session, across
-        # broker restarts too: acknowledged telemetry must not be dropped by a queue limit.
+        # broker restarts too: the queue limits (Broker:MaxQueuedMessages, Broker:MaxQueuedBytes)
+        # are sized for the control plane's session to hold a fleet's telemetry over a restart.
         persistence true
         persistence_location {Path.Combine(directory, "data")}/
-        max_queued_messages 1000000
+        max_queued_messages {settings.MaxQueuedMessages}
+        max_queued_bytes {settings.MaxQueuedBytes}
+
+        # Broker:MaxPacketBytes: a larger packet gets its client disconnected.
+        max_packet_size {settings.MaxPacketBytes}
 
         listener {settings.Port} {settings.Host}
         protocol mqtt

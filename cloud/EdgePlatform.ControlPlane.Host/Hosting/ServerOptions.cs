@@ -60,6 +60,19 @@ public sealed class ServerOptions : IValidatableObject
     [Range(0, 65535)]
     public int MqttPort { get; set; } = 8883;
 
+    /// <summary>
+    /// Largest request body the API accepts, in bytes: JSON requests and signed metadata are a few
+    /// kilobytes. A larger body is refused with 413 problem details while it is read. Endpoints
+    /// that take more set their own: dataset uploads (<see cref="MaxDatasetUploadBytes"/>) and
+    /// registry pushes (<c>Registry:MaxBlobBytes</c>, <c>Registry:MaxManifestBytes</c>). Default 1 MiB.
+    /// </summary>
+    [Range(1024, long.MaxValue)]
+    public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Largest dataset a <c>PUT /api/v1/datasets/{name}</c> may upload, in bytes; it is held in memory while it is registered. Default 32 MiB.</summary>
+    [Range(1024, int.MaxValue)]
+    public long MaxDatasetUploadBytes { get; set; } = 32 * 1024 * 1024;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!System.Net.IPAddress.TryParse(BindAddress, out _))

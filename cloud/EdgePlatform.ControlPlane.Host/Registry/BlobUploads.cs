@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Host.Artifacts;
+using EdgePlatform.ControlPlane.Host.Hosting;
 using EdgePlatform.ControlPlane.Ports;
 using Microsoft.Extensions.Options;
 
@@ -22,19 +23,26 @@ public sealed partial class BlobUploads : IDisposable
     private const string FilePrefix = "upload-";
     private const int BufferSize = 81920;
 
+    /// <summary>What a client refused for a count or disk limit is told to wait: long enough for an ordinary push to finish a blob.</summary>
+    private const string RetryAfterSeconds = "30";
+
     private readonly ConcurrentDictionary<string, UploadSession> _sessions = new(StringComparer.Ordinal);
     private readonly FileSystemArtifactStore _store;
     private readonly RegistryOptions _options;
     private readonly TimeProvider _timeProvider;
+    private readonly LimitMetrics _limits;
     private readonly ILogger<BlobUploads> _logger;
+    private readonly Lock _startGate = new();
+    private long _bytesInProgress;
 
-    public BlobUploads(IArtifactStore artifacts, IOptions<RegistryOptions> options, TimeProvider timeProvider, ILogger<BlobUploads> logger)
+    public BlobUploads(IArtifactStore artifacts, IOptions<RegistryOptions> options, TimeProvider timeProvider, LimitMetrics limits, ILogger<BlobUploads> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         _store = artifacts as FileSystemArtifactStore
             ?? throw new InvalidOperationException($"the embedded registry stores pushed blobs through {nameof(FileSystemArtifactStore)}, not {artifacts.GetType().Name}");
         _options = options.Value;
         _timeProvider = timeProvider;
+        _limits = limits;
         _logger = logger;
 
         // The store keeps blobs in <root>/sha256 and stages its own writes in <root>/uploads;
@@ -53,15 +61,40 @@ public sealed partial class BlobUploads : IDisposable
 
     public long MaxBlobBytes => _options.MaxBlobBytes;
 
-    /// <summary>Opens an empty upload for a repository.</summary>
-    public UploadSession Start(string repository)
+    /// <summary>Bytes the uploads in progress hold on disk together.</summary>
+    public long BytesInProgress => Interlocked.Read(ref _bytesInProgress);
+
+    /// <summary>
+    /// Opens an empty upload for a repository on behalf of <paramref name="subject"/> (the registry
+    /// token's subject). Over <see cref="RegistryOptions.MaxOpenUploads"/> or
+    /// <see cref="RegistryOptions.MaxOpenUploadsPerSubject"/>, once idle uploads are discarded,
+    /// throws 429 TOOMANYREQUESTS.
+    /// </summary>
+    public UploadSession Start(string repository, string subject)
     {
         DiscardIdle();
-        var id = Guid.NewGuid().ToString("D");
-        var session = new UploadSession(id, repository, Path.Combine(Directory, FilePrefix + id), _timeProvider.GetUtcNow());
-        File.Create(session.FilePath).Dispose();
-        _sessions[id] = session;
-        LogStarted(id, repository);
+        UploadSession session;
+        lock (_startGate)
+        {
+            var open = _sessions.Values.ToList();
+            if (open.Count >= _options.MaxOpenUploads)
+            {
+                throw TooMany(subject, open.Count, _options.MaxOpenUploads, nameof(RegistryOptions.MaxOpenUploads), "uploads are open on this registry");
+            }
+
+            var own = open.Count(s => string.Equals(s.Subject, subject, StringComparison.Ordinal));
+            if (own >= _options.MaxOpenUploadsPerSubject)
+            {
+                throw TooMany(subject, own, _options.MaxOpenUploadsPerSubject, nameof(RegistryOptions.MaxOpenUploadsPerSubject), $"uploads are open for '{subject}'");
+            }
+
+            var id = Guid.NewGuid().ToString("D");
+            session = new UploadSession(id, repository, subject, Path.Combine(Directory, FilePrefix + id), _timeProvider.GetUtcNow());
+            File.Create(session.FilePath).Dispose();
+            _sessions[id] = session;
+        }
+
+        LogStarted(session.Id, repository);
         return session;
     }
 
@@ -190,47 +223,139 @@ public sealed partial class BlobUploads : IDisposable
             throw TooLarge(session, session.Size + length);
         }
 
-        var stream = new FileStream(session.FilePath, FileMode.Open, FileAccess.Write, FileShare.None, bufferSize: 0, useAsync: true);
-        await using (stream.ConfigureAwait(false))
+        // Bytes counted against the disk budget and not yet written: a chunk that declared its
+        // length reserves it whole, one that did not reserves as it comes.
+        var reserved = 0L;
+        try
         {
-            stream.Position = session.Size;
-            var buffer = new byte[BufferSize];
-            try
+            if (declaredLength is { } declared)
             {
-                int read;
-                while ((read = await chunk.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                if (!TryReserve(declared))
                 {
-                    if (session.Size + read > _options.MaxBlobBytes)
+                    throw OverDiskBudget(session, declared);
+                }
+
+                reserved = declared;
+            }
+
+            var stream = new FileStream(session.FilePath, FileMode.Open, FileAccess.Write, FileShare.None, bufferSize: 0, useAsync: true);
+            await using (stream.ConfigureAwait(false))
+            {
+                stream.Position = session.Size;
+                var buffer = new byte[BufferSize];
+                try
+                {
+                    int read;
+                    while ((read = await chunk.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
                     {
-                        throw TooLarge(session, session.Size + read);
+                        if (session.Size + read > _options.MaxBlobBytes)
+                        {
+                            throw TooLarge(session, session.Size + read);
+                        }
+
+                        if (reserved < read)
+                        {
+                            if (!TryReserve(read - reserved))
+                            {
+                                throw OverDiskBudget(session, read);
+                            }
+
+                            reserved = read;
+                        }
+
+                        await stream.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                        session.Hash.AppendData(buffer, 0, read);
+                        session.Size += read;
+                        reserved -= read;
+                    }
+                }
+                finally
+                {
+                    // A chunk cut off mid-way (client gone, disk full, a limit) leaves the upload at
+                    // the bytes both written and hashed, so the client can ask for the range and resume there.
+                    if (!session.Closed && stream.Length != session.Size)
+                    {
+                        stream.SetLength(session.Size);
                     }
 
-                    await stream.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                    session.Hash.AppendData(buffer, 0, read);
-                    session.Size += read;
+                    session.LastActivity = _timeProvider.GetUtcNow();
                 }
             }
-            finally
-            {
-                // A chunk cut off mid-way (client gone, disk full) leaves the upload at the bytes
-                // both written and hashed, so the client can ask for the range and resume there.
-                if (!session.Closed && stream.Length != session.Size)
-                {
-                    stream.SetLength(session.Size);
-                }
-
-                session.LastActivity = _timeProvider.GetUtcNow();
-            }
+        }
+        finally
+        {
+            // What was reserved and not received (a shorter body, a refusal) is handed back; a
+            // discarded upload gave back its size when it was closed.
+            Interlocked.Add(ref _bytesInProgress, -reserved);
         }
     }
 
     private RegistryErrorException TooLarge(UploadSession session, long attempted)
     {
         DiscardLocked(session);
+        _limits.Refused(LimitMetrics.BlobSize);
+        LogBlobTooLarge(session.Id, session.Repository, session.Subject, attempted, _options.MaxBlobBytes);
         return new RegistryErrorException(
             StatusCodes.Status413PayloadTooLarge,
             "SIZE_INVALID",
             $"the blob would be at least {attempted} bytes, over this registry's limit of {_options.MaxBlobBytes} bytes ({RegistryOptions.Section}:{nameof(RegistryOptions.MaxBlobBytes)}); the upload is discarded");
+    }
+
+    /// <summary>Counts <paramref name="bytes"/> against the disk budget, or leaves it as it is and returns false when they do not fit.</summary>
+    private bool TryReserve(long bytes)
+    {
+        var current = Interlocked.Read(ref _bytesInProgress);
+        while (true)
+        {
+            if (current + bytes > _options.MaxUploadBytesInProgress)
+            {
+                // Idle uploads may be holding the budget; discard them (not this one: it is in use) and look again.
+                if (DiscardIdle() == 0)
+                {
+                    return false;
+                }
+
+                current = Interlocked.Read(ref _bytesInProgress);
+                if (current + bytes > _options.MaxUploadBytesInProgress)
+                {
+                    return false;
+                }
+            }
+
+            var seen = Interlocked.CompareExchange(ref _bytesInProgress, current + bytes, current);
+            if (seen == current)
+            {
+                return true;
+            }
+
+            current = seen;
+        }
+    }
+
+    private RegistryErrorException OverDiskBudget(UploadSession session, long attempted)
+    {
+        _limits.Refused(LimitMetrics.UploadDisk);
+        LogOverDiskBudget(session.Id, session.Repository, session.Subject, attempted, BytesInProgress, _options.MaxUploadBytesInProgress);
+        return new RegistryErrorException(
+            StatusCodes.Status429TooManyRequests,
+            "TOOMANYREQUESTS",
+            $"uploads in progress hold {BytesInProgress} bytes and {attempted} more would pass this registry's budget of {_options.MaxUploadBytesInProgress} bytes ({RegistryOptions.Section}:{nameof(RegistryOptions.MaxUploadBytesInProgress)}); the upload keeps its {session.Size} bytes: resume it later")
+        {
+            Headers = new Dictionary<string, string> { ["Retry-After"] = RetryAfterSeconds, ["Range"] = RangeOf(session.Size), ["Docker-Upload-UUID"] = session.Id },
+        };
+    }
+
+    private RegistryErrorException TooMany(string subject, int open, int limit, string setting, string what)
+    {
+        _limits.Refused(LimitMetrics.UploadSessions);
+        LogTooManyUploads(subject, open, limit, setting);
+        return new RegistryErrorException(
+            StatusCodes.Status429TooManyRequests,
+            "TOOMANYREQUESTS",
+            $"{open} {what}, the limit ({RegistryOptions.Section}:{setting}); finish or cancel one, or try again later")
+        {
+            Headers = new Dictionary<string, string> { ["Retry-After"] = RetryAfterSeconds },
+        };
     }
 
     private static void EnsureOpen(UploadSession session)
@@ -255,13 +380,21 @@ public sealed partial class BlobUploads : IDisposable
 
     private void Close(UploadSession session)
     {
+        if (session.Closed)
+        {
+            return;
+        }
+
         session.Closed = true;
         _sessions.TryRemove(session.Id, out _);
+        Interlocked.Add(ref _bytesInProgress, -session.Size);
         session.Hash.Dispose();
     }
 
-    private void DiscardIdle()
+    /// <summary>Discards the uploads untouched for <see cref="RegistryOptions.UploadIdleTimeout"/>; returns how many.</summary>
+    private int DiscardIdle()
     {
+        var discarded = 0;
         var cutoff = _timeProvider.GetUtcNow() - _options.UploadIdleTimeout;
         foreach (var session in _sessions.Values)
         {
@@ -274,6 +407,7 @@ public sealed partial class BlobUploads : IDisposable
                     {
                         DiscardLocked(session);
                         LogExpired(session.Id, session.Repository);
+                        discarded++;
                     }
                 }
                 finally
@@ -282,6 +416,8 @@ public sealed partial class BlobUploads : IDisposable
                 }
             }
         }
+
+        return discarded;
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Upload {UploadId} to {Repository} started")]
@@ -298,15 +434,25 @@ public sealed partial class BlobUploads : IDisposable
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Upload {UploadId} to {Repository} expired and was discarded")]
     private partial void LogExpired(string uploadId, string repository);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Upload {UploadId} to {Repository} by {Subject} refused at {Attempted} bytes, over the blob limit of {MaxBlobBytes} (Registry:MaxBlobBytes); discarded")]
+    private partial void LogBlobTooLarge(string uploadId, string repository, string subject, long attempted, long maxBlobBytes);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "Upload for {Subject} refused: {Open} open, the limit of {Setting} is {Limit}")]
+    private partial void LogTooManyUploads(string subject, int open, int limit, string setting);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Chunk of {Attempted} bytes for upload {UploadId} to {Repository} by {Subject} refused: uploads hold {InProgress} bytes, the budget is {Budget} (Registry:MaxUploadBytesInProgress)")]
+    private partial void LogOverDiskBudget(string uploadId, string repository, string subject, long attempted, long inProgress, long budget);
 }
 
 /// <summary>One upload in progress: its file, the bytes received so far and their running hash.</summary>
 public sealed class UploadSession
 {
-    internal UploadSession(string id, string repository, string filePath, DateTimeOffset startedAt)
+    internal UploadSession(string id, string repository, string subject, string filePath, DateTimeOffset startedAt)
     {
         Id = id;
         Repository = repository;
+        Subject = subject;
         FilePath = filePath;
         LastActivity = startedAt;
     }
@@ -314,6 +460,9 @@ public sealed class UploadSession
     public string Id { get; }
 
     public string Repository { get; }
+
+    /// <summary>Who opened it: the registry token's subject, which open-upload limits count by.</summary>
+    public string Subject { get; }
 
     public long Size { get; internal set; }
 

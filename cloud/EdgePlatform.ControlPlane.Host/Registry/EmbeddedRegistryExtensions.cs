@@ -18,6 +18,7 @@ public static class EmbeddedRegistryExtensions
         }
 
         services.AddOptions<RegistryOptions>().BindConfiguration(RegistryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<EdgePlatform.ControlPlane.Host.Hosting.LimitMetrics>();
         services.TryAddSingleton<BlobUploads>();
         services.TryAddSingleton<IRegistryManifestIndex>(sp => new SqliteRegistryManifestIndex(sp.GetRequiredService<SqliteStore>()));
         services.TryAddSingleton(sp => new RepositoryBlobs(

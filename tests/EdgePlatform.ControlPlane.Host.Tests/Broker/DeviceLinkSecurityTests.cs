@@ -27,6 +27,49 @@ public abstract class DeviceLinkSecurityTests
     /// </summary>
     protected abstract bool RefusesForbiddenSubscriptions { get; }
 
+    /// <summary>The embedded broker counts its refusals on the server's limits meter; mosquitto logs its own.</summary>
+    protected abstract bool CountsRefusals { get; }
+
+    [Fact]
+    public async Task Publish_PacketOverMaxPacketBytes_ClientDroppedMessageNotDeliveredOthersServed()
+    {
+        var limit = Server.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BrokerOptions>>().Value.MaxPacketBytes;
+        using var refusals = new LimitRefusals(Server.Services);
+        await using var spy = await ConnectSpyAsync();
+        using var sender = await EnrollAsync("link-oversized");
+        using var other = await EnrollAsync("link-ordinary");
+        using var client = await ConnectAsync(sender);
+        var dropped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.DisconnectedAsync += _ =>
+        {
+            dropped.TrySetResult();
+            return Task.CompletedTask;
+        };
+
+        try
+        {
+            await client.PublishAsync(new MqttApplicationMessageBuilder()
+                .WithTopic($"devices/{sender.Id}/status")
+                .WithPayload(new byte[limit + 1024])
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                .Build()).WaitAsync(Timeout);
+        }
+        catch (MQTTnet.Exceptions.MqttCommunicationException)
+        {
+            // mosquitto closes the connection without an acknowledgement.
+        }
+
+        await dropped.Task.WaitAsync(Timeout);
+        using var ordinary = await ConnectAsync(other);
+        await PublishAsync(ordinary, $"devices/{other.Id}/status", "online");
+        var seen = await spy.WaitForAsync($"devices/{other.Id}/status");
+        Assert.DoesNotContain(seen, m => m.Topic == $"devices/{sender.Id}/status");
+        if (CountsRefusals)
+        {
+            Assert.Equal(1, refusals[EdgePlatform.ControlPlane.Host.Hosting.LimitMetrics.MqttPacketSize]);
+        }
+    }
+
     [Fact]
     public async Task Connect_DeviceCertificate_Succeeds()
     {
@@ -224,6 +267,8 @@ public sealed class EmbeddedBrokerSecurityTests(ControlPlaneFactory server) : De
 
     protected override bool RefusesForbiddenSubscriptions => true;
 
+    protected override bool CountsRefusals => true;
+
     /// <summary>mosquitto cannot know of re-enrollment: there an earlier certificate stays valid until it expires (see README).</summary>
     [Fact]
     public async Task Connect_CertificateReplacedByReEnrollment_IsRefused()
@@ -280,6 +325,8 @@ public sealed class MosquittoBrokerSecurityTests(MosquittoFixture mosquitto) : D
     protected override ControlPlaneFactory Server => mosquitto.Server;
 
     protected override bool RefusesForbiddenSubscriptions => false;
+
+    protected override bool CountsRefusals => false;
 
     [Fact]
     public async Task Revoke_Device_CertificateOnTheRevocationListRefusedOnceTheBrokerRestarts()
