@@ -7,7 +7,9 @@ namespace EdgePlatform.Contracts;
 /// PKCS#10 request for the device's own key (ECDSA P-256). The bootstrap credential is either an
 /// enrollment key (a group key or the key derived from it for this device id) or a bootstrap
 /// certificate whose common name is the device id, with <see cref="BootstrapSignature"/>: the
-/// base64 signature by the bootstrap key over the CSR's PEM text, which proves the device holds it.
+/// base64 signature by the bootstrap key over the device id, <see cref="BootstrapSignedAt"/> and
+/// the CSR's PEM text, which proves the device holds it now (a proof is accepted once, within
+/// minutes of its signing time).
 /// </summary>
 public sealed record EnrollmentRequest(
     string DeviceId,
@@ -15,7 +17,8 @@ public sealed record EnrollmentRequest(
     IReadOnlyDictionary<string, string>? Tags,
     string? Csr = null,
     string? BootstrapCertificate = null,
-    string? BootstrapSignature = null);
+    string? BootstrapSignature = null,
+    DateTimeOffset? BootstrapSignedAt = null);
 
 /// <summary>
 /// What a device needs to join the fleet: where the broker is, its certificate (issued by the

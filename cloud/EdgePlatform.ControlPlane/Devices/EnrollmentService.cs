@@ -26,6 +26,9 @@ public sealed partial class EnrollmentService(
 {
     private X509Certificate2Collection? _bootstrapRoots;
 
+    /// <summary>Bootstrap proofs accepted within <see cref="BootstrapProof.MaxAge"/>, by signature hash: each is accepted once.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _usedProofs = new(StringComparer.Ordinal);
+
     public async Task<EnrollmentResponse> EnrollAsync(EnrollmentRequest? request, CancellationToken cancellationToken)
     {
         if (request is null)
@@ -256,10 +259,34 @@ public sealed partial class EnrollmentService(
                 return "bootstrapSignature is not base64";
             }
 
-            if (key is null || signature.Length == 0
-                || !key.VerifyData(Encoding.UTF8.GetBytes(request.Csr!), signature, HashAlgorithmName.SHA256))
+            if (request.BootstrapSignedAt is not { } signedAt)
             {
-                return "bootstrapSignature is not the bootstrap key's signature over the CSR";
+                return "bootstrapSignedAt is required: the time the proof was signed";
+            }
+
+            var now = timeProvider.GetUtcNow();
+            if ((now - signedAt).Duration() > BootstrapProof.MaxAge)
+            {
+                return $"the proof was signed at {signedAt:O}, more than {BootstrapProof.MaxAge.TotalMinutes:0} minutes from this server's clock ({now:O}): a replayed request, or a device clock that is wrong";
+            }
+
+            if (key is null || signature.Length == 0
+                || !BootstrapProof.Verify(key, request.DeviceId, signedAt, request.Csr!, signature))
+            {
+                return "bootstrapSignature is not the bootstrap key's signature over the device id, bootstrapSignedAt and the CSR";
+            }
+
+            foreach (var (old, at) in _usedProofs)
+            {
+                if (now - at > BootstrapProof.MaxAge + BootstrapProof.MaxAge)
+                {
+                    _usedProofs.TryRemove(old, out _);
+                }
+            }
+
+            if (!_usedProofs.TryAdd(Convert.ToHexStringLower(SHA256.HashData(signature)), signedAt))
+            {
+                return "this proof was already used: a replayed request";
             }
         }
 

@@ -142,7 +142,6 @@ public sealed partial class DeviceIdentityProvider(
         }
 
         var csr = CreateSigningRequest(settings.DeviceId!);
-        var request = await BootstrapRequestAsync(settings, csr, cancellationToken).ConfigureAwait(false);
         using var client = httpClients.CreateClient(nameof(DeviceIdentityProvider));
         client.BaseAddress = controlPlane;
 
@@ -155,6 +154,8 @@ public sealed partial class DeviceIdentityProvider(
         return await retry.ExecuteAsync(
             async ct =>
             {
+                // Built for each try: a bootstrap proof is signed for now, and a stale one is refused.
+                var request = await BootstrapRequestAsync(settings, csr, ct).ConfigureAwait(false);
                 using var response = await PostAsync(client, request, ct).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
@@ -218,7 +219,7 @@ public sealed partial class DeviceIdentityProvider(
         return new CertificateRequest(subject.Build(), key, HashAlgorithmName.SHA256).CreateSigningRequestPem();
     }
 
-    private static async Task<EnrollmentRequest> BootstrapRequestAsync(AgentOptions settings, string csr, CancellationToken cancellationToken)
+    private async Task<EnrollmentRequest> BootstrapRequestAsync(AgentOptions settings, string csr, CancellationToken cancellationToken)
     {
         if (settings.BootstrapCertificateFile is { Length: > 0 } certificateFile)
         {
@@ -230,8 +231,9 @@ public sealed partial class DeviceIdentityProvider(
             var certificatePem = await File.ReadAllTextAsync(certificateFile, cancellationToken).ConfigureAwait(false);
             using var bootstrapKey = ECDsa.Create();
             bootstrapKey.ImportFromPem(await File.ReadAllTextAsync(keyFile, cancellationToken).ConfigureAwait(false));
-            var proof = Convert.ToBase64String(bootstrapKey.SignData(System.Text.Encoding.UTF8.GetBytes(csr), HashAlgorithmName.SHA256));
-            return new EnrollmentRequest(settings.DeviceId!, null, settings.Tags, csr, certificatePem, proof);
+            var signedAt = timeProvider.GetUtcNow();
+            var proof = EdgePlatform.Security.BootstrapProof.Sign(bootstrapKey, settings.DeviceId!, signedAt, csr);
+            return new EnrollmentRequest(settings.DeviceId!, null, settings.Tags, csr, certificatePem, proof, signedAt);
         }
 
         var key = settings.EnrollmentKey;

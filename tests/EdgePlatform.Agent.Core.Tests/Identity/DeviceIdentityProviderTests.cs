@@ -195,6 +195,34 @@ public sealed class DeviceIdentityProviderTests : IDisposable
     }
 
     [Fact]
+    public async Task GetAsync_BootstrapCertificate_SendsAProofSignedForNowOverTheIdAndCsr()
+    {
+        using var bootstrapKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var certificateFile = Path.Combine(_data.Path, "bootstrap.crt");
+        var keyFile = Path.Combine(_data.Path, "bootstrap.key");
+        using (var certificate = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=dev-a", bootstrapKey, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)))
+        {
+            await File.WriteAllTextAsync(certificateFile, certificate.ExportCertificatePem());
+        }
+
+        await File.WriteAllTextAsync(keyFile, bootstrapKey.ExportPkcs8PrivateKeyPem());
+        RespondWith(Identity("dev-a"));
+        var options = Options(deviceId: "dev-a", key: null);
+        options.BootstrapCertificateFile = certificateFile;
+        options.BootstrapKeyFile = keyFile;
+        using var provider = NewProvider(options);
+        var before = DateTimeOffset.UtcNow;
+
+        await provider.GetAsync(_timeout.Token);
+
+        var sent = JsonSerializer.Deserialize(Assert.Single(_controlPlane.Requests).Body, ContractsJsonContext.Default.EnrollmentRequest)!;
+        Assert.InRange(sent.BootstrapSignedAt!.Value, before.AddSeconds(-1), DateTimeOffset.UtcNow.AddSeconds(1));
+        Assert.True(EdgePlatform.Security.BootstrapProof.Verify(bootstrapKey, "dev-a", sent.BootstrapSignedAt.Value, sent.Csr!, Convert.FromBase64String(sent.BootstrapSignature!)));
+        Assert.False(EdgePlatform.Security.BootstrapProof.Verify(bootstrapKey, "dev-b", sent.BootstrapSignedAt.Value, sent.Csr!, Convert.FromBase64String(sent.BootstrapSignature!)));
+    }
+
+    [Fact]
     public async Task GetAsync_NotEnrolledAndNoKey_ThrowsWithoutContactingControlPlane()
     {
         using var provider = NewProvider(Options(deviceId: "dev-a", key: null));

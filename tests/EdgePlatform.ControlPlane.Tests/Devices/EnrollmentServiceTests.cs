@@ -3,6 +3,7 @@ using System.Text;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Tests.Fakes;
+using EdgePlatform.Security;
 using EdgePlatform.Security.Pki;
 using EdgePlatform.Security.Tuf;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -294,18 +295,48 @@ public sealed class EnrollmentServiceTests : IDisposable
         using var bootstrapKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
         var bootstrapCsr = new CertificateRequest("CN=x", bootstrapKey, System.Security.Cryptography.HashAlgorithmName.SHA256).CreateSigningRequestPem();
         using var bootstrap = manufacturer.IssueDeviceCertificate(bootstrapCsr, "dev-factory", _time.GetUtcNow(), TimeSpan.FromDays(30));
-        var proof = Convert.ToBase64String(bootstrapKey.SignData(Encoding.UTF8.GetBytes(TestCsr.Pem), System.Security.Cryptography.HashAlgorithmName.SHA256));
+        var now = _time.GetUtcNow();
+        var proof = BootstrapProof.Sign(bootstrapKey, "dev-factory", now, TestCsr.Pem);
 
         var response = await enrollment.EnrollAsync(
-            new EnrollmentRequest("dev-factory", null, null, TestCsr.Pem, bootstrap.ExportCertificatePem(), proof), CancellationToken.None);
+            new EnrollmentRequest("dev-factory", null, null, TestCsr.Pem, bootstrap.ExportCertificatePem(), proof, now), CancellationToken.None);
         var stolen = await Assert.ThrowsAsync<CredentialRejectedException>(() => enrollment.EnrollAsync(
-            new EnrollmentRequest("dev-other", null, null, TestCsr.Pem, bootstrap.ExportCertificatePem(), proof), CancellationToken.None));
+            new EnrollmentRequest("dev-other", null, null, TestCsr.Pem, bootstrap.ExportCertificatePem(), proof, now), CancellationToken.None));
         var unproven = await Assert.ThrowsAsync<CredentialRejectedException>(() => enrollment.EnrollAsync(
-            new EnrollmentRequest("dev-factory", null, null, TestCsr.Pem, bootstrap.ExportCertificatePem(), Convert.ToBase64String(new byte[64])), CancellationToken.None));
+            new EnrollmentRequest("dev-factory", null, null, TestCsr.Pem, bootstrap.ExportCertificatePem(), Convert.ToBase64String(new byte[64]), now), CancellationToken.None));
 
         Assert.Equal("dev-factory", response.DeviceId);
         Assert.Contains("names 'dev-factory'", stolen.Message, StringComparison.Ordinal);
         Assert.Contains("bootstrapSignature", unproven.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EnrollAsync_BootstrapRequestReplayed_IsRefusedAndSoIsAStaleOne()
+    {
+        using var manufacturer = CertificateAuthority.Create("manufacturer", _time.GetUtcNow().AddDays(-1));
+        using var directory = new TempFile(manufacturer.CertificatePem);
+        var enrollment = new EnrollmentService(
+            _store, _store, _trust, _ca,
+            Options.Create(new EnrollmentOptions { GroupKey = GroupKey, BootstrapCaFile = directory.Path }),
+            _time, NullLogger<EnrollmentService>.Instance);
+        using var bootstrapKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var bootstrapCsr = new CertificateRequest("CN=x", bootstrapKey, System.Security.Cryptography.HashAlgorithmName.SHA256).CreateSigningRequestPem();
+        using var bootstrap = manufacturer.IssueDeviceCertificate(bootstrapCsr, "dev-factory", _time.GetUtcNow(), TimeSpan.FromDays(30));
+        var signedAt = _time.GetUtcNow();
+        var captured = new EnrollmentRequest(
+            "dev-factory", null, null, TestCsr.Pem, bootstrap.ExportCertificatePem(), BootstrapProof.Sign(bootstrapKey, "dev-factory", signedAt, TestCsr.Pem), signedAt);
+        await enrollment.EnrollAsync(captured, CancellationToken.None);
+
+        var replayed = await Assert.ThrowsAsync<CredentialRejectedException>(() => enrollment.EnrollAsync(captured, CancellationToken.None));
+        _time.Advance(TimeSpan.FromMinutes(6));
+        var stale = await Assert.ThrowsAsync<CredentialRejectedException>(() => enrollment.EnrollAsync(captured, CancellationToken.None));
+        var fresh = _time.GetUtcNow();
+        var again = await enrollment.EnrollAsync(
+            captured with { BootstrapSignature = BootstrapProof.Sign(bootstrapKey, "dev-factory", fresh, TestCsr.Pem), BootstrapSignedAt = fresh }, CancellationToken.None);
+
+        Assert.Contains("already used", replayed.Message, StringComparison.Ordinal);
+        Assert.Contains("more than 5 minutes", stale.Message, StringComparison.Ordinal);
+        Assert.Equal("dev-factory", again.DeviceId);
     }
 
     private sealed class TempFile : IDisposable
