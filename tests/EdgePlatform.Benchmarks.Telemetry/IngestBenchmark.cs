@@ -239,7 +239,7 @@ internal static class IngestBenchmark
                 var csr = new CertificateRequest($"CN={deviceId}", deviceKey, HashAlgorithmName.SHA256).CreateSigningRequestPem();
                 using var response = await server.Http.PostAsJsonAsync(
                     "api/v1/enrollments/devices",
-                    new EnrollmentRequest(deviceId, server.EnrollmentKey, null, csr),
+                    new EnrollmentRequest(deviceId, EdgePlatform.Security.EnrollmentKeys.Derive(server.EnrollmentKey, deviceId), null, csr),
                     ContractsJsonContext.Default.EnrollmentRequest,
                     ct).ConfigureAwait(false);
                 response.EnsureSuccessStatusCode();

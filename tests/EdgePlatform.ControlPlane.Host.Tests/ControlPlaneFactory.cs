@@ -57,7 +57,11 @@ public sealed class ControlPlaneFactory : WebApplicationFactory<Program>
     /// <summary>The server's signing key for a metadata role, as it keeps it in <c>keys/</c>.</summary>
     public TufSigningKey LoadKey(string role) => TufSigningKey.FromPem(File.ReadAllText(Path.Combine(DataDirectory, "keys", role + ".pem")));
 
+    /// <summary>The server's group key, from which each device's own key is derived.</summary>
     public string EnrollmentKey => File.ReadAllText(Path.Combine(DataDirectory, "enrollment.key")).Trim();
+
+    /// <summary>The key <paramref name="deviceId"/> enrolls with: derived for it from the server's group key.</summary>
+    public string EnrollmentKeyFor(string deviceId) => EdgePlatform.Security.EnrollmentKeys.Derive(EnrollmentKey, deviceId);
 
     /// <summary>Where the server writes its first admin token; clients from <see cref="WebApplicationFactory{TEntryPoint}.CreateClient()"/> carry it.</summary>
     public string AdminTokenFile => Path.Combine(DataDirectory, "admin.token");

@@ -61,16 +61,17 @@ public static class TestDevices
         return (key, new CertificateRequest($"CN={deviceId}", key, HashAlgorithmName.SHA256).CreateSigningRequestPem());
     }
 
-    public static EnrollmentRequest Request(string deviceId, string enrollmentKey, out ECDsa key)
+    /// <summary>An enrollment request for <paramref name="deviceId"/> with its own key, derived from <paramref name="groupKey"/>.</summary>
+    public static EnrollmentRequest Request(string deviceId, string groupKey, out ECDsa key)
     {
         (key, var csr) = NewKey(deviceId);
-        return new EnrollmentRequest(deviceId, enrollmentKey, null, csr);
+        return new EnrollmentRequest(deviceId, EdgePlatform.Security.EnrollmentKeys.Derive(groupKey, deviceId), null, csr);
     }
 
-    /// <summary>Enrolls <paramref name="deviceId"/> with the server's enrollment key.</summary>
-    public static async Task<TestDevice> EnrollAsync(HttpClient http, string enrollmentKey, string deviceId)
+    /// <summary>Enrolls <paramref name="deviceId"/> with its key derived from <paramref name="groupKey"/> (the server's, as a rule).</summary>
+    public static async Task<TestDevice> EnrollAsync(HttpClient http, string groupKey, string deviceId)
     {
-        var request = Request(deviceId, enrollmentKey, out var key);
+        var request = Request(deviceId, groupKey, out var key);
         using var response = await http.PostAsJsonAsync(new Uri("/api/v1/enrollments/devices", UriKind.Relative), request, ContractsJsonContext.Default.EnrollmentRequest);
         response.EnsureSuccessStatusCode();
         var enrollment = (await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse))!;

@@ -125,7 +125,7 @@ public sealed class ExternalServicesTests : IAsyncLifetime
             HostProcess.AgentAssembly,
             [
                 $"--Agent:DataDirectory={Path.Combine(_root, DeviceId)}", $"--Agent:DeviceId={DeviceId}", $"--Agent:ControlPlaneUrl={_endpoints.HttpUrl}",
-                $"--Agent:EnrollmentKeyFile={_endpoints.EnrollmentKeyFile}", "--LocalBroker:Port=0", "--InferenceHttp:Port=0",
+                $"--Agent:EnrollmentKey={PlatformFixture.DeviceKey(_endpoints, DeviceId)}", "--LocalBroker:Port=0", "--InferenceHttp:Port=0",
             ],
             Path.Combine(_root, "agent.log"));
         await Wait.UntilAsync(async () => (await DeviceAsync())?.Status == DeviceStatuses.Online, "the device enrolled and online through mosquitto");

@@ -95,7 +95,7 @@ public sealed class HttpsEnrollmentTests : IAsyncLifetime
             HostProcess.AgentAssembly,
             [
                 $"--Agent:DataDirectory={Path.Combine(_root, deviceId)}", $"--Agent:DeviceId={deviceId}", $"--Agent:ControlPlaneUrl={_endpoints.HttpUrl}",
-                $"--Agent:ControlPlaneFingerprint={fingerprint}", $"--Agent:EnrollmentKeyFile={_endpoints.EnrollmentKeyFile}",
+                $"--Agent:ControlPlaneFingerprint={fingerprint}", $"--Agent:EnrollmentKey={PlatformFixture.DeviceKey(_endpoints, deviceId)}",
                 "--LocalBroker:Port=0", "--InferenceHttp:Port=0",
             ],
             Path.Combine(_root, deviceId + ".log"));

@@ -213,7 +213,7 @@ public sealed class IngestCrashTests : IAsyncLifetime
             var deviceId = $"crash-{i:D2}";
             using var deviceKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
             var csr = new CertificateRequest($"CN={deviceId}", deviceKey, HashAlgorithmName.SHA256).CreateSigningRequestPem();
-            using var response = await http.PostAsJsonAsync("api/v1/enrollments/devices", new EnrollmentRequest(deviceId, key, null, csr), ContractsJsonContext.Default.EnrollmentRequest);
+            using var response = await http.PostAsJsonAsync("api/v1/enrollments/devices", new EnrollmentRequest(deviceId, EdgePlatform.Security.EnrollmentKeys.Derive(key, deviceId), null, csr), ContractsJsonContext.Default.EnrollmentRequest);
             Assert.True(response.IsSuccessStatusCode, $"enrollment of {deviceId}: {response.StatusCode}\n{server.LogTail(20)}");
             var enrollment = (await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse))!;
             using var issued = X509Certificate2.CreateFromPem(enrollment.Certificate);

@@ -77,6 +77,10 @@ public sealed class PlatformFixture : IAsyncLifetime
 
     public LocalBus Bus(string deviceId) => _buses[deviceId];
 
+    /// <summary>The device's own enrollment key, derived from the server's group key as an operator derives it.</summary>
+    public static string DeviceKey(ServerEndpoints endpoints, string deviceId) =>
+        EdgePlatform.Security.EnrollmentKeys.Derive(File.ReadAllText(endpoints.EnrollmentKeyFile).Trim(), deviceId);
+
     /// <summary>Starts an agent process that enrolls as <paramref name="deviceId"/>, from the built agent or another build directory.</summary>
     public HostProcess StartAgent(string deviceId, string? agentAssembly = null) =>
         _processes.Start(
@@ -84,7 +88,7 @@ public sealed class PlatformFixture : IAsyncLifetime
             agentAssembly ?? HostProcess.AgentAssembly,
             [
                 $"--Agent:DataDirectory={Path.Combine(Root, deviceId)}", $"--Agent:DeviceId={deviceId}", $"--Agent:ControlPlaneUrl={Endpoints.HttpUrl}",
-                $"--Agent:EnrollmentKeyFile={Endpoints.EnrollmentKeyFile}", "--LocalBroker:Port=0", "--InferenceHttp:Port=0", "--Telemetry:IntervalSeconds=1",
+                $"--Agent:EnrollmentKey={DeviceKey(Endpoints, deviceId)}", "--LocalBroker:Port=0", "--InferenceHttp:Port=0", "--Telemetry:IntervalSeconds=1",
             ],
             AgentLog(deviceId));
 

@@ -129,7 +129,7 @@ public class StoreAndForwardFixture : IAsyncLifetime
             HostProcess.AgentAssembly,
             [
                 $"--Agent:DataDirectory={AgentDirectory}", $"--Agent:DeviceId={Device}", $"--Agent:ControlPlaneUrl=http://127.0.0.1:{_httpPort}",
-                $"--Agent:EnrollmentKeyFile={_enrollmentKeyFile}", "--LocalBroker:Port=0", "--InferenceHttp:Port=0",
+                $"--Agent:EnrollmentKey={EdgePlatform.Security.EnrollmentKeys.Derive(File.ReadAllText(_enrollmentKeyFile).Trim(), Device)}", "--LocalBroker:Port=0", "--InferenceHttp:Port=0",
                 "--Telemetry:IntervalSeconds=1", "--Telemetry:MaxBatchReports=1", "--Telemetry:DrainBatchesPerSecond=2", "--Telemetry:RetrySeconds=1",
             ],
             Path.Combine(Root, $"agent-{_agentStarts}.log"));

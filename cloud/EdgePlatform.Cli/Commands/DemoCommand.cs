@@ -72,15 +72,17 @@ public static class DemoCommand
 
         using var api = new ApiClient(new Uri(endpoints.HttpUrl), (await File.ReadAllTextAsync(Path.Combine(settings.DataDirectory, AdminTokenFile), ct).ConfigureAwait(false)).Trim());
         var agents = new List<(string DeviceId, HostProcess Process, string DataDirectory)>();
+        var groupKey = (await File.ReadAllTextAsync(endpoints.EnrollmentKeyFile, ct).ConfigureAwait(false)).Trim();
         foreach (var deviceId in DeviceNames.Take(settings.Devices))
         {
             var agentDir = Path.Combine(settings.DataDirectory, "agents", deviceId);
+            var keyFile = WriteDeviceKey(agentDir, groupKey, deviceId);
             var process = group.Start(
                 $"agent {deviceId}",
                 HostProcess.AgentAssembly,
                 [
                     $"--Agent:DataDirectory={agentDir}", $"--Agent:DeviceId={deviceId}", $"--Agent:ControlPlaneUrl={endpoints.HttpUrl}",
-                    $"--Agent:EnrollmentKeyFile={endpoints.EnrollmentKeyFile}", "--Agent:Tags:site=" + deviceId.Split('-')[1],
+                    $"--Agent:EnrollmentKeyFile={keyFile}", "--Agent:Tags:site=" + deviceId.Split('-')[1],
                     "--LocalBroker:Port=0", "--InferenceHttp:Port=0", "--Telemetry:IntervalSeconds=2",
                 ],
                 Path.Combine(settings.DataDirectory, "agents", $"{deviceId}.log"));
@@ -297,6 +299,22 @@ public static class DemoCommand
 
             await Task.Delay(200, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The device's own enrollment key, derived from the group key as an operator would with
+    /// <c>edgectl enrollment derive</c>, in a file only this user reads: the group key itself
+    /// never goes to an agent.
+    /// </summary>
+    private static string WriteDeviceKey(string agentDirectory, string groupKey, string deviceId)
+    {
+        Directory.CreateDirectory(agentDirectory);
+        var path = Path.Combine(agentDirectory, "enrollment.key");
+        File.Delete(path);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
+        using var writer = new StreamWriter(new FileStream(path, options));
+        writer.Write(EdgePlatform.Security.EnrollmentKeys.Derive(groupKey, deviceId));
+        return path;
     }
 
     private sealed record DemoSettings(string DataDirectory, int Events, int Devices, bool KeepRunning, bool Json);

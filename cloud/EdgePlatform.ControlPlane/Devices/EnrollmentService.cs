@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.Security;
@@ -187,13 +186,13 @@ public sealed partial class EnrollmentService(
     }
 
     /// <summary>
-    /// The server's default group key itself (local tooling), or a key derived for this very
-    /// device id from the default key or from an enrollment group that is not revoked.
+    /// A key derived for this very device id from the server's default group key or from an
+    /// enrollment group that is not revoked. A group key itself enrolls nothing: whoever holds it
+    /// could enroll any id.
     /// </summary>
     private async Task<bool> KeyIsValidAsync(EnrollmentOptions settings, string deviceId, string presented, CancellationToken cancellationToken)
     {
-        if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(settings.GroupKey))
-            || EnrollmentKeys.Matches(settings.GroupKey, deviceId, presented))
+        if (EnrollmentKeys.Matches(settings.GroupKey, deviceId, presented))
         {
             return true;
         }

@@ -40,7 +40,7 @@ public sealed class DevicesApiTests(ControlPlaneFactory server) : IClassFixture<
     {
         using var client = server.CreateClient();
 
-        using var response = await client.PostAsJsonAsync(Enrollments, new EnrollmentRequest("Not Valid", server.EnrollmentKey, null, TestCsr.Pem), ContractsJsonContext.Default.EnrollmentRequest);
+        using var response = await client.PostAsJsonAsync(Enrollments, new EnrollmentRequest("Not Valid", server.EnrollmentKeyFor("dev-invalid"), null, TestCsr.Pem), ContractsJsonContext.Default.EnrollmentRequest);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal(["deviceId"], (await DeploymentsApiTests.ReadProblemAsync(response)).Errors!.Keys);
@@ -53,7 +53,7 @@ public sealed class DevicesApiTests(ControlPlaneFactory server) : IClassFixture<
 
         using var response = await client.PostAsJsonAsync(
             Enrollments,
-            new EnrollmentRequest("dev-enroll", server.EnrollmentKey, new Dictionary<string, string> { ["site"] = "lab" }, TestCsr.Pem),
+            new EnrollmentRequest("dev-enroll", server.EnrollmentKeyFor("dev-enroll"), new Dictionary<string, string> { ["site"] = "lab" }, TestCsr.Pem),
             ContractsJsonContext.Default.EnrollmentRequest);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

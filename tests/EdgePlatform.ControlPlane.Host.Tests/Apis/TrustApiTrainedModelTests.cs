@@ -37,7 +37,7 @@ public sealed class TrustApiTrainedModelTests(TrainedServerFixture fixture)
         var manifest = await ManifestBytesAsync(client);
         using var enrolled = await client.PostAsJsonAsync(
             new Uri("/api/v1/enrollments/devices", UriKind.Relative),
-            new EnrollmentRequest("dev-trust", fixture.Server.EnrollmentKey, null, TestCsr.Pem),
+            new EnrollmentRequest("dev-trust", fixture.Server.EnrollmentKeyFor("dev-trust"), null, TestCsr.Pem),
             ContractsJsonContext.Default.EnrollmentRequest);
         enrolled.EnsureSuccessStatusCode();
         var enrollment = (await enrolled.Content.ReadFromJsonAsync(ContractsJsonContext.Default.EnrollmentResponse))!;

@@ -55,7 +55,7 @@ public class RestartTests
             await using (var first = ControlPlaneFactory.Over(directory))
             {
                 using var client = first.CreateClient();
-                enrollmentKey = first.EnrollmentKey;
+                enrollmentKey = first.EnrollmentKeyFor("dev-restart");
                 using var response = await client.PostAsJsonAsync(
                     new Uri("/api/v1/enrollments/devices", UriKind.Relative),
                     new EnrollmentRequest("dev-restart", enrollmentKey, null, TestCsr.Pem),
@@ -66,7 +66,7 @@ public class RestartTests
             await using var second = ControlPlaneFactory.Over(directory);
             using var again = second.CreateClient();
 
-            Assert.Equal(enrollmentKey, second.EnrollmentKey);
+            Assert.Equal(enrollmentKey, second.EnrollmentKeyFor("dev-restart"));
             using var device = await again.GetAsync(new Uri("/api/v1/devices/dev-restart", UriKind.Relative));
             Assert.Equal(HttpStatusCode.OK, device.StatusCode);
             var enrollment = second.Services.GetRequiredService<EnrollmentService>();

@@ -75,7 +75,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     [Fact]
     public async Task EnrollAsync_RightKey_ReturnsConnectionDetailsAndACertificateNamingTheDevice()
     {
-        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, new Dictionary<string, string> { ["site"] = "plant-a" }, TestCsr.Pem), CancellationToken.None);
+        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1"), new Dictionary<string, string> { ["site"] = "plant-a" }, TestCsr.Pem), CancellationToken.None);
 
         Assert.Equal("dev-1", response.DeviceId);
         Assert.Equal("broker.local", response.MqttHost);
@@ -97,7 +97,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     [Fact]
     public async Task EnrollAsync_RightKey_ReturnsTheCurrentRootForTheDeviceToPin()
     {
-        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
+        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1"), null, TestCsr.Pem), CancellationToken.None);
 
         var envelope = TufEnvelopes.Parse(Encoding.UTF8.GetBytes(response.TrustedRoot));
         Assert.Equal(TufRoles.Root, envelope.Signed.GetProperty("type").GetString());
@@ -121,7 +121,7 @@ public sealed class EnrollmentServiceTests : IDisposable
             });
         _trust.Repository.AddRoot(TufEnvelopes.Serialize(TufEnvelopes.Create(second, TufJsonContext.Default.RootMetadata, [_trust.RootKey, newRoot], _time.Now)));
 
-        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
+        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1"), null, TestCsr.Pem), CancellationToken.None);
 
         Assert.Equal(2, TufClient.Pin(_trust.DeviceDirectory("dev-1"), Encoding.UTF8.GetBytes(response.TrustedRoot)).Version);
     }
@@ -130,7 +130,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     public async Task EnrollAsync_WrongKey_ThrowsCredentialRejectedAndStoresNothing()
     {
         var exception = await Assert.ThrowsAsync<CredentialRejectedException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey[..^1] + "0", null, TestCsr.Pem), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-2"), null, TestCsr.Pem), CancellationToken.None));
 
         Assert.Equal("the enrollment key is not valid", exception.Message);
         Assert.Null(await _store.GetDeviceAsync("dev-1", CancellationToken.None));
@@ -140,7 +140,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     public async Task EnrollAsync_KeyThatIsAPrefixOfTheRightOne_ThrowsCredentialRejected()
     {
         await Assert.ThrowsAsync<CredentialRejectedException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey[..8], null, TestCsr.Pem), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1")[..8], null, TestCsr.Pem), CancellationToken.None));
     }
 
     [Theory]
@@ -152,7 +152,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     public async Task EnrollAsync_InvalidDeviceId_ThrowsValidationNamingDeviceId(string deviceId)
     {
         var exception = await Assert.ThrowsAsync<RequestValidationException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest(deviceId, GroupKey, null, TestCsr.Pem), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest(deviceId, KeyFor("dev-1"), null, TestCsr.Pem), CancellationToken.None));
 
         Assert.Equal("deviceId", exception.Field);
         Assert.Equal(DeviceIds.Describe(deviceId), exception.Problem);
@@ -190,7 +190,7 @@ public sealed class EnrollmentServiceTests : IDisposable
         var tags = Enumerable.Range(0, 33).ToDictionary(i => $"k{i}", i => "v");
 
         var exception = await Assert.ThrowsAsync<RequestValidationException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, tags, TestCsr.Pem), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1"), tags, TestCsr.Pem), CancellationToken.None));
 
         Assert.Equal("tags", exception.Field);
     }
@@ -201,7 +201,7 @@ public sealed class EnrollmentServiceTests : IDisposable
         var tags = new Dictionary<string, string> { ["site"] = new string('x', 257) };
 
         var exception = await Assert.ThrowsAsync<RequestValidationException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, tags, TestCsr.Pem), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1"), tags, TestCsr.Pem), CancellationToken.None));
 
         Assert.Equal("tags", exception.Field);
         Assert.Contains("'site'", exception.Problem, StringComparison.Ordinal);
@@ -210,10 +210,10 @@ public sealed class EnrollmentServiceTests : IDisposable
     [Fact]
     public async Task EnrollAsync_AgainForTheSameDevice_RetiresTheEarlierCertificate()
     {
-        var first = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
+        var first = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1"), null, TestCsr.Pem), CancellationToken.None);
         _time.Advance(TimeSpan.FromHours(1));
 
-        var second = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
+        var second = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1"), null, TestCsr.Pem), CancellationToken.None);
 
         using var firstCertificate = X509Certificate2.CreateFromPem(first.Certificate);
         using var secondCertificate = X509Certificate2.CreateFromPem(second.Certificate);
@@ -225,7 +225,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     public async Task EnrollAsync_NoCsr_IsABadRequestNamingTheField()
     {
         var exception = await Assert.ThrowsAsync<RequestValidationException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1"), null), CancellationToken.None));
 
         Assert.Equal("csr", exception.Field);
     }
@@ -236,7 +236,7 @@ public sealed class EnrollmentServiceTests : IDisposable
         var tampered = TestCsr.Pem.Replace("MIH", "MIG", StringComparison.Ordinal);
 
         var exception = await Assert.ThrowsAsync<RequestValidationException>(
-            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, tampered), CancellationToken.None));
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1"), null, tampered), CancellationToken.None));
 
         Assert.Equal("csr", exception.Field);
     }
@@ -244,13 +244,13 @@ public sealed class EnrollmentServiceTests : IDisposable
     [Fact]
     public async Task EnrollAsync_AgainForTheSameDevice_KeepsEnrollmentTimeAndDesiredState()
     {
-        await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
+        await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1"), null, TestCsr.Pem), CancellationToken.None);
         var enrolledAt = _time.Now;
         var desired = new DesiredState(4, null, new TelemetrySettings(5));
         Assert.True(await _store.SaveDesiredAsync("dev-1", desired, 0, CancellationToken.None));
         _time.Advance(TimeSpan.FromDays(2));
 
-        await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
+        await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1"), null, TestCsr.Pem), CancellationToken.None);
 
         var device = await _store.GetDeviceAsync("dev-1", CancellationToken.None);
         Assert.Equal(enrolledAt, device!.EnrolledAt);
@@ -260,7 +260,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     [Fact]
     public async Task IdentifyAsync_CertificateFromAnotherCa_IsRefused()
     {
-        await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
+        await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1"), null, TestCsr.Pem), CancellationToken.None);
         using var otherCa = CertificateAuthority.Create("another CA", _time.GetUtcNow().AddDays(-1));
         using var forged = otherCa.IssueDeviceCertificate(TestCsr.Pem, "dev-1", _time.GetUtcNow(), TimeSpan.FromDays(1));
 
@@ -273,7 +273,7 @@ public sealed class EnrollmentServiceTests : IDisposable
     [Fact]
     public async Task IdentifyAsync_RevokedDevice_IsRefused()
     {
-        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None);
+        var response = await _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", KeyFor("dev-1"), null, TestCsr.Pem), CancellationToken.None);
         await _store.SaveStatusAsync("dev-1", DeviceStatuses.Revoked, _time.GetUtcNow(), CancellationToken.None);
         using var certificate = X509Certificate2.CreateFromPem(response.Certificate);
 
@@ -338,6 +338,17 @@ public sealed class EnrollmentServiceTests : IDisposable
         Assert.Contains("more than 5 minutes", stale.Message, StringComparison.Ordinal);
         Assert.Equal("dev-factory", again.DeviceId);
     }
+
+    [Fact]
+    public async Task EnrollAsync_TheGroupKeyItself_IsRefused()
+    {
+        var refused = await Assert.ThrowsAsync<CredentialRejectedException>(
+            () => _enrollment.EnrollAsync(new EnrollmentRequest("dev-1", GroupKey, null, TestCsr.Pem), CancellationToken.None));
+
+        Assert.Contains("not valid", refused.Message, StringComparison.Ordinal);
+    }
+
+    private static string KeyFor(string deviceId) => EnrollmentKeys.Derive(GroupKey, deviceId);
 
     private sealed class TempFile : IDisposable
     {
