@@ -15,6 +15,18 @@ namespace EdgePlatform.EndToEnd.Tests;
 public sealed class WalkingSkeletonTests(PlatformFixture platform)
 {
     [Fact]
+    public void Listeners_OfTheServerAndAgentsStartedWithDefaults_AreAllOnLoopback()
+    {
+        foreach (var process in platform.Agents.Values.Prepend(platform.Server))
+        {
+            var listening = EdgePlatform.Tests.Sockets.ListeningSockets.OfProcess(process.Id);
+
+            Assert.NotEmpty(listening);
+            Assert.All(listening, endpoint => Assert.True(System.Net.IPAddress.IsLoopback(endpoint.Address), $"{process.Name} listens on {endpoint}"));
+        }
+    }
+
+    [Fact]
     public async Task LocalEvent_ScoredOnDevice_EqualsMlNetPredictionAndReachesCloudTelemetry()
     {
         var run = await platform.EnsureBaselineAsync();

@@ -15,14 +15,20 @@ internal static class ListeningSockets
     public static IReadOnlyList<IPAddress> On(int port) =>
         [.. Listening().Where(socket => socket.EndPoint.Port == port).Select(socket => socket.EndPoint.Address)];
 
+    /// <summary>Every socket this process listens on.</summary>
+    public static IReadOnlyList<IPEndPoint> OfThisProcess() => OfProcess("self");
+
+    /// <summary>Every socket a process of this user listens on, e.g. a server started by a test.</summary>
+    public static IReadOnlyList<IPEndPoint> OfProcess(int processId) => OfProcess(processId.ToString(CultureInfo.InvariantCulture));
+
     /// <summary>
-    /// Every socket this process listens on, as <c>ss -ltnp</c> would attribute it: the kernel's
-    /// socket inodes behind <c>/proc/self/fd</c>, matched to the listening table.
+    /// The sockets a process listens on, as <c>ss -ltnp</c> would attribute them: the kernel's
+    /// socket inodes behind <c>/proc/PID/fd</c>, matched to the listening table.
     /// </summary>
-    public static IReadOnlyList<IPEndPoint> OfThisProcess()
+    private static IReadOnlyList<IPEndPoint> OfProcess(string process)
     {
         var inodes = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var descriptor in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        foreach (var descriptor in Directory.EnumerateFileSystemEntries($"/proc/{process}/fd"))
         {
             try
             {
