@@ -20,7 +20,7 @@ internal sealed class ArrowTabularReader : TypedColumnarReader
         _reader = reader;
         _schema = Guard(options.SourceName, () => reader.Schema);
         var fields = _schema.FieldsList;
-        Initialize([.. fields.Select(f => f.Name)], i => NaturalKind(fields[i]), () => LoadChunk(CancellationToken.None));
+        Initialize([.. fields.Select(f => f.Name)], i => NaturalKind(fields[i]));
     }
 
     public static ArrowTabularReader OpenFile(Stream stream, TabularReadOptions options) =>
