@@ -40,6 +40,24 @@ public sealed class FormatErrorTests
     }
 
     [Fact]
+    public void Csv_SeveralBadValuesInALargeBatch_ReportsTheFirstInFileOrder()
+    {
+        // Enough cells that the batch is converted column by column in parallel.
+        var text = new System.Text.StringBuilder("a,b,c,d\n");
+        for (var i = 0; i < 20_000; i++)
+        {
+            var b = i == 15_000 ? "x" : "1";
+            var d = i == 12_000 ? "y" : "2";
+            text.Append(System.Globalization.CultureInfo.InvariantCulture, $"{i},{b},3,{d}\n");
+        }
+
+        var error = TabularTestData.ReadError(text.ToString(), "many.csv", new TabularReadOptions { BatchSize = 20_000 });
+
+        Assert.Equal(12_002, error.LineNumber);
+        Assert.Equal("d", error.Column);
+    }
+
+    [Fact]
     public void Csv_UnterminatedQuote_NamesTheLineWhereTheQuoteOpens()
     {
         var error = TabularTestData.ReadError("a,b\n1,2\n3,\"open\n4,5\n", "quote.csv");
