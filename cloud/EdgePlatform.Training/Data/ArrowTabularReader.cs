@@ -113,6 +113,17 @@ internal sealed class ArrowTabularReader : TypedColumnarReader
                     return;
                 }
 
+            case StringViewArray s:
+                {
+                    var values = StringsFor(field, rows);
+                    for (var i = 0; i < rows; i++)
+                    {
+                        values[i] = s.GetString(i);
+                    }
+
+                    return;
+                }
+
             case DictionaryArray d:
                 {
                     // Decode each dictionary entry once per batch, then look the indices up.
@@ -151,6 +162,13 @@ internal sealed class ArrowTabularReader : TypedColumnarReader
             case UInt32Array a: Copy(a, numbers, rows, v => v); break;
             case Int64Array a: Copy(a, numbers, rows, v => v); break;
             case UInt64Array a: Copy(a, numbers, rows, v => v); break;
+            case Decimal128Array a:
+                for (var i = 0; i < rows; i++)
+                {
+                    numbers[i] = a.GetValue(i) is { } value ? (double)value : double.NaN;
+                }
+
+                break;
             case BooleanArray a:
                 for (var i = 0; i < rows; i++)
                 {
@@ -195,9 +213,9 @@ internal sealed class ArrowTabularReader : TypedColumnarReader
 
     private ColumnKind NaturalKind(Field field) => field.DataType switch
     {
-        StringType or LargeStringType => ColumnKind.Text,
-        DictionaryType { ValueType: StringType or LargeStringType } => ColumnKind.Text,
-        DoubleType or FloatType or HalfFloatType or Int8Type or UInt8Type or Int16Type or UInt16Type
+        StringType or LargeStringType or StringViewType => ColumnKind.Text,
+        DictionaryType { ValueType: StringType or LargeStringType or StringViewType } => ColumnKind.Text,
+        Decimal128Type or DoubleType or FloatType or HalfFloatType or Int8Type or UInt8Type or Int16Type or UInt16Type
             or Int32Type or UInt32Type or Int64Type or UInt64Type => ColumnKind.Numeric,
         BooleanType => ColumnKind.Boolean,
         TimestampType or Date32Type or Date64Type => ColumnKind.DateTime,

@@ -167,6 +167,15 @@ public sealed class InferenceTests
     }
 
     [Fact]
+    public void Tsv_DecimalComma_NeedsNoOtherDelimiter()
+    {
+        var (schema, rows) = TabularTestData.ReadText("a\tb\n1,5\tx\n", "t.tsv", new TabularReadOptions { DecimalSeparator = ',' });
+
+        Assert.Equal(ColumnKind.Numeric, schema.Columns[0].Kind);
+        Assert.Equal(1.5, rows[0][0]);
+    }
+
+    [Fact]
     public void Tsv_ByExtension_UsesTabs()
     {
         var (schema, rows) = TabularTestData.ReadText("a\tb\n1,5\tx y\n", "t.tsv");
