@@ -20,7 +20,11 @@ internal sealed class ArrowTabularReader : TypedColumnarReader
         _reader = reader;
         _schema = Guard(options.SourceName, () => reader.Schema);
         var fields = _schema.FieldsList;
-        Initialize([.. fields.Select(f => f.Name)], i => NaturalKind(fields[i]));
+        Initialize(
+            [.. fields.Select(f => f.Name)],
+            i => NaturalKind(fields[i]),
+            i => fields[i].HasMetadata && fields[i].Metadata.ContainsKey(ArrowTabularWriter.KindKey),
+            i => DeclaredCategories(fields[i]));
     }
 
     public static ArrowTabularReader OpenFile(Stream stream, TabularReadOptions options) =>
@@ -211,7 +215,25 @@ internal sealed class ArrowTabularReader : TypedColumnarReader
         }
     }
 
-    private ColumnKind NaturalKind(Field field) => field.DataType switch
+    /// <summary>The kind this platform's writer recorded, when it fits the field's type; else the type's kind.</summary>
+    private ColumnKind NaturalKind(Field field)
+    {
+        var kind = TypeKind(field);
+        if (field.HasMetadata && field.Metadata.TryGetValue(ArrowTabularWriter.KindKey, out var recorded) && ColumnKinds.TryParse(recorded, out var declared)
+            && declared != ColumnKind.Ignore && declared.IsNumeric() == kind.IsNumeric())
+        {
+            return declared;
+        }
+
+        return kind;
+    }
+
+    private static IReadOnlyList<string>? DeclaredCategories(Field field) =>
+        field.HasMetadata && field.Metadata.TryGetValue(ArrowTabularWriter.CategoriesKey, out var json)
+            ? System.Text.Json.JsonSerializer.Deserialize(json, ArrowMetadataJson.Default.IReadOnlyListString)
+            : null;
+
+    private ColumnKind TypeKind(Field field) => field.DataType switch
     {
         StringType or LargeStringType or StringViewType => ColumnKind.Text,
         DictionaryType { ValueType: StringType or LargeStringType or StringViewType } => ColumnKind.Text,

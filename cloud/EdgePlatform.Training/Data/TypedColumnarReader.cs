@@ -14,6 +14,9 @@ internal abstract class TypedColumnarReader : ITabularReader
     private readonly TabularReadOptions _options;
     private int[] _fieldToColumn = [];
     private ColumnKind[] _natural = [];
+
+    // Per field: the file recorded the kind itself (this platform's Arrow writer does), so a string field is not inferred.
+    private bool[] _declared = [];
     private TextCellParser? _fallback;
     private DataBatch? _batch;
     private int _chunkOffset;
@@ -43,10 +46,15 @@ internal abstract class TypedColumnarReader : ITabularReader
     /// <summary>
     /// Settles the schema. <paramref name="natural"/> gives each field's kind from the file's
     /// types (<see cref="ColumnKind.Text"/> for strings, refined here from the sample of the first
-    /// InferenceRows rows). Throws for fields whose type no kind fits unless they are ignored.
+    /// InferenceRows rows, unless <paramref name="kindRecorded"/>). Throws for fields whose type no kind fits unless they are ignored.
     /// </summary>
-    protected void Initialize(IReadOnlyList<string> names, Func<int, ColumnKind> natural)
+    protected void Initialize(
+        IReadOnlyList<string> names,
+        Func<int, ColumnKind> natural,
+        Func<int, bool>? kindRecorded = null,
+        Func<int, IReadOnlyList<string>?>? categories = null)
     {
+        _declared = [.. Enumerable.Range(0, names.Count).Select(i => kindRecorded?.Invoke(i) ?? false)];
         _natural = new ColumnKind[names.Count];
         ChunkNumbers = new double[]?[names.Count];
         ChunkStrings = new string?[]?[names.Count];
@@ -70,7 +78,7 @@ internal abstract class TypedColumnarReader : ITabularReader
             var take = Math.Min(ChunkRows, _options.InferenceRows - sampled);
             for (var field = 0; field < names.Count; field++)
             {
-                if (_natural[field] == ColumnKind.Text && ChunkStrings[field] is { } strings)
+                if (_natural[field] == ColumnKind.Text && !_declared[field] && ChunkStrings[field] is { } strings)
                 {
                     var seen = distinct[field] ??= new HashSet<string>(StringComparer.Ordinal);
                     foreach (var value in strings.AsSpan(0, take))
@@ -95,8 +103,9 @@ internal abstract class TypedColumnarReader : ITabularReader
         (Schema, _fieldToColumn) = SchemaResolver.Resolve(
             Source,
             names,
-            i => _natural[i] == ColumnKind.Text ? TextCellParser.StringKind(count[i], distinct[i]?.Count ?? 0, _options) : _natural[i],
-            _options);
+            i => _natural[i] == ColumnKind.Text && !_declared[i] ? TextCellParser.StringKind(count[i], distinct[i]?.Count ?? 0, _options) : _natural[i],
+            _options,
+            categories);
 
         var fallbackOptions = _options.WithSource(Source);
         fallbackOptions.DecimalSeparator = '.';

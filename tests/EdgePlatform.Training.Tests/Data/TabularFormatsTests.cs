@@ -112,6 +112,50 @@ public sealed class TabularFormatsTests : IClassFixture<MixedFixture>
     }
 
     [Fact]
+    public void WriteArrow_SameRowsInDifferentBatches_WritesTheSameBytesAndReadsBack()
+    {
+        // More rows than one record batch holds, so the writer's own batching shows.
+        var text = new System.Text.StringBuilder("n,c,t,flag,when\n");
+        for (var i = 0; i < 70_000; i++)
+        {
+            text.Append(System.Globalization.CultureInfo.InvariantCulture, $"{(i % 7 == 0 ? "NA" : (i * 0.25).ToString(System.Globalization.CultureInfo.InvariantCulture))},c{i % 3},text {i},{i % 2 == 0},2024-01-01T00:00:{i % 60:D2}Z\n");
+        }
+
+        var csv = System.Text.Encoding.UTF8.GetBytes(text.ToString());
+        var outputs = new List<byte[]>();
+        foreach (var batchSize in new[] { 4096, 1000, 65_536 })
+        {
+            using var reader = TabularFormats.Open(new MemoryStream(csv), "big.csv", new TabularReadOptions { BatchSize = batchSize });
+            using var output = new MemoryStream();
+            Assert.Equal(70_000, TabularWriter.WriteArrow(reader, output));
+            outputs.Add(output.ToArray());
+        }
+
+        Assert.All(outputs, o => Assert.Equal(outputs[0], o));
+
+        using var fromCsv = TabularFormats.Open(new MemoryStream(csv), "big.csv");
+        using var fromArrow = TabularFormats.Open(new MemoryStream(outputs[0]), "written.arrow");
+        var expected = TabularTestData.ReadAll(fromCsv);
+        var actual = TabularTestData.ReadAll(fromArrow);
+        Assert.Equal(expected.Schema.Columns.Select(c => (c.Name, c.Kind)), actual.Schema.Columns.Select(c => (c.Name, c.Kind)));
+        Assert.Equal(ColumnKind.Text, actual.Schema.Columns[2].Kind);
+        Assert.Equal(expected.Rows, actual.Rows);
+    }
+
+    [Fact]
+    public void WriteArrow_ArffNominal_KeepsItsCategories()
+    {
+        using var arff = TabularFormats.Open(_fixture.Path("mixed.arff"));
+        using var output = new MemoryStream();
+        TabularWriter.WriteArrow(arff, output);
+
+        using var reread = TabularFormats.Open(new MemoryStream(output.ToArray()), "written.arrow");
+
+        Assert.Equal(["north, upper", "south", "east"], reread.Schema.Columns[1].Categories);
+        Assert.Equal(ColumnKind.Categorical, reread.Schema.Columns[2].Kind);
+    }
+
+    [Fact]
     public void WriteCsv_ThenRead_GivesBackTheRowsAndKinds()
     {
         using var original = TabularFormats.Open(_fixture.Path("mixed.arrow"));
