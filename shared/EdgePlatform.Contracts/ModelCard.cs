@@ -109,6 +109,9 @@ public static class TensorElementTypes
     public const string Float64 = "float64";
     public const string Int64 = "int64";
     public const string Bool = "bool";
+
+    /// <summary>UTF-8 text: a categorical or text event field, fed raw to the graph, which encodes it.</summary>
+    public const string String = "string";
 }
 
 /// <summary>Names of the fields a prediction carries, as bound in <see cref="ModelOutput.Field"/>.</summary>
