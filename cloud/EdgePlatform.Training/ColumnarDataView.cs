@@ -55,15 +55,25 @@ internal sealed class ColumnarDataView : IDataView
         return new ColumnarDataView(featureColumns, features, texts, includeLabel ? data.LabelColumn : null, labels, rows.Count);
     }
 
-    public static ColumnarDataView FromFeatureRows(IReadOnlyList<string> featureColumns, IReadOnlyList<IReadOnlyDictionary<string, float>> rows)
+    public static ColumnarDataView FromFeatureRows(
+        IReadOnlyList<string> featureColumns, IReadOnlyList<string> stringColumns, IReadOnlyList<IReadOnlyDictionary<string, float>> rows, IReadOnlyList<IReadOnlyDictionary<string, string?>>? strings)
     {
+        if (strings is not null && strings.Count != rows.Count)
+        {
+            throw new ArgumentException($"{strings.Count} rows of strings for {rows.Count} rows of numbers.", nameof(strings));
+        }
+
+        var isString = featureColumns.Select(c => stringColumns.Contains(c, StringComparer.Ordinal)).ToArray();
         var features = featureColumns
-            .Select(column => rows.Select((row, index) => row.TryGetValue(column, out var value)
+            .Select((column, c) => isString[c] ? null : rows.Select((row, index) => row.TryGetValue(column, out var value)
                 ? value
                 : throw new ArgumentException($"Row {index} has no value for feature '{column}'; the model needs: {string.Join(", ", featureColumns)}.", nameof(rows)))
                 .ToArray())
             .ToArray();
-        return new ColumnarDataView(featureColumns, features, new ReadOnlyMemory<char>[]?[featureColumns.Count], null, null, rows.Count);
+        var texts = featureColumns
+            .Select((column, c) => isString[c] ? rows.Select((_, index) => MissingAsEmpty(strings?[index].GetValueOrDefault(column))).ToArray() : null)
+            .ToArray();
+        return new ColumnarDataView(featureColumns, features, texts, null, null, rows.Count);
     }
 
     /// <summary>

@@ -19,6 +19,8 @@ services_start() {
   registry_start || return 1
   mosquitto_locate || return 1
   require_command mosquitto_pub mosquitto-clients || return 1
+  # Weka's example datasets (vote.arff) train the categorical pipeline end to end.
+  require_command weka weka || return 1
 }
 
 # mosquitto is started per test fixture (its configuration comes from the control plane under

@@ -16,6 +16,19 @@ public interface IEventRows
     /// <exception cref="EventBindingException">A field is missing, null or not a finite number.</exception>
     string? Bind(int row, IReadOnlyList<string> fields, Span<float> features);
 
+    /// <summary>
+    /// As <see cref="Bind(int, IReadOnlyList{string}, Span{float})"/>, and writes the row's values of
+    /// the categorical and text <paramref name="stringFields"/> into <paramref name="strings"/>
+    /// (empty where missing or null). Rows that carry no strings bind every string field as missing.
+    /// </summary>
+    /// <exception cref="EventBindingException">A field is missing, null or of the wrong type.</exception>
+    string? Bind(int row, IReadOnlyList<string> fields, Span<float> features, IReadOnlyList<string> stringFields, Span<string> strings)
+    {
+        ArgumentNullException.ThrowIfNull(stringFields);
+        strings.Fill(string.Empty);
+        return Bind(row, fields, features);
+    }
+
     /// <summary>Hashes row <paramref name="row"/>'s value of <paramref name="field"/> with <see cref="KeyHash"/>; false when it has none.</summary>
     bool TryHashKey(int row, string field, out uint hash);
 }
