@@ -19,13 +19,18 @@ public interface IEventRows
     /// <summary>
     /// As <see cref="Bind(int, IReadOnlyList{string}, Span{float})"/>, and writes the row's values of
     /// the categorical and text <paramref name="stringFields"/> into <paramref name="strings"/>
-    /// (empty where missing or null). Rows that carry no strings bind every string field as missing.
+    /// (empty where missing or null). Rows that carry numbers only (a v2 request) refuse a model
+    /// with string fields rather than score every category as missing.
     /// </summary>
     /// <exception cref="EventBindingException">A field is missing, null or of the wrong type.</exception>
     string? Bind(int row, IReadOnlyList<string> fields, Span<float> features, IReadOnlyList<string> stringFields, Span<string> strings)
     {
         ArgumentNullException.ThrowIfNull(stringFields);
-        strings.Fill(string.Empty);
+        if (stringFields.Count > 0)
+        {
+            throw new EventBindingException($"field '{stringFields[0]}' is a string field, and these rows carry numbers only");
+        }
+
         return Bind(row, fields, features);
     }
 
