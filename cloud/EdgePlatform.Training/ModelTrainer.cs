@@ -69,7 +69,13 @@ public sealed partial class ModelTrainer
         // included, becomes a graph input and every intermediate column a graph output.
         var featuresOnly = ColumnarDataView.FromRows(data, spec.FeatureColumns, parityRows, includeLabel: false);
         var onnxModel = ExportOnnx(mlContext, model, featuresOnly);
-        var (inputs, outputs) = OnnxGraph.DescribeBinaryClassifier(onnxModel, spec.FeatureColumns);
+        var (described, outputs) = OnnxGraph.DescribeBinaryClassifier(onnxModel, spec.FeatureColumns);
+        var inputs = described
+            .Select(input => input with
+            {
+                AcceptsMissing = input.ElementType == TensorElementTypes.String || steps[input.Field].Contains(FeatureTransforms.ReplaceMissing),
+            })
+            .ToArray();
         var card = new ModelCard(
             spec.ModelName,
             spec.ModelVersion,

@@ -26,7 +26,8 @@ public sealed class EventBinder
 
     /// <param name="fields">Numeric event field names, in the order their values are written to a feature row.</param>
     /// <param name="stringFields">Categorical and text event field names, in the order their values are written to a string row.</param>
-    public EventBinder(IEnumerable<string> fields, IEnumerable<string>? stringFields = null)
+    /// <param name="fieldsAcceptingMissing">Numeric fields bound as NaN when absent or null, because the model replaces a missing value itself.</param>
+    public EventBinder(IEnumerable<string> fields, IEnumerable<string>? stringFields = null, IEnumerable<string>? fieldsAcceptingMissing = null)
     {
         ArgumentNullException.ThrowIfNull(fields);
         string[] numeric = [.. fields];
@@ -46,7 +47,18 @@ public sealed class EventBinder
         _utf8Fields = [.. _fields.Select(Encoding.UTF8.GetBytes)];
         Fields = numeric;
         StringFields = strings;
+        var accepting = new HashSet<string>(fieldsAcceptingMissing ?? [], StringComparer.Ordinal);
+        _acceptsMissing = [.. numeric.Select(accepting.Contains)];
+        AcceptsAnyMissing = Array.IndexOf(_acceptsMissing, true) >= 0;
     }
+
+    private readonly bool[] _acceptsMissing;
+
+    /// <summary>Whether numeric field <paramref name="index"/> (of <see cref="Fields"/>) binds as NaN when missing.</summary>
+    public bool AcceptsMissing(int index) => _acceptsMissing[index];
+
+    /// <summary>Whether any numeric field binds as NaN when missing.</summary>
+    public bool AcceptsAnyMissing { get; }
 
     /// <summary>Numeric event field names in feature-row order.</summary>
     public IReadOnlyList<string> Fields { get; }
@@ -138,6 +150,12 @@ public sealed class EventBinder
                         seen[index] = true;
                     }
                 }
+                else if (reader.TokenType == JsonTokenType.Null && _acceptsMissing[index])
+                {
+                    features[index] = float.NaN;
+                    seen[index] = true;
+                    found++;
+                }
                 else if (ReadFeature(ref reader, _fields[index], out var value) is { } problem)
                 {
                     fieldProblem ??= problem;
@@ -173,6 +191,16 @@ public sealed class EventBinder
         if (fieldProblem is not null)
         {
             throw new EventBindingException(fieldProblem);
+        }
+
+        for (var i = 0; found != _numericCount && i < _numericCount; i++)
+        {
+            if (!seen[i] && _acceptsMissing[i])
+            {
+                features[i] = float.NaN;
+                seen[i] = true;
+                found++;
+            }
         }
 
         if (found != _numericCount)

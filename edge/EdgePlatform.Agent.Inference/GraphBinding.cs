@@ -20,13 +20,17 @@ internal sealed record OutputBinding(string Name, string Field, TensorElementTyp
 /// </summary>
 internal sealed class GraphBinding
 {
-    private GraphBinding(InputBinding[] inputs, string[] featureFields, string[] stringFields, OutputBinding[] outputs)
+    private GraphBinding(InputBinding[] inputs, string[] featureFields, string[] stringFields, string[] acceptingMissing, OutputBinding[] outputs)
     {
+        FieldsAcceptingMissing = acceptingMissing;
         Inputs = inputs;
         FeatureFields = featureFields;
         StringFields = stringFields;
         Outputs = outputs;
     }
+
+    /// <summary>Numeric event fields the graph imputes itself (<see cref="ModelInput.AcceptsMissing"/>): bound as NaN when missing.</summary>
+    public IReadOnlyList<string> FieldsAcceptingMissing { get; }
 
     /// <summary>Categorical and text event fields in string-row order; each feeds one string input.</summary>
     public IReadOnlyList<string> StringFields { get; }
@@ -46,6 +50,7 @@ internal sealed class GraphBinding
         var inputs = new List<InputBinding>(card.Inputs.Count);
         var featureFields = new List<string>();
         var stringFields = new List<string>();
+        var acceptingMissing = new List<string>();
         var fieldOwners = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var input in card.Inputs)
         {
@@ -79,6 +84,10 @@ internal sealed class GraphBinding
             {
                 inputs.Add(new InputBinding(input.Name, featureFields.Count, fields.Length));
                 featureFields.AddRange(fields);
+                if (input.AcceptsMissing)
+                {
+                    acceptingMissing.AddRange(fields);
+                }
             }
         }
 
@@ -90,7 +99,7 @@ internal sealed class GraphBinding
             }
         }
 
-        return new GraphBinding([.. inputs], [.. featureFields], [.. stringFields], BindOutputs(card.Outputs, graphOutputs));
+        return new GraphBinding([.. inputs], [.. featureFields], [.. stringFields], [.. acceptingMissing], BindOutputs(card.Outputs, graphOutputs));
     }
 
     public static string ElementTypeName(TensorElementType type) => type switch

@@ -53,7 +53,7 @@ public sealed class LoadedModel : IDisposable
     {
         Card = card;
         Identity = identity;
-        Binder = new EventBinder(binding.FeatureFields, binding.StringFields);
+        Binder = new EventBinder(binding.FeatureFields, binding.StringFields, binding.FieldsAcceptingMissing);
         _session = session;
         _binding = binding;
         _logger = logger;

@@ -22,6 +22,7 @@ public sealed class CategoricalModelTests
     public void Score_JsonEventsWithStringCategoricals_MatchMlNet(string trainer)
     {
         var data = LoadVote(out var rows);
+        Assert.Contains(rows, row => row.ContainsValue(null));
         var trained = new ModelTrainer(TimeProvider.System).Train(
             new TrainingSpec
             {
@@ -103,8 +104,8 @@ public sealed class CategoricalModelTests
     }
 
     /// <summary>
-    /// Reads vote.arff with a loader for that one file (nominal attributes only, '?' missing), into
-    /// the dataset the trainer takes and the raw rows the device is sent.
+    /// Reads vote.arff with the ARFF reader twice: into the dataset the trainer takes, and into the
+    /// raw rows (votes by name, null for '?') the device is sent as events.
     /// </summary>
     private static TabularDataset LoadVote(out List<Dictionary<string, string?>> rows)
     {
@@ -113,73 +114,21 @@ public sealed class CategoricalModelTests
             throw new InvalidOperationException($"{VoteArff} is missing: install Weka's examples (apt-get install weka), as tests/run.sh does.");
         }
 
-        var columns = new List<DataColumn>();
         rows = [];
-        var inData = false;
-        foreach (var raw in File.ReadLines(VoteArff))
+        using (var reader = TabularFormats.Open(VoteArff))
         {
-            var line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('%'))
+            var columns = reader.Schema.Columns;
+            Assert.All(columns, c => Assert.Equal(ColumnKind.Categorical, c.Kind));
+            while (reader.ReadBatch() is { } batch)
             {
-                continue;
-            }
-
-            if (line.StartsWith("@attribute", StringComparison.OrdinalIgnoreCase))
-            {
-                var name = line.Split('\'')[1];
-                var categories = line[(line.IndexOf('{', StringComparison.Ordinal) + 1)..line.IndexOf('}', StringComparison.Ordinal)]
-                    .Split(',').Select(c => c.Trim().Trim('\'')).ToArray();
-                columns.Add(new DataColumn(name, ColumnKind.Categorical, categories));
-            }
-            else if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase))
-            {
-                inData = true;
-            }
-            else if (inData)
-            {
-                var values = line.Split(',').Select(v => v.Trim() is "?" ? null : v.Trim().Trim('\'')).ToArray();
-                rows.Add(columns.Select((c, i) => (c.Name, values[i])).ToDictionary(p => p.Name, p => p.Item2));
-            }
-        }
-
-        using var reader = new ListReader(new DataSchema(columns), rows);
-        var data = TabularDataset.FromReader(reader, "Class", ContentDigest.Compute(File.ReadAllBytes(VoteArff)), source: VoteArff);
-        foreach (var row in rows)
-        {
-            row.Remove("Class");
-        }
-
-        return data;
-    }
-
-    private sealed class ListReader(DataSchema schema, List<Dictionary<string, string?>> rows) : ITabularReader
-    {
-        private bool _done;
-
-        public DataSchema Schema { get; } = schema;
-
-        public DataBatch? ReadBatch(CancellationToken cancellationToken = default)
-        {
-            if (_done)
-            {
-                return null;
-            }
-
-            _done = true;
-            var batch = new DataBatch(Schema, rows.Count) { RowCount = rows.Count, FirstLine = 1 };
-            for (var c = 0; c < Schema.Columns.Count; c++)
-            {
-                for (var r = 0; r < rows.Count; r++)
+                for (var r = 0; r < batch.RowCount; r++)
                 {
-                    batch.Strings[c]![r] = rows[r][Schema.Columns[c].Name];
+                    rows.Add(columns.Select((c, i) => (c.Name, Value: batch.Strings[i]![r])).Where(c => c.Name != "Class").ToDictionary(c => c.Name, c => c.Value));
                 }
             }
-
-            return batch;
         }
 
-        public void Dispose()
-        {
-        }
+        using var dataset = TabularFormats.Open(VoteArff);
+        return TabularDataset.FromReader(dataset, "Class", ContentDigest.Compute(File.ReadAllBytes(VoteArff)), source: VoteArff);
     }
 }

@@ -36,25 +36,27 @@ public sealed class ArrowEventRows : IEventRows
         var columns = ColumnsFor(fields);
         for (var i = 0; i < columns.Length; i++)
         {
-            features[i] = columns[i] switch
-            {
-                null => throw new EventBindingException($"field '{fields[i]}' is missing: the record batch has no such column"),
-                var column when column.IsNull(row) => throw new EventBindingException($"field '{fields[i]}' is null"),
-                FloatArray values => Finite(values.GetValue(row)!.Value, fields[i]),
-                DoubleArray values => Finite((float)values.GetValue(row)!.Value, fields[i]),
-                Int64Array values => values.GetValue(row)!.Value,
-                Int32Array values => values.GetValue(row)!.Value,
-                var column => throw new EventBindingException(
-                    $"field '{fields[i]}' is a column of {column.Data.DataType.Name}, expected a number"),
-            };
+            features[i] = Number(columns[i], row, fields[i]);
         }
 
         return CorrelationId(row);
     }
 
-    public string? Bind(int row, IReadOnlyList<string> fields, Span<float> features, IReadOnlyList<string> stringFields, Span<string> strings)
+    private static float Number(IArrowArray? column, int row, string field) => column switch
     {
-        ArgumentNullException.ThrowIfNull(stringFields);
+        null => throw new EventBindingException($"field '{field}' is missing: the record batch has no such column"),
+        _ when column.IsNull(row) => throw new EventBindingException($"field '{field}' is null"),
+        FloatArray values => Finite(values.GetValue(row)!.Value, field),
+        DoubleArray values => Finite((float)values.GetValue(row)!.Value, field),
+        Int64Array values => values.GetValue(row)!.Value,
+        Int32Array values => values.GetValue(row)!.Value,
+        _ => throw new EventBindingException($"field '{field}' is a column of {column.Data.DataType.Name}, expected a number"),
+    };
+
+    public string? Bind(int row, EventBinder binder, Span<float> features, Span<string> strings)
+    {
+        ArgumentNullException.ThrowIfNull(binder);
+        var stringFields = binder.StringFields;
         if (!ReferenceEquals(stringFields, _cachedStringFields))
         {
             _cachedStringColumns = [.. stringFields.Select(ColumnOrNull)];
@@ -74,7 +76,16 @@ public sealed class ArrowEventRows : IEventRows
             };
         }
 
-        return Bind(row, fields, features);
+        var fields = binder.Fields;
+        var columns = ColumnsFor(fields);
+        for (var i = 0; i < columns.Length; i++)
+        {
+            features[i] = binder.AcceptsMissing(i) && (columns[i] is null || columns[i]!.IsNull(row))
+                ? float.NaN
+                : Number(columns[i], row, fields[i]);
+        }
+
+        return CorrelationId(row);
     }
 
     private static int DictionaryIndex(IArrowArray indices, int row) => indices switch

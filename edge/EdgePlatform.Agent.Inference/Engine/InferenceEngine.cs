@@ -312,10 +312,10 @@ public sealed class InferenceEngine
             var strings = _strings.AsSpan(bound * stringWidth, stringWidth);
             try
             {
-                _correlationIds[bound] = (next.Rows, stringWidth) switch
+                _correlationIds[bound] = next.Rows switch
                 {
-                    ({ } eventRows, 0) => eventRows.Bind(next.Row, model.Binder.Fields, features),
-                    ({ } eventRows, _) => eventRows.Bind(next.Row, model.Binder.Fields, features, model.Binder.StringFields, strings),
+                    { } eventRows when stringWidth == 0 && !model.Binder.AcceptsAnyMissing => eventRows.Bind(next.Row, model.Binder.Fields, features),
+                    { } eventRows => eventRows.Bind(next.Row, model.Binder, features, strings),
                     _ => model.Binder.Bind(next.Json.Span, features, strings),
                 };
                 _bound[bound++] = row;
