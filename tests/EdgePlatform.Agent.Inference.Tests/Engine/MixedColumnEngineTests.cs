@@ -115,6 +115,30 @@ public sealed class MixedColumnEngineTests : IAsyncDisposable
         Assert.Equal("field 'wage' is null, expected a number", nullValue.Message);
     }
 
+    [Fact]
+    public void Bind_ArrowColumnOfNumbersForAStringField_IsRefusedNamingTheField()
+    {
+        var binder = new EventBinder(["rpm"], ["color"]);
+        using var batch = new RecordBatch.Builder()
+            .Append("rpm", false, column => column.Float(values => values.Append(1460f)))
+            .Append("color", false, column => column.Int32(values => values.Append(3)))
+            .Build();
+
+        var ex = Assert.Throws<EventBindingException>(() => new ArrowEventRows(batch).Bind(0, binder, new float[1], new string[1]));
+
+        Assert.Equal("field 'color' is a column of int32, expected a string", ex.Message);
+    }
+
+    [Fact]
+    public void Bind_RowsOfNumbersOnlyForAModelWithStringFields_AreRefusedNamingTheField()
+    {
+        IEventRows rows = new TensorEventRows(new Dictionary<string, float[]> { ["rpm"] = [1460f] }, rowCount: 1);
+
+        var ex = Assert.Throws<EventBindingException>(() => rows.Bind(0, new EventBinder(["rpm"], ["color"]), new float[1], new string[1]));
+
+        Assert.Equal("field 'color' is a string field, and these rows carry numbers only", ex.Message);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
