@@ -4,23 +4,26 @@ using Microsoft.ML.Data;
 namespace EdgePlatform.Training;
 
 /// <summary>
-/// An in-memory <see cref="IDataView"/> with one <c>Single</c> column per feature and an
-/// optional boolean label. ML.NET's own in-memory loader needs a compile-time row type, but
-/// feature columns are only known at run time, and each must stay its own column so that the
-/// exported ONNX graph has one input per event field.
+/// An in-memory <see cref="IDataView"/> with one column per feature — <c>Single</c> for a number,
+/// text (<c>ReadOnlyMemory&lt;char&gt;</c>) for a categorical or text value — and an optional
+/// boolean label. ML.NET's own in-memory loader needs a compile-time row type, but feature columns
+/// are only known at run time, and each must stay its own column so that the exported ONNX graph
+/// has one input per event field: a float input for a number, a string input for text.
 /// </summary>
 internal sealed class ColumnarDataView : IDataView
 {
-    private readonly float[][] _features;
+    // Per feature column, one of the two: numbers, or text (a missing string is empty, as the device binds it).
+    private readonly float[]?[] _features;
+    private readonly ReadOnlyMemory<char>[]?[] _texts;
     private readonly bool[]? _labels;
     private readonly int _rowCount;
 
-    private ColumnarDataView(IReadOnlyList<string> featureColumns, float[][] features, string? labelColumn, bool[]? labels, int rowCount)
+    private ColumnarDataView(IReadOnlyList<string> featureColumns, float[]?[] features, ReadOnlyMemory<char>[]?[] texts, string? labelColumn, bool[]? labels, int rowCount)
     {
         var builder = new DataViewSchema.Builder();
-        foreach (var column in featureColumns)
+        for (var i = 0; i < featureColumns.Count; i++)
         {
-            builder.AddColumn(column, NumberDataViewType.Single);
+            builder.AddColumn(featureColumns[i], features[i] is null ? TextDataViewType.Instance : NumberDataViewType.Single);
         }
 
         if (labelColumn is not null)
@@ -30,6 +33,7 @@ internal sealed class ColumnarDataView : IDataView
 
         Schema = builder.ToSchema();
         _features = features;
+        _texts = texts;
         _labels = labels;
         _rowCount = rowCount;
     }
@@ -40,27 +44,43 @@ internal sealed class ColumnarDataView : IDataView
 
     public static ColumnarDataView FromRows(TabularDataset data, IReadOnlyList<string> featureColumns, IReadOnlyList<int> rows, bool includeLabel)
     {
-        var features = featureColumns
-            .Select(column =>
-            {
-                var source = data.FeatureValues(data.IndexOfFeature(column));
-                return rows.Select(r => source[r]).ToArray();
-            })
+        var indexes = featureColumns.Select(data.IndexOfFeature).ToArray();
+        var features = indexes
+            .Select(index => data.FeatureValues(index) is { } source ? rows.Select(r => source[r]).ToArray() : null)
+            .ToArray();
+        var texts = indexes
+            .Select(index => data.StringValues(index) is { } source ? rows.Select(r => MissingAsEmpty(source[r])).ToArray() : null)
             .ToArray();
         var labels = includeLabel ? rows.Select(data.GetLabel).ToArray() : null;
-        return new ColumnarDataView(featureColumns, features, includeLabel ? data.LabelColumn : null, labels, rows.Count);
+        return new ColumnarDataView(featureColumns, features, texts, includeLabel ? data.LabelColumn : null, labels, rows.Count);
     }
 
-    public static ColumnarDataView FromFeatureRows(IReadOnlyList<string> featureColumns, IReadOnlyList<IReadOnlyDictionary<string, float>> rows)
+    public static ColumnarDataView FromFeatureRows(
+        IReadOnlyList<string> featureColumns, IReadOnlyList<string> stringColumns, IReadOnlyList<IReadOnlyDictionary<string, float>> rows, IReadOnlyList<IReadOnlyDictionary<string, string?>>? strings)
     {
+        if (strings is not null && strings.Count != rows.Count)
+        {
+            throw new ArgumentException($"{strings.Count} rows of strings for {rows.Count} rows of numbers.", nameof(strings));
+        }
+
+        var isString = featureColumns.Select(c => stringColumns.Contains(c, StringComparer.Ordinal)).ToArray();
         var features = featureColumns
-            .Select(column => rows.Select((row, index) => row.TryGetValue(column, out var value)
+            .Select((column, c) => isString[c] ? null : rows.Select((row, index) => row.TryGetValue(column, out var value)
                 ? value
                 : throw new ArgumentException($"Row {index} has no value for feature '{column}'; the model needs: {string.Join(", ", featureColumns)}.", nameof(rows)))
                 .ToArray())
             .ToArray();
-        return new ColumnarDataView(featureColumns, features, null, null, rows.Count);
+        var texts = featureColumns
+            .Select((column, c) => isString[c] ? rows.Select((_, index) => MissingAsEmpty(strings?[index].GetValueOrDefault(column))).ToArray() : null)
+            .ToArray();
+        return new ColumnarDataView(featureColumns, features, texts, null, null, rows.Count);
     }
+
+    /// <summary>
+    /// A missing categorical or text value is the empty string, in training and on the device alike:
+    /// one-hot and hashed encodings map it to no category (all zeros), text featurizers to no n-grams.
+    /// </summary>
+    internal static ReadOnlyMemory<char> MissingAsEmpty(string? value) => (value ?? string.Empty).AsMemory();
 
     public long? GetRowCount() => _rowCount;
 
@@ -112,12 +132,18 @@ internal sealed class ColumnarDataView : IDataView
                 throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was opened.");
             }
 
-            if (column.Index < view._features.Length)
+            if (column.Index < view._features.Length && view._features[column.Index] is { } values)
             {
-                var values = view._features[column.Index];
                 ValueGetter<float> getter = (ref float value) => value = values[_position];
                 return getter as ValueGetter<TValue>
                     ?? throw new InvalidOperationException($"Column '{column.Name}' holds float values, not {typeof(TValue).Name}.");
+            }
+
+            if (column.Index < view._texts.Length && view._texts[column.Index] is { } texts)
+            {
+                ValueGetter<ReadOnlyMemory<char>> getter = (ref ReadOnlyMemory<char> value) => value = texts[_position];
+                return getter as ValueGetter<TValue>
+                    ?? throw new InvalidOperationException($"Column '{column.Name}' holds text values, not {typeof(TValue).Name}.");
             }
 
             var labels = view._labels!;

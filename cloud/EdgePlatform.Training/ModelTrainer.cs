@@ -19,7 +19,7 @@ namespace EdgePlatform.Training;
 /// </summary>
 public sealed partial class ModelTrainer
 {
-    private const string FeaturesColumn = "Features";
+    private const string FeaturesColumn = FeaturePipeline.FeaturesColumn;
 
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
@@ -52,9 +52,8 @@ public sealed partial class ModelTrainer
         LogTrainingStarted(_logger, spec.ModelName, spec.ModelVersion, spec.Trainer, trainRows.Length, testRows.Length, spec.TrainingRunId);
 
         progress?.Report(new TrainingProgress(TrainingStage.Fitting, $"Fitting {spec.Trainer} on {trainRows.Length} rows"));
-        var pipeline = mlContext.Transforms.Concatenate(FeaturesColumn, [.. spec.FeatureColumns])
-            .Append(mlContext.Transforms.NormalizeMinMax(FeaturesColumn))
-            .Append(recipe.Create(mlContext, spec.LabelColumn, spec.Seed));
+        var (features, steps) = FeaturePipeline.Build(mlContext, spec, data);
+        var pipeline = features.Append(recipe.Create(mlContext, spec.LabelColumn, spec.Seed));
         var model = Fit(pipeline, ColumnarDataView.FromRows(data, spec.FeatureColumns, trainRows, includeLabel: true), spec.Trainer);
         cancellationToken.ThrowIfCancellationRequested();
 
@@ -70,7 +69,13 @@ public sealed partial class ModelTrainer
         // included, becomes a graph input and every intermediate column a graph output.
         var featuresOnly = ColumnarDataView.FromRows(data, spec.FeatureColumns, parityRows, includeLabel: false);
         var onnxModel = ExportOnnx(mlContext, model, featuresOnly);
-        var (inputs, outputs) = OnnxGraph.DescribeBinaryClassifier(onnxModel, spec.FeatureColumns);
+        var (described, outputs) = OnnxGraph.DescribeBinaryClassifier(onnxModel, spec.FeatureColumns);
+        var inputs = described
+            .Select(input => input with
+            {
+                AcceptsMissing = input.ElementType == TensorElementTypes.String || steps[input.Field].Contains(FeatureTransforms.ReplaceMissing),
+            })
+            .ToArray();
         var card = new ModelCard(
             spec.ModelName,
             spec.ModelVersion,
@@ -84,7 +89,7 @@ public sealed partial class ModelTrainer
                 data.Digest,
                 data.RowCount,
                 spec.Trainer,
-                recipe.Parameters(spec, trainRows.Length, testRows.Length),
+                recipe.Parameters(spec, steps, data.PositiveClass, trainRows.Length, testRows.Length),
                 spec.CodeVersion),
             data.Profile(),
             _timeProvider.GetUtcNow());
@@ -194,6 +199,14 @@ public sealed partial class ModelTrainer
             throw new ArgumentException(
                 $"The spec's feature column(s) {string.Join(", ", unknown)} were not loaded with the dataset, which has: {string.Join(", ", data.FeatureColumns)}.", nameof(spec));
         }
+
+        // Transforms are checked before any fitting, so a spec that cannot export is refused with its reason, not after minutes of training.
+        FeaturePipeline.Validate(spec, spec.FeatureColumns.ToDictionary(f => f, f => data.FeatureKinds[data.IndexOfFeature(f)], StringComparer.Ordinal));
+        foreach (var column in spec.FeatureColumns)
+        {
+            var index = data.IndexOfFeature(column);
+            FeaturePipeline.Resolve(spec, column, data.FeatureKinds[index], data.MissingCount(index) > 0);
+        }
     }
 
     private static TransformerChain<ITransformer> Fit(EstimatorChain<ITransformer> pipeline, IDataView trainingData, string trainer)
@@ -244,7 +257,7 @@ public sealed partial class ModelTrainer
         IReadOnlyList<BinaryPrediction> actual;
         using (var scorer = new OnnxScorer(onnxModel, card))
         {
-            actual = scorer.Predict([.. rows.Select(data.GetFeatures)]);
+            actual = scorer.Predict([.. rows.Select(data.GetFeatures)], [.. rows.Select(data.GetStrings)]);
         }
 
         ParityRow? worst = null;
@@ -366,19 +379,36 @@ public sealed partial class ModelTrainer
                 $"Unknown trainer '{trainer}'; valid trainers are: {string.Join(", ", TrainerNames.All)}."),
         };
 
-        public Dictionary<string, string> Parameters(TrainingSpec spec, int trainRows, int testRows)
+        public Dictionary<string, string> Parameters(TrainingSpec spec, IReadOnlyDictionary<string, IReadOnlyList<string>> steps, string? positiveClass, int trainRows, int testRows)
         {
+            var perColumn = steps.Values.Any(s => s.Any(FeatureTransforms.IsNormalizer));
             var parameters = new Dictionary<string, string>(HyperParameters, StringComparer.Ordinal)
             {
                 ["seed"] = Invariant(spec.Seed),
                 ["testFraction"] = Invariant(spec.TestFraction),
                 ["split"] = "stratified",
-                ["normalization"] = "min-max",
+                ["normalization"] = perColumn ? "per-column" : "min-max",
                 ["trainRows"] = Invariant(trainRows),
                 ["testRows"] = Invariant(testRows),
                 ["parityTolerance"] = Invariant(spec.ParityTolerance.Absolute),
                 ["parityRelativeTolerance"] = Invariant(spec.ParityTolerance.Relative),
             };
+            var transformed = steps.Where(s => s.Value.Count > 0).Select(s => $"{s.Key}: {string.Join(" + ", s.Value)}").ToArray();
+            if (transformed.Length > 0)
+            {
+                parameters["transforms"] = string.Join("; ", transformed);
+            }
+
+            if (steps.Values.Any(s => s.Contains(FeatureTransforms.OneHotHash)))
+            {
+                parameters["hashBits"] = Invariant(spec.HashBits);
+            }
+
+            if (positiveClass is not null)
+            {
+                parameters["positiveClass"] = positiveClass;
+            }
+
             return parameters;
         }
 

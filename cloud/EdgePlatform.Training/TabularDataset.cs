@@ -1,33 +1,47 @@
 using System.Globalization;
 using System.Text;
 using EdgePlatform.Contracts;
+using EdgePlatform.Training.Data;
 
 namespace EdgePlatform.Training;
 
 /// <summary>
-/// A labelled table of numeric features parsed from CSV: a header line, then one row per line,
-/// fields separated by commas (double quotes allowed around a field). Only the named feature
-/// columns and the label column are read; other columns (timestamps, ids) are ignored.
+/// A labelled table of features: numeric ones parsed from CSV (a header line, then one row per
+/// line, fields separated by commas, double quotes allowed around a field; only the named feature
+/// columns and the label column are read), or columns of any kind streamed from an
+/// <see cref="ITabularReader"/> (<see cref="FromReader"/>), where categorical and text columns
+/// stay strings so that the exported graph takes them as string inputs.
 /// </summary>
 public sealed class TabularDataset
 {
     /// <summary>Below this many rows a 20% hold-out leaves too few examples to measure anything.</summary>
     public const int MinimumRows = 50;
 
-    private readonly float[][] _features;
+    // Per feature column, exactly one of the two holds its values: numbers (NaN is missing) or strings (null is missing).
+    private readonly float[]?[] _features;
+    private readonly string?[]?[] _strings;
     private readonly bool[] _labels;
     private readonly int[] _lineNumbers;
 
-    private TabularDataset(string labelColumn, IReadOnlyList<string> featureColumns, float[][] features, bool[] labels, int[] lineNumbers, string digest)
+    private TabularDataset(
+        string labelColumn, IReadOnlyList<string> featureColumns, IReadOnlyList<ColumnKind> kinds, float[]?[] features, string?[]?[] strings, bool[] labels, int[] lineNumbers, string digest)
     {
         LabelColumn = labelColumn;
         FeatureColumns = featureColumns;
+        FeatureKinds = kinds;
         _features = features;
+        _strings = strings;
         _labels = labels;
         _lineNumbers = lineNumbers;
         Digest = digest;
         PositiveCount = labels.Count(l => l);
     }
+
+    /// <summary>The kind of each of <see cref="FeatureColumns"/>; all numeric for a dataset parsed from CSV.</summary>
+    public IReadOnlyList<ColumnKind> FeatureKinds { get; }
+
+    /// <summary>What the label's true value stands for when the label was read from a two-valued column (a class name); null for true/false and 1/0 labels.</summary>
+    public string? PositiveClass { get; private init; }
 
     public string LabelColumn { get; }
 
@@ -140,10 +154,147 @@ public sealed class TabularDataset
         return new TabularDataset(
             labelColumn,
             [.. featureColumns],
+            [.. featureColumns.Select(_ => ColumnKind.Numeric)],
             [.. features.Select(f => f.ToArray())],
+            new string?[]?[featureColumns.Count],
             [.. labels],
             [.. lineNumbers],
             ContentDigest.Compute(csv));
+    }
+
+    /// <summary>
+    /// Reads every batch of <paramref name="reader"/> into memory. Numeric, boolean and date-time
+    /// columns become numbers (missing is NaN); categorical and text columns stay strings (missing
+    /// is null). The label may be boolean, numeric 0/1, or a column with exactly two values, the
+    /// <paramref name="positiveClass"/> one (by default the second a categorical column declares,
+    /// else the second in ordinal order) being true.
+    /// </summary>
+    /// <param name="reader">The source, read to its end.</param>
+    /// <param name="labelColumn">The column to predict.</param>
+    /// <param name="digest">The <see cref="ContentDigest"/> of the source file, recorded in lineage.</param>
+    /// <param name="featureColumns">The feature columns; null takes every column of the schema but the label.</param>
+    /// <param name="positiveClass">The label value that is true; null for the default described above.</param>
+    /// <param name="source">The file name, for messages.</param>
+    /// <param name="cancellationToken">Observed between batches.</param>
+    /// <exception cref="DatasetFormatException">The label is missing on a row or has other than two values, or there are too few rows.</exception>
+    public static TabularDataset FromReader(
+        ITabularReader reader, string labelColumn, string digest, IReadOnlyList<string>? featureColumns = null, string? positiveClass = null, string? source = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        ArgumentException.ThrowIfNullOrWhiteSpace(labelColumn);
+        ArgumentException.ThrowIfNullOrWhiteSpace(digest);
+        var schema = reader.Schema;
+        var where = source is null ? string.Empty : $"{source}: ";
+        var labelIndex = schema.IndexOf(labelColumn);
+        if (labelIndex < 0)
+        {
+            throw new DatasetFormatException(
+                $"{where}label column '{labelColumn}' is not in the dataset; its columns are: {string.Join(", ", schema.Columns.Select(c => c.Name))}.", null, labelColumn);
+        }
+
+        featureColumns ??= [.. schema.Columns.Select(c => c.Name).Where(n => n != labelColumn)];
+        if (featureColumns.Count == 0 || featureColumns.Contains(labelColumn, StringComparer.Ordinal) || featureColumns.Distinct(StringComparer.Ordinal).Count() != featureColumns.Count)
+        {
+            throw new ArgumentException($"The feature columns must be at least one, each listed once, and not the label: {string.Join(", ", featureColumns)}.", nameof(featureColumns));
+        }
+
+        var indexes = featureColumns.Select(f => schema.IndexOf(f) is var i and >= 0
+            ? i
+            : throw new DatasetFormatException($"{where}feature column '{f}' is not in the dataset; its columns are: {string.Join(", ", schema.Columns.Select(c => c.Name))}.", null, f)).ToArray();
+        var kinds = indexes.Select(i => schema.Columns[i].Kind).ToArray();
+        var numbers = kinds.Select(k => k.IsNumeric() ? new List<float>() : null).ToArray();
+        var strings = kinds.Select(k => k.IsNumeric() ? null : new List<string?>()).ToArray();
+        var labelKind = schema.Columns[labelIndex].Kind;
+        var rawLabels = new List<string>();
+        var lines = new List<int>();
+        while (reader.ReadBatch(cancellationToken) is { } batch)
+        {
+            for (var r = 0; r < batch.RowCount; r++)
+            {
+                var line = (int)Math.Min(int.MaxValue, batch.FirstLine + r);
+                rawLabels.Add(RawLabel(batch, labelIndex, labelKind, r)
+                    ?? throw new DatasetFormatException($"{where}line {line}, column '{labelColumn}': the label is missing; every training row needs one.", line, labelColumn));
+                for (var f = 0; f < indexes.Length; f++)
+                {
+                    if (numbers[f] is { } column)
+                    {
+                        var value = (float)batch.Numbers[indexes[f]]![r];
+                        if (float.IsInfinity(value))
+                        {
+                            throw new DatasetFormatException($"{where}line {line}, column '{featureColumns[f]}': the value is infinite or outside the range of a 32-bit float.", line, featureColumns[f]);
+                        }
+
+                        column.Add(value);
+                    }
+                    else
+                    {
+                        strings[f]!.Add(batch.Strings[indexes[f]]![r]);
+                    }
+                }
+
+                lines.Add(line);
+            }
+        }
+
+        if (rawLabels.Count < MinimumRows)
+        {
+            throw new DatasetFormatException($"{where}the dataset has {rawLabels.Count} rows; training needs at least {MinimumRows} so that the held-out split can be evaluated.");
+        }
+
+        var (labels, positive) = TwoClassLabels(rawLabels, labelKind, schema.Columns[labelIndex].Categories, positiveClass, labelColumn, where);
+        return new TabularDataset(
+            labelColumn,
+            [.. featureColumns],
+            kinds,
+            [.. numbers.Select(n => n?.ToArray())],
+            [.. strings.Select(s => s?.ToArray())],
+            labels,
+            [.. lines],
+            digest)
+        {
+            PositiveClass = positive,
+        };
+    }
+
+    private static string? RawLabel(DataBatch batch, int column, ColumnKind kind, int row)
+    {
+        if (kind.IsNumeric())
+        {
+            var value = batch.Numbers[column]![row];
+            return double.IsNaN(value) ? null : value.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return batch.Strings[column]![row];
+    }
+
+    private static (bool[] Labels, string? Positive) TwoClassLabels(
+        List<string> raw, ColumnKind kind, IReadOnlyList<string>? declared, string? positiveClass, string labelColumn, string where)
+    {
+        var distinct = raw.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        if (distinct.Length != 2)
+        {
+            throw new DatasetFormatException(
+                $"{where}label column '{labelColumn}' has {distinct.Length} distinct value(s) ({string.Join(", ", distinct.Take(10))}); a binary classifier needs exactly two.", null, labelColumn);
+        }
+
+        string positive;
+        if (positiveClass is not null)
+        {
+            positive = distinct.Contains(positiveClass, StringComparer.Ordinal)
+                ? positiveClass
+                : throw new DatasetFormatException($"{where}the positive class '{positiveClass}' is not a value of label column '{labelColumn}' ({string.Join(", ", distinct)}).", null, labelColumn);
+        }
+        else if (kind.IsNumeric())
+        {
+            // 0/1 and false/true (which travel as 0 and 1): the larger is the positive class.
+            positive = distinct.OrderBy(v => double.Parse(v, CultureInfo.InvariantCulture)).Last();
+        }
+        else
+        {
+            positive = declared?.Where(distinct.Contains).LastOrDefault() ?? distinct[1];
+        }
+
+        return ([.. raw.Select(v => string.Equals(v, positive, StringComparison.Ordinal))], kind.IsNumeric() ? null : positive);
     }
 
     public bool GetLabel(int row) => _labels[row];
@@ -151,12 +302,31 @@ public sealed class TabularDataset
     /// <summary>The 1-based CSV line the row came from, for messages a user can act on.</summary>
     public int GetLineNumber(int row) => _lineNumbers[row];
 
+    /// <summary>The row's numeric features; string (categorical, text) features are not included.</summary>
     public IReadOnlyDictionary<string, float> GetFeatures(int row)
     {
         var values = new Dictionary<string, float>(FeatureColumns.Count, StringComparer.Ordinal);
         for (var f = 0; f < FeatureColumns.Count; f++)
         {
-            values[FeatureColumns[f]] = _features[f][row];
+            if (_features[f] is { } column)
+            {
+                values[FeatureColumns[f]] = column[row];
+            }
+        }
+
+        return values;
+    }
+
+    /// <summary>The row's categorical and text features; a missing value is null.</summary>
+    public IReadOnlyDictionary<string, string?> GetStrings(int row)
+    {
+        var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+        for (var f = 0; f < FeatureColumns.Count; f++)
+        {
+            if (_strings[f] is { } column)
+            {
+                values[FeatureColumns[f]] = column[row];
+            }
         }
 
         return values;
@@ -168,12 +338,18 @@ public sealed class TabularDataset
     /// </summary>
     public IReadOnlyList<FeatureBaseline> Profile()
     {
-        var baselines = new FeatureBaseline[FeatureColumns.Count];
+        var baselines = new List<FeatureBaseline>(FeatureColumns.Count);
         for (var f = 0; f < FeatureColumns.Count; f++)
         {
-            // Welford's update keeps the variance accurate for large, offset values such as rpm.
+            // Drift is measured on numeric features only; a string column has no mean or deciles.
+            if (_features[f] is not { } all)
+            {
+                continue;
+            }
+
+            // Welford's update keeps the variance accurate for large, offset values such as rpm; missing values are left out.
             double mean = 0, sumOfSquares = 0, min = double.PositiveInfinity, max = double.NegativeInfinity;
-            var values = _features[f];
+            var values = Array.FindAll(all, v => !float.IsNaN(v));
             for (var i = 0; i < values.Length; i++)
             {
                 double value = values[i];
@@ -184,7 +360,9 @@ public sealed class TabularDataset
                 max = Math.Max(max, value);
             }
 
-            baselines[f] = new FeatureBaseline(FeatureColumns[f], mean, Math.Sqrt(sumOfSquares / values.Length), min, max, DecileEdges(values));
+            baselines.Add(values.Length == 0
+                ? new FeatureBaseline(FeatureColumns[f], 0, 0, 0, 0, [])
+                : new FeatureBaseline(FeatureColumns[f], mean, Math.Sqrt(sumOfSquares / values.Length), min, max, DecileEdges(values)));
         }
 
         return baselines;
@@ -213,7 +391,15 @@ public sealed class TabularDataset
         return edges;
     }
 
-    internal float[] FeatureValues(int featureIndex) => _features[featureIndex];
+    /// <summary>A numeric column's values (NaN is missing); null for a string column.</summary>
+    internal float[]? FeatureValues(int featureIndex) => _features[featureIndex];
+
+    /// <summary>A categorical or text column's values (null is missing); null for a numeric column.</summary>
+    internal string?[]? StringValues(int featureIndex) => _strings[featureIndex];
+
+    /// <summary>How many of a feature's values are missing.</summary>
+    internal int MissingCount(int featureIndex) =>
+        _features[featureIndex] is { } numbers ? numbers.Count(float.IsNaN) : _strings[featureIndex]!.Count(s => s is null);
 
     internal int IndexOfFeature(string column)
     {

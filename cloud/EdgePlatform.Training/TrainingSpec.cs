@@ -45,6 +45,21 @@ public sealed record TrainingSpec
     [Range(2, 1024)]
     public int? Leaves { get; init; }
 
+    /// <summary>
+    /// Transforms per feature column, by <see cref="FeatureTransforms"/> name, applied in the order
+    /// listed (<see cref="FeatureTransforms.IndicateMissing"/> always reads the raw value). A column
+    /// not listed here takes its kind's entry in <see cref="TransformsByKind"/>, else the default
+    /// for its kind (see <see cref="FeaturePipeline.DefaultTransforms"/>).
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>>? Transforms { get; init; }
+
+    /// <summary>Transforms for every feature column of a kind (<see cref="Data.ColumnKinds.Name"/>: numeric, categorical, …) that <see cref="Transforms"/> does not name.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>>? TransformsByKind { get; init; }
+
+    /// <summary>Bits of the hash for <see cref="FeatureTransforms.OneHotHash"/>: 2^bits features per column; default 10.</summary>
+    [Range(1, 20)]
+    public int HashBits { get; init; } = 10;
+
     /// <summary>How many held-out rows the parity check scores; default 500.</summary>
     [Range(1, int.MaxValue)]
     public int ParityRows { get; init; } = 500;

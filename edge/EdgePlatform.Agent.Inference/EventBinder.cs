@@ -5,7 +5,9 @@ using EdgePlatform.Contracts;
 namespace EdgePlatform.Agent.Inference;
 
 /// <summary>
-/// Reads the numeric fields a model needs out of a JSON event, straight from its UTF-8 bytes.
+/// Reads the fields a model needs out of a JSON event, straight from its UTF-8 bytes: numeric
+/// fields into a feature row, categorical and text fields into a string row. A string field that
+/// is absent or null binds as the empty string, the value training gave a missing category.
 /// Any byte input either binds or fails with an <see cref="EventBindingException"/> that says
 /// why; nothing else escapes, so a caller can dead-letter bad events without guarding against
 /// surprises. Stateless and safe to share between threads.
@@ -17,14 +19,21 @@ public sealed class EventBinder
 
     private static readonly byte[] CorrelationIdUtf8 = Encoding.UTF8.GetBytes(EventFields.CorrelationId);
 
+    // Numeric fields first, then string fields: an index below _numericCount writes the feature row.
     private readonly string[] _fields;
     private readonly byte[][] _utf8Fields;
+    private readonly int _numericCount;
 
-    /// <param name="fields">Event field names, in the order their values are written to a feature row.</param>
-    public EventBinder(IEnumerable<string> fields)
+    /// <param name="fields">Numeric event field names, in the order their values are written to a feature row.</param>
+    /// <param name="stringFields">Categorical and text event field names, in the order their values are written to a string row.</param>
+    /// <param name="fieldsAcceptingMissing">Numeric fields bound as NaN when absent or null, because the model replaces a missing value itself.</param>
+    public EventBinder(IEnumerable<string> fields, IEnumerable<string>? stringFields = null, IEnumerable<string>? fieldsAcceptingMissing = null)
     {
         ArgumentNullException.ThrowIfNull(fields);
-        _fields = [.. fields];
+        string[] numeric = [.. fields];
+        string[] strings = [.. stringFields ?? []];
+        _fields = [.. numeric, .. strings];
+        _numericCount = numeric.Length;
         if (_fields.Length == 0)
         {
             throw new ArgumentException("at least one field is required", nameof(fields));
@@ -36,12 +45,28 @@ public sealed class EventBinder
         }
 
         _utf8Fields = [.. _fields.Select(Encoding.UTF8.GetBytes)];
+        Fields = numeric;
+        StringFields = strings;
+        var accepting = new HashSet<string>(fieldsAcceptingMissing ?? [], StringComparer.Ordinal);
+        _acceptsMissing = [.. numeric.Select(accepting.Contains)];
+        AcceptsAnyMissing = Array.IndexOf(_acceptsMissing, true) >= 0;
     }
 
-    /// <summary>Event field names in feature-row order.</summary>
-    public IReadOnlyList<string> Fields => _fields;
+    private readonly bool[] _acceptsMissing;
 
-    public int FeatureCount => _fields.Length;
+    /// <summary>Whether numeric field <paramref name="index"/> (of <see cref="Fields"/>) binds as NaN when missing.</summary>
+    public bool AcceptsMissing(int index) => _acceptsMissing[index];
+
+    /// <summary>Whether any numeric field binds as NaN when missing.</summary>
+    public bool AcceptsAnyMissing { get; }
+
+    /// <summary>Numeric event field names in feature-row order.</summary>
+    public IReadOnlyList<string> Fields { get; }
+
+    /// <summary>Categorical and text event field names in string-row order.</summary>
+    public IReadOnlyList<string> StringFields { get; }
+
+    public int FeatureCount => _numericCount;
 
     /// <summary>
     /// Writes the event's values for <see cref="Fields"/> into <paramref name="features"/>,
@@ -49,18 +74,32 @@ public sealed class EventBinder
     /// a string or a number; null when absent or null).
     /// </summary>
     /// <exception cref="EventBindingException">The event is not a JSON object, or a field is missing or not a finite number.</exception>
-    public string? Bind(ReadOnlySpan<byte> jsonEvent, Span<float> features)
+    public string? Bind(ReadOnlySpan<byte> jsonEvent, Span<float> features) => Bind(jsonEvent, features, []);
+
+    /// <summary>
+    /// As <see cref="Bind(ReadOnlySpan{byte}, Span{float})"/>, and writes the event's values for
+    /// <see cref="StringFields"/> into <paramref name="strings"/> (empty where absent or null).
+    /// </summary>
+    /// <exception cref="EventBindingException">The event is not a JSON object, a numeric field is missing or not a finite number, or a string field is not a string.</exception>
+    public string? Bind(ReadOnlySpan<byte> jsonEvent, Span<float> features, Span<string> strings)
     {
-        if (features.Length != _fields.Length)
+        if (features.Length != _numericCount)
         {
-            throw new ArgumentException($"the feature row holds {features.Length} values; this binder fills {_fields.Length}", nameof(features));
+            throw new ArgumentException($"the feature row holds {features.Length} values; this binder fills {_numericCount}", nameof(features));
         }
+
+        if (strings.Length != _fields.Length - _numericCount)
+        {
+            throw new ArgumentException($"the string row holds {strings.Length} values; this binder fills {_fields.Length - _numericCount}", nameof(strings));
+        }
+
+        strings.Fill(string.Empty);
 
         var seen = _fields.Length <= StackSeenLimit ? stackalloc bool[_fields.Length] : new bool[_fields.Length];
         seen.Clear();
         try
         {
-            return BindObject(jsonEvent, features, seen);
+            return BindObject(jsonEvent, features, strings, seen);
         }
         catch (JsonException ex)
         {
@@ -73,7 +112,7 @@ public sealed class EventBinder
         }
     }
 
-    private string? BindObject(ReadOnlySpan<byte> jsonEvent, Span<float> features, Span<bool> seen)
+    private string? BindObject(ReadOnlySpan<byte> jsonEvent, Span<float> features, Span<string> strings, Span<bool> seen)
     {
         var reader = new Utf8JsonReader(jsonEvent);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -98,6 +137,24 @@ public sealed class EventBinder
                 if (seen[index])
                 {
                     fieldProblem ??= $"field '{_fields[index]}' appears more than once";
+                }
+                else if (index >= _numericCount)
+                {
+                    if (ReadString(ref reader, _fields[index], out var text) is { } problem)
+                    {
+                        fieldProblem ??= problem;
+                    }
+                    else
+                    {
+                        strings[index - _numericCount] = text;
+                        seen[index] = true;
+                    }
+                }
+                else if (reader.TokenType == JsonTokenType.Null && _acceptsMissing[index])
+                {
+                    features[index] = float.NaN;
+                    seen[index] = true;
+                    found++;
                 }
                 else if (ReadFeature(ref reader, _fields[index], out var value) is { } problem)
                 {
@@ -136,9 +193,19 @@ public sealed class EventBinder
             throw new EventBindingException(fieldProblem);
         }
 
-        if (found != _fields.Length)
+        for (var i = 0; found != _numericCount && i < _numericCount; i++)
         {
-            throw new EventBindingException($"field '{_fields[seen.IndexOf(false)]}' is missing");
+            if (!seen[i] && _acceptsMissing[i])
+            {
+                features[i] = float.NaN;
+                seen[i] = true;
+                found++;
+            }
+        }
+
+        if (found != _numericCount)
+        {
+            throw new EventBindingException($"field '{_fields[seen[.._numericCount].IndexOf(false)]}' is missing");
         }
 
         return correlationId;
@@ -179,6 +246,21 @@ public sealed class EventBinder
         }
 
         return null;
+    }
+
+    private static string? ReadString(ref Utf8JsonReader reader, string field, out string value)
+    {
+        value = string.Empty;
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.String:
+                value = reader.GetString() ?? string.Empty;
+                return null;
+            case JsonTokenType.Null:
+                return null;
+            default:
+                return $"field '{field}' is {Describe(reader.TokenType)}, expected a string";
+        }
     }
 
     private static string? ReadCorrelationId(ref Utf8JsonReader reader, out string? id)

@@ -4,8 +4,11 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace EdgePlatform.Agent.Inference;
 
-/// <summary>One graph input fed from <see cref="Width"/> consecutive values of a feature row, starting at <see cref="Offset"/>.</summary>
-internal sealed record InputBinding(string Name, int Offset, int Width);
+/// <summary>
+/// One graph input fed from <see cref="Width"/> consecutive values of a feature row, starting at
+/// <see cref="Offset"/>; for a string input (<see cref="IsString"/>), from one value of the string row.
+/// </summary>
+internal sealed record InputBinding(string Name, int Offset, int Width, bool IsString = false);
 
 /// <summary>One graph output read as one value per row into a prediction field.</summary>
 internal sealed record OutputBinding(string Name, string Field, TensorElementType ElementType, int Rank);
@@ -17,12 +20,20 @@ internal sealed record OutputBinding(string Name, string Field, TensorElementTyp
 /// </summary>
 internal sealed class GraphBinding
 {
-    private GraphBinding(InputBinding[] inputs, string[] featureFields, OutputBinding[] outputs)
+    private GraphBinding(InputBinding[] inputs, string[] featureFields, string[] stringFields, string[] acceptingMissing, OutputBinding[] outputs)
     {
+        FieldsAcceptingMissing = acceptingMissing;
         Inputs = inputs;
         FeatureFields = featureFields;
+        StringFields = stringFields;
         Outputs = outputs;
     }
+
+    /// <summary>Numeric event fields the graph imputes itself (<see cref="ModelInput.AcceptsMissing"/>): bound as NaN when missing.</summary>
+    public IReadOnlyList<string> FieldsAcceptingMissing { get; }
+
+    /// <summary>Categorical and text event fields in string-row order; each feeds one string input.</summary>
+    public IReadOnlyList<string> StringFields { get; }
 
     public IReadOnlyList<InputBinding> Inputs { get; }
 
@@ -38,6 +49,8 @@ internal sealed class GraphBinding
     {
         var inputs = new List<InputBinding>(card.Inputs.Count);
         var featureFields = new List<string>();
+        var stringFields = new List<string>();
+        var acceptingMissing = new List<string>();
         var fieldOwners = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var input in card.Inputs)
         {
@@ -62,8 +75,20 @@ internal sealed class GraphBinding
                 }
             }
 
-            inputs.Add(new InputBinding(input.Name, featureFields.Count, fields.Length));
-            featureFields.AddRange(fields);
+            if (node.ElementDataType == TensorElementType.String)
+            {
+                inputs.Add(new InputBinding(input.Name, stringFields.Count, 1, IsString: true));
+                stringFields.AddRange(fields);
+            }
+            else
+            {
+                inputs.Add(new InputBinding(input.Name, featureFields.Count, fields.Length));
+                featureFields.AddRange(fields);
+                if (input.AcceptsMissing)
+                {
+                    acceptingMissing.AddRange(fields);
+                }
+            }
         }
 
         foreach (var graphInput in graphInputs.Keys)
@@ -74,7 +99,7 @@ internal sealed class GraphBinding
             }
         }
 
-        return new GraphBinding([.. inputs], [.. featureFields], BindOutputs(card.Outputs, graphOutputs));
+        return new GraphBinding([.. inputs], [.. featureFields], [.. stringFields], [.. acceptingMissing], BindOutputs(card.Outputs, graphOutputs));
     }
 
     public static string ElementTypeName(TensorElementType type) => type switch
@@ -109,9 +134,9 @@ internal sealed class GraphBinding
             throw new ModelLoadException($"input '{input.Name}' is {graphType} in the graph but {input.ElementType} in the card");
         }
 
-        if (node.ElementDataType != TensorElementType.Float)
+        if (node.ElementDataType is not (TensorElementType.Float or TensorElementType.String))
         {
-            throw new ModelLoadException($"input '{input.Name}' is {graphType}; only float32 inputs can be bound to event fields");
+            throw new ModelLoadException($"input '{input.Name}' is {graphType}; only float32 and string inputs can be bound to event fields");
         }
 
         if (!SameShape(input.Shape, node.Dimensions))
@@ -130,6 +155,11 @@ internal sealed class GraphBinding
         if (fields.Length == 0)
         {
             throw new ModelLoadException($"input '{input.Name}' binds no event field");
+        }
+
+        if (node.ElementDataType == TensorElementType.String && fields.Length != 1)
+        {
+            throw new ModelLoadException($"string input '{input.Name}' binds {fields.Length} event fields ('{input.Field}'); a string input takes one field, shaped [-1, 1]");
         }
 
         if (fields.Length != input.Shape[1])

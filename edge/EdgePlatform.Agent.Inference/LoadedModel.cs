@@ -3,6 +3,7 @@ using EdgePlatform.Contracts;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace EdgePlatform.Agent.Inference;
 
@@ -33,7 +34,11 @@ public sealed class LoadedModel : IDisposable
     // binding an event writes the features straight into them, and a run through the I/O
     // binding marshals no names or handles: a single-event score allocates nothing of its own.
     private readonly float[] _row;
-    private readonly OrtValue[] _rowInputs;
+    private readonly string[] _strings;
+    private readonly bool _hasStringInputs;
+
+    // Null for a string input: string tensors live in native memory, so they are made per run from the string row.
+    private readonly OrtValue?[] _rowInputs;
     private readonly OrtValue[] _rowOutputs;
     private readonly OrtIoBinding _rowBinding;
 
@@ -48,7 +53,7 @@ public sealed class LoadedModel : IDisposable
     {
         Card = card;
         Identity = identity;
-        Binder = new EventBinder(binding.FeatureFields);
+        Binder = new EventBinder(binding.FeatureFields, binding.StringFields, binding.FieldsAcceptingMissing);
         _session = session;
         _binding = binding;
         _logger = logger;
@@ -60,14 +65,21 @@ public sealed class LoadedModel : IDisposable
         _probabilityOutput = IndexOfField(binding.Outputs, PredictionFields.Probability);
 
         _row = new float[binding.FeatureFields.Count];
-        _rowInputs = [.. binding.Inputs.Select(input =>
-            OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _row.AsMemory(input.Offset, input.Width), [1, input.Width]))];
+        _strings = new string[binding.StringFields.Count];
+        Array.Fill(_strings, string.Empty);
+        _hasStringInputs = _strings.Length > 0;
+        _rowInputs = [.. binding.Inputs.Select(input => input.IsString
+            ? null
+            : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _row.AsMemory(input.Offset, input.Width), [1, input.Width]))];
         _rowOutputs = [.. binding.Outputs.Select(output =>
             OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, output.ElementType, OutputShape(output, rows: 1)))];
         _rowBinding = session.CreateIoBinding();
         for (var i = 0; i < _rowInputs.Length; i++)
         {
-            _rowBinding.BindInput(_inputNames[i], _rowInputs[i]);
+            if (_rowInputs[i] is { } input)
+            {
+                _rowBinding.BindInput(_inputNames[i], input);
+            }
         }
 
         for (var i = 0; i < _rowOutputs.Length; i++)
@@ -80,11 +92,14 @@ public sealed class LoadedModel : IDisposable
 
     public ModelIdentity Identity { get; }
 
-    /// <summary>Binds events to this model's feature rows; the layout <see cref="ScoreBatch"/> expects.</summary>
+    /// <summary>Binds events to this model's feature rows; the layout <see cref="ScoreBatch(ReadOnlySpan{float}, ReadOnlySpan{string}, Span{RowPrediction})"/> expects.</summary>
     public EventBinder Binder { get; }
 
     /// <summary>Values in one feature row.</summary>
     public int FeatureCount => _row.Length;
+
+    /// <summary>Values in one string row (categorical and text fields, <see cref="EventBinder.StringFields"/>).</summary>
+    public int StringCount => _strings.Length;
 
     internal bool IsDisposed => _disposed;
 
@@ -141,6 +156,7 @@ public sealed class LoadedModel : IDisposable
         {
             var started = _timeProvider.GetTimestamp();
             Array.Clear(_row);
+            Array.Fill(_strings, string.Empty);
             RunRow();
             var elapsed = _timeProvider.GetElapsedTime(started);
             Log.ModelWarmed(_logger, Identity.Name, Identity.Version, elapsed.TotalMilliseconds);
@@ -160,7 +176,7 @@ public sealed class LoadedModel : IDisposable
         try
         {
             var started = _timeProvider.GetTimestamp();
-            var correlationId = Binder.Bind(jsonEvent, _row);
+            var correlationId = Binder.Bind(jsonEvent, _row, _strings);
             RunRow();
             var prediction = ReadPrediction(_rowOutputs, row: 0);
             return new ScoreResult(
@@ -178,9 +194,23 @@ public sealed class LoadedModel : IDisposable
     /// prediction is written to <c>predictions[i]</c>. All rows go through the graph in one run.
     /// Returns how long the run took.
     /// </summary>
-    public TimeSpan ScoreBatch(ReadOnlySpan<float> featureRows, Span<RowPrediction> predictions)
+    public TimeSpan ScoreBatch(ReadOnlySpan<float> featureRows, Span<RowPrediction> predictions) => ScoreBatch(featureRows, [], predictions);
+
+    /// <summary>
+    /// As <see cref="ScoreBatch(ReadOnlySpan{float}, Span{RowPrediction})"/>, with
+    /// <paramref name="stringRows"/> holding <c>predictions.Length</c> rows of <see cref="StringCount"/>
+    /// strings each, bound with <see cref="Binder"/>.
+    /// </summary>
+    public TimeSpan ScoreBatch(ReadOnlySpan<float> featureRows, ReadOnlySpan<string> stringRows, Span<RowPrediction> predictions)
     {
         var rows = predictions.Length;
+        if (stringRows.Length != rows * StringCount)
+        {
+            throw new ArgumentException(
+                $"{rows} predictions need {rows * StringCount} string values ({StringCount} per row); got {stringRows.Length}",
+                nameof(stringRows));
+        }
+
         if (featureRows.Length != rows * FeatureCount)
         {
             throw new ArgumentException(
@@ -195,12 +225,13 @@ public sealed class LoadedModel : IDisposable
             if (rows == 1)
             {
                 featureRows.CopyTo(_row);
+                stringRows.CopyTo(_strings);
                 RunRow();
                 predictions[0] = ReadPrediction(_rowOutputs, row: 0);
             }
             else if (rows > 1)
             {
-                RunBatch(featureRows, predictions);
+                RunBatch(featureRows, stringRows, predictions);
             }
 
             return _timeProvider.GetElapsedTime(started);
@@ -222,7 +253,7 @@ public sealed class LoadedModel : IDisposable
         _rowBinding.Dispose();
         foreach (var value in _rowInputs)
         {
-            value.Dispose();
+            value?.Dispose();
         }
 
         foreach (var value in _rowOutputs)
@@ -239,15 +270,65 @@ public sealed class LoadedModel : IDisposable
         _session.Dispose();
     }
 
-    private void RunRow() => _session.RunWithBinding(_runOptions, _rowBinding);
+    private void RunRow()
+    {
+        if (!_hasStringInputs)
+        {
+            _session.RunWithBinding(_runOptions, _rowBinding);
+            return;
+        }
 
-    private void RunBatch(ReadOnlySpan<float> featureRows, Span<RowPrediction> predictions)
+        RunWithStrings(_rowBinding, _strings, rows: 1);
+    }
+
+    /// <summary>Binds each string input to a tensor made from <paramref name="stringRows"/> for this run only, then runs.</summary>
+    private void RunWithStrings(OrtIoBinding binding, ReadOnlySpan<string> stringRows, int rows)
+    {
+        var made = new List<OrtValue>();
+        try
+        {
+            var width = _strings.Length;
+            foreach (var (input, i) in _binding.Inputs.Select((input, i) => (input, i)))
+            {
+                if (!input.IsString)
+                {
+                    continue;
+                }
+
+                var values = new string[rows];
+                for (var row = 0; row < rows; row++)
+                {
+                    values[row] = stringRows[(row * width) + input.Offset];
+                }
+
+                var tensor = OrtValue.CreateFromStringTensor(new DenseTensor<string>(values, [rows, 1]));
+                made.Add(tensor);
+                binding.BindInput(_inputNames[i], tensor);
+            }
+
+            _session.RunWithBinding(_runOptions, binding);
+        }
+        finally
+        {
+            foreach (var value in made)
+            {
+                value.Dispose();
+            }
+        }
+    }
+
+    private void RunBatch(ReadOnlySpan<float> featureRows, ReadOnlySpan<string> stringRows, Span<RowPrediction> predictions)
     {
         var rows = predictions.Length;
         var batch = BatchBindingFor(rows);
         for (var i = 0; i < batch.Features.Length; i++)
         {
             var input = _binding.Inputs[i];
+            if (input.IsString)
+            {
+                continue;
+            }
+
             var tensor = batch.Features[i].AsSpan();
             if (input.Width == FeatureCount)
             {
@@ -261,7 +342,14 @@ public sealed class LoadedModel : IDisposable
             }
         }
 
-        _session.RunWithBinding(_runOptions, batch.Binding);
+        if (_hasStringInputs)
+        {
+            RunWithStrings(batch.Binding, stringRows, rows);
+        }
+        else
+        {
+            _session.RunWithBinding(_runOptions, batch.Binding);
+        }
 
         // Each span is fetched once per batch: fetching one asks ONNX Runtime for the tensor's
         // type and shape, which costs more than reading all its rows.
@@ -294,15 +382,19 @@ public sealed class LoadedModel : IDisposable
             Array.Resize(ref _batchBindings, Math.Max(rows + 1, _batchBindings.Length * 2));
         }
 
-        var features = _binding.Inputs.Select(input => new float[rows * input.Width]).ToArray();
-        var inputs = _binding.Inputs.Select((input, i) =>
-            OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, features[i].AsMemory(), [rows, input.Width])).ToArray();
+        var features = _binding.Inputs.Select(input => input.IsString ? [] : new float[rows * input.Width]).ToArray();
+        var inputs = _binding.Inputs.Select((input, i) => input.IsString
+            ? null
+            : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, features[i].AsMemory(), [rows, input.Width])).ToArray();
         var outputs = _binding.Outputs.Select(output =>
             OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, output.ElementType, OutputShape(output, rows))).ToArray();
         var binding = _session.CreateIoBinding();
         for (var i = 0; i < inputs.Length; i++)
         {
-            binding.BindInput(_inputNames[i], inputs[i]);
+            if (inputs[i] is { } input)
+            {
+                binding.BindInput(_inputNames[i], input);
+            }
         }
 
         for (var i = 0; i < outputs.Length; i++)
@@ -388,7 +480,7 @@ public sealed class LoadedModel : IDisposable
 }
 
 /// <summary>Reused tensors of one batch size: input buffers the rows are copied into, outputs ONNX Runtime writes, their binding.</summary>
-internal sealed class BatchBinding(float[][] features, OrtValue[] inputs, OrtValue[] outputs, OrtIoBinding binding) : IDisposable
+internal sealed class BatchBinding(float[][] features, OrtValue?[] inputs, OrtValue[] outputs, OrtIoBinding binding) : IDisposable
 {
     public float[][] Features { get; } = features;
 
@@ -401,7 +493,7 @@ internal sealed class BatchBinding(float[][] features, OrtValue[] inputs, OrtVal
         Binding.Dispose();
         foreach (var value in inputs)
         {
-            value.Dispose();
+            value?.Dispose();
         }
 
         foreach (var value in Outputs)

@@ -83,7 +83,9 @@ public sealed record DeploymentInfo(
 /// ensemble (fasttree, lightgbm; default 100 trees of 20 leaves). The export's scores and
 /// probabilities must match ML.NET's within <see cref="ParityTolerance"/> + <see cref="ParityRelativeTolerance"/>
 /// × magnitude (defaults 1e-5 and 1e-5), which a large ensemble's float32 sums of thousands of
-/// trees may need raised.
+/// trees may need raised. <see cref="Transforms"/> names transforms per feature column (see
+/// docs/training.md); a transform that cannot be exported into the ONNX graph, or does not apply to
+/// the column, is refused here, before the run is queued.
 /// </summary>
 public sealed record TrainingRequest(
     string? Dataset,
@@ -93,7 +95,8 @@ public sealed record TrainingRequest(
     int? Trees = null,
     int? Leaves = null,
     double? ParityTolerance = null,
-    double? ParityRelativeTolerance = null);
+    double? ParityRelativeTolerance = null,
+    IReadOnlyDictionary<string, IReadOnlyList<string>>? Transforms = null);
 
 public sealed record TrainingRunInfo(
     string Id,

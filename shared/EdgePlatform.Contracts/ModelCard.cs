@@ -39,7 +39,16 @@ public sealed record ModelCard(
 /// One ONNX graph input and the event field that feeds it. Shapes use -1 for the batch
 /// dimension, as ML.NET exports them (<c>[-1, 1]</c> for a scalar feature).
 /// </summary>
-public sealed record ModelInput(string Name, string ElementType, IReadOnlyList<long> Shape, string Field);
+public sealed record ModelInput(string Name, string ElementType, IReadOnlyList<long> Shape, string Field)
+{
+    /// <summary>
+    /// True when the graph itself replaces a missing value of this numeric input (it was trained
+    /// with a missing-value replacement): a device binds an absent or null field as NaN instead of
+    /// refusing the event. String inputs always accept a missing value (the empty string).
+    /// Absent on older cards, which is false.
+    /// </summary>
+    public bool AcceptsMissing { get; init; }
+}
 
 /// <summary>
 /// One ONNX graph output and the prediction field it is published as
@@ -109,6 +118,9 @@ public static class TensorElementTypes
     public const string Float64 = "float64";
     public const string Int64 = "int64";
     public const string Bool = "bool";
+
+    /// <summary>UTF-8 text: a categorical or text event field, fed raw to the graph, which encodes it.</summary>
+    public const string String = "string";
 }
 
 /// <summary>Names of the fields a prediction carries, as bound in <see cref="ModelOutput.Field"/>.</summary>

@@ -152,4 +152,33 @@ public sealed class EventBinderTests
 
         return Encoding.UTF8.GetBytes(builder.ToString());
     }
+
+    private static readonly EventBinder StringBinder = new(["rpm"], ["color", "site"]);
+
+    [Fact]
+    public void Bind_StringFields_FillsTheStringRowAndMissingOnesAreEmpty()
+    {
+        var features = new float[1];
+        var strings = new string[2];
+
+        StringBinder.Bind("""{"site": null, "rpm": 1460, "color": "red"}"""u8, features, strings);
+        Assert.Equal(["red", ""], strings);
+        Assert.Equal(1460f, features[0]);
+
+        StringBinder.Bind("""{"rpm": 1}"""u8, features, strings);
+        Assert.Equal(["", ""], strings);
+    }
+
+    [Theory]
+    [InlineData("""{"rpm": 1, "color": 3}""", "field 'color' is a number, expected a string")]
+    [InlineData("""{"rpm": 1, "color": true}""", "field 'color' is a boolean, expected a string")]
+    [InlineData("""{"rpm": 1, "color": ["red"]}""", "field 'color' is an array, expected a string")]
+    [InlineData("""{"rpm": 1, "color": "red", "color": "blue"}""", "field 'color' appears more than once")]
+    [InlineData("""{"color": "red"}""", "field 'rpm' is missing")]
+    public void Bind_StringFieldOfAnotherTypeOrRepeated_SaysWhichFieldAndWhy(string json, string reason)
+    {
+        var ex = Assert.Throws<EventBindingException>(() => StringBinder.Bind(Encoding.UTF8.GetBytes(json), new float[1], new string[2]));
+
+        Assert.Equal(reason, ex.Message);
+    }
 }

@@ -4,6 +4,7 @@ using System.Text;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.Training;
+using EdgePlatform.Training.Data;
 using EdgePlatform.Training.Datasets;
 
 namespace EdgePlatform.ControlPlane.Host.Training;
@@ -37,11 +38,42 @@ public sealed class MlNetTrainer(ModelTrainer trainer) : IModelTrainer
             ParityTolerance = new ParityTolerance(
                 job.ParityTolerance ?? ParityTolerance.DefaultAbsolute,
                 job.ParityRelativeTolerance ?? ParityTolerance.DefaultRelative),
+            Transforms = job.Transforms,
         };
 
         // ML.NET training is CPU-bound and synchronous; keep it off the request threads.
         var trained = await Task.Run(() => trainer.Train(spec, data, progress: null, cancellationToken), cancellationToken).ConfigureAwait(false);
         return new Ports.TrainedModel(trained.Card, trained.OnnxModel, trained.MlNetModel);
+    }
+
+    /// <summary>Registered datasets are numeric CSV, so every feature column is checked as numeric.</summary>
+    public void ValidateTransforms(DatasetInfo dataset, IReadOnlyDictionary<string, IReadOnlyList<string>>? transforms)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        if (transforms is null)
+        {
+            return;
+        }
+
+        var spec = new TrainingSpec
+        {
+            ModelName = dataset.Name,
+            ModelVersion = "0.0.0",
+            FeatureColumns = dataset.Columns,
+            LabelColumn = dataset.Label,
+            TrainingRunId = "validation",
+            DatasetName = dataset.Name,
+            CodeVersion = CodeVersion,
+            Transforms = transforms,
+        };
+        try
+        {
+            FeaturePipeline.Validate(spec, dataset.Columns.ToDictionary(c => c, _ => ColumnKind.Numeric, StringComparer.Ordinal));
+        }
+        catch (ArgumentException ex)
+        {
+            throw new RequestValidationException("transforms", ex.Message);
+        }
     }
 
     /// <summary>

@@ -15,6 +15,13 @@ public interface IModelTrainer
     /// what is wrong with it. <paramref name="label"/> null means the trainer's default label column.
     /// </summary>
     DatasetInfo DescribeDataset(string name, string? label, ReadOnlyMemory<byte> csv, DateTimeOffset now);
+
+    /// <summary>
+    /// Checks per-column transforms against the dataset's columns before a run is queued; throws
+    /// <see cref="RequestValidationException"/> (field <c>transforms</c>) naming the column, the
+    /// transform and why it is refused.
+    /// </summary>
+    void ValidateTransforms(DatasetInfo dataset, IReadOnlyDictionary<string, IReadOnlyList<string>>? transforms);
 }
 
 /// <summary>One queued run; null sizes and tolerance take the trainer's defaults.</summary>
@@ -28,7 +35,8 @@ public sealed record TrainingJob(
     int? Trees = null,
     int? Leaves = null,
     double? ParityTolerance = null,
-    double? ParityRelativeTolerance = null);
+    double? ParityRelativeTolerance = null,
+    IReadOnlyDictionary<string, IReadOnlyList<string>>? Transforms = null);
 
 /// <summary>A trained model: its card, its ONNX graph and the ML.NET model it came from.</summary>
 public sealed record TrainedModel(ModelCard Card, byte[] OnnxModel, byte[] MlNetModel);

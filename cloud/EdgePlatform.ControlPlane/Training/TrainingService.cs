@@ -106,13 +106,15 @@ public sealed partial class TrainingService(
             throw new RequestValidationException("parityRelativeTolerance", "must be between 0 and 1 (the part of the allowed ML.NET/ONNX Runtime difference that grows with the value's magnitude)");
         }
 
+        trainer.ValidateTransforms(dataset, request.Transforms);
+
         var now = timeProvider.GetUtcNow();
         var runId = $"run-{now:yyyyMMddHHmmss}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
         var version = await registry.NextVersionAsync(modelName, cancellationToken).ConfigureAwait(false);
         var run = new TrainingRunInfo(runId, TrainingRunStatuses.Running, dataset.Name, modelName, trainerName, version, null, null, null, now, null);
         await store.SaveTrainingRunAsync(run, cancellationToken).ConfigureAwait(false);
         await _queue.Writer.WriteAsync(
-            new TrainingJob(runId, dataset, modelName, version, trainerName, request.Seed ?? DefaultSeed, request.Trees, request.Leaves, request.ParityTolerance, request.ParityRelativeTolerance), cancellationToken).ConfigureAwait(false);
+            new TrainingJob(runId, dataset, modelName, version, trainerName, request.Seed ?? DefaultSeed, request.Trees, request.Leaves, request.ParityTolerance, request.ParityRelativeTolerance, request.Transforms), cancellationToken).ConfigureAwait(false);
         LogQueued(runId, modelName, dataset.Name, trainerName);
         return run;
     }

@@ -18,11 +18,15 @@ public sealed class MlNetScorer
         using var stream = new MemoryStream(mlNetModel, writable: false);
         _model = _mlContext.Model.Load(stream, out var inputSchema);
         // A model saved with its training schema would list the label too; only features are inputs.
-        FeatureColumns = [.. inputSchema.Where(c => c.Type == NumberDataViewType.Single).Select(c => c.Name)];
+        FeatureColumns = [.. inputSchema.Where(c => c.Type == NumberDataViewType.Single || c.Type == TextDataViewType.Instance).Select(c => c.Name)];
+        StringColumns = [.. inputSchema.Where(c => c.Type == TextDataViewType.Instance).Select(c => c.Name)];
     }
 
-    /// <summary>The features the model reads, in the order it was trained with.</summary>
+    /// <summary>The features the model reads, numeric and string, in the order it was trained with.</summary>
     public IReadOnlyList<string> FeatureColumns { get; }
+
+    /// <summary>The categorical and text features among <see cref="FeatureColumns"/>.</summary>
+    public IReadOnlyList<string> StringColumns { get; }
 
     public BinaryPrediction Predict(IReadOnlyDictionary<string, float> features)
     {
@@ -30,10 +34,13 @@ public sealed class MlNetScorer
         return Predict([features])[0];
     }
 
-    public IReadOnlyList<BinaryPrediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, float>> rows)
+    public IReadOnlyList<BinaryPrediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, float>> rows) => Predict(rows, null);
+
+    /// <summary>Scores rows whose string features are in <paramref name="strings"/>; a missing one (absent or null) is the empty string, as in training.</summary>
+    public IReadOnlyList<BinaryPrediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, float>> rows, IReadOnlyList<IReadOnlyDictionary<string, string?>>? strings)
     {
         ArgumentNullException.ThrowIfNull(rows);
-        var scored = _model.Transform(ColumnarDataView.FromFeatureRows(FeatureColumns, rows));
+        var scored = _model.Transform(ColumnarDataView.FromFeatureRows(FeatureColumns, StringColumns, rows, strings));
         return Read(scored);
     }
 

@@ -63,7 +63,8 @@ internal static class OnnxGraph
                 TensorElementType.Double => TensorElementTypes.Float64,
                 TensorElementType.Int64 => TensorElementTypes.Int64,
                 TensorElementType.Bool => TensorElementTypes.Bool,
+                TensorElementType.String => TensorElementTypes.String,
                 var other => throw new InvalidOperationException(
-                    $"Graph value '{name}' has element type {other}; the model card describes only float32, float64, int64 and bool."),
+                    $"Graph value '{name}' has element type {other}; the model card describes only float32, float64, int64, bool and string."),
             };
 }

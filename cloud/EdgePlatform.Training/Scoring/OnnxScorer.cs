@@ -1,5 +1,6 @@
 using EdgePlatform.Contracts;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace EdgePlatform.Training.Scoring;
 
@@ -23,10 +24,10 @@ public sealed class OnnxScorer : IDisposable
 
         foreach (var input in card.Inputs)
         {
-            if (input.ElementType != TensorElementTypes.Float32 || input.Shape.Count != 2 || input.Shape[1] != 1)
+            if (input.ElementType is not (TensorElementTypes.Float32 or TensorElementTypes.String) || input.Shape.Count != 2 || input.Shape[1] != 1)
             {
                 throw new NotSupportedException(
-                    $"Input '{input.Name}' is {input.ElementType} [{string.Join(", ", input.Shape)}]; this scorer feeds scalar float32 features shaped [batch, 1].");
+                    $"Input '{input.Name}' is {input.ElementType} [{string.Join(", ", input.Shape)}]; this scorer feeds scalar float32 or string features shaped [batch, 1].");
             }
         }
 
@@ -39,9 +40,21 @@ public sealed class OnnxScorer : IDisposable
 
     public BinaryPrediction Predict(IReadOnlyDictionary<string, float> features) => Predict([features])[0];
 
-    public IReadOnlyList<BinaryPrediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, float>> rows)
+    public IReadOnlyList<BinaryPrediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, float>> rows) => Predict(rows, null);
+
+    /// <summary>
+    /// Scores rows whose numeric fields are in <paramref name="rows"/> and whose categorical and
+    /// text fields are in <paramref name="strings"/> (same row order); a missing string (absent or
+    /// null) is fed as the empty string, as training and the device treat it.
+    /// </summary>
+    public IReadOnlyList<BinaryPrediction> Predict(IReadOnlyList<IReadOnlyDictionary<string, float>> rows, IReadOnlyList<IReadOnlyDictionary<string, string?>>? strings)
     {
         ArgumentNullException.ThrowIfNull(rows);
+        if (strings is not null && strings.Count != rows.Count)
+        {
+            throw new ArgumentException($"{strings.Count} rows of strings for {rows.Count} rows of numbers.", nameof(strings));
+        }
+
         if (rows.Count == 0)
         {
             return [];
@@ -52,6 +65,18 @@ public sealed class OnnxScorer : IDisposable
         {
             foreach (var input in _inputs)
             {
+                if (input.ElementType == TensorElementTypes.String)
+                {
+                    var texts = new string[rows.Count];
+                    for (var r = 0; r < rows.Count; r++)
+                    {
+                        texts[r] = strings?[r].GetValueOrDefault(input.Field) ?? string.Empty;
+                    }
+
+                    inputValues.Add(OrtValue.CreateFromStringTensor(new DenseTensor<string>(texts, [rows.Count, 1])));
+                    continue;
+                }
+
                 var values = new float[rows.Count];
                 for (var r = 0; r < rows.Count; r++)
                 {

@@ -35,6 +35,7 @@ public sealed class InferenceEngine
     private readonly TimeSpan[] _latencies;
     private readonly IScoringObserver? _observer;
     private float[] _features = [];
+    private string[] _strings = [];
 
     private volatile ArmPolicy _arms = ArmPolicy.ControlOnly;
 
@@ -296,17 +297,27 @@ public sealed class InferenceEngine
             _features = new float[_batch.Length * width];
         }
 
+        var stringWidth = model.StringCount;
+        if (_strings.Length < _batch.Length * stringWidth)
+        {
+            _strings = new string[_batch.Length * stringWidth];
+        }
+
         var bound = 0;
         var bindingFailures = 0;
         foreach (var row in rows)
         {
             ref readonly var next = ref _batch[row];
             var features = _features.AsSpan(bound * width, width);
+            var strings = _strings.AsSpan(bound * stringWidth, stringWidth);
             try
             {
-                _correlationIds[bound] = next.Rows is { } eventRows
-                    ? eventRows.Bind(next.Row, model.Binder.Fields, features)
-                    : model.Binder.Bind(next.Json.Span, features);
+                _correlationIds[bound] = next.Rows switch
+                {
+                    { } eventRows when stringWidth == 0 && !model.Binder.AcceptsAnyMissing => eventRows.Bind(next.Row, model.Binder.Fields, features),
+                    { } eventRows => eventRows.Bind(next.Row, model.Binder, features, strings),
+                    _ => model.Binder.Bind(next.Json.Span, features, strings),
+                };
                 _bound[bound++] = row;
             }
             catch (EventBindingException ex)
@@ -338,7 +349,7 @@ public sealed class InferenceEngine
         var predictions = _predictions.AsSpan(0, bound);
         try
         {
-            elapsed = model.ScoreBatch(_features.AsSpan(0, bound * width), predictions);
+            elapsed = model.ScoreBatch(_features.AsSpan(0, bound * width), _strings.AsSpan(0, bound * stringWidth), predictions);
         }
         catch (OnnxRuntimeException ex)
         {

@@ -16,6 +16,25 @@ public interface IEventRows
     /// <exception cref="EventBindingException">A field is missing, null or not a finite number.</exception>
     string? Bind(int row, IReadOnlyList<string> fields, Span<float> features);
 
+    /// <summary>
+    /// Binds row <paramref name="row"/> as <paramref name="binder"/> describes: numeric fields into
+    /// <paramref name="features"/> (NaN where missing and the binder accepts it), categorical and
+    /// text fields into <paramref name="strings"/> (empty where missing or null). Rows that carry
+    /// numbers only (a v2 request) refuse a model with string fields rather than score every
+    /// category as missing, and require every numeric field.
+    /// </summary>
+    /// <exception cref="EventBindingException">A field is missing, null or of the wrong type.</exception>
+    string? Bind(int row, EventBinder binder, Span<float> features, Span<string> strings)
+    {
+        ArgumentNullException.ThrowIfNull(binder);
+        if (binder.StringFields.Count > 0)
+        {
+            throw new EventBindingException($"field '{binder.StringFields[0]}' is a string field, and these rows carry numbers only");
+        }
+
+        return Bind(row, binder.Fields, features);
+    }
+
     /// <summary>Hashes row <paramref name="row"/>'s value of <paramref name="field"/> with <see cref="KeyHash"/>; false when it has none.</summary>
     bool TryHashKey(int row, string field, out uint hash);
 }
