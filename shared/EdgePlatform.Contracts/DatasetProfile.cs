@@ -44,8 +44,8 @@ public sealed record DatasetProfile(
 /// <param name="DistinctExact">Whether <paramref name="Distinct"/> is exact.</param>
 /// <param name="Min">Smallest value (exact).</param>
 /// <param name="Max">Largest value (exact).</param>
-/// <param name="Mean">Mean (exact, Welford's update).</param>
-/// <param name="StdDev">Sample standard deviation (n − 1; exact, Welford's update); absent under two values.</param>
+/// <param name="Mean">Mean (exact; Welford's update, per batch by Chan et al.'s pairwise form).</param>
+/// <param name="StdDev">Sample standard deviation (n − 1; exact, same update); absent under two values.</param>
 /// <param name="Quantiles">p1, p5, p25, p50, p75, p95, p99 from the quantile sketch.</param>
 /// <param name="Histogram">Equal-width bins over min..max, counts read from the quantile sketch's CDF.</param>
 /// <param name="Outliers">Values outside [Q1 − 1.5 IQR, Q3 + 1.5 IQR], estimated from the sketch.</param>

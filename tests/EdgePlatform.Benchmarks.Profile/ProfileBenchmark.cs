@@ -14,6 +14,7 @@ namespace EdgePlatform.Benchmarks.Profile;
 internal static class ProfileBenchmark
 {
     public const string ChildMode = "profile-child";
+    public const string ReadOnlyMode = "read-child";
     private const string PandasPython = "/usr/bin/python3";
 
     // The wrapper measures from before read_csv to after describe, and its own peak RSS (Linux: KiB).
@@ -24,7 +25,8 @@ internal static class ProfileBenchmark
         df = pandas.read_csv(sys.argv[1])
         summary = df.describe(include='all')
         seconds = time.perf_counter() - start
-        print(f"RESULT rows={len(df)} seconds={seconds:.3f} peak_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} version={pandas.__version__}")
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(f"RESULT rows={len(df)} seconds={seconds:.3f} cpu={usage.ru_utime + usage.ru_stime:.3f} peak_kib={usage.ru_maxrss} version={pandas.__version__}")
         """;
 
     public static int Run(ProfileBenchmarkSettings settings)
@@ -42,7 +44,9 @@ internal static class ProfileBenchmark
             }
 
             Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load {LoadAverage()}");
-            var ours = RunChild(OwnCommand(file));
+            var reading = RunChild(OwnCommand(ReadOnlyMode, file));
+            Console.WriteLine($"CSV reader alone: {reading.Detail}");
+            var ours = RunChild(OwnCommand(ChildMode, file));
             Console.WriteLine($"edgectl profiler: {ours.Detail}");
             Result? pandas = null;
             if (settings.Pandas && PandasAvailable())
@@ -60,7 +64,7 @@ internal static class ProfileBenchmark
                 Console.WriteLine($"pandas: skipped ({(settings.Pandas ? $"not importable by {PandasPython}" : "--no-pandas")})");
             }
 
-            Report(ours, pandas);
+            Report(reading, ours, pandas);
             var expected = settings.File is null ? settings.Rows : ours.Rows;
             if (ours.Rows != expected || (pandas is not null && pandas.Rows != ours.Rows))
             {
@@ -84,37 +88,64 @@ internal static class ProfileBenchmark
         using var reader = TabularFormats.Open(file);
         var profile = DatasetProfiler.Profile(reader, file, new DatasetProfileOptions { LabelColumn = "label" });
         var seconds = watch.Elapsed.TotalSeconds;
-        var peak = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        var peakKib = long.Parse(peak.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        var peakKib = PeakKib();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"RESULT rows={profile.Rows} seconds={seconds:F3} peak_kib={peakKib} duplicates={profile.DuplicateRows} warnings={profile.Warnings.Count} correlated={profile.Correlations.Count}"));
+            $"RESULT rows={profile.Rows} seconds={seconds:F3} cpu={CpuSeconds():F3} peak_kib={peakKib} duplicates={profile.DuplicateRows} warnings={profile.Warnings.Count} correlated={profile.Correlations.Count}"));
         return 0;
     }
 
-    private static void Report(Result ours, Result? pandas)
+    /// <summary>The child's baseline: the same reader, every batch read and nothing computed, so the profiler's own cost is the difference.</summary>
+    public static int ReadInThisProcess(string file)
+    {
+        var watch = Stopwatch.StartNew();
+        using var reader = TabularFormats.Open(file);
+        long rows = 0;
+        while (reader.ReadBatch() is { } batch)
+        {
+            rows += batch.RowCount;
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RESULT rows={rows} seconds={watch.Elapsed.TotalSeconds:F3} cpu={CpuSeconds():F3} peak_kib={PeakKib()}"));
+        return 0;
+    }
+
+    private static double CpuSeconds()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime.TotalSeconds;
+    }
+
+    private static long PeakKib()
+    {
+        var peak = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(peak.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+    }
+
+    private static void Report(Result reading, Result ours, Result? pandas)
     {
         Console.WriteLine();
-        Console.WriteLine("| profiler | rows | work s | process s | rows/s | peak RSS MiB |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| run | rows | work s | process s | CPU s | rows/s | peak RSS MiB |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine(Line("CSV reader alone (baseline, no statistics)", reading));
         Console.WriteLine(Line("edgectl dataset profile (DatasetProfiler)", ours));
         if (pandas is not null)
         {
             Console.WriteLine(Line("pandas read_csv + describe(include='all')", pandas));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"ratio (pandas / ours): time {pandas.ProcessSeconds / ours.ProcessSeconds:0.00}x, peak RSS {(double)pandas.PeakKib / ours.PeakKib:0.00}x"));
+                $"ratio (pandas / ours): time {pandas.ProcessSeconds / ours.ProcessSeconds:0.00}x, CPU {pandas.CpuSeconds / ours.CpuSeconds:0.00}x, peak RSS {(double)pandas.PeakKib / ours.PeakKib:0.00}x"));
         }
     }
 
     private static string Line(string name, Result result) => string.Create(CultureInfo.InvariantCulture,
-        $"| {name} | {result.Rows:N0} | {result.WorkSeconds:0.00} | {result.ProcessSeconds:0.00} | {result.Rows / result.ProcessSeconds:N0} | {result.PeakKib / 1024.0:N0} |");
+        $"| {name} | {result.Rows:N0} | {result.WorkSeconds:0.00} | {result.ProcessSeconds:0.00} | {result.CpuSeconds:0.00} | {result.Rows / result.ProcessSeconds:N0} | {result.PeakKib / 1024.0:N0} |");
 
-    private static string[] OwnCommand(string file)
+    private static string[] OwnCommand(string mode, string file)
     {
         var assembly = typeof(ProfileBenchmark).Assembly.Location;
         var host = Environment.ProcessPath!;
         return Path.GetFileNameWithoutExtension(host) == "dotnet"
-            ? [host, assembly, ChildMode, file]
-            : [host, ChildMode, file];
+            ? [host, assembly, mode, file]
+            : [host, mode, file];
     }
 
     private static Result RunChild(string[] command)
@@ -142,6 +173,7 @@ internal static class ProfileBenchmark
             long.Parse(fields["rows"], CultureInfo.InvariantCulture),
             double.Parse(fields["seconds"], CultureInfo.InvariantCulture),
             seconds,
+            double.Parse(fields["cpu"], CultureInfo.InvariantCulture),
             long.Parse(fields["peak_kib"], CultureInfo.InvariantCulture),
             line["RESULT ".Length..]);
     }
@@ -213,5 +245,6 @@ internal static class ProfileBenchmark
     private static double Normal(Random random) =>
         (random.NextDouble() + random.NextDouble() + random.NextDouble() + random.NextDouble() - 2) * Math.Sqrt(3);
 
-    private sealed record Result(long Rows, double WorkSeconds, double ProcessSeconds, long PeakKib, string Detail);
+    /// <summary>WorkSeconds: timed inside the child around the work; ProcessSeconds: the child from start to exit (runtime or interpreter start included); CpuSeconds: user + system time of the child.</summary>
+    private sealed record Result(long Rows, double WorkSeconds, double ProcessSeconds, double CpuSeconds, long PeakKib, string Detail);
 }

@@ -7,4 +7,9 @@ if (args is [ProfileBenchmark.ChildMode, var file])
     return ProfileBenchmark.ProfileInThisProcess(file);
 }
 
+if (args is [ProfileBenchmark.ReadOnlyMode, var readFile])
+{
+    return ProfileBenchmark.ReadInThisProcess(readFile);
+}
+
 return ProfileBenchmark.Run(ProfileBenchmarkSettings.Parse(args));

@@ -4,8 +4,8 @@ using EdgePlatform.Contracts;
 namespace EdgePlatform.Training.Data;
 
 /// <summary>
-/// One column's running statistics during the profiling pass: missing count, Welford's mean and
-/// variance, exact min and max, the value counter, and (numeric and date-time) the quantile
+/// One column's running statistics during the profiling pass: missing count, mean and
+/// variance (Welford/Chan), exact min and max, the value counter, and (numeric and date-time) the quantile
 /// sketch. Each value is hashed once and folded into its row's hash for duplicate detection.
 /// </summary>
 internal sealed class ColumnAccumulator
@@ -14,7 +14,7 @@ internal sealed class ColumnAccumulator
 
     private readonly DataColumn _column;
     private readonly DeclaredRange? _range;
-    private readonly ValueCounter<double>? _numbers;
+    private readonly NumberCounter? _numbers;
     private readonly ValueCounter<string>? _strings;
     private readonly KllSketch? _sketch;
     private long _count;
@@ -31,7 +31,7 @@ internal sealed class ColumnAccumulator
         options.DeclaredRanges.TryGetValue(column.Name, out _range);
         if (column.Kind.IsNumeric())
         {
-            _numbers = new ValueCounter<double>(options.DistinctExactLimit, options.FrequentValueCounters, ValueHash.Of);
+            _numbers = new NumberCounter(options.DistinctExactLimit, options.FrequentValueCounters);
             if (column.Kind is ColumnKind.Numeric or ColumnKind.DateTime)
             {
                 _sketch = new KllSketch(options.QuantileSketchK);
@@ -50,6 +50,8 @@ internal sealed class ColumnAccumulator
     public void AddNumbers(double[] values, int rows, ulong[] rowHashes)
     {
         var counter = _numbers!;
+        long count = 0;
+        double sum = 0;
         for (var r = 0; r < rows; r++)
         {
             var value = values[r];
@@ -62,10 +64,8 @@ internal sealed class ColumnAccumulator
                 continue;
             }
 
-            _count++;
-            var delta = value - _mean;
-            _mean += delta / _count;
-            _m2 += delta * (value - _mean);
+            count++;
+            sum += value;
             if (value < _min)
             {
                 _min = value;
@@ -88,6 +88,32 @@ internal sealed class ColumnAccumulator
             counter.Add(key, hash);
             _sketch?.Add(value);
         }
+
+        if (count == 0)
+        {
+            return;
+        }
+
+        // The batch's mean and sum of squared deviations about it (a second pass over values
+        // still in cache), combined with the running ones by Chan et al.'s update: Welford's
+        // stability without a division per value.
+        var batchMean = sum / count;
+        double m2 = 0;
+        for (var r = 0; r < rows; r++)
+        {
+            var value = values[r];
+            if (double.IsFinite(value))
+            {
+                var deviation = value - batchMean;
+                m2 += deviation * deviation;
+            }
+        }
+
+        var total = _count + count;
+        var delta = batchMean - _mean;
+        _mean += delta * count / total;
+        _m2 += m2 + (delta * delta * _count * count / total);
+        _count = total;
     }
 
     public void AddStrings(string?[] values, int rows, ulong[] rowHashes)

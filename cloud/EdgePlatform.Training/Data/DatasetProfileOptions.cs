@@ -48,6 +48,9 @@ public sealed class DatasetProfileOptions
     /// <summary>A categorical column with more distinct values than this (default 1,000), or more than half its values distinct, is high-cardinality.</summary>
     public int HighCardinality { get; init; } = 1_000;
 
+    /// <summary>Read the next batches on a second thread while profiling the current one (default true): parsing and statistics overlap on two cores.</summary>
+    public bool ReadAhead { get; init; } = true;
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(DistinctExactLimit, 1, nameof(DistinctExactLimit));

@@ -36,7 +36,9 @@ public static class DatasetProfiler
         var rowHashes = Array.Empty<ulong>();
         long rows = 0;
 
-        while (reader.ReadBatch(cancellationToken) is { } batch)
+        using var input = options.ReadAhead ? new ReadAheadReader(reader) : null;
+        var batches = (ITabularReader?)input ?? reader;
+        while (batches.ReadBatch(cancellationToken) is { } batch)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var count = batch.RowCount;

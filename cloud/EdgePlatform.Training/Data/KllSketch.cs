@@ -25,6 +25,7 @@ public sealed class KllSketch
     private readonly Random _random;
     private int[] _levelCapacities = [];
     private int _capacity;
+    private int _capacitySum;
     private int _retained;
 
     public KllSketch(int k = DefaultK, int seed = 1)
@@ -188,9 +189,14 @@ public sealed class KllSketch
             {
                 _levelCapacities[h] = Math.Max(MinLevelWidth, (int)Math.Ceiling(K * Math.Pow(2.0 / 3.0, _levels.Count - 1 - h)));
             }
+
+            // Level 0 holds items at weight 1, exact: a buffer of k of them costs at most k
+            // doubles and no accuracy, and turns many tiny sorts into one sort of k items per k/2 values.
+            _levelCapacities[0] = Math.Max(_levelCapacities[0], K);
+            _capacitySum = _levelCapacities.Sum();
         }
 
-        return _levelCapacities.Sum();
+        return _capacitySum;
     }
 
     private void CompactOnce()
@@ -207,19 +213,19 @@ public sealed class KllSketch
             _capacity = TotalCapacity();
         }
 
+        // Levels above 0 are kept sorted (they only ever receive merged sorted runs); level 0 is
+        // the unsorted input buffer.
         var items = _levels[level];
-        items.Sort();
+        if (level == 0)
+        {
+            items.Sort();
+        }
 
         // An odd item stays behind at its weight, so the total weight is kept exactly.
         var held = items.Count % 2 == 1 ? items[^1] : (double?)null;
         var pairs = items.Count / 2;
         var offset = _random.Next(2);
-        var above = _levels[level + 1];
-        for (var i = 0; i < pairs; i++)
-        {
-            above.Add(items[(2 * i) + offset]);
-        }
-
+        _levels[level + 1] = MergeEveryOther(items, pairs, offset, _levels[level + 1]);
         items.Clear();
         if (held is { } value)
         {
@@ -228,5 +234,38 @@ public sealed class KllSketch
 
         _retained -= pairs;
         _capacity = TotalCapacity();
+    }
+
+    // Every other one of the first 2·pairs sorted items, merged with the sorted level above.
+    private static List<double> MergeEveryOther(List<double> items, int pairs, int offset, List<double> above)
+    {
+        var merged = new List<double>(pairs + above.Count);
+        var a = 0;
+        var i = 0;
+        while (i < pairs && a < above.Count)
+        {
+            var promoted = items[(2 * i) + offset];
+            if (promoted <= above[a])
+            {
+                merged.Add(promoted);
+                i++;
+            }
+            else
+            {
+                merged.Add(above[a++]);
+            }
+        }
+
+        for (; i < pairs; i++)
+        {
+            merged.Add(items[(2 * i) + offset]);
+        }
+
+        for (; a < above.Count; a++)
+        {
+            merged.Add(above[a]);
+        }
+
+        return merged;
     }
 }

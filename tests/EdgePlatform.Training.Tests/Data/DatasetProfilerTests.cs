@@ -218,6 +218,35 @@ public sealed class DatasetProfilerTests
     }
 
     [Fact]
+    public void Profile_NearConstantColumnPastTheExactLimit_IsStillFoundFromTheFrequentValueCounts()
+    {
+        // 99.5% zeros, the rest 5,000 distinct values: far past an exact limit of 1,000.
+        var schema = InMemoryReader.SchemaOf(("reading", ColumnKind.Numeric));
+        var rows = Enumerable.Range(0, 1_000_000).Select(i => new object?[] { i % 200 == 0 ? (double)(i / 200) + 1 : 0.0 }).ToList();
+
+        var profile = Profile(rows, schema, new DatasetProfileOptions { DistinctExactLimit = 1_000, FrequentValueCounters = 100 });
+
+        var column = profile.Columns[0];
+        Assert.False(column.TopValuesExact);
+        Assert.Equal("0", column.TopValues[0].Value);
+
+        // Misra-Gries undercounts by at most n / (counters + 1).
+        Assert.InRange(column.TopValues[0].Count, 995_000 - (1_000_000 / 101), 995_000);
+        Assert.True(column.NearConstant);
+        Assert.Equal(5_001, column.Distinct, tolerance: 5_001 * 4 * 0.0081);
+    }
+
+    [Fact]
+    public void Profile_ReaderFailsMidway_ThrowsTheReadersErrorUnchanged()
+    {
+        using var reader = new FailingReader(MixedSchema, failOnBatch: 3);
+
+        var error = Assert.Throws<DatasetFormatException>(() => DatasetProfiler.Profile(reader, "bad.csv"));
+
+        Assert.Equal("bad.csv: line 302, column 'temperature': 'abc' is not a number", error.Message);
+    }
+
+    [Fact]
     public void Profile_ReportsProgressAfterEachBatch()
     {
         var rows = Enumerable.Range(0, 1_050).Select(i => new object?[] { (double)i, 0.0, "a", "ok" }).ToList();
@@ -299,6 +328,41 @@ public sealed class DatasetProfilerTests
         Assert.True(
             Math.Abs(expected - actual) <= relative * Math.Max(1, Math.Abs(expected)),
             $"expected {expected:R}, got {actual:R}");
+
+    private sealed class FailingReader(DataSchema schema, int failOnBatch) : ITabularReader
+    {
+        private readonly DataBatch _batch = new(schema, 100);
+        private int _batches;
+
+        public DataSchema Schema => schema;
+
+        public DataBatch? ReadBatch(CancellationToken cancellationToken = default)
+        {
+            if (++_batches == failOnBatch)
+            {
+                throw new DatasetFormatException("bad.csv: line 302, column 'temperature': 'abc' is not a number", 302, "temperature");
+            }
+
+            _batch.RowCount = 100;
+            for (var c = 0; c < schema.Columns.Count; c++)
+            {
+                if (_batch.Numbers[c] is { } numbers)
+                {
+                    Array.Fill(numbers, _batches);
+                }
+                else
+                {
+                    Array.Fill(_batch.Strings[c]!, "x");
+                }
+            }
+
+            return _batch;
+        }
+
+        public void Dispose()
+        {
+        }
+    }
 
     private sealed class SynchronousProgress(Action<long> report) : IProgress<long>
     {

@@ -23,8 +23,8 @@ public sealed class KllSketchTests
         Array.Sort(values);
         AssertWithinRankError(sketch, values);
 
-        // Bounded memory: a few times k items however long the stream.
-        Assert.InRange(sketch.Retained, 1, 4 * sketch.K);
+        // Bounded memory: a few times k items (about 4k: 3k in the levels, k in the input buffer) however long the stream.
+        Assert.InRange(sketch.Retained, 1, 5 * sketch.K);
     }
 
     [Fact]
@@ -43,7 +43,7 @@ public sealed class KllSketchTests
         Assert.Equal(500_000, a.Count);
         var all = left.Concat(right).Order().ToArray();
         AssertWithinRankError(a, all);
-        Assert.InRange(a.Retained, 1, 4 * a.K);
+        Assert.InRange(a.Retained, 1, 5 * a.K);
     }
 
     [Fact]
