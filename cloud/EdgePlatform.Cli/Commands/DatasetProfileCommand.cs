@@ -148,7 +148,7 @@ public static class DatasetProfileCommand
         }
     }
 
-    internal static Dictionary<string, DeclaredRange> ParseRanges(IEnumerable<string> values)
+    public static Dictionary<string, DeclaredRange> ParseRanges(IEnumerable<string> values)
     {
         var ranges = new Dictionary<string, DeclaredRange>(StringComparer.Ordinal);
         foreach (var value in values)
