@@ -11,6 +11,8 @@
 #     each test fixture runs it with the configuration the control plane writes from its device CA
 #   - mosquitto_pub / mosquitto_sub (Debian mosquitto-clients): the stock clients the agent's
 #     local broker tests log in with, as a sensor on a plant network would
+#   - the ARFF example datasets of Debian's weka package (/usr/share/doc/weka/examples), which
+#     the dataset-format tests parse one by one
 
 services_start() {
   mkdir -p "$EDGEPLATFORM_TEST_SERVICES"
@@ -19,6 +21,7 @@ services_start() {
   registry_start || return 1
   mosquitto_locate || return 1
   require_command mosquitto_pub mosquitto-clients || return 1
+  require_package weka || return 1
 }
 
 # mosquitto is started per test fixture (its configuration comes from the control plane under
@@ -111,5 +114,19 @@ require_command() {
     command -v "$command" >/dev/null 2>&1 && return 0
   fi
   echo "missing '$command' (Debian package $package)" >&2
+  return 1
+}
+
+# Installs a Debian package that provides data rather than a command (dpkg -s tells whether it
+# is installed) when it is missing and we are root.
+require_package() {
+  local package="$1"
+  dpkg -s "$package" >/dev/null 2>&1 && return 0
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing $package" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package") >/dev/null || return 1
+    dpkg -s "$package" >/dev/null 2>&1 && return 0
+  fi
+  echo "missing Debian package $package" >&2
   return 1
 }

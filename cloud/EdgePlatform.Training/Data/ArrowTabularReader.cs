@@ -20,7 +20,11 @@ internal sealed class ArrowTabularReader : TypedColumnarReader
         _reader = reader;
         _schema = Guard(options.SourceName, () => reader.Schema);
         var fields = _schema.FieldsList;
-        Initialize([.. fields.Select(f => f.Name)], i => NaturalKind(fields[i]), () => LoadChunk(CancellationToken.None));
+        Initialize(
+            [.. fields.Select(f => f.Name)],
+            i => NaturalKind(fields[i]),
+            i => fields[i].HasMetadata && fields[i].Metadata.ContainsKey(ArrowTabularWriter.KindKey),
+            i => DeclaredCategories(fields[i]));
     }
 
     public static ArrowTabularReader OpenFile(Stream stream, TabularReadOptions options) =>
@@ -113,6 +117,17 @@ internal sealed class ArrowTabularReader : TypedColumnarReader
                     return;
                 }
 
+            case StringViewArray s:
+                {
+                    var values = StringsFor(field, rows);
+                    for (var i = 0; i < rows; i++)
+                    {
+                        values[i] = s.GetString(i);
+                    }
+
+                    return;
+                }
+
             case DictionaryArray d:
                 {
                     // Decode each dictionary entry once per batch, then look the indices up.
@@ -151,6 +166,13 @@ internal sealed class ArrowTabularReader : TypedColumnarReader
             case UInt32Array a: Copy(a, numbers, rows, v => v); break;
             case Int64Array a: Copy(a, numbers, rows, v => v); break;
             case UInt64Array a: Copy(a, numbers, rows, v => v); break;
+            case Decimal128Array a:
+                for (var i = 0; i < rows; i++)
+                {
+                    numbers[i] = a.GetValue(i) is { } value ? (double)value : double.NaN;
+                }
+
+                break;
             case BooleanArray a:
                 for (var i = 0; i < rows; i++)
                 {
@@ -193,11 +215,29 @@ internal sealed class ArrowTabularReader : TypedColumnarReader
         }
     }
 
-    private ColumnKind NaturalKind(Field field) => field.DataType switch
+    /// <summary>The kind this platform's writer recorded, when it fits the field's type; else the type's kind.</summary>
+    private ColumnKind NaturalKind(Field field)
     {
-        StringType or LargeStringType => ColumnKind.Text,
-        DictionaryType { ValueType: StringType or LargeStringType } => ColumnKind.Text,
-        DoubleType or FloatType or HalfFloatType or Int8Type or UInt8Type or Int16Type or UInt16Type
+        var kind = TypeKind(field);
+        if (field.HasMetadata && field.Metadata.TryGetValue(ArrowTabularWriter.KindKey, out var recorded) && ColumnKinds.TryParse(recorded, out var declared)
+            && declared != ColumnKind.Ignore && declared.IsNumeric() == kind.IsNumeric())
+        {
+            return declared;
+        }
+
+        return kind;
+    }
+
+    private static IReadOnlyList<string>? DeclaredCategories(Field field) =>
+        field.HasMetadata && field.Metadata.TryGetValue(ArrowTabularWriter.CategoriesKey, out var json)
+            ? System.Text.Json.JsonSerializer.Deserialize(json, ArrowMetadataJson.Default.IReadOnlyListString)
+            : null;
+
+    private ColumnKind TypeKind(Field field) => field.DataType switch
+    {
+        StringType or LargeStringType or StringViewType => ColumnKind.Text,
+        DictionaryType { ValueType: StringType or LargeStringType or StringViewType } => ColumnKind.Text,
+        Decimal128Type or DoubleType or FloatType or HalfFloatType or Int8Type or UInt8Type or Int16Type or UInt16Type
             or Int32Type or UInt32Type or Int64Type or UInt64Type => ColumnKind.Numeric,
         BooleanType => ColumnKind.Boolean,
         TimestampType or Date32Type or Date64Type => ColumnKind.DateTime,

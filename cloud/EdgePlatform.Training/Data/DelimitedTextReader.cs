@@ -38,6 +38,13 @@ internal sealed class DelimitedTextReader : ITabularReader
     private long _recordLine;
     private byte[] _unescaped = new byte[256];
 
+    // The records of the batch being read, split but not yet converted: per row, per field.
+    private readonly int[] _pendingStarts;
+    private readonly int[] _pendingLengths;
+    private readonly bool[] _pendingEscaped;
+    private readonly long[] _pendingLines;
+    private readonly int[] _readFields;
+
     public DelimitedTextReader(Stream stream, TabularReadOptions options, byte delimiter)
     {
         _stream = stream;
@@ -86,6 +93,11 @@ internal sealed class DelimitedTextReader : ITabularReader
             options);
         _parser = new TextCellParser(options, Schema);
         _batch = new DataBatch(Schema, options.BatchSize);
+        _pendingStarts = new int[options.BatchSize * _names.Length];
+        _pendingLengths = new int[options.BatchSize * _names.Length];
+        _pendingEscaped = new bool[options.BatchSize * _names.Length];
+        _pendingLines = new long[options.BatchSize];
+        _readFields = [.. Enumerable.Range(0, _names.Length).Where(f => _fieldToColumn[f] >= 0)];
     }
 
     public DataSchema Schema { get; }
@@ -113,6 +125,9 @@ internal sealed class DelimitedTextReader : ITabularReader
             row++;
         }
 
+        // Split records into field offsets until the batch is full or the buffer runs out, then
+        // convert what was split, column by column in parallel, before the buffer moves.
+        var pendingFrom = row;
         while (row < batch.Capacity)
         {
             if ((row & 1023) == 0)
@@ -120,34 +135,128 @@ internal sealed class DelimitedTextReader : ITabularReader
                 cancellationToken.ThrowIfCancellationRequested();
             }
 
-            if (!NextRecord())
+            var result = TryParseRecord();
+            if (result == ParseResult.NeedMore)
+            {
+                ConvertPending(batch, pendingFrom, row);
+                pendingFrom = row;
+                Compact();
+                Fill();
+                continue;
+            }
+
+            if (result == ParseResult.End)
             {
                 break;
             }
 
-            CheckWidth();
+            if (_fieldCount == 1 && _fieldLengths[0] == 0 && !_fieldQuoted[0])
+            {
+                continue;
+            }
+
+            if (_fieldCount != _names.Length)
+            {
+                // Rows before this one are reported first, as a sequential read would.
+                ConvertPending(batch, pendingFrom, row);
+                CheckWidth();
+            }
+
             if (row == 0)
             {
                 batch.FirstLine = _recordLine;
             }
 
-            for (var field = 0; field < _fieldCount; field++)
-            {
-                var column = _fieldToColumn[field];
-                if (column >= 0)
-                {
-                    _parser.Store(batch, column, row, Field(field), isNull: false, _recordLine);
-                }
-            }
-
+            var width = _names.Length;
+            _fieldStarts.AsSpan(0, width).CopyTo(_pendingStarts.AsSpan(row * width));
+            _fieldLengths.AsSpan(0, width).CopyTo(_pendingLengths.AsSpan(row * width));
+            _fieldEscaped.AsSpan(0, width).CopyTo(_pendingEscaped.AsSpan(row * width));
+            _pendingLines[row] = _recordLine;
             row++;
         }
 
+        ConvertPending(batch, pendingFrom, row);
         batch.RowCount = row;
         return row == 0 ? null : batch;
     }
 
     public void Dispose() => _stream.Dispose();
+
+    /// <summary>Below this many cells a batch is converted on the calling thread: handing work to the pool costs more than it saves.</summary>
+    private const int ParallelCells = 16_384;
+
+    private void ConvertPending(DataBatch batch, int fromRow, int toRow)
+    {
+        if (toRow <= fromRow)
+        {
+            return;
+        }
+
+        var columns = _readFields.Length;
+        var errors = new DatasetFormatException?[columns];
+        var errorRows = new int[columns];
+        if (Environment.ProcessorCount > 1 && (toRow - fromRow) * columns >= ParallelCells)
+        {
+            Parallel.For(0, columns, i => ConvertField(batch, _readFields[i], fromRow, toRow, ref errors[i], ref errorRows[i]));
+        }
+        else
+        {
+            for (var i = 0; i < columns; i++)
+            {
+                ConvertField(batch, _readFields[i], fromRow, toRow, ref errors[i], ref errorRows[i]);
+            }
+        }
+
+        // The error a sequential reader would have met first: earliest row, then leftmost column.
+        DatasetFormatException? first = null;
+        var firstRow = int.MaxValue;
+        for (var i = 0; i < columns; i++)
+        {
+            if (errors[i] is { } error && errorRows[i] < firstRow)
+            {
+                first = error;
+                firstRow = errorRows[i];
+            }
+        }
+
+        if (first is not null)
+        {
+            throw first;
+        }
+    }
+
+    private void ConvertField(DataBatch batch, int field, int fromRow, int toRow, ref DatasetFormatException? error, ref int errorRow)
+    {
+        var width = _names.Length;
+        var column = _fieldToColumn[field];
+        byte[]? unescaped = null;
+        for (var row = fromRow; row < toRow; row++)
+        {
+            var at = (row * width) + field;
+            ReadOnlySpan<byte> value = _buffer.AsSpan(_pendingStarts[at], _pendingLengths[at]);
+            if (_pendingEscaped[at])
+            {
+                unescaped ??= new byte[value.Length];
+                if (unescaped.Length < value.Length)
+                {
+                    unescaped = new byte[value.Length * 2];
+                }
+
+                value = Unescape(value, unescaped);
+            }
+
+            try
+            {
+                _parser.Store(batch, column, row, value, isNull: false, _pendingLines[row]);
+            }
+            catch (DatasetFormatException e)
+            {
+                error = e;
+                errorRow = row;
+                return;
+            }
+        }
+    }
 
     private void CheckWidth()
     {
@@ -178,17 +287,23 @@ internal sealed class DelimitedTextReader : ITabularReader
             _unescaped = new byte[raw.Length * 2];
         }
 
+        return Unescape(raw, _unescaped);
+    }
+
+    /// <summary>Copies a quoted field's content with each doubled quote made single.</summary>
+    private static ReadOnlySpan<byte> Unescape(ReadOnlySpan<byte> raw, byte[] destination)
+    {
         var length = 0;
         for (var i = 0; i < raw.Length; i++)
         {
-            _unescaped[length++] = raw[i];
+            destination[length++] = raw[i];
             if (raw[i] == Quote)
             {
                 i++;
             }
         }
 
-        return _unescaped.AsSpan(0, length);
+        return destination.AsSpan(0, length);
     }
 
     /// <summary>Parses the next non-blank record into the field arrays; false at the end of the file.</summary>

@@ -21,7 +21,7 @@ internal sealed class ParquetTabularReader : TypedColumnarReader
         _reader = reader;
         _fields = reader.Schema.GetDataFields();
         var topLevel = reader.Schema.Fields;
-        Initialize([.. _fields.Select(f => f.Path.ToString())], i => NaturalKind(_fields[i], topLevel), () => LoadChunk(CancellationToken.None));
+        Initialize([.. _fields.Select(f => f.Path.ToString())], i => NaturalKind(_fields[i], topLevel));
     }
 
     public static ParquetTabularReader Open(Stream stream, TabularReadOptions options)
@@ -81,7 +81,7 @@ internal sealed class ParquetTabularReader : TypedColumnarReader
     {
         var field = _fields[index];
         var type = field.ClrType;
-        if (type == typeof(string))
+        if (IsString(type))
         {
             var values = StringsFor(index, rows);
             group.ReadAsync(field, values.AsMemory(0, rows), null, cancellationToken).AsTask().GetAwaiter().GetResult();
@@ -135,6 +135,9 @@ internal sealed class ParquetTabularReader : TypedColumnarReader
         }
     }
 
+    // Parquet.Net 6 describes string fields as ReadOnlyMemory<char>; earlier versions as string.
+    private static bool IsString(Type type) => type == typeof(string) || type == typeof(ReadOnlyMemory<char>);
+
     private ColumnKind NaturalKind(DataField field, IReadOnlyList<Field> topLevel)
     {
         if (field.IsArray || !topLevel.Contains(field))
@@ -149,7 +152,7 @@ internal sealed class ParquetTabularReader : TypedColumnarReader
                 or TypeCode.UInt16 or TypeCode.Int32 or TypeCode.UInt32 or TypeCode.Int64 or TypeCode.UInt64 => ColumnKind.Numeric,
             TypeCode.Boolean => ColumnKind.Boolean,
             TypeCode.DateTime => ColumnKind.DateTime,
-            TypeCode.String => ColumnKind.Text,
+            _ when IsString(type) => ColumnKind.Text,
             _ when type == typeof(DateTimeOffset) || type == typeof(DateOnly) => ColumnKind.DateTime,
             _ => throw DataErrors.File(Source, $"the field '{field.Name}' has the type {type.Name}, which no column kind holds; ignore it with an override."),
         };

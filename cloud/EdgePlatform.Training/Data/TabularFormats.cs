@@ -93,8 +93,8 @@ public static class TabularFormats
         var input = peeked.Stream;
         return format switch
         {
-            TabularFormat.Csv => new DelimitedTextReader(input, options, (byte)(options.Delimiter ?? ',')),
-            TabularFormat.Tsv => new DelimitedTextReader(input, options, (byte)(options.Delimiter ?? '\t')),
+            TabularFormat.Csv => new DelimitedTextReader(input, options, Delimiter(options, ',')),
+            TabularFormat.Tsv => new DelimitedTextReader(input, options, Delimiter(options, '\t')),
             TabularFormat.JsonLines => new JsonLinesReader(input, options),
             TabularFormat.Arff => new ArffReader(input, options),
             TabularFormat.Parquet => ParquetTabularReader.Open(Seekable(input), options),
@@ -102,6 +102,17 @@ public static class TabularFormats
             TabularFormat.ArrowStream => ArrowTabularReader.OpenStream(input, options),
             _ => throw new ArgumentOutOfRangeException(nameof(options), format, "Unknown format."),
         };
+    }
+
+    private static byte Delimiter(TabularReadOptions options, char formatDefault)
+    {
+        var delimiter = options.Delimiter ?? formatDefault;
+        if (delimiter == options.DecimalSeparator)
+        {
+            throw new ArgumentException($"The delimiter and the decimal separator are both '{delimiter}'; with a decimal comma use another delimiter, usually ';'.", nameof(options));
+        }
+
+        return (byte)delimiter;
     }
 
     private static TabularFormat? FormatFromMagic(ReadOnlySpan<byte> head) =>

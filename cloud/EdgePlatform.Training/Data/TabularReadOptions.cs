@@ -59,11 +59,6 @@ public sealed class TabularReadOptions
             throw new ArgumentException($"Delimiter must be an ASCII character other than a quote or a line break, not '{delimiter}'.", nameof(Delimiter));
         }
 
-        if (DecimalSeparator == ',' && (Delimiter ?? ',') == ',' && Format is not TabularFormat.Tsv)
-        {
-            throw new ArgumentException("With DecimalSeparator ',' the Delimiter must be another character, usually ';'.", nameof(Delimiter));
-        }
-
         ArgumentNullException.ThrowIfNull(MissingTokens);
         ArgumentNullException.ThrowIfNull(Overrides);
         var results = new List<ValidationResult>();

@@ -14,10 +14,14 @@ internal abstract class TypedColumnarReader : ITabularReader
     private readonly TabularReadOptions _options;
     private int[] _fieldToColumn = [];
     private ColumnKind[] _natural = [];
+
+    // Per field: the file recorded the kind itself (this platform's Arrow writer does), so a string field is not inferred.
+    private bool[] _declared = [];
     private TextCellParser? _fallback;
     private DataBatch? _batch;
     private int _chunkOffset;
     private long _rowsBefore;
+    private readonly Queue<Chunk> _replay = new();
 
     protected TypedColumnarReader(TabularReadOptions options)
     {
@@ -41,16 +45,21 @@ internal abstract class TypedColumnarReader : ITabularReader
 
     /// <summary>
     /// Settles the schema. <paramref name="natural"/> gives each field's kind from the file's
-    /// types (<see cref="ColumnKind.Text"/> for strings, refined here from the first chunk,
-    /// which must already be loaded). Throws for fields whose type no kind fits unless ignored.
+    /// types (<see cref="ColumnKind.Text"/> for strings, refined here from the sample of the first
+    /// InferenceRows rows, unless <paramref name="kindRecorded"/>). Throws for fields whose type no kind fits unless they are ignored.
     /// </summary>
-    protected void Initialize(IReadOnlyList<string> names, Func<int, ColumnKind> natural, Func<bool> loadFirstChunk)
+    protected void Initialize(
+        IReadOnlyList<string> names,
+        Func<int, ColumnKind> natural,
+        Func<int, bool>? kindRecorded = null,
+        Func<int, IReadOnlyList<string>?>? categories = null)
     {
+        _declared = [.. Enumerable.Range(0, names.Count).Select(i => kindRecorded?.Invoke(i) ?? false)];
         _natural = new ColumnKind[names.Count];
         ChunkNumbers = new double[]?[names.Count];
         ChunkStrings = new string?[]?[names.Count];
 
-        // Read every field that is not ignored; the first chunk decides categorical versus text.
+        // Read every field that is not ignored.
         _fieldToColumn = new int[names.Count];
         for (var i = 0; i < names.Count; i++)
         {
@@ -59,21 +68,49 @@ internal abstract class TypedColumnarReader : ITabularReader
             _natural[i] = ignored ? ColumnKind.Ignore : natural(i);
         }
 
-        var hasRows = loadFirstChunk();
+        // String fields are categorical or text by the first InferenceRows rows, which may span
+        // several chunks: those chunks are kept (copied) and replayed before reading on.
+        var count = new int[names.Count];
+        var distinct = new HashSet<string>?[names.Count];
+        var sampled = 0;
+        while (sampled < _options.InferenceRows && LoadChunk(CancellationToken.None))
+        {
+            var take = Math.Min(ChunkRows, _options.InferenceRows - sampled);
+            for (var field = 0; field < names.Count; field++)
+            {
+                if (_natural[field] == ColumnKind.Text && !_declared[field] && ChunkStrings[field] is { } strings)
+                {
+                    var seen = distinct[field] ??= new HashSet<string>(StringComparer.Ordinal);
+                    foreach (var value in strings.AsSpan(0, take))
+                    {
+                        if (value is not null)
+                        {
+                            count[field]++;
+                            seen.Add(value);
+                        }
+                    }
+                }
+            }
+
+            _replay.Enqueue(new Chunk(
+                [.. ChunkNumbers.Select(a => a?[..ChunkRows])],
+                [.. ChunkStrings.Select(a => a?[..ChunkRows])],
+                ChunkRows));
+            sampled += ChunkRows;
+        }
+
+        ChunkRows = 0;
         (Schema, _fieldToColumn) = SchemaResolver.Resolve(
             Source,
             names,
-            i => _natural[i] == ColumnKind.Text && hasRows ? StringKind(ChunkStrings[i]!) : _natural[i],
-            _options);
+            i => _natural[i] == ColumnKind.Text && !_declared[i] ? TextCellParser.StringKind(count[i], distinct[i]?.Count ?? 0, _options) : _natural[i],
+            _options,
+            categories);
 
         var fallbackOptions = _options.WithSource(Source);
         fallbackOptions.DecimalSeparator = '.';
         _fallback = new TextCellParser(fallbackOptions, Schema) { LocationIsRow = true };
         _batch = new DataBatch(Schema, _options.BatchSize);
-        if (!hasRows)
-        {
-            ChunkRows = 0;
-        }
     }
 
     /// <summary>Loads the next chunk into <see cref="ChunkNumbers"/>/<see cref="ChunkStrings"/>; false at the end.</summary>
@@ -87,7 +124,13 @@ internal abstract class TypedColumnarReader : ITabularReader
             _rowsBefore += ChunkRows;
             _chunkOffset = 0;
             ChunkRows = 0;
-            if (!LoadChunk(cancellationToken))
+            if (_replay.TryDequeue(out var chunk))
+            {
+                ChunkNumbers = chunk.Numbers;
+                ChunkStrings = chunk.Strings;
+                ChunkRows = chunk.Rows;
+            }
+            else if (!LoadChunk(cancellationToken))
             {
                 return null;
             }
@@ -111,23 +154,6 @@ internal abstract class TypedColumnarReader : ITabularReader
     }
 
     public abstract void Dispose();
-
-    private ColumnKind StringKind(string?[] values)
-    {
-        var sample = Math.Min(ChunkRows, _options.InferenceRows);
-        var distinct = new HashSet<string>(StringComparer.Ordinal);
-        var count = 0;
-        for (var i = 0; i < sample; i++)
-        {
-            if (values[i] is { } value)
-            {
-                count++;
-                distinct.Add(value);
-            }
-        }
-
-        return TextCellParser.StringKind(count, distinct.Count, _options);
-    }
 
     private void Copy(DataBatch batch, int field, int column, int count, long firstRow)
     {
@@ -204,4 +230,6 @@ internal abstract class TypedColumnarReader : ITabularReader
 
         return array;
     }
+
+    private sealed record Chunk(double[]?[] Numbers, string?[]?[] Strings, int Rows);
 }
