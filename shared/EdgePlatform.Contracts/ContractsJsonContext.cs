@@ -35,6 +35,7 @@ namespace EdgePlatform.Contracts;
 [JsonSerializable(typeof(IReadOnlyList<TrainingRunInfo>))]
 [JsonSerializable(typeof(DatasetInfo))]
 [JsonSerializable(typeof(IReadOnlyList<DatasetInfo>))]
+[JsonSerializable(typeof(DatasetProfile))]
 [JsonSerializable(typeof(DeviceTelemetrySummary))]
 [JsonSerializable(typeof(IReadOnlyList<DeviceTelemetrySummary>))]
 [JsonSerializable(typeof(TelemetryRecord))]

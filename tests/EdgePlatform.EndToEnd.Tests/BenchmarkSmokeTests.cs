@@ -18,6 +18,7 @@ public sealed class BenchmarkSmokeTests
     [InlineData("EdgePlatform.Benchmarks.Telemetry", "metrics-cost --smoke", "/metrics cost per perf report")]
     [InlineData("EdgePlatform.Benchmarks.RolloutEngine", "--smoke", "devices active")]
     [InlineData("EdgePlatform.Benchmarks.RolloutFleet", "--smoke", "| devices |")]
+    [InlineData("EdgePlatform.Benchmarks.Profile", "--smoke", "profiled every row")]
     public async Task Benchmark_InSmokeMode_ExitsZeroWithItsReport(string project, string arguments, string reportLine)
     {
         var (exitCode, output) = await BuiltProgram.RunAsync(AssemblyOf(project), arguments.Split(' '), Deadline);
