@@ -46,6 +46,7 @@ namespace EdgePlatform.Contracts;
 [JsonSerializable(typeof(IReadOnlyList<DatasetSummary>))]
 [JsonSerializable(typeof(CleanDatasetRequest))]
 [JsonSerializable(typeof(CleansingRules))]
+[JsonSerializable(typeof(List<DatasetColumnInfo>))]
 [JsonSerializable(typeof(DeviceTelemetrySummary))]
 [JsonSerializable(typeof(IReadOnlyList<DeviceTelemetrySummary>))]
 [JsonSerializable(typeof(TelemetryRecord))]
