@@ -146,7 +146,7 @@ public sealed class DatasetSources(IOptions<DatasetOptions> options, ConnectionS
             return kind switch
             {
                 DatasetConnectionKinds.PostgreSql => $"{Value("Host", "Server") ?? "localhost"}:{Value("Port") ?? "5432"}/{Value("Database") ?? ""}",
-                DatasetConnectionKinds.Sqlite => CheckAllowed("connectionString", Value("Data Source", "DataSource", "Filename") ?? throw new RequestValidationException("connectionString", "a sqlite connection names its database file: Data Source=/path/to/file.db")),
+                DatasetConnectionKinds.Sqlite => Path.GetFileName(CheckAllowed("connectionString", Value("Data Source", "DataSource", "Filename") ?? throw new RequestValidationException("connectionString", "a sqlite connection names its database file: Data Source=/path/to/file.db"))),
                 _ => Value("BlobEndpoint") ?? (Value("UseDevelopmentStorage") is { } dev && dev.Equals("true", StringComparison.OrdinalIgnoreCase) ? "devstoreaccount1 (development storage)" : null) ?? Value("AccountName")
                     ?? throw new RequestValidationException("connectionString", "an azure-blob connection string names an AccountName or a BlobEndpoint"),
             };

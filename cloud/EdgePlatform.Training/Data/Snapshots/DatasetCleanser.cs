@@ -66,6 +66,11 @@ public sealed class DatasetCleanser
     /// <summary>Streams the source through the first <paramref name="through"/> stages into <paramref name="sink"/>.</summary>
     private void Run(Func<ITabularReader> open, int through, Action<Row> sink, CancellationToken cancellationToken)
     {
+        for (var s = 0; s < through; s++)
+        {
+            _stages[s].BeginPass();
+        }
+
         using var reader = open();
         var width = reader.Schema.Columns.Count;
         while (reader.ReadBatch(cancellationToken) is { } batch)
@@ -113,6 +118,11 @@ public sealed class DatasetCleanser
         public DataSchema Output { get; } = output;
 
         public virtual bool NeedsStatistics => false;
+
+        /// <summary>Forgets what one pass over the source saw (rows seen by drop-duplicates); statistics are kept.</summary>
+        public virtual void BeginPass()
+        {
+        }
 
         public virtual void Observe(Row row)
         {
@@ -414,6 +424,8 @@ public sealed class DatasetCleanser
     private sealed class DropDuplicates(DataSchema schema, int[] columns) : Stage(schema, schema)
     {
         private readonly HashSet<UInt128> _seen = [];
+
+        public override void BeginPass() => _seen.Clear();
 
         public override Row? Apply(Row row)
         {
