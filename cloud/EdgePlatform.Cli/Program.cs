@@ -22,6 +22,7 @@ var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edg
     FleetCommands.Deploy(),
     RolloutCommands.Create(),
     FleetCommands.Train(),
+    DatasetCommands.Create(),
     FleetCommands.Telemetry(),
     AccessCommands.Login(),
     AccessCommands.Tokens(),
