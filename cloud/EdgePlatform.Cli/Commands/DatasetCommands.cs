@@ -89,16 +89,7 @@ public static class DatasetCommands
             Console.Error.WriteLine($"uploading {file} ({Size(total)}) as upload {upload.Id}; if it stops, go on with --resume {upload.Id}");
         }
 
-        var last = DateTimeOffset.MinValue;
-        await api.UploadDatasetFileAsync(upload.Id, file!, progress ? new Progress<long>(sent =>
-        {
-            var now = DateTimeOffset.UtcNow;
-            if (now - last >= TimeSpan.FromSeconds(1) || sent == total)
-            {
-                last = now;
-                Console.Error.WriteLine($"  {Size(sent)} of {Size(total)} ({(total == 0 ? 100 : sent * 100 / total)}%)");
-            }
-        }) : null, ct).ConfigureAwait(false);
+        await api.UploadDatasetFileAsync(upload.Id, file!, progress ? new UploadProgress(total) : null, ct).ConfigureAwait(false);
         if (progress)
         {
             Console.Error.WriteLine("uploaded; the server is checking and storing it");
@@ -210,11 +201,27 @@ public static class DatasetCommands
         return at < 0 ? (reference, "latest") : (reference[..at], reference[(at + 1)..]);
     }
 
-    private static string Size(long bytes) => bytes switch
+    internal static string Size(long bytes) => bytes switch
     {
         >= 1L << 30 => $"{bytes / (double)(1L << 30):0.0} GiB",
         >= 1L << 20 => $"{bytes / (double)(1L << 20):0.0} MiB",
         >= 1L << 10 => $"{bytes / 1024.0:0.0} KiB",
         _ => $"{bytes} B",
     };
+
+    /// <summary>Reports on the uploading thread (not posted, as <see cref="Progress{T}"/> would), at most once a second and at the end.</summary>
+    private sealed class UploadProgress(long total) : IProgress<long>
+    {
+        private DateTimeOffset _last = DateTimeOffset.MinValue;
+
+        public void Report(long value)
+        {
+            var now = DateTimeOffset.UtcNow;
+            if (now - _last >= TimeSpan.FromSeconds(1) || value == total)
+            {
+                _last = now;
+                Console.Error.WriteLine($"  {Size(value)} of {Size(total)} ({(total == 0 ? 100 : value * 100 / total)}%)");
+            }
+        }
+    }
 }
