@@ -16,6 +16,8 @@
 #     SQL sources query it
 #   - Azurite (npm azurite), the Azure Storage emulator, blob service only, announced as
 #     EDGEPLATFORM_TEST_AZURITE=<Azure Storage connection string>; dataset blob sources read it
+#   - the ARFF example datasets of Debian's weka package (/usr/share/doc/weka/examples), which
+#     the dataset-format tests parse one by one
 
 services_start() {
   mkdir -p "$EDGEPLATFORM_TEST_SERVICES"
@@ -24,6 +26,7 @@ services_start() {
   registry_start || return 1
   mosquitto_locate || return 1
   require_command mosquitto_pub mosquitto-clients || return 1
+  require_package weka || return 1
   postgres_start || return 1
   azurite_start || return 1
 }
@@ -188,5 +191,19 @@ require_command() {
     command -v "$command" >/dev/null 2>&1 && return 0
   fi
   echo "missing '$command' (Debian package $package)" >&2
+  return 1
+}
+
+# Installs a Debian package that provides data rather than a command (dpkg -s tells whether it
+# is installed) when it is missing and we are root.
+require_package() {
+  local package="$1"
+  dpkg -s "$package" >/dev/null 2>&1 && return 0
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing $package" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package") >/dev/null || return 1
+    dpkg -s "$package" >/dev/null 2>&1 && return 0
+  fi
+  echo "missing Debian package $package" >&2
   return 1
 }
