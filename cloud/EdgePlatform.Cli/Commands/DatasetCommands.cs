@@ -33,14 +33,14 @@ public static class DatasetCommands
     private static Command Add()
     {
         var name = new Argument<string>("name") { Description = "Dataset name" };
-        var file = new Argument<string?>("file") { Description = "A local CSV or TSV file to upload (any size; sent in resumable chunks)", Arity = ArgumentArity.ZeroOrOne };
+        var file = new Argument<string?>("file") { Description = "A local data file to upload (any size and format; sent in resumable chunks)", Arity = ArgumentArity.ZeroOrOne };
         var path = new Option<string>("--path") { Description = "Instead of a file: a path the server reads itself (under its Datasets:AllowedPaths)" };
         var connection = new Option<string>("--connection") { Description = "A named connection (POST /api/v1/datasets/connections) to query or read a blob through" };
         var query = new Option<string>("--query") { Description = "With --connection: the SQL query whose result is the dataset" };
         var container = new Option<string>("--container") { Description = "With --connection: the blob container" };
         var blob = new Option<string>("--blob") { Description = "With --connection: the blob name" };
         var label = new Option<string>("--label") { Description = "The column training predicts (default: label)" };
-        var format = new Option<string>("--format") { Description = "csv or tsv (default: from the file extension)" };
+        var format = new Option<string>("--format") { Description = "csv, tsv, parquet, arrowfile, arrowstream, arff or jsonlines (default: from the file extension)" };
         var resume = new Option<string>("--resume") { Description = "Go on with an earlier upload of the same file (its upload id)" };
         var command = new Command("add", "Register a new version of a dataset") { name, file, path, connection, query, container, blob, label, format, resume };
         command.SetAction(async (parse, ct) =>

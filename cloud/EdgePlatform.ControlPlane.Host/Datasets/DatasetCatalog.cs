@@ -202,6 +202,11 @@ public sealed partial class DatasetCatalog(
             return null;
         }
 
+        if (version.Format != SnapshotFormats.Csv)
+        {
+            throw new RequestValidationException("dataset", $"{name}@{version.Version} is {version.Format}; training reads CSV versions (a cleansed version is CSV: edgectl dataset clean {name}@{version.Version} --rules …)");
+        }
+
         var label = version.Label ?? DefaultLabel;
         if (!version.Columns.Any(c => c.Name == label))
         {
@@ -301,26 +306,28 @@ public sealed class DatasetStaging
     public string NewFile() => Path.Combine(_directory, Guid.NewGuid().ToString("N"));
 }
 
-/// <summary>The formats a snapshot can be read in, by name or file extension.</summary>
+/// <summary>The formats a snapshot can be read in (every format of <see cref="TabularFormats"/>), by name or file extension; cleansed versions are CSV.</summary>
 public static class SnapshotFormats
 {
     public const string Csv = "csv";
-    public const string Tsv = "tsv";
 
     public static string Resolve(string? format, string? fileName)
     {
-        var name = !string.IsNullOrWhiteSpace(format)
-            ? format.Trim().ToLowerInvariant()
-            : Path.GetExtension(fileName ?? string.Empty).TrimStart('.').ToLowerInvariant() switch
-            {
-                "" or "txt" => Csv,
-                var extension => extension,
-            };
-        return name is Csv or Tsv
-            ? name
-            : throw new RequestValidationException("source.format", $"format '{name}' cannot be read; this server reads csv and tsv");
+        if (!string.IsNullOrWhiteSpace(format))
+        {
+            return Parse(format) is { } named
+                ? Name(named)
+                : throw new RequestValidationException("source.format", $"unknown format '{format}'; use one of: {string.Join(", ", Enum.GetValues<TabularFormat>().Select(Name))}");
+        }
+
+        return TabularFormats.FormatFromName(fileName ?? string.Empty) is { } fromName ? Name(fromName) : Csv;
     }
 
     public static ITabularReader Open(string format, Stream stream, string source) =>
-        new SnapshotCsvReader(stream, source, format == Tsv ? '\t' : ',');
+        TabularFormats.Open(stream, source, new TabularReadOptions { Format = Parse(format) ?? TabularFormat.Csv });
+
+    private static string Name(TabularFormat format) => format.ToString().ToLowerInvariant();
+
+    private static TabularFormat? Parse(string name) =>
+        Enum.TryParse<TabularFormat>(name.Trim().Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) ? parsed : null;
 }

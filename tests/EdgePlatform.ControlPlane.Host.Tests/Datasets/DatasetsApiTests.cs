@@ -162,7 +162,7 @@ public sealed class DatasetsApiTests : IAsyncLifetime, IDisposable
         var problem = await response.Content.ReadAsStringAsync();
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains("broken.csv, line 1202, column 'temperature'", problem, StringComparison.Ordinal);
+        Assert.Contains("broken.csv: line 1202, column 'temperature'", problem, StringComparison.Ordinal);
         using var versions = await _client.GetAsync(Uri("/api/v1/datasets/broken/versions"));
         Assert.Equal(HttpStatusCode.NotFound, versions.StatusCode);
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(_server.DataDirectory, "datasets", "staging")));
