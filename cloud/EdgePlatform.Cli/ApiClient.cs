@@ -10,6 +10,9 @@ public sealed partial class ApiClient : IDisposable
 {
     private readonly HttpClient _http;
 
+    /// <summary>The same connection for the calls that run as long as their data is large (dataset registration, cleansing).</summary>
+    private readonly HttpClient _slowHttp;
+
     public ApiClient(Uri server, string? token = null, ServerCertificatePin? pin = null)
     {
         Token = token;
@@ -20,10 +23,13 @@ public sealed partial class ApiClient : IDisposable
         }
 
         // The registry under /v2/ wants a registry token, which the API token buys from the server.
-        _http = new HttpClient(RegistryHandler(token, server, pin)) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
+        var handler = RegistryHandler(token, server, pin);
+        _http = new HttpClient(handler) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
+        _slowHttp = new HttpClient(handler, disposeHandler: false) { BaseAddress = server, Timeout = Timeout.InfiniteTimeSpan };
         if (token is not null)
         {
             _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            _slowHttp.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
         }
     }
 
@@ -145,7 +151,11 @@ public sealed partial class ApiClient : IDisposable
 
     public HttpClient Http => _http;
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _slowHttp.Dispose();
+        _http.Dispose();
+    }
 
     private async Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken ct)
     {

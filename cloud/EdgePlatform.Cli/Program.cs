@@ -22,7 +22,7 @@ var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edg
     FleetCommands.Deploy(),
     RolloutCommands.Create(),
     FleetCommands.Train(),
-    DatasetProfileCommand.CreateDataset(),
+    DatasetCommands.Create(),
     FleetCommands.Telemetry(),
     AccessCommands.Login(),
     AccessCommands.Tokens(),

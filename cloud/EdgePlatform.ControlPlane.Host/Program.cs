@@ -9,6 +9,7 @@ builder.Services.AddControlPlaneCore();
 builder.AddSqliteStore(bootstrap);
 builder.AddOperatorAccess();
 builder.AddFileArtifacts(bootstrap);
+builder.AddDatasets(bootstrap);
 builder.AddBroker();
 builder.AddMlNetTrainer();
 builder.AddFleetMetrics();

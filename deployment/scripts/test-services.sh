@@ -11,6 +11,11 @@
 #     each test fixture runs it with the configuration the control plane writes from its device CA
 #   - mosquitto_pub / mosquitto_sub (Debian mosquitto-clients): the stock clients the agent's
 #     local broker tests log in with, as a sensor on a plant network would
+#   - PostgreSQL 15 (Debian postgresql-15), a throwaway cluster initdb'd into the services
+#     directory, announced as EDGEPLATFORM_TEST_POSTGRES=<Npgsql connection string>; dataset
+#     SQL sources query it
+#   - Azurite (npm azurite), the Azure Storage emulator, blob service only, announced as
+#     EDGEPLATFORM_TEST_AZURITE=<Azure Storage connection string>; dataset blob sources read it
 #   - the ARFF example datasets of Debian's weka package (/usr/share/doc/weka/examples), which
 #     the dataset-format tests parse one by one
 
@@ -22,6 +27,78 @@ services_start() {
   mosquitto_locate || return 1
   require_command mosquitto_pub mosquitto-clients || return 1
   require_package weka || return 1
+  postgres_start || return 1
+  azurite_start || return 1
+}
+
+# A PostgreSQL cluster of its own on a free loopback port, owned by the postgres user when the
+# script runs as root (initdb refuses root). Trust authentication on loopback: a test cluster.
+postgres_start() {
+  local bin="/usr/lib/postgresql/15/bin" dir="$EDGEPLATFORM_TEST_SERVICES/postgres" port run_as=()
+  if [[ ! -x "$bin/initdb" ]]; then
+    require_command /usr/lib/postgresql/15/bin/initdb postgresql-15 || return 1
+  fi
+  if [[ $(id -u) -eq 0 ]]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres || return 1
+    run_as=(runuser -u postgres --)
+  fi
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  [[ ${#run_as[@]} -gt 0 ]] && chown postgres "$dir"
+  "${run_as[@]}" "$bin/initdb" -D "$dir/data" -U edgeplatform --auth=trust -E UTF8 >"$EDGEPLATFORM_TEST_SERVICES/postgres-init.log" 2>&1 || {
+    echo "initdb failed; see $EDGEPLATFORM_TEST_SERVICES/postgres-init.log" >&2
+    return 1
+  }
+  port="$(free_port)"
+  "${run_as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir" start >/dev/null || {
+    echo "PostgreSQL did not start; see $dir/postgres.log" >&2
+    return 1
+  }
+  head -1 "$dir/data/postmaster.pid" >"$EDGEPLATFORM_TEST_SERVICES/postgres.pid"
+  echo "EDGEPLATFORM_TEST_POSTGRES=Host=127.0.0.1;Port=$port;Username=edgeplatform;Database=postgres" >>"$EDGEPLATFORM_TEST_SERVICES/services.env"
+  export EDGEPLATFORM_TEST_POSTGRES="Host=127.0.0.1;Port=$port;Username=edgeplatform;Database=postgres"
+  echo "PostgreSQL on 127.0.0.1:$port (log $dir/postgres.log)" >&2
+}
+
+# Azurite's blob service on a free loopback port, installed from npm when missing.
+azurite_start() {
+  local dir="$EDGEPLATFORM_TEST_SERVICES/azurite" port attempt
+  # The emulator's well-known development account; not a secret.
+  local key="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+  if ! command -v azurite-blob >/dev/null 2>&1; then
+    require_command npm || return 1
+    echo "installing azurite" >&2
+    npm install -g azurite >/dev/null 2>&1 || { echo "npm install -g azurite failed" >&2; return 1; }
+  fi
+  mkdir -p "$dir"
+  for attempt in 1 2 3 4 5; do
+    port="$(free_port)"
+    azurite-blob --blobHost 127.0.0.1 --blobPort "$port" --location "$dir" --silent --skipApiVersionCheck >>"$dir/azurite.log" 2>&1 &
+    echo $! >"$EDGEPLATFORM_TEST_SERVICES/azurite.pid"
+    if wait_for_port "$port" "$(cat "$EDGEPLATFORM_TEST_SERVICES/azurite.pid")"; then
+      local connection="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$port/devstoreaccount1;"
+      echo "EDGEPLATFORM_TEST_AZURITE=$connection" >>"$EDGEPLATFORM_TEST_SERVICES/services.env"
+      export EDGEPLATFORM_TEST_AZURITE="$connection"
+      echo "Azurite blob service on 127.0.0.1:$port (log $dir/azurite.log)" >&2
+      return 0
+    fi
+    kill "$(cat "$EDGEPLATFORM_TEST_SERVICES/azurite.pid")" 2>/dev/null
+    rm -f "$EDGEPLATFORM_TEST_SERVICES/azurite.pid"
+    echo "Azurite did not listen on 127.0.0.1:$port (attempt $attempt); see $dir/azurite.log" >&2
+  done
+  return 1
+}
+
+# Waits up to 20 s for something to listen on a loopback port, giving up early when the process has exited.
+wait_for_port() {
+  local port="$1" pid="$2" i
+  for i in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
 }
 
 # mosquitto is started per test fixture (its configuration comes from the control plane under

@@ -16,10 +16,6 @@ public static class DatasetProfileCommand
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>The <c>dataset</c> command holding only <c>profile</c>, until the dataset commands that talk to the server join it.</summary>
-    public static Command CreateDataset() =>
-        new("dataset", "Datasets: profile a local file before training on it") { Create() };
-
     public static IReadOnlyList<Column<ColumnProfile>> Columns { get; } =
     [
         new("COLUMN", c => c.Name),

@@ -182,7 +182,7 @@ public static class FleetCommands
 
     public static Command Train()
     {
-        var dataset = new Option<string>("--dataset") { Description = "Registered dataset (default: sensor-anomaly)" };
+        var dataset = new Option<string>("--dataset") { Description = "Registered dataset: NAME, or NAME@VERSION of a dataset version (default: sensor-anomaly)" };
         var name = new Option<string>("--model-name") { Description = "Model name (default: the dataset's name)" };
         var trainer = new Option<string>("--trainer") { Description = "fasttree (default), lightgbm or logistic-regression" };
         var seed = new Option<int?>("--seed") { Description = "Random seed (default 42)" };

@@ -35,6 +35,47 @@ public sealed class FileSystemArtifactStore : IArtifactStore
         return digest;
     }
 
+    public async Task<(string Digest, long Size)> PutAsync(Stream content, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var temporary = Path.Combine(Path.GetDirectoryName(_root)!, "uploads", Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            long size = 0;
+            var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true);
+            await using (file.ConfigureAwait(false))
+            {
+                var buffer = new byte[81920];
+                int read;
+                while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    hash.AppendData(buffer, 0, read);
+                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                    size += read;
+                }
+            }
+
+            var digest = ContentDigest.Sha256Prefix + Convert.ToHexStringLower(hash.GetHashAndReset());
+            var target = PathOf(digest);
+            if (File.Exists(target))
+            {
+                File.Delete(temporary);
+            }
+            else
+            {
+                File.Move(temporary, target, overwrite: true);
+            }
+
+            return (digest, size);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+    }
+
     public Task<Stream?> OpenReadAsync(string digest, CancellationToken cancellationToken)
     {
         if (!ContentDigest.IsValid(digest))

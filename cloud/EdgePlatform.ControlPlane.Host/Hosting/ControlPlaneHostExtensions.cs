@@ -3,6 +3,7 @@ using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Host.Access;
 using EdgePlatform.ControlPlane.Host.Apis;
 using EdgePlatform.ControlPlane.Host.Artifacts;
+using EdgePlatform.ControlPlane.Host.Datasets;
 using EdgePlatform.ControlPlane.Host.Broker;
 using EdgePlatform.ControlPlane.Host.Registry;
 using EdgePlatform.ControlPlane.Host.Trust;
@@ -10,6 +11,7 @@ using EdgePlatform.ControlPlane.Host.Storage;
 using EdgePlatform.ControlPlane.Ports;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 
 namespace EdgePlatform.ControlPlane.Host.Hosting;
@@ -66,8 +68,23 @@ public static partial class ControlPlaneHostExtensions
         builder.Services.AddSingleton<ITelemetryStore>(store);
         builder.Services.AddSingleton<EdgePlatform.ControlPlane.Telemetry.ILatencyHistograms, EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Reader>();
         builder.Services.AddSingleton<ITrainingStore>(store);
+        builder.Services.AddSingleton<IDatasetStore>(store);
         builder.Services.AddSingleton<IEnrollmentGroupStore>(store);
         builder.Services.AddSingleton<IRolloutStore>(store);
+        return builder;
+    }
+
+    /// <summary>Dataset versions: uploads, sources, cleansing, connections (settings in <c>Datasets</c>), and training on a version.</summary>
+    public static WebApplicationBuilder AddDatasets(this WebApplicationBuilder builder, ServerBootstrap bootstrap)
+    {
+        var directory = Path.Combine(bootstrap.DataDirectory, "datasets");
+        builder.Services.AddOptions<DatasetOptions>().BindConfiguration(DatasetOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton(sp => new DatasetUploads(Path.Combine(directory, "uploads"), sp.GetRequiredService<IOptions<DatasetOptions>>()));
+        builder.Services.AddSingleton(new ConnectionSecrets(Path.Combine(directory, "connections.key")));
+        builder.Services.AddSingleton(new DatasetStaging(Path.Combine(directory, "staging")));
+        builder.Services.AddSingleton<DatasetSources>();
+        builder.Services.AddSingleton<DatasetCatalog>();
+        builder.Services.AddSingleton<IDatasetResolver>(sp => sp.GetRequiredService<DatasetCatalog>());
         return builder;
     }
 
@@ -141,6 +158,7 @@ public static partial class ControlPlaneHostExtensions
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapDevicesApi();
         app.MapModelsApi();
+        app.MapDatasetsApi();
         app.MapTelemetryApi();
         app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(EdgePlatform.ControlPlane.Access.Permissions.Read);
         app.MapRolloutsApi();

@@ -341,6 +341,34 @@ internal static class SqliteMigrations
             PRIMARY KEY (repository, digest)
         ) WITHOUT ROWID;
         """,
+        // Datasets as immutable, numbered versions of content-addressed snapshots, and the
+        // connections SQL and blob sources read through (their connection strings sealed).
+        """
+        CREATE TABLE dataset_versions (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            snapshot_digest TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL,
+            source_kind TEXT NOT NULL,
+            source_description TEXT NOT NULL,
+            format TEXT NOT NULL,
+            columns TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            label TEXT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            parent_version INTEGER NULL,
+            rules TEXT NULL,
+            PRIMARY KEY (name, version)
+        ) WITHOUT ROWID;
+        CREATE TABLE dataset_connections (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            host TEXT NOT NULL,
+            sealed_connection_string BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

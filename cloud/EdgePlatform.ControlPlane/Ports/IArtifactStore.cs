@@ -6,6 +6,12 @@ public interface IArtifactStore
     /// <summary>Stores content under its sha256 digest and returns the digest.</summary>
     Task<string> PutAsync(ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores a stream's content under its sha256 digest without holding it in memory: the
+    /// content is hashed while it is written aside, then moved into place. Returns the digest and size.
+    /// </summary>
+    Task<(string Digest, long Size)> PutAsync(Stream content, CancellationToken cancellationToken);
+
     /// <summary>Opens a blob for reading, or null when it is not stored.</summary>
     Task<Stream?> OpenReadAsync(string digest, CancellationToken cancellationToken);
 

@@ -17,7 +17,8 @@ public sealed partial class TrainingService(
     IModelTrainer trainer,
     ModelRegistry registry,
     TimeProvider timeProvider,
-    ILogger<TrainingService> logger)
+    ILogger<TrainingService> logger,
+    IDatasetResolver? datasetVersions = null)
 {
     public const string DefaultDataset = "sensor-anomaly";
     public const int DefaultSeed = 42;
@@ -61,10 +62,13 @@ public sealed partial class TrainingService(
     {
         request ??= new TrainingRequest(null, null, null, null);
         var datasetName = string.IsNullOrWhiteSpace(request.Dataset) ? DefaultDataset : request.Dataset.Trim();
-        var dataset = await store.GetDatasetAsync(datasetName, cancellationToken).ConfigureAwait(false)
+        // A name registered whole (PUT /datasets/{name}) trains as before; a versioned name, or
+        // name@N, trains on that snapshot and the run and lineage name the version.
+        var dataset = (datasetName.Contains('@', StringComparison.Ordinal) ? null : await store.GetDatasetAsync(datasetName, cancellationToken).ConfigureAwait(false))
+            ?? (datasetVersions is null ? null : await datasetVersions.ResolveAsync(datasetName, cancellationToken).ConfigureAwait(false))
             ?? throw new NotFoundException($"dataset '{datasetName}' is not registered");
 
-        var modelName = string.IsNullOrWhiteSpace(request.ModelName) ? dataset.Name : request.ModelName.Trim();
+        var modelName = string.IsNullOrWhiteSpace(request.ModelName) ? dataset.Name.Split('@')[0] : request.ModelName.Trim();
         if (ModelNames.Describe(modelName) is { } problem)
         {
             throw new RequestValidationException("modelName", problem);

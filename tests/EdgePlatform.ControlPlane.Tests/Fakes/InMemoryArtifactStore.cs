@@ -17,6 +17,13 @@ internal sealed class InMemoryArtifactStore : IArtifactStore
         return Task.FromResult(digest);
     }
 
+    public async Task<(string Digest, long Size)> PutAsync(Stream content, CancellationToken cancellationToken)
+    {
+        using var copy = new MemoryStream();
+        await content.CopyToAsync(copy, cancellationToken);
+        return (await PutAsync(copy.ToArray(), cancellationToken), copy.Length);
+    }
+
     public Task<Stream?> OpenReadAsync(string digest, CancellationToken cancellationToken) =>
         Task.FromResult<Stream?>(_blobs.TryGetValue(digest, out var blob) ? new MemoryStream(blob, writable: false) : null);
 

@@ -1,0 +1,68 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Ports;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EdgePlatform.ControlPlane.Host.Tests.Datasets;
+
+public sealed class DatasetTrainingTests
+{
+    private static readonly TimeSpan TrainingTimeout = TimeSpan.FromSeconds(180);
+
+    [Fact]
+    public async Task Train_OnADatasetVersion_RecordsTheVersionAndItsSnapshotDigestInLineage()
+    {
+        using var root = new TempDirectory();
+        var csv = Path.Combine(root.Path, "sensors.csv");
+        await using (var builtIn = typeof(EdgePlatform.Training.ModelTrainer).Assembly.GetManifestResourceStream("EdgePlatform.Training.Datasets.sensor-anomaly.csv")!)
+        await using (var file = File.Create(csv))
+        {
+            await builtIn.CopyToAsync(file);
+        }
+
+        await using var server = ControlPlaneFactory.With(new Dictionary<string, string> { ["Datasets:AllowedPaths:0"] = root.Path });
+        using var client = server.CreateClient();
+        using var registered = await client.PostAsJsonAsync(
+            new Uri("/api/v1/datasets/pumps/versions", UriKind.Relative),
+            new RegisterDatasetRequest(new DatasetSourceRequest(DatasetSourceKinds.Path, Path: csv), Label: "anomaly"),
+            ContractsJsonContext.Default.RegisterDatasetRequest);
+        Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
+        var version = (await registered.Content.ReadFromJsonAsync(ContractsJsonContext.Default.DatasetVersionInfo))!;
+
+        using var started = await client.PostAsJsonAsync(
+            new Uri("/api/v1/training-runs", UriKind.Relative),
+            new TrainingRequest("pumps@1", null, "logistic-regression", null),
+            ContractsJsonContext.Default.TrainingRequest);
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var run = (await started.Content.ReadFromJsonAsync(ContractsJsonContext.Default.TrainingRunInfo))!;
+        Assert.Equal("pumps@1", run.Dataset);
+        Assert.Equal("pumps", run.ModelName);
+
+        // The API offers no completion event, so ask as a user would, within a deadline.
+        using var deadline = new CancellationTokenSource(TrainingTimeout);
+        using var ticks = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
+        while (run.Status == TrainingRunStatuses.Running)
+        {
+            await ticks.WaitForNextTickAsync(deadline.Token);
+            run = (await client.GetFromJsonAsync(new Uri($"/api/v1/training-runs/{run.Id}", UriKind.Relative), ContractsJsonContext.Default.TrainingRunInfo, deadline.Token))!;
+        }
+
+        Assert.True(run.Status == TrainingRunStatuses.Succeeded, $"training run {run.Id} {run.Status}: {run.Error}");
+        var artifacts = server.Services.GetRequiredService<IArtifactStore>();
+        var manifest = JsonSerializer.Deserialize(await ReadBlobAsync(artifacts, run.ManifestDigest!), ContractsJsonContext.Default.OciManifest)!;
+        var card = JsonSerializer.Deserialize(await ReadBlobAsync(artifacts, manifest.Config.Digest), ContractsJsonContext.Default.ModelCard)!;
+        Assert.Equal("pumps@1", card.Lineage.DatasetName);
+        Assert.Equal(version.SnapshotDigest, card.Lineage.DatasetDigest);
+        Assert.Equal(version.Rows, card.Lineage.DatasetRows);
+    }
+
+    private static async Task<byte[]> ReadBlobAsync(IArtifactStore artifacts, string digest)
+    {
+        await using var blob = (await artifacts.OpenReadAsync(digest, CancellationToken.None))!;
+        using var copy = new MemoryStream();
+        await blob.CopyToAsync(copy);
+        return copy.ToArray();
+    }
+}
