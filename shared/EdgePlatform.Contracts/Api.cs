@@ -118,7 +118,20 @@ public static class TrainingRunStatuses
     public const string Failed = "failed";
 }
 
-public sealed record DatasetInfo(string Name, string Digest, int Rows, IReadOnlyList<string> Columns, string Label, DateTimeOffset CreatedAt);
+/// <summary>
+/// A dataset as training reads it. <see cref="Format"/> and <see cref="Kinds"/> (feature column →
+/// kind: numeric, boolean, categorical) are set for a registered version, whose snapshot may be in
+/// any readable format; null for a numeric CSV registered whole.
+/// </summary>
+public sealed record DatasetInfo(
+    string Name,
+    string Digest,
+    int Rows,
+    IReadOnlyList<string> Columns,
+    string Label,
+    DateTimeOffset CreatedAt,
+    string? Format = null,
+    IReadOnlyDictionary<string, string>? Kinds = null);
 
 /// <summary>Latest telemetry the control plane holds for one device.</summary>
 public sealed record DeviceTelemetrySummary(

@@ -186,6 +186,8 @@ public sealed partial class DatasetCatalog(
     public async Task<IReadOnlyList<DatasetConnectionInfo>> ListConnectionsAsync(CancellationToken cancellationToken) =>
         [.. (await store.ListDatasetConnectionsAsync(cancellationToken).ConfigureAwait(false)).Select(c => c.ToInfo())];
 
+    private static readonly string[] TrainableByDefault = [ColumnKind.Numeric.Name(), ColumnKind.Boolean.Name(), ColumnKind.Categorical.Name()];
+
     public async Task<DatasetInfo?> ResolveAsync(string reference, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reference);
@@ -202,19 +204,17 @@ public sealed partial class DatasetCatalog(
             return null;
         }
 
-        if (version.Format != SnapshotFormats.Csv)
-        {
-            throw new RequestValidationException("dataset", $"{name}@{version.Version} is {version.Format}; training reads CSV versions (a cleansed version is CSV: edgectl dataset clean {name}@{version.Version} --rules …)");
-        }
-
         var label = version.Label ?? DefaultLabel;
         if (!version.Columns.Any(c => c.Name == label))
         {
             throw new RequestValidationException("dataset", $"{name}@{version.Version} has no label column '{label}'; register it with \"label\" naming the column to predict");
         }
 
-        List<string> features = [.. version.Columns.Where(c => c.Name != label && c.Kind is "numeric" or "boolean").Select(c => c.Name)];
-        return new DatasetInfo($"{name}@{version.Version}", version.SnapshotDigest, (int)Math.Min(version.Rows, int.MaxValue), features, label, version.CreatedAt);
+        // Text needs an encoding chosen by the user and a date-time is rarely a feature as is: neither is one by default.
+        var features = version.Columns.Where(c => c.Name != label && TrainableByDefault.Contains(c.Kind)).ToList();
+        return new DatasetInfo(
+            $"{name}@{version.Version}", version.SnapshotDigest, (int)Math.Min(version.Rows, int.MaxValue), [.. features.Select(c => c.Name)], label, version.CreatedAt,
+            version.Format, features.ToDictionary(c => c.Name, c => c.Kind, StringComparer.Ordinal));
     }
 
     private async Task<DatasetVersionInfo> StoreAsync(DatasetVersionInfo version, string staged, CancellationToken cancellationToken)

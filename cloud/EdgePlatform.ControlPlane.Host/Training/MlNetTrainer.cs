@@ -21,7 +21,9 @@ public sealed class MlNetTrainer(ModelTrainer trainer) : IModelTrainer
 
     public async Task<Ports.TrainedModel> TrainAsync(TrainingJob job, Stream dataset, CancellationToken cancellationToken)
     {
-        var data = await TabularDataset.LoadAsync(dataset, job.Dataset.Label, job.Dataset.Columns, cancellationToken).ConfigureAwait(false);
+        var data = job.Dataset.Format is { } format
+            ? ReadVersion(format, dataset, job.Dataset, cancellationToken)
+            : await TabularDataset.LoadAsync(dataset, job.Dataset.Label, job.Dataset.Columns, cancellationToken).ConfigureAwait(false);
         var spec = new TrainingSpec
         {
             ModelName = job.ModelName,
@@ -46,7 +48,7 @@ public sealed class MlNetTrainer(ModelTrainer trainer) : IModelTrainer
         return new Ports.TrainedModel(trained.Card, trained.OnnxModel, trained.MlNetModel);
     }
 
-    /// <summary>Registered datasets are numeric CSV, so every feature column is checked as numeric.</summary>
+    /// <summary>Checked against the kinds a registered version recorded; a CSV registered whole is numeric throughout.</summary>
     public void ValidateTransforms(DatasetInfo dataset, IReadOnlyDictionary<string, IReadOnlyList<string>>? transforms)
     {
         ArgumentNullException.ThrowIfNull(dataset);
@@ -68,12 +70,22 @@ public sealed class MlNetTrainer(ModelTrainer trainer) : IModelTrainer
         };
         try
         {
-            FeaturePipeline.Validate(spec, dataset.Columns.ToDictionary(c => c, _ => ColumnKind.Numeric, StringComparer.Ordinal));
+            FeaturePipeline.Validate(spec, dataset.Columns.ToDictionary(c => c, c => KindOf(dataset, c), StringComparer.Ordinal));
         }
         catch (ArgumentException ex)
         {
             throw new RequestValidationException("transforms", ex.Message);
         }
+    }
+
+    private static ColumnKind KindOf(DatasetInfo dataset, string column) =>
+        dataset.Kinds?.GetValueOrDefault(column) is { } name && ColumnKinds.TryParse(name, out var kind) ? kind : ColumnKind.Numeric;
+
+    /// <summary>A registered version's snapshot, in whatever format it was registered, read with the kinds its registration recorded.</summary>
+    private static TabularDataset ReadVersion(string format, Stream snapshot, DatasetInfo dataset, CancellationToken cancellationToken)
+    {
+        using var reader = Datasets.SnapshotFormats.Open(format, snapshot, dataset.Name);
+        return TabularDataset.FromReader(reader, dataset.Label, dataset.Digest, dataset.Columns, source: dataset.Name, cancellationToken: cancellationToken);
     }
 
     /// <summary>

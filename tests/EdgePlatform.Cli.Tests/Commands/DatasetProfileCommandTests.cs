@@ -40,7 +40,7 @@ public sealed class DatasetProfileCommandTests
         try
         {
             Console.SetOut(output);
-            var root = new RootCommand { CliOptions.Output, DatasetProfileCommand.CreateDataset() };
+            var root = new RootCommand { CliOptions.Output, DatasetCommands.Create() };
             var exit = await root.Parse(["dataset", "profile", file, "--label", "label", "--range", "temperature=0:21", "-o", "json"]).InvokeAsync();
             Assert.Equal(0, exit);
         }

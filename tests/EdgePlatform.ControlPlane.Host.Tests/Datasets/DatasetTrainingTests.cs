@@ -58,6 +58,64 @@ public sealed class DatasetTrainingTests
         Assert.Equal(version.Rows, card.Lineage.DatasetRows);
     }
 
+    [Fact]
+    public async Task Train_OnAnArffVersionWithCategoricalAndMissingValues_PublishesAModelTakingTheRawStringField()
+    {
+        using var root = new TempDirectory();
+        var arff = Path.Combine(root.Path, "lines.arff");
+        await File.WriteAllTextAsync(arff, Arff());
+        await using var server = ControlPlaneFactory.With(new Dictionary<string, string> { ["Datasets:AllowedPaths:0"] = root.Path });
+        using var client = server.CreateClient();
+        using var registered = await client.PostAsJsonAsync(
+            new Uri("/api/v1/datasets/lines/versions", UriKind.Relative),
+            new RegisterDatasetRequest(new DatasetSourceRequest(DatasetSourceKinds.Path, Path: arff), Label: "fault"),
+            ContractsJsonContext.Default.RegisterDatasetRequest);
+        Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
+
+        var run = await TrainAsync(client, new TrainingRequest("lines@1", null, "logistic-regression", null));
+
+        Assert.True(run.Status == TrainingRunStatuses.Succeeded, $"training run {run.Id} {run.Status}: {run.Error}");
+        var artifacts = server.Services.GetRequiredService<IArtifactStore>();
+        var manifest = JsonSerializer.Deserialize(await ReadBlobAsync(artifacts, run.ManifestDigest!), ContractsJsonContext.Default.OciManifest)!;
+        var card = JsonSerializer.Deserialize(await ReadBlobAsync(artifacts, manifest.Config.Digest), ContractsJsonContext.Default.ModelCard)!;
+        Assert.Equal(TensorElementTypes.String, Assert.Single(card.Inputs, i => i.Name == "line").ElementType);
+        Assert.True(Assert.Single(card.Inputs, i => i.Name == "temperature").AcceptsMissing);
+    }
+
+    /// <summary>A production line (categorical, one name quoted), a temperature with gaps, and a fault that depends on both.</summary>
+    private static string Arff()
+    {
+        var text = new System.Text.StringBuilder("% faults per line\n@relation lines\n@attribute line {press,'paint shop',weld}\n@attribute temperature numeric\n@attribute fault {no,yes}\n@data\n");
+        var random = new Random(7);
+        string[] lines = ["press", "'paint shop'", "weld"];
+        for (var i = 0; i < 300; i++)
+        {
+            var line = i % 3;
+            var temperature = 40 + (random.NextDouble() * 40);
+            var fault = line == 2 ? temperature > 55 : temperature > 70;
+            var shown = i % 11 == 0 ? "?" : temperature.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
+            text.Append(lines[line]).Append(',').Append(shown).Append(',').Append(fault ? "yes" : "no").Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    private static async Task<TrainingRunInfo> TrainAsync(HttpClient client, TrainingRequest request)
+    {
+        using var started = await client.PostAsJsonAsync(new Uri("/api/v1/training-runs", UriKind.Relative), request, ContractsJsonContext.Default.TrainingRequest);
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var run = (await started.Content.ReadFromJsonAsync(ContractsJsonContext.Default.TrainingRunInfo))!;
+        using var deadline = new CancellationTokenSource(TrainingTimeout);
+        using var ticks = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
+        while (run.Status == TrainingRunStatuses.Running)
+        {
+            await ticks.WaitForNextTickAsync(deadline.Token);
+            run = (await client.GetFromJsonAsync(new Uri($"/api/v1/training-runs/{run.Id}", UriKind.Relative), ContractsJsonContext.Default.TrainingRunInfo, deadline.Token))!;
+        }
+
+        return run;
+    }
+
     private static async Task<byte[]> ReadBlobAsync(IArtifactStore artifacts, string digest)
     {
         await using var blob = (await artifacts.OpenReadAsync(digest, CancellationToken.None))!;
