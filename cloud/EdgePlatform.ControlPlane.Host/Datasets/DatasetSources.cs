@@ -171,7 +171,7 @@ public sealed class DatasetSources(IOptions<DatasetOptions> options, ConnectionS
         await using (output.ConfigureAwait(false))
         {
             var columns = Enumerable.Range(0, reader.FieldCount).Select(i => new EdgePlatform.Training.Data.DataColumn(reader.GetName(i), EdgePlatform.Training.Data.ColumnKind.Text)).ToList();
-            using var writer = new EdgePlatform.Training.Data.Snapshots.SnapshotCsvWriter(output, new EdgePlatform.Training.Data.DataSchema(columns));
+            using var writer = new EdgePlatform.Training.Data.CsvRowWriter(output, new EdgePlatform.Training.Data.DataSchema(columns));
             var numbers = new double[columns.Count];
             var strings = new string?[columns.Count];
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -190,9 +190,9 @@ public sealed class DatasetSources(IOptions<DatasetOptions> options, ConnectionS
 
     private static string Format(object value) => value switch
     {
-        double d => EdgePlatform.Training.Data.Snapshots.SnapshotCsvWriter.FormatNumber(d),
-        float f => EdgePlatform.Training.Data.Snapshots.SnapshotCsvWriter.FormatNumber(f),
-        bool b => b ? "1" : "0",
+        double d => EdgePlatform.Training.Data.TabularWriter.FormatNumber(d),
+        float f => EdgePlatform.Training.Data.TabularWriter.FormatNumber(f),
+        bool b => b ? "true" : "false",
         DateTime t => t.ToString("O", CultureInfo.InvariantCulture),
         DateTimeOffset t => t.ToString("O", CultureInfo.InvariantCulture),
         byte[] bytes => Convert.ToBase64String(bytes),

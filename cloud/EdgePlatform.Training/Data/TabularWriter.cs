@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 
 namespace EdgePlatform.Training.Data;
 
@@ -14,8 +13,6 @@ namespace EdgePlatform.Training.Data;
 /// </summary>
 public static class TabularWriter
 {
-    private static readonly UTF8Encoding Utf8NoBom = new(encoderShouldEmitUTF8Identifier: false);
-
     /// <summary>Reads <paramref name="reader"/> to the end and writes it as CSV; returns the number of rows written.</summary>
     public static long WriteCsv(ITabularReader reader, Stream destination, CancellationToken cancellationToken = default)
     {
@@ -27,21 +24,7 @@ public static class TabularWriter
     {
         ArgumentNullException.ThrowIfNull(schema);
         ArgumentNullException.ThrowIfNull(batches);
-        ArgumentNullException.ThrowIfNull(destination);
-        using var writer = new StreamWriter(destination, Utf8NoBom, bufferSize: 1 << 16, leaveOpen: true) { NewLine = "\n" };
-        for (var c = 0; c < schema.Columns.Count; c++)
-        {
-            if (c > 0)
-            {
-                writer.Write(',');
-            }
-
-            WriteString(writer, schema.Columns[c].Name);
-        }
-
-        writer.Write('\n');
-        Span<char> number = stackalloc char[64];
-        long rows = 0;
+        using var writer = new CsvRowWriter(destination, schema);
         foreach (var batch in batches)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -50,55 +33,15 @@ public static class TabularWriter
                 throw new ArgumentException("A batch has another schema than the one being written.", nameof(batches));
             }
 
-            for (var row = 0; row < batch.RowCount; row++)
-            {
-                for (var c = 0; c < schema.Columns.Count; c++)
-                {
-                    if (c > 0)
-                    {
-                        writer.Write(',');
-                    }
-
-                    var kind = schema.Columns[c].Kind;
-                    if (kind.IsNumeric())
-                    {
-                        var value = batch.Numbers[c]![row];
-                        if (double.IsNaN(value))
-                        {
-                            continue;
-                        }
-
-                        if (kind == ColumnKind.Boolean)
-                        {
-                            writer.Write(value != 0 ? "true" : "false");
-                        }
-                        else if (kind == ColumnKind.DateTime)
-                        {
-                            writer.Write(TypedColumnarReader.FormatDateTime(value));
-                        }
-                        else if (value.TryFormat(number, out var written, "R", CultureInfo.InvariantCulture))
-                        {
-                            writer.Write(number[..written]);
-                        }
-                        else
-                        {
-                            writer.Write(value.ToString("R", CultureInfo.InvariantCulture));
-                        }
-                    }
-                    else if (batch.Strings[c]![row] is { } text)
-                    {
-                        WriteString(writer, text);
-                    }
-                }
-
-                writer.Write('\n');
-            }
-
-            rows += batch.RowCount;
+            writer.Write(batch);
         }
 
-        return rows;
+        return writer.Rows;
     }
+
+    /// <summary>A number as the CSV writer writes it: shortest round-trip invariant form, empty for missing.</summary>
+    public static string FormatNumber(double value) =>
+        double.IsNaN(value) ? string.Empty : value.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>Reads <paramref name="reader"/> to the end and writes it as an Arrow IPC file (see the class summary of the format's rules); returns the rows written.</summary>
     public static long WriteArrow(ITabularReader reader, Stream destination, CancellationToken cancellationToken = default)
@@ -127,22 +70,5 @@ public static class TabularWriter
         {
             yield return batch;
         }
-    }
-
-    private static void WriteString(StreamWriter writer, string value)
-    {
-        var needsQuotes = value.Length == 0
-            || value.AsSpan().IndexOfAny(",\"\r\n") >= 0
-            || char.IsWhiteSpace(value[0])
-            || char.IsWhiteSpace(value[^1]);
-        if (!needsQuotes)
-        {
-            writer.Write(value);
-            return;
-        }
-
-        writer.Write('"');
-        writer.Write(value.Replace("\"", "\"\"", StringComparison.Ordinal));
-        writer.Write('"');
     }
 }

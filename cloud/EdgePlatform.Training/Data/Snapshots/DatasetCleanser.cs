@@ -7,7 +7,7 @@ namespace EdgePlatform.Training.Data.Snapshots;
 
 /// <summary>
 /// Applies cleansing rules in order to a dataset and writes the result with
-/// <see cref="SnapshotCsvWriter"/>. A rule that needs statistics (mean, median, mode, IQR)
+/// <see cref="CsvRowWriter"/>. A rule that needs statistics (mean, median, mode, IQR)
 /// computes them over the data as the earlier rules leave it, in one more pass over the source;
 /// means are summed in row order with compensation and medians and quartiles are taken from the
 /// sorted values (linear interpolation between order statistics), so the same rules on the same
@@ -57,7 +57,7 @@ public sealed class DatasetCleanser
             }
         }
 
-        using var writer = new SnapshotCsvWriter(output, OutputSchema);
+        using var writer = new CsvRowWriter(output, OutputSchema);
         Run(open, _stages.Count, row => writer.WriteRow(row.Numbers, row.Strings), cancellationToken);
         writer.Flush();
         return writer.Rows;
@@ -432,7 +432,7 @@ public sealed class DatasetCleanser
             var key = new StringBuilder();
             foreach (var c in columns)
             {
-                key.Append(Input.Columns[c].Kind.IsNumeric() ? SnapshotCsvWriter.FormatNumber(row.Numbers[c]) : row.Strings[c] is { } s ? "=" + s : "\0");
+                key.Append(Input.Columns[c].Kind.IsNumeric() ? TabularWriter.FormatNumber(row.Numbers[c]) : row.Strings[c] is { } s ? "=" + s : "\0");
                 key.Append('\u001f');
             }
 
@@ -468,7 +468,7 @@ public sealed class DatasetCleanser
                 var to = Output.Columns[c].Kind.IsNumeric();
                 if (from && !to)
                 {
-                    row.Strings[c] = double.IsNaN(row.Numbers[c]) ? null : SnapshotCsvWriter.FormatNumber(row.Numbers[c]);
+                    row.Strings[c] = double.IsNaN(row.Numbers[c]) ? null : TabularWriter.FormatNumber(row.Numbers[c]);
                     row.Numbers[c] = double.NaN;
                 }
                 else if (!from && to)
