@@ -33,8 +33,10 @@ services_start() {
 
 # A PostgreSQL cluster of its own on a free loopback port, owned by the postgres user when the
 # script runs as root (initdb refuses root). Trust authentication on loopback: a test cluster.
+# Its directory is one of its own under /tmp: the services directory sits in the test run's
+# private (0700) directory, which the postgres user cannot enter. services_stop removes it.
 postgres_start() {
-  local bin="/usr/lib/postgresql/15/bin" dir="$EDGEPLATFORM_TEST_SERVICES/postgres" port run_as=()
+  local bin="/usr/lib/postgresql/15/bin" dir port run_as=()
   if [[ ! -x "$bin/initdb" ]]; then
     require_command /usr/lib/postgresql/15/bin/initdb postgresql-15 || return 1
   fi
@@ -42,8 +44,8 @@ postgres_start() {
     id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres || return 1
     run_as=(runuser -u postgres --)
   fi
-  rm -rf "$dir"
-  mkdir -p "$dir"
+  dir="$(mktemp -d /tmp/edgeplatform-postgres-XXXXXX)" || return 1
+  echo "$dir" >"$EDGEPLATFORM_TEST_SERVICES/postgres.dir"
   [[ ${#run_as[@]} -gt 0 ]] && chown postgres "$dir"
   "${run_as[@]}" "$bin/initdb" -D "$dir/data" -U edgeplatform --auth=trust -E UTF8 >"$EDGEPLATFORM_TEST_SERVICES/postgres-init.log" 2>&1 || {
     echo "initdb failed; see $EDGEPLATFORM_TEST_SERVICES/postgres-init.log" >&2
@@ -117,6 +119,11 @@ services_stop() {
       [[ -f "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null
       rm -f "$pidfile"
     done
+    if [[ -f "$EDGEPLATFORM_TEST_SERVICES/postgres.dir" ]]; then
+      sleep 1
+      rm -rf "$(cat "$EDGEPLATFORM_TEST_SERVICES/postgres.dir")"
+      rm -f "$EDGEPLATFORM_TEST_SERVICES/postgres.dir"
+    fi
   fi
   return 0
 }
