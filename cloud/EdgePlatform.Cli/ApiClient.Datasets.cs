@@ -71,6 +71,9 @@ public sealed partial class ApiClient
     public Task<IReadOnlyList<DatasetVersionInfo>> ListDatasetVersionsAsync(string name, CancellationToken ct) =>
         GetAsync($"api/v1/datasets/{Uri.EscapeDataString(name)}/versions", ContractsJsonContext.Default.IReadOnlyListDatasetVersionInfo, ct);
 
+    public Task<DatasetProfile> GetDatasetProfileAsync(string name, string version, CancellationToken ct) =>
+        GetAsync($"api/v1/datasets/{Uri.EscapeDataString(name)}/versions/{Uri.EscapeDataString(version)}/profile", ContractsJsonContext.Default.DatasetProfile, ct);
+
     public Task<DatasetVersionInfo> GetDatasetVersionAsync(string name, string version, CancellationToken ct) =>
         GetAsync($"api/v1/datasets/{Uri.EscapeDataString(name)}/versions/{Uri.EscapeDataString(version)}", ContractsJsonContext.Default.DatasetVersionInfo, ct);
 

@@ -39,7 +39,7 @@ public static class DatasetProfileCommand
 
     public static Command Create()
     {
-        var file = new Argument<string>("file") { Description = "The dataset file: .csv .tsv .parquet .arrow .arrows .arff .jsonl (optionally .gz)" };
+        var file = new Argument<string>("file") { Description = "A local dataset file (.csv .tsv .parquet .arrow .arrows .arff .jsonl, optionally .gz), or a registered version NAME@N (NAME@latest) profiled by the server" };
         var label = new Option<string?>("--label") { Description = "The label column: its class balance is reported and imbalance warned about" };
         var format = new Option<string?>("--format")
         {
@@ -51,20 +51,30 @@ public static class DatasetProfileCommand
             Description = "A column's expected range, as COLUMN=MIN:MAX (either end may be empty); values outside are counted. Repeatable",
             AllowMultipleArgumentsPerToken = false,
         };
-        var profile = new Command("profile", "Profile a local dataset file in one pass: per-column statistics, duplicates, correlations and warnings with suggested actions")
+        var profile = new Command("profile", "Profile a local dataset file or a registered version in one pass: per-column statistics, duplicates, correlations and warnings with suggested actions")
         {
             file, label, format, ranges,
         };
-        profile.SetAction((parse, ct) =>
+        profile.SetAction(async (parse, ct) =>
         {
             var path = parse.GetValue(file)!;
-            var options = new DatasetProfileOptions
+            DatasetProfile result;
+            if (!File.Exists(path) && path.Split('@') is [{ Length: > 0 } name, { Length: > 0 } version])
             {
-                LabelColumn = parse.GetValue(label),
-                DeclaredRanges = ParseRanges(parse.GetValue(ranges) ?? []),
-            };
-            var readOptions = new TabularReadOptions { Format = ParseFormat(parse.GetValue(format)) };
-            var result = Run(path, readOptions, options, ct);
+                using var api = parse.CreateApi();
+                result = await api.GetDatasetProfileAsync(name, version, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                var options = new DatasetProfileOptions
+                {
+                    LabelColumn = parse.GetValue(label),
+                    DeclaredRanges = ParseRanges(parse.GetValue(ranges) ?? []),
+                };
+                var readOptions = new TabularReadOptions { Format = ParseFormat(parse.GetValue(format)) };
+                result = Run(path, readOptions, options, ct);
+            }
+
             var output = parse.Format();
             if (output.IsDocument())
             {
@@ -75,7 +85,7 @@ public static class DatasetProfileCommand
                 Write(result, output);
             }
 
-            return Task.FromResult(0);
+            return 0;
         });
         return profile;
     }

@@ -56,6 +56,8 @@ public static class DatasetsApi
             TypedResults.Ok(await catalog.ListVersionsAsync(name, ct).ConfigureAwait(false)));
         read.MapGet("/{name}/versions/{version}", async (string name, string version, DatasetCatalog catalog, CancellationToken ct) =>
             TypedResults.Ok(await catalog.GetAsync(name, version, ct).ConfigureAwait(false)));
+        read.MapGet("/{name}/versions/{version}/profile", async (string name, string version, DatasetCatalog catalog, CancellationToken ct) =>
+            TypedResults.Ok(await catalog.ProfileAsync(name, version, ct).ConfigureAwait(false)));
         train.MapPost("/{name}/versions/{version}/clean", async (string name, string version, CleanDatasetRequest? request, HttpContext context, DatasetCatalog catalog, CancellationToken ct) =>
         {
             var cleansed = await catalog.CleanAsync(name, version, request, context.User.Identity?.Name ?? "unknown", ct).ConfigureAwait(false);

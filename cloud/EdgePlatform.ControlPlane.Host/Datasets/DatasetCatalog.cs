@@ -26,6 +26,11 @@ public sealed partial class DatasetCatalog(
 {
     public const string DefaultLabel = "label";
 
+    /// <summary>Profiles kept, by snapshot digest and label: the same bytes always profile the same.</summary>
+    private const int MaxKeptProfiles = 256;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DatasetProfile> _profiles = new(StringComparer.Ordinal);
+
     public async Task<DatasetVersionInfo> RegisterAsync(string name, RegisterDatasetRequest? request, string createdBy, CancellationToken cancellationToken)
     {
         CheckName(name);
@@ -152,6 +157,40 @@ public sealed partial class DatasetCatalog(
 
         return await store.GetDatasetVersionAsync(name, number, cancellationToken).ConfigureAwait(false)
             ?? throw new NotFoundException(number is null ? $"dataset '{name}' has no versions" : $"dataset '{name}' has no version {number}");
+    }
+
+    /// <summary>
+    /// A version's profile (<see cref="DatasetProfiler"/>): its snapshot streamed once with bounded
+    /// memory, in its own format, with its label's class balance.
+    /// </summary>
+    public async Task<DatasetProfile> ProfileAsync(string name, string version, CancellationToken cancellationToken)
+    {
+        var found = await GetAsync(name, version, cancellationToken).ConfigureAwait(false);
+        var key = $"{found.SnapshotDigest}\n{found.Label}";
+        if (_profiles.TryGetValue(key, out var kept))
+        {
+            return kept with { Source = $"{name}@{found.Version}" };
+        }
+
+        var snapshot = await artifacts.OpenReadAsync(found.SnapshotDigest, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"snapshot {found.SnapshotDigest} of {name}@{found.Version} is missing from the artifact store");
+        await using (snapshot.ConfigureAwait(false))
+        {
+            var source = $"{name}@{found.Version}";
+            var profile = await Task.Run(
+                () =>
+                {
+                    using var reader = SnapshotFormats.Open(found.Format, snapshot, source);
+                    return DatasetProfiler.Profile(reader, source, new DatasetProfileOptions { LabelColumn = found.Label }, progress: null, cancellationToken);
+                },
+                cancellationToken).ConfigureAwait(false);
+            if (_profiles.Count >= MaxKeptProfiles)
+            {
+                _profiles.Clear();
+            }
+
+            return _profiles.GetOrAdd(key, profile);
+        }
     }
 
     public async Task<IReadOnlyList<DatasetVersionInfo>> ListVersionsAsync(string name, CancellationToken cancellationToken)

@@ -72,6 +72,14 @@ public sealed class DatasetTrainingTests
             ContractsJsonContext.Default.RegisterDatasetRequest);
         Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
 
+        var profile = (await client.GetFromJsonAsync(new Uri("/api/v1/datasets/lines/versions/1/profile", UriKind.Relative), ContractsJsonContext.Default.DatasetProfile))!;
+        Assert.Equal("lines@1", profile.Source);
+        Assert.Equal(300, profile.Rows);
+        Assert.Equal(28, Assert.Single(profile.Columns, c => c.Name == "temperature").Missing);
+        Assert.Equal(3, Assert.Single(profile.Columns, c => c.Name == "line").Distinct);
+        Assert.Equal("fault", profile.Label!.Column);
+        Assert.Equal(300, profile.Label.Classes.Sum(c => c.Count));
+
         var run = await TrainAsync(client, new TrainingRequest("lines@1", null, "logistic-regression", null));
 
         Assert.True(run.Status == TrainingRunStatuses.Succeeded, $"training run {run.Id} {run.Status}: {run.Error}");
