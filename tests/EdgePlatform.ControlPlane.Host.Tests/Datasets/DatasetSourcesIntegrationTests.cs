@@ -42,7 +42,8 @@ public sealed class DatasetSourcesIntegrationTests(ControlPlaneFactory server) :
             Json.RegisterDatasetRequest,
             Json.DatasetVersionInfo);
 
-        var expected = "id,temperature,site,ok\n1,20.5,north,1\n2,,\"south, east\",0\n3,-3.25,,1\n";
+        // Written by the one CSV writer: booleans as true/false, so the snapshot reads back with its kinds.
+        var expected = "id,temperature,site,ok\n1,20.5,north,true\n2,,\"south, east\",false\n3,-3.25,,true\n";
         Assert.Equal(ContentDigest.Compute(Encoding.UTF8.GetBytes(expected)), version.SnapshotDigest);
         Assert.Equal(3, version.Rows);
         Assert.Equal(DatasetSourceKinds.Sql, version.Source.Kind);

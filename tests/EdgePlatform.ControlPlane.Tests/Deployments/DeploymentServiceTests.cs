@@ -181,7 +181,8 @@ public sealed class DeploymentServiceTests : IDisposable
 
         var info = await _deployments.CreateAsync(new CreateDeploymentRequest("sensor:1", ["dev-2", "dev-1"], null), CancellationToken.None);
 
-        Assert.Equal(["dev-2", "dev-1"], _published.Select(p => p.DeviceId));
+        // Published concurrently, so in no particular order.
+        Assert.Equal(["dev-1", "dev-2"], _published.Select(p => p.DeviceId).Order(StringComparer.Ordinal));
         foreach (var (_, desired) in _published)
         {
             var model = desired.Deployment!.Model;
