@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
 using EdgePlatform.Contracts;
 
 namespace EdgePlatform.ControlPlane.Host.Tests;
@@ -10,8 +8,6 @@ public sealed class TrainedServerFixture : IAsyncLifetime
     /// <summary>Test classes in this collection share one trained server, since training takes a while.</summary>
     public const string Collection = "trained server";
 
-    private static readonly TimeSpan TrainingTimeout = TimeSpan.FromSeconds(120);
-
     public ControlPlaneFactory Server { get; } = new();
 
     public TrainingRunInfo Run { get; private set; } = null!;
@@ -19,21 +15,7 @@ public sealed class TrainedServerFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         using var client = Server.CreateClient();
-        using var started = await client.PostAsJsonAsync(
-            new Uri("/api/v1/training-runs", UriKind.Relative),
-            new TrainingRequest(null, null, null, null),
-            ContractsJsonContext.Default.TrainingRequest);
-        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
-        var run = (await started.Content.ReadFromJsonAsync(ContractsJsonContext.Default.TrainingRunInfo))!;
-
-        // The API offers no completion event, so ask as a user would, within a deadline.
-        using var deadline = new CancellationTokenSource(TrainingTimeout);
-        using var ticks = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
-        while (run.Status == TrainingRunStatuses.Running)
-        {
-            await ticks.WaitForNextTickAsync(deadline.Token);
-            run = (await client.GetFromJsonAsync(new Uri($"/api/v1/training-runs/{run.Id}", UriKind.Relative), ContractsJsonContext.Default.TrainingRunInfo, deadline.Token))!;
-        }
+        var run = await TrainingRuns.RunAsync(client, new TrainingRequest(null, null, null, null));
 
         Assert.True(run.Status == TrainingRunStatuses.Succeeded, $"training run {run.Id} {run.Status}: {run.Error}");
         Run = run;

@@ -1,11 +1,9 @@
-using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using EdgePlatform.Mqtt;
 using EdgePlatform.Security.Pki;
+using EdgePlatform.Tests.Tls;
 
 namespace EdgePlatform.ControlPlane.Host.Tests.Broker;
 
@@ -47,46 +45,6 @@ public sealed class BrokerCertificatePolicyTests : IDisposable
     }
 
     /// <summary>A TLS server presenting <paramref name="certificate"/>, and a client that judges it as the agent judges its broker.</summary>
-    private async Task HandshakeAsync(X509Certificate2 certificate, string host)
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var serving = Task.Run(
-            async () =>
-            {
-                using var accepted = await listener.AcceptTcpClientAsync(deadline.Token);
-                await using var tls = new SslStream(accepted.GetStream());
-                try
-                {
-                    await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate }, deadline.Token);
-                }
-                catch (Exception ex) when (ex is AuthenticationException or IOException)
-                {
-                    // The client walked away from a certificate it refused.
-                }
-            },
-            deadline.Token);
-
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, port, deadline.Token);
-        await using var stream = new SslStream(client.GetStream());
-        try
-        {
-            await stream.AuthenticateAsClientAsync(
-                new SslClientAuthenticationOptions
-                {
-                    TargetHost = host,
-                    RemoteCertificateValidationCallback = (_, presented, _, errors) =>
-                        presented is X509Certificate2 x509 && BrokerCertificatePolicy.Accepts(x509, errors, _ca.Certificate),
-                },
-                deadline.Token);
-        }
-        finally
-        {
-            client.Close();
-            await serving;
-        }
-    }
+    private Task HandshakeAsync(X509Certificate2 certificate, string host) =>
+        TlsHandshake.RunAsync(certificate, host, (_, presented, _, errors) => presented is X509Certificate2 x509 && BrokerCertificatePolicy.Accepts(x509, errors, _ca.Certificate));
 }

@@ -9,8 +9,6 @@ namespace EdgePlatform.ControlPlane.Host.Tests.Datasets;
 
 public sealed class DatasetTrainingTests
 {
-    private static readonly TimeSpan TrainingTimeout = TimeSpan.FromSeconds(180);
-
     [Fact]
     public async Task Train_OnADatasetVersion_RecordsTheVersionAndItsSnapshotDigestInLineage()
     {
@@ -31,24 +29,9 @@ public sealed class DatasetTrainingTests
         Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
         var version = (await registered.Content.ReadFromJsonAsync(ContractsJsonContext.Default.DatasetVersionInfo))!;
 
-        using var started = await client.PostAsJsonAsync(
-            new Uri("/api/v1/training-runs", UriKind.Relative),
-            new TrainingRequest("pumps@1", null, "logistic-regression", null),
-            ContractsJsonContext.Default.TrainingRequest);
-        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
-        var run = (await started.Content.ReadFromJsonAsync(ContractsJsonContext.Default.TrainingRunInfo))!;
+        var run = await TrainingRuns.RunAsync(client, new TrainingRequest("pumps@1", null, "logistic-regression", null));
         Assert.Equal("pumps@1", run.Dataset);
         Assert.Equal("pumps", run.ModelName);
-
-        // The API offers no completion event, so ask as a user would, within a deadline.
-        using var deadline = new CancellationTokenSource(TrainingTimeout);
-        using var ticks = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
-        while (run.Status == TrainingRunStatuses.Running)
-        {
-            await ticks.WaitForNextTickAsync(deadline.Token);
-            run = (await client.GetFromJsonAsync(new Uri($"/api/v1/training-runs/{run.Id}", UriKind.Relative), ContractsJsonContext.Default.TrainingRunInfo, deadline.Token))!;
-        }
-
         Assert.True(run.Status == TrainingRunStatuses.Succeeded, $"training run {run.Id} {run.Status}: {run.Error}");
         var artifacts = server.Services.GetRequiredService<IArtifactStore>();
         var manifest = JsonSerializer.Deserialize(await ReadBlobAsync(artifacts, run.ManifestDigest!), ContractsJsonContext.Default.OciManifest)!;
@@ -80,7 +63,7 @@ public sealed class DatasetTrainingTests
         Assert.Equal("fault", profile.Label!.Column);
         Assert.Equal(300, profile.Label.Classes.Sum(c => c.Count));
 
-        var run = await TrainAsync(client, new TrainingRequest("lines@1", null, "logistic-regression", null));
+        var run = await TrainingRuns.RunAsync(client, new TrainingRequest("lines@1", null, "logistic-regression", null));
 
         Assert.True(run.Status == TrainingRunStatuses.Succeeded, $"training run {run.Id} {run.Status}: {run.Error}");
         var artifacts = server.Services.GetRequiredService<IArtifactStore>();
@@ -106,22 +89,6 @@ public sealed class DatasetTrainingTests
         }
 
         return text.ToString();
-    }
-
-    private static async Task<TrainingRunInfo> TrainAsync(HttpClient client, TrainingRequest request)
-    {
-        using var started = await client.PostAsJsonAsync(new Uri("/api/v1/training-runs", UriKind.Relative), request, ContractsJsonContext.Default.TrainingRequest);
-        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
-        var run = (await started.Content.ReadFromJsonAsync(ContractsJsonContext.Default.TrainingRunInfo))!;
-        using var deadline = new CancellationTokenSource(TrainingTimeout);
-        using var ticks = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
-        while (run.Status == TrainingRunStatuses.Running)
-        {
-            await ticks.WaitForNextTickAsync(deadline.Token);
-            run = (await client.GetFromJsonAsync(new Uri($"/api/v1/training-runs/{run.Id}", UriKind.Relative), ContractsJsonContext.Default.TrainingRunInfo, deadline.Token))!;
-        }
-
-        return run;
     }
 
     private static async Task<byte[]> ReadBlobAsync(IArtifactStore artifacts, string digest)

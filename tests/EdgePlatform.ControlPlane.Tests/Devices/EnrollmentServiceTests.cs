@@ -286,15 +286,9 @@ public sealed class EnrollmentServiceTests : IDisposable
     [Fact]
     public async Task EnrollAsync_BootstrapCertificateFromTheTrustedManufacturerCa_Enrolls()
     {
-        using var manufacturer = CertificateAuthority.Create("manufacturer", _time.GetUtcNow().AddDays(-1));
-        using var directory = new TempFile(manufacturer.CertificatePem);
-        var enrollment = new EnrollmentService(
-            _store, _store, _trust, _ca,
-            Options.Create(new EnrollmentOptions { GroupKey = GroupKey, BootstrapCaFile = directory.Path }),
-            _time, NullLogger<EnrollmentService>.Instance);
-        using var bootstrapKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
-        var bootstrapCsr = new CertificateRequest("CN=x", bootstrapKey, System.Security.Cryptography.HashAlgorithmName.SHA256).CreateSigningRequestPem();
-        using var bootstrap = manufacturer.IssueDeviceCertificate(bootstrapCsr, "dev-factory", _time.GetUtcNow(), TimeSpan.FromDays(30));
+        using var factory = new Manufacturer(_time.GetUtcNow());
+        var enrollment = factory.TrustedBy(_store, _trust, _ca, _time);
+        var (bootstrapKey, bootstrap) = (factory.Key, factory.Certificate);
         var now = _time.GetUtcNow();
         var proof = BootstrapProof.Sign(bootstrapKey, "dev-factory", now, TestCsr.Pem);
 
@@ -313,15 +307,9 @@ public sealed class EnrollmentServiceTests : IDisposable
     [Fact]
     public async Task EnrollAsync_BootstrapRequestReplayed_IsRefusedAndSoIsAStaleOne()
     {
-        using var manufacturer = CertificateAuthority.Create("manufacturer", _time.GetUtcNow().AddDays(-1));
-        using var directory = new TempFile(manufacturer.CertificatePem);
-        var enrollment = new EnrollmentService(
-            _store, _store, _trust, _ca,
-            Options.Create(new EnrollmentOptions { GroupKey = GroupKey, BootstrapCaFile = directory.Path }),
-            _time, NullLogger<EnrollmentService>.Instance);
-        using var bootstrapKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
-        var bootstrapCsr = new CertificateRequest("CN=x", bootstrapKey, System.Security.Cryptography.HashAlgorithmName.SHA256).CreateSigningRequestPem();
-        using var bootstrap = manufacturer.IssueDeviceCertificate(bootstrapCsr, "dev-factory", _time.GetUtcNow(), TimeSpan.FromDays(30));
+        using var factory = new Manufacturer(_time.GetUtcNow());
+        var enrollment = factory.TrustedBy(_store, _trust, _ca, _time);
+        var (bootstrapKey, bootstrap) = (factory.Key, factory.Certificate);
         var signedAt = _time.GetUtcNow();
         var captured = new EnrollmentRequest(
             "dev-factory", null, null, TestCsr.Pem, bootstrap.ExportCertificatePem(), BootstrapProof.Sign(bootstrapKey, "dev-factory", signedAt, TestCsr.Pem), signedAt);
@@ -349,6 +337,40 @@ public sealed class EnrollmentServiceTests : IDisposable
     }
 
     private static string KeyFor(string deviceId) => EnrollmentKeys.Derive(GroupKey, deviceId);
+
+    /// <summary>A manufacturer CA, a CA file naming it, and the bootstrap certificate and key it gave <c>dev-factory</c>.</summary>
+    private sealed class Manufacturer : IDisposable
+    {
+        private readonly CertificateAuthority _ca;
+        private readonly TempFile _caFile;
+
+        public Manufacturer(DateTimeOffset now)
+        {
+            _ca = CertificateAuthority.Create("manufacturer", now.AddDays(-1));
+            _caFile = new TempFile(_ca.CertificatePem);
+            Key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            var csr = new CertificateRequest("CN=x", Key, System.Security.Cryptography.HashAlgorithmName.SHA256).CreateSigningRequestPem();
+            Certificate = _ca.IssueDeviceCertificate(csr, "dev-factory", now, TimeSpan.FromDays(30));
+        }
+
+        public System.Security.Cryptography.ECDsa Key { get; }
+
+        public X509Certificate2 Certificate { get; }
+
+        /// <summary>An enrollment service whose <c>Enrollment:BootstrapCaFile</c> names this manufacturer.</summary>
+        public EnrollmentService TrustedBy(InMemoryStore store, TestTrustPublisher trust, CertificateAuthority deviceCa, TimeProvider time) => new(
+            store, store, trust, deviceCa,
+            Options.Create(new EnrollmentOptions { GroupKey = GroupKey, BootstrapCaFile = _caFile.Path }),
+            time, NullLogger<EnrollmentService>.Instance);
+
+        public void Dispose()
+        {
+            Certificate.Dispose();
+            Key.Dispose();
+            _caFile.Dispose();
+            _ca.Dispose();
+        }
+    }
 
     private sealed class TempFile : IDisposable
     {

@@ -1,9 +1,7 @@
-using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using EdgePlatform.Security.Pki;
+using EdgePlatform.Tests.Tls;
 
 namespace EdgePlatform.Security.Tests.Pki;
 
@@ -84,45 +82,6 @@ public sealed class ServerCertificatePinTests : IDisposable
         Assert.Equal(allowed, ServerCertificatePin.CleartextRefusal(new Uri(url)) is null);
     }
 
-    private static async Task HandshakeAsync(X509Certificate2 certificate, ServerCertificatePin pin)
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var serving = Task.Run(
-            async () =>
-            {
-                using var accepted = await listener.AcceptTcpClientAsync(deadline.Token);
-                await using var tls = new SslStream(accepted.GetStream());
-                try
-                {
-                    await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate }, deadline.Token);
-                }
-                catch (Exception ex) when (ex is AuthenticationException or IOException)
-                {
-                    // The client walked away from a certificate it refused.
-                }
-            },
-            deadline.Token);
-
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, port, deadline.Token);
-        await using var stream = new SslStream(client.GetStream());
-        try
-        {
-            await stream.AuthenticateAsClientAsync(
-                new SslClientAuthenticationOptions
-                {
-                    TargetHost = "127.0.0.1",
-                    RemoteCertificateValidationCallback = (_, presented, chain, errors) => pin.Accepts(presented as X509Certificate2, chain, errors),
-                },
-                deadline.Token);
-        }
-        finally
-        {
-            client.Close();
-            await serving;
-        }
-    }
+    private static Task HandshakeAsync(X509Certificate2 certificate, ServerCertificatePin pin) =>
+        TlsHandshake.RunAsync(certificate, "127.0.0.1", (_, presented, chain, errors) => pin.Accepts(presented as X509Certificate2, chain, errors));
 }
