@@ -19,7 +19,8 @@ public sealed class RetryBackoffOptions : IValidatableObject
     public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Spread the pauses at random (decorrelated jitter) instead of exactly doubling them. Default
+    /// Spread the pauses at random (each drawn from the upper half of the doubling curve, below the
+    /// cap too; see <see cref="RetryPipelines.JitteredDelay"/>) instead of exactly doubling them. Default
     /// true; turn it off only where a single client must retry on a predictable schedule.
     /// </summary>
     public bool UseJitter { get; set; } = true;

@@ -36,7 +36,13 @@ public static class RetryPipelines
                 BackoffType = DelayBackoffType.Exponential,
                 Delay = backoff.FirstDelay,
                 MaxDelay = backoff.MaxDelay,
-                UseJitter = backoff.UseJitter,
+                // Polly's own jitter clamps at MaxDelay, so after enough failures every client
+                // waits exactly the cap and clients that failed together stay together; ours keeps
+                // drawing below the cap (see JitteredDelay).
+                UseJitter = false,
+                DelayGenerator = backoff.UseJitter
+                    ? args => ValueTask.FromResult<TimeSpan?>(JitteredDelay(backoff, args.AttemptNumber, Random.Shared.NextDouble()))
+                    : null,
                 ShouldHandle = args => ValueTask.FromResult(
                     args.Outcome.Exception is { } ex
                     && !(ex is OperationCanceledException && args.Context.CancellationToken.IsCancellationRequested)
@@ -48,5 +54,23 @@ public static class RetryPipelines
                 },
             })
             .Build();
+    }
+
+    /// <summary>
+    /// The pause before retry <paramref name="attempt"/> + 1 with jitter: drawn uniformly from the upper
+    /// half of the doubling curve, which is scaled by 4/3 so that its mean at the first retry is
+    /// <see cref="RetryBackoffOptions.FirstDelay"/>, and capped at <see cref="RetryBackoffOptions.MaxDelay"/>.
+    /// At the cap the pauses stay spread over [MaxDelay/2, MaxDelay], so a fleet that failed at one
+    /// instant (a restarted server) keeps arriving spread out however long the outage lasted.
+    /// </summary>
+    /// <param name="backoff">The backoff shape.</param>
+    /// <param name="attempt">Failures so far, less one (0 before the first retry).</param>
+    /// <param name="draw">A uniform draw from [0, 1).</param>
+    public static TimeSpan JitteredDelay(RetryBackoffOptions backoff, int attempt, double draw)
+    {
+        ArgumentNullException.ThrowIfNull(backoff);
+        var doubled = backoff.FirstDelay.TotalMilliseconds * 4 / 3 * Math.Pow(2, Math.Min(attempt, 62));
+        var ceiling = Math.Min(backoff.MaxDelay.TotalMilliseconds, doubled);
+        return TimeSpan.FromMilliseconds(ceiling * (0.5 + (0.5 * draw)));
     }
 }

@@ -44,33 +44,49 @@ public sealed class RetryPipelinesTests(ITestOutputHelper output)
         Assert.Equal(30, pauses.Count);
         Assert.All(pauses, p => Assert.InRange(p, TimeSpan.Zero, backoff.MaxDelay));
 
-        // Decorrelated jitter keeps the exponential trend: the later pauses are far longer than the first ones.
+        // Jitter keeps the exponential trend: the later pauses are far longer than the first ones.
         Assert.True(pauses.Skip(20).Average(p => p.TotalSeconds) > 4 * pauses.Take(3).Average(p => p.TotalSeconds));
     }
 
-    [Fact]
-    public async Task ExecuteAsync_ThousandClientsFailingTogether_FirstRetriesSpreadOverTheWindow()
+    [Theory]
+    [InlineData(1, "first retry")]
+    [InlineData(30, "thirtieth retry, long at the cap")]
+    public async Task ExecuteAsync_ThousandClientsFailingTogether_RetriesSpreadOverTheWindow(int retry, string which)
     {
         const int Clients = 1000;
-        const int Buckets = 14;
+        const int Buckets = 10;
         var backoff = new RetryBackoffOptions { FirstDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(30) };
 
-        var jittered = await FirstRetryDelaysAsync(backoff, Clients);
-        var lockstep = await FirstRetryDelaysAsync(new RetryBackoffOptions { FirstDelay = backoff.FirstDelay, MaxDelay = backoff.MaxDelay, UseJitter = false }, Clients);
+        var jittered = await RetryDelaysAsync(backoff, Clients, retry);
+        var lockstep = await RetryDelaysAsync(new RetryBackoffOptions { FirstDelay = backoff.FirstDelay, MaxDelay = backoff.MaxDelay, UseJitter = false }, Clients, retry);
 
-        // Buckets of a tenth of the first delay, up to the jitter formula's reach of about 1.38 times it.
-        var width = backoff.FirstDelay / 10;
+        // The window the draws come from: the upper half of the (4/3-scaled) doubling curve, capped.
+        var high = Math.Min(backoff.MaxDelay.TotalSeconds, backoff.FirstDelay.TotalSeconds * 4 / 3 * Math.Pow(2, retry - 1));
+        var low = high / 2;
         var histogram = new int[Buckets];
         foreach (var delay in jittered)
         {
-            histogram[Math.Min((int)(delay / width), Buckets - 1)]++;
+            Assert.InRange(delay.TotalSeconds, low, high);
+            histogram[Math.Min((int)((delay.TotalSeconds - low) / (high - low) * Buckets), Buckets - 1)]++;
         }
 
-        output.WriteLine(Render(histogram, width, Clients));
+        output.WriteLine(Render(histogram, low, high, Clients, which));
         Assert.Single(lockstep.Distinct());
         Assert.True(jittered.Distinct().Count() > Clients * 0.99, "nearly every client should draw its own delay");
         Assert.True(histogram.Max() <= Clients * 0.15, $"no tenth of the window should hold more than 15% of the clients, the fullest held {histogram.Max()}");
-        Assert.True(histogram.Count(count => count > 0) >= 12, "the delays should cover the window");
+        Assert.True(histogram.Min() >= Clients * 0.05, $"the delays should cover the window, the emptiest tenth held {histogram.Min()}");
+    }
+
+    [Fact]
+    public void JitteredDelay_MeanOfTheFirstRetryIsTheFirstDelayAndNoDrawPassesTheCap()
+    {
+        var backoff = new RetryBackoffOptions { FirstDelay = TimeSpan.FromSeconds(3), MaxDelay = TimeSpan.FromSeconds(10) };
+
+        Assert.Equal(TimeSpan.FromSeconds(2), RetryPipelines.JitteredDelay(backoff, 0, 0));
+        Assert.Equal(TimeSpan.FromSeconds(3), RetryPipelines.JitteredDelay(backoff, 0, 0.5));
+        Assert.Equal(TimeSpan.FromSeconds(5), RetryPipelines.JitteredDelay(backoff, 5, 0));
+        Assert.Equal(TimeSpan.FromSeconds(10), RetryPipelines.JitteredDelay(backoff, 5, 1));
+        Assert.Equal(TimeSpan.FromSeconds(10), RetryPipelines.JitteredDelay(backoff, int.MaxValue, 1));
     }
 
     [Fact]
@@ -131,31 +147,31 @@ public sealed class RetryPipelinesTests(ITestOutputHelper output)
 
     private static TimeSpan Seconds(int seconds) => TimeSpan.FromSeconds(seconds);
 
-    private static async Task<TimeSpan[]> FirstRetryDelaysAsync(RetryBackoffOptions backoff, int clients)
+    /// <summary>The pause each of <paramref name="clients"/> clients takes before its <paramref name="retry"/>th retry.</summary>
+    private static async Task<TimeSpan[]> RetryDelaysAsync(RetryBackoffOptions backoff, int clients, int retry)
     {
         var delays = new TimeSpan[clients];
         for (var client = 0; client < clients; client++)
         {
             var index = client;
-            var pipeline = RetryPipelines.Create(backoff, new InstantClock(), _ => true, notice => delays[index] = notice.Delay);
+            var pipeline = RetryPipelines.Create(backoff, new InstantClock(), _ => true, notice => delays[index] = notice.Retry == retry ? notice.Delay : delays[index]);
             var attempts = 0;
             await pipeline.ExecuteAsync(
-                _ => attempts++ > 0 ? ValueTask.CompletedTask : throw new IOException("control plane restarting"),
+                _ => attempts++ >= retry ? ValueTask.CompletedTask : throw new IOException("control plane restarting"),
                 CancellationToken.None);
         }
 
         return delays;
     }
 
-    private static string Render(int[] histogram, TimeSpan width, int clients)
+    private static string Render(int[] histogram, double low, double high, int clients, string which)
     {
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"First-retry delays of {clients} clients (first delay 1 s, jitter on):");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Pauses before the {which} of {clients} clients (first delay 1 s, cap 30 s, jitter on):");
+        var width = (high - low) / histogram.Length;
         for (var bucket = 0; bucket < histogram.Length; bucket++)
         {
-            var from = (width * bucket).TotalMilliseconds;
-            var label = bucket == histogram.Length - 1 ? $"{from,5:0}+     ms" : $"{from,5:0}-{(width * (bucket + 1)).TotalMilliseconds,4:0} ms";
-            text.AppendLine(CultureInfo.InvariantCulture, $"{label} {histogram[bucket],4} {new string('#', histogram[bucket] / 4)}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"{low + (width * bucket),6:0.00}-{low + (width * (bucket + 1)),6:0.00} s {histogram[bucket],4} {new string('#', histogram[bucket] / 4)}");
         }
 
         return text.ToString();
