@@ -31,6 +31,7 @@ namespace EdgePlatform.Contracts;
 [JsonSerializable(typeof(DeploymentInfo))]
 [JsonSerializable(typeof(IReadOnlyList<DeploymentInfo>))]
 [JsonSerializable(typeof(TrainingRequest))]
+[JsonSerializable(typeof(SweepSpec))]
 [JsonSerializable(typeof(TrainingRunInfo))]
 [JsonSerializable(typeof(IReadOnlyList<TrainingRunInfo>))]
 [JsonSerializable(typeof(DatasetInfo))]

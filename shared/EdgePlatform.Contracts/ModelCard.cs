@@ -18,6 +18,12 @@ public sealed record ModelCard(
     DateTimeOffset CreatedAt,
     ParityReport? Parity = null)
 {
+    /// <summary>A multiclass model's class names, in the order of its probabilities output; null for other tasks.</summary>
+    public IReadOnlyList<string>? Classes { get; init; }
+
+    /// <summary>The automated search that chose this model's trainer and settings; null when none did.</summary>
+    public ModelSearchSummary? Search { get; init; }
+
     /// <summary>Reads a package's config blob as a model card; null with <paramref name="problem"/> saying why when it is not one.</summary>
     public static ModelCard? Read(ReadOnlySpan<byte> bytes, out string? problem)
     {
@@ -108,7 +114,19 @@ public sealed record FeatureBaseline(string Name, double Mean, double StdDev, do
 public static class ModelTasks
 {
     public const string BinaryClassification = "binary-classification";
+
+    /// <summary>
+    /// One of several classes: the card lists them in <see cref="ModelCard.Classes"/>; the graph's
+    /// <see cref="PredictionFields.Label"/> output is the predicted class (a string, or an int64
+    /// index into the classes) and its <see cref="PredictionFields.Probabilities"/> output a
+    /// float32 [-1, classes] tensor in the same order.
+    /// </summary>
+    public const string MulticlassClassification = "multiclass-classification";
+
+    /// <summary>A number: the graph's <see cref="PredictionFields.Score"/> output is the prediction.</summary>
     public const string Regression = "regression";
+
+    public static IReadOnlyList<string> All { get; } = [BinaryClassification, MulticlassClassification, Regression];
 }
 
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720", Justification = "Names mirror the ONNX tensor element types they stand for.")]
@@ -129,4 +147,7 @@ public static class PredictionFields
     public const string Label = "label";
     public const string Score = "score";
     public const string Probability = "probability";
+
+    /// <summary>A multiclass model's probability of each of <see cref="ModelCard.Classes"/>, a float32 [-1, classes] output.</summary>
+    public const string Probabilities = "probabilities";
 }
