@@ -212,6 +212,7 @@ public sealed partial class MqttConnection : IAsyncDisposable
 
     private async Task ConnectAsync(CancellationToken cancellationToken)
     {
+        _settings.Attempting?.Invoke();
         var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(_settings.Host, _settings.Port)
             .WithClientId(_settings.ClientId)

@@ -44,6 +44,9 @@ public sealed record MqttConnectionSettings(string Host, int Port, string Client
     public RetryBackoffOptions Reconnect { get; init; } = new() { FirstDelay = TimeSpan.FromMilliseconds(250), MaxDelay = TimeSpan.FromSeconds(10) };
 
     public MqttLastWill? LastWill { get; init; }
+
+    /// <summary>Called as each connect attempt begins, before any byte is sent: for counters of how a client paces its retries.</summary>
+    public Action? Attempting { get; init; }
 }
 
 /// <summary>Message the broker publishes for the client when its connection drops.</summary>

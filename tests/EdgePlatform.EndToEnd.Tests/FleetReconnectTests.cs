@@ -68,23 +68,30 @@ public sealed class FleetReconnectTests(ITestOutputHelper output) : IAsyncLifeti
             "every device to reconnect",
             FleetServerFixture.Patience);
 
-        // Measured from the first device back: the broker takes connections a little before the
-        // control plane has written its endpoints file, the only outside sign that it is up.
-        var reconnects = fleet.Devices.Select(d => fleet.Record.ConnectedAt(d.Id).First(at => at > killedAt)).ToArray();
-        var firstBack = reconnects.Min();
-        var back = reconnects.Select(at => (at - firstBack).TotalSeconds).Order().ToArray();
-        var buckets = back.GroupBy(s => (int)Math.Floor(s / Bucket.TotalSeconds)).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count());
-        output.WriteLine(Histogram(buckets, back));
+        // Each device's successful try is the last one it began before it was back. When the tries
+        // began is the clients' doing alone; when they completed also depends on how fast the
+        // restarted server works through the handshakes, which a loaded machine slows down.
+        var tries = fleet.Devices.Select(d =>
+        {
+            var back = fleet.Record.ConnectedAt(d.Id).First(at => at > killedAt);
+            return (Began: fleet.Record.AttemptedAt(d.Id).Last(at => at <= back), Back: back);
+        }).ToArray();
+        var firstTry = tries.Min(t => t.Began);
+        var began = tries.Select(t => (t.Began - firstTry).TotalSeconds).Order().ToArray();
+        var back = tries.Select(t => (t.Back - firstTry).TotalSeconds).Order().ToArray();
+        var buckets = Buckets(began);
+        output.WriteLine(Histogram("successful tries began", buckets, began));
+        output.WriteLine(Histogram("devices were back", Buckets(back), back));
 
         var fullest = buckets.Values.Max();
-        var spread = Percentile(back, 0.9) - Percentile(back, 0.1);
-        // In lockstep every device tries at the same instant and only the server's pace of TLS
-        // handshakes spreads them: measured with jitter off on a loaded machine, the middle 80%
-        // came back within 4.9 s and 22% in one second, and a quiet machine admits the burst
-        // faster still. Jittered pauses spread them over the window: 8.4 to 11.3 s, at most 18%.
-        Assert.True(fullest <= Devices / 4, $"{fullest} of {Devices} devices came back within the same second:\n{Histogram(buckets, back)}");
-        Assert.True(spread >= Window.TotalSeconds * 0.6, $"the middle 80% of devices came back within {spread:0.0} s:\n{Histogram(buckets, back)}");
-        Assert.True(Percentile(back, 0.95) <= (Window * 2).TotalSeconds, $"5% of devices took longer than {(Window * 2).TotalSeconds} s:\n{Histogram(buckets, back)}");
+        var spread = Percentile(began, 0.9) - Percentile(began, 0.1);
+        // In lockstep every device tries at the same instant. Jittered pauses at the cap are drawn
+        // from [cap/2, cap], so the tries after the restart spread over the window: measured on a
+        // machine loaded with builds, the middle 80% began over 4.9 s, at most 20% in one second.
+        // The completions are the server's pace: it must have taken the fleet back within three windows.
+        Assert.True(fullest <= Devices * 0.35, $"{fullest} of {Devices} devices began their successful try within the same second:\n{Histogram("successful tries began", buckets, began)}");
+        Assert.True(spread >= Window.TotalSeconds * 0.3, $"the middle 80% of devices began their successful try within {spread:0.0} s:\n{Histogram("successful tries began", buckets, began)}");
+        Assert.True(Percentile(back, 0.95) <= (Window * 3).TotalSeconds, $"5% of devices took longer than {(Window * 3).TotalSeconds} s to be back:\n{Histogram("devices were back", Buckets(back), back)}");
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -104,10 +111,13 @@ public sealed class FleetReconnectTests(ITestOutputHelper output) : IAsyncLifeti
 
     private static double Percentile(double[] sorted, double share) => sorted[(int)Math.Min(sorted.Length - 1, Math.Floor(share * sorted.Length))];
 
-    private static string Histogram(IReadOnlyDictionary<int, int> buckets, double[] sorted)
+    private static Dictionary<int, int> Buckets(double[] seconds) =>
+        seconds.GroupBy(s => (int)Math.Floor(s / Bucket.TotalSeconds)).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count());
+
+    private static string Histogram(string what, IReadOnlyDictionary<int, int> buckets, double[] sorted)
     {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"reconnects after the control plane restarted ({sorted.Length} devices, seconds after the first one back):\n");
+        text.Append(CultureInfo.InvariantCulture, $"after the control plane restarted, when {what} ({sorted.Length} devices, seconds after the first successful try began):\n");
         foreach (var (second, count) in buckets)
         {
             text.Append(CultureInfo.InvariantCulture, $"  {second,3}-{second + 1,-3} s {count,5} {new string('#', (count + 4) / 5)}\n");

@@ -44,9 +44,15 @@ public sealed class FleetRecord
 
     /// <summary>When <paramref name="deviceId"/>'s link to the broker came up: its first connection, then every reconnect, in order.</summary>
     public IReadOnlyList<DateTimeOffset> ConnectedAt(string deviceId) =>
-        _devices.TryGetValue(deviceId, out var history) ? history.Connections() : [];
+        _devices.TryGetValue(deviceId, out var history) ? history.Connections.ToArray() : [];
 
-    internal void Connected(string deviceId, DateTimeOffset at) => History(deviceId).AddConnection(at);
+    /// <summary>When <paramref name="deviceId"/>'s link began each try to connect to the broker, failed or not, in order.</summary>
+    public IReadOnlyList<DateTimeOffset> AttemptedAt(string deviceId) =>
+        _devices.TryGetValue(deviceId, out var history) ? history.Attempts.ToArray() : [];
+
+    internal void Connected(string deviceId, DateTimeOffset at) => History(deviceId).Connections.Add(at);
+
+    internal void Attempted(string deviceId, DateTimeOffset at) => History(deviceId).Attempts.Add(at);
 
     internal void Told(string deviceId, DesiredState desired, DateTimeOffset at) =>
         History(deviceId).AddDesired(desired.Version, desired.Deployment?.Model, at);
@@ -81,23 +87,9 @@ public sealed class FleetRecord
             }
         }
 
-        private readonly List<DateTimeOffset> _connected = [];
+        public TimeLog Connections { get; } = new();
 
-        public void AddConnection(DateTimeOffset at)
-        {
-            lock (_connected)
-            {
-                _connected.Add(at);
-            }
-        }
-
-        public DateTimeOffset[] Connections()
-        {
-            lock (_connected)
-            {
-                return [.. _connected];
-            }
-        }
+        public TimeLog Attempts { get; } = new();
 
         public bool Told(string manifestDigest) => FirstTold(manifestDigest) is not null;
 
@@ -130,4 +122,26 @@ internal sealed class DownloadCounter
     public void Add(long bytes) => Interlocked.Add(ref Bytes, bytes);
 
     public void Complete() => Interlocked.Increment(ref _completed);
+}
+
+/// <summary>Instants appended from any thread, read back in order.</summary>
+internal sealed class TimeLog
+{
+    private readonly List<DateTimeOffset> _at = [];
+
+    public void Add(DateTimeOffset at)
+    {
+        lock (_at)
+        {
+            _at.Add(at);
+        }
+    }
+
+    public DateTimeOffset[] ToArray()
+    {
+        lock (_at)
+        {
+            return [.. _at];
+        }
+    }
 }

@@ -92,7 +92,7 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
         inbox.Received += desired => fleet.Record.Told(Id, desired, _time.GetUtcNow());
         // A keep-alive of a minute, not the agent's 15 s: ten thousand sessions on one machine
         // would otherwise spend the broker's and the simulator's CPU on pings.
-        _link = new MqttCloudLink(_identity, inbox, options, _time, NullLoggerFactory.Instance, settings => settings with { KeepAlive = KeepAlive });
+        _link = new MqttCloudLink(_identity, inbox, options, _time, NullLoggerFactory.Instance, settings => settings with { KeepAlive = KeepAlive, Attempting = () => fleet.Record.Attempted(Id, _time.GetUtcNow()) });
         _reconciler = new Reconciler(installer, _runtime, _link, inbox, state, _time, NullLogger<Reconciler>.Instance, agentOptions: options);
         _reconciler.Reconciled += OnReconciled;
         _spool = new MemorySpool(DeviceTelemetry.MaxPending);
