@@ -86,24 +86,7 @@ internal sealed class GraphBinding
         return new GraphBinding([.. inputs], [.. featureFields], [.. stringFields], [.. acceptingMissing], outputs);
     }
 
-    public static string ElementTypeName(TensorElementType type) => type switch
-    {
-        TensorElementType.Float => TensorElementTypes.Float32,
-        TensorElementType.Double => TensorElementTypes.Float64,
-        TensorElementType.Int64 => TensorElementTypes.Int64,
-        TensorElementType.Bool => TensorElementTypes.Bool,
-        TensorElementType.Float16 => "float16",
-        TensorElementType.BFloat16 => "bfloat16",
-        TensorElementType.Int32 => "int32",
-        TensorElementType.Int16 => "int16",
-        TensorElementType.Int8 => "int8",
-        TensorElementType.UInt8 => "uint8",
-        TensorElementType.UInt16 => "uint16",
-        TensorElementType.UInt32 => "uint32",
-        TensorElementType.UInt64 => "uint64",
-        TensorElementType.String => "string",
-        _ => type.ToString(),
-    };
+    public static string ElementTypeName(TensorElementType type) => TensorElementTypes.FromOnnxDataType((int)type);
 
     private static Dictionary<string, GraphTensor> Describe(IReadOnlyDictionary<string, NodeMetadata> nodes) =>
         nodes.ToDictionary(
