@@ -38,7 +38,7 @@ public sealed class ImportedModelCheckTests
     [Fact]
     public void Check_EventLacksAnInputField_RefusedNamingRowAndField()
     {
-        var sample = new ModelImportSample([new ModelImportSampleRow(JsonSerializer.SerializeToElement(new Dictionary<string, float> { ["a"] = 1 }), Expected(new[] { 1f, 2f }))]);
+        var sample = new ModelImportSample([new ModelImportSampleRow(JsonSerializer.SerializeToElement(new Dictionary<string, float> { ["a"] = 1 }), Expected([1f, 2f]))]);
 
         var error = Assert.Throws<ModelImportException>(() => ImportedModelCheck.Check(Card(), _classifier.ToOnnx(), sample, ParityTolerance.Default));
 
