@@ -67,6 +67,41 @@ public sealed class MulticlassModelTests : IDisposable
     }
 
     [Fact]
+    public void ScoreAndScoreBatch_StringLabel_GiveTheGraphsClassNames()
+    {
+        var card = Card() with
+        {
+            Outputs = [new ModelOutput("label", TensorElementTypes.String, [-1, 1], PredictionFields.Label), ProbabilitiesOutput(Classes.Length)],
+        };
+        using var model = Load(card, _classifier.ToOnnx(labelNames: Classes));
+        var rows = Rows(9);
+        var batch = new RowPrediction[rows.Count];
+
+        model.ScoreBatch(rows.SelectMany(row => row).ToArray(), batch);
+
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var expected = Classes[ArgMax(_classifier.Predict(rows[i]))];
+            Assert.Equal(expected, model.Score(Event(rows[i])).Class);
+            Assert.Equal(expected, batch[i].Class);
+        }
+    }
+
+    [Fact]
+    public void Score_StringLabelTheCardDoesNotList_ThrowsNamingTheClass()
+    {
+        var card = Card() with
+        {
+            Outputs = [new ModelOutput("label", TensorElementTypes.String, [-1, 1], PredictionFields.Label)],
+        };
+        using var model = Load(card, _classifier.ToOnnx(labelNames: ["idle", "running", "overheated"]));
+
+        var error = Assert.Throws<ModelOutputException>(() => model.Score(Event(RowFor(targetClass: 2))));
+
+        Assert.Equal("output 'label' gave class 'overheated', which is not one of the card's classes (idle, running, fault)", error.Message);
+    }
+
+    [Fact]
     public void Score_OnlyProbabilitiesBound_ClassIsTheMostProbable()
     {
         var card = Card() with { Outputs = [ProbabilitiesOutput(Classes.Length)] };

@@ -52,14 +52,28 @@ public sealed class SoftmaxClassifierOnnx
         return [.. exp.Select(value => value / sum)];
     }
 
-    /// <summary>The model's ONNX bytes (IR 8, opset 13); <paramref name="labelOutput"/> false leaves the ArgMax out.</summary>
-    public byte[] ToOnnx(bool labelOutput = true)
+    /// <summary>
+    /// The model's ONNX bytes (IR 8, opset 13); <paramref name="labelOutput"/> false leaves the ArgMax
+    /// out. With <paramref name="labelNames"/> the label is a string tensor: an ai.onnx.ml
+    /// LabelEncoder maps each index to its name, as scikit-learn's converters do.
+    /// </summary>
+    public byte[] ToOnnx(bool labelOutput = true, IReadOnlyList<string>? labelNames = null)
     {
         var graph = new Proto();
         graph.Message(1, Node("MatMul", ["features", "W"], ["logits_raw"]));
         graph.Message(1, Node("Add", ["logits_raw", "B"], ["logits"]));
         graph.Message(1, Node("Softmax", ["logits"], ["probabilities"], ("axis", 1)));
-        if (labelOutput)
+        if (labelOutput && labelNames is not null)
+        {
+            graph.Message(1, Node("ArgMax", ["probabilities"], ["label_index"], ("axis", 1), ("keepdims", 1)));
+            var encoder = Node("LabelEncoder", ["label_index"], ["label"]);
+            encoder.String(7, "ai.onnx.ml");
+            encoder.Message(5, Ints("keys_int64s", [.. Enumerable.Range(0, labelNames.Count).Select(i => (long)i)]));
+            encoder.Message(5, Strings("values_strings", labelNames));
+            encoder.Message(5, StringAttribute("default_string", "?"));
+            graph.Message(1, encoder);
+        }
+        else if (labelOutput)
         {
             graph.Message(1, Node("ArgMax", ["probabilities"], ["label"], ("axis", 1), ("keepdims", 1)));
         }
@@ -80,7 +94,7 @@ public sealed class SoftmaxClassifierOnnx
         graph.Message(12, ValueInfo("probabilities", ElementFloat, [null, Classes]));
         if (labelOutput)
         {
-            graph.Message(12, ValueInfo("label", ElementInt64, [null, 1]));
+            graph.Message(12, ValueInfo("label", labelNames is null ? ElementInt64 : ElementString, [null, 1]));
         }
 
         var opset = new Proto();
@@ -91,11 +105,55 @@ public sealed class SoftmaxClassifierOnnx
         model.String(2, "hand-written-test-graph");
         model.Message(7, graph);
         model.Message(8, opset);
+        if (labelNames is not null)
+        {
+            var ml = new Proto();
+            ml.String(1, "ai.onnx.ml");
+            ml.Int(2, 2);
+            model.Message(8, ml);
+        }
+
         return model.ToArray();
     }
 
     private const int ElementFloat = 1;
     private const int ElementInt64 = 7;
+    private const int ElementString = 8;
+
+    private static Proto Ints(string name, long[] values)
+    {
+        var attribute = new Proto();
+        attribute.String(1, name);
+        foreach (var value in values)
+        {
+            attribute.Int(8, value);
+        }
+
+        attribute.Int(20, 7); // AttributeType.INTS
+        return attribute;
+    }
+
+    private static Proto Strings(string name, IEnumerable<string> values)
+    {
+        var attribute = new Proto();
+        attribute.String(1, name);
+        foreach (var value in values)
+        {
+            attribute.String(9, value);
+        }
+
+        attribute.Int(20, 8); // AttributeType.STRINGS
+        return attribute;
+    }
+
+    private static Proto StringAttribute(string name, string value)
+    {
+        var attribute = new Proto();
+        attribute.String(1, name);
+        attribute.String(4, value);
+        attribute.Int(20, 3); // AttributeType.STRING
+        return attribute;
+    }
 
     private static Proto Node(string op, string[] inputs, string[] outputs, params (string Name, long Value)[] attributes)
     {
