@@ -93,6 +93,13 @@ public sealed partial class ApiClient : IDisposable
     public Task<IReadOnlyList<ModelInfo>> ListModelsAsync(CancellationToken ct) =>
         GetAsync("api/v1/models", ContractsJsonContext.Default.IReadOnlyListModelInfo, ct);
 
+    /// <summary>The server loads the graph and scores the sample before it answers, so this waits as long as that takes.</summary>
+    public async Task<ModelInfo> ImportModelAsync(string name, ModelImportRequest request, CancellationToken ct)
+    {
+        using var response = await SendAsync(() => _slowHttp.PostAsJsonAsync($"api/v1/models/{Uri.EscapeDataString(name)}/import", request, ContractsJsonContext.Default.ModelImportRequest, ct), ct).ConfigureAwait(false);
+        return await ReadAsync(response, ContractsJsonContext.Default.ModelInfo, ct).ConfigureAwait(false);
+    }
+
     public Task<DeploymentInfo> DeployAsync(CreateDeploymentRequest request, CancellationToken ct) =>
         PostAsync("api/v1/deployments", request, ContractsJsonContext.Default.CreateDeploymentRequest, ContractsJsonContext.Default.DeploymentInfo, ct);
 

@@ -12,6 +12,7 @@ builder.AddFileArtifacts(bootstrap);
 builder.AddDatasets(bootstrap);
 builder.AddBroker();
 builder.AddMlNetTrainer();
+builder.AddOnnxImportChecks();
 builder.AddFleetMetrics();
 
 var app = builder.Build();

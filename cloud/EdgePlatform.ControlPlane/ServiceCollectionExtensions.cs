@@ -35,6 +35,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<EnrollmentService>();
         services.AddSingleton<FleetService>();
         services.AddSingleton<ModelRegistry>();
+        services.AddSingleton<ModelImporter>();
         services.AddSingleton<DesiredStateWriter>();
         services.AddSingleton<DeploymentService>();
         services.AddOptions<TelemetryStoreOptions>()

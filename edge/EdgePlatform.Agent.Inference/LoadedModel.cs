@@ -30,6 +30,14 @@ public sealed class LoadedModel : IDisposable
     private readonly int _scoreOutput;
     private readonly int _probabilityOutput;
 
+    // Multiclass only: the probabilities output (-1 when unbound), the card's classes and, for a
+    // string label, their names, so a row's class is the card's own string.
+    private readonly int _probabilitiesOutput;
+    private readonly bool _multiclass;
+    private readonly string[] _classes;
+    private readonly Dictionary<string, string>? _classByName;
+    private readonly TensorElementType _labelType;
+
     // Batch-of-one tensors, bound to the session once. The inputs are views over _row, so
     // binding an event writes the features straight into them, and a run through the I/O
     // binding marshals no names or handles: a single-event score allocates nothing of its own.
@@ -39,7 +47,8 @@ public sealed class LoadedModel : IDisposable
 
     // Null for a string input: string tensors live in native memory, so they are made per run from the string row.
     private readonly OrtValue?[] _rowInputs;
-    private readonly OrtValue[] _rowOutputs;
+    // Null for a string output: ONNX Runtime allocates those itself on each run (see ReadClasses).
+    private readonly OrtValue?[] _rowOutputs;
     private readonly OrtIoBinding _rowBinding;
 
     // Per batch size, made on first use (see BatchBindingFor).
@@ -63,6 +72,11 @@ public sealed class LoadedModel : IDisposable
         _labelOutput = IndexOfField(binding.Outputs, PredictionFields.Label);
         _scoreOutput = IndexOfField(binding.Outputs, PredictionFields.Score);
         _probabilityOutput = IndexOfField(binding.Outputs, PredictionFields.Probability);
+        _probabilitiesOutput = IndexOfField(binding.Outputs, PredictionFields.Probabilities);
+        _multiclass = string.Equals(card.Task, ModelTasks.MulticlassClassification, StringComparison.Ordinal);
+        _classes = _multiclass ? [.. card.Classes!] : [];
+        _labelType = _labelOutput < 0 ? TensorElementType.Bool : binding.Outputs[_labelOutput].ElementType;
+        _classByName = _labelType == TensorElementType.String ? _classes.ToDictionary(name => name, StringComparer.Ordinal) : null;
 
         _row = new float[binding.FeatureFields.Count];
         _strings = new string[binding.StringFields.Count];
@@ -71,8 +85,9 @@ public sealed class LoadedModel : IDisposable
         _rowInputs = [.. binding.Inputs.Select(input => input.IsString
             ? null
             : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _row.AsMemory(input.Offset, input.Width), [1, input.Width]))];
-        _rowOutputs = [.. binding.Outputs.Select(output =>
-            OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, output.ElementType, OutputShape(output, rows: 1)))];
+        _rowOutputs = [.. binding.Outputs.Select(output => output.ElementType == TensorElementType.String
+            ? null
+            : OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, output.ElementType, OutputShape(output, rows: 1)))];
         _rowBinding = session.CreateIoBinding();
         for (var i = 0; i < _rowInputs.Length; i++)
         {
@@ -82,10 +97,7 @@ public sealed class LoadedModel : IDisposable
             }
         }
 
-        for (var i = 0; i < _rowOutputs.Length; i++)
-        {
-            _rowBinding.BindOutput(_outputNames[i], _rowOutputs[i]);
-        }
+        BindOutputs(_rowBinding, _outputNames, _rowOutputs);
     }
 
     public ModelCard Card { get; }
@@ -102,6 +114,9 @@ public sealed class LoadedModel : IDisposable
     public int StringCount => _strings.Length;
 
     internal bool IsDisposed => _disposed;
+
+    /// <summary>True for a multiclass model, whose rows may carry a <see cref="RowPrediction.Problem"/>.</summary>
+    internal bool IsMulticlass => _multiclass;
 
     /// <summary>True for the first host to claim this model; a model has one owner that disposes it.</summary>
     internal bool TryClaimForHost() => Interlocked.Exchange(ref _claimedByHost, 1) == 0;
@@ -179,8 +194,23 @@ public sealed class LoadedModel : IDisposable
             var correlationId = Binder.Bind(jsonEvent, _row, _strings);
             RunRow();
             var prediction = ReadPrediction(_rowOutputs, row: 0);
+            if (_multiclass)
+            {
+                Span<RowPrediction> one = [prediction];
+                ReadClasses(_rowOutputs, _rowBinding, one);
+                prediction = one[0];
+                if (prediction.Problem is { } problem)
+                {
+                    throw new ModelOutputException(problem);
+                }
+            }
+
             return new ScoreResult(
-                Identity, correlationId, prediction.Label, prediction.Score, prediction.Probability, _timeProvider.GetElapsedTime(started));
+                Identity, correlationId, prediction.Label, prediction.Score, prediction.Probability, _timeProvider.GetElapsedTime(started))
+            {
+                Class = prediction.Class,
+                Probabilities = prediction.Probabilities,
+            };
         }
         finally
         {
@@ -228,6 +258,10 @@ public sealed class LoadedModel : IDisposable
                 stringRows.CopyTo(_strings);
                 RunRow();
                 predictions[0] = ReadPrediction(_rowOutputs, row: 0);
+                if (_multiclass)
+                {
+                    ReadClasses(_rowOutputs, _rowBinding, predictions);
+                }
             }
             else if (rows > 1)
             {
@@ -258,7 +292,7 @@ public sealed class LoadedModel : IDisposable
 
         foreach (var value in _rowOutputs)
         {
-            value.Dispose();
+            value?.Dispose();
         }
 
         foreach (var batch in _batchBindings)
@@ -353,15 +387,20 @@ public sealed class LoadedModel : IDisposable
 
         // Each span is fetched once per batch: fetching one asks ONNX Runtime for the tensor's
         // type and shape, which costs more than reading all its rows.
-        var labels = _labelOutput < 0 ? default : batch.Outputs[_labelOutput].GetTensorDataAsSpan<bool>();
-        var scores = _scoreOutput < 0 ? default : batch.Outputs[_scoreOutput].GetTensorDataAsSpan<float>();
-        var probabilities = _probabilityOutput < 0 ? default : batch.Outputs[_probabilityOutput].GetTensorDataAsSpan<float>();
+        var labels = _labelOutput < 0 || _multiclass ? default : batch.Outputs[_labelOutput]!.GetTensorDataAsSpan<bool>();
+        var scores = _scoreOutput < 0 ? default : batch.Outputs[_scoreOutput]!.GetTensorDataAsSpan<float>();
+        var probabilities = _probabilityOutput < 0 ? default : batch.Outputs[_probabilityOutput]!.GetTensorDataAsSpan<float>();
         for (var row = 0; row < rows; row++)
         {
             predictions[row] = new RowPrediction(
                 labels.IsEmpty ? null : labels[row],
                 scores.IsEmpty ? null : scores[row],
                 probabilities.IsEmpty ? null : probabilities[row]);
+        }
+
+        if (_multiclass)
+        {
+            ReadClasses(batch.Outputs, batch.Binding, predictions);
         }
     }
 
@@ -386,8 +425,9 @@ public sealed class LoadedModel : IDisposable
         var inputs = _binding.Inputs.Select((input, i) => input.IsString
             ? null
             : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, features[i].AsMemory(), [rows, input.Width])).ToArray();
-        var outputs = _binding.Outputs.Select(output =>
-            OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, output.ElementType, OutputShape(output, rows))).ToArray();
+        var outputs = _binding.Outputs.Select(output => output.ElementType == TensorElementType.String
+            ? null
+            : OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, output.ElementType, OutputShape(output, rows))).ToArray();
         var binding = _session.CreateIoBinding();
         for (var i = 0; i < inputs.Length; i++)
         {
@@ -397,20 +437,97 @@ public sealed class LoadedModel : IDisposable
             }
         }
 
-        for (var i = 0; i < outputs.Length; i++)
-        {
-            binding.BindOutput(_outputNames[i], outputs[i]);
-        }
-
+        BindOutputs(binding, _outputNames, outputs);
         var created = new BatchBinding(features, inputs, outputs, binding);
         _batchBindings[rows] = created;
         return created;
     }
 
-    private RowPrediction ReadPrediction(OrtValue[] outputs, int row) => new(
-        _labelOutput < 0 ? null : outputs[_labelOutput].GetTensorDataAsSpan<bool>()[row],
-        _scoreOutput < 0 ? null : outputs[_scoreOutput].GetTensorDataAsSpan<float>()[row],
-        _probabilityOutput < 0 ? null : outputs[_probabilityOutput].GetTensorDataAsSpan<float>()[row]);
+    private RowPrediction ReadPrediction(OrtValue?[] outputs, int row) => new(
+        _labelOutput < 0 || _multiclass ? null : outputs[_labelOutput]!.GetTensorDataAsSpan<bool>()[row],
+        _scoreOutput < 0 ? null : outputs[_scoreOutput]!.GetTensorDataAsSpan<float>()[row],
+        _probabilityOutput < 0 ? null : outputs[_probabilityOutput]!.GetTensorDataAsSpan<float>()[row]);
+
+    /// <summary>
+    /// Adds each row's class and class probabilities to <paramref name="predictions"/>: the class is
+    /// the label output's (a name, or an index into the card's classes), else the most probable
+    /// one. A row whose label the card cannot read gets a <see cref="RowPrediction.Problem"/>.
+    /// </summary>
+    private void ReadClasses(OrtValue?[] outputs, OrtIoBinding binding, Span<RowPrediction> predictions)
+    {
+        var width = _classes.Length;
+        var probabilities = _probabilitiesOutput < 0 ? default : outputs[_probabilitiesOutput]!.GetTensorDataAsSpan<float>();
+        string[]? names = null;
+        if (_labelType == TensorElementType.String)
+        {
+            // ONNX Runtime allocated the string output on this run; it is the label's position among the bound outputs.
+            using var values = binding.GetOutputValues();
+            names = values[_labelOutput].GetStringTensorAsArray();
+        }
+
+        var indices = _labelOutput >= 0 && _labelType == TensorElementType.Int64 ? outputs[_labelOutput]!.GetTensorDataAsSpan<long>() : default;
+        for (var row = 0; row < predictions.Length; row++)
+        {
+            float[]? rowProbabilities = probabilities.IsEmpty ? null : probabilities.Slice(row * width, width).ToArray();
+            string? name = null;
+            string? problem = null;
+            if (names is not null)
+            {
+                if (!_classByName!.TryGetValue(names[row], out name))
+                {
+                    problem = $"output '{_outputNames[_labelOutput]}' gave class '{names[row]}', which is not one of the card's classes ({string.Join(", ", _classes)})";
+                }
+            }
+            else if (!indices.IsEmpty)
+            {
+                var index = indices[row];
+                if (index >= 0 && index < width)
+                {
+                    name = _classes[index];
+                }
+                else
+                {
+                    problem = $"output '{_outputNames[_labelOutput]}' gave class index {index}, outside the card's {width} classes (0 to {width - 1})";
+                }
+            }
+            else if (rowProbabilities is not null)
+            {
+                name = _classes[ArgMax(rowProbabilities)];
+            }
+
+            predictions[row] = predictions[row] with { Class = name, Probabilities = rowProbabilities, Problem = problem };
+        }
+    }
+
+    /// <summary>The first index of the largest value; NaN never wins.</summary>
+    private static int ArgMax(float[] values)
+    {
+        var best = 0;
+        for (var i = 1; i < values.Length; i++)
+        {
+            if (values[i] > values[best] || float.IsNaN(values[best]))
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+
+    private static void BindOutputs(OrtIoBinding binding, string[] names, OrtValue?[] outputs)
+    {
+        for (var i = 0; i < outputs.Length; i++)
+        {
+            if (outputs[i] is { } output)
+            {
+                binding.BindOutput(names[i], output);
+            }
+            else
+            {
+                binding.BindOutputToDevice(names[i], OrtMemoryInfo.DefaultInstance);
+            }
+        }
+    }
 
     private void EnterScoring()
     {
@@ -429,6 +546,11 @@ public sealed class LoadedModel : IDisposable
         var shape = new long[output.Rank];
         Array.Fill(shape, 1);
         shape[0] = rows;
+        if (output.Rank == 2)
+        {
+            shape[1] = output.Width;
+        }
+
         return shape;
     }
 
@@ -480,11 +602,11 @@ public sealed class LoadedModel : IDisposable
 }
 
 /// <summary>Reused tensors of one batch size: input buffers the rows are copied into, outputs ONNX Runtime writes, their binding.</summary>
-internal sealed class BatchBinding(float[][] features, OrtValue?[] inputs, OrtValue[] outputs, OrtIoBinding binding) : IDisposable
+internal sealed class BatchBinding(float[][] features, OrtValue?[] inputs, OrtValue?[] outputs, OrtIoBinding binding) : IDisposable
 {
     public float[][] Features { get; } = features;
 
-    public OrtValue[] Outputs { get; } = outputs;
+    public OrtValue?[] Outputs { get; } = outputs;
 
     public OrtIoBinding Binding { get; } = binding;
 
@@ -498,7 +620,7 @@ internal sealed class BatchBinding(float[][] features, OrtValue?[] inputs, OrtVa
 
         foreach (var value in Outputs)
         {
-            value.Dispose();
+            value?.Dispose();
         }
     }
 }

@@ -10,13 +10,20 @@ public sealed record Prediction(
     float? Score,
     float? Probability,
     double LatencyMs,
-    DateTimeOffset ScoredAt);
+    DateTimeOffset ScoredAt)
+{
+    /// <summary>A multiclass model's predicted class, one of its card's classes; absent for other tasks.</summary>
+    public string? Class { get; init; }
+
+    /// <summary>A multiclass model's probability of each class, in the order of its card's classes; absent when its card binds none.</summary>
+    public IReadOnlyList<float>? Probabilities { get; init; }
+}
 
 /// <summary>
 /// The true outcome of an event, published on the device's local feedback topic once it is known:
 /// <see cref="Id"/> is the event's correlation id (as carried into its prediction) and
 /// <see cref="Label"/> is <c>true</c>, <c>false</c>, <c>0</c> or <c>1</c> for a binary classifier,
-/// or the true value for a regression model.
+/// the true value for a regression model, or the true class name for a multiclass model.
 /// </summary>
 public sealed record LabelFeedback(string? Id, System.Text.Json.JsonElement Label);
 

@@ -17,6 +17,9 @@ public static class InferenceProtocol
     public const string Int64 = "INT64";
     public const string Bool = "BOOL";
 
+    /// <summary>Strings, as a multiclass model's class names are returned.</summary>
+    public const string Bytes = "BYTES";
+
     /// <summary>The <c>platform</c> the agent reports for an ONNX model.</summary>
     public const string OnnxPlatform = "onnxruntime_onnx";
 }
@@ -71,4 +74,5 @@ public sealed record InferError([property: JsonPropertyName("error")] string Err
 [JsonSerializable(typeof(InferError))]
 [JsonSerializable(typeof(float[]))]
 [JsonSerializable(typeof(bool[]))]
+[JsonSerializable(typeof(string[]))]
 public sealed partial class InferenceProtocolJsonContext : JsonSerializerContext;

@@ -66,8 +66,9 @@ public sealed record ModelOutput(string Name, string ElementType, IReadOnlyList<
 /// How closely ONNX Runtime reproduced the trained model on held-out rows before the package was
 /// published: the rule each score and probability was held to (<c>|a − b| ≤ absolute + relative ·
 /// max(|a|, |b|)</c>, so the allowance grows with magnitude as float32 steps do), how many rows
-/// were compared, and the row that came closest to its allowance. Null on imported models and on
-/// cards made before it was recorded.
+/// were compared, and the row that came closest to its allowance. On an imported model it records
+/// the author's sample against ONNX Runtime (the expected value stands in for the trained one, the
+/// line is the sample row, from 1). Null on cards made before it was recorded.
 /// </summary>
 public sealed record ParityReport(
     string Rule,
@@ -139,6 +140,26 @@ public static class TensorElementTypes
 
     /// <summary>UTF-8 text: a categorical or text event field, fed raw to the graph, which encodes it.</summary>
     public const string String = "string";
+
+    /// <summary>The name of an ONNX <c>TensorProto.DataType</c> (as ONNX Runtime's element type enumerates it).</summary>
+    public static string FromOnnxDataType(int dataType) => dataType switch
+    {
+        1 => Float32,
+        2 => "uint8",
+        3 => "int8",
+        4 => "uint16",
+        5 => "int16",
+        6 => "int32",
+        7 => Int64,
+        8 => String,
+        9 => Bool,
+        10 => "float16",
+        11 => Float64,
+        12 => "uint32",
+        13 => "uint64",
+        16 => "bfloat16",
+        _ => $"onnx-type-{dataType}",
+    };
 }
 
 /// <summary>Names of the fields a prediction carries, as bound in <see cref="ModelOutput.Field"/>.</summary>

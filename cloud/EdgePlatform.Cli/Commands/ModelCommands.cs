@@ -7,13 +7,13 @@ using EdgePlatform.Security.Tuf;
 
 namespace EdgePlatform.Cli.Commands;
 
-/// <summary><c>edgectl model verify|inspect</c>: check a release the way a device does, or show what it holds.</summary>
+/// <summary><c>edgectl model import|verify|inspect</c>: register a model trained elsewhere, check a release the way a device does, or show what it holds.</summary>
 public static class ModelCommands
 {
     public static Command Create()
     {
         var list = FleetCommands.Models().Subcommands.Single(c => c.Name == "list");
-        return new Command("model", "One model release: verify it as a device would, approve it with offline keys, inspect it, or name it with an alias") { Verify(), Sign(), Push(), Inspect(), Alias(), list };
+        return new Command("model", "One model release: import one trained elsewhere, verify it as a device would, approve it with offline keys, inspect it, or name it with an alias") { Import(), Verify(), Sign(), Push(), Inspect(), Alias(), list };
     }
 
     public static IReadOnlyList<Column<ModelAlias>> AliasColumns { get; } =
@@ -57,6 +57,61 @@ public static class ModelCommands
         });
 
         return new Command("alias", "Names for model versions (production, canary), set by people and read when a rollout is created") { set, list };
+    }
+
+    /// <summary><c>edgectl model import NAME --onnx --card --sample</c>: the server checks the three with ONNX Runtime, then signs and publishes the next version.</summary>
+    private static Command Import()
+    {
+        var name = new Argument<string>("name") { Description = "Model name; the server gives the import the next version" };
+        var onnx = new Option<FileInfo>("--onnx") { Description = "The ONNX graph (from PyTorch, scikit-learn, anything that exports ONNX)", Required = true };
+        var card = new Option<FileInfo>("--card") { Description = "Model card JSON: task, inputs with their event fields, outputs, classes, metrics, lineage (docs/training.md, \"Importing a model\")", Required = true };
+        var sample = new Option<FileInfo>("--sample") { Description = "Sample JSON: {\"rows\": [{\"event\": {...}, \"expected\": {...}}]}, checked on the server before it signs", Required = true };
+        var import = new Command("import", "Register an ONNX model trained elsewhere as a signed version, once the server has checked its card and sample with ONNX Runtime")
+        {
+            name, onnx, card, sample,
+        };
+        import.SetAction(async (parse, ct) =>
+        {
+            var request = new ModelImportRequest(
+                await ReadFileAsync(parse.GetValue(onnx)!, ct).ConfigureAwait(false),
+                ReadJson(parse.GetValue(card)!, ContractsJsonContext.Default.ModelImportCard),
+                ReadJson(parse.GetValue(sample)!, ContractsJsonContext.Default.ModelImportSample));
+            using var api = parse.CreateApi();
+            Console.Error.WriteLine($"uploading {request.Onnx!.Length:N0} bytes of ONNX and {request.Sample!.Rows?.Count ?? 0} sample row(s); the server checks them before it signs");
+            var model = await api.ImportModelAsync(parse.GetValue(name)!, request, ct).ConfigureAwait(false);
+            if (parse.IsDocument())
+            {
+                Render.Document(parse.Format(), model, ContractsJsonContext.Default.ModelInfo);
+            }
+            else
+            {
+                Console.Out.WriteLine($"{model.Name}:{model.Version} imported and signed ({model.ManifestDigest}); roll it out like any version: edgectl rollout create {model.Name}:{model.Version} ...");
+            }
+
+            return 0;
+        });
+        return import;
+    }
+
+    private static async Task<byte[]> ReadFileAsync(FileInfo file, CancellationToken ct) =>
+        file.Exists ? await File.ReadAllBytesAsync(file.FullName, ct).ConfigureAwait(false) : throw new CliException($"file {file.FullName} does not exist");
+
+    private static T ReadJson<T>(FileInfo file, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+        where T : class
+    {
+        if (!file.Exists)
+        {
+            throw new CliException($"file {file.FullName} does not exist");
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(file.FullName), type) ?? throw new CliException($"{file.FullName} is empty (null)");
+        }
+        catch (JsonException ex)
+        {
+            throw new CliException($"{file.FullName} is not valid JSON for this option: {ex.Message}", ex);
+        }
     }
 
     private static Command Verify()

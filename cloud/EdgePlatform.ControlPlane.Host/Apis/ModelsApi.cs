@@ -30,6 +30,24 @@ public static class ModelsApi
         train.MapPut("/models/{name}/aliases/{alias}", async (string name, string alias, SetModelAliasRequest? request, HttpContext context, ModelRegistry registry, CancellationToken ct) =>
             TypedResults.Ok(await registry.SetAliasAsync(name, alias, request, context.User.Identity?.Name ?? "unknown", ct).ConfigureAwait(false)));
 
+        // Importing publishes a signed version, as training does, so it takes the same permission.
+        train.MapPost("/models/{name}/import", async (string name, HttpContext context, IOptions<ServerOptions> server, ModelImporter importer, CancellationToken ct) =>
+        {
+            RequestLimits.SetBodyLimit(context, server.Value.MaxModelImportBytes);
+            ModelImportRequest? request;
+            try
+            {
+                request = await System.Text.Json.JsonSerializer.DeserializeAsync(context.Request.Body, ContractsJsonContext.Default.ModelImportRequest, ct).ConfigureAwait(false);
+            }
+            catch (System.Text.Json.JsonException ex)
+            {
+                throw new RequestValidationException(string.IsNullOrEmpty(ex.Path) ? "body" : ex.Path.TrimStart('$', '.'), $"is not valid: {ex.Message}");
+            }
+
+            var record = await importer.ImportAsync(name, request, ct).ConfigureAwait(false);
+            return TypedResults.Created($"/api/v1/models/{record.Name}:{record.Version}", record.ToInfo());
+        });
+
         trust.MapPut("/models/{name}/versions/{version}/signature", async (string name, string version, HttpRequest request, ModelRegistry registry, CancellationToken ct) =>
         {
             using var body = new MemoryStream();

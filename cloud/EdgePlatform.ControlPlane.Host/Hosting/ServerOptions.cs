@@ -73,6 +73,13 @@ public sealed class ServerOptions : IValidatableObject
     [Range(1024, int.MaxValue)]
     public long MaxDatasetUploadBytes { get; set; } = 32 * 1024 * 1024;
 
+    /// <summary>
+    /// Largest <c>POST /api/v1/models/{name}/import</c> body, in bytes: the ONNX graph in base64 (a
+    /// third larger than the file), the card and the sample, held in memory while they are checked. Default 64 MiB.
+    /// </summary>
+    [Range(1024, int.MaxValue)]
+    public long MaxModelImportBytes { get; set; } = 64 * 1024 * 1024;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!System.Net.IPAddress.TryParse(BindAddress, out _))

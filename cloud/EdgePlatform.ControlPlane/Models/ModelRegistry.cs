@@ -7,7 +7,7 @@ namespace EdgePlatform.ControlPlane.Models;
 
 /// <summary>
 /// Turns a trained model into a signed OCI model package: model card as the config blob,
-/// <c>model.onnx</c> and the ML.NET model as layers, a manifest over them, a CMS signature
+/// <c>model.onnx</c> and the ML.NET model (when there is one) as layers, a manifest over them, a CMS signature
 /// over the exact manifest bytes, and the release's entry in the signed targets metadata.
 /// </summary>
 public sealed partial class ModelRegistry(
@@ -40,7 +40,9 @@ public sealed partial class ModelRegistry(
         var cardBytes = JsonSerializer.SerializeToUtf8Bytes(card, ContractsJsonContext.Default.ModelCard);
         var config = await PutAsync(MediaTypes.ModelCard, cardBytes, null, cancellationToken).ConfigureAwait(false);
         var onnx = await PutAsync(MediaTypes.Onnx, model.OnnxModel, "model.onnx", cancellationToken).ConfigureAwait(false);
-        var mlnet = await PutAsync(MediaTypes.MlNetModel, model.MlNetModel, "model.zip", cancellationToken).ConfigureAwait(false);
+        OciDescriptor[] layers = model.MlNetModel is { } mlnetModel
+            ? [onnx, await PutAsync(MediaTypes.MlNetModel, mlnetModel, "model.zip", cancellationToken).ConfigureAwait(false)]
+            : [onnx];
 
         var now = timeProvider.GetUtcNow();
         var manifest = new OciManifest(
@@ -48,7 +50,7 @@ public sealed partial class ModelRegistry(
             MediaTypes.OciManifest,
             MediaTypes.ModelArtifact,
             config,
-            [onnx, mlnet],
+            layers,
             new Dictionary<string, string>
             {
                 [ModelNameAnnotation] = card.Name,

@@ -38,5 +38,5 @@ public sealed record TrainingJob(
     double? ParityRelativeTolerance = null,
     IReadOnlyDictionary<string, IReadOnlyList<string>>? Transforms = null);
 
-/// <summary>A trained model: its card, its ONNX graph and the ML.NET model it came from.</summary>
-public sealed record TrainedModel(ModelCard Card, byte[] OnnxModel, byte[] MlNetModel);
+/// <summary>A model to publish: its card, its ONNX graph and the ML.NET model it came from (null for a model imported from elsewhere).</summary>
+public sealed record TrainedModel(ModelCard Card, byte[] OnnxModel, byte[]? MlNetModel);

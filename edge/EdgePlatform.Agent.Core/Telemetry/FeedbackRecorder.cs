@@ -204,6 +204,11 @@ public sealed class FeedbackRecorder
                 return new(FeedbackOutcome.Unmatched, feedback.Id, $"the prediction for id '{feedback.Id}' is older than {_maxAge.TotalSeconds:0} s and was forgotten");
             }
 
+            if (string.Equals(slot.First.Metrics.Profile.Task, ModelTasks.MulticlassClassification, StringComparison.Ordinal))
+            {
+                return new(FeedbackOutcome.Malformed, feedback.Id, $"labelled outcomes of multiclass model '{slot.First.Metrics.Key.ModelName}' are not counted: quality telemetry holds binary confusion counts and regression errors only");
+            }
+
             if (slot.First.Metrics.Profile.IsClassifier && !isBinary)
             {
                 return new(FeedbackOutcome.Malformed, feedback.Id, $"label {label} does not fit binary classifier '{slot.First.Metrics.Key.ModelName}': use true, false, 0 or 1");

@@ -366,6 +366,16 @@ public sealed class InferenceEngine
             return;
         }
 
+        if (model.IsMulticlass)
+        {
+            bound = DropUnreadableRows(model, arm, bound, width, shadow);
+            predictions = predictions[..bound];
+            if (bound == 0)
+            {
+                return;
+            }
+        }
+
         var isCandidate = string.Equals(arm, Contracts.Arms.Candidate, StringComparison.Ordinal);
         if (shadow || keepForComparison)
         {
@@ -426,6 +436,46 @@ public sealed class InferenceEngine
                 Log.SinkFailed(_logger, ex);
             }
         }
+    }
+
+    /// <summary>
+    /// Fails the scored rows whose output the card cannot read (<see cref="RowPrediction.Problem"/>)
+    /// and closes the gaps they leave, so the rest of the run sees only usable predictions.
+    /// Returns how many rows are left.
+    /// </summary>
+    private int DropUnreadableRows(LoadedModel model, string arm, int bound, int width, bool shadow)
+    {
+        var kept = 0;
+        for (var i = 0; i < bound; i++)
+        {
+            if (_predictions[i].Problem is { } problem)
+            {
+                if (!shadow)
+                {
+                    Fail(_bound[i], EventOutcome.ScoringFailed, $"scoring failed: {problem}");
+                }
+
+                continue;
+            }
+
+            if (kept != i)
+            {
+                _predictions[kept] = _predictions[i];
+                _bound[kept] = _bound[i];
+                _correlationIds[kept] = _correlationIds[i];
+                _features.AsSpan(i * width, width).CopyTo(_features.AsSpan(kept * width, width));
+            }
+
+            kept++;
+        }
+
+        if (kept < bound)
+        {
+            Log.BatchFailed(_logger, bound - kept, model.Identity.Name, model.Identity.Version, arm, "the model gave outputs its card cannot read");
+            _observer?.OnFailed(model, arm, EventOutcome.ScoringFailed, bound - kept);
+        }
+
+        return kept;
     }
 
     private void Fail(int row, EventOutcome outcome, string reason) => Report(_batch[row], outcome, reason);

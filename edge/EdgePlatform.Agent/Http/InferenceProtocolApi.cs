@@ -190,6 +190,11 @@ public static class InferenceProtocolApi
 
                 var tensor = output.Field switch
                 {
+                    PredictionFields.Label when card.Classes is not null && string.Equals(card.Task, ModelTasks.MulticlassClassification, StringComparison.Ordinal) =>
+                        new InferTensor(output.Name, [_predictions.Length], InferenceProtocol.Bytes,
+                            JsonSerializer.SerializeToElement(_predictions.Select(p => p.Class ?? string.Empty).ToArray(), Json.StringArray)),
+                    PredictionFields.Probabilities => new InferTensor(output.Name, [_predictions.Length, card.Classes?.Count ?? 0], InferenceProtocol.Float32,
+                        JsonSerializer.SerializeToElement(_predictions.SelectMany(p => p.Probabilities ?? []).ToArray(), Json.SingleArray)),
                     PredictionFields.Label => new InferTensor(output.Name, [_predictions.Length], InferenceProtocol.Bool,
                         JsonSerializer.SerializeToElement(_predictions.Select(p => p.Label ?? false).ToArray(), Json.BooleanArray)),
                     PredictionFields.Score => new InferTensor(output.Name, [_predictions.Length], InferenceProtocol.Float32,

@@ -97,7 +97,11 @@ public sealed partial class EventScoringService(
             scored.Prediction.Score,
             scored.Prediction.Probability,
             scored.Latency.TotalMilliseconds,
-            timeProvider.GetUtcNow());
+            timeProvider.GetUtcNow())
+        {
+            Class = scored.Prediction.Class,
+            Probabilities = scored.Prediction.Probabilities,
+        };
         if (inferenceEvent.State is ArrowMessage batch)
         {
             batch.Complete(inferenceEvent.Row, prediction, this);

@@ -142,6 +142,19 @@ public sealed class FeedbackRecorderTests
     }
 
     [Fact]
+    public void Record_LabelForMulticlassPrediction_RefusedSayingOutcomesAreNotCounted()
+    {
+        var feedback = Recorder();
+        feedback.Remember("m1", Metrics(Control, ModelTasks.MulticlassClassification), label: null, value: null);
+
+        var result = feedback.Record(Json("""{"id":"m1","label":2}"""));
+
+        Assert.Equal(FeedbackOutcome.Malformed, result.Outcome);
+        Assert.StartsWith("labelled outcomes of multiclass model 'sensor-anomaly' are not counted", result.Reason, StringComparison.Ordinal);
+        Assert.Equal(1, _scoring.TakeInterval().FeedbackMalformed);
+    }
+
+    [Fact]
     public void Record_MalformedLabel_KeepsThePredictionForACorrectOne()
     {
         var feedback = Recorder();

@@ -81,6 +81,48 @@ public sealed class InferenceProtocolApiTests(TestModels models) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task Infer_MulticlassModel_ReturnsClassNamesAndEachRowsProbabilities()
+    {
+        var classifier = new SoftmaxClassifierOnnx(new float[,] { { 2f, -1f, 0f }, { -1f, 2f, 0.5f } }, [0f, 0f, -0.5f]);
+        var path = Path.Combine(models.Directory, "multiclass-v2.onnx");
+        await File.WriteAllBytesAsync(path, classifier.ToOnnx());
+        string[] classes = ["low", "mid", "high"];
+        var card = new Contracts.ModelCard(
+            "machine-state",
+            "1",
+            Contracts.ModelTasks.MulticlassClassification,
+            [new Contracts.ModelInput("features", "float32", [-1, 2], "a, b")],
+            [new Contracts.ModelOutput("label", "int64", [-1, 1], "label"), new Contracts.ModelOutput("probabilities", "float32", [-1, 3], "probabilities")],
+            new Dictionary<string, double>(),
+            new Contracts.ModelLineage("imported", "d", string.Empty, 0, "softmax", new Dictionary<string, string>(), "test"),
+            [],
+            DateTimeOffset.UnixEpoch)
+        {
+            Classes = classes,
+        };
+        _engine!.Control.Activate(LoadedModel.Load(card, path, new OnnxModelSettings()));
+        float[][] rows = [[2f, -1f], [-1f, 2f]];
+
+        using var response = await PostAsync("/v2/models/machine-state/infer", """
+            {"inputs":[{"name":"features","shape":[2,2],"datatype":"FP32","data":[2,-1,-1,2]}]}
+            """);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var outputs = json.RootElement.GetProperty("outputs").EnumerateArray().ToDictionary(output => output.GetProperty("name").GetString()!);
+        Assert.Equal("BYTES", outputs["label"].GetProperty("datatype").GetString());
+        Assert.Equal(["low", "mid"], outputs["label"].GetProperty("data").EnumerateArray().Select(value => value.GetString()));
+        Assert.Equal([2L, 3L], outputs["probabilities"].GetProperty("shape").EnumerateArray().Select(dimension => dimension.GetInt64()));
+        var probabilities = outputs["probabilities"].GetProperty("data").EnumerateArray().Select(value => value.GetDouble()).ToList();
+        var expected = rows.SelectMany(row => classifier.Predict(row)).ToList();
+        Assert.Equal(expected.Count, probabilities.Count);
+        for (var i = 0; i < expected.Count; i++)
+        {
+            Assert.True(Math.Abs(expected[i] - probabilities[i]) <= 1e-6 + (1e-5 * Math.Abs(expected[i])), $"probability {i}: expected {expected[i]}, got {probabilities[i]}");
+        }
+    }
+
+    [Fact]
     public async Task Infer_MissingField_Returns400NamingTheField()
     {
         _engine!.Control.Activate(models.LoadScalar());
