@@ -26,7 +26,7 @@ internal sealed record SweepBenchmarkSettings(
     /// missing values, and a regression one; 3 folds; the peer only when the machine has it.
     /// </summary>
     public static readonly SweepBenchmarkSettings Smoke = new(
-        BudgetSeconds: 8, Datasets: ["vote", "cpu"], WekaExamples, Folds: 3, Parallel: 2, Peer: true, RequirePeer: false);
+        BudgetSeconds: 12, Datasets: ["vote", "cpu"], WekaExamples, Folds: 3, Parallel: 2, Peer: true, RequirePeer: false);
 
     public static SweepBenchmarkSettings Parse(string[] args)
     {

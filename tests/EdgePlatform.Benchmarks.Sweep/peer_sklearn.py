@@ -5,8 +5,8 @@ Reads one ARFF file (the last attribute is the label, as Weka's own datasets hav
 nominal features as ordinal codes that HistGradientBoosting treats as categorical (missing values
 stay NaN, which it handles natively), and runs successive rounds of HalvingRandomSearchCV over
 learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization and max_iter until the wall
-budget is spent. Each round is sized from the cost of the rounds before it so that it ends inside
-the budget. Prints one JSON object: the best cross-validated score (at full resources) in the same
+budget is spent. Each round is sized from the cost of the round before it so that it ends inside
+the budget, and none takes more than a quarter of it. Prints one JSON object: the best cross-validated score (at full resources) in the same
 metric as the sweep it is compared with: binary AUC, multiclass macro accuracy (mean per-class
 recall, scikit-learn's balanced accuracy), regression RMSE.
 
@@ -108,8 +108,10 @@ def main():
     while True:
         remaining = deadline - time.monotonic()
         if seconds_per_candidate is not None:
-            # Leave a tenth of the remaining time spare: a round's cost varies with the candidates drawn.
-            candidates = int(0.9 * remaining / seconds_per_candidate)
+            # A round's cost varies with the candidates drawn and the machine's load: no round gets
+            # more than a quarter of the budget, and a fifth of what remains is left spare, so the
+            # last round's misestimate is small against the budget.
+            candidates = int(min(0.8 * remaining, args.budget / 4) / seconds_per_candidate)
         if candidates < 3 or remaining <= 0:
             break
         search = HalvingRandomSearchCV(
