@@ -6,9 +6,10 @@ nominal features as ordinal codes that HistGradientBoosting treats as categorica
 stay NaN, which it handles natively), and runs successive rounds of HalvingRandomSearchCV over
 learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization and max_iter until the wall
 budget is spent. Each round is sized from the cost of the round before it so that it ends inside
-the budget, and none takes more than a quarter of it. Prints one JSON object: the best cross-validated score (at full resources) in the same
-metric as the sweep it is compared with: binary AUC, multiclass macro accuracy (mean per-class
-recall, scikit-learn's balanced accuracy), regression RMSE.
+the budget, and none takes more than a quarter of it. Prints one JSON object: the best
+cross-validated score (at full resources) in the same metric as the sweep it is compared with:
+binary AUC, multiclass macro accuracy (mean per-class recall, scikit-learn's balanced accuracy),
+regression RMSE.
 
 Usage: peer_sklearn.py FILE.arff --budget SECONDS [--folds 10] [--jobs 2] [--seed 42]
 """
