@@ -31,7 +31,8 @@ from scipy.io import arff
 from scipy.stats import loguniform, randint, uniform
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (registers HalvingRandomSearchCV)
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.model_selection import HalvingRandomSearchCV, KFold, StratifiedKFold
+from sklearn.base import clone
+from sklearn.model_selection import HalvingRandomSearchCV, KFold, StratifiedKFold, cross_val_score
 
 import sklearn
 
@@ -101,10 +102,17 @@ def main():
         scoring, sign, metric = ("roc_auc", 1.0, "auc") if task == "binary" else ("balanced_accuracy", 1.0, "macro-accuracy")
         cv = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
 
+    # Halving scores its first rungs on subsamples; only the last rung, scored on every row, is
+    # the 10-fold figure compared. min_resources="exhaust" makes the last rung use every row, and
+    # a round has no more candidates than rungs whose smallest subsample still gives each fold
+    # two rows of each class, so "exhaust" need not start below that.
+    smallest = 2 * args.folds * (len(set(y)) if task != "regression" else 1)
+    rungs = 1 + max(0, int(math.floor(math.log(max(1.0, len(y) / smallest), 3))))
+    most_candidates = max(3, 3 ** (rungs - 1))
     best = None
     rounds = 0
     fits = 0
-    candidates = 4
+    candidates = min(4, most_candidates)
     seconds_per_candidate = None
     while True:
         remaining = deadline - time.monotonic()
@@ -112,7 +120,7 @@ def main():
             # A round's cost varies with the candidates drawn and the machine's load: no round gets
             # more than a quarter of the budget, and a fifth of what remains is left spare, so the
             # last round's misestimate is small against the budget.
-            candidates = int(min(0.8 * remaining, args.budget / 4) / seconds_per_candidate)
+            candidates = min(most_candidates, int(min(0.8 * remaining, args.budget / 4) / seconds_per_candidate))
         if candidates < 3 or remaining <= 0:
             break
         search = HalvingRandomSearchCV(
@@ -120,6 +128,7 @@ def main():
             distributions(len(y)),
             n_candidates=candidates,
             factor=3,
+            min_resources="exhaust",
             resource="n_samples",
             cv=cv,
             scoring=scoring,
@@ -130,14 +139,24 @@ def main():
         )
         round_started = time.monotonic()
         search.fit(x, y)
-        elapsed = time.monotonic() - round_started
         rounds += 1
         fits += len(search.cv_results_["params"]) * args.folds
-        seconds_per_candidate = elapsed / candidates
-        score = sign * float(search.best_score_)
+        seconds_per_candidate = (time.monotonic() - round_started) / candidates
+        results = search.cv_results_
+        last = max(results["n_resources"])
+        scored = [i for i, n in enumerate(results["n_resources"]) if n == last and not math.isnan(results["mean_test_score"][i])]
+        if not scored:
+            raise SystemExit(f"{args.file}: a halving round scored no candidate on its last rung")
+        index = max(scored, key=lambda i: results["mean_test_score"][i])
+        raw = float(results["mean_test_score"][index])
+        if last < len(y):
+            # "exhaust" rounds the last rung down to a power of the factor: score the winner on every row.
+            raw = float(np.mean(cross_val_score(clone(estimator).set_params(**results["params"][index]), x, y, cv=cv, scoring=scoring, n_jobs=args.jobs)))
+            fits += args.folds
+        score = sign * raw
         better = best is None or (score < best["score"] if sign < 0 else score > best["score"])
         if not math.isnan(score) and better:
-            best = {"score": score, "params": {k: (float(v) if isinstance(v, (float, np.floating)) else int(v)) for k, v in search.best_params_.items()}}
+            best = {"score": score, "params": {k: (float(v) if isinstance(v, (float, np.floating)) else int(v)) for k, v in results["params"][index].items()}}
         if time.monotonic() >= deadline:
             break
 
