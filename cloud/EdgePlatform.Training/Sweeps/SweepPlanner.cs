@@ -158,7 +158,7 @@ public sealed class SweepPlanner
             state.Opposites.Enqueue([.. center.Select((c, i) => Math.Clamp((2 * c) - point[i], 0, 1))]);
         }
 
-        if (state.Failures >= Math.Max(2, 2 * state.Dimensions))
+        if (state.Failures >= Math.Max(2, state.Dimensions))
         {
             state.Step /= 2;
             state.Failures = 0;
@@ -325,13 +325,13 @@ public sealed class SweepPlanner
 
         public int Dimensions => Trainer.Space.Count;
 
-        public double InitialStep => 0.2 * Math.Sqrt(Math.Max(1, Dimensions));
+        public double InitialStep => 0.1 * Math.Sqrt(Math.Max(1, Dimensions));
 
         public double MinimumStep => 0.01 * Math.Sqrt(Math.Max(1, Dimensions));
 
         public double[]? Center { get; set; }
 
-        public double Step { get; set; } = 0.2 * Math.Sqrt(Math.Max(1, trainer.Space.Count));
+        public double Step { get; set; } = 0.1 * Math.Sqrt(Math.Max(1, trainer.Space.Count));
 
         public double LocalBest { get; set; } = double.PositiveInfinity;
 
