@@ -100,13 +100,14 @@ public sealed class SweepPlanner
     public void Record(TrialSpec trial, TrialOutcome? outcome)
     {
         ArgumentNullException.ThrowIfNull(trial);
-        _outstanding.Remove(trial.Number);
-        Remember(trial);
-        _recorded++;
         if (!_states.TryGetValue(trial.Trainer, out var state))
         {
             throw new ArgumentException($"Trial {trial.Number}'s trainer '{trial.Trainer}' is not one this sweep searches ({string.Join(", ", _problem.Trainers)}).", nameof(trial));
         }
+
+        _outstanding.Remove(trial.Number);
+        Remember(trial);
+        _recorded++;
 
         if (outcome is not null)
         {
