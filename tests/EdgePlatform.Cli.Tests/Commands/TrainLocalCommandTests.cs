@@ -6,6 +6,9 @@ using EdgePlatform.Training.Scoring;
 
 namespace EdgePlatform.Cli.Tests.Commands;
 
+/// <summary>Redirects the process's console, so it runs apart from every other test.</summary>
+[CollectionDefinition(nameof(TrainLocalCommandTests), DisableParallelization = true)]
+[Collection(nameof(TrainLocalCommandTests))]
 public sealed class TrainLocalCommandTests
 {
     /// <summary>A small multiclass file: three classes separated by two numbers, with noise.</summary>

@@ -155,6 +155,14 @@ public sealed class SweepPlannerTests
     }
 
     [Fact]
+    public void ProposalSeed_IsTheSameInEveryProcess()
+    {
+        // Fixed values: a control plane that restarts must draw the same proposals it drew before.
+        Assert.Equal(177822121, SweepPlanner.ProposalSeed(42, 1));
+        Assert.Equal(1685184985, SweepPlanner.ProposalSeed(7, 100));
+    }
+
+    [Fact]
     public void IsComplete_TrialLimitReachedAndRecorded_SummarizesTheBest()
     {
         var planner = new SweepPlanner(Problem(3, 12));
