@@ -190,9 +190,18 @@ public static class FleetCommands
         var leaves = new Option<int?>("--leaves") { Description = "Leaves per tree (default 20)" };
         var tolerance = new Option<double?>("--parity-tolerance") { Description = "Absolute part of the ML.NET/ONNX Runtime difference the export may show (default 1e-5)" };
         var relativeTolerance = new Option<double?>("--parity-relative-tolerance") { Description = "Part of the allowed difference that scales with the value's magnitude (default 1e-5; very large ensembles may need more)" };
-        var train = new Command("train", "Train a model, export it to ONNX, check parity and publish it signed") { dataset, name, trainer, seed, trees, leaves, tolerance, relativeTolerance };
+        var train = new Command("train", "Train a model, export it to ONNX, check parity and publish it signed; with --local, search for the best model on this machine")
+        {
+            dataset, name, trainer, seed, trees, leaves, tolerance, relativeTolerance,
+            TrainLocalCommand.Local, TrainLocalCommand.Spec, TrainLocalCommand.Data, TrainLocalCommand.Out, TrainLocalCommand.Parallel,
+        };
         train.SetAction(async (parse, ct) =>
         {
+            if (parse.GetValue(TrainLocalCommand.Local))
+            {
+                return await TrainLocalCommand.RunAsync(parse, ct).ConfigureAwait(false);
+            }
+
             using var api = parse.CreateApi();
             var run = await TrainAndWaitAsync(
                 api,

@@ -76,7 +76,7 @@ public sealed class SweepPlanner
         }
 
         var number = _proposed + 1;
-        var random = new Random(HashCode.Combine(_problem.Spec.Seed, number) & int.MaxValue);
+        var random = new Random(ProposalSeed(_problem.Spec.Seed, number));
         var proposal = Promotion() ?? NewConfiguration(random);
         if (proposal is null)
         {
@@ -100,13 +100,14 @@ public sealed class SweepPlanner
     public void Record(TrialSpec trial, TrialOutcome? outcome)
     {
         ArgumentNullException.ThrowIfNull(trial);
-        _outstanding.Remove(trial.Number);
-        Remember(trial);
-        _recorded++;
         if (!_states.TryGetValue(trial.Trainer, out var state))
         {
             throw new ArgumentException($"Trial {trial.Number}'s trainer '{trial.Trainer}' is not one this sweep searches ({string.Join(", ", _problem.Trainers)}).", nameof(trial));
         }
+
+        _outstanding.Remove(trial.Number);
+        Remember(trial);
+        _recorded++;
 
         if (outcome is not null)
         {
@@ -158,7 +159,7 @@ public sealed class SweepPlanner
             state.Opposites.Enqueue([.. center.Select((c, i) => Math.Clamp((2 * c) - point[i], 0, 1))]);
         }
 
-        if (state.Failures >= Math.Max(2, 2 * state.Dimensions))
+        if (state.Failures >= Math.Max(2, state.Dimensions))
         {
             state.Step /= 2;
             state.Failures = 0;
@@ -211,9 +212,18 @@ public sealed class SweepPlanner
         var ranked = _rung.OrderBy(r => r.Loss).ThenBy(r => r.Trial.Number).ToArray();
         var top = (int)Math.Ceiling(ranked.Length / (double)PromotionRatio);
         var remaining = _problem.Spec.MaxTrials - _proposed;
-        foreach (var (trial, _) in remaining == 1 && _full.Count == 0 && !_outstanding.Values.Any(o => o.Fidelity >= 1) ? ranked : ranked.Take(top))
+        if (remaining == 1 && _full.Count == 0 && !_outstanding.Values.Any(o => o.Fidelity >= 1))
         {
-            if (!_promotedKeys.Contains(Key(trial.Trainer, trial.Parameters)))
+            // The last trial: make sure the sweep ends with a full-fidelity result.
+            var last = ranked.First(r => !_promotedKeys.Contains(Key(r.Trial.Trainer, r.Trial.Parameters))).Trial;
+            return (last.Trainer, last.Parameters, 1);
+        }
+
+        foreach (var (trial, loss) in ranked.Take(top))
+        {
+            // A configuration no better on the cheap rung than one of its trainer's already promoted would spend a full trial to learn little.
+            if (!_promotedKeys.Contains(Key(trial.Trainer, trial.Parameters))
+                && !ranked.Any(r => r.Trial.Trainer == trial.Trainer && r.Loss <= loss && r.Trial.Number != trial.Number && _promotedKeys.Contains(Key(r.Trial.Trainer, r.Trial.Parameters))))
             {
                 return (trial.Trainer, trial.Parameters, 1);
             }
@@ -316,6 +326,19 @@ public sealed class SweepPlanner
         return [.. center.Select((c, i) => Math.Clamp(c + (state.Step * direction[i] / norm), 0, 1))];
     }
 
+    /// <summary>
+    /// A seed for proposal <paramref name="number"/> that is the same in every process (unlike
+    /// <see cref="HashCode"/>, which is salted per process): SplitMix64's finalizer over both.
+    /// </summary>
+    internal static int ProposalSeed(int seed, int number)
+    {
+        var z = ((ulong)(uint)seed << 32) | (uint)number;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        return (int)(z & int.MaxValue);
+    }
+
     private static string Key(string trainer, IReadOnlyDictionary<string, double> parameters) =>
         trainer + "|" + string.Join(",", parameters.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value.ToString("R", CultureInfo.InvariantCulture)));
 
@@ -325,13 +348,13 @@ public sealed class SweepPlanner
 
         public int Dimensions => Trainer.Space.Count;
 
-        public double InitialStep => 0.2 * Math.Sqrt(Math.Max(1, Dimensions));
+        public double InitialStep => 0.1 * Math.Sqrt(Math.Max(1, Dimensions));
 
         public double MinimumStep => 0.01 * Math.Sqrt(Math.Max(1, Dimensions));
 
         public double[]? Center { get; set; }
 
-        public double Step { get; set; } = 0.2 * Math.Sqrt(Math.Max(1, trainer.Space.Count));
+        public double Step { get; set; } = 0.1 * Math.Sqrt(Math.Max(1, trainer.Space.Count));
 
         public double LocalBest { get; set; } = double.PositiveInfinity;
 

@@ -141,7 +141,7 @@ public static class SweepRefit
         return parameters;
     }
 
-    private static (ParityReport, double) CheckMulticlassParity(
+    internal static (ParityReport, double) CheckMulticlassParity(
         ITransformer model, IDataView featuresOnly, TabularDataset data, int[] rows, byte[] onnxModel, ModelCard card, ParityTolerance tolerance)
     {
         var expected = MlNetScorer.ReadMulticlass(model.Transform(featuresOnly));
@@ -182,7 +182,7 @@ public static class SweepRefit
         return check.Finish(rows.Length);
     }
 
-    private static (ParityReport, double) CheckRegressionParity(
+    internal static (ParityReport, double) CheckRegressionParity(
         ITransformer model, IDataView featuresOnly, TabularDataset data, int[] rows, byte[] onnxModel, ModelCard card, ParityTolerance tolerance)
     {
         var expected = MlNetScorer.ReadRegression(model.Transform(featuresOnly));
