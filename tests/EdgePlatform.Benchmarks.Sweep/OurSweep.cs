@@ -6,10 +6,10 @@ using EdgePlatform.Training.Sweeps;
 namespace EdgePlatform.Benchmarks.Sweep;
 
 /// <summary>
-/// Our side: the dataset read as a sweep reads a registered ARFF snapshot, then the planner's
-/// trials run <see cref="SweepBenchmarkSettings.Parallel"/> at a time in this process until the
-/// wall budget is spent. Trials still running at the deadline are cancelled and their results,
-/// if they come, not counted: the score is what the sweep had validated within the budget.
+/// Our side: the dataset read as a sweep reads a registered ARFF snapshot, then the same local sweep
+/// <c>edgectl train --local</c> runs, <see cref="SweepBenchmarkSettings.Parallel"/> trials at a time
+/// until the wall budget is spent. Trials still running at the deadline are abandoned: the score is
+/// the best the sweep had validated within the budget. The wall time includes the winner's refit.
 /// </summary>
 internal static class OurSweep
 {
@@ -23,74 +23,38 @@ internal static class OurSweep
             Metric = dataset.Metric,
             Folds = settings.Folds,
             BudgetSeconds = settings.BudgetSeconds,
-            Concurrency = settings.Parallel,
         };
 
         var watch = Stopwatch.StartNew();
         var data = SweepData.Load(new MemoryStream(dataset.Content, writable: false), dataset.Info, spec, cancellationToken);
-        var problem = SweepProblem.Resolve(spec, data);
-        var planner = new SweepPlanner(problem);
-        var budget = TimeSpan.FromSeconds(settings.BudgetSeconds);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(budget - watch.Elapsed);
-
-        var running = new Dictionary<Task<TrialOutcome>, TrialSpec>();
-        var trials = 0;
-        var failed = 0;
-        var late = 0;
         var lastReport = TimeSpan.Zero;
-        while (true)
+        var progress = new SynchronousProgress<LocalSweepProgress>(p =>
         {
-            while (running.Count < settings.Parallel && !deadline.IsCancellationRequested && !planner.IsComplete && planner.Next() is { } trial)
+            if (p.Finished?.Error is { } error)
             {
-                var token = deadline.Token;
-                running.Add(Task.Run(() => TrialRunner.Run(problem, trial, data, token), CancellationToken.None), trial);
+                Console.Error.WriteLine($"  {dataset.Name}: trial {p.Finished.Trial.Number} ({p.Finished.Trial.Trainer}) failed: {error}");
             }
 
-            if (running.Count == 0)
+            if (p.Elapsed - lastReport >= TimeSpan.FromSeconds(15))
             {
-                break;
+                lastReport = p.Elapsed;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {dataset.Name}: {p.Elapsed.TotalSeconds:0} s, {p.Recorded} trials, best {p.BestScore?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-"}"));
             }
-
-            var done = await Task.WhenAny(running.Keys).ConfigureAwait(false);
-            var finished = running[done];
-            running.Remove(done);
-            if (watch.Elapsed > budget || deadline.IsCancellationRequested)
-            {
-                late++;
-                continue;
-            }
-
-            trials++;
-            if (done.IsCompletedSuccessfully)
-            {
-                planner.Record(finished, done.Result);
-            }
-            else
-            {
-                failed++;
-                planner.Record(finished, null);
-                Console.Error.WriteLine($"  {dataset.Name}: trial {finished.Number} ({finished.Trainer}) failed: {done.Exception?.InnerException?.Message}");
-            }
-
-            if (watch.Elapsed - lastReport >= TimeSpan.FromSeconds(15))
-            {
-                lastReport = watch.Elapsed;
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {dataset.Name}: {watch.Elapsed.TotalSeconds:0} s, {trials} trials, best {planner.Best?.Outcome.Score.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-"}"));
-            }
-        }
-
+        });
+        var result = await LocalSweep.RunAsync(spec, data, new LocalSweepOptions { Parallelism = settings.Parallel, SweepId = $"benchmark-{dataset.Name}" }, progress, cancellationToken).ConfigureAwait(false);
         var wall = watch.Elapsed.TotalSeconds;
-        cancellationToken.ThrowIfCancellationRequested();
 
-        var best = planner.Best;
-        var detail = best is { } b
-            ? $"{b.Trial.Trainer} {string.Join(' ', b.Trial.Parameters.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key}={p.Value:G4}")))}"
-            : "no trial finished inside the budget";
-        return new SideResult(best?.Outcome.Score ?? double.NaN, trials, failed, late, wall, best?.Trial.Trainer ?? "-", detail);
+        var summary = result.Summary;
+        var detail = $"{summary.BestTrainer} {string.Join(' ', summary.BestParameters.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"))}";
+        return new SideResult(summary.BestScore, result.Trials.Count, result.Trials.Count(t => t.Outcome is null), wall, summary.BestTrainer, detail);
+    }
+
+    /// <summary>Reports on the reporting thread, in order, unlike <see cref="Progress{T}"/>, which posts to the thread pool.</summary>
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
     }
 }
 
 /// <summary>One side's answer on one dataset: its best validated score, how many trials (fits for the peer) it took, and the wall time it used.</summary>
-internal sealed record SideResult(double Score, int Trials, int Failed, int Late, double WallSeconds, string Best, string Detail);
+internal sealed record SideResult(double Score, int Trials, int Failed, double WallSeconds, string Best, string Detail);

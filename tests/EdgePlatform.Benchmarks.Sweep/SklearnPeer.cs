@@ -73,7 +73,6 @@ internal static class SklearnPeer
             root.GetProperty("score").GetDouble(),
             root.GetProperty("fits").GetInt32(),
             Failed: 0,
-            Late: 0,
             wall,
             $"HistGradientBoosting, {root.GetProperty("rounds").GetInt32()} halving rounds",
             $"scikit-learn {root.GetProperty("sklearn").GetString()} {string.Join(' ', parameters)}");

@@ -48,7 +48,7 @@ internal static class SweepBenchmark
             Console.WriteLine($"{dataset.Name}: {dataset.Rows} rows, {dataset.Info.Columns.Count} features, {dataset.Task}, {dataset.Metric}; sweep starting (load {LoadAverage()})");
             var ours = await OurSweep.RunAsync(dataset, settings, cancellationToken).ConfigureAwait(false);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{dataset.Name}: sweep {Score(ours.Score)} after {ours.Trials} trials ({ours.Failed} failed, {ours.Late} cut at the deadline) in {ours.WallSeconds:0.0} s; best {ours.Detail}"));
+                $"{dataset.Name}: sweep {Score(ours.Score)} after {ours.Trials} trials ({ours.Failed} failed) in {ours.WallSeconds:0.0} s; best {ours.Detail}"));
             SideResult? peer = null;
             if (peerMissing is null)
             {
