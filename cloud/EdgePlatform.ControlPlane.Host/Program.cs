@@ -12,6 +12,7 @@ builder.AddFileArtifacts(bootstrap);
 builder.AddDatasets(bootstrap);
 builder.AddBroker();
 builder.AddMlNetTrainer();
+builder.AddSweeps();
 builder.AddFleetMetrics();
 
 var app = builder.Build();
