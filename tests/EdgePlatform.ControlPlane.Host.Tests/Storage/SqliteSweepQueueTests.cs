@@ -89,7 +89,7 @@ public sealed class SqliteSweepQueueTests : IDisposable
         Assert.Equal(0.9, stored.Score!.Value, 12);
         Assert.Equal("alive", stored.WorkerId);
         Assert.Equal(1, stored.CompletionSequence);
-        Assert.Equal(1, (await store.ListCompletedSinceAsync("s1", 0, CancellationToken.None)).Count);
+        Assert.Single(await store.ListCompletedSinceAsync("s1", 0, CancellationToken.None));
     }
 
     [Fact]
