@@ -1,3 +1,4 @@
+using EdgePlatform.Contracts;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -6,7 +7,8 @@ namespace EdgePlatform.Training;
 /// <summary>
 /// An in-memory <see cref="IDataView"/> with one column per feature — <c>Single</c> for a number,
 /// text (<c>ReadOnlyMemory&lt;char&gt;</c>) for a categorical or text value — and an optional
-/// boolean label. ML.NET's own in-memory loader needs a compile-time row type, but feature columns
+/// label: boolean for a binary task, a key into the classes (annotated with their names) for
+/// multiclass, a <c>Single</c> for regression. ML.NET's own in-memory loader needs a compile-time row type, but feature columns
 /// are only known at run time, and each must stay its own column so that the exported ONNX graph
 /// has one input per event field: a float input for a number, a string input for text.
 /// </summary>
@@ -16,9 +18,12 @@ internal sealed class ColumnarDataView : IDataView
     private readonly float[]?[] _features;
     private readonly ReadOnlyMemory<char>[]?[] _texts;
     private readonly bool[]? _labels;
+    private readonly uint[]? _keys;
+    private readonly float[]? _targets;
     private readonly int _rowCount;
 
-    private ColumnarDataView(IReadOnlyList<string> featureColumns, float[]?[] features, ReadOnlyMemory<char>[]?[] texts, string? labelColumn, bool[]? labels, int rowCount)
+    private ColumnarDataView(
+        IReadOnlyList<string> featureColumns, float[]?[] features, ReadOnlyMemory<char>[]?[] texts, string? labelColumn, bool[]? labels, int rowCount, uint[]? keys = null, IReadOnlyList<string>? classes = null, float[]? targets = null)
     {
         var builder = new DataViewSchema.Builder();
         for (var i = 0; i < featureColumns.Count; i++)
@@ -26,15 +31,25 @@ internal sealed class ColumnarDataView : IDataView
             builder.AddColumn(featureColumns[i], features[i] is null ? TextDataViewType.Instance : NumberDataViewType.Single);
         }
 
-        if (labelColumn is not null)
+        if (labelColumn is not null && keys is not null && classes is not null)
         {
-            builder.AddColumn(labelColumn, BooleanDataViewType.Instance);
+            // The class names travel as the key's values, so a model's PredictedLabel maps back to them.
+            var names = new VBuffer<ReadOnlyMemory<char>>(classes.Count, [.. classes.Select(c => c.AsMemory())]);
+            var annotations = new DataViewSchema.Annotations.Builder();
+            annotations.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, classes.Count), (ref VBuffer<ReadOnlyMemory<char>> value) => names.CopyTo(ref value));
+            builder.AddColumn(labelColumn, new KeyDataViewType(typeof(uint), classes.Count), annotations.ToAnnotations());
+        }
+        else if (labelColumn is not null)
+        {
+            builder.AddColumn(labelColumn, targets is not null ? NumberDataViewType.Single : BooleanDataViewType.Instance);
         }
 
         Schema = builder.ToSchema();
         _features = features;
         _texts = texts;
         _labels = labels;
+        _keys = keys;
+        _targets = targets;
         _rowCount = rowCount;
     }
 
@@ -51,8 +66,19 @@ internal sealed class ColumnarDataView : IDataView
         var texts = indexes
             .Select(index => data.StringValues(index) is { } source ? rows.Select(r => MissingAsEmpty(source[r])).ToArray() : null)
             .ToArray();
-        var labels = includeLabel ? rows.Select(data.GetLabel).ToArray() : null;
-        return new ColumnarDataView(featureColumns, features, texts, includeLabel ? data.LabelColumn : null, labels, rows.Count);
+        if (!includeLabel)
+        {
+            return new ColumnarDataView(featureColumns, features, texts, null, null, rows.Count);
+        }
+
+        return data.Task switch
+        {
+            // Keys count from 1; 0 is ML.NET's missing key.
+            ModelTasks.MulticlassClassification => new ColumnarDataView(
+                featureColumns, features, texts, data.LabelColumn, null, rows.Count, keys: [.. rows.Select(r => (uint)data.GetClass(r) + 1)], classes: data.Classes),
+            ModelTasks.Regression => new ColumnarDataView(featureColumns, features, texts, data.LabelColumn, null, rows.Count, targets: [.. rows.Select(data.GetTarget)]),
+            _ => new ColumnarDataView(featureColumns, features, texts, data.LabelColumn, [.. rows.Select(data.GetLabel)], rows.Count),
+        };
     }
 
     public static ColumnarDataView FromFeatureRows(
@@ -144,6 +170,20 @@ internal sealed class ColumnarDataView : IDataView
                 ValueGetter<ReadOnlyMemory<char>> getter = (ref ReadOnlyMemory<char> value) => value = texts[_position];
                 return getter as ValueGetter<TValue>
                     ?? throw new InvalidOperationException($"Column '{column.Name}' holds text values, not {typeof(TValue).Name}.");
+            }
+
+            if (view._keys is { } keys)
+            {
+                ValueGetter<uint> keyGetter = (ref uint value) => value = keys[_position];
+                return keyGetter as ValueGetter<TValue>
+                    ?? throw new InvalidOperationException($"Column '{column.Name}' holds key values, not {typeof(TValue).Name}.");
+            }
+
+            if (view._targets is { } targets)
+            {
+                ValueGetter<float> targetGetter = (ref float value) => value = targets[_position];
+                return targetGetter as ValueGetter<TValue>
+                    ?? throw new InvalidOperationException($"Column '{column.Name}' holds float values, not {typeof(TValue).Name}.");
             }
 
             var labels = view._labels!;

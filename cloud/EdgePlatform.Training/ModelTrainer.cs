@@ -237,7 +237,7 @@ public sealed partial class ModelTrainer
         return false;
     }
 
-    internal static byte[] ExportOnnx(MLContext mlContext, TransformerChain<ITransformer> model, IDataView featuresOnly)
+    internal static byte[] ExportOnnx(MLContext mlContext, ITransformer model, IDataView featuresOnly)
     {
         using var stream = new MemoryStream();
         mlContext.Model.ConvertToOnnx(model, featuresOnly, stream, [.. OnnxGraph.BinaryOutputs.Select(o => o.Column)]);
@@ -251,7 +251,7 @@ public sealed partial class ModelTrainer
     /// </summary>
     /// <exception cref="ParityException">A value is outside its allowance, or a label differs where the scores do not explain it.</exception>
     internal static (ParityReport Report, double MaxAbsDiff) CheckParity(
-        TransformerChain<ITransformer> model, IDataView featuresOnly, TabularDataset data, int[] rows, byte[] onnxModel, ModelCard card, ParityTolerance tolerance)
+        ITransformer model, IDataView featuresOnly, TabularDataset data, int[] rows, byte[] onnxModel, ModelCard card, ParityTolerance tolerance)
     {
         var expected = MlNetScorer.Read(model.Transform(featuresOnly));
         IReadOnlyList<BinaryPrediction> actual;

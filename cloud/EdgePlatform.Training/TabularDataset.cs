@@ -37,6 +37,17 @@ public sealed class TabularDataset
         PositiveCount = labels.Count(l => l);
     }
 
+    /// <summary>What the label is read as: one of <see cref="ModelTasks.All"/>; a CSV parsed with <see cref="Parse"/> is always binary.</summary>
+    public string Task { get; private init; } = ModelTasks.BinaryClassification;
+
+    /// <summary>A multiclass label's class names, in the order class indexes (and a model's probabilities) follow; null for other tasks.</summary>
+    public IReadOnlyList<string>? Classes { get; private init; }
+
+    // Per row, the label as its task reads it: the binary flag is in _labels, a class index or a number here.
+    private int[]? ClassIndexes { get; init; }
+
+    private float[]? Targets { get; init; }
+
     /// <summary>The kind of each of <see cref="FeatureColumns"/>; all numeric for a dataset parsed from CSV.</summary>
     public IReadOnlyList<ColumnKind> FeatureKinds { get; }
 
@@ -47,7 +58,7 @@ public sealed class TabularDataset
 
     public IReadOnlyList<string> FeatureColumns { get; }
 
-    public int RowCount => _labels.Length;
+    public int RowCount => _lineNumbers.Length;
 
     public int PositiveCount { get; }
 
@@ -178,11 +189,29 @@ public sealed class TabularDataset
     /// <param name="cancellationToken">Observed between batches.</param>
     /// <exception cref="DatasetFormatException">The label is missing on a row or has other than two values, or there are too few rows.</exception>
     public static TabularDataset FromReader(
-        ITabularReader reader, string labelColumn, string digest, IReadOnlyList<string>? featureColumns = null, string? positiveClass = null, string? source = null, CancellationToken cancellationToken = default)
+        ITabularReader reader, string labelColumn, string digest, IReadOnlyList<string>? featureColumns = null, string? positiveClass = null, string? source = null, CancellationToken cancellationToken = default) =>
+        ReadForTask(reader, labelColumn, digest, ModelTasks.BinaryClassification, featureColumns, positiveClass, source, cancellationToken);
+
+    /// <summary>
+    /// Reads every batch of <paramref name="reader"/> as <see cref="FromReader"/>
+    /// does, with the label read for <paramref name="task"/>: two classes for binary, class names for
+    /// multiclass (in the order a categorical column declares them, else numeric order for numbers,
+    /// else ordinal order), a number for regression. A null task is inferred from the label: two
+    /// distinct values or a boolean column is binary, another numeric column regression, a string
+    /// column multiclass.
+    /// </summary>
+    /// <exception cref="DatasetFormatException">The label does not suit the task, is missing on a row, or there are too few rows.</exception>
+    public static TabularDataset ReadForTask(
+        ITabularReader reader, string labelColumn, string digest, string? task, IReadOnlyList<string>? featureColumns = null, string? positiveClass = null, string? source = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentException.ThrowIfNullOrWhiteSpace(labelColumn);
         ArgumentException.ThrowIfNullOrWhiteSpace(digest);
+        if (task is not null && !ModelTasks.All.Contains(task, StringComparer.Ordinal))
+        {
+            throw new ArgumentException($"Task '{task}' is not one of: {string.Join(", ", ModelTasks.All)}.", nameof(task));
+        }
+
         var schema = reader.Schema;
         var where = source is null ? string.Empty : $"{source}: ";
         var labelIndex = schema.IndexOf(labelColumn);
@@ -241,8 +270,9 @@ public sealed class TabularDataset
             throw new DatasetFormatException($"{where}the dataset has {rawLabels.Count} rows; training needs at least {MinimumRows} so that the held-out split can be evaluated.");
         }
 
-        var (labels, positive) = TwoClassLabels(rawLabels, labelKind, schema.Columns[labelIndex].Categories, positiveClass, labelColumn, where);
-        return new TabularDataset(
+        var declared = schema.Columns[labelIndex].Categories;
+        task ??= InferTask(rawLabels, labelKind);
+        TabularDataset Create(bool[] labels, string task, string[]? classes, int[]? classIndexes, float[]? targets, string? positive) => new(
             labelColumn,
             [.. featureColumns],
             kinds,
@@ -252,8 +282,73 @@ public sealed class TabularDataset
             [.. lines],
             digest)
         {
+            Task = task,
+            Classes = classes,
+            ClassIndexes = classIndexes,
+            Targets = targets,
             PositiveClass = positive,
         };
+
+        switch (task)
+        {
+            case ModelTasks.MulticlassClassification:
+            {
+                var (indexesByRow, classes) = ClassLabels(rawLabels, labelKind, declared, labelColumn, where);
+                return Create(new bool[rawLabels.Count], ModelTasks.MulticlassClassification, classes, indexesByRow, null, null);
+            }
+
+            case ModelTasks.Regression:
+            {
+                if (!labelKind.IsNumeric())
+                {
+                    throw new DatasetFormatException(
+                        $"{where}label column '{labelColumn}' is {labelKind.Name()}; regression needs a numeric label.", null, labelColumn);
+                }
+
+                var targets = rawLabels.Select(v => (float)double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+                var infinite = Array.FindIndex(targets, float.IsInfinity);
+                if (infinite >= 0)
+                {
+                    throw new DatasetFormatException($"{where}line {lines[infinite]}, column '{labelColumn}': the label is outside the range of a 32-bit float.", lines[infinite], labelColumn);
+                }
+
+                return Create(new bool[rawLabels.Count], ModelTasks.Regression, null, null, targets, null);
+            }
+
+            default:
+            {
+                var (labels, positive) = TwoClassLabels(rawLabels, labelKind, declared, positiveClass, labelColumn, where);
+                return Create(labels, ModelTasks.BinaryClassification, null, null, null, positive);
+            }
+        }
+    }
+
+    private static string InferTask(List<string> raw, ColumnKind kind)
+    {
+        if (kind == ColumnKind.Boolean || raw.Distinct(StringComparer.Ordinal).Take(3).Count() == 2)
+        {
+            return ModelTasks.BinaryClassification;
+        }
+
+        return kind.IsNumeric() ? ModelTasks.Regression : ModelTasks.MulticlassClassification;
+    }
+
+    private static (int[] Indexes, string[] Classes) ClassLabels(List<string> raw, ColumnKind kind, IReadOnlyList<string>? declared, string labelColumn, string where)
+    {
+        var present = raw.ToHashSet(StringComparer.Ordinal);
+        string[] classes = declared is not null && present.All(declared.Contains)
+            ? [.. declared.Where(present.Contains)]
+            : kind.IsNumeric()
+                ? [.. present.OrderBy(v => double.Parse(v, CultureInfo.InvariantCulture))]
+                : [.. present.Order(StringComparer.Ordinal)];
+        if (classes.Length < 2)
+        {
+            throw new DatasetFormatException(
+                $"{where}label column '{labelColumn}' has {classes.Length} distinct value(s) ({string.Join(", ", classes)}); a classifier needs at least two classes.", null, labelColumn);
+        }
+
+        var index = classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
+        return ([.. raw.Select(v => index[v])], classes);
     }
 
     private static string? RawLabel(DataBatch batch, int column, ColumnKind kind, int row)
@@ -297,7 +392,26 @@ public sealed class TabularDataset
         return ([.. raw.Select(v => string.Equals(v, positive, StringComparison.Ordinal))], kind.IsNumeric() ? null : positive);
     }
 
-    public bool GetLabel(int row) => _labels[row];
+    /// <summary>A binary label; throws for a dataset read for another task.</summary>
+    public bool GetLabel(int row) => Task == ModelTasks.BinaryClassification
+        ? _labels[row]
+        : throw new InvalidOperationException($"Label column '{LabelColumn}' was read for {Task}, not as a binary label.");
+
+    /// <summary>A multiclass label: the index of the row's class in <see cref="Classes"/>.</summary>
+    public int GetClass(int row) => ClassIndexes is { } indexes
+        ? indexes[row]
+        : throw new InvalidOperationException($"Label column '{LabelColumn}' was read for {Task}, not as classes.");
+
+    /// <summary>A regression label.</summary>
+    public float GetTarget(int row) => Targets is { } targets
+        ? targets[row]
+        : throw new InvalidOperationException($"Label column '{LabelColumn}' was read for {Task}, not as a number.");
+
+    /// <summary>The row's class for splitting by class (0/1 for binary, the class index for multiclass); 0 for regression, which has none.</summary>
+    internal int StratumOf(int row) => ClassIndexes?[row] ?? (Targets is null && _labels[row] ? 1 : 0);
+
+    /// <summary>How many strata <see cref="StratumOf"/> returns.</summary>
+    internal int StratumCount => Classes?.Count ?? (Targets is null ? 2 : 1);
 
     /// <summary>The 1-based CSV line the row came from, for messages a user can act on.</summary>
     public int GetLineNumber(int row) => _lineNumbers[row];

@@ -51,4 +51,27 @@ public sealed class MlNetScorer
         var probabilities = scored.GetColumn<float>("Probability").ToArray();
         return [.. labels.Select((label, i) => new BinaryPrediction(label, scores[i], probabilities[i]))];
     }
+
+    /// <summary>Scores rows with a multiclass model: the predicted class name and each class's probability.</summary>
+    public IReadOnlyList<MulticlassPrediction> PredictMulticlass(IReadOnlyList<IReadOnlyDictionary<string, float>> rows, IReadOnlyList<IReadOnlyDictionary<string, string?>>? strings = null)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        return ReadMulticlass(_model.Transform(ColumnarDataView.FromFeatureRows(FeatureColumns, StringColumns, rows, strings)));
+    }
+
+    /// <summary>Scores rows with a regression model.</summary>
+    public IReadOnlyList<float> PredictRegression(IReadOnlyList<IReadOnlyDictionary<string, float>> rows, IReadOnlyList<IReadOnlyDictionary<string, string?>>? strings = null)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        return ReadRegression(_model.Transform(ColumnarDataView.FromFeatureRows(FeatureColumns, StringColumns, rows, strings)));
+    }
+
+    internal static IReadOnlyList<MulticlassPrediction> ReadMulticlass(IDataView scored)
+    {
+        var labels = scored.GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(l => l.ToString()).ToArray();
+        var scores = scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        return [.. labels.Select((label, i) => new MulticlassPrediction(label, scores[i]))];
+    }
+
+    internal static IReadOnlyList<float> ReadRegression(IDataView scored) => [.. scored.GetColumn<float>("Score")];
 }

@@ -18,8 +18,29 @@ internal static class OnnxGraph
         ("Probability", PredictionFields.Probability),
     ];
 
+    /// <summary>A multiclass model's columns: the predicted class (mapped back to its name) and the probability of each class.</summary>
+    internal static readonly (string Column, string Field)[] MulticlassOutputs =
+    [
+        ("PredictedLabel", PredictionFields.Label),
+        ("Score", PredictionFields.Probabilities),
+    ];
+
+    /// <summary>A regression model's one column.</summary>
+    internal static readonly (string Column, string Field)[] RegressionOutputs = [("Score", PredictionFields.Score)];
+
+    /// <summary>The columns a model for <paramref name="task"/> scores into.</summary>
+    internal static (string Column, string Field)[] OutputsFor(string task) => task switch
+    {
+        ModelTasks.MulticlassClassification => MulticlassOutputs,
+        ModelTasks.Regression => RegressionOutputs,
+        _ => BinaryOutputs,
+    };
+
     public static (IReadOnlyList<ModelInput> Inputs, IReadOnlyList<ModelOutput> Outputs) DescribeBinaryClassifier(
-        byte[] onnxModel, IReadOnlyList<string> featureColumns)
+        byte[] onnxModel, IReadOnlyList<string> featureColumns) => Describe(onnxModel, featureColumns, BinaryOutputs);
+
+    public static (IReadOnlyList<ModelInput> Inputs, IReadOnlyList<ModelOutput> Outputs) Describe(
+        byte[] onnxModel, IReadOnlyList<string> featureColumns, (string Column, string Field)[] bindings)
     {
         using var session = new InferenceSession(onnxModel);
 
@@ -35,7 +56,7 @@ internal static class OnnxGraph
             throw new InvalidOperationException($"The exported graph has no input for feature(s) {string.Join(", ", missing)}.");
         }
 
-        var outputs = BinaryOutputs
+        var outputs = bindings
             .Select(binding =>
             {
                 var output = session.OutputMetadata

@@ -13,9 +13,11 @@ public sealed class OnnxScorer : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly IReadOnlyList<ModelInput> _inputs;
-    private readonly ModelOutput _label;
-    private readonly ModelOutput _score;
-    private readonly ModelOutput _probability;
+    private readonly ModelCard _card;
+    private readonly ModelOutput? _label;
+    private readonly ModelOutput? _score;
+    private readonly ModelOutput? _probability;
+    private readonly ModelOutput? _probabilities;
 
     public OnnxScorer(byte[] onnxModel, ModelCard card)
     {
@@ -31,10 +33,33 @@ public sealed class OnnxScorer : IDisposable
             }
         }
 
+        _card = card;
         _inputs = card.Inputs;
-        _label = Output(card, PredictionFields.Label);
-        _score = Output(card, PredictionFields.Score);
-        _probability = Output(card, PredictionFields.Probability);
+        _label = card.Outputs.FirstOrDefault(o => o.Field == PredictionFields.Label);
+        _score = card.Outputs.FirstOrDefault(o => o.Field == PredictionFields.Score);
+        _probability = card.Outputs.FirstOrDefault(o => o.Field == PredictionFields.Probability);
+        _probabilities = card.Outputs.FirstOrDefault(o => o.Field == PredictionFields.Probabilities);
+        switch (card.Task)
+        {
+            case ModelTasks.MulticlassClassification:
+                Require(card, _label, PredictionFields.Label);
+                Require(card, _probabilities, PredictionFields.Probabilities);
+                if (card.Classes is not { Count: > 1 })
+                {
+                    throw new ArgumentException($"Model card '{card.Name}' is multiclass but lists no classes.", nameof(card));
+                }
+
+                break;
+            case ModelTasks.Regression:
+                Require(card, _score, PredictionFields.Score);
+                break;
+            default:
+                Require(card, _label, PredictionFields.Label);
+                Require(card, _score, PredictionFields.Score);
+                Require(card, _probability, PredictionFields.Probability);
+                break;
+        }
+
         _session = new InferenceSession(onnxModel);
     }
 
@@ -58,6 +83,73 @@ public sealed class OnnxScorer : IDisposable
         if (rows.Count == 0)
         {
             return [];
+        }
+
+        RequireTask(ModelTasks.BinaryClassification);
+        using var results = Run(rows, strings, [_label!.Name, _score!.Name, _probability!.Name]);
+        var scores = results[1].GetTensorDataAsSpan<float>();
+        var probabilities = results[2].GetTensorDataAsSpan<float>();
+        var predictions = new BinaryPrediction[rows.Count];
+        for (var r = 0; r < predictions.Length; r++)
+        {
+            predictions[r] = new BinaryPrediction(Label(results[0], r), scores[r], probabilities[r]);
+        }
+
+        return predictions;
+    }
+
+    /// <summary>Scores rows with a multiclass model: the predicted class (a string output, or an int64 index into the card's classes) and every class's probability.</summary>
+    public IReadOnlyList<MulticlassPrediction> PredictMulticlass(IReadOnlyList<IReadOnlyDictionary<string, float>> rows, IReadOnlyList<IReadOnlyDictionary<string, string?>>? strings = null)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        RequireTask(ModelTasks.MulticlassClassification);
+        if (rows.Count == 0)
+        {
+            return [];
+        }
+
+        var classes = _card.Classes!;
+        using var results = Run(rows, strings, [_label!.Name, _probabilities!.Name]);
+        var probabilities = results[1].GetTensorDataAsSpan<float>();
+        if (probabilities.Length != rows.Count * classes.Count)
+        {
+            throw new InvalidOperationException($"Output '{_probabilities.Name}' holds {probabilities.Length} values for {rows.Count} rows of {classes.Count} classes.");
+        }
+
+        var predictions = new MulticlassPrediction[rows.Count];
+        for (var r = 0; r < predictions.Length; r++)
+        {
+            var label = _label.ElementType switch
+            {
+                TensorElementTypes.String => results[0].GetStringElement(r),
+                TensorElementTypes.Int64 => classes[(int)results[0].GetTensorDataAsSpan<long>()[r]],
+                _ => throw new NotSupportedException($"Label output '{_label.Name}' is {_label.ElementType}; a multiclass label is a string or an int64 class index."),
+            };
+            predictions[r] = new MulticlassPrediction(label, probabilities.Slice(r * classes.Count, classes.Count).ToArray());
+        }
+
+        return predictions;
+    }
+
+    /// <summary>Scores rows with a regression model.</summary>
+    public IReadOnlyList<float> PredictRegression(IReadOnlyList<IReadOnlyDictionary<string, float>> rows, IReadOnlyList<IReadOnlyDictionary<string, string?>>? strings = null)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        RequireTask(ModelTasks.Regression);
+        if (rows.Count == 0)
+        {
+            return [];
+        }
+
+        using var results = Run(rows, strings, [_score!.Name]);
+        return results[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    private IDisposableReadOnlyCollection<OrtValue> Run(IReadOnlyList<IReadOnlyDictionary<string, float>> rows, IReadOnlyList<IReadOnlyDictionary<string, string?>>? strings, string[] outputs)
+    {
+        if (strings is not null && strings.Count != rows.Count)
+        {
+            throw new ArgumentException($"{strings.Count} rows of strings for {rows.Count} rows of numbers.", nameof(strings));
         }
 
         var inputValues = new List<OrtValue>(_inputs.Count);
@@ -89,16 +181,7 @@ public sealed class OnnxScorer : IDisposable
             }
 
             using var runOptions = new RunOptions();
-            using var results = _session.Run(runOptions, [.. _inputs.Select(i => i.Name)], inputValues, [_label.Name, _score.Name, _probability.Name]);
-            var scores = results[1].GetTensorDataAsSpan<float>();
-            var probabilities = results[2].GetTensorDataAsSpan<float>();
-            var predictions = new BinaryPrediction[rows.Count];
-            for (var r = 0; r < predictions.Length; r++)
-            {
-                predictions[r] = new BinaryPrediction(Label(results[0], r), scores[r], probabilities[r]);
-            }
-
-            return predictions;
+            return _session.Run(runOptions, [.. _inputs.Select(i => i.Name)], inputValues, outputs);
         }
         finally
         {
@@ -109,16 +192,28 @@ public sealed class OnnxScorer : IDisposable
         }
     }
 
+    private void RequireTask(string task)
+    {
+        if (_card.Task != task && !(task == ModelTasks.BinaryClassification && _probability is not null && _label is not null && _score is not null))
+        {
+            throw new InvalidOperationException($"Model card '{_card.Name}' is for {_card.Task}, not {task}.");
+        }
+    }
+
+    private static void Require(ModelCard card, ModelOutput? output, string field)
+    {
+        if (output is null)
+        {
+            throw new ArgumentException($"Model card '{card.Name}' binds no output to prediction field '{field}'.", nameof(card));
+        }
+    }
+
     public void Dispose() => _session.Dispose();
 
-    private bool Label(OrtValue labels, int row) => _label.ElementType switch
+    private bool Label(OrtValue labels, int row) => _label!.ElementType switch
     {
         TensorElementTypes.Bool => labels.GetTensorDataAsSpan<bool>()[row],
         TensorElementTypes.Int64 => labels.GetTensorDataAsSpan<long>()[row] != 0,
         _ => throw new NotSupportedException($"Label output '{_label.Name}' is {_label.ElementType}; expected bool or int64."),
     };
-
-    private static ModelOutput Output(ModelCard card, string field) =>
-        card.Outputs.FirstOrDefault(o => o.Field == field)
-        ?? throw new ArgumentException($"Model card '{card.Name}' binds no output to prediction field '{field}'.", nameof(card));
 }
