@@ -19,6 +19,7 @@ public sealed class BenchmarkSmokeTests
     [InlineData("EdgePlatform.Benchmarks.RolloutEngine", "--smoke", "devices active")]
     [InlineData("EdgePlatform.Benchmarks.RolloutFleet", "--smoke", "| devices |")]
     [InlineData("EdgePlatform.Benchmarks.Profile", "--smoke", "profiled every row")]
+    [InlineData("EdgePlatform.Benchmarks.Sweeps", "--smoke", "speedup with 2 workers")]
     public async Task Benchmark_InSmokeMode_ExitsZeroWithItsReport(string project, string arguments, string reportLine)
     {
         var (exitCode, output) = await BuiltProgram.RunAsync(AssemblyOf(project), arguments.Split(' '), Deadline);
