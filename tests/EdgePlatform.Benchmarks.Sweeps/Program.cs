@@ -152,16 +152,22 @@ static async Task<TimeSpan> SweepWallTimeAsync(string directory, int workers, in
     var endpoints = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(endpointsFile), ContractsJsonContext.Default.ServerEndpoints)!;
     using var api = new ApiClient(new Uri(endpoints.HttpUrl), (await File.ReadAllTextAsync(tokenFile)).Trim());
     var workerToken = (await api.CreateTokenAsync(new CreateTokenRequest("bench-workers", "worker"), default)).Token;
+    var started = new List<HostProcess>();
     for (var i = 1; i <= workers; i++)
     {
-        processes.Start($"worker-{i}", typeof(ApiClient).Assembly.Location,
+        started.Add(processes.Start($"worker-{i}", typeof(ApiClient).Assembly.Location,
             ["worker", "--server", endpoints.HttpUrl, "--token", workerToken, "--id", $"bench-{i}", "--cache", Path.Combine(directory, $"cache-{i}")],
-            Path.Combine(directory, $"worker-{i}.log"));
+            Path.Combine(directory, $"worker-{i}.log")));
     }
 
     // Each worker asks for work before the clock starts, so both runs begin with warm workers.
     while ((await api.ListWorkersAsync(default)).Count(w => w.Live) < workers)
     {
+        if (started.FirstOrDefault(w => w.HasExited) is { } gone)
+        {
+            throw new InvalidOperationException($"worker {gone.Name} exited:\n{gone.LogTail(10)}");
+        }
+
         await Task.Delay(200);
     }
 

@@ -109,16 +109,7 @@ public sealed partial class SweepService(
             throw new RequestValidationException("budgetSeconds", "must be above 0");
         }
 
-        if (spec.Folds is < 1 or > 100)
-        {
-            throw new RequestValidationException("folds", "must be between 1 (hold-out) and 100");
-        }
-
-        if (double.IsNaN(spec.HoldoutFraction) || spec.HoldoutFraction <= 0 || spec.HoldoutFraction >= 1)
-        {
-            throw new RequestValidationException("holdoutFraction", "must be above 0 and below 1");
-        }
-
+        // Folds, hold-out and the columns are checked against the data by the search library.
         if (spec.Concurrency is < 1)
         {
             throw new RequestValidationException("concurrency", "must be at least 1 (leave it out to run as many trials as there are worker slots)");
@@ -434,8 +425,9 @@ public sealed partial class SweepService(
         }
 
         var outstanding = (counts?.GetValueOrDefault(TrialStatuses.Queued) ?? 0) + (counts?.GetValueOrDefault(TrialStatuses.Leased) ?? 0);
-        var budget = TimeSpan.FromSeconds(sweep.Spec.BudgetSeconds ?? (sweep.Spec.MaxTrials is null ? DefaultBudgetSeconds : double.PositiveInfinity));
-        var overBudget = !double.IsPositiveInfinity(budget.TotalSeconds) && now - sweep.CreatedAt >= budget;
+        // No budget and a trial limit: the limit alone ends the search.
+        var budgetSeconds = sweep.Spec.BudgetSeconds ?? (sweep.Spec.MaxTrials is null ? DefaultBudgetSeconds : (double?)null);
+        var overBudget = budgetSeconds is { } seconds && (now - sweep.CreatedAt).TotalSeconds >= seconds;
         var stalled = false;
         if (overBudget)
         {
