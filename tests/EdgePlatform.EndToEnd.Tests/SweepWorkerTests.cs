@@ -76,7 +76,7 @@ public sealed class SweepWorkerTests : IAsyncLifetime
         var rerun = trials.Single(t => t.Number == victim.Number);
         Assert.Equal("w2", rerun.WorkerId);
         Assert.Equal(2, rerun.Attempt);
-        Assert.All(trials, t => Assert.Equal(_expectedBuild, t.WorkerBuild));
+        Assert.All(trials, t => Assert.Equal(_expectedBuild.ToString(), t.WorkerBuild));
 
         Assert.NotNull(done.ModelVersion);
         var model = await _admin.GetModelAsync($"{done.ModelName}:{done.ModelVersion}", default);
