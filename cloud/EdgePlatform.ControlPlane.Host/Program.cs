@@ -13,6 +13,7 @@ builder.AddDatasets(bootstrap);
 builder.AddBroker();
 builder.AddMlNetTrainer();
 builder.AddOnnxImportChecks();
+builder.AddSweeps();
 builder.AddFleetMetrics();
 
 var app = builder.Build();

@@ -71,6 +71,7 @@ public static partial class ControlPlaneHostExtensions
         builder.Services.AddSingleton<IDatasetStore>(store);
         builder.Services.AddSingleton<IEnrollmentGroupStore>(store);
         builder.Services.AddSingleton<IRolloutStore>(store);
+        builder.Services.AddSingleton<ISweepStore>(store);
         return builder;
     }
 
@@ -141,6 +142,7 @@ public static partial class ControlPlaneHostExtensions
             .AddMeter(EdgePlatform.ControlPlane.Telemetry.TelemetryMetrics.MeterName)
             .AddMeter(RegistryMetrics.MeterName)
             .AddMeter(LimitMetrics.MeterName)
+            .AddMeter(EdgePlatform.ControlPlane.Training.SweepQueueMetrics.MeterName)
             .AddPrometheusExporter());
         return builder;
     }
@@ -159,6 +161,7 @@ public static partial class ControlPlaneHostExtensions
         app.MapDevicesApi();
         app.MapModelsApi();
         app.MapDatasetsApi();
+        app.MapSweepsApi();
         app.MapTelemetryApi();
         app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(EdgePlatform.ControlPlane.Access.Permissions.Read);
         app.MapRolloutsApi();

@@ -369,6 +369,67 @@ internal static class SqliteMigrations
             created_at TEXT NOT NULL
         ) WITHOUT ROWID;
         """,
+        // Sweeps and their durable trial queue: a lease is one guarded UPDATE, a result is
+        // accepted only from the lease's holder and attempt, and completion_seq orders results as
+        // they arrived so a restarted control plane replays its planners exactly.
+        """
+        CREATE TABLE sweeps (
+            id TEXT PRIMARY KEY,
+            spec TEXT NOT NULL,
+            status TEXT NOT NULL,
+            dataset TEXT NOT NULL,
+            dataset_digest TEXT NOT NULL,
+            dataset_info TEXT NOT NULL,
+            model_name TEXT NOT NULL,
+            task TEXT NULL,
+            metric TEXT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            finished_at TEXT NULL,
+            best_trial INTEGER NULL,
+            best_score REAL NULL,
+            model_version TEXT NULL,
+            manifest_digest TEXT NULL,
+            error TEXT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX sweeps_by_status ON sweeps (status);
+        CREATE TABLE trials (
+            sweep_id TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            trainer TEXT NOT NULL,
+            parameters TEXT NOT NULL,
+            fidelity REAL NOT NULL,
+            seed INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            proposed_after INTEGER NOT NULL,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            lease_owner TEXT NULL,
+            lease_expires_ms INTEGER NULL,
+            worker_id TEXT NULL,
+            worker_build TEXT NULL,
+            score REAL NULL,
+            metrics TEXT NULL,
+            duration_seconds REAL NULL,
+            log TEXT NULL,
+            error TEXT NULL,
+            completion_seq INTEGER NULL,
+            created_at TEXT NOT NULL,
+            queued_ms INTEGER NOT NULL,
+            finished_at TEXT NULL,
+            PRIMARY KEY (sweep_id, number)
+        );
+        CREATE INDEX trials_queue ON trials (status, queued_ms, number);
+        CREATE INDEX trials_leases ON trials (lease_expires_ms) WHERE status = 'leased';
+        CREATE INDEX trials_by_score ON trials (sweep_id, score);
+        CREATE INDEX trials_by_trainer ON trials (sweep_id, trainer, score);
+        CREATE INDEX trials_by_completion ON trials (sweep_id, completion_seq) WHERE completion_seq IS NOT NULL;
+        CREATE TABLE workers (
+            id TEXT PRIMARY KEY,
+            build TEXT NOT NULL,
+            slots INTEGER NOT NULL,
+            last_seen_ms INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

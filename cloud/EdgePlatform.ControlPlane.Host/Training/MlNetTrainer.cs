@@ -169,3 +169,17 @@ public static class TrainingRegistration
         return builder;
     }
 }
+
+public static class SweepRegistration
+{
+    /// <summary>Sweeps over workers: the planner engine, the service, its scheduler and queue gauges (settings in <c>Sweeps</c>).</summary>
+    public static WebApplicationBuilder AddSweeps(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ControlPlane.Training.SweepOptions>().BindConfiguration(ControlPlane.Training.SweepOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<ISweepEngine, MlNetSweepEngine>();
+        builder.Services.AddSingleton<ControlPlane.Training.SweepQueueMetrics>();
+        builder.Services.AddSingleton<ControlPlane.Training.SweepService>();
+        builder.Services.AddHostedService<ControlPlane.Training.SweepScheduler>();
+        return builder;
+    }
+}

@@ -3,6 +3,7 @@ namespace EdgePlatform.ControlPlane.Access;
 /// <summary>
 /// What each operator role may do. A viewer reads; a data scientist also trains and runs
 /// experiments; an operator also deploys; only an admin manages trust, tokens and the audit log.
+/// A worker only runs sweep trials.
 /// </summary>
 public static class OperatorRoles
 {
@@ -11,14 +12,18 @@ public static class OperatorRoles
     public const string DataScientist = "data-scientist";
     public const string Viewer = "viewer";
 
-    public static IReadOnlyList<string> All { get; } = [Admin, Operator, DataScientist, Viewer];
+    /// <summary>A training worker: leases trials, heartbeats, reports results and reads the snapshots of running sweeps; nothing else.</summary>
+    public const string Worker = "worker";
+
+    public static IReadOnlyList<string> All { get; } = [Admin, Operator, DataScientist, Viewer, Worker];
 
     private static readonly Dictionary<string, HashSet<string>> Grants = new(StringComparer.Ordinal)
     {
         [Viewer] = [Permissions.Read],
         [DataScientist] = [Permissions.Read, Permissions.Train],
         [Operator] = [Permissions.Read, Permissions.Train, Permissions.Deploy],
-        [Admin] = [Permissions.Read, Permissions.Train, Permissions.Deploy, Permissions.ManageTrust, Permissions.ManageAccess],
+        [Admin] = [Permissions.Read, Permissions.Train, Permissions.Deploy, Permissions.ManageTrust, Permissions.ManageAccess, Permissions.Work],
+        [Worker] = [Permissions.Work],
     };
 
     public static bool Allows(string? role, string permission) =>
@@ -34,5 +39,8 @@ public static class Permissions
     public const string ManageTrust = "manage-trust";
     public const string ManageAccess = "manage-access";
 
-    public static IReadOnlyList<string> All { get; } = [Read, Train, Deploy, ManageTrust, ManageAccess];
+    /// <summary>Run sweep trials as a worker.</summary>
+    public const string Work = "work";
+
+    public static IReadOnlyList<string> All { get; } = [Read, Train, Deploy, ManageTrust, ManageAccess, Work];
 }
