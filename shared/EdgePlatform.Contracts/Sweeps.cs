@@ -5,6 +5,11 @@ namespace EdgePlatform.Contracts;
 /// on a data scientist's machine with <c>edgectl train --local</c> and on the control plane's
 /// workers with <c>edgectl sweep submit</c>; null fields take the defaults named here.
 /// </summary>
+/// <remarks>
+/// The properties with a non-null default have setters, not <c>init</c>: the source-generated JSON
+/// reader assigns every init-only property, so one left out of the JSON would read as 0, not as
+/// its default.
+/// </remarks>
 public sealed record SweepSpec
 {
     /// <summary>A registered dataset (<c>name</c> or <c>name@version</c>); a local run reads the file it is given instead.</summary>
@@ -32,13 +37,13 @@ public sealed record SweepSpec
     public double? BudgetSeconds { get; init; }
 
     /// <summary>Folds of cross-validation each trial is scored by; 1 scores on a hold-out of <see cref="HoldoutFraction"/> instead. Default 5.</summary>
-    public int Folds { get; init; } = 5;
+    public int Folds { get; set; } = 5;
 
     /// <summary>The share of rows held out when <see cref="Folds"/> is 1. Default 0.2.</summary>
-    public double HoldoutFraction { get; init; } = 0.2;
+    public double HoldoutFraction { get; set; } = 0.2;
 
     /// <summary>Seeds the search, the splits and the trainers, so a rerun proposes the same trials.</summary>
-    public int Seed { get; init; } = 42;
+    public int Seed { get; set; } = 42;
 
     /// <summary>Trials of this sweep running at once over all workers; null: as many as there are workers.</summary>
     public int? Concurrency { get; init; }

@@ -8,6 +8,17 @@ public class ContractsJsonContextTests
     private const string ManifestDigest = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
     [Fact]
+    public void SweepSpec_FieldsLeftOut_TakeTheDocumentedDefaults()
+    {
+        var spec = JsonSerializer.Deserialize("{\"dataset\":\"iris\",\"maxTrials\":8}", ContractsJsonContext.Default.SweepSpec)!;
+
+        Assert.Equal(new SweepSpec { Dataset = "iris", MaxTrials = 8 }, spec with { Trainers = null, Features = null });
+        Assert.Equal(5, spec.Folds);
+        Assert.Equal(0.2, spec.HoldoutFraction);
+        Assert.Equal(42, spec.Seed);
+    }
+
+    [Fact]
     public void DesiredState_RoundTrip_KeepsEveryField()
     {
         var desired = new DesiredState(
