@@ -91,6 +91,8 @@ public static class SweepTrainers
     private static readonly HyperParameter MinimumLeafRows = new("minimumExampleCountPerLeaf", 2, 64, 10, LogScale: true, IsInteger: true);
     private static readonly HyperParameter LearningRate = new("learningRate", 0.005, 0.5, 0.1, LogScale: true);
     private static readonly HyperParameter FeatureFraction = new("featureFraction", 0.3, 1, 1);
+    // The averaged perceptron and online gradient descent refuse an L2 weight of 0.5 or more.
+    private static readonly HyperParameter PerceptronL2 = new("l2Regularization", 1e-6, 0.4, 1e-6, LogScale: true);
     private static readonly HyperParameter BoosterL2 = new("l2Regularization", 1e-4, 10, 0.01, LogScale: true);
 
     private static readonly HyperParameter[] Linear = [L1, L2];
@@ -109,7 +111,7 @@ public static class SweepTrainers
         {
             LabelColumnName = a.Label, FeatureColumnName = TrainerArguments.Features, L1Regularization = a.Float(L1.Name), L2Regularization = a.Float(L2.Name), NumberOfThreads = 1,
         })),
-        new("averaged-perceptron", ModelTasks.BinaryClassification, 1, false, [new("learningRate", 0.01, 1, 1, LogScale: true), new("l2Regularization", 1e-6, 1, 1e-6, LogScale: true), new("iterations", 1, 100, 10, LogScale: true, IsInteger: true)],
+        new("averaged-perceptron", ModelTasks.BinaryClassification, 1, false, [new("learningRate", 0.01, 1, 1, LogScale: true), PerceptronL2, new("iterations", 1, 100, 10, LogScale: true, IsInteger: true)],
             (ml, a) => ml.BinaryClassification.Trainers.AveragedPerceptron(new AveragedPerceptronTrainer.Options
             {
                 LabelColumnName = a.Label, FeatureColumnName = TrainerArguments.Features, LearningRate = a.Float("learningRate"), L2Regularization = a.Float("l2Regularization"), NumberOfIterations = a.Int("iterations"),
@@ -149,7 +151,7 @@ public static class SweepTrainers
         {
             LabelColumnName = a.Label, FeatureColumnName = TrainerArguments.Features, L1Regularization = a.Float(L1.Name), L2Regularization = a.Float(L2.Name), NumberOfThreads = 1,
         })),
-        new("online-gradient-descent", ModelTasks.Regression, 1, false, [new("learningRate", 0.001, 1, 0.1, LogScale: true), new("l2Regularization", 1e-6, 1, 1e-6, LogScale: true), new("iterations", 1, 100, 10, LogScale: true, IsInteger: true)],
+        new("online-gradient-descent", ModelTasks.Regression, 1, false, [new("learningRate", 0.001, 1, 0.1, LogScale: true), PerceptronL2, new("iterations", 1, 100, 10, LogScale: true, IsInteger: true)],
             (ml, a) => ml.Regression.Trainers.OnlineGradientDescent(new OnlineGradientDescentTrainer.Options
             {
                 LabelColumnName = a.Label, FeatureColumnName = TrainerArguments.Features, LearningRate = a.Float("learningRate"), L2Regularization = a.Float("l2Regularization"), NumberOfIterations = a.Int("iterations"),

@@ -25,6 +25,21 @@ public sealed class SweepTrainersTests
         return data;
     }
 
+    [Theory]
+    [MemberData(nameof(Trainers))]
+    public void Create_EveryCornerOfTheSearchSpace_IsAcceptedByTheTrainer(string task, string trainerName)
+    {
+        // ML.NET checks its options when the estimator is built: a search space reaching past what a
+        // trainer accepts would fail every trial proposed out there.
+        var trainer = SweepTrainers.Get(task, trainerName);
+        foreach (var corner in new Func<HyperParameter, double>[] { p => p.Min, p => p.Max, p => p.Default })
+        {
+            var parameters = trainer.Space.ToDictionary(p => p.Name, corner, StringComparer.Ordinal);
+            trainer.Check(parameters);
+            Assert.NotNull(trainer.Create(new Microsoft.ML.MLContext(1), new TrainerArguments("label", parameters, 1, 1)));
+        }
+    }
+
     [WekaExamplesTheory]
     [MemberData(nameof(Trainers))]
     public void Refit_EveryOfferedTrainer_ExportsWithParity(string task, string trainerName)
