@@ -9,21 +9,11 @@ namespace EdgePlatform.Training.Tests.Data;
 /// </summary>
 public sealed class WekaExamplesTests
 {
-    internal static readonly string[] Folders = ["/usr/share/doc/weka/examples", "/usr/share/weka/data", "/usr/share/doc/weka/data"];
-
-    internal static IReadOnlyList<string> Files() =>
-    [
-        .. Folders.Where(Directory.Exists)
-            .SelectMany(f => Directory.EnumerateFiles(f, "*", SearchOption.AllDirectories))
-            .Where(f => f.EndsWith(".arff", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".arff.gz", StringComparison.OrdinalIgnoreCase))
-            .Order(StringComparer.Ordinal),
-    ];
-
     [WekaExamplesFact]
     public void Open_EveryArffFileOfTheWekaPackage_Parses()
     {
-        var files = Files();
-        Assert.True(files.Count >= 10, $"the weka package should ship at least 10 .arff files under {string.Join(" or ", Folders)}; found {files.Count}. Install it with apt-get install weka (tests/run.sh does).");
+        var files = WekaExamples.Files();
+        Assert.True(files.Count >= 10, $"the weka package should ship at least 10 .arff files under {string.Join(" or ", WekaExamples.Folders)}; found {files.Count}. Install it with apt-get install weka (tests/run.sh does).");
 
         var failures = new List<string>();
         foreach (var file in files)
@@ -47,7 +37,7 @@ public sealed class WekaExamplesTests
     [WekaExamplesFact]
     public void Open_WekaIris_HasItsDeclaredShape()
     {
-        var iris = Files().First(f => Path.GetFileName(f).StartsWith("iris.arff", StringComparison.Ordinal));
+        var iris = WekaExamples.File("iris");
         using var reader = TabularFormats.Open(iris);
         var (schema, rows) = TabularTestData.ReadAll(reader);
 
@@ -61,25 +51,12 @@ public sealed class WekaExamplesTests
     [WekaExamplesFact]
     public void Open_WekaLabor_ReadsMissingValues()
     {
-        var labor = Files().First(f => Path.GetFileName(f).StartsWith("labor.arff", StringComparison.Ordinal));
+        var labor = WekaExamples.File("labor");
         using var reader = TabularFormats.Open(labor);
         var (schema, rows) = TabularTestData.ReadAll(reader);
 
         Assert.Equal(57, rows.Count);
         Assert.Contains(rows, r => r.Any(v => v is null || (v is double d && double.IsNaN(d))));
         Assert.Equal(ColumnKind.Categorical, schema.Columns[^1].Kind);
-    }
-}
-
-/// <summary>A fact that skips, saying why, when the weka package is not installed, except under CI=true where the test runs and fails.</summary>
-public sealed class WekaExamplesFactAttribute : FactAttribute
-{
-    public WekaExamplesFactAttribute()
-    {
-        var ci = string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
-        if (!ci && WekaExamplesTests.Files().Count == 0)
-        {
-            Skip = $"Debian's weka package is not installed (no .arff files under {string.Join(" or ", WekaExamplesTests.Folders)}); tests/run.sh installs it, or apt-get install weka.";
-        }
     }
 }

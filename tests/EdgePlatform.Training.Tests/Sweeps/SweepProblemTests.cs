@@ -34,7 +34,7 @@ public sealed class SweepProblemTests
     [WekaExamplesFact]
     public void LoadFile_Vote_ReadsTwoClassesAsBinaryWithTheSecondDeclaredPositive()
     {
-        var data = SweepData.LoadFile(WekaData.Path("vote.arff"), new SweepSpec());
+        var data = SweepData.LoadFile(WekaExamples.File("vote.arff"), new SweepSpec());
 
         Assert.Equal(ModelTasks.BinaryClassification, data.Task);
         Assert.Equal("republican", data.PositiveClass);
@@ -44,7 +44,7 @@ public sealed class SweepProblemTests
     [WekaExamplesFact]
     public void LoadFile_MulticlassTaskOnATwoClassLabel_ReadsClasses()
     {
-        var data = SweepData.LoadFile(WekaData.Path("vote.arff"), new SweepSpec { Task = ModelTasks.MulticlassClassification });
+        var data = SweepData.LoadFile(WekaExamples.File("vote.arff"), new SweepSpec { Task = ModelTasks.MulticlassClassification });
 
         Assert.Equal(["democrat", "republican"], data.Classes);
     }
@@ -52,7 +52,7 @@ public sealed class SweepProblemTests
     [WekaExamplesFact]
     public void LoadFile_RegressionOnAClassLabel_NamesTheColumn()
     {
-        var ex = Assert.Throws<DatasetFormatException>(() => SweepData.LoadFile(WekaData.Path("iris.arff"), new SweepSpec { Task = ModelTasks.Regression }));
+        var ex = Assert.Throws<DatasetFormatException>(() => SweepData.LoadFile(WekaExamples.File("iris.arff"), new SweepSpec { Task = ModelTasks.Regression }));
 
         Assert.Contains("'class'", ex.Message, StringComparison.Ordinal);
         Assert.Contains("numeric label", ex.Message, StringComparison.Ordinal);
@@ -61,7 +61,7 @@ public sealed class SweepProblemTests
     [WekaExamplesFact]
     public void Load_RegisteredArffSnapshot_ReadsTheSpecsTask()
     {
-        var path = WekaData.Path("iris.arff");
+        var path = WekaExamples.File("iris.arff");
         using var snapshot = File.OpenRead(path);
         var info = new DatasetInfo("iris", "sha256:00", 150, ["sepallength", "sepalwidth", "petallength", "petalwidth"], "class", DateTimeOffset.UnixEpoch, "arff");
 
@@ -111,7 +111,7 @@ public sealed class SweepProblemTests
     [WekaExamplesFact]
     public void Run_BinaryTrialByFolds_ScoresEveryBinaryMetric()
     {
-        var data = SweepData.LoadFile(WekaData.Path("vote.arff"), new SweepSpec());
+        var data = SweepData.LoadFile(WekaExamples.File("vote.arff"), new SweepSpec());
         var problem = SweepProblem.Resolve(new SweepSpec { Folds = 3, Trainers = ["lbfgs-logistic"] }, data);
         var trial = new TrialSpec(1, "lbfgs-logistic", SweepTrainers.Get(problem.Task, "lbfgs-logistic").Defaults, 1, 7);
 

@@ -1,5 +1,6 @@
 using EdgePlatform.Contracts;
 using EdgePlatform.Training.Sweeps;
+using EdgePlatform.Training.Tests.Data;
 using Microsoft.ML;
 
 namespace EdgePlatform.Training.Tests.Sweeps;

@@ -1,6 +1,7 @@
 using EdgePlatform.Contracts;
 using EdgePlatform.Training.Scoring;
 using EdgePlatform.Training.Sweeps;
+using EdgePlatform.Training.Tests.Data;
 
 namespace EdgePlatform.Training.Tests.Sweeps;
 

@@ -17,34 +17,17 @@ internal static class WekaData
         _ => "ionosphere.arff",
     };
 
-    public static string Path(string file) =>
-        WekaExamplesTests.Files().FirstOrDefault(f => System.IO.Path.GetFileName(f).StartsWith(file, StringComparison.Ordinal))
-        ?? throw new InvalidOperationException($"{file} is not installed; tests/run.sh installs Debian's weka package (apt-get install weka).");
-
     public static TabularDataset Load(string task)
     {
         lock (Loaded)
         {
             if (!Loaded.TryGetValue(task, out var data))
             {
-                data = SweepData.LoadFile(Path(FileFor(task)), new SweepSpec());
+                data = SweepData.LoadFile(WekaExamples.File(FileFor(task)), new SweepSpec());
                 Loaded[task] = data;
             }
 
             return data;
-        }
-    }
-}
-
-/// <summary>A theory over the weka package's files: skipped locally without the package, failed under CI=true.</summary>
-public sealed class WekaExamplesTheoryAttribute : TheoryAttribute
-{
-    public WekaExamplesTheoryAttribute()
-    {
-        var ci = string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
-        if (!ci && WekaExamplesTests.Files().Count == 0)
-        {
-            Skip = "Debian's weka package is not installed; tests/run.sh installs it, or apt-get install weka.";
         }
     }
 }
