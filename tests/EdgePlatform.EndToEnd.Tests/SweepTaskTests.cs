@@ -108,10 +108,23 @@ public sealed class SweepTaskTests(PlatformFixture platform) : IAsyncLifetime
             typeof(CliException).Assembly.Location,
             ["worker", "--server", platform.Endpoints.HttpUrl, "--token", worker.Token, "--id", "e2e-worker", "--cache", Path.Combine(platform.Root, "worker-cache")],
             Path.Combine(platform.Root, "sweep-worker.log"));
+        // Each case starts the device anew: the last case's announcement names a port no longer open.
+        var announcementFile = Path.Combine(platform.Root, DeviceId, AgentEndpoints.FileName);
+        if (File.Exists(announcementFile))
+        {
+            File.Delete(announcementFile);
+        }
         _agent = platform.StartAgent(DeviceId);
         var announcement = await Wait.ForFileAsync(
-            Path.Combine(platform.Root, DeviceId, AgentEndpoints.FileName), _agent, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.AgentEndpoints));
-        _bus = await LocalBus.ConnectAsync(DeviceId, announcement.LocalBrokerPort);
+            announcementFile, _agent, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.AgentEndpoints));
+        try
+        {
+            _bus = await LocalBus.ConnectAsync(DeviceId, announcement.LocalBrokerPort);
+        }
+        catch (OperationCanceledException ex)
+        {
+            throw new InvalidOperationException($"no connection to the agent's local broker on port {announcement.LocalBrokerPort}; its log ends:\n{string.Join('\n', File.ReadLines(platform.AgentLog(DeviceId)).TakeLast(30))}", ex);
+        }
         await platform.WaitForReportAsync(DeviceId, d => d.Attestation?.State == AttestationStates.Verified, "the sweep device to attest");
     }
 

@@ -83,6 +83,13 @@ public sealed class SweepPlanner
             return null;
         }
 
+        if (proposal.Value.Fidelity < 1 && IsLastChanceForFullFidelity())
+        {
+            // Nothing has reached the cheap rung to promote yet (trials proposed together at the start):
+            // the last trial runs its new configuration in full, so the sweep ends with a winner.
+            proposal = (proposal.Value.Trainer, proposal.Value.Parameters, 1);
+        }
+
         var trial = new TrialSpec(number, proposal.Value.Trainer, proposal.Value.Parameters, proposal.Value.Fidelity, _problem.Spec.Seed);
         Resume(trial);
         return trial;
@@ -201,6 +208,10 @@ public sealed class SweepPlanner
         }
     }
 
+    /// <summary>The next trial is the trial limit's last, and no full-fidelity trial has run or is running.</summary>
+    private bool IsLastChanceForFullFidelity() =>
+        _problem.Spec.MaxTrials - _proposed == 1 && _full.Count == 0 && !_outstanding.Values.Any(o => o.Fidelity >= 1);
+
     /// <summary>The best cheap-rung result not yet promoted, when it ranks in the top share of its rung.</summary>
     private (string Trainer, IReadOnlyDictionary<string, double> Parameters, double Fidelity)? Promotion()
     {
@@ -211,8 +222,7 @@ public sealed class SweepPlanner
 
         var ranked = _rung.OrderBy(r => r.Loss).ThenBy(r => r.Trial.Number).ToArray();
         var top = (int)Math.Ceiling(ranked.Length / (double)PromotionRatio);
-        var remaining = _problem.Spec.MaxTrials - _proposed;
-        if (remaining == 1 && _full.Count == 0 && !_outstanding.Values.Any(o => o.Fidelity >= 1))
+        if (IsLastChanceForFullFidelity())
         {
             // The last trial: make sure the sweep ends with a full-fidelity result.
             var last = ranked.First(r => !_promotedKeys.Contains(Key(r.Trial.Trainer, r.Trial.Parameters))).Trial;

@@ -185,6 +185,36 @@ public sealed class SweepPlannerTests
         Assert.All(summary.BestParameters.Values, v => Assert.DoesNotContain(",", v, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 2)]
+    [InlineData(3, 3)]
+    [InlineData(4, 2)]
+    public void Next_TrialsProposedTogetherUpToTheLimit_EndWithAFullFidelityWinner(int maxTrials, int concurrency)
+    {
+        // A small limit proposed all at once: no cheap-rung result exists to promote, so the last trial runs in full.
+        var planner = new SweepPlanner(Problem(5, maxTrials, concurrency));
+        var batch = new List<TrialSpec>();
+        while (!planner.IsComplete)
+        {
+            while (planner.Next() is { } trial)
+            {
+                batch.Add(trial);
+            }
+
+            foreach (var trial in batch)
+            {
+                planner.Record(trial, Objective(trial));
+            }
+
+            batch.Clear();
+        }
+
+        Assert.Equal(maxTrials, planner.Recorded);
+        Assert.NotNull(planner.Best);
+        Assert.Equal(1, planner.Best!.Value.Trial.Fidelity);
+    }
+
     [Fact]
     public void Record_TrainerFailingAtItsDefaults_IsNotProposedAgain()
     {
