@@ -19,8 +19,8 @@ public sealed class BenchmarkSmokeTests
     [InlineData("EdgePlatform.Benchmarks.RolloutEngine", "--smoke", "devices active")]
     [InlineData("EdgePlatform.Benchmarks.RolloutFleet", "--smoke", "| devices |")]
     [InlineData("EdgePlatform.Benchmarks.Profile", "--smoke", "profiled every row")]
-    [InlineData("EdgePlatform.Benchmarks.Sweep", "--smoke", "every search beat the trivial model on every dataset")]
-    [InlineData("EdgePlatform.Benchmarks.Sweeps", "--smoke", "speedup with 2 workers")]
+    [InlineData("EdgePlatform.Benchmarks.SweepQuality", "--smoke", "every search beat the trivial model on every dataset")]
+    [InlineData("EdgePlatform.Benchmarks.SweepWorkers", "--smoke", "speedup with 2 workers")]
     public async Task Benchmark_InSmokeMode_ExitsZeroWithItsReport(string project, string arguments, string reportLine)
     {
         var (exitCode, output) = await BuiltProgram.RunAsync(AssemblyOf(project), arguments.Split(' '), Deadline);

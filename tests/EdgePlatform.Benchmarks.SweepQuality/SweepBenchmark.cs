@@ -1,7 +1,7 @@
 using System.Globalization;
 using EdgePlatform.Contracts;
 
-namespace EdgePlatform.Benchmarks.Sweep;
+namespace EdgePlatform.Benchmarks.SweepQuality;
 
 /// <summary>
 /// The sweep's quality against scikit-learn at the same wall budget: for each dataset, our sweep

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 
-namespace EdgePlatform.Benchmarks.Sweep;
+namespace EdgePlatform.Benchmarks.SweepQuality;
 
 /// <summary>
 /// The peer: peer_sklearn.py (beside this program) under Debian's python3 with python3-sklearn,

@@ -3,7 +3,7 @@ using System.Globalization;
 using EdgePlatform.Contracts;
 using EdgePlatform.Training.Sweeps;
 
-namespace EdgePlatform.Benchmarks.Sweep;
+namespace EdgePlatform.Benchmarks.SweepQuality;
 
 /// <summary>
 /// Our side: the dataset read as a sweep reads a registered ARFF snapshot, then the same local sweep

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace EdgePlatform.Benchmarks.Sweep;
+namespace EdgePlatform.Benchmarks.SweepQuality;
 
 /// <summary>
 /// What one run does; a bare run is the documented one: five of Weka's example datasets, two

@@ -1,7 +1,7 @@
 using EdgePlatform.Contracts;
 using EdgePlatform.Training.Data;
 
-namespace EdgePlatform.Benchmarks.Sweep;
+namespace EdgePlatform.Benchmarks.SweepQuality;
 
 /// <summary>
 /// One of Weka's ARFF files as both sides of the benchmark read it: the last attribute is the

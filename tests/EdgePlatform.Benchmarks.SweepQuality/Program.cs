@@ -1,6 +1,6 @@
-using EdgePlatform.Benchmarks.Sweep;
+using EdgePlatform.Benchmarks.SweepQuality;
 
-// Usage: dotnet run -c Release --project tests/EdgePlatform.Benchmarks.Sweep -- [--budget 120] [--datasets ionosphere,vote,...] [--folds 10] [--no-peer] [--smoke]
+// Usage: dotnet run -c Release --project tests/EdgePlatform.Benchmarks.SweepQuality -- [--budget 120] [--datasets ionosphere,vote,...] [--folds 10] [--no-peer] [--smoke]
 // Each dataset runs our sweep, then the scikit-learn peer, one after the other so that neither shares the CPU with the other.
 SweepBenchmarkSettings settings;
 try

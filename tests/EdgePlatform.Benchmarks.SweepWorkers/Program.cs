@@ -8,7 +8,7 @@ using EdgePlatform.ControlPlane.Host.Storage;
 using EdgePlatform.ControlPlane.Ports;
 using Microsoft.Data.Sqlite;
 
-// Usage: dotnet run -c Release --project tests/EdgePlatform.Benchmarks.Sweeps -- [--trials 30000] [--sweep-trials 16] [--no-workers] [--smoke]
+// Usage: dotnet run -c Release --project tests/EdgePlatform.Benchmarks.SweepWorkers -- [--trials 30000] [--sweep-trials 16] [--no-workers] [--smoke]
 // 1. Listing and querying N recorded trials through the store's paged queries, each page serialized as the API sends it.
 // 2. One sweep's search wall time (submit to the end of the search, refit excluded) with one worker and with two.
 var smoke = args.Contains("--smoke");
