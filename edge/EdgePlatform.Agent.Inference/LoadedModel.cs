@@ -589,6 +589,9 @@ public sealed class LoadedModel : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             InterOpNumThreads = 1,
             GraphOptimizationLevel = settings.GraphOptimizationLevel,
+            // Errors only: ONNX Runtime warns on stderr, outside the agent's log, about shapes it
+            // merges leniently in ML.NET's one-hot exports; a graph that cannot load still throws.
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
         try
         {

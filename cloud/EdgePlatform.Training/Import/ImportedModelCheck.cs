@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using EdgePlatform.Contracts;
+using EdgePlatform.Training.Scoring;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -64,7 +65,7 @@ public static class ImportedModelCheck
     {
         try
         {
-            return new InferenceSession(onnx);
+            return OnnxSessions.Open(onnx);
         }
         catch (OnnxRuntimeException ex)
         {

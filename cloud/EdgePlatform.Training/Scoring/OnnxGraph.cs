@@ -42,7 +42,7 @@ internal static class OnnxGraph
     public static (IReadOnlyList<ModelInput> Inputs, IReadOnlyList<ModelOutput> Outputs) Describe(
         byte[] onnxModel, IReadOnlyList<string> featureColumns, (string Column, string Field)[] bindings)
     {
-        using var session = new InferenceSession(onnxModel);
+        using var session = OnnxSessions.Open(onnxModel);
 
         var inputs = session.InputMetadata
             .Select(input => featureColumns.Contains(input.Key, StringComparer.Ordinal)

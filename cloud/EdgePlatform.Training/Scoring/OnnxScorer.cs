@@ -60,7 +60,7 @@ public sealed class OnnxScorer : IDisposable
                 break;
         }
 
-        _session = new InferenceSession(onnxModel);
+        _session = OnnxSessions.Open(onnxModel);
     }
 
     public BinaryPrediction Predict(IReadOnlyDictionary<string, float> features) => Predict([features])[0];
