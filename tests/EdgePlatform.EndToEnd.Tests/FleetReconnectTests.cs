@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using EdgePlatform.Cli.Processes;
-using EdgePlatform.Contracts;
 using EdgePlatform.FleetSim;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit.Abstractions;
@@ -16,7 +14,7 @@ namespace EdgePlatform.EndToEnd.Tests;
 /// </summary>
 [Trait("Category", "EndToEnd")]
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "xunit disposes the test class through IAsyncLifetime.DisposeAsync.")]
-public sealed class FleetReconnectTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class FleetReconnectTests : IAsyncLifetime
 {
     private const int Devices = 1000;
 
@@ -25,19 +23,22 @@ public sealed class FleetReconnectTests(ITestOutputHelper output) : IAsyncLifeti
 
     private static readonly TimeSpan Bucket = TimeSpan.FromSeconds(1);
 
+    private readonly ITestOutputHelper _output;
     private readonly ProcessGroup _processes = new();
-    private readonly int _httpPort = ServiceProcess.FreePort();
-    private readonly int _mqttPort = ServiceProcess.FreePort();
     private readonly string _root = Directory.CreateTempSubdirectory("edgeplatform-e2e-reconnect-").FullName;
-    private int _starts;
+    private readonly RestartableServer _control;
 
-    private string ServerDirectory => Path.Combine(_root, "server");
+    public FleetReconnectTests(ITestOutputHelper output)
+    {
+        _output = output;
+        _control = new RestartableServer(_processes, _root);
+    }
 
     [Fact]
     public async Task ControlPlaneRestart_ThousandDevicesReconnect_SpreadOverTheBackoffWindowNotInLockstep()
     {
         var server = await StartServerAsync();
-        var endpoints = await ReadEndpointsAsync();
+        var endpoints = await _control.ReadEndpointsAsync();
         var options = new SimulatorOptions
         {
             ControlPlane = new Uri(endpoints.HttpUrl),
@@ -80,8 +81,8 @@ public sealed class FleetReconnectTests(ITestOutputHelper output) : IAsyncLifeti
         var began = tries.Select(t => (t.Began - firstTry).TotalSeconds).Order().ToArray();
         var back = tries.Select(t => (t.Back - firstTry).TotalSeconds).Order().ToArray();
         var buckets = Buckets(began);
-        output.WriteLine(Histogram("successful tries began", buckets, began));
-        output.WriteLine(Histogram("devices were back", Buckets(back), back));
+        _output.WriteLine(Histogram("successful tries began", buckets, began));
+        _output.WriteLine(Histogram("devices were back", Buckets(back), back));
 
         var fullest = buckets.Values.Max();
         var spread = Percentile(began, 0.9) - Percentile(began, 0.1);
@@ -127,27 +128,8 @@ public sealed class FleetReconnectTests(ITestOutputHelper output) : IAsyncLifeti
         return text.ToString();
     }
 
-    private async Task<ServerEndpoints> ReadEndpointsAsync() =>
-        JsonSerializer.Deserialize(await File.ReadAllBytesAsync(Path.Combine(ServerDirectory, ServerEndpoints.FileName)), ContractsJsonContext.Default.ServerEndpoints)!;
-
-    private async Task<HostProcess> StartServerAsync()
-    {
-        var endpointsFile = Path.Combine(ServerDirectory, ServerEndpoints.FileName);
-        if (File.Exists(endpointsFile))
-        {
-            File.Delete(endpointsFile);
-        }
-
-        var server = _processes.Start(
-            $"server-{++_starts}",
-            HostProcess.ServerAssembly,
-            [
-                $"--Server:DataDirectory={ServerDirectory}", $"--Server:HttpPort={_httpPort}", $"--Server:MqttPort={_mqttPort}",
-                $"--Server:InitialAdminTokenFile={Path.Combine(_root, "admin.token")}", "--Logging:LogLevel:Default=Warning",
-                $"--Attestation:AllowedAgentBuilds:*:0={FleetSimulator.MeasureBuild()}",
-            ],
-            Path.Combine(_root, $"server-{_starts}.log"));
-        await Wait.ForFileAsync(endpointsFile, server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
-        return server;
-    }
+    private async Task<HostProcess> StartServerAsync() =>
+        (await _control.StartAsync(
+            $"--Server:MqttPort={_control.MqttPort}", "--Logging:LogLevel:Default=Warning",
+            $"--Attestation:AllowedAgentBuilds:*:0={FleetSimulator.MeasureBuild()}")).Process;
 }

@@ -38,7 +38,7 @@ public sealed class ImportedModelTests(PlatformFixture platform) : IDisposable
         Assert.True(exitCode == 0, output);
         Assert.Contains("machine-state:1 imported and signed", output, StringComparison.Ordinal);
         var model = await platform.Api.GetModelAsync("machine-state:1", default);
-        var published = await CardOfAsync(model);
+        var published = await platform.CardAsync(model.Repository, model.ManifestDigest);
         Assert.Equal(Classes, published.Classes);
         Assert.Equal(ModelTasks.MulticlassClassification, published.Task);
         Assert.Equal(sampleRows.Count, published.Parity!.RowsCompared);
@@ -143,13 +143,6 @@ public sealed class ImportedModelTests(PlatformFixture platform) : IDisposable
         await File.WriteAllTextAsync(cardPath, card.ToJsonString());
         await File.WriteAllTextAsync(samplePath, new JsonObject { ["rows"] = sampleRows }.ToJsonString());
         return (onnx, cardPath, samplePath);
-    }
-
-    private async Task<ModelCard> CardOfAsync(ModelInfo model)
-    {
-        var manifest = JsonSerializer.Deserialize(await platform.Api.GetManifestAsync(model.Repository, model.ManifestDigest, default), ContractsJsonContext.Default.OciManifest)!;
-        var config = await platform.Api.GetBlobAsync(model.Repository, manifest.Config.Digest, default);
-        return ModelCard.Read(config, out var problem) ?? throw new InvalidOperationException(problem);
     }
 
     /// <summary>Rows spread widely enough that every class wins some.</summary>

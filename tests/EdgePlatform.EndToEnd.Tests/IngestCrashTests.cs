@@ -2,7 +2,6 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using System.Text.Json;
 using EdgePlatform.Cli;
 using EdgePlatform.Cli.Processes;
 using EdgePlatform.Contracts;
@@ -27,15 +26,13 @@ public sealed class IngestCrashTests : IAsyncLifetime
     private const int MessagesPerDevice = 400;
 
     private readonly ProcessGroup _processes = new();
-    private readonly int _httpPort = ServiceProcess.FreePort();
-    private readonly int _mqttPort = ServiceProcess.FreePort();
     private readonly string _root = Directory.CreateTempSubdirectory("edgeplatform-e2e-crash-").FullName;
     private readonly List<IMqttClient> _clients = [];
     private ServiceProcess? _mosquitto;
     private ApiClient? _api;
-    private int _starts;
+    private readonly RestartableServer _control;
 
-    private string ServerDirectory => Path.Combine(_root, "server");
+    public IngestCrashTests() => _control = new RestartableServer(_processes, _root);
 
     private string MosquittoDirectory => Path.Combine(_root, "mosquitto");
 
@@ -173,30 +170,11 @@ public sealed class IngestCrashTests : IAsyncLifetime
 
     private async Task<HostProcess> StartServerAsync(bool embeddedBroker = false)
     {
-        var endpointsFile = Path.Combine(ServerDirectory, ServerEndpoints.FileName);
-        if (File.Exists(endpointsFile))
-        {
-            File.Delete(endpointsFile);
-        }
-
-        var tokenFile = Path.Combine(_root, "admin.token");
-        var server = _processes.Start(
-            $"server-{++_starts}",
-            HostProcess.ServerAssembly,
-            [
-                $"--Server:DataDirectory={ServerDirectory}", $"--Server:HttpPort={_httpPort}", $"--Server:InitialAdminTokenFile={tokenFile}",
-                .. embeddedBroker
-                    ? (string[])[$"--Server:MqttPort={_mqttPort}"]
-                    : ["--Broker:Mode=external", "--Broker:Host=127.0.0.1", $"--Broker:Port={_mqttPort}", $"--Broker:MosquittoConfigDirectory={MosquittoDirectory}"],
-            ],
-            Path.Combine(_root, $"server-{_starts}.log"));
-        var endpoints = await Wait.ForFileAsync(endpointsFile, server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
-        if (_api is null)
-        {
-            await Wait.UntilAsync(() => Task.FromResult(File.Exists(tokenFile)), "the initial admin token");
-            _api = new ApiClient(new Uri(endpoints.HttpUrl), (await File.ReadAllTextAsync(tokenFile)).Trim());
-        }
-
+        var (server, endpoints) = await _control.StartAsync(
+            embeddedBroker
+                ? [$"--Server:MqttPort={_control.MqttPort}"]
+                : ["--Broker:Mode=external", "--Broker:Host=127.0.0.1", $"--Broker:Port={_control.MqttPort}", $"--Broker:MosquittoConfigDirectory={MosquittoDirectory}"]);
+        _api ??= await _control.AdminClientAsync(endpoints);
         return server;
     }
 
@@ -205,7 +183,7 @@ public sealed class IngestCrashTests : IAsyncLifetime
     private async Task<IReadOnlyList<(string Id, IMqttClient Client)>> EnrollAndConnectAsync(HostProcess server)
     {
         using var http = new HttpClient { BaseAddress = _api!.Server };
-        var endpoints = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(Path.Combine(ServerDirectory, ServerEndpoints.FileName)), ContractsJsonContext.Default.ServerEndpoints)!;
+        var endpoints = await _control.ReadEndpointsAsync();
         var key = (await File.ReadAllTextAsync(endpoints.EnrollmentKeyFile)).Trim();
         var devices = new List<(string, IMqttClient)>();
         for (var i = 0; i < Devices; i++)
@@ -220,7 +198,7 @@ public sealed class IngestCrashTests : IAsyncLifetime
             var client = new MqttClientFactory().CreateMqttClient();
             _clients.Add(client);
             await client.ConnectAsync(new MqttClientOptionsBuilder()
-                .WithTcpServer("127.0.0.1", _mqttPort)
+                .WithTcpServer("127.0.0.1", _control.MqttPort)
                 .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
                 .WithClientId(deviceId)
                 .WithTlsOptions(new MqttClientTlsOptionsBuilder()

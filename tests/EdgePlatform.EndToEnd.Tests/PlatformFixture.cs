@@ -92,6 +92,20 @@ public sealed class PlatformFixture : IAsyncLifetime
             ],
             AgentLog(deviceId));
 
+    /// <summary>The model card a published version carries as its package's config blob.</summary>
+    public async Task<ModelCard> CardAsync(string repository, string manifestDigest)
+    {
+        var manifest = await ManifestAsync(repository, manifestDigest);
+        return ModelCard.Read(await Api.GetBlobAsync(repository, manifest.Config.Digest, default), out var problem) ?? throw new InvalidOperationException(problem);
+    }
+
+    /// <summary>The bytes of a published version's layer of <paramref name="mediaType"/> (the ONNX graph, the ML.NET model).</summary>
+    public async Task<byte[]> LayerAsync(string repository, string manifestDigest, string mediaType) =>
+        await Api.GetBlobAsync(repository, (await ManifestAsync(repository, manifestDigest)).FindLayer(mediaType)!.Digest, default);
+
+    private async Task<OciManifest> ManifestAsync(string repository, string manifestDigest) =>
+        JsonSerializer.Deserialize(await Api.GetManifestAsync(repository, manifestDigest, default), ContractsJsonContext.Default.OciManifest)!;
+
     private Task<TrainingRunInfo>? _baseline;
 
     /// <summary>Version 1 trained, rolled out to both devices and active on both (once per fixture).</summary>

@@ -57,11 +57,11 @@ public sealed class SweepTaskTests(PlatformFixture platform) : IAsyncLifetime
         Assert.Equal(task, sweep.Task);
 
         var model = await platform.Api.GetModelAsync($"{name}:{sweep.ModelVersion}", default);
-        var card = await CardOfAsync(model);
+        var card = await platform.CardAsync(model.Repository, model.ManifestDigest);
         Assert.Equal(task, card.Task);
         Assert.Equal(sweep.Id, card.Search!.SweepId);
         Assert.Equal(sweep.BestScore!.Value, card.Search.BestScore);
-        var mlNet = new MlNetScorer(await LayerAsync(model, MediaTypes.MlNetModel));
+        var mlNet = new MlNetScorer(await platform.LayerAsync(model.Repository, model.ManifestDigest, MediaTypes.MlNetModel));
 
         await platform.Api.DeployAsync(new CreateDeploymentRequest($"{name}:{sweep.ModelVersion}", [DeviceId], null), default);
         await platform.WaitForReportAsync(DeviceId, d => PlatformFixture.IsActive(d, model.ManifestDigest), $"the sweep device to activate {name}:{sweep.ModelVersion}");
@@ -74,7 +74,7 @@ public sealed class SweepTaskTests(PlatformFixture platform) : IAsyncLifetime
         for (var i = 0; i < rows.Length; i++)
         {
             var id = $"{dataset}-{rows[i]}";
-            var prediction = await _bus!.ScoreAsync(id, EventJson(id, features[i], strings[i]));
+            var prediction = await _bus!.ScoreAsync(id, WalkingSkeletonTests.EventJson(id, features[i], strings[i]));
             Assert.Equal(sweep.ModelVersion, prediction.ModelVersion);
             switch (task)
             {
@@ -146,35 +146,6 @@ public sealed class SweepTaskTests(PlatformFixture platform) : IAsyncLifetime
     /// <summary>The rows as the sweep read them: the ARFF's kinds, the label read for the task.</summary>
     private static TabularDataset Read(string file, string label, string task) =>
         SweepData.LoadFile(file, new SweepSpec { Label = label, Task = task });
-
-    private static byte[] EventJson(string id, IReadOnlyDictionary<string, float> features, IReadOnlyDictionary<string, string?> strings)
-    {
-        var fields = new Dictionary<string, object?> { [EventFields.CorrelationId] = id };
-        foreach (var (name, value) in features)
-        {
-            fields[name] = float.IsNaN(value) ? null : value;
-        }
-
-        foreach (var (name, value) in strings)
-        {
-            fields[name] = value;
-        }
-
-        return JsonSerializer.SerializeToUtf8Bytes(fields);
-    }
-
-    private async Task<ModelCard> CardOfAsync(ModelInfo model)
-    {
-        var manifest = JsonSerializer.Deserialize(await platform.Api.GetManifestAsync(model.Repository, model.ManifestDigest, default), ContractsJsonContext.Default.OciManifest)!;
-        var config = await platform.Api.GetBlobAsync(model.Repository, manifest.Config.Digest, default);
-        return ModelCard.Read(config, out var problem) ?? throw new InvalidOperationException(problem);
-    }
-
-    private async Task<byte[]> LayerAsync(ModelInfo model, string mediaType)
-    {
-        var manifest = JsonSerializer.Deserialize(await platform.Api.GetManifestAsync(model.Repository, model.ManifestDigest, default), ContractsJsonContext.Default.OciManifest)!;
-        return await platform.Api.GetBlobAsync(model.Repository, manifest.FindLayer(mediaType)!.Digest, default);
-    }
 
     private static void AssertClose(ParityTolerance tolerance, double trained, double device, string what) =>
         Assert.True(

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
 using EdgePlatform.Cli;
 using EdgePlatform.Cli.Processes;
 using EdgePlatform.Contracts;
@@ -23,15 +22,13 @@ public sealed class SweepWorkerTests : IAsyncLifetime
 
     private readonly string _root = Directory.CreateTempSubdirectory("edgeplatform-sweeps-").FullName;
     private readonly ProcessGroup _processes = new();
-    private readonly int _httpPort = ServiceProcess.FreePort();
-    private readonly int _mqttPort = ServiceProcess.FreePort();
     private readonly Dictionary<string, HostProcess> _workers = new(StringComparer.Ordinal);
     private HostProcess _server = null!;
     private ApiClient _admin = null!;
     private string _workerToken = "";
-    private int _starts;
+    private readonly RestartableServer _control;
 
-    private string ServerDirectory => Path.Combine(_root, "server");
+    public SweepWorkerTests() => _control = new RestartableServer(_processes, _root);
 
     public async Task InitializeAsync()
     {
@@ -159,28 +156,9 @@ public sealed class SweepWorkerTests : IAsyncLifetime
 
     private async Task<HostProcess> StartServerAsync()
     {
-        var endpointsFile = Path.Combine(ServerDirectory, ServerEndpoints.FileName);
-        if (File.Exists(endpointsFile))
-        {
-            File.Delete(endpointsFile);
-        }
-
-        var tokenFile = Path.Combine(_root, "admin.token");
-        var server = _processes.Start(
-            $"server-{++_starts}",
-            HostProcess.ServerAssembly,
-            [
-                $"--Server:DataDirectory={ServerDirectory}", $"--Server:HttpPort={_httpPort}", $"--Server:MqttPort={_mqttPort}", $"--Server:InitialAdminTokenFile={tokenFile}",
-                "--Sweeps:LeaseSeconds=4", "--Sweeps:HeartbeatSeconds=0.5", "--Sweeps:SchedulerIntervalMilliseconds=100",
-            ],
-            Path.Combine(_root, $"server-{_starts}.log"));
-        var endpoints = await Wait.ForFileAsync(endpointsFile, server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
-        if (_admin is null)
-        {
-            await Wait.UntilAsync(() => Task.FromResult(File.Exists(tokenFile)), "the initial admin token");
-            _admin = new ApiClient(new Uri(endpoints.HttpUrl), (await File.ReadAllTextAsync(tokenFile)).Trim());
-        }
-
+        var (server, endpoints) = await _control.StartAsync(
+            $"--Server:MqttPort={_control.MqttPort}", "--Sweeps:LeaseSeconds=4", "--Sweeps:HeartbeatSeconds=0.5", "--Sweeps:SchedulerIntervalMilliseconds=100");
+        _admin ??= await _control.AdminClientAsync(endpoints);
         return server;
     }
 

@@ -30,7 +30,7 @@ public sealed class WalkingSkeletonTests(PlatformFixture platform)
     public async Task LocalEvent_ScoredOnDevice_EqualsMlNetPredictionAndReachesCloudTelemetry()
     {
         var run = await platform.EnsureBaselineAsync();
-        var scorer = new MlNetScorer(await DownloadLayerAsync(run, MediaTypes.MlNetModel));
+        var scorer = new MlNetScorer(await platform.LayerAsync($"models/{run.ModelName}", run.ManifestDigest!, MediaTypes.MlNetModel));
         var dataset = BuiltInDatasets.SensorAnomaly.Load();
         var before = await ScoredSoFarAsync(PlatformFixture.DeviceA);
 
@@ -136,17 +136,16 @@ public sealed class WalkingSkeletonTests(PlatformFixture platform)
     private async Task<long> ScoredSoFarAsync(string deviceId) =>
         (await platform.Api.GetTelemetryAsync(deviceId, default)).SingleOrDefault()?.Latest.EventsScored ?? 0;
 
-    private async Task<byte[]> DownloadLayerAsync(TrainingRunInfo run, string mediaType)
+    /// <summary>An event carrying a dataset row's fields: numbers (a missing one, NaN, as null) and, for categorical columns, strings.</summary>
+    internal static byte[] EventJson(string id, IReadOnlyDictionary<string, float> features, IReadOnlyDictionary<string, string?>? strings = null)
     {
-        var repository = $"models/{run.ModelName}";
-        var manifest = JsonSerializer.Deserialize(await platform.Api.GetManifestAsync(repository, run.ManifestDigest!, default), ContractsJsonContext.Default.OciManifest)!;
-        return await platform.Api.GetBlobAsync(repository, manifest.FindLayer(mediaType)!.Digest, default);
-    }
-
-    internal static byte[] EventJson(string id, IReadOnlyDictionary<string, float> features)
-    {
-        var fields = new Dictionary<string, object> { [EventFields.CorrelationId] = id };
+        var fields = new Dictionary<string, object?> { [EventFields.CorrelationId] = id };
         foreach (var (name, value) in features)
+        {
+            fields[name] = float.IsNaN(value) ? null : value;
+        }
+
+        foreach (var (name, value) in strings ?? new Dictionary<string, string?>())
         {
             fields[name] = value;
         }
