@@ -7,7 +7,16 @@ namespace EdgePlatform.Contracts;
 /// </summary>
 public sealed record DesiredState(long Version, DeploymentSpec? Deployment, TelemetrySettings Telemetry);
 
-public sealed record DeploymentSpec(string DeploymentId, ModelReference Model);
+/// <summary>
+/// The model a device runs, by the deployment, rollout or experiment that put it there
+/// (<see cref="DeploymentId"/>). <see cref="Experiment"/> is set when an experiment placed the
+/// device: the arm <see cref="Model"/> serves and, where events are split between arms on the
+/// device, the other arm's model beside it.
+/// </summary>
+public sealed record DeploymentSpec(string DeploymentId, ModelReference Model)
+{
+    public ExperimentPlacement? Experiment { get; init; }
+}
 
 /// <summary>
 /// What to run, pinned by digest, with the CMS detached signature (base64) over the exact
@@ -80,4 +89,10 @@ public static class ModelSlots
     /// after it failed; the slot is gone once that version is active in <see cref="Primary"/>.
     /// </summary>
     public const string Incoming = "incoming";
+
+    /// <summary>
+    /// An experiment's second arm on the device (<see cref="ExperimentCandidate"/>), scored beside
+    /// the primary; reported through the same states as the incoming slot, active once it scores.
+    /// </summary>
+    public const string Candidate = "candidate";
 }
