@@ -430,6 +430,20 @@ internal static class SqliteMigrations
             last_seen_ms INTEGER NOT NULL
         ) WITHOUT ROWID;
         """,
+        // What an experiment's analysis reads from quality telemetry: log-loss sums, labelled
+        // probability histograms for AUC, and shadow mode's agreement and paired loss differences.
+        // Records stored before carry zeros and empty histograms, as older agents send them.
+        """
+        ALTER TABLE telemetry_quality ADD COLUMN log_loss_sum REAL NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry_quality ADD COLUMN log_loss_squared_sum REAL NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry_quality ADD COLUMN labelled_positive_histogram TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE telemetry_quality ADD COLUMN labelled_negative_histogram TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE telemetry_quality ADD COLUMN compared INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry_quality ADD COLUMN agreements INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry_quality ADD COLUMN paired INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry_quality ADD COLUMN paired_difference_sum REAL NOT NULL DEFAULT 0;
+        ALTER TABLE telemetry_quality ADD COLUMN paired_difference_squared_sum REAL NOT NULL DEFAULT 0;
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

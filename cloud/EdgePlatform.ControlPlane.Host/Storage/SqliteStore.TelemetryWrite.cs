@@ -240,6 +240,15 @@ public sealed partial class SqliteStore
         public double ErrorSum { get; set; }
         public double AbsoluteErrorSum { get; set; }
         public double SquaredErrorSum { get; set; }
+        public double LogLossSum { get; set; }
+        public double LogLossSquaredSum { get; set; }
+        public string LabelledPositiveHistogram { get; set; } = "[]";
+        public string LabelledNegativeHistogram { get; set; } = "[]";
+        public long Compared { get; set; }
+        public long Agreements { get; set; }
+        public long Paired { get; set; }
+        public double PairedDifferenceSum { get; set; }
+        public double PairedDifferenceSquaredSum { get; set; }
 
         public QualityRecord ToRecord() => new(
             Sequence, ParseTime(Ts), ModelName, ModelVersion, NullIfEmpty(ManifestDigest), Arm, Scores, ScoreMean,
@@ -253,7 +262,11 @@ public sealed partial class SqliteStore
             FromJson(FeatureMax, StorageJsonContext.Default.DoubleArray),
             FromJson(FeaturePsi, StorageJsonContext.Default.NullableDoubleArray),
             FromJson(FeatureDecileCounts, StorageJsonContext.Default.Int64Array),
-            DriftPsiMax, Labelled, TruePositives, FalsePositives, TrueNegatives, FalseNegatives, ErrorSum, AbsoluteErrorSum, SquaredErrorSum);
+            DriftPsiMax, Labelled, TruePositives, FalsePositives, TrueNegatives, FalseNegatives, ErrorSum, AbsoluteErrorSum, SquaredErrorSum,
+            LogLossSum, LogLossSquaredSum,
+            FromJson(LabelledPositiveHistogram, StorageJsonContext.Default.Int64Array),
+            FromJson(LabelledNegativeHistogram, StorageJsonContext.Default.Int64Array),
+            Compared, Agreements, Paired, PairedDifferenceSum, PairedDifferenceSquaredSum);
     }
 #pragma warning restore CA1812
 
@@ -346,11 +359,15 @@ public sealed partial class SqliteStore
                 INSERT OR IGNORE INTO telemetry_quality (device_id, sequence, received_at, ts, model_name, model_version, manifest_digest, arm,
                     scores, score_mean, score_bin_edges, score_histogram, feature_names, feature_count, feature_mean, feature_variance,
                     feature_min, feature_max, feature_psi, feature_decile_counts, drift_psi_max, labelled, true_positives, false_positives,
-                    true_negatives, false_negatives, error_sum, absolute_error_sum, squared_error_sum)
+                    true_negatives, false_negatives, error_sum, absolute_error_sum, squared_error_sum, log_loss_sum, log_loss_squared_sum,
+                    labelled_positive_histogram, labelled_negative_histogram, compared, agreements, paired, paired_difference_sum,
+                    paired_difference_squared_sum)
                 SELECT $device, $sequence, $received, $ts, $model_name, $model_version, $manifest_digest, $arm,
                     $scores, $score_mean, $score_bin_edges, $score_histogram, $feature_names, $feature_count, $feature_mean, $feature_variance,
                     $feature_min, $feature_max, $feature_psi, $feature_decile_counts, $drift_psi_max, $labelled, $tp, $fp,
-                    $tn, $fn, $error_sum, $absolute_error_sum, $squared_error_sum
+                    $tn, $fn, $error_sum, $absolute_error_sum, $squared_error_sum, $log_loss_sum, $log_loss_squared_sum,
+                    $labelled_positive_histogram, $labelled_negative_histogram, $compared, $agreements, $paired, $paired_difference_sum,
+                    $paired_difference_squared_sum
                 """ + NotUnderAnotherKind("telemetry_quality"));
             _minute = Command(
                 connection,
@@ -558,6 +575,15 @@ public sealed partial class SqliteStore
             p["$error_sum"].Value = record.ErrorSum;
             p["$absolute_error_sum"].Value = record.AbsoluteErrorSum;
             p["$squared_error_sum"].Value = record.SquaredErrorSum;
+            p["$log_loss_sum"].Value = record.LogLossSum;
+            p["$log_loss_squared_sum"].Value = record.LogLossSquaredSum;
+            p["$labelled_positive_histogram"].Value = ListJson(record.LabelledPositiveHistogram);
+            p["$labelled_negative_histogram"].Value = ListJson(record.LabelledNegativeHistogram);
+            p["$compared"].Value = record.Compared;
+            p["$agreements"].Value = record.Agreements;
+            p["$paired"].Value = record.Paired;
+            p["$paired_difference_sum"].Value = record.PairedDifferenceSum;
+            p["$paired_difference_squared_sum"].Value = record.PairedDifferenceSquaredSum;
             return _quality.ExecuteNonQuery() == 1;
         }
 

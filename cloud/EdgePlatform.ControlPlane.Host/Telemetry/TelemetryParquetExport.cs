@@ -219,6 +219,15 @@ public static class TelemetryParquetExport
         public double error_sum { get; init; }
         public double absolute_error_sum { get; init; }
         public double squared_error_sum { get; init; }
+        public double log_loss_sum { get; init; }
+        public double log_loss_squared_sum { get; init; }
+        public long[] labelled_positive_histogram { get; init; } = [];
+        public long[] labelled_negative_histogram { get; init; } = [];
+        public long compared { get; init; }
+        public long agreements { get; init; }
+        public long paired { get; init; }
+        public double paired_difference_sum { get; init; }
+        public double paired_difference_squared_sum { get; init; }
 
         public static QualityRow From(QualityPoint point) => new()
         {
@@ -249,6 +258,15 @@ public static class TelemetryParquetExport
             error_sum = point.Record.ErrorSum,
             absolute_error_sum = point.Record.AbsoluteErrorSum,
             squared_error_sum = point.Record.SquaredErrorSum,
+            log_loss_sum = point.Record.LogLossSum,
+            log_loss_squared_sum = point.Record.LogLossSquaredSum,
+            labelled_positive_histogram = [.. point.Record.LabelledPositiveHistogram],
+            labelled_negative_histogram = [.. point.Record.LabelledNegativeHistogram],
+            compared = point.Record.Compared,
+            agreements = point.Record.Agreements,
+            paired = point.Record.Paired,
+            paired_difference_sum = point.Record.PairedDifferenceSum,
+            paired_difference_squared_sum = point.Record.PairedDifferenceSquaredSum,
         };
     }
 
@@ -280,6 +298,15 @@ public static class TelemetryParquetExport
         public double error_sum { get; init; }
         public double absolute_error_sum { get; init; }
         public double squared_error_sum { get; init; }
+        public double log_loss_sum { get; init; }
+        public double log_loss_squared_sum { get; init; }
+        public long[] labelled_positive_histogram { get; init; } = [];
+        public long[] labelled_negative_histogram { get; init; } = [];
+        public long compared { get; init; }
+        public long agreements { get; init; }
+        public long paired { get; init; }
+        public double paired_difference_sum { get; init; }
+        public double paired_difference_squared_sum { get; init; }
 
         public static QualityMinuteRow From(QualityMinute m) => new()
         {
@@ -309,6 +336,15 @@ public static class TelemetryParquetExport
             error_sum = m.ErrorSum,
             absolute_error_sum = m.AbsoluteErrorSum,
             squared_error_sum = m.SquaredErrorSum,
+            log_loss_sum = m.LogLossSum,
+            log_loss_squared_sum = m.LogLossSquaredSum,
+            labelled_positive_histogram = [.. m.LabelledPositiveHistogram],
+            labelled_negative_histogram = [.. m.LabelledNegativeHistogram],
+            compared = m.Compared,
+            agreements = m.Agreements,
+            paired = m.Paired,
+            paired_difference_sum = m.PairedDifferenceSum,
+            paired_difference_squared_sum = m.PairedDifferenceSquaredSum,
         };
     }
 

@@ -7,7 +7,8 @@ namespace EdgePlatform.ControlPlane.Telemetry;
 /// histograms summed; feature moments combined exactly (Chan et al.'s pairwise update of count,
 /// mean and the sum of squared deviations, from the records' population variances); minima and
 /// maxima kept; PSI as the largest of the records' (recomputing it needs the card's baseline,
-/// which the control plane does not hold per minute). Features are matched by name.
+/// which the control plane does not hold per minute). Features are matched by name. Log-loss sums,
+/// labelled histograms and shadow pairing counts and sums add like the other counts.
 /// </summary>
 public static class QualityRollup
 {
@@ -28,7 +29,9 @@ public static class QualityRollup
             minute, record.ModelName, record.ModelVersion, record.Arm, 1, 1, record.Scores, record.ScoreMean,
             record.ScoreBinEdges, record.ScoreHistogram, features, record.DriftPsiMax,
             record.Labelled, record.TruePositives, record.FalsePositives, record.TrueNegatives, record.FalseNegatives,
-            record.ErrorSum, record.AbsoluteErrorSum, record.SquaredErrorSum);
+            record.ErrorSum, record.AbsoluteErrorSum, record.SquaredErrorSum,
+            record.LogLossSum, record.LogLossSquaredSum, record.LabelledPositiveHistogram, record.LabelledNegativeHistogram,
+            record.Compared, record.Agreements, record.Paired, record.PairedDifferenceSum, record.PairedDifferenceSquaredSum);
     }
 
     /// <summary>
@@ -75,6 +78,15 @@ public static class QualityRollup
             ErrorSum = a.ErrorSum + b.ErrorSum,
             AbsoluteErrorSum = a.AbsoluteErrorSum + b.AbsoluteErrorSum,
             SquaredErrorSum = a.SquaredErrorSum + b.SquaredErrorSum,
+            LogLossSum = a.LogLossSum + b.LogLossSum,
+            LogLossSquaredSum = a.LogLossSquaredSum + b.LogLossSquaredSum,
+            LabelledPositiveHistogram = Sum(a.LabelledPositiveHistogram, b.LabelledPositiveHistogram),
+            LabelledNegativeHistogram = Sum(a.LabelledNegativeHistogram, b.LabelledNegativeHistogram),
+            Compared = a.Compared + b.Compared,
+            Agreements = a.Agreements + b.Agreements,
+            Paired = a.Paired + b.Paired,
+            PairedDifferenceSum = a.PairedDifferenceSum + b.PairedDifferenceSum,
+            PairedDifferenceSquaredSum = a.PairedDifferenceSquaredSum + b.PairedDifferenceSquaredSum,
         };
     }
 

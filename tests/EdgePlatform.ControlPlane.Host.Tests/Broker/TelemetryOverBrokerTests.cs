@@ -180,7 +180,7 @@ public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClas
 
         return new(
             sequence, DateTimeOffset.UtcNow, 10_000, "m", "1", "sha256:" + new string('b', 64), arm, 3, 3, 0, 0, 0, 1, 2, 2, 2, 1.5,
-            Telemetry.LatencyHistograms.Encode(histogram), 1, 3, 3, [0, 0, 1]);
+            EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Encode(histogram), 1, 3, 3, [0, 0, 1]);
     }
 
     private static QualityRecord Quality(long sequence, string arm) => new(

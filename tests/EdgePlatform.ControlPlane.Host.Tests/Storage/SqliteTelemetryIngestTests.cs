@@ -236,6 +236,35 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         Assert.Equal(0.30, rpm.PsiMax);
         Assert.Equal([2L, 6L], minute.ScoreHistogram);
         Assert.Equal((12L, 9L, 3L), (minute.Labelled, minute.TruePositives + minute.TrueNegatives, minute.FalsePositives + minute.FalseNegatives));
+
+        // Sequences 1, 2 and 1: log-loss sums 0.5 + 1 + 0.5, squared sums 0.25 + 0.5 + 0.25.
+        Assert.Equal(2.0, minute.LogLossSum, 12);
+        Assert.Equal(1.0, minute.LogLossSquaredSum, 12);
+        Assert.Equal(9L, minute.LabelledPositiveHistogram[99]);
+        Assert.Equal(3L, minute.LabelledNegativeHistogram[60]);
+        Assert.Equal((9L, 3L), (minute.LabelledPositiveHistogram.Sum(), minute.LabelledNegativeHistogram.Sum()));
+        Assert.Equal((40L, 36L, 9L, -3.0, 3.0), (minute.Compared, minute.Agreements, minute.Paired, minute.PairedDifferenceSum, minute.PairedDifferenceSquaredSum));
+    }
+
+    [Fact]
+    public async Task Open_QualityStoredBeforeExperimentColumns_ReadsThemAsZerosAndEmptyHistograms()
+    {
+        var quality = Quality(2, Arms.Candidate);
+        await _ingest.IngestAsync([new TelemetryMessage("dev-1", TelemetryKinds.Quality, QualityArrow.Serialize("dev-1", [quality]))], CancellationToken.None);
+        _database.Scalar(SchemaRewind.ToStep13 + "SELECT 0;");
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        var migrated = new SqliteStore(_database.Path);
+        var (_, stored) = Assert.Single(await migrated.QueryQualityAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 10), CancellationToken.None));
+
+        Assert.Equal(SqliteMigrations.LatestVersion, _database.Scalar("PRAGMA user_version;"));
+        Assert.Equal(
+            quality with
+            {
+                LogLossSum = 0, LogLossSquaredSum = 0, LabelledPositiveHistogram = [], LabelledNegativeHistogram = [],
+                Compared = 0, Agreements = 0, Paired = 0, PairedDifferenceSum = 0, PairedDifferenceSquaredSum = 0,
+            },
+            stored);
     }
 
     [Fact]
@@ -320,7 +349,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     {
         await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20), Report(7, 70)], Now, CancellationToken.None);
         _database.Scalar(
-            SchemaRewind.Step13 + SchemaRewind.Step12 + SchemaRewind.Step11 + SchemaRewind.Step10 + SchemaRewind.Step9 + SchemaRewind.Step8 +
+            SchemaRewind.Step14 + SchemaRewind.Step13 + SchemaRewind.Step12 + SchemaRewind.Step11 + SchemaRewind.Step10 + SchemaRewind.Step9 + SchemaRewind.Step8 +
             "DROP TABLE rollouts; DROP TABLE telemetry_minutes; DROP TABLE telemetry_rejections; DROP TABLE telemetry_watermarks; DROP INDEX telemetry_by_time; " +
             "ALTER TABLE telemetry DROP COLUMN latency_p95_ms; ALTER TABLE telemetry DROP COLUMN queue_depth; " +
             "ALTER TABLE telemetry DROP COLUMN queue_bytes; ALTER TABLE telemetry DROP COLUMN reports_shed; PRAGMA user_version = 5; SELECT 0;");
@@ -372,6 +401,15 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
             FalsePositives = wrong,
             TrueNegatives = 0,
             FalseNegatives = 0,
+            LogLossSum = 0.5 * sequence,
+            LogLossSquaredSum = 0.25 * sequence,
+            LabelledPositiveHistogram = [.. Enumerable.Range(0, QualityRecord.LabelledScoreBins).Select(i => i == 99 ? correct : 0L)],
+            LabelledNegativeHistogram = [.. Enumerable.Range(0, QualityRecord.LabelledScoreBins).Select(i => i == 60 ? wrong : 0L)],
+            Compared = 10 * sequence,
+            Agreements = 9 * sequence,
+            Paired = correct,
+            PairedDifferenceSum = -wrong,
+            PairedDifferenceSquaredSum = wrong,
         };
     }
 
@@ -397,7 +435,16 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         FalseNegatives: 1,
         ErrorSum: 0,
         AbsoluteErrorSum: 0,
-        SquaredErrorSum: 0);
+        SquaredErrorSum: 0,
+        LogLossSum: 4.25,
+        LogLossSquaredSum: 3.5,
+        LabelledPositiveHistogram: [.. Enumerable.Range(0, QualityRecord.LabelledScoreBins).Select(i => i == 90 ? 3L : 0L)],
+        LabelledNegativeHistogram: [.. Enumerable.Range(0, QualityRecord.LabelledScoreBins).Select(i => i == 5 ? 7L : 0L)],
+        Compared: arm == Arms.Candidate ? 180 : 0,
+        Agreements: arm == Arms.Candidate ? 171 : 0,
+        Paired: arm == Arms.Candidate ? 10 : 0,
+        PairedDifferenceSum: arm == Arms.Candidate ? -2 : 0,
+        PairedDifferenceSquaredSum: arm == Arms.Candidate ? 4 : 0);
 
     private static TelemetryRecord Report(long sequence, long eventsIn) =>
         new(sequence, Now.AddSeconds(sequence * 10), "m", "1", null, eventsIn, eventsIn, 0, 0, 1, 2, 3, 10, 1024);
