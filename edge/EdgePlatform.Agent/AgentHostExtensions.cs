@@ -14,14 +14,14 @@ public static class AgentHostExtensions
     public const string InferenceSection = "Inference";
 
     /// <summary>
-    /// ONNX Runtime as the model runtime, the micro-batching engine with its arms, and the
+    /// ONNX Runtime as the model runtime, the micro-batching engine with its arms (the desired
+    /// state's experiment puts a candidate beside the control through the runtime), and the
     /// sources that feed it: the local broker and the local v2 HTTP endpoint.
     /// </summary>
     public static IServiceCollection AddOnnxScoring(this IServiceCollection services)
     {
         services.AddOptions<OnnxModelSettings>().BindConfiguration(InferenceSection).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<InferenceEngineOptions>().BindConfiguration(InferenceSection).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<ArmOptions>().BindConfiguration(ArmOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<ModelHost>();
         services.AddSingleton<ScoringTelemetry>();
         services.AddSingleton(sp => new InferenceEngine(
@@ -32,7 +32,6 @@ public static class AgentHostExtensions
             sp.GetRequiredService<ScoringTelemetry>()));
         services.AddSingleton<IModelRuntime, OnnxModelRuntime>();
         services.AddHostedService<InferenceEngineService>();
-        services.AddHostedService<CandidateLoader>();
         services.AddHostedService<EventScoringService>();
         services.AddLocalInferenceEndpoint();
         return services;

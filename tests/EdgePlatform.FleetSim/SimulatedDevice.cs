@@ -112,6 +112,9 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
     /// <summary>The version serving now, or null.</summary>
     public ModelReference? Active => _runtime.Active?.Reference;
 
+    /// <summary>The experiment candidate running beside <see cref="Active"/>, and how it shares events; null when none.</summary>
+    public ExperimentCandidate? Candidate => _runtime.Candidate is null ? null : _runtime.CandidatePlacement;
+
     public string? LastError => _reconciler.BuildReport().LastError;
 
     /// <summary>True while a version is on its way: downloading, verifying or staged.</summary>

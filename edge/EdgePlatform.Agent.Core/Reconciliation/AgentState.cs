@@ -9,7 +9,8 @@ namespace EdgePlatform.Agent.Core.Reconciliation;
 /// offline and never accepts a desired state older than one it has seen.
 /// <see cref="RevertedFrom"/> is a version the device's own health check reverted; the same
 /// desired state does not install it again. <see cref="Incoming"/> is the version a desired state
-/// names while it is on its way, or after it failed.
+/// names while it is on its way, or after it failed. <see cref="Candidate"/> is an experiment's
+/// second arm beside the active model, as its placement named it, so a restart resumes it.
 /// </summary>
 public sealed record AgentState(
     long DesiredVersion,
@@ -18,13 +19,20 @@ public sealed record AgentState(
     string? LastError,
     DateTimeOffset? ActiveSince,
     ModelReference? RevertedFrom = null,
-    IncomingModel? Incoming = null)
+    IncomingModel? Incoming = null,
+    CandidateArm? Candidate = null)
 {
     public static AgentState Empty { get; } = new(0, null, null, null, null);
 }
 
 /// <summary>A version on its way to the primary slot: the step it is at (<see cref="ModelSlotStates"/>) and since when.</summary>
 public sealed record IncomingModel(ModelReference Model, string State, DateTimeOffset Since);
+
+/// <summary>
+/// An experiment's candidate arm: the placement that named it, the step it is at
+/// (<see cref="ModelSlotStates"/>: on its way, active, or failed) and since when, and why it failed.
+/// </summary>
+public sealed record CandidateArm(ExperimentCandidate Placement, string State, DateTimeOffset Since, string? Error = null);
 
 public sealed class AgentStateStore(string dataDirectory)
 {

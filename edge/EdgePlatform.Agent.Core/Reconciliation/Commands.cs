@@ -89,6 +89,29 @@ public sealed class ActivateModelCommand(IModelRuntime runtime, PackageInstaller
     }
 }
 
+/// <summary>
+/// Makes the staged version the experiment's candidate arm with the placement's policy; undo goes
+/// back to the control alone, since a candidate the desired state no longer names must not score.
+/// </summary>
+public sealed class ActivateCandidateCommand(IModelRuntime runtime, ExperimentCandidate placement) : ICommand
+{
+    public string Name => "activate candidate";
+
+    public Task ExecuteAsync(ReconcileContext context, CancellationToken cancellationToken)
+    {
+        var staged = context.Staged ?? throw new InvalidOperationException("activate candidate needs a staged model");
+        runtime.ActivateCandidate(staged, placement);
+        context.Staged = null;
+        return Task.CompletedTask;
+    }
+
+    public Task UndoAsync(ReconcileContext context, CancellationToken cancellationToken)
+    {
+        runtime.DeactivateCandidate();
+        return Task.CompletedTask;
+    }
+}
+
 /// <summary>Records the new state durably; undo writes the old one back.</summary>
 public sealed class RecordStateCommand(AgentStateStore store, AgentState next, AgentState previous) : ICommand
 {

@@ -16,7 +16,9 @@ namespace EdgePlatform.Agent.Core.Reconciliation;
 /// A version that replaced another is on probation for a while: if it errs, the agent goes back
 /// to the previous version by itself and reports why. While a new version is on its way it is
 /// reported in the incoming slot, step by step (downloading, verifying, staged), beside the
-/// primary slot that keeps serving; a version that failed stays there as failed.
+/// primary slot that keeps serving; a version that failed stays there as failed. An experiment's
+/// candidate named by the desired state goes through the same checks and steps into the candidate
+/// arm beside the primary (the candidate slot); a refused candidate leaves the primary serving alone.
 /// </summary>
 public sealed partial class Reconciler(
     PackageInstaller installer,
@@ -60,7 +62,7 @@ public sealed partial class Reconciler(
     public ReportedState BuildReport()
     {
         var state = _state;
-        var slots = new List<ModelSlotReport>(2);
+        var slots = new List<ModelSlotReport>(3);
         if (state.Active is { } active)
         {
             slots.Add(new ModelSlotReport(ModelSlots.Primary, active.Name, active.Version, active.ManifestDigest, ModelSlotStates.Active, state.ActiveSince ?? timeProvider.GetUtcNow()));
@@ -69,6 +71,12 @@ public sealed partial class Reconciler(
         if (state.Incoming is { } incoming)
         {
             slots.Add(new ModelSlotReport(ModelSlots.Incoming, incoming.Model.Name, incoming.Model.Version, incoming.Model.ManifestDigest, incoming.State, incoming.Since));
+        }
+
+        if (state.Candidate is { } candidate)
+        {
+            var model = candidate.Placement.Model;
+            slots.Add(new ModelSlotReport(ModelSlots.Candidate, model.Name, model.Version, model.ManifestDigest, candidate.State, candidate.Since));
         }
 
         return new ReportedState(AgentVersion, state.DesiredVersion, slots, state.LastError, timeProvider.GetUtcNow());
@@ -186,7 +194,7 @@ public sealed partial class Reconciler(
         }
 
         var now = timeProvider.GetUtcNow();
-        _state = new AgentState(_state.DesiredVersion, probation.Previous, null, reason, now, probation.Version, new IncomingModel(probation.Version, ModelSlotStates.Failed, now));
+        _state = new AgentState(_state.DesiredVersion, probation.Previous, null, reason, now, probation.Version, new IncomingModel(probation.Version, ModelSlotStates.Failed, now), _state.Candidate);
         await TrySaveAsync(cancellationToken).ConfigureAwait(false);
         LogReverted(probation.Version.Name, probation.Version.Version, probation.Previous.Version, reason);
     }
@@ -211,6 +219,12 @@ public sealed partial class Reconciler(
 
     private async Task ResumeAsync(CancellationToken cancellationToken)
     {
+        await ResumePrimaryAsync(cancellationToken).ConfigureAwait(false);
+        await ResumeCandidateAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ResumePrimaryAsync(CancellationToken cancellationToken)
+    {
         if (_state.Active is not { } active)
         {
             return;
@@ -229,6 +243,36 @@ public sealed partial class Reconciler(
         }
     }
 
+    /// <summary>
+    /// Re-verifies the candidate arm from disk as the primary is, and runs it again with its
+    /// placement; one that no longer verifies or loads is reported failed, the primary serving alone.
+    /// </summary>
+    private async Task ResumeCandidateAsync(CancellationToken cancellationToken)
+    {
+        if (_state.Candidate is not { State: ModelSlotStates.Active } candidate)
+        {
+            return;
+        }
+
+        var model = candidate.Placement.Model;
+        try
+        {
+            var installed = await installer.LoadInstalledAsync(model, cancellationToken).ConfigureAwait(false);
+            runtime.ActivateCandidate(await runtime.StageAsync(installed, cancellationToken).ConfigureAwait(false), candidate.Placement);
+            LogCandidateResumed(model.Name, model.Version, model.ManifestDigest, candidate.Placement.Mode);
+        }
+        catch (Exception ex) when (ex is PackageRejectedException or ModelStageException)
+        {
+            var error = $"could not resume candidate {model.Name}:{model.Version}: {ex.Message}";
+            _state = _state with
+            {
+                LastError = JoinErrors(_state.LastError, error),
+                Candidate = candidate with { State = ModelSlotStates.Failed, Since = timeProvider.GetUtcNow(), Error = error },
+            };
+            LogCandidateResumeFailed(model.Name, model.Version, ex.Message);
+        }
+    }
+
     internal async Task<ReconcileOutcome> ReconcileAsync(DesiredState desired, CancellationToken cancellationToken)
     {
         if (desired.Version < _state.DesiredVersion)
@@ -237,6 +281,17 @@ public sealed partial class Reconciler(
             return new ReconcileOutcome(desired.Version, false, $"desired version {desired.Version} is older than {_state.DesiredVersion}, ignored");
         }
 
+        // The primary first, so the candidate's steps are reported beside the version that serves.
+        var seenVersion = _state.DesiredVersion;
+        var primary = await ReconcilePrimaryAsync(desired, cancellationToken).ConfigureAwait(false);
+        var candidateError = await ReconcileCandidateAsync(desired, seenVersion, cancellationToken).ConfigureAwait(false);
+        return candidateError is null
+            ? primary
+            : new ReconcileOutcome(desired.Version, false, JoinErrors(primary.Error, candidateError));
+    }
+
+    private async Task<ReconcileOutcome> ReconcilePrimaryAsync(DesiredState desired, CancellationToken cancellationToken)
+    {
         Telemetry = desired.Telemetry;
         var target = desired.Deployment?.Model;
         var current = _state.Active;
@@ -253,7 +308,7 @@ public sealed partial class Reconciler(
             return new ReconcileOutcome(desired.Version, true, null);
         }
 
-        var next = new AgentState(desired.Version, target, current, null, timeProvider.GetUtcNow());
+        var next = new AgentState(desired.Version, target, current, null, timeProvider.GetUtcNow(), Candidate: _state.Candidate);
 
         // Each step says, before it runs, where the new version is; staged is reported once it is
         // loaded and warmed, just before it takes over.
@@ -266,7 +321,11 @@ public sealed partial class Reconciler(
             new(new RecordStateCommand(stateStore, next, _state), null),
         ];
 
-        var (error, transient) = await RunPlanAsync(desired.Version, target, plan, cancellationToken).ConfigureAwait(false);
+        var (error, transient) = await RunPlanAsync(
+            target,
+            plan,
+            step => _state with { DesiredVersion = desired.Version, LastError = null, Incoming = new IncomingModel(target, step, timeProvider.GetUtcNow()) },
+            cancellationToken).ConfigureAwait(false);
         if (error is null)
         {
             _state = next;
@@ -295,9 +354,116 @@ public sealed partial class Reconciler(
         return new ReconcileOutcome(desired.Version, false, error);
     }
 
+    /// <summary>
+    /// Brings the candidate arm to what the desired state's experiment names: nothing (back to the
+    /// control alone), the running candidate (a changed policy is applied in place), or a new one,
+    /// downloaded, verified, staged and activated through the same checks as the primary. Returns
+    /// the error when the candidate was refused; the primary serves alone then.
+    /// </summary>
+    private async Task<string?> ReconcileCandidateAsync(DesiredState desired, long seenVersion, CancellationToken cancellationToken)
+    {
+        var wanted = desired.Deployment?.Experiment?.Candidate;
+        var held = _state.Candidate;
+        if (wanted is null)
+        {
+            if (held is not null || runtime.Candidate is not null)
+            {
+                runtime.DeactivateCandidate();
+                _state = _state with { Candidate = null };
+                await TrySaveAsync(cancellationToken).ConfigureAwait(false);
+                LogCandidateRemoved(held?.Placement.Model.Name ?? runtime.Candidate?.Reference.Name ?? "none", desired.Version);
+            }
+
+            return null;
+        }
+
+        var model = wanted.Model;
+        var sameRelease = held is not null && SameRelease(model, held.Placement.Model);
+        if (sameRelease && held!.State == ModelSlotStates.Failed && desired.Version == seenVersion)
+        {
+            // The same document again (a retained message on reconnect): the verdict stands.
+            var verdict = held.Error ?? $"candidate {model.Name}:{model.Version} failed";
+            _state = _state with { LastError = JoinErrors(_state.LastError, verdict) };
+            return verdict;
+        }
+
+        if (CandidatePlacementRules.Problem(wanted) is { } problem)
+        {
+            return await RefuseCandidateAsync(desired, wanted, $"candidate placement: {problem}", transient: false, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (sameRelease && held!.State == ModelSlotStates.Active && runtime.Candidate is not null)
+        {
+            if (held.Placement != wanted)
+            {
+                runtime.SetCandidateArms(wanted);
+                _state = _state with { Candidate = held with { Placement = wanted } };
+                await TrySaveAsync(cancellationToken).ConfigureAwait(false);
+                LogCandidateArmsChanged(model.Name, model.Version, wanted.Mode, wanted.Percent, wanted.KeyField);
+            }
+
+            return null;
+        }
+
+        var next = _state with { DesiredVersion = desired.Version, Candidate = new CandidateArm(wanted, ModelSlotStates.Active, timeProvider.GetUtcNow()) };
+        PlanStep[] plan =
+        [
+            new(new DownloadPackageCommand(installer, model), ModelSlotStates.Downloading),
+            new(new VerifyPackageCommand(installer, model), ModelSlotStates.Verifying),
+            new(new StageModelCommand(runtime), null),
+            new(new ActivateCandidateCommand(runtime, wanted), ModelSlotStates.Staged),
+            new(new RecordStateCommand(stateStore, next, _state), null),
+        ];
+
+        // The candidate's steps leave the primary's outcome (its error, if any) as it is.
+        var (error, transient) = await RunPlanAsync(
+            model,
+            plan,
+            step => _state with { DesiredVersion = desired.Version, Candidate = new CandidateArm(wanted, step, timeProvider.GetUtcNow()) },
+            cancellationToken).ConfigureAwait(false);
+        if (error is null)
+        {
+            _state = next with { LastError = _state.LastError };
+            LogCandidateActivated(model.Name, model.Version, model.ManifestDigest, wanted.Mode, wanted.Percent, desired.Version);
+            return null;
+        }
+
+        return await RefuseCandidateAsync(desired, wanted, $"candidate {error}", transient, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The primary serves alone: a candidate running before is not the one the experiment names now.
+    /// A refused candidate is failed with the reason; one that will be retried stays at the step it reached.
+    /// </summary>
+    private async Task<string> RefuseCandidateAsync(DesiredState desired, ExperimentCandidate wanted, string error, bool transient, CancellationToken cancellationToken)
+    {
+        runtime.DeactivateCandidate();
+        var now = timeProvider.GetUtcNow();
+        _state = _state with
+        {
+            DesiredVersion = desired.Version,
+            LastError = JoinErrors(_state.LastError, error),
+            Candidate = transient && _state.Candidate is { } reached
+                ? reached with { Error = error }
+                : new CandidateArm(wanted, ModelSlotStates.Failed, now, error),
+        };
+        await TrySaveAsync(cancellationToken).ConfigureAwait(false);
+        LogCandidateRefused(wanted.Model?.Name ?? "none", wanted.Model?.Version ?? "none", error);
+        if (transient)
+        {
+            ScheduleRetry(desired, cancellationToken);
+        }
+
+        return error;
+    }
+
+    private static string JoinErrors(string? first, string second) =>
+        first is null || first.Contains(second, StringComparison.Ordinal) ? first ?? second : $"{first}; {second}";
+
     /// <summary>The same package under the same name and version; a known digest under another name is verified afresh.</summary>
-    private static bool SameRelease(ModelReference target, ModelReference? current) =>
-        current is not null
+    private static bool SameRelease(ModelReference? target, ModelReference? current) =>
+        target is not null
+        && current is not null
         && string.Equals(target.ManifestDigest, current.ManifestDigest, StringComparison.Ordinal)
         && string.Equals(target.Name, current.Name, StringComparison.Ordinal)
         && string.Equals(target.Version, current.Version, StringComparison.Ordinal);
@@ -402,7 +568,8 @@ public sealed partial class Reconciler(
         return failuresSeen;
     }
 
-    private async Task<(string? Error, bool Transient)> RunPlanAsync(long desiredVersion, ModelReference target, IReadOnlyList<PlanStep> plan, CancellationToken cancellationToken)
+    /// <summary>Runs a plan; before each reported step <paramref name="stepState"/> gives the state that says where the version is.</summary>
+    private async Task<(string? Error, bool Transient)> RunPlanAsync(ModelReference target, IReadOnlyList<PlanStep> plan, Func<string, AgentState> stepState, CancellationToken cancellationToken)
     {
         var context = new ReconcileContext();
         var executed = new Stack<ICommand>();
@@ -412,9 +579,9 @@ public sealed partial class Reconciler(
             {
                 if (step is not null)
                 {
-                    // The step is reported for the desired state being worked on, with no error
-                    // from an earlier attempt, so the cloud reads it as this version's progress.
-                    _state = _state with { DesiredVersion = desiredVersion, LastError = null, Incoming = new IncomingModel(target, step, timeProvider.GetUtcNow()) };
+                    // The step is reported for the desired state being worked on, so the cloud
+                    // reads it as this version's progress.
+                    _state = stepState(step);
                     LogStep(target.Name, target.Version, step);
                     await ReportAsync(cancellationToken).ConfigureAwait(false);
                 }
@@ -443,6 +610,24 @@ public sealed partial class Reconciler(
 
         return (null, false);
     }
+
+    [LoggerMessage(EventId = 1213, Level = LogLevel.Information, Message = "Candidate {Name}:{Version} ({ManifestDigest}) is active beside the primary, {Mode} at {Percent}% (desired version {DesiredVersion})")]
+    private partial void LogCandidateActivated(string name, string version, string manifestDigest, string mode, double percent, long desiredVersion);
+
+    [LoggerMessage(EventId = 1214, Level = LogLevel.Error, Message = "Refused candidate {Name}:{Version}: {Reason}; the primary serves alone")]
+    private partial void LogCandidateRefused(string name, string version, string reason);
+
+    [LoggerMessage(EventId = 1215, Level = LogLevel.Information, Message = "Candidate {Name} removed (desired version {DesiredVersion} names none); the primary serves alone")]
+    private partial void LogCandidateRemoved(string name, long desiredVersion);
+
+    [LoggerMessage(EventId = 1216, Level = LogLevel.Information, Message = "Candidate {Name}:{Version} now shares events {Mode} at {Percent}% by '{KeyField}'")]
+    private partial void LogCandidateArmsChanged(string name, string version, string mode, double percent, string keyField);
+
+    [LoggerMessage(EventId = 1217, Level = LogLevel.Information, Message = "Resumed candidate {Name}:{Version} ({ManifestDigest}) from disk, {Mode}")]
+    private partial void LogCandidateResumed(string name, string version, string manifestDigest, string mode);
+
+    [LoggerMessage(EventId = 1218, Level = LogLevel.Error, Message = "Could not resume candidate {Name}:{Version} from disk: {Reason}; the primary serves alone")]
+    private partial void LogCandidateResumeFailed(string name, string version, string reason);
 
     [LoggerMessage(EventId = 1209, Level = LogLevel.Error, Message = "Reverted {Name}:{Version} to version {Previous}: {Reason}")]
     private partial void LogReverted(string name, string version, string previous, string reason);

@@ -8,7 +8,7 @@ public enum ArmMode
     /// <summary>Every event is scored by the control model only.</summary>
     ControlOnly,
 
-    /// <summary>Each event is scored by one arm, chosen by a hash of its key, so the same key always lands on the same arm.</summary>
+    /// <summary>Each event is scored by one arm, chosen by a salted hash of its key, so the same key always lands on the same arm.</summary>
     Split,
 
     /// <summary>Both arms score every event; only the control's prediction is published, the two are compared.</summary>
@@ -21,15 +21,21 @@ public enum ArmMode
 /// </summary>
 public sealed record ArmPolicy
 {
-    private ArmPolicy(ArmMode mode, double candidatePercent, string keyField)
+    private readonly uint _saltHash;
+    private readonly int _candidateBuckets;
+
+    private ArmPolicy(ArmMode mode, double candidatePercent, string keyField, string salt)
     {
         Mode = mode;
         CandidatePercent = candidatePercent;
         KeyField = keyField;
+        Salt = salt;
         KeyFieldUtf8 = System.Text.Encoding.UTF8.GetBytes(keyField);
+        _saltHash = ArmBuckets.Hash(salt);
+        _candidateBuckets = (int)Math.Round(candidatePercent * ArmBuckets.Count / 100);
     }
 
-    public static ArmPolicy ControlOnly { get; } = new(ArmMode.ControlOnly, 0, EventFields.CorrelationId);
+    public static ArmPolicy ControlOnly { get; } = new(ArmMode.ControlOnly, 0, EventFields.CorrelationId, string.Empty);
 
     public ArmMode Mode { get; }
 
@@ -39,11 +45,17 @@ public sealed record ArmPolicy
     /// <summary>Event field whose value decides the arm in <see cref="ArmMode.Split"/>; an event without it goes to the control.</summary>
     public string KeyField { get; }
 
+    /// <summary>The experiment's salt: a new experiment reshuffles every key, independently of earlier ones.</summary>
+    public string Salt { get; }
+
     /// <summary>The key field as the JSON reader compares it; kept with the policy so a change of policy changes both at once.</summary>
     internal byte[] KeyFieldUtf8 { get; }
 
-    /// <summary>Routes <paramref name="candidatePercent"/> percent of the values of <paramref name="keyField"/> to the candidate.</summary>
-    public static ArmPolicy Split(double candidatePercent, string keyField)
+    /// <summary>
+    /// Routes <paramref name="candidatePercent"/> percent of the values of <paramref name="keyField"/>
+    /// to the candidate, bucketed under <paramref name="salt"/> by <see cref="ArmBuckets"/>.
+    /// </summary>
+    public static ArmPolicy Split(double candidatePercent, string keyField, string salt)
     {
         if (!(candidatePercent is >= 0 and <= 100))
         {
@@ -51,14 +63,28 @@ public sealed record ArmPolicy
         }
 
         ArgumentException.ThrowIfNullOrWhiteSpace(keyField);
-        return new ArmPolicy(ArmMode.Split, candidatePercent, keyField);
+        ArgumentNullException.ThrowIfNull(salt);
+        return new ArmPolicy(ArmMode.Split, candidatePercent, keyField, salt);
     }
 
-    public static ArmPolicy Shadow() => new(ArmMode.Shadow, 0, EventFields.CorrelationId);
+    public static ArmPolicy Shadow() => new(ArmMode.Shadow, 0, EventFields.CorrelationId, string.Empty);
+
+    /// <summary>The policy an experiment's candidate placement asks for (<see cref="ExperimentModes"/>).</summary>
+    public static ArmPolicy Of(ExperimentCandidate candidate)
+    {
+        ArgumentNullException.ThrowIfNull(candidate);
+        return candidate.Mode switch
+        {
+            ExperimentModes.Split => Split(candidate.Percent, candidate.KeyField, candidate.Salt),
+            ExperimentModes.Shadow => Shadow(),
+            _ => throw new ArgumentException($"mode '{candidate.Mode}' is not '{ExperimentModes.Split}' or '{ExperimentModes.Shadow}'", nameof(candidate)),
+        };
+    }
 
     /// <summary>
-    /// True when a key with this hash goes to the candidate. Buckets of 0.01 % keep the split
-    /// stable for a key across restarts and devices: the hash is FNV-1a over the key's bytes.
+    /// True when a key whose value hashes (<see cref="ArmBuckets.Hash(ReadOnlySpan{byte})"/>) to
+    /// <paramref name="keyHash"/> goes to the candidate: its bucket under the salt is below the
+    /// candidate's share, the rule the control plane assigns devices and groups with.
     /// </summary>
-    public bool RoutesToCandidate(uint keyHash) => keyHash % 10_000 < (uint)Math.Round(CandidatePercent * 100);
+    public bool RoutesToCandidate(uint keyHash) => ArmBuckets.Bucket(keyHash, _saltHash) < _candidateBuckets;
 }

@@ -112,10 +112,10 @@ public sealed class ArrowEventRows : IEventRows
         switch (column)
         {
             case StringArray strings:
-                hash = KeyHash.Of(strings.GetBytes(row));
+                hash = ArmBuckets.Hash(strings.GetBytes(row));
                 return true;
             case Int64Array or Int32Array:
-                hash = KeyHash.Of(System.Text.Encoding.UTF8.GetBytes(CorrelationIdOf(column, row)!));
+                hash = ArmBuckets.Hash(System.Text.Encoding.UTF8.GetBytes(CorrelationIdOf(column, row)!));
                 return true;
             default:
                 return false;

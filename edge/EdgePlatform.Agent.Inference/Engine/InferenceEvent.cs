@@ -35,7 +35,7 @@ public interface IEventRows
         return Bind(row, binder.Fields, features);
     }
 
-    /// <summary>Hashes row <paramref name="row"/>'s value of <paramref name="field"/> with <see cref="KeyHash"/>; false when it has none.</summary>
+    /// <summary>Hashes row <paramref name="row"/>'s value of <paramref name="field"/> with <see cref="EdgePlatform.Contracts.ArmBuckets.Hash(ReadOnlySpan{byte})"/>; false when it has none.</summary>
     bool TryHashKey(int row, string field, out uint hash);
 }
 
@@ -83,33 +83,5 @@ public readonly record struct InferenceEvent
         ArgumentOutOfRangeException.ThrowIfNegative(row);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, rows.RowCount);
         return new InferenceEvent(default, rows, row, sink, state);
-    }
-}
-
-/// <summary>FNV-1a, the hash that assigns an event key to an arm; stable across processes, unlike <see cref="string.GetHashCode()"/>.</summary>
-public static class KeyHash
-{
-    private const uint OffsetBasis = 2166136261;
-    private const uint Prime = 16777619;
-
-    public static uint Of(ReadOnlySpan<byte> utf8Key)
-    {
-        var hash = OffsetBasis;
-        foreach (var b in utf8Key)
-        {
-            hash = (hash ^ b) * Prime;
-        }
-
-        return hash;
-    }
-
-    public static uint Of(string key)
-    {
-        ArgumentNullException.ThrowIfNull(key);
-        Span<byte> buffer = stackalloc byte[256];
-        var bytes = System.Text.Encoding.UTF8.GetMaxByteCount(key.Length) <= buffer.Length
-            ? buffer[..System.Text.Encoding.UTF8.GetBytes(key, buffer)]
-            : System.Text.Encoding.UTF8.GetBytes(key);
-        return Of(bytes);
     }
 }

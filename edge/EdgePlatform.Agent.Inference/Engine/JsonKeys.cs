@@ -40,11 +40,11 @@ internal static class JsonKeys
                 {
                     Span<byte> unescaped = stackalloc byte[256];
                     var written = reader.CopyString(unescaped.Length >= reader.ValueSpan.Length ? unescaped : new byte[reader.ValueSpan.Length]);
-                    hash = KeyHash.Of(unescaped[..Math.Min(written, unescaped.Length)]);
+                    hash = Contracts.ArmBuckets.Hash(unescaped[..Math.Min(written, unescaped.Length)]);
                 }
                 else
                 {
-                    hash = KeyHash.Of(reader.ValueSpan);
+                    hash = Contracts.ArmBuckets.Hash(reader.ValueSpan);
                 }
 
                 return true;

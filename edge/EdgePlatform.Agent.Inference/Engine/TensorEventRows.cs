@@ -57,7 +57,7 @@ public sealed class TensorEventRows : IEventRows
         hash = 0;
         if (string.Equals(field, Contracts.EventFields.CorrelationId, StringComparison.Ordinal) && _correlationIds[row] is { } id)
         {
-            hash = KeyHash.Of(id);
+            hash = Contracts.ArmBuckets.Hash(id);
             return true;
         }
 

@@ -79,6 +79,16 @@ internal sealed class TestAgent : IDisposable
     public static DesiredState Desired(long version, ModelReference reference) =>
         new(version, new DeploymentSpec($"deployment-{version}", reference), TelemetrySettings.Default);
 
+    /// <summary>A desired state placing the device in an experiment: <paramref name="primary"/> serves the control arm, <paramref name="candidate"/> beside it.</summary>
+    public static DesiredState Desired(long version, TestPackage primary, ExperimentCandidate candidate) =>
+        new(
+            version,
+            new DeploymentSpec($"deployment-{version}", primary.Reference) { Experiment = new ExperimentPlacement("exp-1", "control", candidate) },
+            TelemetrySettings.Default);
+
+    public static ExperimentCandidate Split(TestPackage candidate, double percent = 20, string salt = "exp-1-salt") =>
+        new("treatment", candidate.Reference, ExperimentModes.Split, percent, EventFields.CorrelationId, salt);
+
     public AgentState SavedState() => new AgentStateStore(DataDirectory).Load();
 
     public void Dispose()
@@ -88,11 +98,15 @@ internal sealed class TestAgent : IDisposable
     }
 }
 
-/// <summary>An <see cref="IModelRuntime"/> substitute whose <c>Active</c> follows <c>Activate</c>, as the real one does.</summary>
+/// <summary>
+/// An <see cref="IModelRuntime"/> substitute whose <c>Active</c> follows <c>Activate</c> and whose
+/// <c>Candidate</c> follows the candidate calls, as the real one does.
+/// </summary>
 internal sealed class FakeRuntime
 {
     private readonly List<StagedModel> _staged = [];
     private InstalledModel? _active;
+    private InstalledModel? _candidate;
 
     public FakeRuntime()
     {
@@ -112,7 +126,22 @@ internal sealed class FakeRuntime
 
             _active = call.Arg<IStagedModel>().Model;
         });
+        Port.Candidate.Returns(_ => _candidate);
+        Port.When(r => r.ActivateCandidate(Arg.Any<IStagedModel>(), Arg.Any<ExperimentCandidate>())).Do(call =>
+        {
+            _candidate = call.Arg<IStagedModel>().Model;
+            Arms = call.Arg<ExperimentCandidate>();
+        });
+        Port.When(r => r.SetCandidateArms(Arg.Any<ExperimentCandidate>())).Do(call => Arms = call.Arg<ExperimentCandidate>());
+        Port.When(r => r.DeactivateCandidate()).Do(_ =>
+        {
+            _candidate = null;
+            Arms = null;
+        });
     }
+
+    /// <summary>The placement the candidate arm runs under; null when the active model scores alone.</summary>
+    public ExperimentCandidate? Arms { get; private set; }
 
     public IModelRuntime Port { get; } = Substitute.For<IModelRuntime>();
 

@@ -232,7 +232,7 @@ public sealed class InferenceEngineTests(TestModels models) : IAsyncDisposable
         var engine = NewEngine(new InferenceEngineOptions { MaxBatchSize = 64, MaxQueueDelayMs = 0 });
         engine.Control.Activate(models.LoadScalar("1"));
         engine.Candidate.Activate(models.LoadScalar("2"));
-        engine.SetArms(ArmPolicy.Split(50, EventFields.CorrelationId));
+        engine.SetArms(ArmPolicy.Split(50, EventFields.CorrelationId, "experiment-salt"));
         const int Keys = 200;
         for (var round = 0; round < 2; round++)
         {
@@ -256,7 +256,7 @@ public sealed class InferenceEngineTests(TestModels models) : IAsyncDisposable
         Assert.Equal(2 * toCandidate, engine.Counters.ScoredByCandidate);
         foreach (var (key, arms) in armsByKey)
         {
-            Assert.Equal(ArmPolicy.Split(50, EventFields.CorrelationId).RoutesToCandidate(KeyHash.Of(key)), arms[0].Arm == Arms.Candidate);
+            Assert.Equal(ArmPolicy.Split(50, EventFields.CorrelationId, "experiment-salt").RoutesToCandidate(ArmBuckets.Hash(key)), arms[0].Arm == Arms.Candidate);
         }
     }
 
@@ -265,7 +265,7 @@ public sealed class InferenceEngineTests(TestModels models) : IAsyncDisposable
     {
         var engine = NewEngine(new InferenceEngineOptions { MaxQueueDelayMs = 0 });
         engine.Control.Activate(models.LoadScalar("1"));
-        engine.SetArms(ArmPolicy.Split(100, EventFields.CorrelationId));
+        engine.SetArms(ArmPolicy.Split(100, EventFields.CorrelationId, "experiment-salt"));
         engine.TryEnqueue(InferenceEvent.FromJson(TestModels.EventJson(models.TestRows[0], "a"), _sink));
 
         Start(engine);

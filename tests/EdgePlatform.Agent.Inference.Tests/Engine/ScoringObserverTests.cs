@@ -18,7 +18,7 @@ public sealed class ScoringObserverTests(TestModels models)
     {
         var engine = Engine();
         engine.Candidate.Activate(models.LoadScalar("2.0.0"));
-        engine.SetArms(ArmPolicy.Split(50, EventFields.CorrelationId));
+        engine.SetArms(ArmPolicy.Split(50, EventFields.CorrelationId, "experiment-salt"));
 
         await ScoreAsync(engine, events: 100);
 

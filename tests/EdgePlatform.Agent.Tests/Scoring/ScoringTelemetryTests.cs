@@ -21,7 +21,7 @@ public sealed class ScoringTelemetryTests(TestModels models)
     public async Task Split_EachArmsEvents_EndUpInTheirOwnPerfRowWithExactCounts()
     {
         var sink = new CountingSink();
-        await ScoreAsync(ArmPolicy.Split(40, EventFields.CorrelationId), sink, events: 300);
+        await ScoreAsync(ArmPolicy.Split(40, EventFields.CorrelationId, "experiment-salt"), sink, events: 300);
 
         var rows = _metrics.TakeModelIntervals(DateTimeOffset.UtcNow, 10_000).ToDictionary(r => r.Perf.Arm);
 
