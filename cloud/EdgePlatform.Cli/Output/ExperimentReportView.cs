@@ -175,7 +175,8 @@ public sealed class ExperimentReportView
             [
                 .. report.Arms.Select(arm => (IReadOnlyList<string>)
                 [
-                    arm.Arm == control ? $"{arm.Arm} (control)" : arm.Arm,
+                    // The first arm is the control; say so unless its name already does.
+                    arm.Arm == control && !arm.Arm.Equals("control", StringComparison.OrdinalIgnoreCase) ? $"{arm.Arm} (control)" : arm.Arm,
                     arm.Model,
                     shares.TryGetValue(arm.Arm, out var share) ? Percent(share) : "-",
                     Count(arm.Units),
@@ -255,8 +256,8 @@ public sealed class ExperimentReportView
         var notes = new List<string>
         {
             ratio.Alarm
-                ? $"sample ratio: MISMATCH (chi-square {Number(ratio.ChiSquare, "0.###")}, p {PValue(ratio.PValue)} < 0.001)"
-                : $"sample ratio: no mismatch (chi-square {Number(ratio.ChiSquare, "0.###")}, p {PValue(ratio.PValue)} ≥ 0.001)",
+                ? $"sample ratio: MISMATCH (chi-square {Number(ratio.ChiSquare, "0.###")}, p {PValue(ratio.PValue)}, below the alarm level 0.001)"
+                : $"sample ratio: no mismatch (chi-square {Number(ratio.ChiSquare, "0.###")}, p {PValue(ratio.PValue)}, not below the alarm level 0.001)",
         };
         if (report.Shadow is { } shadow)
         {
@@ -278,7 +279,7 @@ public sealed class ExperimentReportView
         var ratio = report.SampleRatio;
         if (ratio.Alarm)
         {
-            alarms.Add($"sample ratio mismatch: units did not split as configured (chi-square {Number(ratio.ChiSquare, "0.###")}, p {PValue(ratio.PValue)} < 0.001); find out why before trusting any comparison");
+            alarms.Add($"sample ratio mismatch: units did not split as configured (chi-square {Number(ratio.ChiSquare, "0.###")}, p {PValue(ratio.PValue)}, below 0.001); find out why before trusting any comparison");
         }
 
         alarms.AddRange(report.Guardrails.Where(g => g.Breached).Select(g =>
@@ -386,7 +387,7 @@ public sealed class ExperimentReportView
 
     private static string SignedPercent(double value) => Number(value * 100, "+0.00;-0.00;0.00") + "%";
 
-    private static string Percent(double share) => Number(share * 100, "0.#") + "%";
+    private static string Percent(double share) => Number(share * 100, "0.0") + "%";
 
     private static string PValue(double p) => p < 0.0001 ? "< 0.0001" : Number(p, "0.0000");
 
