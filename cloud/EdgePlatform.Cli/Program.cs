@@ -21,6 +21,7 @@ var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edg
     TrustCommands.Root(),
     FleetCommands.Deploy(),
     RolloutCommands.Create(),
+    ExperimentCommands.Create(),
     FleetCommands.Train(),
     DatasetCommands.Create(),
     SweepCommands.Sweep(),

@@ -260,7 +260,8 @@ public static class RolloutCommands
         return command;
     }
 
-    private static int Show(RolloutInfo rollout, OutputFormat format)
+    /// <summary>A rollout as create and the operator commands print it (also the rollout an experiment's promotion started).</summary>
+    public static int Show(RolloutInfo rollout, OutputFormat format)
     {
         if (format.IsDocument())
         {
