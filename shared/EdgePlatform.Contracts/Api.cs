@@ -195,7 +195,9 @@ public sealed record QualityPoint(string DeviceId, QualityRecord Record);
 /// Quality of one model version on one arm within one minute, over every device the query
 /// selected: scores, score histogram, labelled outcomes and errors summed; each feature's count,
 /// mean and population variance combined exactly from the records' moments, minimum and maximum
-/// kept, decile counts summed, and PSI as the largest of the records' PSI.
+/// kept, decile counts summed, and PSI as the largest of the records' PSI. Log-loss sums, the
+/// labelled histograms and the shadow pairing counts and sums add, as
+/// <see cref="QualityRecord"/>'s remarks define them.
 /// </summary>
 public sealed record QualityMinute(
     DateTimeOffset Minute,
@@ -217,7 +219,21 @@ public sealed record QualityMinute(
     long FalseNegatives,
     double ErrorSum,
     double AbsoluteErrorSum,
-    double SquaredErrorSum);
+    double SquaredErrorSum,
+    double LogLossSum = 0,
+    double LogLossSquaredSum = 0,
+    IReadOnlyList<long>? LabelledPositiveHistogram = null,
+    IReadOnlyList<long>? LabelledNegativeHistogram = null,
+    long Compared = 0,
+    long Agreements = 0,
+    long Paired = 0,
+    double PairedDifferenceSum = 0,
+    double PairedDifferenceSquaredSum = 0)
+{
+    public IReadOnlyList<long> LabelledPositiveHistogram { get; init; } = LabelledPositiveHistogram ?? [];
+
+    public IReadOnlyList<long> LabelledNegativeHistogram { get; init; } = LabelledNegativeHistogram ?? [];
+}
 
 /// <summary>One feature within a <see cref="QualityMinute"/>; <see cref="DecileCounts"/> are the observed values in the baseline's bins.</summary>
 public sealed record QualityFeatureMinute(string Name, long Count, double Mean, double Variance, double Min, double Max, double? PsiMax, IReadOnlyList<long> DecileCounts);

@@ -41,6 +41,15 @@ public static class QualityArrow
         new("error_sum", DoubleType.Default, false),
         new("absolute_error_sum", DoubleType.Default, false),
         new("squared_error_sum", DoubleType.Default, false),
+        new("log_loss_sum", DoubleType.Default, false, Optional: true),
+        new("log_loss_squared_sum", DoubleType.Default, false, Optional: true),
+        ColumnSpec.List("labelled_positive_histogram", Int64Type.Default, optional: true),
+        ColumnSpec.List("labelled_negative_histogram", Int64Type.Default, optional: true),
+        new("compared", Int64Type.Default, false, Optional: true),
+        new("agreements", Int64Type.Default, false, Optional: true),
+        new("paired", Int64Type.Default, false, Optional: true),
+        new("paired_difference_sum", DoubleType.Default, false, Optional: true),
+        new("paired_difference_squared_sum", DoubleType.Default, false, Optional: true),
     ];
 
     public static Schema CreateSchema(string deviceId) => TelemetryColumns.CreateSchema(Columns, SchemaId, deviceId);
@@ -84,6 +93,15 @@ public static class QualityArrow
             TelemetryColumns.Double(records, r => r.ErrorSum),
             TelemetryColumns.Double(records, r => r.AbsoluteErrorSum),
             TelemetryColumns.Double(records, r => r.SquaredErrorSum),
+            TelemetryColumns.Double(records, r => r.LogLossSum),
+            TelemetryColumns.Double(records, r => r.LogLossSquaredSum),
+            TelemetryColumns.Int64List(records, r => r.LabelledPositiveHistogram),
+            TelemetryColumns.Int64List(records, r => r.LabelledNegativeHistogram),
+            TelemetryColumns.Int64(records, r => r.Compared),
+            TelemetryColumns.Int64(records, r => r.Agreements),
+            TelemetryColumns.Int64(records, r => r.Paired),
+            TelemetryColumns.Double(records, r => r.PairedDifferenceSum),
+            TelemetryColumns.Double(records, r => r.PairedDifferenceSquaredSum),
         ];
 
         return TelemetryColumns.Write(CreateSchema(deviceId), arrays, records.Count);
@@ -118,6 +136,15 @@ public static class QualityArrow
         var absoluteErrorSum = TelemetryColumns.Column<DoubleArray>(batch, "absolute_error_sum");
         var squaredErrorSum = TelemetryColumns.Column<DoubleArray>(batch, "squared_error_sum");
         var psiMax = TelemetryColumns.Column<DoubleArray>(batch, "drift_psi_max");
+
+        // Columns added after the first release: a batch from an older agent lacks them.
+        var logLossSum = TelemetryColumns.Optional<DoubleArray>(batch, "log_loss_sum");
+        var logLossSquaredSum = TelemetryColumns.Optional<DoubleArray>(batch, "log_loss_squared_sum");
+        var compared = TelemetryColumns.Optional<Int64Array>(batch, "compared");
+        var agreements = TelemetryColumns.Optional<Int64Array>(batch, "agreements");
+        var paired = TelemetryColumns.Optional<Int64Array>(batch, "paired");
+        var pairedDifferenceSum = TelemetryColumns.Optional<DoubleArray>(batch, "paired_difference_sum");
+        var pairedDifferenceSquaredSum = TelemetryColumns.Optional<DoubleArray>(batch, "paired_difference_squared_sum");
         TelemetryColumns.ValidateOffsets(modelName, "model_name");
         TelemetryColumns.ValidateOffsets(modelVersion, "model_version");
         TelemetryColumns.ValidateOffsets(manifestDigest, "manifest_digest");
@@ -153,7 +180,16 @@ public static class QualityArrow
                 TelemetryColumns.Required(falseNegatives.GetValue(i), "false_negatives"),
                 TelemetryColumns.Required(errorSum.GetValue(i), "error_sum"),
                 TelemetryColumns.Required(absoluteErrorSum.GetValue(i), "absolute_error_sum"),
-                TelemetryColumns.Required(squaredErrorSum.GetValue(i), "squared_error_sum"));
+                TelemetryColumns.Required(squaredErrorSum.GetValue(i), "squared_error_sum"),
+                OptionalValue(logLossSum, i, "log_loss_sum"),
+                OptionalValue(logLossSquaredSum, i, "log_loss_squared_sum"),
+                lists.GetOptional("labelled_positive_histogram", i) is { } positives ? TelemetryColumns.Int64Items(positives, i, "labelled_positive_histogram") : [],
+                lists.GetOptional("labelled_negative_histogram", i) is { } negatives ? TelemetryColumns.Int64Items(negatives, i, "labelled_negative_histogram") : [],
+                OptionalValue(compared, i, "compared"),
+                OptionalValue(agreements, i, "agreements"),
+                OptionalValue(paired, i, "paired"),
+                OptionalValue(pairedDifferenceSum, i, "paired_difference_sum"),
+                OptionalValue(pairedDifferenceSquaredSum, i, "paired_difference_squared_sum"));
             try
             {
                 record.ValidateShape();
@@ -167,30 +203,36 @@ public static class QualityArrow
         }
     }
 
-    /// <summary>The batch's list columns, bounds-checked once, each refusing a null row.</summary>
+    /// <summary>An optional column's value, zero when the batch lacks the column.</summary>
+    private static T OptionalValue<T>(PrimitiveArray<T>? column, int row, string name)
+        where T : struct, IEquatable<T> =>
+        column is null ? default : TelemetryColumns.Required(column.GetValue(row), name);
+
+    /// <summary>The batch's list columns (every list the schema declares), bounds-checked once, each refusing a null row.</summary>
     private sealed class Lists
     {
         private readonly Dictionary<string, ListArray> _columns = new(StringComparer.Ordinal);
 
         public Lists(RecordBatch batch)
         {
-            foreach (var name in new[]
+            foreach (var column in Columns.Where(c => c.Type is ListType))
             {
-                "score_bin_edges", "score_histogram", "feature_names", "feature_count", "feature_mean", "feature_variance",
-                "feature_min", "feature_max", "feature_psi", "feature_decile_counts",
-            })
-            {
-                var list = TelemetryColumns.Column<ListArray>(batch, name);
-                TelemetryColumns.ValidateList(list, name);
-                _columns[name] = list;
+                if (TelemetryColumns.Optional<ListArray>(batch, column.Name) is { } list)
+                {
+                    TelemetryColumns.ValidateList(list, column.Name);
+                    _columns[column.Name] = list;
+                }
             }
         }
 
-        public ListArray Get(string name, int row)
-        {
-            var list = _columns[name];
-            return list.IsNull(row) ? throw new TelemetryFormatException($"column '{name}' has a null") : list;
-        }
+        public ListArray Get(string name, int row) =>
+            GetOptional(name, row) ?? throw new TelemetryFormatException($"column '{name}' is missing");
+
+        /// <summary>Null when the batch lacks the (optional) column.</summary>
+        public ListArray? GetOptional(string name, int row) =>
+            !_columns.TryGetValue(name, out var list) ? null
+            : list.IsNull(row) ? throw new TelemetryFormatException($"column '{name}' has a null")
+            : list;
     }
 }
 

@@ -11,8 +11,8 @@ namespace EdgePlatform.Contracts;
 /// </summary>
 internal readonly record struct ColumnSpec(string Name, IArrowType Type, bool Nullable, bool Optional = false)
 {
-    public static ColumnSpec List(string name, IArrowType item, bool itemNullable = false) =>
-        new(name, new ListType(new Field("item", item, itemNullable)), false);
+    public static ColumnSpec List(string name, IArrowType item, bool itemNullable = false, bool optional = false) =>
+        new(name, new ListType(new Field("item", item, itemNullable)), false, optional);
 }
 
 /// <summary>

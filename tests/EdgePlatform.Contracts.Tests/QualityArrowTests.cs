@@ -24,6 +24,69 @@ public class QualityArrowTests
     }
 
     [Fact]
+    public void Deserialize_ExperimentColumns_RoundTripOnTheCandidatesRecord()
+    {
+        var record = Sample(21, Arms.Candidate) with
+        {
+            LogLossSum = 3.75,
+            LogLossSquaredSum = 9.5,
+            LabelledPositiveHistogram = Hundred(bin: 95, count: 3),
+            LabelledNegativeHistogram = Hundred(bin: 4, count: 7),
+            Compared = 180,
+            Agreements = 171,
+            Paired = 10,
+            PairedDifferenceSum = -2,
+            PairedDifferenceSquaredSum = 4,
+        };
+
+        var decoded = Assert.Single(QualityArrow.Deserialize(QualityArrow.Serialize("dev-1", [record])).Records);
+
+        Assert.Equal(record, decoded);
+        Assert.NotEqual(record with { Paired = 11 }, decoded);
+        Assert.NotEqual(record with { LabelledNegativeHistogram = Hundred(bin: 5, count: 7) }, decoded);
+    }
+
+    [Fact]
+    public void Deserialize_BatchFromBeforeTheExperimentColumns_ReadsThemAsZerosAndEmptyHistograms()
+    {
+        string[] added =
+        [
+            "log_loss_sum", "log_loss_squared_sum", "labelled_positive_histogram", "labelled_negative_histogram",
+            "compared", "agreements", "paired", "paired_difference_sum", "paired_difference_squared_sum",
+        ];
+        var record = Sample(1, Arms.Control);
+        var full = QualityArrow.CreateSchema("dev-1");
+        var columns = Columns(full, record with { LogLossSum = 1, Compared = 4, LabelledPositiveHistogram = Hundred(1, 1), LabelledNegativeHistogram = Hundred(2, 1) });
+        var kept = Enumerable.Range(0, full.FieldsList.Count).Where(i => !added.Contains(full.FieldsList[i].Name)).ToList();
+        var schema = new Schema(kept.Select(i => full.FieldsList[i]), full.Metadata);
+
+        var decoded = Assert.Single(QualityArrow.Deserialize(ArrowTestData.Write(schema, [.. kept.Select(i => columns[i])])).Records);
+
+        Assert.Equal(9, full.FieldsList.Count - schema.FieldsList.Count);
+        Assert.Equal(record, decoded);
+    }
+
+    [Fact]
+    public void Serialize_LabelledHistogramNotHundredBins_ThrowsNamingTheList()
+    {
+        var record = Sample(1, Arms.Control) with { LabelledPositiveHistogram = Hundred(0, 1), LabelledNegativeHistogram = [1, 2, 3] };
+
+        var exception = Assert.Throws<ArgumentException>(() => QualityArrow.Serialize("dev-1", [record]));
+
+        Assert.StartsWith("labelled_negative_histogram has 3 element(s), expected 100", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Deserialize_MoreAgreementsThanComparisons_ThrowsNamingThem()
+    {
+        var payload = Write(Sample(1, Arms.Candidate) with { Compared = 5, Agreements = 5 }, "agreements", new Int64Array.Builder().Append(6).Build());
+
+        var exception = Assert.Throws<TelemetryFormatException>(() => QualityArrow.Deserialize(payload));
+
+        Assert.Equal("row 0: agreements is 6, more than the 5 compared", exception.Message);
+    }
+
+    [Fact]
     public void Deserialize_NullPsiOfOneFeature_StaysNullBesideTheOthers()
     {
         var record = Sample(1, Arms.Control) with { FeaturePsi = [0.01, null] };
@@ -126,12 +189,19 @@ public class QualityArrowTests
     [Fact]
     public void Json_QualityRecord_RoundTripsThroughTheContractsContext()
     {
-        var record = Sample(5, Arms.Control) with { FeaturePsi = [null, 0.5] };
+        var record = Sample(5, Arms.Candidate) with
+        {
+            FeaturePsi = [null, 0.5], LogLossSum = 2.5, LabelledPositiveHistogram = Hundred(99, 2), LabelledNegativeHistogram = Hundred(0, 1),
+            Compared = 3, Agreements = 2, Paired = 1, PairedDifferenceSum = -1, PairedDifferenceSquaredSum = 1,
+        };
 
         var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(record, ContractsJsonContext.Default.QualityRecord);
 
         Assert.Equal(record, System.Text.Json.JsonSerializer.Deserialize(json, ContractsJsonContext.Default.QualityRecord));
     }
+
+    private static long[] Hundred(int bin, long count) =>
+        [.. Enumerable.Range(0, QualityRecord.LabelledScoreBins).Select(i => i == bin ? count : 0L)];
 
     private static QualityRecord Sample(long sequence, string arm) => new(
         sequence, Start.AddSeconds(10 * sequence), "sensor-anomaly", "3", "sha256:" + new string('c', 64), arm,

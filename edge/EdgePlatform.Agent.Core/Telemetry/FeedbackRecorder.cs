@@ -22,9 +22,11 @@ public enum FeedbackOutcome
 /// <summary>
 /// Remembers recent predictions by correlation id (a bounded ring, oldest forgotten first, each
 /// kept at most <see cref="FeedbackOptions.MaxAgeSeconds"/>) and turns labelled feedback into
-/// outcomes of the version and arm that made each prediction: confusion counts for a binary
-/// classifier, error sums for a regression model. In shadow mode both arms' predictions of an
-/// event are labelled. A prediction is labelled once; later feedback for it is unmatched.
+/// outcomes of the version and arm that made each prediction: confusion counts, log-loss and
+/// labelled probability histograms for a binary classifier, error sums for a regression model.
+/// In shadow mode both arms' predictions of an event are labelled, and the candidate's record
+/// also gets the paired difference of their losses on it. A prediction is labelled once; later
+/// feedback for it is unmatched.
 /// </summary>
 /// <remarks>
 /// The memory sits on the scoring path, so it is kept to one lock per batch and no allocation per
@@ -71,25 +73,30 @@ public sealed class FeedbackRecorder
     public bool IsEnabled => _ring.Length > 0;
 
     /// <summary>
-    /// Remembers one arm's prediction of the event <paramref name="correlationId"/>: its label for a
-    /// classifier, its value for a regression model.
+    /// Remembers one arm's prediction of the event <paramref name="correlationId"/>: its label (and
+    /// probability, when it gives one) for a classifier, its value for a regression model.
     /// </summary>
-    public void Remember(string correlationId, ModelArmMetrics metrics, bool? label, double? value)
+    public void Remember(string correlationId, ModelArmMetrics metrics, bool? label, double? value, double? probability = null)
     {
         ArgumentNullException.ThrowIfNull(correlationId);
-        Remember([correlationId], metrics, [label], [value]);
+        Remember([correlationId], metrics, [label], [value], [probability]);
     }
 
     /// <summary>
     /// Remembers one run's predictions on <paramref name="metrics"/>' version and arm: row i's
-    /// label and value under id i; rows without an id are skipped.
+    /// label, value and probability under id i; rows without an id are skipped.
+    /// <paramref name="probabilities"/> may be empty when the model gives none.
     /// </summary>
-    public void Remember(ReadOnlySpan<string?> correlationIds, ModelArmMetrics metrics, ReadOnlySpan<bool?> labels, ReadOnlySpan<double?> values)
+    public void Remember(
+        ReadOnlySpan<string?> correlationIds, ModelArmMetrics metrics, ReadOnlySpan<bool?> labels, ReadOnlySpan<double?> values, ReadOnlySpan<double?> probabilities = default)
     {
         ArgumentNullException.ThrowIfNull(metrics);
-        if (labels.Length != correlationIds.Length || values.Length != correlationIds.Length)
+        if (labels.Length != correlationIds.Length || values.Length != correlationIds.Length
+            || (probabilities.Length != correlationIds.Length && !probabilities.IsEmpty))
         {
-            throw new ArgumentException($"{correlationIds.Length} ids need as many labels and values; got {labels.Length} and {values.Length}", nameof(labels));
+            throw new ArgumentException(
+                $"{correlationIds.Length} ids need as many labels, values and probabilities (or none); got {labels.Length}, {values.Length} and {probabilities.Length}",
+                nameof(labels));
         }
 
         if (_ring.Length == 0)
@@ -104,7 +111,7 @@ public sealed class FeedbackRecorder
             {
                 if (correlationIds[i] is { } id)
                 {
-                    RememberLocked(KeyOf(id), new Prediction(metrics, labels[i], values[i]), now);
+                    RememberLocked(KeyOf(id), new Prediction(metrics, labels[i], values[i], probabilities.IsEmpty ? null : probabilities[i]), now);
                 }
             }
         }
@@ -217,21 +224,35 @@ public sealed class FeedbackRecorder
             Forget(key, index);
         }
 
-        Count(slot.First, label);
-        if (slot.Second.Metrics is not null)
+        if (slot.Second.Metrics is null)
         {
-            Count(slot.Second, label);
-            return new(FeedbackOutcome.Matched, feedback.Id, null, 2);
+            Count(slot.First, label, null);
+            return new(FeedbackOutcome.Matched, feedback.Id, null, 1);
         }
 
-        return new(FeedbackOutcome.Matched, feedback.Id, null, 1);
+        var firstIsCandidate = IsCandidate(slot.First);
+        var difference = firstIsCandidate != IsCandidate(slot.Second)
+            ? firstIsCandidate ? PairedDifference(slot.First, slot.Second, label) : PairedDifference(slot.Second, slot.First, label)
+            : null;
+        Count(slot.First, label, firstIsCandidate ? difference : null);
+        Count(slot.Second, label, firstIsCandidate ? null : difference);
+        return new(FeedbackOutcome.Matched, feedback.Id, null, 2);
     }
 
+    private static bool IsCandidate(Prediction prediction) => string.Equals(prediction.Metrics.Key.Arm, Arms.Candidate, StringComparison.Ordinal);
+
+    /// <summary>The candidate's loss minus the control's on one labelled event; null when either has no loss.</summary>
+    private static double? PairedDifference(Prediction candidate, Prediction control, double label) =>
+        Loss(candidate, label) is { } candidateLoss && Loss(control, label) is { } controlLoss ? candidateLoss - controlLoss : null;
+
+    private static double? Loss(Prediction prediction, double label) =>
+        ModelArmMetrics.Loss(prediction.Metrics.Profile.IsClassifier, prediction.Label, prediction.Value, label);
+
     /// <summary>Counts against the live metrics of the prediction's version and arm, even if the reporter retired the one it was made on.</summary>
-    private void Count(Prediction prediction, double label)
+    private void Count(Prediction prediction, double label, double? pairedDifference)
     {
         var metrics = prediction.Metrics;
-        while (!metrics.TryRecordOutcome(prediction.Label, prediction.Value, label))
+        while (!metrics.TryRecordOutcome(prediction.Label, prediction.Value, label, prediction.Probability, pairedDifference))
         {
             var retired = metrics;
             metrics = _metrics.ForModel(retired.Key, () => retired.Profile);
@@ -280,7 +301,7 @@ public sealed class FeedbackRecorder
 
     private static string Describe(JsonElement element) => element.ValueKind == JsonValueKind.Undefined ? "nothing" : element.GetRawText();
 
-    private readonly record struct Prediction(ModelArmMetrics Metrics, bool? Label, double? Value);
+    private readonly record struct Prediction(ModelArmMetrics Metrics, bool? Label, double? Value, double? Probability);
 
     /// <summary>The predictions of one event: one per arm that scored it (two in shadow mode).</summary>
     private struct Slot(ulong key, long at, Prediction first, Prediction second)

@@ -50,6 +50,16 @@ public sealed class ModelArmMetrics
     private double _errorSum;
     private double _absoluteErrorSum;
     private double _squaredErrorSum;
+    private double _logLossSum;
+    private double _logLossSquaredSum;
+    private readonly long[] _labelledPositive;
+    private readonly long[] _labelledNegative;
+
+    private long _compared;
+    private long _agreements;
+    private long _paired;
+    private double _pairedDifferenceSum;
+    private double _pairedDifferenceSquaredSum;
 
     private bool _active;
     private bool _retired;
@@ -74,6 +84,8 @@ public sealed class ModelArmMetrics
         _featureMin = new double[_features];
         _featureMax = new double[_features];
         _deciles = new long[_features * QualityRecord.DriftBins];
+        _labelledPositive = profile.IsClassifier ? new long[QualityRecord.LabelledScoreBins] : [];
+        _labelledNegative = profile.IsClassifier ? new long[QualityRecord.LabelledScoreBins] : [];
     }
 
     public ModelArmKey Key { get; }
@@ -144,11 +156,36 @@ public sealed class ModelArmMetrics
     public bool TryRecordDropped(int events) => TryCount(ref _dropped, events);
 
     /// <summary>
-    /// A labelled outcome of one of this version's predictions: a confusion count for a binary
-    /// classifier (<paramref name="predictedLabel"/> against <paramref name="label"/> 0 or 1), an error
-    /// for a regression model (<paramref name="predictedValue"/> − <paramref name="label"/>).
+    /// Shadow mode, on the candidate: <paramref name="compared"/> events both arms scored, on
+    /// <paramref name="agreements"/> of which their labels agreed by the engine's rule.
     /// </summary>
-    public bool TryRecordOutcome(bool? predictedLabel, double? predictedValue, double label)
+    public bool TryRecordComparison(int compared, int agreements)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(agreements);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(agreements, compared);
+        lock (_gate)
+        {
+            if (_retired)
+            {
+                return false;
+            }
+
+            _active = true;
+            _compared += compared;
+            _agreements += agreements;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// A labelled outcome of one of this version's predictions: a confusion count for a binary
+    /// classifier (<paramref name="predictedLabel"/> against <paramref name="label"/> 0 or 1), and when
+    /// it gave a <paramref name="probability"/> that prediction's log-loss and labelled histogram bin;
+    /// an error for a regression model (<paramref name="predictedValue"/> − <paramref name="label"/>).
+    /// <paramref name="pairedDifference"/>: in shadow mode, on the candidate, its loss minus the
+    /// control's on the same event (<see cref="Loss"/>); null when the event was not paired.
+    /// </summary>
+    public bool TryRecordOutcome(bool? predictedLabel, double? predictedValue, double label, double? probability = null, double? pairedDifference = null)
     {
         lock (_gate)
         {
@@ -179,6 +216,14 @@ public sealed class ModelArmMetrics
                 {
                     _trueNegatives++;
                 }
+
+                if (probability is { } p && !double.IsNaN(p))
+                {
+                    var loss = QualityRecord.LogLoss(p, actual);
+                    _logLossSum += loss;
+                    _logLossSquaredSum += loss * loss;
+                    (actual ? _labelledPositive : _labelledNegative)[QualityRecord.LabelledScoreBin(p)]++;
+                }
             }
             else if (predictedValue is { } value)
             {
@@ -186,6 +231,13 @@ public sealed class ModelArmMetrics
                 _errorSum += error;
                 _absoluteErrorSum += Math.Abs(error);
                 _squaredErrorSum += error * error;
+            }
+
+            if (pairedDifference is { } difference)
+            {
+                _paired++;
+                _pairedDifferenceSum += difference;
+                _pairedDifferenceSquaredSum += difference * difference;
             }
 
             return true;
@@ -268,7 +320,16 @@ public sealed class ModelArmMetrics
                 _falseNegatives,
                 _errorSum,
                 _absoluteErrorSum,
-                _squaredErrorSum);
+                _squaredErrorSum,
+                _logLossSum,
+                _logLossSquaredSum,
+                [.. _labelledPositive],
+                [.. _labelledNegative],
+                _compared,
+                _agreements,
+                _paired,
+                _pairedDifferenceSum,
+                _pairedDifferenceSquaredSum);
 
             Reset();
             return (perf, quality);
@@ -336,7 +397,22 @@ public sealed class ModelArmMetrics
         Array.Clear(_deciles);
         _labelled = _truePositives = _falsePositives = _trueNegatives = _falseNegatives = 0;
         _errorSum = _absoluteErrorSum = _squaredErrorSum = 0;
+        _logLossSum = _logLossSquaredSum = 0;
+        Array.Clear(_labelledPositive);
+        Array.Clear(_labelledNegative);
+        _compared = _agreements = _paired = 0;
+        _pairedDifferenceSum = _pairedDifferenceSquaredSum = 0;
     }
+
+    /// <summary>
+    /// The loss of one labelled prediction that shadow pairing compares arms by: for a binary
+    /// classifier 1 − correct (a missing label reads as negative, as in the confusion counts), for a
+    /// regression model |prediction − label|; null when a regression model gave no value.
+    /// </summary>
+    public static double? Loss(bool classifier, bool? predictedLabel, double? predictedValue, double label) =>
+        classifier ? ((predictedLabel ?? false) == (label >= 0.5) ? 0 : 1)
+        : predictedValue is { } value ? Math.Abs(value - label)
+        : null;
 
     private static int LastNonZero(long[] counts)
     {

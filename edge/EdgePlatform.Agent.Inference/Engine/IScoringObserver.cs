@@ -18,6 +18,14 @@ public interface IScoringObserver
     /// it was the control (<see cref="EventOutcome.Dropped"/>). Not called when no model was active.
     /// </summary>
     void OnFailed(LoadedModel model, string arm, EventOutcome outcome, int events);
+
+    /// <summary>
+    /// Shadow mode: of one run of the candidate <paramref name="model"/> on <paramref name="arm"/>,
+    /// <paramref name="compared"/> events the control had also scored, on <paramref name="agreements"/>
+    /// of which the two arms' labels agreed (the rule <see cref="ShadowComparison"/> counts by).
+    /// Called after <see cref="OnScored"/> for the run, and only when something was compared.
+    /// </summary>
+    void OnCompared(LoadedModel model, string arm, int compared, int agreements);
 }
 
 /// <summary>

@@ -109,12 +109,14 @@ internal sealed class EngineCounters
         }
     }
 
-    public void Compared(bool? controlLabel, float? controlScore, bool? candidateLabel, float? candidateScore)
+    /// <summary>Counts one event both arms scored; true when their labels agree, the one rule agreement is judged by.</summary>
+    public bool Compared(bool? controlLabel, float? controlScore, bool? candidateLabel, float? candidateScore)
     {
+        var agreed = controlLabel == candidateLabel;
         lock (_shadowGate)
         {
             _compared++;
-            if (controlLabel == candidateLabel)
+            if (agreed)
             {
                 _agreements++;
             }
@@ -126,6 +128,8 @@ internal sealed class EngineCounters
                 _scoreDeltaMax = Math.Max(_scoreDeltaMax, delta);
             }
         }
+
+        return agreed;
     }
 
     public void ArmLatency(bool candidate, TimeSpan batchTime, int events)

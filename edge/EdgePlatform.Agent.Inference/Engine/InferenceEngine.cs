@@ -402,13 +402,31 @@ public sealed class InferenceEngine
 
         if (shadow)
         {
+            var compared = 0;
+            var agreements = 0;
             for (var i = 0; i < bound; i++)
             {
                 var row = _bound[i];
                 if (_controlScored[row])
                 {
                     var control = _controlByRow[row];
-                    _counters.Compared(control.Label, control.Score, predictions[i].Label, predictions[i].Score);
+                    compared++;
+                    if (_counters.Compared(control.Label, control.Score, predictions[i].Label, predictions[i].Score))
+                    {
+                        agreements++;
+                    }
+                }
+            }
+
+            if (compared > 0 && _observer is { } comparisonObserver)
+            {
+                try
+                {
+                    comparisonObserver.OnCompared(model, arm, compared, agreements);
+                }
+                catch (Exception ex)
+                {
+                    Log.SinkFailed(_logger, ex);
                 }
             }
 

@@ -8,7 +8,8 @@ namespace EdgePlatform.Agent.Scoring;
 /// <summary>
 /// Hands what the engine observes, run by run, to the per-version telemetry: each run's latencies,
 /// scores and bound features to the <see cref="ModelArmMetrics"/> of its version and arm, and each
-/// prediction with a correlation id to the <see cref="FeedbackRecorder"/> so a later label can find it.
+/// prediction with a correlation id to the <see cref="FeedbackRecorder"/> so a later label can find it,
+/// and in shadow mode the engine's comparisons of the two arms to the candidate's metrics.
 /// </summary>
 public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder feedback) : IScoringObserver
 {
@@ -19,6 +20,7 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
     private double[] _scores = new double[64];
     private bool?[] _labels = new bool?[64];
     private double?[] _values = new double?[64];
+    private double?[] _probabilities = new double?[64];
 
     public void OnScored(in ScoredRun run)
     {
@@ -28,6 +30,7 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
             _scores = new double[rows];
             _labels = new bool?[rows];
             _values = new double?[rows];
+            _probabilities = new double?[rows];
         }
 
         var target = For(run.Model, run.Arm);
@@ -42,6 +45,7 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
             {
                 _labels[i] = PredictedLabel(prediction);
                 _values[i] = prediction.Score;
+                _probabilities[i] = prediction.Probability;
             }
         }
 
@@ -52,7 +56,7 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
 
         if (remember)
         {
-            feedback.Remember(run.CorrelationIds, target, _labels.AsSpan(0, rows), _values.AsSpan(0, rows));
+            feedback.Remember(run.CorrelationIds, target, _labels.AsSpan(0, rows), _values.AsSpan(0, rows), _probabilities.AsSpan(0, rows));
         }
     }
 
@@ -66,6 +70,16 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
             EventOutcome.Dropped => target.TryRecordDropped(events),
             _ => target.TryRecordDeadLettered(events),
         }))
+        {
+            target = Renew(model, arm);
+        }
+    }
+
+    public void OnCompared(LoadedModel model, string arm, int compared, int agreements)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var target = For(model, arm);
+        while (!target.TryRecordComparison(compared, agreements))
         {
             target = Renew(model, arm);
         }

@@ -68,6 +68,79 @@ public sealed class FeedbackRecorderTests
     }
 
     [Fact]
+    public void Record_ClassifierWithProbabilities_SumsLogLossAndCountsTheLabelledHistograms()
+    {
+        var feedback = Recorder();
+        var control = Metrics(Control, ModelTasks.BinaryClassification);
+        feedback.Remember("e1", control, label: true, value: null, probability: 0.9);
+        feedback.Remember("e2", control, label: false, value: null, probability: 0.2);
+        feedback.Remember("e3", control, label: true, value: null, probability: 0.7);
+
+        feedback.Record(Json("""{"id":"e1","label":true}"""));
+        feedback.Record(Json("""{"id":"e2","label":false}"""));
+        feedback.Record(Json("""{"id":"e3","label":0}"""));
+
+        // −ln 0.9 + −ln 0.8 + −ln 0.3.
+        var quality = Assert.Single(_scoring.TakeModelIntervals(Now, 10_000)).Quality;
+        Assert.Equal(0.10536051565782628 + 0.2231435513142097 + 1.2039728043259361, quality.LogLossSum, 1e-12);
+        Assert.Equal(1L, quality.LabelledPositiveHistogram[90]);
+        Assert.Equal((1L, 1L), (quality.LabelledNegativeHistogram[20], quality.LabelledNegativeHistogram[70]));
+        Assert.Equal(3L, quality.LabelledPositiveHistogram.Sum() + quality.LabelledNegativeHistogram.Sum());
+    }
+
+    [Fact]
+    public void Record_ShadowClassifierEvents_PairsCandidateLossMinusControlLossOnTheCandidate()
+    {
+        var feedback = Recorder();
+        var control = Metrics(Control, ModelTasks.BinaryClassification);
+        var candidate = Metrics(Candidate, ModelTasks.BinaryClassification);
+
+        // (id, control's label, candidate's label, true label): losses control/candidate 0/1, 1/0, 0/0, 1/0.
+        (string Id, bool Control, bool Candidate, bool Label)[] events =
+            [("e1", true, false, true), ("e2", true, false, false), ("e3", true, true, true), ("e4", true, false, false)];
+        foreach (var (id, controlLabel, candidateLabel, _) in events)
+        {
+            // The arms may remember an event in either order.
+            if (id == "e4")
+            {
+                feedback.Remember(id, candidate, candidateLabel, value: null);
+                feedback.Remember(id, control, controlLabel, value: null);
+            }
+            else
+            {
+                feedback.Remember(id, control, controlLabel, value: null);
+                feedback.Remember(id, candidate, candidateLabel, value: null);
+            }
+        }
+
+        foreach (var (id, _, _, label) in events)
+        {
+            feedback.Record(Json($$"""{"id":"{{id}}","label":{{(label ? "true" : "false")}}}"""));
+        }
+
+        var qualities = _scoring.TakeModelIntervals(Now, 10_000).Select(r => r.Quality).ToDictionary(q => q.Arm);
+        var paired = qualities[Arms.Candidate];
+        Assert.Equal((4L, 1.0 - 1 + 0 - 1, 1.0 + 1 + 0 + 1), (paired.Paired, paired.PairedDifferenceSum, paired.PairedDifferenceSquaredSum));
+        Assert.Equal((0L, 0.0), (qualities[Arms.Control].Paired, qualities[Arms.Control].PairedDifferenceSum));
+    }
+
+    [Fact]
+    public void Record_ShadowRegressionEvent_PairsTheDifferenceOfAbsoluteErrors()
+    {
+        var feedback = Recorder();
+        feedback.Remember("r1", Metrics(Control, ModelTasks.Regression), label: null, value: 12);
+        feedback.Remember("r1", Metrics(Candidate, ModelTasks.Regression), label: null, value: 10.5);
+        feedback.Remember("r2", Metrics(Control, ModelTasks.Regression), label: null, value: 3);
+
+        feedback.Record(Json("""{"id":"r1","label":10}"""));
+        feedback.Record(Json("""{"id":"r2","label":4}"""));
+
+        // |10.5 − 10| − |12 − 10| = −1.5; r2 was predicted by the control alone.
+        var candidate = _scoring.TakeModelIntervals(Now, 10_000).Select(r => r.Quality).Single(q => q.Arm == Arms.Candidate);
+        Assert.Equal((1L, -1.5, 2.25), (candidate.Paired, candidate.PairedDifferenceSum, candidate.PairedDifferenceSquaredSum));
+    }
+
+    [Fact]
     public void Record_UnknownOrAlreadyLabelledId_IsUnmatchedAndCounted()
     {
         var feedback = Recorder();

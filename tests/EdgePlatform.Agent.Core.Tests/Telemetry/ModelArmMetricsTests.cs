@@ -169,6 +169,83 @@ public sealed class ModelArmMetricsTests
     }
 
     [Fact]
+    public void TryRecordOutcome_ClassifierProbabilities_SumsLogLossAndCountsThemByLabelInHundredBins()
+    {
+        var metrics = Metrics(Classifier("x"));
+        metrics.TryRecordOutcome(true, null, 1, probability: 0.9);
+        metrics.TryRecordOutcome(false, null, 0, probability: 0.2);
+        metrics.TryRecordOutcome(true, null, 0, probability: 0.7);
+        metrics.TryRecordOutcome(true, null, 0, probability: 1.0);
+        metrics.TryRecordOutcome(true, null, 1, probability: null);
+
+        var (_, quality) = metrics.TakeInterval(Now, 10_000)!.Value;
+
+        // −ln 0.9, −ln 0.8, −ln 0.3, and −ln 1e-15 for a certain miss clamped away from 0; the
+        // prediction without a probability adds neither loss nor a histogram count.
+        double[] losses = [0.10536051565782628, 0.2231435513142097, 1.2039728043259361, 34.538776394910684];
+        Assert.Equal(5, quality.Labelled);
+        Assert.Equal(losses.Sum(), quality.LogLossSum, 1e-12 * losses.Sum());
+        Assert.Equal(losses.Sum(l => l * l), quality.LogLossSquaredSum, 1e-12 * losses.Sum(l => l * l));
+        Assert.Equal(QualityRecord.LabelledScoreBins, quality.LabelledPositiveHistogram.Count);
+        Assert.Equal([90], Bins(quality.LabelledPositiveHistogram));
+        Assert.Equal([20, 70, 99], Bins(quality.LabelledNegativeHistogram));
+    }
+
+    [Fact]
+    public void TakeInterval_Regression_HasNoLabelledHistograms()
+    {
+        var metrics = Metrics(new ModelProfile(Card(ModelTasks.Regression), ["x"]));
+        metrics.TryRecordOutcome(null, 10.5, 10, probability: 0.4);
+
+        var (_, quality) = metrics.TakeInterval(Now, 10_000)!.Value;
+
+        Assert.Empty(quality.LabelledPositiveHistogram);
+        Assert.Empty(quality.LabelledNegativeHistogram);
+        Assert.Equal(0, quality.LogLossSum);
+        quality.ValidateShape();
+    }
+
+    [Fact]
+    public void TryRecordOutcome_PairedDifferences_CountedWithTheirSumAndSquaredSum()
+    {
+        var metrics = Metrics(Classifier("x"));
+        metrics.TryRecordOutcome(true, null, 1, pairedDifference: -1);
+        metrics.TryRecordOutcome(true, null, 1, pairedDifference: 0);
+        metrics.TryRecordOutcome(false, null, 1, pairedDifference: 1);
+        metrics.TryRecordOutcome(false, null, 0, pairedDifference: -1);
+        metrics.TryRecordOutcome(false, null, 0);
+
+        var (_, quality) = metrics.TakeInterval(Now, 10_000)!.Value;
+
+        Assert.Equal((5L, 4L, -1.0, 3.0), (quality.Labelled, quality.Paired, quality.PairedDifferenceSum, quality.PairedDifferenceSquaredSum));
+    }
+
+    [Fact]
+    public void TryRecordComparison_Runs_AddUpAndResetWithTheInterval()
+    {
+        var metrics = Metrics(Classifier("x"));
+        metrics.TryRecordComparison(5, 4);
+        metrics.TryRecordComparison(7, 7);
+
+        var (_, first) = metrics.TakeInterval(Now, 10_000)!.Value;
+        metrics.TryRecordComparison(1, 0);
+        var (_, second) = metrics.TakeInterval(Now, 10_000)!.Value;
+
+        Assert.Equal((12L, 11L), (first.Compared, first.Agreements));
+        Assert.Equal((1L, 0L), (second.Compared, second.Agreements));
+        Assert.Throws<ArgumentOutOfRangeException>(() => metrics.TryRecordComparison(2, 3));
+    }
+
+    [Theory]
+    [InlineData(true, true, null, 1, 0.0)]
+    [InlineData(true, false, null, 1, 1.0)]
+    [InlineData(true, null, null, 0, 0.0)]
+    [InlineData(false, null, 12.0, 10, 2.0)]
+    [InlineData(false, null, 7.5, 10, 2.5)]
+    public void Loss_ClassifierOneMinusCorrectRegressionAbsoluteError(bool classifier, bool? predictedLabel, double? predictedValue, double label, double expected) =>
+        Assert.Equal(expected, ModelArmMetrics.Loss(classifier, predictedLabel, predictedValue, label));
+
+    [Fact]
     public void TryRecordOutcome_Regression_SumsErrorsAbsoluteAndSquared()
     {
         var metrics = Metrics(new ModelProfile(Card(ModelTasks.Regression), ["x"]));
@@ -230,6 +307,10 @@ public sealed class ModelArmMetricsTests
         new ModelLineage("run", "data", "sha256:" + new string('0', 64), 1, "FastTree", new Dictionary<string, string>(), "test"),
         baseline is null ? [] : [baseline],
         Now);
+
+    /// <summary>The bins a histogram counted something in, each once per count.</summary>
+    private static int[] Bins(IReadOnlyList<long> histogram) =>
+        [.. histogram.SelectMany((count, bin) => Enumerable.Repeat(bin, (int)count))];
 
     private static ModelArmMetrics Metrics(ModelProfile profile) => new(Control, profile, featureSampleRate: 1);
 

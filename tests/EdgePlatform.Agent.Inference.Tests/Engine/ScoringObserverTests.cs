@@ -57,6 +57,22 @@ public sealed class ScoringObserverTests(TestModels models)
     }
 
     [Fact]
+    public async Task Shadow_BothArmsScoreEveryEvent_ReportsTheCandidatesComparisonsAsTheEngineCountsThem()
+    {
+        var engine = Engine();
+        engine.Candidate.Activate(models.LoadScalar("2.0.0"));
+        engine.SetArms(ArmPolicy.Shadow());
+
+        await ScoreAsync(engine, events: 40);
+
+        var shadow = engine.Shadow;
+        Assert.Equal(40, shadow.Compared);
+        Assert.All(_observer.Comparisons, c => Assert.Equal((Arms.Candidate, "2.0.0"), (c.Arm, c.Version)));
+        Assert.Equal(shadow.Compared, _observer.Comparisons.Sum(c => c.Compared));
+        Assert.Equal(shadow.LabelAgreements, _observer.Comparisons.Sum(c => c.Agreements));
+    }
+
+    [Fact]
     public void TryEnqueue_QueueFullUnderReject_ReportsTheRefusedEventAsDroppedOnTheControl()
     {
         var engine = Engine(new InferenceEngineOptions { QueueCapacity = 2, QueueFullPolicy = QueueFullPolicy.Reject });
@@ -101,6 +117,8 @@ public sealed class ScoringObserverTests(TestModels models)
 
         public List<(string Arm, string Version, EventOutcome Outcome)> Failures { get; } = [];
 
+        public List<(string Arm, string Version, int Compared, int Agreements)> Comparisons { get; } = [];
+
         public void OnScored(in ScoredRun run)
         {
             lock (_gate)
@@ -117,6 +135,14 @@ public sealed class ScoringObserverTests(TestModels models)
                 {
                     Failures.Add((arm, model.Identity.Version, outcome));
                 }
+            }
+        }
+
+        public void OnCompared(LoadedModel model, string arm, int compared, int agreements)
+        {
+            lock (_gate)
+            {
+                Comparisons.Add((arm, model.Identity.Version, compared, agreements));
             }
         }
     }

@@ -52,6 +52,8 @@ public sealed class ScoringTelemetryTests(TestModels models)
         Assert.Equal((200L, 200L), (rows[Arms.Control].Perf.EventsScored, rows[Arms.Candidate].Perf.EventsScored));
         Assert.Equal((200L, 200L), (rows[Arms.Control].Quality.Scores, rows[Arms.Candidate].Quality.Scores));
         Assert.Equal("2.0.0", rows[Arms.Candidate].Perf.ModelVersion);
+        Assert.Equal((200L, 0L), (rows[Arms.Candidate].Quality.Compared, rows[Arms.Control].Quality.Compared));
+        Assert.InRange(rows[Arms.Candidate].Quality.Agreements, 0, 200);
     }
 
     [Fact]
@@ -66,6 +68,7 @@ public sealed class ScoringTelemetryTests(TestModels models)
         Assert.Equal((FeedbackOutcome.Matched, 2), (result.Outcome, result.Predictions));
         var rows = _metrics.TakeModelIntervals(DateTimeOffset.UtcNow, 10_000).ToDictionary(r => r.Quality.Arm);
         Assert.Equal((1L, 1L), (rows[Arms.Control].Quality.Labelled, rows[Arms.Candidate].Quality.Labelled));
+        Assert.Equal((1L, 0L), (rows[Arms.Candidate].Quality.Paired, rows[Arms.Control].Quality.Paired));
     }
 
     [Fact]
