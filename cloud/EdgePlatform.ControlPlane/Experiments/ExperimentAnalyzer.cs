@@ -82,7 +82,7 @@ public sealed class ExperimentAnalyzer(ITelemetryStore store, ILatencyHistograms
             comparisons.AddRange(Compare(experiment, plan, arms[0], arms[i], options));
         }
 
-        if (plan.ByUnit && comparisons.Count > 0)
+        if (plan.ByUnit && experiment.Metric.Kind != ExperimentMetricKinds.Auc && comparisons.Count > 0)
         {
             await AddCupedAsync(experiment, plan, arms, options, comparisons, start, end, cancellationToken).ConfigureAwait(false);
         }
@@ -94,9 +94,7 @@ public sealed class ExperimentAnalyzer(ITelemetryStore store, ILatencyHistograms
             comparisons,
             Guardrails(experiment, arms),
 
-            // The shadow comparison needs the candidate's agreement and paired-difference counters,
-            // which quality records do not carry yet.
-            null);
+            plan.Shadow ? Shadow(arms[1].Total, options) : null);
     }
 
     private static Tally Get(Dictionary<(string, int), Tally> tallies, string device, int arm)
@@ -136,7 +134,7 @@ public sealed class ExperimentAnalyzer(ITelemetryStore store, ILatencyHistograms
     private ArmReport ReportOf(ExperimentInfo experiment, Plan plan, ArmData arm)
     {
         var total = arm.Total;
-        var value = MetricAvailable(experiment.Metric.Kind) && total.Labelled > 0 ? total.Numerator / total.Labelled : (double?)null;
+        var value = ValueOf(experiment.Metric.Kind, total);
         var units = plan.Unit == ExperimentUnits.Event ? total.Scored : arm.Units.Count;
         return new ArmReport(
             arm.Arm.Name,
@@ -151,64 +149,78 @@ public sealed class ExperimentAnalyzer(ITelemetryStore store, ILatencyHistograms
             total.DriftPsi());
     }
 
-    /// <summary>Whether telemetry carries what the metric needs; the other kinds have no value and no comparison.</summary>
-    public static bool MetricAvailable(string kind) => kind is ExperimentMetricKinds.Accuracy or ExperimentMetricKinds.Mae or ExperimentMetricKinds.OutcomeRate;
+    /// <summary>The metric over everything the tally holds; null when it holds nothing the metric is measured on.</summary>
+    private static double? ValueOf(string metric, Tally total) => metric == ExperimentMetricKinds.Auc
+        ? Auc.FromHistograms(total.Positive, total.Negative)?.Value
+        : total.Denominator > 0 ? total.Numerator / total.Denominator : null;
 
     private static IEnumerable<MetricComparison> Compare(ExperimentInfo experiment, Plan plan, ArmData control, ArmData arm, TestOptions options)
     {
         var metric = experiment.Metric.Kind;
-        if (!MetricAvailable(metric) || control.Total.Labelled == 0 || arm.Total.Labelled == 0)
+        if (ValueOf(metric, control.Total) is null || ValueOf(metric, arm.Total) is null)
         {
             yield break;
         }
 
+        MetricComparison? comparison;
         if (plan.Unit == ExperimentUnits.Event)
         {
             var c = control.Total;
             var t = arm.Total;
-            if (metric == ExperimentMetricKinds.Mae)
+            if (metric == ExperimentMetricKinds.Auc)
             {
-                var cm = new SampleMoments(c.Labelled, c.Numerator, c.NumeratorSquares);
-                var tm = new SampleMoments(t.Labelled, t.Numerator, t.NumeratorSquares);
-                if (Build(experiment, control, arm, options, c.Labelled, t.Labelled, scale => TwoSampleTests.Welch(cm, tm, scale, options), cuped: false) is { } welch)
-                {
-                    yield return welch;
-                }
+                var ca = Auc.FromHistograms(c.Positive, c.Negative)!.Value;
+                var ta = Auc.FromHistograms(t.Positive, t.Negative)!.Value;
+                comparison = Build(experiment, control, arm, options, ca.Count, ta.Count, scale => TwoSampleTests.Compare(
+                    Auc.HanleyMcNeil, ca.Value, ca.Variance * ca.Count, ca.Count, ta.Value, ta.Variance * ta.Count, ta.Count, scale, options, double.PositiveInfinity), cuped: false);
+            }
+            else if (metric is ExperimentMetricKinds.Mae or ExperimentMetricKinds.LogLoss)
+            {
+                var cm = new SampleMoments(c.Denominator, c.Numerator, c.NumeratorSquares);
+                var tm = new SampleMoments(t.Denominator, t.Numerator, t.NumeratorSquares);
+                comparison = Build(experiment, control, arm, options, (long)c.Denominator, (long)t.Denominator, scale => TwoSampleTests.Welch(cm, tm, scale, options), cuped: false);
             }
             else
             {
                 var cs = (long)Math.Round(c.Numerator);
                 var ts = (long)Math.Round(t.Numerator);
-                if (Build(experiment, control, arm, options, c.Labelled, t.Labelled, scale => TwoSampleTests.TwoProportion(cs, c.Labelled, ts, t.Labelled, scale, options), cuped: false) is { } z)
-                {
-                    yield return z;
-                }
+                comparison = Build(experiment, control, arm, options, c.Labelled, t.Labelled, scale => TwoSampleTests.TwoProportion(cs, c.Labelled, ts, t.Labelled, scale, options), cuped: false);
             }
-
-            yield break;
         }
-
-        var controlRatio = RatioOf(control);
-        var armRatio = RatioOf(arm);
-        if (controlRatio.Units < 2 || armRatio.Units < 2)
+        else if (metric == ExperimentMetricKinds.Auc)
         {
+            var ca = AucOfUnits(control);
+            var ta = AucOfUnits(arm);
+            var cu = control.Units.Count;
+            var tu = arm.Units.Count;
+
             // One unit a side has no variance between units to judge a difference by.
-            yield break;
+            comparison = ca is not { } cv || ta is not { } tv || cu < 2 || tu < 2 ? null : Build(experiment, control, arm, options, cu, tu, scale => TwoSampleTests.Compare(
+                Auc.GroupedJackknife, cv.Value, cv.Variance * cu, cu, tv.Value, tv.Variance * tu, tu, scale, options, double.PositiveInfinity), cuped: false);
+        }
+        else
+        {
+            var controlRatio = RatioOf(control);
+            var armRatio = RatioOf(arm);
+            comparison = controlRatio.Units < 2 || armRatio.Units < 2 ? null : Build(experiment, control, arm, options, (long)controlRatio.Units, (long)armRatio.Units,
+                scale => TwoSampleTests.DeltaMethodRatio(controlRatio, armRatio, scale, options), cuped: false);
         }
 
-        if (Build(experiment, control, arm, options, (long)controlRatio.Units, (long)armRatio.Units,
-                scale => TwoSampleTests.DeltaMethodRatio(controlRatio, armRatio, scale, options), cuped: false) is { } delta)
+        if (comparison is not null)
         {
-            yield return delta;
+            yield return comparison;
         }
     }
+
+    private static AucEstimate? AucOfUnits(ArmData arm) =>
+        Auc.Jackknife([.. arm.Units.Values.Select(u => ((IReadOnlyList<long>)u.Positive, (IReadOnlyList<long>)u.Negative))]);
 
     private static RatioMoments RatioOf(ArmData arm)
     {
         var moments = default(RatioMoments);
-        foreach (var unit in arm.Units.Values.Where(u => u.Labelled > 0))
+        foreach (var unit in arm.Units.Values.Where(u => u.Denominator > 0))
         {
-            moments = moments.Add(unit.Numerator, unit.Labelled);
+            moments = moments.Add(unit.Numerator, unit.Denominator);
         }
 
         return moments;
@@ -301,10 +313,10 @@ public sealed class ExperimentAnalyzer(ITelemetryStore store, ILatencyHistograms
 
     private static List<CupedUnit> CupedUnits(ArmData arm, Dictionary<string, Tally> pre) =>
         [.. arm.Units
-            .Where(u => u.Value.Labelled > 0)
-            .Select(u => pre.TryGetValue(u.Key, out var before) && before.Labelled > 0
-                ? new CupedUnit(u.Value.Numerator, u.Value.Labelled, before.Numerator, before.Labelled)
-                : new CupedUnit(u.Value.Numerator, u.Value.Labelled, 0, 0))];
+            .Where(u => u.Value.Denominator > 0)
+            .Select(u => pre.TryGetValue(u.Key, out var before) && before.Denominator > 0
+                ? new CupedUnit(u.Value.Numerator, u.Value.Denominator, before.Numerator, before.Denominator)
+                : new CupedUnit(u.Value.Numerator, u.Value.Denominator, 0, 0))];
 
     private static SampleRatioReport SampleRatio(ExperimentInfo experiment, Plan plan, ArmData[] arms)
     {
@@ -349,6 +361,26 @@ public sealed class ExperimentAnalyzer(ITelemetryStore store, ILatencyHistograms
         }
 
         return guardrails;
+    }
+
+    /// <summary>
+    /// Shadow mode: how often the arms' predicted labels agreed, and the candidate's loss minus the
+    /// control's on labelled events both predicted, with its sequential interval (the events are the
+    /// units). With fewer than two paired events the interval is the mean itself, as nothing bounds it yet.
+    /// </summary>
+    private static ShadowReport Shadow(Tally candidate, TestOptions options)
+    {
+        var agreement = candidate.Compared > 0 ? (double)candidate.Agreements / candidate.Compared : 0;
+        var paired = candidate.PairedDifferences;
+        var mean = paired.Count > 0 ? paired.Mean : 0;
+        var (lower, upper) = (mean, mean);
+        if (paired.Count >= 2)
+        {
+            var interval = PairedComparison.Compare(paired, options with { Comparisons = 1 });
+            (mean, lower, upper) = (interval.Estimate, interval.Lower, interval.Upper);
+        }
+
+        return new ShadowReport(candidate.Compared, candidate.Agreements, agreement, (long)paired.Count, mean, lower, upper);
     }
 
     /// <summary>Which arm and unit each device's records belong to.</summary>
@@ -436,12 +468,25 @@ public sealed class ExperimentAnalyzer(ITelemetryStore store, ILatencyHistograms
         /// <summary>The metric's numerator over the labelled predictions: correct ones, the outcome's count, or |error| summed.</summary>
         public double Numerator { get; private set; }
 
-        /// <summary>For MAE, the sum of squared errors (|e|² = e²), the numerator's second moment over events.</summary>
+        /// <summary>The metric's denominator: labelled predictions, or for log-loss those that gave a probability (the labelled histograms' total).</summary>
+        public double Denominator { get; private set; }
+
+        /// <summary>For MAE the sum of squared errors (|e|² = e²), for log-loss the sum of squared losses: the numerator's second moment over events.</summary>
         public double NumeratorSquares { get; private set; }
 
         public long Scored { get; private set; }
 
         public long Errors { get; private set; }
+
+        public long[] Positive { get; } = new long[QualityRecord.LabelledScoreBins];
+
+        public long[] Negative { get; } = new long[QualityRecord.LabelledScoreBins];
+
+        public long Compared { get; private set; }
+
+        public long Agreements { get; private set; }
+
+        public SampleMoments PairedDifferences { get; private set; }
 
         private readonly Dictionary<string, long[]> _deciles = new(StringComparer.Ordinal);
         private readonly List<ReadOnlyMemory<byte>> _histograms = [];
@@ -452,9 +497,25 @@ public sealed class ExperimentAnalyzer(ITelemetryStore store, ILatencyHistograms
         public void AddQuality(QualityRecord record, ExperimentMetric metric)
         {
             Labelled += record.Labelled;
+            long withProbability = 0;
+            if (record.LabelledPositiveHistogram.Count == QualityRecord.LabelledScoreBins && record.LabelledNegativeHistogram.Count == QualityRecord.LabelledScoreBins)
+            {
+                for (var i = 0; i < QualityRecord.LabelledScoreBins; i++)
+                {
+                    Positive[i] += record.LabelledPositiveHistogram[i];
+                    Negative[i] += record.LabelledNegativeHistogram[i];
+                    withProbability += record.LabelledPositiveHistogram[i] + record.LabelledNegativeHistogram[i];
+                }
+            }
+
+            Compared += record.Compared;
+            Agreements += record.Agreements;
+            PairedDifferences += new SampleMoments(record.Paired, record.PairedDifferenceSum, record.PairedDifferenceSquaredSum);
+            Denominator += metric.Kind == ExperimentMetricKinds.LogLoss ? withProbability : record.Labelled;
             Numerator += metric.Kind switch
             {
                 ExperimentMetricKinds.Accuracy => record.TruePositives + record.TrueNegatives,
+                ExperimentMetricKinds.LogLoss => record.LogLossSum,
                 ExperimentMetricKinds.Mae => record.AbsoluteErrorSum,
                 ExperimentMetricKinds.OutcomeRate => metric.Outcome switch
                 {
@@ -468,7 +529,12 @@ public sealed class ExperimentAnalyzer(ITelemetryStore store, ILatencyHistograms
                 },
                 _ => 0,
             };
-            NumeratorSquares += metric.Kind == ExperimentMetricKinds.Mae ? record.SquaredErrorSum : 0;
+            NumeratorSquares += metric.Kind switch
+            {
+                ExperimentMetricKinds.Mae => record.SquaredErrorSum,
+                ExperimentMetricKinds.LogLoss => record.LogLossSquaredSum,
+                _ => 0,
+            };
             if (record.DriftPsiMax is { } psi)
             {
                 _psiMax = Math.Max(_psiMax ?? psi, psi);
@@ -511,6 +577,16 @@ public sealed class ExperimentAnalyzer(ITelemetryStore store, ILatencyHistograms
         public void Add(Tally other)
         {
             Labelled += other.Labelled;
+            Denominator += other.Denominator;
+            Compared += other.Compared;
+            Agreements += other.Agreements;
+            PairedDifferences += other.PairedDifferences;
+            for (var i = 0; i < QualityRecord.LabelledScoreBins; i++)
+            {
+                Positive[i] += other.Positive[i];
+                Negative[i] += other.Negative[i];
+            }
+
             Numerator += other.Numerator;
             NumeratorSquares += other.NumeratorSquares;
             Scored += other.Scored;

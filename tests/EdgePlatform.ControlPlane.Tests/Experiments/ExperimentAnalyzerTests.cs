@@ -279,6 +279,130 @@ public sealed class ExperimentAnalyzerTests
     }
 
     [Fact]
+    public async Task Analyze_EventUnitLogLoss_WelchOverPredictionsWithAProbability()
+    {
+        var experiment = Experiment(ExperimentUnits.Event, ("control", 1), ("candidate", 1)) with { Metric = new ExperimentMetric(ExperimentMetricKinds.LogLoss) };
+        _quality.Add(("d1", Quality(Start.AddHours(1), "sha256:control", Arms.Control, 120) with { LogLossSum = 60, LogLossSquaredSum = 80, LabelledPositiveHistogram = Bins((10, 40)), LabelledNegativeHistogram = Bins((90, 60)) }));
+        _quality.Add(("d1", Quality(Start.AddHours(1), "sha256:candidate", Arms.Candidate, 120) with { LogLossSum = 50, LogLossSquaredSum = 60, LabelledPositiveHistogram = Bins((10, 40)), LabelledNegativeHistogram = Bins((90, 60)) }));
+
+        var look = await Analyzer().AnalyzeAsync(experiment, [new("d1", "control", "d1")], Now, CancellationToken.None);
+
+        // 100 labelled predictions gave a probability (the histograms' total), not the 120 labelled.
+        var c = Assert.Single(look.Comparisons);
+        var reference = TwoSampleTests.Welch(new SampleMoments(100, 60, 80), new SampleMoments(100, 50, 60), EffectScale.Absolute, new TestOptions());
+        Assert.Equal(TwoSampleTests.WelchT, c.Test);
+        Assert.Equal((100L, 100L), (c.ControlUnits, c.ArmUnits));
+        Assert.Equal(-0.1, c.AbsoluteDifference, 1e-12);
+        Assert.Equal(reference.Lower, c.AbsoluteLower, 1e-12);
+        Assert.Equal(reference.Upper, c.AbsoluteUpper, 1e-12);
+        Assert.Equal(0.6, look.Arms[0].Value!.Value, 12);
+    }
+
+    [Fact]
+    public async Task Analyze_EventUnitAuc_HanleyMcNeilFromSummedHistograms()
+    {
+        var experiment = Experiment(ExperimentUnits.Event, ("control", 1), ("candidate", 1)) with { Metric = new ExperimentMetric(ExperimentMetricKinds.Auc) };
+
+        // Control: positives half above all negatives, half tied with them (AUC 0.75); candidate separates them (AUC 1).
+        _quality.Add(("d1", Quality(Start.AddHours(1), "sha256:control", Arms.Control, 200) with { LabelledPositiveHistogram = Bins((50, 50), (80, 50)), LabelledNegativeHistogram = Bins((50, 100)) }));
+        _quality.Add(("d2", Quality(Start.AddHours(1), "sha256:candidate", Arms.Candidate, 200) with { LabelledPositiveHistogram = Bins((80, 100)), LabelledNegativeHistogram = Bins((20, 100)) }));
+
+        var look = await Analyzer().AnalyzeAsync(experiment, [new("d1", "control", "d1"), new("d2", "control", "d2")], Now, CancellationToken.None);
+
+        var c = Assert.Single(look.Comparisons);
+        Assert.Equal(Auc.HanleyMcNeil, c.Test);
+        Assert.Equal(0.75, c.ControlValue, 12);
+        Assert.Equal(1.0, c.ArmValue, 12);
+        Assert.Equal((200L, 200L), (c.ControlUnits, c.ArmUnits));
+        Assert.True(c.Significant);
+    }
+
+    [Fact]
+    public async Task Analyze_DeviceUnitAuc_GroupedJackknifeOverDevices()
+    {
+        var experiment = Experiment(ExperimentUnits.Device, ("a", 1), ("b", 1)) with { Metric = new ExperimentMetric(ExperimentMetricKinds.Auc) };
+        List<ExperimentUnitAssignment> assignments = [];
+        var units = new Dictionary<string, List<(IReadOnlyList<long>, IReadOnlyList<long>)>> { ["a"] = [], ["b"] = [] };
+        var random = new Random(11);
+        foreach (var arm in new[] { "a", "b" })
+        {
+            for (var d = 0; d < 5; d++)
+            {
+                var positive = Bins((60 + random.Next(30), 10 + random.Next(20)), (40, 5 + random.Next(5)));
+                var negative = Bins((30 + random.Next(30), 10 + random.Next(20)), (70, 3 + random.Next(5)));
+                assignments.Add(new($"{arm}{d}", arm, $"{arm}{d}"));
+                _quality.Add(($"{arm}{d}", Quality(Start.AddHours(1), $"sha256:{arm}", Arms.Control, 50) with { LabelledPositiveHistogram = positive, LabelledNegativeHistogram = negative }));
+                units[arm].Add((positive, negative));
+            }
+        }
+
+        var look = await Analyzer().AnalyzeAsync(experiment, assignments, Now, CancellationToken.None);
+
+        var c = Assert.Single(look.Comparisons);
+        var ca = Auc.Jackknife(units["a"])!.Value;
+        var ta = Auc.Jackknife(units["b"])!.Value;
+        var reference = TwoSampleTests.Compare(Auc.GroupedJackknife, ca.Value, ca.Variance * 5, 5, ta.Value, ta.Variance * 5, 5, EffectScale.Absolute, new TestOptions(), double.PositiveInfinity);
+        Assert.Equal(Auc.GroupedJackknife, c.Test);
+        Assert.Equal((5L, 5L), (c.ControlUnits, c.ArmUnits));
+        Assert.Equal(reference.Estimate, c.AbsoluteDifference, 12);
+        Assert.Equal(reference.Lower, c.AbsoluteLower, 12);
+    }
+
+    [Fact]
+    public async Task Analyze_Shadow_ReportsAgreementAndPairedDifference()
+    {
+        var experiment = Experiment(ExperimentUnits.Event, ("control", 1), ("candidate", 1)) with { Mode = ExperimentModes.Shadow };
+        AddQuality("d1", Start.AddHours(1), "sha256:control", 400, 300, engineArm: Arms.Control);
+        _quality.Add(("d1", Quality(Start.AddHours(1), "sha256:candidate", Arms.Candidate, 400) with
+        {
+            Compared = 1000, Agreements = 900, Paired = 300, PairedDifferenceSum = -10, PairedDifferenceSquaredSum = 90,
+        }));
+        _quality.Add(("d2", Quality(Start.AddHours(1), "sha256:candidate", Arms.Candidate, 0) with
+        {
+            Compared = 200, Agreements = 100, Paired = 100, PairedDifferenceSum = -10, PairedDifferenceSquaredSum = 60,
+        }));
+        AddPerf("d1", Start.AddHours(1), "sha256:control", scored: 900);
+
+        var look = await Analyzer().AnalyzeAsync(experiment, [new("d1", "control", "d1"), new("d2", "control", "d2")], Now, CancellationToken.None);
+
+        // numpy: n 400, mean −0.05, one-sample variance (150 − 20²/400)/399, confidence sequence
+        // α 0.05, tuning 5000, N 400 → [−0.17484197257356637, 0.07484197257356638].
+        var shadow = look.Shadow!;
+        Assert.Equal((1200L, 1000L, 400L), (shadow.Compared, shadow.Agreements, shadow.Paired));
+        Assert.Equal(1000.0 / 1200, shadow.Agreement, 12);
+        Assert.Equal(-0.05, shadow.MeanDifference, 12);
+        Assert.Equal(-0.17484197257356637, shadow.Lower, 1e-9);
+        Assert.Equal(0.07484197257356638, shadow.Upper, 1e-9);
+        Assert.False(look.SampleRatio.Alarm);
+        Assert.Equal(1, look.SampleRatio.PValue);
+    }
+
+    [Fact]
+    public async Task Analyze_UnitsWithPrePeriodData_AddACupedComparison()
+    {
+        var experiment = Experiment(ExperimentUnits.Device, ("a", 1), ("b", 1));
+        List<ExperimentUnitAssignment> assignments = [];
+        var random = new Random(5);
+        for (var d = 0; d < 40; d++)
+        {
+            var arm = d % 2 == 0 ? "a" : "b";
+            var skill = 0.4 + (0.4 * random.NextDouble());
+            assignments.Add(new($"d{d}", arm, $"d{d}"));
+            AddQuality($"d{d}", Start.AddHours(-5), "sha256:old", 100, (long)(skill * 100)); // before the start, any package
+            AddQuality($"d{d}", Start.AddHours(5), $"sha256:{arm}", 100, (long)(skill * 100) + (arm == "b" ? 3 : 0));
+        }
+
+        var look = await Analyzer().AnalyzeAsync(experiment, assignments, Start.AddHours(10), CancellationToken.None);
+
+        Assert.Equal(2, look.Comparisons.Count);
+        var plain = look.Comparisons.Single(c => !c.Cuped);
+        var cuped = look.Comparisons.Single(c => c.Cuped);
+        Assert.Equal(Cuped.Test, cuped.Test);
+        Assert.True(cuped.AbsoluteUpper - cuped.AbsoluteLower < (plain.AbsoluteUpper - plain.AbsoluteLower) / 2);
+        Assert.Equal(0.03, cuped.AbsoluteDifference, 1e-9);
+    }
+
+    [Fact]
     public void PopulationStability_MatchesNumpy()
     {
         // numpy: a = max(c / c.sum(), 1e-4); sum((a − 0.1) · ln(a / 0.1)).
@@ -323,6 +447,20 @@ public sealed class ExperimentAnalyzerTests
         _perf.Add((device, new PerfRecord(
             _perf.Count, at, 60_000, "m", digest[7..], digest, Arms.Control, scored + errors, scored, errors, 0, 0,
             1, 2, p99, p99, 1, histogram ?? [], 1, 1, 1, [1])));
+
+    private static QualityRecord Quality(DateTimeOffset at, string digest, string engineArm, long labelled) => new(
+        0, at, "m", digest[7..], digest, engineArm, labelled, 0.5, [], [], [], [], [], [], [], [], [], [], null, labelled, 0, 0, 0, 0, 0, 0, 0);
+
+    private static long[] Bins(params (int Bin, long Count)[] counts)
+    {
+        var bins = new long[QualityRecord.LabelledScoreBins];
+        foreach (var (bin, count) in counts)
+        {
+            bins[bin] += count;
+        }
+
+        return bins;
+    }
 
     private static bool Matches(TelemetryFilter filter, string device, DateTimeOffset at) =>
         (filter.DeviceIds is null || filter.DeviceIds.Contains(device)) && (filter.From is null || at >= filter.From) && (filter.To is null || at < filter.To);
