@@ -54,6 +54,8 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<TrainingService>();
         services.AddSingleton<Access.AccessService>();
         services.AddSingleton<Rollouts.RolloutService>();
+        services.AddSingleton<Experiments.IExperimentAnalyzer>(sp => new Experiments.ExperimentAnalyzer(
+            sp.GetRequiredService<Ports.ITelemetryStore>(), sp.GetService<ILatencyHistograms>()));
         services.AddHostedService<TrainingWorker>();
         services.AddHostedService<Rollouts.RolloutWorker>();
         return services;

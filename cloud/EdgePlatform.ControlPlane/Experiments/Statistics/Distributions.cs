@@ -76,9 +76,33 @@ public static class Distributions
         }
 
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(degreesOfFreedom);
-        var x = degreesOfFreedom / (degreesOfFreedom + (t * t));
-        var tail = 0.5 * RegularizedBeta(degreesOfFreedom / 2, 0.5, x);
+        var tail = StudentTTail(Math.Abs(t), degreesOfFreedom);
         return t < 0 ? tail : 1 - tail;
+    }
+
+    /// <summary>P(T &gt; t) for Student's t, accurate in the far tail (a p-value's 1 − CDF would round to 0).</summary>
+    public static double StudentTSurvival(double t, double degreesOfFreedom)
+    {
+        if (double.IsPositiveInfinity(degreesOfFreedom) || degreesOfFreedom > 1e7)
+        {
+            return NormalSurvival(t);
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(degreesOfFreedom);
+        var tail = StudentTTail(Math.Abs(t), degreesOfFreedom);
+        return t < 0 ? 1 - tail : tail;
+    }
+
+    /// <summary>P(T &gt; |t|) = I_x(ν/2, 1/2) / 2 with x = ν/(ν + t²); 1 − x is passed as t²/(ν + t²), not subtracted, so small t keeps its digits.</summary>
+    private static double StudentTTail(double t, double v)
+    {
+        if (double.IsNaN(t))
+        {
+            return double.NaN;
+        }
+
+        var t2 = t * t;
+        return double.IsPositiveInfinity(t2) ? 0 : 0.5 * RegularizedBeta(v / 2, 0.5, v / (v + t2), t2 / (v + t2));
     }
 
     /// <summary>The t with P(T ≤ t) = p, by Newton steps from the normal quantile, bisection-guarded.</summary>
@@ -224,23 +248,23 @@ public static class Distributions
         return Math.Exp(logPrefix) * h;
     }
 
-    /// <summary>I_x(a, b), the regularized incomplete beta function.</summary>
-    private static double RegularizedBeta(double a, double b, double x)
+    /// <summary>I_x(a, b), the regularized incomplete beta function, given x and y = 1 − x computed without cancellation.</summary>
+    private static double RegularizedBeta(double a, double b, double x, double y)
     {
         if (x <= 0)
         {
             return 0;
         }
 
-        if (x >= 1)
+        if (y <= 0)
         {
             return 1;
         }
 
-        var front = Math.Exp(LogGamma(a + b) - LogGamma(a) - LogGamma(b) + (a * Math.Log(x)) + (b * Math.Log(1 - x)));
+        var front = Math.Exp(LogGamma(a + b) - LogGamma(a) - LogGamma(b) + (a * Math.Log(x)) + (b * Math.Log(y)));
         return x < (a + 1) / (a + b + 2)
             ? front * BetaFraction(a, b, x) / a
-            : 1 - (front * BetaFraction(b, a, 1 - x) / b);
+            : 1 - (front * BetaFraction(b, a, y) / b);
     }
 
     private static double BetaFraction(double a, double b, double x)

@@ -183,7 +183,7 @@ public static class TwoSampleTests
         else
         {
             halfWidth = Distributions.StudentTQuantile(1 - (alpha / 2), degreesOfFreedom) * se;
-            p = se > 0 ? 2 * (1 - Distributions.StudentTCdf(Math.Abs(estimate) / se, degreesOfFreedom)) : (estimate == 0 ? 1 : 0);
+            p = se > 0 ? 2 * Distributions.StudentTSurvival(Math.Abs(estimate) / se, degreesOfFreedom) : (estimate == 0 ? 1 : 0);
         }
 
         p = Math.Min(1, p * Math.Max(1, options.Comparisons));
