@@ -71,6 +71,22 @@ public sealed class TwoSampleTestsTests
     }
 
     /// <summary>
+    /// TestTwoSidedTTest.test_two_sided_ttest_binom: 14/28 against 16/30, relative: lift 0.06667 and
+    /// standard error 0.2717 (published as 0.2717) reproduced. Its interval (−0.47767, 0.61101) is
+    /// not: GrowthBook draws it with Student's t at the Welch degrees of freedom (a multiplier of
+    /// 2.0035 here), where the two-proportion test uses the normal, as a z test does.
+    /// </summary>
+    [Fact]
+    public void TwoProportion_GrowthBookFixedRelative_ReproducesPublishedStandardError()
+    {
+        var result = TwoSampleTests.TwoProportion(14, 28, 16, 30, EffectScale.Relative, Fixed);
+
+        Close.Rounded(0.06667, result.Estimate, 5);
+        Close.Rounded(0.2717, result.StandardError, 4);
+        Close.Assert(1.959963984540054 * result.StandardError, result.Upper - result.Estimate, 1e-9);
+    }
+
+    /// <summary>
     /// Two fixed samples against scipy.stats.ttest_ind(b, a, equal_var=False) and the
     /// Welch–Satterthwaite interval, from reference_values.py (line "welch t").
     /// </summary>
