@@ -19,7 +19,7 @@ public sealed class PowerAnalysisTests
     public void UnitsPerArm_MatchesNormalApproximation(double sd, double mde, double alpha, double power, int arms, long expected) =>
         Assert.Equal(expected, PowerAnalysis.UnitsPerArm(sd, mde, alpha, power, arms));
 
-    /// <summary>van Belle, Statistical Rules of Thumb (2nd ed., 2008), rule 2.3: n ≈ 16σ²/δ² per arm at α 0.05 and power 0.8 (16 rounds 15.70).</summary>
+    /// <summary>Lehr's equation as van Belle gives it (Statistical Rules of Thumb, 2nd ed., 2008, ch. 2): n ≈ 16σ²/δ² per arm at α 0.05 and power 0.8 (16 rounds 2(1.96 + 0.84)² = 15.70).</summary>
     [Fact]
     public void UnitsPerArm_AgreesWithSixteenSigmaSquaredRuleOfThumb()
     {
