@@ -21,6 +21,7 @@ public sealed class BenchmarkSmokeTests
     [InlineData("EdgePlatform.Benchmarks.Profile", "--smoke", "profiled every row")]
     [InlineData("EdgePlatform.Benchmarks.SweepQuality", "--smoke", "every search beat the trivial model on every dataset")]
     [InlineData("EdgePlatform.Benchmarks.SweepWorkers", "--smoke", "speedup with 2 workers")]
+    [InlineData("EdgePlatform.Benchmarks.Experiments", "--smoke", "every statistical property held")]
     public async Task Benchmark_InSmokeMode_ExitsZeroWithItsReport(string project, string arguments, string reportLine)
     {
         var (exitCode, output) = await BuiltProgram.RunAsync(AssemblyOf(project), arguments.Split(' '), Deadline);

@@ -32,7 +32,15 @@ public static class SampleRatioMismatch
         for (var i = 0; i < observed.Count; i++)
         {
             var expected = total * expectedShares[i] / shares;
-            chi += expected > 0 ? (observed[i] - expected) * (observed[i] - expected) / expected : 0;
+            if (expected > 0)
+            {
+                chi += (observed[i] - expected) * (observed[i] - expected) / expected;
+            }
+            else if (observed[i] > 0)
+            {
+                // Units reached an arm configured to get none: no sample of the configured split could.
+                return new SampleRatioResult(double.PositiveInfinity, observed.Count - 1, 0, true);
+            }
         }
 
         var p = Distributions.ChiSquareSurvival(chi, observed.Count - 1);

@@ -192,11 +192,12 @@ public static class TwoSampleTests
             options.Sequential || double.IsPositiveInfinity(degreesOfFreedom) ? null : degreesOfFreedom);
     }
 
+    /// <summary>A variance needs two units: with one, an interval of width 0 would claim a certainty there is none.</summary>
     private static void RequireUnits(double control, double treatment)
     {
-        if (control < 1 || treatment < 1)
+        if (control < 2 || treatment < 2)
         {
-            throw new InvalidOperationException($"each arm needs units to compare (control {control}, treatment {treatment})");
+            throw new InvalidOperationException($"each arm needs at least two units to estimate a variance (control {control}, treatment {treatment})");
         }
     }
 }
