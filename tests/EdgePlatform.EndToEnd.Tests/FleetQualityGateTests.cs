@@ -1,5 +1,6 @@
 using EdgePlatform.Contracts;
 using EdgePlatform.FleetSim;
+using Xunit.Abstractions;
 
 namespace EdgePlatform.EndToEnd.Tests;
 
@@ -9,7 +10,7 @@ namespace EdgePlatform.EndToEnd.Tests;
 /// accurate stops in stage 1 on the evidence; one as accurate completes.
 /// </summary>
 [Trait("Category", "EndToEnd")]
-public sealed class FleetQualityGateTests(FleetServerFixture server) : IClassFixture<FleetServerFixture>
+public sealed class FleetQualityGateTests(FleetServerFixture server, ITestOutputHelper output) : IClassFixture<FleetServerFixture>
 {
     private static readonly RolloutGates QualityGate = new(QualityMetric: QualityGateMetrics.Accuracy, QualityMargin: 0.02);
 
@@ -23,6 +24,7 @@ public sealed class FleetQualityGateTests(FleetServerFixture server) : IClassFix
 
         var rollout = await RollOutAsync($"{worse.Name}:{worse.Version}", "fleet=qworse", [new(10, null, 600), new(100, null, 0)], QualityGate);
 
+        output.WriteLine($"stopped {(rollout.UpdatedAt - rollout.StageStartedAt).TotalSeconds:0}s into stage 1: {rollout.Reason}");
         Assert.Equal(RolloutStates.RolledBack, rollout.State);
         Assert.Equal(0, rollout.CurrentStage);
         Assert.Contains("gate failed in stage 1: quality gate: accuracy", rollout.Reason, StringComparison.Ordinal);
@@ -45,6 +47,7 @@ public sealed class FleetQualityGateTests(FleetServerFixture server) : IClassFix
 
         var rollout = await RollOutAsync($"{same.Name}:{same.Version}", "fleet=qsame", [new(10, null, 20), new(100, null, 10)], QualityGate);
 
+        output.WriteLine($"{rollout.State} {(rollout.UpdatedAt - rollout.CreatedAt).TotalSeconds:0}s after it was created");
         Assert.True(rollout.State == RolloutStates.Completed, $"{rollout.State}: {rollout.Reason}");
         await Wait.UntilAsync(() => Task.FromResult(fleet.Devices.All(d => d.Active?.ManifestDigest == same.ManifestDigest)), "the fleet on the new version", FleetServerFixture.Patience);
     }
