@@ -27,6 +27,11 @@ public sealed record RolloutStage(double? Percent, int? Count, int BakeSeconds);
 /// Health gates. Failure percentage aborts at once, but only after <see cref="MinDevices"/> devices
 /// have finished (as AWS IoT abort thresholds); the others are read at the end of each bake from
 /// the per-minute telemetry of devices on the new version over the stage's window. Null switches a gate off.
+/// The quality gate (<see cref="QualityMetric"/>, one of <see cref="QualityGateMetrics"/>) compares
+/// labelled feedback on the new version with the previous version's at every tick, devices as
+/// units, by an anytime-valid confidence sequence at level 1 − <see cref="QualityAlpha"/>
+/// (default 0.05): it rolls back once the new version is worse by more than
+/// <see cref="QualityMargin"/> (absolute), and a stage opens only once it shows it is not.
 /// </summary>
 public sealed record RolloutGates(
     double? MaxFailurePercent = null,
@@ -34,7 +39,25 @@ public sealed record RolloutGates(
     double? MaxErrorRate = null,
     long? MinEventsScored = null,
     double? MaxP99Regression = null,
-    bool RequireAttestation = false);
+    bool RequireAttestation = false,
+    string? QualityMetric = null,
+    double? QualityMargin = null,
+    double? QualityAlpha = null);
+
+/// <summary>The metrics a rollout's quality gate reads from labelled feedback in quality telemetry.</summary>
+public static class QualityGateMetrics
+{
+    /// <summary>Classification: correct (true positives and negatives) per labelled prediction; higher is better.</summary>
+    public const string Accuracy = "accuracy";
+
+    /// <summary>Regression: mean absolute error per labelled prediction; lower is better.</summary>
+    public const string Mae = "mae";
+
+    /// <summary>The alpha a quality gate uses when none is given.</summary>
+    public const double DefaultAlpha = 0.05;
+
+    public static IReadOnlyList<string> All { get; } = [Accuracy, Mae];
+}
 
 /// <summary>
 /// How fast devices inside an open stage are sent the new version, as AWS IoT jobs' exponential

@@ -43,6 +43,60 @@ public sealed class DeviceTelemetryTests
     }
 
     [Fact]
+    public void Quality_VersionWithItsOwnAccuracy_LabelsTheShareAndConfusionCountsAgreeWithIt()
+    {
+        var options = SimulatorOptionsTests.Usable();
+        options.EventsPerSecond = 100;
+        options.LabelledShare = 0.5;
+        options.AccuracySpread = 0.01;
+        options.Versions["m:3"] = new VersionBehaviour(Accuracy: 0.7);
+        var telemetry = new DeviceTelemetry(options, new Random(1));
+
+        var records = Enumerable.Range(1, 20)
+            .Select(i => telemetry.Quality(Bad, telemetry.Next(Bad, TimeSpan.FromSeconds(10), Start.AddSeconds(10 * i)))!)
+            .ToList();
+
+        var labelled = records.Sum(r => r.Labelled);
+        Assert.Equal(10_000, labelled);
+        Assert.All(records, r => Assert.Equal(r.Labelled, r.TruePositives + r.FalsePositives + r.TrueNegatives + r.FalseNegatives));
+        Assert.All(records, r => Assert.Equal(("m", "3", Arms.Control), (r.ModelName, r.ModelVersion, r.Arm)));
+        var accuracy = (double)records.Sum(r => r.TruePositives + r.TrueNegatives) / labelled;
+
+        // Within the device's offset (0.01) and four binomial standard errors (0.018) of the version's accuracy.
+        Assert.InRange(accuracy, 0.7 - 0.01 - 0.019, 0.7 + 0.01 + 0.019);
+        var positives = (double)records.Sum(r => r.TruePositives + r.FalseNegatives) / labelled;
+        Assert.InRange(positives, 0.47, 0.53);
+    }
+
+    [Fact]
+    public void Quality_DevicesOfOneVersion_DifferByAtMostTheSpread()
+    {
+        var options = SimulatorOptionsTests.Usable();
+        options.EventsPerSecond = 1000;
+        options.LabelledShare = 1;
+        options.AccuracySpread = 0.05;
+        options.Accuracy = 0.8;
+        var accuracies = Enumerable.Range(0, 8).Select(seed =>
+        {
+            var telemetry = new DeviceTelemetry(options, new Random(seed));
+            var records = Enumerable.Range(1, 10).Select(i => telemetry.Quality(Good, telemetry.Next(Good, TimeSpan.FromSeconds(10), Start.AddSeconds(10 * i)))!).ToList();
+            return (double)records.Sum(r => r.TruePositives + r.TrueNegatives) / records.Sum(r => r.Labelled);
+        }).ToList();
+
+        // 100,000 labels a device: a binomial standard error of 0.0013 beside offsets of up to 0.05.
+        Assert.All(accuracies, a => Assert.InRange(a, 0.8 - 0.05 - 0.006, 0.8 + 0.05 + 0.006));
+        Assert.True(accuracies.Max() - accuracies.Min() > 0.01, string.Join(", ", accuracies));
+    }
+
+    [Fact]
+    public void Quality_NoActiveModel_SendsNoQualityReport()
+    {
+        var telemetry = new DeviceTelemetry(SimulatorOptionsTests.Usable(), new Random(1));
+
+        Assert.Null(telemetry.Quality(null, telemetry.Next(null, TimeSpan.FromSeconds(10), Start)));
+    }
+
+    [Fact]
     public void Next_NoActiveModel_ReportsAHeartbeatWithoutEvents()
     {
         var telemetry = new DeviceTelemetry(SimulatorOptionsTests.Usable(), new Random(1));

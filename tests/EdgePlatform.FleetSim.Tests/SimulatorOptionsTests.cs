@@ -16,6 +16,8 @@ public sealed class SimulatorOptionsTests
         options.ErrorRate = 1.5;
         options.LateShare = 1;
         options.DownloadConcurrency = 0;
+        options.LabelledShare = 2;
+        options.Versions["sensor-anomaly:4"] = new VersionBehaviour(Accuracy: 1.2);
         options.Versions["sensor-anomaly:3"] = new VersionBehaviour(ErrorRate: -0.1);
         options.Versions["no-version"] = new VersionBehaviour(FailsWarmUp: true);
 
@@ -26,7 +28,9 @@ public sealed class SimulatorOptionsTests
         Assert.Contains("--late-share must leave at least one device to start with (below 1)", problems);
         Assert.Contains("--download-concurrency must be between 1 and 10000, not 0", problems);
         Assert.Contains("--version-error-rate sensor-anomaly:3 must be between 0 and 1, not -0.1", problems);
-        Assert.Contains("'no-version' is not name:version (in --version-error-rate, --version-latency-ms or --fail-warmup)", problems);
+        Assert.Contains("--labelled-share must be between 0 and 1, not 2", problems);
+        Assert.Contains("--accuracy sensor-anomaly:4 must be between 0 and 1, not 1.2", problems);
+        Assert.Contains("'no-version' is not name:version (in --version-error-rate, --version-latency-ms, --accuracy or --fail-warmup)", problems);
     }
 
     [Fact]

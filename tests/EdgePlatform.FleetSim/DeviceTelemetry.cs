@@ -4,16 +4,21 @@ namespace EdgePlatform.FleetSim;
 
 /// <summary>
 /// One device's scoring, as telemetry: every interval the events it would have scored (the
-/// configured rate, each version's error rate and latency) become one health report, which the
-/// agent's <see cref="Agent.Core.Telemetry.TelemetryOutbox"/> numbers, spools and sends. At most
-/// <see cref="MaxPending"/> reports wait while the device is offline; older ones are shed and counted.
+/// configured rate, each version's error rate and latency) become one health report, and the
+/// labelled feedback on them (each version's accuracy, this device's own offset from it) one
+/// quality report of the active version, which the agent's
+/// <see cref="Agent.Core.Telemetry.TelemetryOutbox"/> numbers from the device's one sequence,
+/// spools and sends. At most <see cref="MaxPending"/> reports wait while the device is offline;
+/// older ones are shed and counted.
 /// </summary>
 internal sealed class DeviceTelemetry(SimulatorOptions options, Random random)
 {
     public const int MaxPending = 1000;
 
+    private readonly Dictionary<string, double> _accuracyOffsets = new(StringComparer.Ordinal);
     private double _eventCarry;
     private double _errorCarry;
+    private double _labelCarry;
 
     /// <summary>The report for an interval of <paramref name="interval"/> ending <paramref name="at"/> with <paramref name="active"/> serving.</summary>
     public TelemetryRecord Next(ModelReference? active, TimeSpan interval, DateTimeOffset at)
@@ -52,5 +57,73 @@ internal sealed class DeviceTelemetry(SimulatorOptions options, Random random)
             0,
             Math.Round(p50 * 1.6, 3),
             AgentVersion: Agent.Core.Reconciliation.Reconciler.AgentVersion);
+    }
+
+    /// <summary>
+    /// The quality report of <paramref name="active"/> for the interval whose health report is
+    /// <paramref name="health"/>: the configured share of its scored events labelled, each right
+    /// with the version's accuracy plus this device's offset, as binary confusion counts (labels
+    /// half positive). Null when no model is active or nothing was scored.
+    /// </summary>
+    public QualityRecord? Quality(ModelReference? active, TelemetryRecord health)
+    {
+        if (active is null || health.EventsScored <= 0)
+        {
+            return null;
+        }
+
+        var exactLabelled = (health.EventsScored * options.LabelledShare) + _labelCarry;
+        var labelled = (long)Math.Floor(exactLabelled);
+        _labelCarry = exactLabelled - labelled;
+        var release = $"{active.Name}:{active.Version}";
+        if (!_accuracyOffsets.TryGetValue(release, out var offset))
+        {
+            offset = ((random.NextDouble() * 2) - 1) * options.AccuracySpread;
+            _accuracyOffsets[release] = offset;
+        }
+
+        var accuracy = Math.Clamp(options.AccuracyOf(active.Name, active.Version) + offset, 0, 1);
+        long truePositives = 0, falsePositives = 0, trueNegatives = 0, falseNegatives = 0;
+        for (var i = 0; i < labelled; i++)
+        {
+            var positive = random.NextDouble() < 0.5;
+            var right = random.NextDouble() < accuracy;
+            switch ((positive, right))
+            {
+                case (true, true): truePositives++; break;
+                case (true, false): falseNegatives++; break;
+                case (false, true): trueNegatives++; break;
+                default: falsePositives++; break;
+            }
+        }
+
+        return new QualityRecord(
+            0,
+            health.Timestamp,
+            active.Name,
+            active.Version,
+            active.ManifestDigest,
+            Arms.Control,
+            health.EventsScored,
+            0.5,
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            null,
+            labelled,
+            truePositives,
+            falsePositives,
+            trueNegatives,
+            falseNegatives,
+            0,
+            0,
+            0);
     }
 }

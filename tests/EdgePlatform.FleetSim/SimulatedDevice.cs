@@ -279,7 +279,14 @@ public sealed partial class SimulatedDevice : IAsyncDisposable
         while (!stopping.IsCancellationRequested)
         {
             var now = _time.GetTimestamp();
-            _outbox.Add(_telemetry.Next(Active, _time.GetElapsedTime(last, now), _time.GetUtcNow()));
+            var active = Active;
+            var health = _telemetry.Next(active, _time.GetElapsedTime(last, now), _time.GetUtcNow());
+            _outbox.Add(health);
+            if (_telemetry.Quality(active, health) is { } quality)
+            {
+                _outbox.Add(quality);
+            }
+
             last = now;
             await DrainAsync(stopping).ConfigureAwait(false);
             var interval = Math.Max(1, _reconciler.Telemetry?.IntervalSeconds ?? _options.TelemetryIntervalSeconds);

@@ -28,6 +28,10 @@ public static class SimulatorCommand
         var errorRate = new Option<double>("--error-rate") { Description = "Share of events that fail (default 0)" };
         var versionErrors = new Option<string[]>("--version-error-rate") { Description = "NAME:VERSION=RATE: that version fails this share of events (repeatable)", AllowMultipleArgumentsPerToken = true };
         var versionLatency = new Option<string[]>("--version-latency-ms") { Description = "NAME:VERSION=MS: that version's median latency (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var accuracy = new Option<string[]>("--accuracy") { Description = "NAME:VERSION=ACCURACY: share of that version's labelled predictions that are right, in quality reports (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var defaultAccuracy = new Option<double>("--default-accuracy") { Description = "Accuracy of versions without --accuracy (default 0.9)", DefaultValueFactory = _ => 0.9 };
+        var labelledShare = new Option<double>("--labelled-share") { Description = "Share of scored events whose label comes back as feedback (default 0.1)", DefaultValueFactory = _ => 0.1 };
+        var accuracySpread = new Option<double>("--accuracy-spread") { Description = "Each device's accuracy lies up to this far from its version's, either way (default 0.01)", DefaultValueFactory = _ => 0.01 };
         var failWarmUp = new Option<string[]>("--fail-warmup") { Description = "NAME:VERSION that fails warm-up on every device, which keeps its previous version and reports why (repeatable)", AllowMultipleArgumentsPerToken = true };
         var interval = new Option<int>("--telemetry-interval") { Description = "Seconds between health reports until a desired state sets the interval (default 10)", DefaultValueFactory = _ => 10 };
         var bandwidth = new Option<string>("--bandwidth") { Description = "Download speed of each device, e.g. 512KiB, 2MB, 10MiB (per second; default unlimited)" };
@@ -44,7 +48,7 @@ public static class SimulatorCommand
         var printMeasurement = new Option<bool>("--print-measurement") { Description = "Print the agent-build measurement simulated devices attest with, and exit" };
         var sim = new RootCommand("Simulate a fleet of devices, each the agent's own core, against a control plane (enroll, attest, mTLS, signed pulls, telemetry)")
         {
-            server, output, devices, keyFile, key, prefix, tags, channel, eventsPerSecond, latency, errorRate, versionErrors, versionLatency, failWarmUp, interval,
+            server, output, devices, keyFile, key, prefix, tags, channel, eventsPerSecond, latency, errorRate, versionErrors, versionLatency, accuracy, defaultAccuracy, labelledShare, accuracySpread, failWarmUp, interval,
             bandwidth, downloads, starts, warmUp, offlineShare, offlineAfter, offlineFor, lateShare, lateAfter, seed, duration, printMeasurement,
         };
         sim.SetAction(async (parse, ct) =>
@@ -66,6 +70,9 @@ public static class SimulatorCommand
                 EventsPerSecond = parse.GetValue(eventsPerSecond),
                 LatencyMs = parse.GetValue(latency),
                 ErrorRate = parse.GetValue(errorRate),
+                Accuracy = parse.GetValue(defaultAccuracy),
+                LabelledShare = parse.GetValue(labelledShare),
+                AccuracySpread = parse.GetValue(accuracySpread),
                 TelemetryIntervalSeconds = parse.GetValue(interval),
                 BandwidthBytesPerSecond = parse.GetValue(bandwidth) is { } text ? ParseBandwidth(text) : 0,
                 DownloadConcurrency = parse.GetValue(downloads),
@@ -94,6 +101,12 @@ public static class SimulatorCommand
             {
                 var (release, value) = Pair(entry, "--version-latency-ms", "NAME:VERSION=MS");
                 options.Versions[release] = (options.Versions.GetValueOrDefault(release) ?? VersionBehaviour.Default) with { LatencyMs = Number(value, "--version-latency-ms") };
+            }
+
+            foreach (var entry in parse.GetValue(accuracy) ?? [])
+            {
+                var (release, value) = Pair(entry, "--accuracy", "NAME:VERSION=ACCURACY");
+                options.Versions[release] = (options.Versions.GetValueOrDefault(release) ?? VersionBehaviour.Default) with { Accuracy = Number(value, "--accuracy") };
             }
 
             foreach (var release in parse.GetValue(failWarmUp) ?? [])

@@ -39,7 +39,22 @@ public sealed class SimulatorOptions
     /// <summary>Share of events that fail, for versions without their own rate. Default 0.</summary>
     public double ErrorRate { get; set; }
 
-    /// <summary>Behaviour of named versions (<c>name:version</c>): error rate, latency, a failing warm-up.</summary>
+    /// <summary>Share of labelled predictions a binary classifier gets right, for versions without their own. Default 0.9.</summary>
+    public double Accuracy { get; set; } = 0.9;
+
+    /// <summary>
+    /// Share of scored events whose label comes back as feedback, counted in each interval's
+    /// quality report. Default 0.1; 0 sends quality reports without labelled outcomes.
+    /// </summary>
+    public double LabelledShare { get; set; } = 0.1;
+
+    /// <summary>
+    /// How far each device's accuracy lies from its version's, at most either way (each device
+    /// draws its own offset once), so devices differ as real ones do. Default 0.01.
+    /// </summary>
+    public double AccuracySpread { get; set; } = 0.01;
+
+    /// <summary>Behaviour of named versions (<c>name:version</c>): error rate, latency, accuracy, a failing warm-up.</summary>
     public Dictionary<string, VersionBehaviour> Versions { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Telemetry interval in seconds until a desired state sets one. Default 10, as the agent.</summary>
@@ -91,6 +106,8 @@ public sealed class SimulatorOptions
 
     public double LatencyOf(string name, string version) => BehaviourOf(name, version).LatencyMs ?? LatencyMs;
 
+    public double AccuracyOf(string name, string version) => BehaviourOf(name, version).Accuracy ?? Accuracy;
+
     /// <summary>Device id of the device numbered <paramref name="index"/> (from 1).</summary>
     public string DeviceId(int index) =>
         string.Create(CultureInfo.InvariantCulture, $"{IdPrefix}-{index.ToString(Devices >= 100_000 ? "D6" : "D5", CultureInfo.InvariantCulture)}");
@@ -123,11 +140,14 @@ public sealed class SimulatorOptions
         Range(problems, "--events-per-second", EventsPerSecond, 0, 1_000_000);
         Range(problems, "--latency-ms", LatencyMs, 0, 3_600_000);
         Range(problems, "--error-rate", ErrorRate, 0, 1);
+        Range(problems, "--default-accuracy", Accuracy, 0, 1);
+        Range(problems, "--labelled-share", LabelledShare, 0, 1);
+        Range(problems, "--accuracy-spread", AccuracySpread, 0, 0.5);
         foreach (var (release, behaviour) in Versions)
         {
             if (release.Split(':') is not [{ Length: > 0 }, { Length: > 0 }])
             {
-                problems.Add($"'{release}' is not name:version (in --version-error-rate, --version-latency-ms or --fail-warmup)");
+                problems.Add($"'{release}' is not name:version (in --version-error-rate, --version-latency-ms, --accuracy or --fail-warmup)");
             }
 
             if (behaviour.ErrorRate is { } rate)
@@ -138,6 +158,11 @@ public sealed class SimulatorOptions
             if (behaviour.LatencyMs is { } latency)
             {
                 Range(problems, $"--version-latency-ms {release}", latency, 0, 3_600_000);
+            }
+
+            if (behaviour.Accuracy is { } accuracy)
+            {
+                Range(problems, $"--accuracy {release}", accuracy, 0, 1);
             }
         }
 
@@ -178,7 +203,7 @@ public sealed class SimulatorOptions
 }
 
 /// <summary>How devices treat one model version; null values take the fleet-wide ones.</summary>
-public sealed record VersionBehaviour(double? ErrorRate = null, double? LatencyMs = null, bool FailsWarmUp = false)
+public sealed record VersionBehaviour(double? ErrorRate = null, double? LatencyMs = null, bool FailsWarmUp = false, double? Accuracy = null)
 {
     public static VersionBehaviour Default { get; } = new();
 }

@@ -119,6 +119,9 @@ public static class RolloutCommands
         var maxErrorRate = new Option<double?>("--max-error-rate") { Description = "Abort at the end of a bake when errors per event on the new version exceed this fraction" };
         var minEvents = new Option<long?>("--min-events") { Description = "Hold a stage until the new version has scored this many events" };
         var maxP99 = new Option<double?>("--max-p99-regression") { Description = "Abort when p99 latency exceeds the previous version's by this factor (e.g. 1.2)" };
+        var qualityMetric = new Option<string?>("--quality-metric") { Description = "Quality gate on labelled feedback: 'accuracy' (classification) or 'mae' (regression), new version against the previous, judged at every tick" };
+        var qualityMargin = new Option<double?>("--quality-margin") { Description = "Quality gate: how much worse the new version may be, absolute (e.g. 0.02 = 2 accuracy points)" };
+        var qualityAlpha = new Option<double?>("--quality-alpha") { Description = "Quality gate: error rate of its confidence sequence (default 0.05, a 95% sequence)" };
         var attestation = new Option<bool>("--require-attestation") { Description = "Only devices with a verified attestation take part" };
         var timeout = new Option<string?>("--device-timeout") { Description = "An online device that has not reported the version active by then fails (default 30m)" };
         var rateBase = new Option<int?>("--rate-base") { Description = "Exponential rate: devices sent the version per minute at first" };
@@ -129,7 +132,7 @@ public static class RolloutCommands
         var watch = new Option<bool>("--watch", "-w") { Description = "Follow the rollout's progress until it ends" };
         var create = new Command("create", "Start a staged rollout")
         {
-            model, selector, stages, priority, maxFailure, minDevices, maxErrorRate, minEvents, maxP99, attestation, timeout,
+            model, selector, stages, priority, maxFailure, minDevices, maxErrorRate, minEvents, maxP99, qualityMetric, qualityMargin, qualityAlpha, attestation, timeout,
             rateBase, rateFactor, rateMax, rateAfterNotified, rateAfterSucceeded, watch,
         };
         create.SetAction(async (parse, ct) =>
@@ -145,7 +148,10 @@ public static class RolloutCommands
                     parse.GetValue(maxErrorRate),
                     parse.GetValue(minEvents),
                     parse.GetValue(maxP99),
-                    parse.GetValue(attestation)),
+                    parse.GetValue(attestation),
+                    parse.GetValue(qualityMetric),
+                    parse.GetValue(qualityMargin),
+                    parse.GetValue(qualityAlpha)),
                 parse.GetValue(timeout) is { } text ? ParseDuration(text, "--device-timeout") : null,
                 ParseRate(parse.GetValue(rateBase), parse.GetValue(rateFactor), parse.GetValue(rateMax), parse.GetValue(rateAfterNotified), parse.GetValue(rateAfterSucceeded)));
             using var api = parse.CreateApi();
@@ -542,6 +548,12 @@ public static class RolloutCommands
         if (gates.MaxP99Regression is { } p99)
         {
             parts.Add($"p99 ≤ {Render.Number(p99)}x previous");
+        }
+
+        if (gates.QualityMetric is { } metric)
+        {
+            var worse = metric == QualityGateMetrics.Accuracy ? "lower" : "higher";
+            parts.Add($"{metric} at most {Render.Number(gates.QualityMargin ?? 0, "0.####")} {worse} than previous ({Render.Number(1 - (gates.QualityAlpha ?? QualityGateMetrics.DefaultAlpha), "0.##%")} sequence)");
         }
 
         if (gates.RequireAttestation)

@@ -300,6 +300,47 @@ internal sealed class RolloutProgress
         return null;
     }
 
+    /// <summary>
+    /// Devices the rollout selects that are still on the previous version (pending, or left to a
+    /// rollout of higher priority), each with the model it runs now: the quality gate's comparison.
+    /// </summary>
+    public IReadOnlyDictionary<string, ModelReference> DevicesOnPreviousVersion =>
+        _entries
+            .Where(e => e.State is RolloutDeviceStates.Pending or RolloutDeviceStates.Superseded)
+            .Select(e => (e.DeviceId, Model: _fleet.GetValueOrDefault(e.DeviceId)?.Desired?.Deployment?.Model))
+            .Where(d => d.Model is not null && !(d.Model.Name == Rollout.Model.Name && d.Model.Version == Rollout.Model.Version))
+            .ToDictionary(d => d.DeviceId, d => d.Model!, StringComparer.Ordinal);
+
+    /// <summary>
+    /// The quality gate over labelled feedback: the new version on <see cref="DevicesOnNewVersion"/>
+    /// over <see cref="GateWindow"/> (<paramref name="window"/>) against the previous version on
+    /// <see cref="DevicesOnPreviousVersion"/> over the same window; where none of those remain (a
+    /// final stage), against the new version's devices on their earlier version over
+    /// <see cref="BaselineWindow"/> (<paramref name="baseline"/>).
+    /// </summary>
+    public QualityJudgement QualityGate(IReadOnlyList<(string DeviceId, QualityRecord Record)> window, IReadOnlyList<(string DeviceId, QualityRecord Record)> baseline)
+    {
+        var metric = Rollout.Gates.QualityMetric!;
+        var ours = DevicesOnNewVersion.ToHashSet(StringComparer.Ordinal);
+        var onNew = Rollouts.QualityGate.PerDevice(metric, window, (id, r) => ours.Contains(id) && IsNewVersion(r.ModelName, r.ModelVersion));
+        var previousDevices = DevicesOnPreviousVersion;
+        List<LabelledTotals> previous;
+        string basis;
+        if (previousDevices.Count > 0)
+        {
+            previous = Rollouts.QualityGate.PerDevice(
+                metric, window, (id, r) => previousDevices.TryGetValue(id, out var model) && r.ModelName == model.Name && r.ModelVersion == model.Version);
+            basis = string.Create(CultureInfo.InvariantCulture, $"the {previousDevices.Count} selected device(s) not yet moved, same window");
+        }
+        else
+        {
+            previous = Rollouts.QualityGate.PerDevice(metric, baseline, (id, r) => ours.Contains(id) && !IsNewVersion(r.ModelName, r.ModelVersion));
+            basis = "the same devices before the stage, as long a window";
+        }
+
+        return Rollouts.QualityGate.Judge(Rollout.Gates, Rollout.CurrentStage, onNew, previous, basis, _entries.Count);
+    }
+
     /// <summary>Opens the next stage, or completes the rollout after the last one.</summary>
     public void Advance() =>
         Update(Rollout.CurrentStage + 1 >= Rollout.Stages.Count
@@ -422,8 +463,9 @@ internal sealed class RolloutProgress
         Changed = true;
     }
 
-    private bool IsNewVersion(TelemetryWindowTotal total) =>
-        total.ModelName == Rollout.Model.Name && total.ModelVersion == Rollout.Model.Version;
+    private bool IsNewVersion(TelemetryWindowTotal total) => IsNewVersion(total.ModelName, total.ModelVersion);
+
+    private bool IsNewVersion(string? name, string? version) => name == Rollout.Model.Name && version == Rollout.Model.Version;
 
     private int? StageOf(double position, int rank)
     {

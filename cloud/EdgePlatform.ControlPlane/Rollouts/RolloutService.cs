@@ -37,6 +37,9 @@ public sealed partial class RolloutService(
 
     private const int MaxStages = 20;
 
+    // Raw quality records the quality gate reads over one window: one per device, version and arm each telemetry interval.
+    private const int MaxQualityRecords = 1_000_000;
+
     private static readonly string[] LiveStates = [RolloutStates.Running, RolloutStates.Paused, RolloutStates.Completed];
 
     // One at a time: ticks and operator commands change the same rollouts.
@@ -318,9 +321,17 @@ public sealed partial class RolloutService(
     {
         var stage = progress.Rollout.CurrentStage;
         var verdict = progress.FailureGate();
+        string? qualityWaiting = null;
+        if (verdict is null && progress.Rollout.Gates.QualityMetric is not null)
+        {
+            // Read at every tick: the confidence sequence stays valid however often it is looked at.
+            var quality = await QualityGateAsync(progress, cancellationToken).ConfigureAwait(false);
+            (verdict, qualityWaiting) = (quality.Failure, quality.Waiting);
+        }
+
         if (verdict is null && progress.BakeEnded && progress.Settled)
         {
-            verdict = await TelemetryGatesAsync(progress, cancellationToken).ConfigureAwait(false);
+            verdict = await TelemetryGatesAsync(progress, qualityWaiting, cancellationToken).ConfigureAwait(false);
         }
 
         if (verdict is not null)
@@ -330,7 +341,23 @@ public sealed partial class RolloutService(
         }
     }
 
-    private async Task<string?> TelemetryGatesAsync(RolloutProgress progress, CancellationToken cancellationToken)
+    private async Task<QualityJudgement> QualityGateAsync(RolloutProgress progress, CancellationToken cancellationToken)
+    {
+        var (from, to) = progress.GateWindow;
+        var window = await telemetry.QueryQualityAsync(
+            new TelemetryFilter([.. progress.Entries.Select(e => e.DeviceId)], null, null, from, to, MaxQualityRecords), cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<(string DeviceId, QualityRecord Record)> baseline = [];
+        if (progress.DevicesOnPreviousVersion.Count == 0)
+        {
+            var (baselineFrom, baselineTo) = progress.BaselineWindow;
+            baseline = await telemetry.QueryQualityAsync(
+                new TelemetryFilter(progress.DevicesOnNewVersion, null, null, baselineFrom, baselineTo, MaxQualityRecords), cancellationToken).ConfigureAwait(false);
+        }
+
+        return progress.QualityGate(window, baseline);
+    }
+
+    private async Task<string?> TelemetryGatesAsync(RolloutProgress progress, string? qualityWaiting, CancellationToken cancellationToken)
     {
         var gates = progress.Rollout.Gates;
         IReadOnlyList<TelemetryWindowTotal> window = [];
@@ -351,6 +378,8 @@ public sealed partial class RolloutService(
         {
             return verdict;
         }
+
+        waiting ??= qualityWaiting;
 
         if (waiting is not null)
         {
@@ -533,7 +562,37 @@ public sealed partial class RolloutService(
             throw new RequestValidationException("gates.maxP99Regression", "must be a factor of at least 1 (1.2 allows p99 latency 20% above the previous version's)");
         }
 
-        return gates;
+        if (gates.QualityMetric is null)
+        {
+            if (gates.QualityMargin is not null || gates.QualityAlpha is not null)
+            {
+                throw new RequestValidationException("gates.qualityMetric", "is required with qualityMargin or qualityAlpha: 'accuracy' (classification) or 'mae' (regression)");
+            }
+
+            return gates;
+        }
+
+        if (!QualityGateMetrics.All.Contains(gates.QualityMetric, StringComparer.Ordinal))
+        {
+            throw new RequestValidationException("gates.qualityMetric", $"must be 'accuracy' (classification) or 'mae' (regression), not '{gates.QualityMetric}'");
+        }
+
+        if (gates.QualityMargin is not { } margin || double.IsNaN(margin) || margin < 0 || double.IsInfinity(margin))
+        {
+            throw new RequestValidationException("gates.qualityMargin", "is required with a quality metric: how much worse than the previous version the new one may be, absolute and at least 0 (0.02 for accuracy allows 2 points)");
+        }
+
+        if (gates.QualityMetric == QualityGateMetrics.Accuracy && margin >= 1)
+        {
+            throw new RequestValidationException("gates.qualityMargin", "must be below 1 for accuracy, a fraction of labelled predictions");
+        }
+
+        if (gates.QualityAlpha is { } alpha && (double.IsNaN(alpha) || alpha is <= 0 or >= 0.5))
+        {
+            throw new RequestValidationException("gates.qualityAlpha", "must be above 0 and below 0.5 (0.05 gives a 95% confidence sequence)");
+        }
+
+        return gates with { QualityAlpha = gates.QualityAlpha ?? QualityGateMetrics.DefaultAlpha };
     }
 
     private static RolloutRate? ValidateRate(RolloutRate? rate)

@@ -266,8 +266,32 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
         return Task.FromResult<IReadOnlyList<QualityMinute>>([]);
     }
 
-    public Task<IReadOnlyList<(string DeviceId, QualityRecord Record)>> QueryQualityAsync(TelemetryFilter filter, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("not needed by these tests");
+    private readonly List<(string DeviceId, QualityRecord Record)> _quality = [];
+
+    /// <summary>Stores a quality report as ingest would, for queries of raw quality records.</summary>
+    public void AddQuality(string deviceId, QualityRecord record)
+    {
+        lock (_quality)
+        {
+            _quality.Add((deviceId, record));
+        }
+    }
+
+    public Task<IReadOnlyList<(string DeviceId, QualityRecord Record)>> QueryQualityAsync(TelemetryFilter filter, CancellationToken cancellationToken)
+    {
+        lock (_quality)
+        {
+            return Task.FromResult<IReadOnlyList<(string DeviceId, QualityRecord Record)>>([.. _quality
+                .Where(q => (filter.DeviceIds is null || filter.DeviceIds.Contains(q.DeviceId))
+                    && (filter.ModelName is null || q.Record.ModelName == filter.ModelName)
+                    && (filter.ModelVersion is null || q.Record.ModelVersion == filter.ModelVersion)
+                    && (filter.Arm is null || q.Record.Arm == filter.Arm)
+                    && (filter.From is not { } from || q.Record.Timestamp >= from)
+                    && (filter.To is not { } to || q.Record.Timestamp < to))
+                .OrderBy(q => q.Record.Timestamp)
+                .Take(filter.Limit)]);
+        }
+    }
 
     public Task<long> PruneTelemetryAsync(DateTimeOffset rawBefore, DateTimeOffset rollupsBefore, CancellationToken cancellationToken) =>
         throw new NotSupportedException("not needed by these tests");
