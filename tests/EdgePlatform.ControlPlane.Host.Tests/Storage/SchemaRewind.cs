@@ -6,6 +6,9 @@ namespace EdgePlatform.ControlPlane.Host.Tests.Storage;
 /// </summary>
 internal static class SchemaRewind
 {
+    /// <summary>Undoes step 14: experiments, their devices and looks.</summary>
+    public const string Step14 = "DROP TABLE experiment_looks; DROP TABLE experiment_devices; DROP TABLE experiments; ";
+
     /// <summary>Undoes step 13: sweeps, their trials and workers.</summary>
     public const string Step13 = "DROP TABLE trials; DROP TABLE sweeps; DROP TABLE workers; ";
 
@@ -32,8 +35,8 @@ internal static class SchemaRewind
     public const string Step8 = "DROP TABLE rollout_devices; DROP TABLE model_aliases; ALTER TABLE devices DROP COLUMN desired_version; ";
 
     /// <summary>Back to step 7, the first with rollouts.</summary>
-    public const string ToStep7 = Step13 + Step12 + Step11 + Step10 + Step9 + Step8 + "PRAGMA user_version = 7; ";
+    public const string ToStep7 = Step14 + Step13 + Step12 + Step11 + Step10 + Step9 + Step8 + "PRAGMA user_version = 7; ";
 
     /// <summary>Back to step 9, where every digest column was model_digest.</summary>
-    public const string ToStep9 = Step13 + Step12 + Step11 + Step10 + "PRAGMA user_version = 9; ";
+    public const string ToStep9 = Step14 + Step13 + Step12 + Step11 + Step10 + "PRAGMA user_version = 9; ";
 }
