@@ -28,6 +28,10 @@ public static class ServiceCollectionExtensions
             .BindConfiguration(Rollouts.RolloutOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddOptions<Experiments.ExperimentOptions>()
+            .BindConfiguration(Experiments.ExperimentOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<Security.Attestation.IEvidenceVerifier, Security.Attestation.SoftwareEvidenceVerifier>();
         services.AddSingleton<AttestationService>();
@@ -58,6 +62,12 @@ public static class ServiceCollectionExtensions
             sp.GetRequiredService<Ports.ITelemetryStore>(), sp.GetService<ILatencyHistograms>()));
         services.AddHostedService<TrainingWorker>();
         services.AddHostedService<Rollouts.RolloutWorker>();
+
+        // Experiments and rollouts share devices: each reads the other's claims to decide who owns one.
+        services.AddSingleton<Experiments.ExperimentClaims>();
+        services.AddSingleton<IDeviceClaimSource>(sp => sp.GetRequiredService<Experiments.ExperimentClaims>());
+        services.AddSingleton<Experiments.ExperimentService>();
+        services.AddHostedService<Experiments.ExperimentWorker>();
         return services;
     }
 }

@@ -71,6 +71,7 @@ public static partial class ControlPlaneHostExtensions
         builder.Services.AddSingleton<IDatasetStore>(store);
         builder.Services.AddSingleton<IEnrollmentGroupStore>(store);
         builder.Services.AddSingleton<IRolloutStore>(store);
+        builder.Services.AddSingleton<IExperimentStore>(store);
         builder.Services.AddSingleton<ISweepStore>(store);
         return builder;
     }
@@ -165,6 +166,7 @@ public static partial class ControlPlaneHostExtensions
         app.MapTelemetryApi();
         app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(EdgePlatform.ControlPlane.Access.Permissions.Read);
         app.MapRolloutsApi();
+        app.MapExperimentsApi();
         app.MapRegistryApi();
         app.MapTrustApi();
         app.MapAttestationApi();

@@ -444,6 +444,36 @@ internal static class SqliteMigrations
         ALTER TABLE telemetry_quality ADD COLUMN paired_difference_sum REAL NOT NULL DEFAULT 0;
         ALTER TABLE telemetry_quality ADD COLUMN paired_difference_squared_sum REAL NOT NULL DEFAULT 0;
         """,
+        // Experiments: the definition as a document, the devices each placed (the model each had
+        // before, for restoring), and every look taken, in order.
+        """
+        CREATE TABLE experiments (
+            id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            document TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX experiments_by_state ON experiments (state);
+        CREATE TABLE experiment_devices (
+            experiment_id TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            arm TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            state TEXT NOT NULL,
+            previous TEXT NULL,
+            desired_version INTEGER NULL,
+            reason TEXT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (experiment_id, device_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE experiment_looks (
+            seq INTEGER PRIMARY KEY,
+            experiment_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            document TEXT NOT NULL
+        );
+        CREATE INDEX experiment_looks_by_experiment ON experiment_looks (experiment_id, seq);
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

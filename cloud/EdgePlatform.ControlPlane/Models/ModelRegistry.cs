@@ -173,6 +173,17 @@ public sealed partial class ModelRegistry(
         return (model, null);
     }
 
+    /// <summary>The model card a published version's package carries (its manifest's config blob).</summary>
+    public async Task<ModelCard> ReadCardAsync(ModelRecord model, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var manifest = JsonSerializer.Deserialize(await ReadBlobAsync(model, model.ManifestDigest, cancellationToken).ConfigureAwait(false), ContractsJsonContext.Default.OciManifest)
+            ?? throw new InvalidOperationException($"the manifest of model '{model.Name}' version '{model.Version}' is empty");
+        var config = await ReadBlobAsync(model, manifest.Config.Digest, cancellationToken).ConfigureAwait(false);
+        return ModelCard.Read(config, out var problem)
+            ?? throw new InvalidOperationException($"model '{model.Name}' version '{model.Version}' has no readable model card: {problem}");
+    }
+
     /// <summary>Points <paramref name="alias"/> of model <paramref name="name"/> at an existing version, creating or moving it.</summary>
     public async Task<ModelAlias> SetAliasAsync(string name, string alias, SetModelAliasRequest? request, string actor, CancellationToken cancellationToken)
     {
@@ -230,6 +241,18 @@ public sealed partial class ModelRegistry(
             .DefaultIfEmpty(0)
             .Max();
         return (highest + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private async Task<byte[]> ReadBlobAsync(ModelRecord model, string digest, CancellationToken cancellationToken)
+    {
+        var stream = await artifacts.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false)
+            ?? throw new NotFoundException($"blob {digest} of model '{model.Name}' version '{model.Version}' is not stored");
+        await using (stream.ConfigureAwait(false))
+        {
+            using var buffer = new MemoryStream();
+            await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return buffer.ToArray();
+        }
     }
 
     private async Task<OciDescriptor> PutAsync(string mediaType, byte[] content, string? title, CancellationToken cancellationToken)

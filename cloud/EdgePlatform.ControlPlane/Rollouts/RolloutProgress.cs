@@ -1,6 +1,7 @@
 using System.Globalization;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Ports;
+using EdgePlatform.ControlPlane.Devices;
 
 namespace EdgePlatform.ControlPlane.Rollouts;
 
@@ -15,7 +16,7 @@ internal sealed class RolloutProgress
     private static readonly TimeSpan RateWindow = TimeSpan.FromMinutes(1);
 
     private readonly IReadOnlyDictionary<string, DeviceRecord> _fleet;
-    private readonly IReadOnlyDictionary<string, string> _owners;
+    private readonly IReadOnlyDictionary<string, DeviceClaim> _owners;
     private readonly Func<DeviceRecord, bool> _selects;
     private readonly List<RolloutDevice> _entries;
     private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
@@ -25,7 +26,7 @@ internal sealed class RolloutProgress
         RolloutInfo rollout,
         IReadOnlyList<RolloutDevice> entries,
         IReadOnlyDictionary<string, DeviceRecord> fleet,
-        IReadOnlyDictionary<string, string> owners,
+        IReadOnlyDictionary<string, DeviceClaim> owners,
         Func<DeviceRecord, bool> selects,
         DateTimeOffset now)
     {
@@ -114,10 +115,10 @@ internal sealed class RolloutProgress
 
         foreach (var entry in _entries.ToList())
         {
-            var owned = _owners.TryGetValue(entry.DeviceId, out var owner) && owner == Rollout.Id;
+            var owned = _owners.TryGetValue(entry.DeviceId, out var owner) && owner.Owner == Rollout.Id;
             if (!owned && (entry.State is RolloutDeviceStates.Pending or RolloutDeviceStates.Active || RolloutDeviceStates.IsInProgress(entry.State)))
             {
-                Move(entry, RolloutDeviceStates.Superseded, owner is null ? "no longer selected" : $"rollout {owner} has priority");
+                Move(entry, RolloutDeviceStates.Superseded, owner is null ? "no longer selected" : owner.Describe());
             }
             else if (owned && entry.State == RolloutDeviceStates.Superseded)
             {

@@ -27,7 +27,8 @@ public sealed partial class RolloutService(
     IOptions<EnrollmentOptions> enrollment,
     IOptions<RolloutOptions> options,
     TimeProvider timeProvider,
-    ILogger<RolloutService> logger) : IDisposable
+    ILogger<RolloutService> logger,
+    IEnumerable<IDeviceClaimSource>? otherClaims = null) : IDisposable, IDeviceClaimSource
 {
     /// <summary>Most devices one page of <c>GET /api/v1/rollouts/{id}</c> returns.</summary>
     public const int MaxPageSize = 1000;
@@ -173,6 +174,26 @@ public sealed partial class RolloutService(
         }
     }
 
+    /// <summary>The devices every live rollout selects, for engines that share devices with rollouts.</summary>
+    public async Task<IReadOnlyList<DeviceClaim>> ClaimsAsync(CancellationToken cancellationToken)
+    {
+        var stored = await rollouts.ListRolloutsAsync(LiveStates, withCounts: false, cancellationToken).ConfigureAwait(false);
+        var claims = new List<DeviceClaim>(stored.Count);
+        foreach (var rollout in stored)
+        {
+            try
+            {
+                claims.Add(Claim(rollout, Selector.Parse(rollout.Selector)));
+            }
+            catch (SelectorSyntaxException)
+            {
+                // A rollout whose selector cannot be read selects nothing; its own tick pauses it.
+            }
+        }
+
+        return claims;
+    }
+
     public void Dispose() => _writer.Dispose();
 
     /// <summary>A device's fixed position in [0, 1) for a rollout; stages take devices in this order.</summary>
@@ -196,7 +217,7 @@ public sealed partial class RolloutService(
             }
 
             var entries = await EntriesAsync(rollout, cancellationToken).ConfigureAwait(false);
-            var progress = new RolloutProgress(rollout, entries, new Dictionary<string, DeviceRecord>(), new Dictionary<string, string>(), _ => false, timeProvider.GetUtcNow());
+            var progress = new RolloutProgress(rollout, entries, new Dictionary<string, DeviceRecord>(), new Dictionary<string, DeviceClaim>(), _ => false, timeProvider.GetUtcNow());
             await change(progress).ConfigureAwait(false);
             await SaveAsync(progress, cancellationToken).ConfigureAwait(false);
             LogStateChanged(id, rollout.State, progress.Rollout.State, progress.Rollout.Reason ?? actor);
@@ -241,21 +262,13 @@ public sealed partial class RolloutService(
         }
 
         var fleet = (await devices.ListDevicesAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(d => d.Id, StringComparer.Ordinal);
-        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var device in fleet.Values)
+        var claims = live.Select(r => Claim(r, selectors[r.Id])).ToList();
+        foreach (var source in otherClaims ?? [])
         {
-            // The highest priority wins; on a tie, the newer rollout (as with layered deployments).
-            var owner = live
-                .Where(r => Eligible(r, device) && selectors[r.Id].Matches(device.Tags))
-                .OrderByDescending(r => r.Priority)
-                .ThenByDescending(r => r.CreatedAt)
-                .ThenByDescending(r => r.Id, StringComparer.Ordinal)
-                .FirstOrDefault();
-            if (owner is not null)
-            {
-                owners[device.Id] = owner.Id;
-            }
+            claims.AddRange(await source.ClaimsAsync(cancellationToken).ConfigureAwait(false));
         }
+
+        var owners = DeviceClaims.Owners(fleet.Values, claims);
 
         foreach (var rollout in live.OrderByDescending(r => r.Priority))
         {
@@ -289,7 +302,7 @@ public sealed partial class RolloutService(
         }
 
         var entries = await EntriesAsync(rollout, cancellationToken).ConfigureAwait(false);
-        var progress = new RolloutProgress(rollout, entries, new Dictionary<string, DeviceRecord>(), new Dictionary<string, string>(), _ => false, timeProvider.GetUtcNow());
+        var progress = new RolloutProgress(rollout, entries, new Dictionary<string, DeviceRecord>(), new Dictionary<string, DeviceClaim>(), _ => false, timeProvider.GetUtcNow());
         var reason = $"selector cannot be evaluated: {problem.Message}";
         progress.Update(rollout with { State = RolloutStates.Paused, Reason = reason });
         await SaveAsync(progress, cancellationToken).ConfigureAwait(false);
@@ -404,6 +417,9 @@ public sealed partial class RolloutService(
 
         return null;
     }
+
+    private static DeviceClaim Claim(RolloutInfo rollout, Selector selector) =>
+        new(rollout.Id, DeviceClaim.Rollout, rollout.Priority, rollout.CreatedAt, d => Eligible(rollout, d) && selector.Matches(d.Tags));
 
     private static bool Eligible(RolloutInfo rollout, DeviceRecord device) =>
         device.DeploymentRefusal is null

@@ -19,8 +19,8 @@ public sealed class SqliteStoreTests : IDisposable
 
         Assert.Equal(SqliteMigrations.LatestVersion, _database.Scalar("PRAGMA user_version;"));
         Assert.True(SqliteMigrations.LatestVersion >= 1);
-        // Twenty-seven tables of the schema, and SQLite's own sqlite_sequence for the audit log's AUTOINCREMENT.
-        Assert.Equal(28, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
+        // Thirty tables of the schema, and SQLite's own sqlite_sequence for the audit log's AUTOINCREMENT.
+        Assert.Equal(31, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
     }
 
     [Fact]

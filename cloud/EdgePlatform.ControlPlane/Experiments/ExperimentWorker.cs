@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgePlatform.ControlPlane.Experiments;
+
+/// <summary>Ticks running experiments on the injected clock until the host stops.</summary>
+public sealed partial class ExperimentWorker(
+    ExperimentService experiments,
+    IOptions<ExperimentOptions> options,
+    TimeProvider timeProvider,
+    ILogger<ExperimentWorker> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.LookSeconds), timeProvider);
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            try
+            {
+                await experiments.TickAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A failed tick (the store, broker or telemetry briefly away) is retried at the next one.
+                LogTickFailed(ex);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Error, Message = "Experiment tick failed; retrying at the next tick")]
+    private partial void LogTickFailed(Exception exception);
+}
