@@ -1,9 +1,7 @@
 using EdgePlatform.Security.Tuf;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using EdgePlatform.ControlPlane.Experiments;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace EdgePlatform.ControlPlane.Host.Tests;
 
@@ -31,9 +29,6 @@ public sealed class ControlPlaneFactory : WebApplicationFactory<Program>
     }
 
     public string DataDirectory { get; }
-
-    /// <summary>The looks experiments get in these tests.</summary>
-    public FixedExperimentAnalyzer Analyzer { get; } = new();
 
     /// <summary>A server with extra configuration settings (key → value), e.g. an external broker.</summary>
     public static ControlPlaneFactory With(IReadOnlyDictionary<string, string> settings)
@@ -108,10 +103,6 @@ public sealed class ControlPlaneFactory : WebApplicationFactory<Program>
         {
             builder.UseSetting(key, value);
         }
-
-        // The analysis adapter is registered by the analysis side of the host; until then these
-        // tests read looks from a fixed analyzer (a no-op when the host has its own).
-        builder.ConfigureServices(services => services.TryAddSingleton<IExperimentAnalyzer>(Analyzer));
     }
 
     public override async ValueTask DisposeAsync()

@@ -28,7 +28,7 @@ public sealed class ExperimentsApiTests(ControlPlaneFactory server) : IClassFixt
     {
         await server.EnrollAsync("ex-api-1");
         using var client = server.CreateClient();
-        using (var tags = await client.PutAsJsonAsync("/api/v1/devices/ex-api-1/tags", new SetTagsRequest(new() { ["site"] = "ex-api" }), ContractsJsonContext.Default.SetTagsRequest))
+        using (var tags = await client.PutAsJsonAsync("/api/v1/devices/ex-api-1/tags", new SetTagsRequest(new Dictionary<string, string> { ["site"] = "ex-api" }), ContractsJsonContext.Default.SetTagsRequest))
         {
             tags.EnsureSuccessStatusCode();
         }
@@ -47,7 +47,7 @@ public sealed class ExperimentsApiTests(ControlPlaneFactory server) : IClassFixt
 
         var report = (await client.GetFromJsonAsync($"/api/v1/experiments/{experiment.Id}/report", ContractsJsonContext.Default.ExperimentReport))!;
         Assert.Equal(1, report.Looks);
-        Assert.Equal(1, report.Arms.Sum(a => a.Devices));
+        Assert.Equal(["control", "candidate"], report.Arms.Select(a => a.Arm));
 
         using var stopped = await client.PostAsync(new Uri($"/api/v1/experiments/{experiment.Id}/stop", UriKind.Relative), null);
         Assert.Equal(HttpStatusCode.OK, stopped.StatusCode);

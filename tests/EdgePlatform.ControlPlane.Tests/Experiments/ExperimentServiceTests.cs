@@ -17,6 +17,7 @@ public sealed class ExperimentServiceTests : IDisposable
     private readonly InMemoryStore _store = new();
     private readonly InMemoryExperimentStore _experimentStore = new();
     private readonly IExperimentAnalyzer _analyzer = Substitute.For<IExperimentAnalyzer>();
+    private readonly TestTrustPublisher _trust;
     private readonly DesiredStateWriter _writer;
     private readonly RolloutService _rollouts;
     private readonly ExperimentService _experiments;
@@ -24,7 +25,8 @@ public sealed class ExperimentServiceTests : IDisposable
 
     public ExperimentServiceTests()
     {
-        _registry = new ModelRegistry(_store, new InMemoryArtifactStore(), Substitute.For<ITrustPublisher>(), _time, NullLogger<ModelRegistry>.Instance);
+        _trust = new TestTrustPublisher(_time);
+        _registry = new ModelRegistry(_store, new InMemoryArtifactStore(), _trust, _time, NullLogger<ModelRegistry>.Instance);
         _writer = new DesiredStateWriter(_store, Substitute.For<IDeviceLink>(), NullLogger<DesiredStateWriter>.Instance);
         var enrollment = Options.Create(new EnrollmentOptions { GroupKey = "0123456789abcdef", TelemetryIntervalSeconds = 15 });
         var claims = new ExperimentClaims(_experimentStore);
@@ -38,6 +40,7 @@ public sealed class ExperimentServiceTests : IDisposable
         _experiments.Dispose();
         _rollouts.Dispose();
         _writer.Dispose();
+        _trust.Dispose();
     }
 
     [Theory]
