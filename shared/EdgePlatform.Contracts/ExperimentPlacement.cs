@@ -26,7 +26,8 @@ public static class ExperimentModes
 /// <summary>
 /// The one rule that assigns a unit (a device id, a group's tag value, an event key) to an arm:
 /// FNV-1a over the value's UTF-8 bytes, mixed with the hash of the experiment's salt, into
-/// <see cref="Count"/> buckets. The control plane assigns devices and groups with it and the agent
+/// <see cref="Count"/> buckets; the arms, control first, take consecutive runs of buckets in
+/// proportion to their weights. The control plane assigns devices and groups with it and the agent
 /// assigns events with it, so a unit lands on the same arm across restarts, devices and replicas,
 /// and a new salt reshuffles every unit independently of earlier experiments.
 /// </summary>

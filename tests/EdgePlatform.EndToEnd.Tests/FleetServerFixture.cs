@@ -42,7 +42,7 @@ public sealed class FleetServerFixture : IAsyncLifetime
             HostProcess.ServerAssembly,
             [
                 $"--Server:DataDirectory={data}", "--Server:HttpPort=0", "--Server:MqttPort=0", $"--Server:InitialAdminTokenFile={tokenFile}",
-                $"--Enrollment:TelemetryIntervalSeconds={TelemetryIntervalSeconds}", "--Rollouts:TickSeconds=1", "--Logging:LogLevel:Default=Warning",
+                $"--Enrollment:TelemetryIntervalSeconds={TelemetryIntervalSeconds}", "--Rollouts:TickSeconds=1", "--Experiments:LookSeconds=1", "--Logging:LogLevel:Default=Warning",
                 $"--Attestation:AllowedAgentBuilds:*:0={FleetSimulator.MeasureBuild()}",
             ],
             Path.Combine(Root, "server.log"));

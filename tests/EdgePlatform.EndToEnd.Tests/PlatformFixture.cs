@@ -45,7 +45,7 @@ public sealed class PlatformFixture : IAsyncLifetime
             "server",
             HostProcess.ServerAssembly,
             [
-                $"--Server:DataDirectory={ServerDirectory}", "--Server:HttpPort=0", "--Server:MqttPort=0", "--Enrollment:TelemetryIntervalSeconds=1",
+                $"--Server:DataDirectory={ServerDirectory}", "--Server:HttpPort=0", "--Server:MqttPort=0", "--Enrollment:TelemetryIntervalSeconds=1", "--Experiments:LookSeconds=1",
                 $"--Server:InitialAdminTokenFile={AdminTokenFile}",
                 $"--Attestation:TrustedAgentDirectory={Path.GetDirectoryName(HostProcess.AgentAssembly)}",
 
@@ -207,6 +207,10 @@ public sealed class LocalBus : IAsyncDisposable
         await _connection.PublishAsync("events/e2e/sensor", payload, default);
         return await pending.Task.WaitAsync(Wait.Timeout);
     }
+
+    /// <summary>Publishes the true outcome of the event <paramref name="correlationId"/> on the feedback topic.</summary>
+    public Task PublishFeedbackAsync(string correlationId, bool label) =>
+        _connection.PublishAsync("feedback/e2e", JsonSerializer.SerializeToUtf8Bytes(new LabelFeedback(correlationId, JsonSerializer.SerializeToElement(label)), ContractsJsonContext.Default.LabelFeedback), default);
 
     public async Task<DeadLetter> PublishExpectingDeadLetterAsync(byte[] payload)
     {

@@ -83,8 +83,9 @@ public sealed record ArmPolicy
 
     /// <summary>
     /// True when a key whose value hashes (<see cref="ArmBuckets.Hash(ReadOnlySpan{byte})"/>) to
-    /// <paramref name="keyHash"/> goes to the candidate: its bucket under the salt is below the
-    /// candidate's share, the rule the control plane assigns devices and groups with.
+    /// <paramref name="keyHash"/> goes to the candidate: its bucket under the salt lies in the
+    /// candidate's share at the top of the range, as the control plane assigns devices and groups:
+    /// arms in order, the control first, each taking its share of the buckets.
     /// </summary>
-    public bool RoutesToCandidate(uint keyHash) => ArmBuckets.Bucket(keyHash, _saltHash) < _candidateBuckets;
+    public bool RoutesToCandidate(uint keyHash) => ArmBuckets.Bucket(keyHash, _saltHash) >= ArmBuckets.Count - _candidateBuckets;
 }

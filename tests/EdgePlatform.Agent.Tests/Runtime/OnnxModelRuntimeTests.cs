@@ -30,7 +30,7 @@ public sealed class OnnxModelRuntimeTests(TestModels models)
         Assert.Equal(Events, sink.Arms.Count);
         foreach (var (id, arm) in sink.Arms)
         {
-            var expected = ArmBuckets.Bucket(id, Salt) < 3_000 ? Arms.Candidate : Arms.Control;
+            var expected = ArmBuckets.Bucket(id, Salt) >= ArmBuckets.Count - 3_000 ? Arms.Candidate : Arms.Control;
             Assert.Equal(expected, arm.Arm);
             Assert.Equal(expected == Arms.Candidate ? "2.0.0" : "1.0.0", arm.Version);
         }
