@@ -57,7 +57,7 @@ public sealed partial class ExperimentService(
         var name = string.IsNullOrWhiteSpace(request.Name)
             ? throw new RequestValidationException("name", "is required: a short name people will recognise in reports")
             : request.Name.Trim();
-        var selector = ParseSelector(request.Selector);
+        var selector = Selector.ParseRequestField(request.Selector);
         var unit = request.Unit?.Trim();
         if (unit is not (ExperimentUnits.Device or ExperimentUnits.Group or ExperimentUnits.Event))
         {
@@ -604,23 +604,6 @@ public sealed partial class ExperimentService(
         }
 
         return guardrails;
-    }
-
-    private static Selector ParseSelector(string? text)
-    {
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            throw new RequestValidationException("selector", "is required, such as site=berlin and hw in (pi4,pi5)");
-        }
-
-        try
-        {
-            return Selector.Parse(text);
-        }
-        catch (SelectorSyntaxException ex)
-        {
-            throw new RequestValidationException("selector", ex.Message);
-        }
     }
 
     [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Experiment {ExperimentId} '{Name}': arms {Arms} over '{Selector}' by {Unit}, created by {CreatedBy}")]

@@ -63,7 +63,7 @@ public sealed partial class RolloutService(
             throw new RequestValidationException("model", "is required, as a model name, name:version or name@alias");
         }
 
-        var selector = ParseSelector(request.Selector);
+        var selector = Selector.ParseRequestField(request.Selector);
         var stages = ValidateStages(request.Stages);
         var gates = ValidateGates(request.Gates ?? new RolloutGates());
         var rate = ValidateRate(request.Rate);
@@ -482,23 +482,6 @@ public sealed partial class RolloutService(
 
         progress.Update(progress.Rollout with { State = RolloutStates.RolledBack, Reason = reason });
         LogRolledBack(rollout.Id, restored, reason);
-    }
-
-    private static Selector ParseSelector(string? text)
-    {
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            throw new RequestValidationException("selector", "is required, such as site=berlin and hw in (pi4,pi5)");
-        }
-
-        try
-        {
-            return Selector.Parse(text);
-        }
-        catch (SelectorSyntaxException ex)
-        {
-            throw new RequestValidationException("selector", ex.Message);
-        }
     }
 
     private static List<RolloutStage> ValidateStages(IReadOnlyList<RolloutStage>? stages)

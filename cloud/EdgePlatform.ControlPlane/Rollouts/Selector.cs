@@ -44,6 +44,27 @@ public sealed class Selector
         return _root.Matches(tags);
     }
 
+    /// <summary>
+    /// The <c>selector</c> field of a request (a rollout's, an experiment's): required, and any
+    /// syntax error refused as a <see cref="RequestValidationException"/> naming the field.
+    /// </summary>
+    public static Selector ParseRequestField(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            throw new RequestValidationException("selector", "is required, such as site=berlin and hw in (pi4,pi5)");
+        }
+
+        try
+        {
+            return Parse(text);
+        }
+        catch (SelectorSyntaxException ex)
+        {
+            throw new RequestValidationException("selector", ex.Message);
+        }
+    }
+
     /// <summary>Parses a selector; a <see cref="SelectorSyntaxException"/> names the position and what was expected.</summary>
     public static Selector Parse(string text)
     {
