@@ -132,22 +132,35 @@ public sealed class PlatformFixture : IAsyncLifetime
     public async Task<DeviceInfo> WaitForReportAsync(string deviceId, Func<DeviceInfo, bool> condition, string what)
     {
         DeviceInfo device = null!;
-        await Wait.UntilAsync(
-            async () =>
-            {
-                try
+        try
+        {
+            await Wait.UntilAsync(
+                async () =>
                 {
-                    device = await Api.GetDeviceAsync(deviceId, default);
-                }
-                catch (CliException ex) when (ex.Message.Contains("not enrolled", StringComparison.Ordinal))
-                {
-                    // A fresh agent has not enrolled yet.
-                    return false;
-                }
+                    try
+                    {
+                        device = await Api.GetDeviceAsync(deviceId, default);
+                    }
+                    catch (CliException ex) when (ex.Message.Contains("not enrolled", StringComparison.Ordinal))
+                    {
+                        // A fresh agent has not enrolled yet.
+                        return false;
+                    }
 
-                return condition(device);
-            },
-            what);
+                    return condition(device);
+                },
+                what);
+        }
+        catch (TimeoutException ex)
+        {
+            // Say where the device stood and what its agent said last, so a failure can be read from the test's output alone.
+            var report = device is null
+                ? "never enrolled"
+                : $"{device.Status}, desired version {device.DesiredVersion}, reported {JsonSerializer.Serialize(device.Reported, ContractsJsonContext.Default.ReportedState)}";
+            var log = File.Exists(AgentLog(deviceId)) ? string.Join('\n', File.ReadLines(AgentLog(deviceId)).TakeLast(25)) : "(no agent log)";
+            throw new TimeoutException($"{ex.Message}; the device: {report}; its log ends:\n{log}", ex);
+        }
+
         return device;
     }
 
