@@ -102,6 +102,8 @@ public static class ExperimentMetricKinds
     /// <summary>Rate of a named outcome among labelled predictions (<see cref="ExperimentOutcomes"/>).</summary>
     public const string OutcomeRate = "outcome-rate";
 
+    public static IReadOnlyList<string> All { get; } = [Accuracy, LogLoss, Auc, Mae, OutcomeRate];
+
     public static bool LowerIsBetter(string kind) => kind is LogLoss or Mae;
 }
 

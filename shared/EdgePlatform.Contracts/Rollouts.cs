@@ -48,10 +48,10 @@ public sealed record RolloutGates(
 public static class QualityGateMetrics
 {
     /// <summary>Classification: correct (true positives and negatives) per labelled prediction; higher is better.</summary>
-    public const string Accuracy = "accuracy";
+    public const string Accuracy = ExperimentMetricKinds.Accuracy;
 
     /// <summary>Regression: mean absolute error per labelled prediction; lower is better.</summary>
-    public const string Mae = "mae";
+    public const string Mae = ExperimentMetricKinds.Mae;
 
     /// <summary>The alpha a quality gate uses when none is given.</summary>
     public const double DefaultAlpha = 0.05;

@@ -11,10 +11,7 @@ public static class ExperimentArguments
 {
     public static IReadOnlyList<string> Units { get; } = [ExperimentUnits.Device, ExperimentUnits.Group, ExperimentUnits.Event];
 
-    public static IReadOnlyList<string> MetricKinds { get; } =
-    [
-        ExperimentMetricKinds.Accuracy, ExperimentMetricKinds.LogLoss, ExperimentMetricKinds.Auc, ExperimentMetricKinds.Mae, ExperimentMetricKinds.OutcomeRate,
-    ];
+    public static IReadOnlyList<string> MetricKinds => ExperimentMetricKinds.All;
 
     /// <summary>
     /// An arm as <c>NAME=MODEL[:WEIGHT]</c>, the model as <c>name:version</c> or <c>name@alias</c>:

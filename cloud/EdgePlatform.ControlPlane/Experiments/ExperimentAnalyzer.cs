@@ -87,12 +87,13 @@ public sealed class ExperimentAnalyzer(ITelemetryStore store, ILatencyHistograms
             await AddCupedAsync(experiment, plan, arms, options, comparisons, start, end, cancellationToken).ConfigureAwait(false);
         }
 
+        var reports = arms.Select(a => ReportOf(experiment, plan, a)).ToList();
         return new ExperimentLook(
             end,
-            [.. arms.Select(a => ReportOf(experiment, plan, a))],
+            reports,
             SampleRatio(experiment, plan, arms),
             comparisons,
-            Guardrails(experiment, arms),
+            Guardrails(experiment, reports),
 
             plan.Shadow ? Shadow(arms[1].Total, options) : null);
     }
@@ -334,30 +335,30 @@ public sealed class ExperimentAnalyzer(ITelemetryStore store, ILatencyHistograms
         return new SampleRatioReport(observed, shares, check.ChiSquare, check.DegreesOfFreedom, check.PValue, check.Alarm);
     }
 
-    private List<GuardrailReport> Guardrails(ExperimentInfo experiment, ArmData[] arms)
+    /// <summary>Each arm's readings, as its report states them (the latency histograms are merged once per arm), against the experiment's thresholds.</summary>
+    private static List<GuardrailReport> Guardrails(ExperimentInfo experiment, IReadOnlyList<ArmReport> arms)
     {
         var guardrails = new List<GuardrailReport>();
         var limits = experiment.Guardrails;
         foreach (var arm in arms)
         {
-            var total = arm.Total;
             if (limits.MaxP99LatencyMs is { } maxP99)
             {
-                Add(P99LatencyGuardrail, arm.Total.P99(histograms), maxP99);
+                Add(P99LatencyGuardrail, arm.P99LatencyMs, maxP99);
             }
 
             if (limits.MaxErrorRate is { } maxErrors)
             {
-                Add(ErrorRateGuardrail, total.Scored + total.Errors > 0 ? (double)total.Errors / (total.Scored + total.Errors) : null, maxErrors);
+                Add(ErrorRateGuardrail, arm.ErrorRate, maxErrors);
             }
 
             if (limits.MaxDriftPsi is { } maxPsi)
             {
-                Add(DriftPsiGuardrail, total.DriftPsi(), maxPsi);
+                Add(DriftPsiGuardrail, arm.DriftPsiMax, maxPsi);
             }
 
             void Add(string name, double? value, double threshold) =>
-                guardrails.Add(new GuardrailReport(name, arm.Arm.Name, value, threshold, value > threshold));
+                guardrails.Add(new GuardrailReport(name, arm.Arm, value, threshold, value > threshold));
         }
 
         return guardrails;
@@ -512,29 +513,8 @@ public sealed class ExperimentAnalyzer(ITelemetryStore store, ILatencyHistograms
             Agreements += record.Agreements;
             PairedDifferences += new SampleMoments(record.Paired, record.PairedDifferenceSum, record.PairedDifferenceSquaredSum);
             Denominator += metric.Kind == ExperimentMetricKinds.LogLoss ? withProbability : record.Labelled;
-            Numerator += metric.Kind switch
-            {
-                ExperimentMetricKinds.Accuracy => record.TruePositives + record.TrueNegatives,
-                ExperimentMetricKinds.LogLoss => record.LogLossSum,
-                ExperimentMetricKinds.Mae => record.AbsoluteErrorSum,
-                ExperimentMetricKinds.OutcomeRate => metric.Outcome switch
-                {
-                    ExperimentOutcomes.TruePositive => record.TruePositives,
-                    ExperimentOutcomes.FalsePositive => record.FalsePositives,
-                    ExperimentOutcomes.TrueNegative => record.TrueNegatives,
-                    ExperimentOutcomes.FalseNegative => record.FalseNegatives,
-                    ExperimentOutcomes.PositiveLabel => record.TruePositives + record.FalseNegatives,
-                    ExperimentOutcomes.PositivePrediction => record.TruePositives + record.FalsePositives,
-                    _ => 0,
-                },
-                _ => 0,
-            };
-            NumeratorSquares += metric.Kind switch
-            {
-                ExperimentMetricKinds.Mae => record.SquaredErrorSum,
-                ExperimentMetricKinds.LogLoss => record.LogLossSquaredSum,
-                _ => 0,
-            };
+            Numerator += LabelledMetric.Numerator(metric, record);
+            NumeratorSquares += LabelledMetric.NumeratorSquares(metric, record);
             if (record.DriftPsiMax is { } psi)
             {
                 _psiMax = Math.Max(_psiMax ?? psi, psi);

@@ -260,9 +260,9 @@ public sealed partial class ExperimentService(
         }
 
         var metric = request.Metric?.Trim();
-        if (metric is not (ExperimentMetricKinds.Accuracy or ExperimentMetricKinds.LogLoss or ExperimentMetricKinds.Auc or ExperimentMetricKinds.Mae or ExperimentMetricKinds.OutcomeRate))
+        if (metric is null || !ExperimentMetricKinds.All.Contains(metric, StringComparer.Ordinal))
         {
-            throw new RequestValidationException("metric", $"'{metric}' is not a metric; use {string.Join(", ", MetricKinds)}");
+            throw new RequestValidationException("metric", $"'{metric}' is not a metric; use {string.Join(", ", ExperimentMetricKinds.All)}");
         }
 
         var rate = metric is ExperimentMetricKinds.Accuracy or ExperimentMetricKinds.OutcomeRate;
@@ -544,13 +544,11 @@ public sealed partial class ExperimentService(
         return (arms, tasks);
     }
 
-    private static string[] MetricKinds => [ExperimentMetricKinds.Accuracy, ExperimentMetricKinds.LogLoss, ExperimentMetricKinds.Auc, ExperimentMetricKinds.Mae, ExperimentMetricKinds.OutcomeRate];
-
     private static ExperimentMetric ValidateMetric(ExperimentMetric? metric, HashSet<string> tasks)
     {
         if (metric is null || string.IsNullOrWhiteSpace(metric.Kind))
         {
-            throw new RequestValidationException("metric.kind", $"is required: one of {string.Join(", ", MetricKinds)}");
+            throw new RequestValidationException("metric.kind", $"is required: one of {string.Join(", ", ExperimentMetricKinds.All)}");
         }
 
         var kind = metric.Kind.Trim();
@@ -561,7 +559,7 @@ public sealed partial class ExperimentService(
             ExperimentMetricKinds.Accuracy or ExperimentMetricKinds.OutcomeRate => classification,
             ExperimentMetricKinds.LogLoss or ExperimentMetricKinds.Auc => task == ModelTasks.BinaryClassification,
             ExperimentMetricKinds.Mae => task == ModelTasks.Regression,
-            _ => throw new RequestValidationException("metric.kind", $"'{kind}' is not a metric; use one of {string.Join(", ", MetricKinds)}"),
+            _ => throw new RequestValidationException("metric.kind", $"'{kind}' is not a metric; use one of {string.Join(", ", ExperimentMetricKinds.All)}"),
         };
         if (!fits)
         {

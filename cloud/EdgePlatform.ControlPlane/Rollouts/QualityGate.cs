@@ -1,5 +1,6 @@
 using System.Globalization;
 using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Experiments;
 using EdgePlatform.ControlPlane.Experiments.Statistics;
 
 namespace EdgePlatform.ControlPlane.Rollouts;
@@ -25,17 +26,16 @@ internal static class QualityGate
     /// <summary>Devices with labelled feedback each side needs before the interval means anything.</summary>
     public const int MinDevicesPerVersion = 2;
 
-    /// <summary>The record's part of the metric's numerator: correct predictions, or the sum of absolute errors.</summary>
-    public static double Numerator(string metric, QualityRecord record) =>
-        metric == QualityGateMetrics.Accuracy ? record.TruePositives + record.TrueNegatives : record.AbsoluteErrorSum;
-
     /// <summary>Totals per device of the records <paramref name="include"/> accepts, devices without labelled feedback left out.</summary>
     public static List<LabelledTotals> PerDevice(
-        string metric, IEnumerable<(string DeviceId, QualityRecord Record)> records, Func<string, QualityRecord, bool> include) =>
-        [.. records
+        string metric, IEnumerable<(string DeviceId, QualityRecord Record)> records, Func<string, QualityRecord, bool> include)
+    {
+        var labelled = new ExperimentMetric(metric);
+        return [.. records
             .Where(r => r.Record.Labelled > 0 && include(r.DeviceId, r.Record))
             .GroupBy(r => r.DeviceId, StringComparer.Ordinal)
-            .Select(g => new LabelledTotals(g.Sum(r => Numerator(metric, r.Record)), g.Sum(r => r.Record.Labelled)))];
+            .Select(g => new LabelledTotals(g.Sum(r => LabelledMetric.Numerator(labelled, r.Record)), g.Sum(r => r.Record.Labelled)))];
+    }
 
     /// <summary>
     /// Judges the new version's devices against the previous version's (<paramref name="basis"/>
