@@ -6,7 +6,7 @@ using EdgePlatform.ControlPlane.Host.Training;
 var builder = WebApplication.CreateSlimBuilder(args);
 var bootstrap = builder.AddControlPlaneDefaults();
 builder.Services.AddControlPlaneCore();
-builder.AddSqliteStore(bootstrap);
+builder.AddStore(bootstrap);
 builder.AddOperatorAccess();
 builder.AddFileArtifacts(bootstrap);
 builder.AddDatasets(bootstrap);

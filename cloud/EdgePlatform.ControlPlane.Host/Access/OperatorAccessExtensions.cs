@@ -1,6 +1,5 @@
 using EdgePlatform.ControlPlane.Access;
 using EdgePlatform.ControlPlane.Host.Hosting;
-using EdgePlatform.ControlPlane.Host.Storage;
 using EdgePlatform.Contracts;
 using Microsoft.AspNetCore.Authentication;
 
@@ -11,7 +10,6 @@ public static partial class OperatorAccessExtensions
     /// <summary>Token authentication, one authorization policy per permission, and the first admin token.</summary>
     public static WebApplicationBuilder AddOperatorAccess(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<IAccessStore>(sp => sp.GetRequiredService<SqliteStore>());
         builder.Services.AddAuthentication(ApiTokenAuthentication.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiTokenAuthentication>(ApiTokenAuthentication.SchemeName, null);
         builder.Services.AddAuthorization(options =>

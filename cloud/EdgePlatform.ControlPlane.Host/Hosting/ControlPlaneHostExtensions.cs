@@ -58,21 +58,30 @@ public static partial class ControlPlaneHostExtensions
         return bootstrap;
     }
 
-    public static WebApplicationBuilder AddSqliteStore(this WebApplicationBuilder builder, ServerBootstrap bootstrap)
+    /// <summary>
+    /// The store adapters, one per port, over the database <c>Store</c> names: SQLite in the data
+    /// directory by default, or a PostgreSQL database that replicas share.
+    /// </summary>
+    public static WebApplicationBuilder AddStore(this WebApplicationBuilder builder, ServerBootstrap bootstrap)
     {
-        var store = new SqliteStore(Path.Combine(bootstrap.DataDirectory, "edgeplatform.db"));
-        builder.Services.AddSingleton(store);
-        builder.Services.AddSingleton<IDeviceStore>(store);
-        builder.Services.AddSingleton<IModelStore>(store);
-        builder.Services.AddSingleton<IDeploymentStore>(store);
-        builder.Services.AddSingleton<ITelemetryStore>(store);
+        builder.Services.AddOptions<StoreOptions>().BindConfiguration(StoreOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        var options = builder.Configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
+        var stores = Stores.Open(options.OpenDatabase(bootstrap.DataDirectory));
+        builder.Services.AddSingleton(stores);
+        builder.Services.AddSingleton(stores.Database);
+        builder.Services.AddSingleton(stores.Access);
+        builder.Services.AddSingleton(stores.EnrollmentGroups);
+        builder.Services.AddSingleton(stores.Devices);
+        builder.Services.AddSingleton(stores.Models);
+        builder.Services.AddSingleton(stores.Deployments);
+        builder.Services.AddSingleton(stores.Telemetry);
         builder.Services.AddSingleton<EdgePlatform.ControlPlane.Telemetry.ILatencyHistograms, EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Reader>();
-        builder.Services.AddSingleton<ITrainingStore>(store);
-        builder.Services.AddSingleton<IDatasetStore>(store);
-        builder.Services.AddSingleton<IEnrollmentGroupStore>(store);
-        builder.Services.AddSingleton<IRolloutStore>(store);
-        builder.Services.AddSingleton<IExperimentStore>(store);
-        builder.Services.AddSingleton<ISweepStore>(store);
+        builder.Services.AddSingleton(stores.Training);
+        builder.Services.AddSingleton(stores.Datasets);
+        builder.Services.AddSingleton(stores.Rollouts);
+        builder.Services.AddSingleton(stores.Experiments);
+        builder.Services.AddSingleton(stores.Sweeps);
+        builder.Services.AddSingleton(stores.RegistryManifests);
         return builder;
     }
 

@@ -1,4 +1,3 @@
-using EdgePlatform.ControlPlane.Host.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace EdgePlatform.ControlPlane.Host.Registry;
@@ -20,7 +19,6 @@ public static class EmbeddedRegistryExtensions
         services.AddOptions<RegistryOptions>().BindConfiguration(RegistryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<EdgePlatform.ControlPlane.Host.Hosting.LimitMetrics>();
         services.TryAddSingleton<BlobUploads>();
-        services.TryAddSingleton<IRegistryManifestIndex>(sp => new SqliteRegistryManifestIndex(sp.GetRequiredService<SqliteStore>()));
         services.TryAddSingleton(sp => new RepositoryBlobs(
             sp.GetRequiredService<EdgePlatform.ControlPlane.Ports.IModelStore>(), sp.GetRequiredService<EdgePlatform.ControlPlane.Ports.IArtifactStore>(), sp.GetService<IRegistryManifestIndex>()));
         return services;

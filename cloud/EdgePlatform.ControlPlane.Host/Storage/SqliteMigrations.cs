@@ -474,6 +474,15 @@ internal static class SqliteMigrations
         );
         CREATE INDEX experiment_looks_by_experiment ON experiment_looks (experiment_id, seq);
         """,
+        """
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            epoch INTEGER NOT NULL,
+            expires_ms INTEGER NOT NULL,
+            acquired_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

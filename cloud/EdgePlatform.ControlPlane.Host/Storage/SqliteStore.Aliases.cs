@@ -1,6 +1,8 @@
 using Dapper;
 using EdgePlatform.Contracts;
 
+using static EdgePlatform.ControlPlane.Host.Storage.StoreValues;
+
 namespace EdgePlatform.ControlPlane.Host.Storage;
 
 /// <summary>Model aliases: a name per model pointing at one of its versions.</summary>

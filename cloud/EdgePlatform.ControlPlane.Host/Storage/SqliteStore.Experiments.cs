@@ -3,6 +3,8 @@ using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Experiments;
 using EdgePlatform.ControlPlane.Ports;
 
+using static EdgePlatform.ControlPlane.Host.Storage.StoreValues;
+
 namespace EdgePlatform.ControlPlane.Host.Storage;
 
 /// <summary>

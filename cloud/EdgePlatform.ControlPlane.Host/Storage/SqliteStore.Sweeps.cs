@@ -2,6 +2,8 @@ using Dapper;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Ports;
 
+using static EdgePlatform.ControlPlane.Host.Storage.StoreValues;
+
 namespace EdgePlatform.ControlPlane.Host.Storage;
 
 /// <summary>Sweeps, the durable trial queue and workers.</summary>

@@ -2,6 +2,8 @@ using Dapper;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Ports;
 
+using static EdgePlatform.ControlPlane.Host.Storage.StoreValues;
+
 namespace EdgePlatform.ControlPlane.Host.Storage;
 
 /// <summary>Telemetry totals over a window of per-minute rollups, for the rollout gates.</summary>

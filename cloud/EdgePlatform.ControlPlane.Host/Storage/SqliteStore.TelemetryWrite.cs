@@ -4,6 +4,8 @@ using EdgePlatform.ControlPlane.Telemetry;
 using Dapper;
 using Microsoft.Data.Sqlite;
 
+using static EdgePlatform.ControlPlane.Host.Storage.StoreValues;
+
 namespace EdgePlatform.ControlPlane.Host.Storage;
 
 public sealed partial class SqliteStore

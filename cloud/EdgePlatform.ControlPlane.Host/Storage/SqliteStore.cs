@@ -1,11 +1,10 @@
-using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
 using Dapper;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Host.Registry;
 using EdgePlatform.ControlPlane.Ports;
 using Microsoft.Data.Sqlite;
+
+using static EdgePlatform.ControlPlane.Host.Storage.StoreValues;
 
 namespace EdgePlatform.ControlPlane.Host.Storage;
 
@@ -15,22 +14,19 @@ namespace EdgePlatform.ControlPlane.Host.Storage;
 /// </summary>
 public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAccessStore, IEnrollmentGroupStore, IDeviceStore, IModelStore, IDeploymentStore, ITelemetryStore, ITrainingStore
 {
-    private readonly string _connectionString;
+    private readonly SqliteDatabase _database;
 
     static SqliteStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
 
     public SqliteStore(string databasePath)
+        : this(new SqliteDatabase(databasePath))
     {
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = databasePath,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Shared,
-            DefaultTimeout = 30,
-            Pooling = true,
-        }.ToString();
-        using var connection = Open();
-        SqliteMigrations.Apply(connection);
+    }
+
+    public SqliteStore(SqliteDatabase database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        _database = database;
     }
 
     public async Task<DeviceRecord?> GetDeviceAsync(string deviceId, CancellationToken cancellationToken)
@@ -652,35 +648,7 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
             cancellationToken: cancellationToken)).ConfigureAwait(false) == 1;
     }
 
-    private SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-
-        // Pooled connections keep their settings; telemetry lowers synchronous on the one it uses.
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA synchronous = FULL";
-        command.ExecuteNonQuery();
-        return connection;
-    }
-
-    private static string Time(DateTimeOffset value) => value.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
-
-    private static DateTimeOffset ParseTime(string value) =>
-        DateTimeOffset.Parse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
-
-    private static string Json<T>(T value, JsonTypeInfo<T> typeInfo) => JsonSerializer.Serialize(value, typeInfo);
-
-    private static string ListJson(IReadOnlyList<long> values) => JsonSerializer.Serialize([.. values], StorageJsonContext.Default.Int64Array);
-
-    private static string ListJson(IReadOnlyList<double> values) => JsonSerializer.Serialize([.. values], StorageJsonContext.Default.DoubleArray);
-
-    private static string ListJson(IReadOnlyList<double?> values) => JsonSerializer.Serialize([.. values], StorageJsonContext.Default.NullableDoubleArray);
-
-    private static string ListJson(IReadOnlyList<string> values) => JsonSerializer.Serialize([.. values], StorageJsonContext.Default.StringArray);
-
-    private static T FromJson<T>(string json, JsonTypeInfo<T> typeInfo) =>
-        JsonSerializer.Deserialize(json, typeInfo) ?? throw new InvalidDataException($"stored {typeof(T).Name} document is null");
+    private SqliteConnection Open() => _database.Open();
 
     // Dapper materializes rows into these; snake_case columns match PascalCase properties (MatchNamesWithUnderscores).
 #pragma warning disable CA1812 // Instantiated by Dapper.

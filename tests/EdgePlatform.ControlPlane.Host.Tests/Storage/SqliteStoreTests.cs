@@ -20,7 +20,7 @@ public sealed class SqliteStoreTests : IDisposable
         Assert.Equal(SqliteMigrations.LatestVersion, _database.Scalar("PRAGMA user_version;"));
         Assert.True(SqliteMigrations.LatestVersion >= 1);
         // Thirty tables of the schema, and SQLite's own sqlite_sequence for the audit log's AUTOINCREMENT.
-        Assert.Equal(31, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
+        Assert.Equal(32, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
     }
 
     [Fact]
