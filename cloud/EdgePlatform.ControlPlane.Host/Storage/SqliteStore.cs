@@ -16,8 +16,6 @@ public sealed partial class SqliteStore : EdgePlatform.ControlPlane.Access.IAcce
 {
     private readonly SqliteDatabase _database;
 
-    static SqliteStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
-
     public SqliteStore(string databasePath)
         : this(new SqliteDatabase(databasePath))
     {

@@ -20,6 +20,9 @@ public enum StoreProvider
 /// </summary>
 public abstract class StoreDatabase : IDisposable
 {
+    // Rows are materialised by Dapper: snake_case columns match PascalCase properties.
+    static StoreDatabase() => Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
+
     public abstract StoreProvider Provider { get; }
 
     /// <summary>An open connection from the pool; dispose it to return it.</summary>
