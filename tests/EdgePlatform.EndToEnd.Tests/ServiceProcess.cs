@@ -19,6 +19,8 @@ public sealed class ServiceProcess : IAsyncDisposable
         _log = log;
     }
 
+    public int Id => _process.Id;
+
     /// <summary>The mosquitto binary tests/run.sh installed (EDGEPLATFORM_TEST_MOSQUITTO), or Debian's.</summary>
     public static string Mosquitto =>
         Environment.GetEnvironmentVariable("EDGEPLATFORM_TEST_MOSQUITTO") is { Length: > 0 } configured ? configured
