@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using EdgePlatform.Cli;
 using EdgePlatform.Cli.Commands;
 using EdgePlatform.Contracts;
 using EdgePlatform.EndToEnd.Tests.ScaleOut;
