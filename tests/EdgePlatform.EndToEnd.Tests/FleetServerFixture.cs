@@ -18,6 +18,7 @@ public sealed class FleetServerFixture : IAsyncLifetime
     public const int TelemetryIntervalSeconds = 5;
 
     private readonly ProcessGroup _processes = new();
+    private ServerProfile? _profile;
 
     public string Root { get; } = Directory.CreateTempSubdirectory("edgeplatform-fleet-").FullName;
 
@@ -35,18 +36,21 @@ public sealed class FleetServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        _profile = await ServerProfile.CreateAsync(Root);
         var data = Path.Combine(Root, "server");
         var tokenFile = Path.Combine(Root, "admin.token");
         Server = _processes.Start(
             "server",
             HostProcess.ServerAssembly,
             [
+                .. _profile.Settings(),
                 $"--Server:DataDirectory={data}", "--Server:HttpPort=0", "--Server:MqttPort=0", $"--Server:InitialAdminTokenFile={tokenFile}",
                 $"--Enrollment:TelemetryIntervalSeconds={TelemetryIntervalSeconds}", "--Rollouts:TickSeconds=1", "--Experiments:LookSeconds=1", "--Logging:LogLevel:Default=Warning",
                 $"--Attestation:AllowedAgentBuilds:*:0={FleetSimulator.MeasureBuild()}",
             ],
             Path.Combine(Root, "server.log"));
         Endpoints = await Wait.ForFileAsync(Path.Combine(data, ServerEndpoints.FileName), Server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
+        await _profile.StartBrokerAsync();
         await Wait.UntilAsync(() => Task.FromResult(File.Exists(tokenFile)), "the initial admin token");
         Api = new ApiClient(new Uri(Endpoints.HttpUrl), (await File.ReadAllTextAsync(tokenFile)).Trim());
         EnrollmentKey = (await File.ReadAllTextAsync(Endpoints.EnrollmentKeyFile)).Trim();
@@ -82,6 +86,11 @@ public sealed class FleetServerFixture : IAsyncLifetime
     {
         Api?.Dispose();
         await _processes.DisposeAsync();
+        if (_profile is not null)
+        {
+            await _profile.DisposeAsync();
+        }
+
         try
         {
             Directory.Delete(Root, recursive: true);

@@ -19,6 +19,7 @@ public sealed class PlatformFixture : IAsyncLifetime
     public const string DeviceB = "e2e-device-b";
 
     private readonly ProcessGroup _processes = new();
+    private ServerProfile? _profile;
     private readonly Dictionary<string, LocalBus> _buses = new(StringComparer.Ordinal);
 
     public string Root { get; } = Directory.CreateTempSubdirectory("edgeplatform-e2e-").FullName;
@@ -41,10 +42,12 @@ public sealed class PlatformFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        _profile = await ServerProfile.CreateAsync(Root);
         Server = _processes.Start(
             "server",
             HostProcess.ServerAssembly,
             [
+                .. _profile.Settings(),
                 $"--Server:DataDirectory={ServerDirectory}", "--Server:HttpPort=0", "--Server:MqttPort=0", "--Enrollment:TelemetryIntervalSeconds=1", "--Experiments:LookSeconds=1",
                 $"--Server:InitialAdminTokenFile={AdminTokenFile}",
                 $"--Attestation:TrustedAgentDirectory={Path.GetDirectoryName(HostProcess.AgentAssembly)}",
@@ -54,6 +57,7 @@ public sealed class PlatformFixture : IAsyncLifetime
             ],
             Path.Combine(Root, "server.log"));
         Endpoints = await Wait.ForFileAsync(Path.Combine(ServerDirectory, ServerEndpoints.FileName), Server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
+        await _profile.StartBrokerAsync();
         await Wait.UntilAsync(() => Task.FromResult(File.Exists(AdminTokenFile)), "the initial admin token");
         AdminToken = (await File.ReadAllTextAsync(AdminTokenFile)).Trim();
         Api = new ApiClient(new Uri(Endpoints.HttpUrl), AdminToken);
@@ -173,6 +177,11 @@ public sealed class PlatformFixture : IAsyncLifetime
 
         Api?.Dispose();
         await _processes.DisposeAsync();
+        if (_profile is not null)
+        {
+            await _profile.DisposeAsync();
+        }
+
         try
         {
             Directory.Delete(Root, recursive: true);

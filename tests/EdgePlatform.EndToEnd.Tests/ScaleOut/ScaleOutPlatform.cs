@@ -3,19 +3,16 @@ using System.Text.Json;
 using EdgePlatform.Cli;
 using EdgePlatform.Cli.Processes;
 using EdgePlatform.Contracts;
-using EdgePlatform.ControlPlane.Host.Tests.Datasets;
-using Npgsql;
 
 namespace EdgePlatform.EndToEnd.Tests.ScaleOut;
 
 /// <summary>
-/// The scale-out profile on loopback, every part a real server: control-plane replicas as
-/// processes sharing one PostgreSQL database (a fresh one on the server tests/run.sh starts), one
-/// Azurite blob container for artifacts, mosquitto as the device broker (configured from the files
-/// the first replica writes), and the CNCF distribution registry with the control plane's token
-/// auth. Replicas share the key material through one key directory, as a Kubernetes secret would
-/// give it to them; each has its own data directory, HTTP port and replica id. Replicas can be
-/// killed (SIGKILL) and started again with the same identity.
+/// Several control-plane replicas in the scale-out profile (<see cref="ServerProfile"/>: one
+/// PostgreSQL database, one Azurite container, mosquitto configured from the files the first
+/// replica writes), optionally with the CNCF distribution registry using the control plane's token
+/// auth. Replicas share the key material through one key directory, as a Kubernetes secret gives
+/// it to them; each has its own data directory, HTTP port and replica id. A replica can be killed
+/// (SIGKILL) and started again with the same identity.
 /// </summary>
 public sealed class ScaleOutPlatform : IAsyncDisposable
 {
@@ -23,38 +20,30 @@ public sealed class ScaleOutPlatform : IAsyncDisposable
     private readonly List<ServiceProcess> _services = [];
     private readonly Dictionary<int, HostProcess> _running = [];
     private readonly Dictionary<int, int> _starts = [];
-    private readonly string _postgresServer;
-    private readonly string _database = "edgeplatform_e2e_" + Guid.NewGuid().ToString("N")[..12];
-    private readonly string _container = "e2e-" + Guid.NewGuid().ToString("N")[..12];
-
     private readonly bool _withRegistry;
-    private ServiceProcess? _broker;
 
-    private ScaleOutPlatform(string postgresServer, bool withRegistry, IReadOnlyList<string> extraSettings)
+    private ScaleOutPlatform(ServerProfile profile, bool withRegistry, IReadOnlyList<string> extraSettings, string root)
     {
+        Profile = profile;
+        Root = root;
         _withRegistry = withRegistry;
-        _postgresServer = postgresServer;
         ExtraSettings = extraSettings;
-        StoreConnectionString = new NpgsqlConnectionStringBuilder(postgresServer) { Database = _database }.ConnectionString;
-        AzuriteConnectionString = TestServices.Require(TestServices.Azurite, "Azurite");
         Registry = new Uri($"http://127.0.0.1:{RegistryPort}/");
     }
 
-    public string Root { get; } = Directory.CreateTempSubdirectory("edgeplatform-e2e-scaleout-").FullName;
+    public string Root { get; }
 
-    public string StoreConnectionString { get; }
+    public ServerProfile Profile { get; }
 
-    public string AzuriteConnectionString { get; }
+    public string StoreConnectionString => Profile.StoreConnectionString!;
 
-    public int MqttPort { get; } = ServiceProcess.FreePort();
+    public int MqttPort => Profile.MqttPort;
 
     public int RegistryPort { get; } = ServiceProcess.FreePort();
 
     public Uri Registry { get; }
 
     public string KeyDirectory => Path.Combine(Root, "keys");
-
-    public string MosquittoDirectory => Path.Combine(Root, "mosquitto");
 
     public string AdminTokenFile => Path.Combine(Root, "admin.token");
 
@@ -63,6 +52,9 @@ public sealed class ScaleOutPlatform : IAsyncDisposable
 
     /// <summary>The HTTP port of each replica, fixed across restarts.</summary>
     public IReadOnlyDictionary<int, int> HttpPorts { get; private set; } = new Dictionary<int, int>();
+
+    /// <summary>The mosquitto process.</summary>
+    public int BrokerProcessId => Profile.BrokerProcessId ?? throw new InvalidOperationException("mosquitto has not started");
 
     /// <summary>
     /// Starts the services and <paramref name="replicas"/> replicas (replica 1 first: it creates the
@@ -74,34 +66,24 @@ public sealed class ScaleOutPlatform : IAsyncDisposable
     /// <summary>As <see cref="StartAsync(int, string[])"/>; without the external registry devices pull from the replicas' own /v2/, served from the blob container.</summary>
     public static async Task<ScaleOutPlatform> StartAsync(int replicas, bool withRegistry, params string[] extraSettings)
     {
-        var postgres = TestServices.Require(TestServices.PostgreSql, "PostgreSQL");
-        var platform = new ScaleOutPlatform(postgres, withRegistry, extraSettings);
-        platform.HttpPorts = Enumerable.Range(1, replicas).ToDictionary(n => n, _ => ServiceProcess.FreePort());
-        await platform.AdminAsync($"CREATE DATABASE {platform._database}");
+        var root = Directory.CreateTempSubdirectory("edgeplatform-e2e-scaleout-").FullName;
+        var platform = new ScaleOutPlatform(await ServerProfile.CreateAsync(root, scaleOut: true), withRegistry, extraSettings, root)
+        {
+            HttpPorts = Enumerable.Range(1, replicas).ToDictionary(n => n, _ => ServiceProcess.FreePort()),
+        };
         await platform.StartReplicaAsync(1);
-        platform._broker = await ServiceProcess.StartMosquittoAsync(platform.MosquittoDirectory, Path.Combine(platform.Root, "mosquitto.log"));
-        platform._services.Add(platform._broker);
+        await platform.Profile.StartBrokerAsync();
         if (withRegistry)
         {
             await platform.StartRegistryAsync();
         }
+
         for (var n = 2; n <= replicas; n++)
         {
             await platform.StartReplicaAsync(n);
         }
 
         return platform;
-    }
-
-    /// <summary>The mosquitto process.</summary>
-    public int BrokerProcessId => _broker?.Id ?? throw new InvalidOperationException("mosquitto has not started");
-
-    /// <summary>The PostgreSQL server's main process (the parent of the backend that answers), for its CPU time.</summary>
-    public async Task<int> DatabaseServerProcessIdAsync()
-    {
-        var backend = (int)await ScalarAsync("SELECT pg_backend_pid()");
-        var stat = await File.ReadAllTextAsync($"/proc/{backend}/stat");
-        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public Uri Url(int replica) => new($"http://127.0.0.1:{HttpPorts[replica]}");
@@ -132,10 +114,7 @@ public sealed class ScaleOutPlatform : IAsyncDisposable
             [
                 $"--Server:DataDirectory={data}", $"--Server:HttpPort={HttpPorts[replica]}", $"--Server:KeyDirectory={KeyDirectory}",
                 $"--Server:InitialAdminTokenFile={AdminTokenFile}", $"--Replica:Id=replica-{replica}",
-                "--Store:Provider=postgres", $"--Store:ConnectionString={StoreConnectionString}",
-                "--Artifacts:Provider=azure", $"--Artifacts:ConnectionString={AzuriteConnectionString}", $"--Artifacts:Container={_container}",
-                "--Broker:Mode=external", "--Broker:Host=127.0.0.1", $"--Broker:Port={MqttPort}",
-                .. replica == 1 ? (string[])[$"--Broker:MosquittoConfigDirectory={MosquittoDirectory}"] : [],
+                .. Profile.Settings(writesBrokerConfiguration: replica == 1),
                 .. _withRegistry ? (string[])[$"--Enrollment:RegistryUrl={Registry}"] : [],
                 "--Logging:LogLevel:EdgePlatform.ControlPlane.Host.Broker.MqttDeviceLink=Information",
                 .. ExtraSettings,
@@ -165,13 +144,14 @@ public sealed class ScaleOutPlatform : IAsyncDisposable
         _running.Remove(replica);
     }
 
-    /// <summary>Runs <paramref name="sql"/> on the profile's database and returns the first column of the first row.</summary>
-    public async Task<long> ScalarAsync(string sql)
+    public Task<long> ScalarAsync(string sql) => Profile.ScalarAsync(sql);
+
+    /// <summary>The PostgreSQL server's main process (the parent of the backend that answers), for its CPU time.</summary>
+    public async Task<int> DatabaseServerProcessIdAsync()
     {
-        await using var connection = new NpgsqlConnection(StoreConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+        var backend = (int)await ScalarAsync("SELECT pg_backend_pid()");
+        var stat = await File.ReadAllTextAsync($"/proc/{backend}/stat");
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>Every replica's log tail, for a failure message.</summary>
@@ -186,16 +166,7 @@ public sealed class ScaleOutPlatform : IAsyncDisposable
             await service.DisposeAsync();
         }
 
-        NpgsqlConnection.ClearAllPools();
-        try
-        {
-            await AdminAsync($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
-        }
-        catch (NpgsqlException)
-        {
-            // The server may be gone at the end of the run; the database dies with its cluster.
-        }
-
+        await Profile.DisposeAsync();
         try
         {
             Directory.Delete(Root, recursive: true);
@@ -206,15 +177,7 @@ public sealed class ScaleOutPlatform : IAsyncDisposable
         }
     }
 
-    private async Task AdminAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(_postgresServer);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
-
-    /// <summary>The distribution registry trusting the control plane's token signing certificate, any replica issuing tokens.</summary>
+    /// <summary>The distribution registry trusting the control plane's token signing certificate; the last replica issues its tokens.</summary>
     private async Task StartRegistryAsync()
     {
         var binary = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':')
