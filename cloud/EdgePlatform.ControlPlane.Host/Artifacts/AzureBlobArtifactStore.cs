@@ -38,8 +38,6 @@ public sealed class AzureBlobArtifactStore : IArtifactStore
         _container = container;
     }
 
-    public BlobContainerClient Container => _container;
-
     public async Task<string> PutAsync(ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
         var digest = ContentDigest.Compute(content.Span);

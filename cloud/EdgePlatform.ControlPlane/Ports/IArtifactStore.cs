@@ -11,7 +11,7 @@ public interface IArtifactStore
 
     /// <summary>
     /// Stores a stream's content under its sha256 digest without holding it in memory: the
-    /// content is hashed while it is written aside, then moved into place. Returns the digest and size.
+    /// content is hashed before it becomes visible under the digest. Returns the digest and size.
     /// </summary>
     Task<(string Digest, long Size)> PutAsync(Stream content, CancellationToken cancellationToken);
 
