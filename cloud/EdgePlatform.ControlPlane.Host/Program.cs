@@ -8,7 +8,7 @@ var bootstrap = builder.AddControlPlaneDefaults();
 builder.Services.AddControlPlaneCore();
 builder.AddStore(bootstrap);
 builder.AddOperatorAccess();
-builder.AddFileArtifacts(bootstrap);
+builder.AddArtifacts(bootstrap);
 builder.AddDatasets(bootstrap);
 builder.AddBroker();
 builder.AddMlNetTrainer();

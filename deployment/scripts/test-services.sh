@@ -16,6 +16,8 @@
 #     SQL sources query it
 #   - Azurite (npm azurite), the Azure Storage emulator, blob service only, announced as
 #     EDGEPLATFORM_TEST_AZURITE=<Azure Storage connection string>; dataset blob sources read it
+#   - promtool (Debian prometheus), installed here and announced as EDGEPLATFORM_TEST_PROMTOOL=<binary>;
+#     the metrics tests lint a running server's /metrics with `promtool check metrics`
 #   - the ARFF example datasets of Debian's weka package (/usr/share/doc/weka/examples), which
 #     the dataset-format tests parse one by one
 
@@ -26,6 +28,7 @@ services_start() {
   registry_start || return 1
   mosquitto_locate || return 1
   require_command mosquitto_pub mosquitto-clients || return 1
+  promtool_locate || return 1
   require_package weka || return 1
   postgres_start || return 1
   azurite_start || return 1
@@ -111,6 +114,15 @@ mosquitto_locate() {
   binary="$(PATH="$PATH:/usr/sbin" command -v mosquitto)"
   echo "EDGEPLATFORM_TEST_MOSQUITTO=$binary" >>"$EDGEPLATFORM_TEST_SERVICES/services.env"
   export EDGEPLATFORM_TEST_MOSQUITTO="$binary"
+}
+
+# promtool only reads what it is given; here it is installed and located.
+promtool_locate() {
+  local binary
+  require_command promtool prometheus || return 1
+  binary="$(command -v promtool)"
+  echo "EDGEPLATFORM_TEST_PROMTOOL=$binary" >>"$EDGEPLATFORM_TEST_SERVICES/services.env"
+  export EDGEPLATFORM_TEST_PROMTOOL="$binary"
 }
 
 services_stop() {

@@ -99,9 +99,19 @@ public static partial class ControlPlaneHostExtensions
         return builder;
     }
 
-    public static WebApplicationBuilder AddFileArtifacts(this WebApplicationBuilder builder, ServerBootstrap bootstrap)
+    /// <summary>
+    /// The artifact store <c>Artifacts</c> names (the data directory by default, or an Azure Blob
+    /// Storage container that replicas share), the embedded registry over it, and the TUF
+    /// metadata that signs what it serves.
+    /// </summary>
+    public static WebApplicationBuilder AddArtifacts(this WebApplicationBuilder builder, ServerBootstrap bootstrap)
     {
-        builder.Services.AddSingleton<IArtifactStore>(new FileSystemArtifactStore(Path.Combine(bootstrap.DataDirectory, "blobs")));
+        builder.Services.AddOptions<ArtifactOptions>().BindConfiguration(ArtifactOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<IOptions<ArtifactOptions>>().Value switch
+        {
+            { Provider: ArtifactOptions.Azure } azure => new AzureBlobArtifactStore(azure.OpenContainer()),
+            _ => new FileSystemArtifactStore(Path.Combine(bootstrap.DataDirectory, "blobs")),
+        });
         builder.Services.AddEmbeddedRegistry();
         builder.Services.AddOptions<TrustOptions>().BindConfiguration(TrustOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<TufTrustPublisher>();

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using EdgePlatform.Contracts;
-using EdgePlatform.ControlPlane.Host.Artifacts;
 using EdgePlatform.ControlPlane.Host.Hosting;
 using EdgePlatform.ControlPlane.Ports;
 using Microsoft.Extensions.Options;
@@ -9,14 +8,16 @@ using Microsoft.Extensions.Options;
 namespace EdgePlatform.ControlPlane.Host.Registry;
 
 /// <summary>
-/// Blob uploads in progress, each a file in the artifact store's <c>uploads</c> directory that
-/// grows chunk by chunk while its sha256 is computed on the way in. Completing an upload renames
-/// the file to its digest, so a blob is never visible before it is whole and verified.
+/// Blob uploads in progress, each a file in the data directory's <c>blobs/uploads</c> that grows
+/// chunk by chunk while its sha256 is computed on the way in. Completing an upload writes the
+/// file into the artifact store under its digest, which checks it again, so a blob is never
+/// visible before it is whole and verified, and any replica sharing the store can serve it.
 /// </summary>
 /// <remarks>
 /// Sessions are kept in memory: an upload does not survive a restart, and files left by an
-/// earlier process are removed at start. The store is the single-process SQLite profile's;
-/// the scale-out profile uses an external registry.
+/// earlier process are removed at start. With several replicas, the requests of one chunked
+/// upload must reach the replica that started it (session affinity on <c>/v2/</c>); a
+/// monolithic upload is one request and goes anywhere.
 /// </remarks>
 public sealed partial class BlobUploads : IDisposable
 {
@@ -27,7 +28,7 @@ public sealed partial class BlobUploads : IDisposable
     private const string RetryAfterSeconds = "30";
 
     private readonly ConcurrentDictionary<string, UploadSession> _sessions = new(StringComparer.Ordinal);
-    private readonly FileSystemArtifactStore _store;
+    private readonly IArtifactStore _artifacts;
     private readonly RegistryOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly LimitMetrics _limits;
@@ -35,20 +36,18 @@ public sealed partial class BlobUploads : IDisposable
     private readonly Lock _startGate = new();
     private long _bytesInProgress;
 
-    public BlobUploads(IArtifactStore artifacts, IOptions<RegistryOptions> options, TimeProvider timeProvider, LimitMetrics limits, ILogger<BlobUploads> logger)
+    public BlobUploads(IArtifactStore artifacts, ServerBootstrap bootstrap, IOptions<RegistryOptions> options, TimeProvider timeProvider, LimitMetrics limits, ILogger<BlobUploads> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _store = artifacts as FileSystemArtifactStore
-            ?? throw new InvalidOperationException($"the embedded registry stores pushed blobs through {nameof(FileSystemArtifactStore)}, not {artifacts.GetType().Name}");
+        ArgumentNullException.ThrowIfNull(bootstrap);
+        _artifacts = artifacts;
         _options = options.Value;
         _timeProvider = timeProvider;
         _limits = limits;
         _logger = logger;
 
-        // The store keeps blobs in <root>/sha256 and stages its own writes in <root>/uploads;
-        // staging uploads beside them keeps the final rename on one file system.
-        var blobDirectory = Path.GetDirectoryName(_store.PathOf(ContentDigest.Compute([])))!;
-        Directory = Path.Combine(Path.GetDirectoryName(blobDirectory)!, "uploads");
+        // Beside the disk store's own staging, on the same file system as its blobs.
+        Directory = Path.Combine(bootstrap.DataDirectory, "blobs", "uploads");
         System.IO.Directory.CreateDirectory(Directory);
         foreach (var stale in System.IO.Directory.EnumerateFiles(Directory, FilePrefix + "*"))
         {
@@ -150,22 +149,17 @@ public sealed partial class BlobUploads : IDisposable
             }
 
             Close(session);
-            var target = _store.PathOf(digest);
             try
             {
-                if (File.Exists(target))
+                var staged = new FileStream(session.FilePath, FileMode.Open, FileAccess.Read, FileShare.None, BufferSize, useAsync: true);
+                await using (staged.ConfigureAwait(false))
                 {
-                    File.Delete(session.FilePath);
-                }
-                else
-                {
-                    File.Move(session.FilePath, target, overwrite: true);
+                    await _artifacts.PutAsync(digest, staged, cancellationToken).ConfigureAwait(false);
                 }
             }
-            catch (IOException)
+            finally
             {
                 File.Delete(session.FilePath);
-                throw;
             }
 
             LogCompleted(session.Id, session.Repository, digest, session.Size);

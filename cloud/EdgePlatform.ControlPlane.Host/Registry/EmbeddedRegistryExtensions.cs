@@ -5,8 +5,8 @@ namespace EdgePlatform.ControlPlane.Host.Registry;
 public static class EmbeddedRegistryExtensions
 {
     /// <summary>
-    /// The push side of the embedded OCI registry: upload sessions over the file artifact store,
-    /// the manifest and tag index in the SQLite store, limits from the <c>Registry</c> section.
+    /// The push side of the embedded OCI registry: upload sessions staged on local disk and committed to the
+    /// artifact store, the manifest and tag index in the store, limits from the <c>Registry</c> section.
     /// Safe to call more than once.
     /// </summary>
     public static IServiceCollection AddEmbeddedRegistry(this IServiceCollection services)

@@ -12,11 +12,17 @@ public sealed class TelemetryMetrics : IDisposable
 {
     public const string MeterName = "EdgePlatform.Telemetry";
 
+    /// <summary>Devices measure in milliseconds; Prometheus wants latencies in seconds.</summary>
+    private const double MillisecondsPerSecond = 1000;
+
+    /// <summary>Scoring latency bucket bounds in seconds: 0.1 ms to 5 s, finest where models usually score.</summary>
+    private static readonly double[] LatencyBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+
     private readonly Meter _meter;
     private readonly Counter<long> _reports;
     private readonly Counter<long> _rejections;
     private readonly Counter<long> _events;
-    private readonly Histogram<double> _latencyP99;
+    private readonly Histogram<double> _tailLatency;
     private readonly Counter<long> _versionEvents;
     private readonly Histogram<double> _latency;
     private readonly Counter<long> _labelled;
@@ -31,15 +37,20 @@ public sealed class TelemetryMetrics : IDisposable
         _reports = _meter.CreateCounter<long>("edgeplatform.telemetry.reports", "{report}", "Telemetry reports received, by outcome (accepted, replayed)");
         _rejections = _meter.CreateCounter<long>("edgeplatform.telemetry.rejections", "{message}", "Telemetry refused, by reason");
         _events = _meter.CreateCounter<long>("edgeplatform.fleet.events", "{event}", "Events handled on devices, by outcome (in, scored, errors, dead_lettered) and model");
-        _latencyP99 = _meter.CreateHistogram<double>("edgeplatform.fleet.latency_p99", "ms", "Per-report p99 scoring latency reported by devices");
+        _tailLatency = _meter.CreateHistogram(
+            "edgeplatform.fleet.tail_latency",
+            "s",
+            "Each report's 99th-percentile scoring latency as its device measured it",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         _versionEvents = _meter.CreateCounter<long>(
             "edgeplatform.model.events", "{event}", "Events per model version and arm, by outcome (in, scored, errors, dead_lettered, dropped), from perf telemetry");
         _latency = _meter.CreateHistogram(
             "edgeplatform.model.latency",
-            "ms",
+            "s",
             "Every scoring latency devices recorded, per model version and arm, from their merged HdrHistograms",
             tags: null,
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 7.5, 10, 15, 25, 50, 100, 250, 500, 1000, 5000] });
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         _labelled = _meter.CreateCounter<long>(
             "edgeplatform.model.labelled", "{prediction}", "Predictions matched by labelled feedback, per model version and arm, by outcome (correct, incorrect); accuracy is correct over both");
         _meter.CreateObservableGauge(
@@ -65,7 +76,7 @@ public sealed class TelemetryMetrics : IDisposable
             _events.Add(record.DeadLettered, new("outcome", "dead_lettered"), model, version);
             if (record.EventsScored > 0)
             {
-                _latencyP99.Record(record.LatencyP99Ms, model, version);
+                _tailLatency.Record(record.LatencyP99Ms / MillisecondsPerSecond, model, version);
             }
         }
     }
@@ -90,11 +101,12 @@ public sealed class TelemetryMetrics : IDisposable
             _versionEvents.Add(record.Dropped, new("outcome", "dropped"), model, version, arm);
             foreach (var (ms, count) in latencies.GetValueOrDefault(record) ?? [])
             {
+                var seconds = ms / MillisecondsPerSecond;
                 // Buckets add up like the histograms they come from, so a p99 over any span of the
                 // fleet is read from every latency, not from devices' own p99s.
                 for (var i = 0; i < count; i++)
                 {
-                    _latency.Record(ms, model, version, arm);
+                    _latency.Record(seconds, model, version, arm);
                 }
             }
         }

@@ -109,7 +109,7 @@ public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClas
 
         // Fleet series per model version and arm reach Prometheus.
         var metrics = await MetricsAsync(http, "arm=\"candidate\"");
-        foreach (var series in new[] { "edgeplatform_model_events_total{", "edgeplatform_model_latency_milliseconds_bucket{", "edgeplatform_model_labelled_total{", "edgeplatform_model_drift_psi_max{" })
+        foreach (var series in new[] { "edgeplatform_model_events_total{", "edgeplatform_model_latency_seconds_bucket{", "edgeplatform_model_labelled_total{", "edgeplatform_model_drift_psi_max{" })
         {
             Assert.True(metrics.Contains(series, StringComparison.Ordinal), $"no {series} in\n{metrics}");
         }
@@ -134,7 +134,7 @@ public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClas
         Assert.Contains("format: 'csv' is not supported; use 'parquet'", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
-    private static async Task PublishAsync(IMqttClient client, string deviceId, byte[] payload, string kind = TelemetryKinds.Health)
+    internal static async Task PublishAsync(IMqttClient client, string deviceId, byte[] payload, string kind = TelemetryKinds.Health)
     {
         var result = await client.PublishAsync(new MqttApplicationMessageBuilder()
             .WithTopic(Topics.Telemetry(deviceId, kind))
@@ -170,7 +170,7 @@ public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClas
     private static Task<TelemetryQueryResult?> QueryAsync(HttpClient http, string query) =>
         http.GetFromJsonAsync(new Uri($"/api/v1/telemetry?{query}", UriKind.Relative), ContractsJsonContext.Default.TelemetryQueryResult);
 
-    private static PerfRecord Perf(long sequence, string arm, long[] latencyMicros)
+    internal static PerfRecord Perf(long sequence, string arm, long[] latencyMicros)
     {
         var histogram = new HdrHistogram.LongHistogram(1, 60_000_000, 3);
         foreach (var micros in latencyMicros)
@@ -183,10 +183,10 @@ public sealed class TelemetryOverBrokerTests(ControlPlaneFactory server) : IClas
             EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Encode(histogram), 1, 3, 3, [0, 0, 1]);
     }
 
-    private static QualityRecord Quality(long sequence, string arm) => new(
+    internal static QualityRecord Quality(long sequence, string arm) => new(
         sequence, DateTimeOffset.UtcNow, "m", "1", "sha256:" + new string('c', 64), arm, 3, 0.5, [0, 0.5, 1], [1, 2], ["rpm"], [3], [1460], [10], [1450], [1470],
         [0.1], [0, 0, 1, 1, 1, 0, 0, 0, 0, 0], 0.1, 2, 1, 0, 1, 0, 0, 0, 0);
 
-    private static TelemetryRecord Report(long sequence) =>
+    internal static TelemetryRecord Report(long sequence) =>
         new(sequence, Start.AddSeconds(sequence), "m", "1", null, 10, 10, 0, 0, 1, 2, 3, 4, 5);
 }

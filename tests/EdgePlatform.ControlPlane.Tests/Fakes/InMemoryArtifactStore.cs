@@ -24,6 +24,20 @@ internal sealed class InMemoryArtifactStore : IArtifactStore
         return (await PutAsync(copy.ToArray(), cancellationToken), copy.Length);
     }
 
+    public async Task<long> PutAsync(string digest, Stream content, CancellationToken cancellationToken)
+    {
+        using var copy = new MemoryStream();
+        await content.CopyToAsync(copy, cancellationToken);
+        var actual = ContentDigest.Compute(copy.ToArray());
+        if (actual != digest)
+        {
+            throw new ArtifactDigestMismatchException(digest, actual, copy.Length);
+        }
+
+        _blobs.TryAdd(digest, copy.ToArray());
+        return copy.Length;
+    }
+
     public Task<Stream?> OpenReadAsync(string digest, CancellationToken cancellationToken) =>
         Task.FromResult<Stream?>(_blobs.TryGetValue(digest, out var blob) ? new MemoryStream(blob, writable: false) : null);
 
