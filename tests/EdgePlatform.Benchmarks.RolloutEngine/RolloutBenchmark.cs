@@ -41,22 +41,22 @@ internal static class RolloutBenchmark
     private static async Task RunInAsync(string dataDirectory, RolloutBenchmarkSettings settings, CancellationToken cancellationToken)
     {
         var clock = new SettableClock(new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero));
-        var store = new SqliteStore(Path.Combine(dataDirectory, "edgeplatform.db"));
+        using var stores = Stores.OpenSqlite(Path.Combine(dataDirectory, "edgeplatform.db"));
         var bootstrap = ServerBootstrap.Prepare(new ServerOptions { DataDirectory = dataDirectory, HttpPort = 0, MqttPort = 0 });
         using var trust = new TufTrustPublisher(bootstrap, Options.Create(new TrustOptions()), clock, NullLogger<TufTrustPublisher>.Instance);
-        var registry = new ModelRegistry(store, new FileSystemArtifactStore(Path.Combine(dataDirectory, "blobs")), trust, clock, NullLogger<ModelRegistry>.Instance);
+        var registry = new ModelRegistry(stores.Models, new FileSystemArtifactStore(Path.Combine(dataDirectory, "blobs")), trust, clock, NullLogger<ModelRegistry>.Instance);
         var link = new CountingDeviceLink();
-        using var writer = new DesiredStateWriter(store, link, NullLogger<DesiredStateWriter>.Instance);
+        using var writer = new DesiredStateWriter(stores.Devices, link, NullLogger<DesiredStateWriter>.Instance);
         using var rollouts = new RolloutService(
-            registry, store, store, store, writer,
+            registry, stores.Devices, stores.Rollouts, stores.Telemetry, writer,
             Options.Create(new EnrollmentOptions { GroupKey = bootstrap.EnrollmentKey }),
             Options.Create(new RolloutOptions()),
             clock,
             NullLogger<RolloutService>.Instance);
 
-        var v1 = await AddModelAsync(store, "1", clock.Now, cancellationToken).ConfigureAwait(false);
-        await AddModelAsync(store, "2", clock.Now, cancellationToken).ConfigureAwait(false);
-        await AddFleetAsync(store, settings.Devices, v1, clock.Now, cancellationToken).ConfigureAwait(false);
+        var v1 = await AddModelAsync(stores, "1", clock.Now, cancellationToken).ConfigureAwait(false);
+        await AddModelAsync(stores, "2", clock.Now, cancellationToken).ConfigureAwait(false);
+        await AddFleetAsync(stores, settings.Devices, v1, clock.Now, cancellationToken).ConfigureAwait(false);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rollout benchmark: {settings.Devices:N0} devices, {settings.Ticks} ticks per idle phase, SQLite in {dataDirectory}"));
         Console.WriteLine("phase | wall ms | CPU ms | bytes written | desired states published");
 
@@ -68,16 +68,16 @@ internal static class RolloutBenchmark
             cancellationToken).ConfigureAwait(false);
         Report("create (10% stage published)", measured.Stop(), link.Published - published);
 
-        await ReportActiveAsync(store, clock.Now, cancellationToken).ConfigureAwait(false);
+        await ReportActiveAsync(stores, clock.Now, cancellationToken).ConfigureAwait(false);
         await PhaseAsync("tick: 10% of devices turn active", 1, rollouts, link, clock, cancellationToken).ConfigureAwait(false);
         await PhaseAsync("idle tick, stage 1 baking", settings.Ticks, rollouts, link, clock, cancellationToken).ConfigureAwait(false);
 
         clock.Advance(TimeSpan.FromMinutes(10));
         await PhaseAsync("tick: bake over, 100% stage published", 1, rollouts, link, clock, cancellationToken).ConfigureAwait(false);
-        await ReportActiveAsync(store, clock.Now, cancellationToken).ConfigureAwait(false);
+        await ReportActiveAsync(stores, clock.Now, cancellationToken).ConfigureAwait(false);
         await PhaseAsync("tick: the other 90% turn active", 1, rollouts, link, clock, cancellationToken).ConfigureAwait(false);
         await PhaseAsync("idle tick, rollout completed", settings.Ticks, rollouts, link, clock, cancellationToken).ConfigureAwait(false);
-        await ReportFailedAsync(store, "bench-00042", clock.Now, cancellationToken).ConfigureAwait(false);
+        await ReportFailedAsync(stores, "bench-00042", clock.Now, cancellationToken).ConfigureAwait(false);
         await PhaseAsync("tick: one device reports an error", 1, rollouts, link, clock, cancellationToken).ConfigureAwait(false);
 
         await ApiAsync(rollouts, created.Id, settings.Ticks, cancellationToken).ConfigureAwait(false);
@@ -126,45 +126,45 @@ internal static class RolloutBenchmark
     private static void Report(string phase, (double WallMs, double CpuMs, long Written) cost, long published) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{phase} | {cost.WallMs:0.0} | {cost.CpuMs:0.0} | {cost.Written:N0} | {published:N0}"));
 
-    private static async Task<ModelReference> AddModelAsync(SqliteStore store, string version, DateTimeOffset at, CancellationToken cancellationToken)
+    private static async Task<ModelReference> AddModelAsync(Stores stores, string version, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var digest = "sha256:" + new string(version[0], 64);
         var model = new ModelRecord("models/sensor", "sensor", version, digest, 100, "sha256:" + new string('f', 64), 10, "c2ln", new Dictionary<string, double>(), at);
-        await store.AddModelAsync(model, cancellationToken).ConfigureAwait(false);
+        await stores.Models.AddModelAsync(model, cancellationToken).ConfigureAwait(false);
         return model.ToReference();
     }
 
-    private static async Task AddFleetAsync(SqliteStore store, int count, ModelReference running, DateTimeOffset at, CancellationToken cancellationToken)
+    private static async Task AddFleetAsync(Stores stores, int count, ModelReference running, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var tags = new Dictionary<string, string>(StringComparer.Ordinal) { ["site"] = "bench" };
         for (var i = 0; i < count; i++)
         {
             var id = string.Create(CultureInfo.InvariantCulture, $"bench-{i:00000}");
-            await store.UpsertDeviceAsync(new DeviceRecord(id, tags, "thumbprint", at, DeviceStatuses.Online, at, null, null), cancellationToken).ConfigureAwait(false);
-            await store.SaveStatusAsync(id, DeviceStatuses.Online, at, cancellationToken).ConfigureAwait(false);
-            await store.SaveDesiredAsync(id, new DesiredState(1, new DeploymentSpec("dep-initial", running), TelemetrySettings.Default), 0, cancellationToken).ConfigureAwait(false);
-            await store.SaveReportedAsync(id, Reported(1, running, at), at, cancellationToken).ConfigureAwait(false);
+            await stores.Devices.UpsertDeviceAsync(new DeviceRecord(id, tags, "thumbprint", at, DeviceStatuses.Online, at, null, null), cancellationToken).ConfigureAwait(false);
+            await stores.Devices.SaveStatusAsync(id, DeviceStatuses.Online, at, cancellationToken).ConfigureAwait(false);
+            await stores.Devices.SaveDesiredAsync(id, new DesiredState(1, new DeploymentSpec("dep-initial", running), TelemetrySettings.Default), 0, cancellationToken).ConfigureAwait(false);
+            await stores.Devices.SaveReportedAsync(id, Reported(1, running, at), at, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>Every device reports what its desired state names as active, as an agent would once installed.</summary>
-    private static async Task ReportActiveAsync(SqliteStore store, DateTimeOffset at, CancellationToken cancellationToken)
+    private static async Task ReportActiveAsync(Stores stores, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        foreach (var device in await store.ListDevicesAsync(cancellationToken).ConfigureAwait(false))
+        foreach (var device in await stores.Devices.ListDevicesAsync(cancellationToken).ConfigureAwait(false))
         {
             if (device.Desired is { Deployment.Model: { } model } desired && device.Reported?.DesiredVersion != desired.Version)
             {
-                await store.SaveReportedAsync(device.Id, Reported(desired.Version, model, at), at, cancellationToken).ConfigureAwait(false);
+                await stores.Devices.SaveReportedAsync(device.Id, Reported(desired.Version, model, at), at, cancellationToken).ConfigureAwait(false);
             }
         }
     }
 
-    private static async Task ReportFailedAsync(SqliteStore store, string deviceId, DateTimeOffset at, CancellationToken cancellationToken)
+    private static async Task ReportFailedAsync(Stores stores, string deviceId, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        var device = await store.GetDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false)
+        var device = await stores.Devices.GetDeviceAsync(deviceId, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"{deviceId} is not in the fleet");
         var reported = new ReportedState("bench", device.Desired!.Version, [], "probation failed: 30 of 40 events failed", at);
-        await store.SaveReportedAsync(deviceId, reported, at, cancellationToken).ConfigureAwait(false);
+        await stores.Devices.SaveReportedAsync(deviceId, reported, at, cancellationToken).ConfigureAwait(false);
     }
 
     private static ReportedState Reported(long desiredVersion, ModelReference model, DateTimeOffset at) =>

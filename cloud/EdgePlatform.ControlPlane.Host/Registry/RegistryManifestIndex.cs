@@ -1,5 +1,3 @@
-using EdgePlatform.ControlPlane.Host.Storage;
-
 namespace EdgePlatform.ControlPlane.Host.Registry;
 
 /// <summary>A manifest pushed to a repository; its bytes are a blob in the artifact store.</summary>
@@ -24,29 +22,4 @@ public interface IRegistryManifestIndex
 
     /// <summary>The digests of every manifest pushed to the repository.</summary>
     Task<IReadOnlyList<string>> ListDigestsAsync(string repository, CancellationToken cancellationToken);
-}
-
-/// <summary>The index in the server's SQLite database (tables <c>registry_manifests</c> and <c>registry_tags</c>).</summary>
-public sealed class SqliteRegistryManifestIndex(SqliteStore store) : IRegistryManifestIndex
-{
-    public Task SaveAsync(RegistryManifest manifest, string? tag, DateTimeOffset pushedAt, CancellationToken cancellationToken) =>
-        store.SaveRegistryManifestAsync(manifest, tag, pushedAt, cancellationToken);
-
-    public Task<RegistryManifest?> FindByDigestAsync(string repository, string digest, CancellationToken cancellationToken) =>
-        store.FindRegistryManifestByDigestAsync(repository, digest, cancellationToken);
-
-    public Task<RegistryManifest?> FindByTagAsync(string repository, string tag, CancellationToken cancellationToken) =>
-        store.FindRegistryManifestByTagAsync(repository, tag, cancellationToken);
-
-    public Task<IReadOnlyList<string>> ListTagsAsync(string repository, CancellationToken cancellationToken) =>
-        store.ListRegistryTagsAsync(repository, cancellationToken);
-
-    public Task LinkBlobAsync(string repository, string digest, CancellationToken cancellationToken) =>
-        store.LinkRegistryBlobAsync(repository, digest, cancellationToken);
-
-    public Task<bool> IsBlobLinkedAsync(string repository, string digest, CancellationToken cancellationToken) =>
-        store.IsRegistryBlobLinkedAsync(repository, digest, cancellationToken);
-
-    public Task<IReadOnlyList<string>> ListDigestsAsync(string repository, CancellationToken cancellationToken) =>
-        store.ListRegistryManifestDigestsAsync(repository, cancellationToken);
 }

@@ -1,5 +1,14 @@
+using System.Reflection;
 using EdgePlatform.ControlPlane.Access;
 using EdgePlatform.ControlPlane.Host.Registry;
+using EdgePlatform.ControlPlane.Host.Storage.Access;
+using EdgePlatform.ControlPlane.Host.Storage.Datasets;
+using EdgePlatform.ControlPlane.Host.Storage.Deployments;
+using EdgePlatform.ControlPlane.Host.Storage.Devices;
+using EdgePlatform.ControlPlane.Host.Storage.EnrollmentGroups;
+using EdgePlatform.ControlPlane.Host.Storage.Models;
+using EdgePlatform.ControlPlane.Host.Storage.Registry;
+using EdgePlatform.ControlPlane.Host.Storage.Training;
 using EdgePlatform.ControlPlane.Ports;
 
 namespace EdgePlatform.ControlPlane.Host.Storage;
@@ -60,21 +69,62 @@ public sealed class Stores : IDisposable
         var store = new SqliteStore(database);
         return new Stores(database)
         {
-            Access = store,
-            EnrollmentGroups = store,
-            Devices = store,
-            Models = store,
-            Deployments = store,
+            Access = new SqliteAccessStore(database),
+            EnrollmentGroups = new SqliteEnrollmentGroupStore(database),
+            Devices = new SqliteDeviceStore(database),
+            Models = new SqliteModelStore(database),
+            Deployments = new SqliteDeploymentStore(database),
             Telemetry = store,
-            Training = store,
-            Datasets = store,
+            Training = new SqliteTrainingStore(database),
+            Datasets = new SqliteDatasetStore(database),
             Rollouts = store,
             Experiments = store,
             Sweeps = store,
-            RegistryManifests = new SqliteRegistryManifestIndex(store),
+            RegistryManifests = new SqliteRegistryManifestStore(database),
         };
     }
 
-    private static Stores OpenPostgres(PostgresDatabase database) =>
-        throw new NotSupportedException($"PostgreSQL store adapters are not registered yet ({database.Provider})");
+    private static Stores OpenPostgres(PostgresDatabase database) => new(database)
+    {
+        Access = new PostgresAccessStore(database),
+        EnrollmentGroups = new PostgresEnrollmentGroupStore(database),
+        Devices = new PostgresDeviceStore(database),
+        Models = new PostgresModelStore(database),
+        Deployments = new PostgresDeploymentStore(database),
+        Telemetry = PostgresTelemetryNotYet(),
+        Training = new PostgresTrainingStore(database),
+        Datasets = new PostgresDatasetStore(database),
+        Rollouts = PostgresRolloutsNotYet(),
+        Experiments = PostgresExperimentsNotYet(),
+        Sweeps = PostgresSweepsNotYet(),
+        RegistryManifests = new PostgresRegistryManifestStore(database),
+    };
+
+    // Ports whose PostgreSQL adapters do not exist yet. Opening the database still works, so the
+    // ports that have one can be used; a call to one of these fails naming the port.
+    private static ITelemetryStore PostgresTelemetryNotYet() => NotYetAdapter.For<ITelemetryStore>("telemetry");
+
+    private static IRolloutStore PostgresRolloutsNotYet() => NotYetAdapter.For<IRolloutStore>("rollout");
+
+    private static IExperimentStore PostgresExperimentsNotYet() => NotYetAdapter.For<IExperimentStore>("experiment");
+
+    private static ISweepStore PostgresSweepsNotYet() => NotYetAdapter.For<ISweepStore>("sweep");
+
+#pragma warning disable CA1812 // Instantiated by DispatchProxy.Create.
+    private class NotYetAdapter : DispatchProxy
+    {
+        private string _port = "";
+
+        public static T For<T>(string port)
+            where T : class
+        {
+            var adapter = DispatchProxy.Create<T, NotYetAdapter>();
+            ((NotYetAdapter)(object)adapter)._port = port;
+            return adapter;
+        }
+
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) =>
+            throw new NotSupportedException($"the {_port} store has no PostgreSQL adapter yet ({targetMethod?.Name})");
+    }
+#pragma warning restore CA1812
 }

@@ -1,5 +1,6 @@
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Host.Storage;
+using EdgePlatform.ControlPlane.Host.Storage.Devices;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.ControlPlane.Telemetry;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -13,16 +14,19 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
 
     private readonly TempDatabase _database = new();
     private readonly SqliteStore _store;
+    private readonly SqliteDeviceStore _devices;
     private readonly TelemetryIngestService _ingest;
 
     public SqliteTelemetryIngestTests()
     {
-        _store = new SqliteStore(_database.Path);
-        _ingest = new TelemetryIngestService(_store, _store, new TelemetryMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<TelemetryIngestService>.Instance, new EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Reader());
+        var database = new SqliteDatabase(_database.Path);
+        _store = new SqliteStore(database);
+        _devices = new SqliteDeviceStore(database);
+        _ingest = new TelemetryIngestService(_devices, _store, new TelemetryMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<TelemetryIngestService>.Instance, new EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Reader());
     }
 
     public Task InitializeAsync() =>
-        _store.UpsertDeviceAsync(new DeviceRecord("dev-1", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+        _devices.UpsertDeviceAsync(new DeviceRecord("dev-1", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
 
     public Task DisposeAsync() => Task.CompletedTask;
 
@@ -93,7 +97,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task IngestAsync_MessagesOfSeveralDevicesInOneTransaction_RenewsEachLeaseAndRefusesTheUnenrolled()
     {
-        await _store.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+        await _devices.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
 
         var results = await _ingest.IngestAsync(
             [
@@ -104,7 +108,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
             CancellationToken.None);
 
         Assert.Equal([1, 0, 1], results.Select(r => r.Accepted));
-        Assert.All(await _store.ListDevicesAsync(CancellationToken.None), d => Assert.NotNull(d.LastSeen));
+        Assert.All(await _devices.ListDevicesAsync(CancellationToken.None), d => Assert.NotNull(d.LastSeen));
         Assert.Equal(
             [("ghost", TelemetryRejections.UnknownDevice, 1L)],
             (await _store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.DeviceId, r.Reason, r.Count)));
@@ -163,7 +167,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task QueryPerfMinutesAsync_HistogramsOfTwoDevices_PercentilesAreThoseOfAllTheirLatencies()
     {
-        await _store.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+        await _devices.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
 
         // dev-1: 1,000 fast latencies (0.1 ms to 1.0 ms); dev-2: 100 slow ones (40 ms to 50 ms). A
         // maximum of the devices' percentiles would put the minute's p50 at dev-2's 45 ms.
@@ -213,7 +217,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task QueryQualityMinutesAsync_RecordsOfTwoDevices_MomentsAreThoseOfAllTheirValues()
     {
-        await _store.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+        await _devices.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
         double[][] samples = [[10, 12, 14], [20, 21], [30, 35, 40, 45]];
 
         // Three records in one minute: two of dev-1, one of dev-2, each with its own values of 'rpm'.
@@ -311,7 +315,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task QueryRawAsync_DeviceAndTimeRange_ReturnsOnlyMatchingReportsOldestFirst()
     {
-        await _store.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+        await _devices.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
         await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(3, 30), Report(1, 10), Report(2, 20)], Now, CancellationToken.None);
         await _store.AddTelemetryAsync("dev-2", TelemetryKinds.Health, [Report(2, 99)], Now, CancellationToken.None);
 
@@ -341,7 +345,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     {
         await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10)], Now.AddMinutes(5), CancellationToken.None);
 
-        Assert.Equal(Now.AddMinutes(5), (await _store.GetDeviceAsync("dev-1", CancellationToken.None))!.LastSeen);
+        Assert.Equal(Now.AddMinutes(5), (await _devices.GetDeviceAsync("dev-1", CancellationToken.None))!.LastSeen);
     }
 
     [Fact]

@@ -1,19 +1,23 @@
+using System.Data.Common;
 using Dapper;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Ports;
 
 using static EdgePlatform.ControlPlane.Host.Storage.StoreValues;
 
-namespace EdgePlatform.ControlPlane.Host.Storage;
+namespace EdgePlatform.ControlPlane.Host.Storage.Datasets;
 
-/// <summary>Dataset versions and dataset connections.</summary>
-public sealed partial class SqliteStore : IDatasetStore
+/// <summary>Numbered dataset versions and dataset connections (tables <c>dataset_versions</c> and <c>dataset_connections</c>).</summary>
+public abstract class DatasetStore(StoreDatabase database) : IDatasetStore
 {
     public async Task<DatasetVersionInfo> AddDatasetVersionAsync(DatasetVersionInfo version, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(version);
-        await using var connection = Open();
-        // Numbered inside the insert, so two registrations of one name at once get two numbers.
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await SerializeNumberingAsync(connection, transaction, version.Name, cancellationToken).ConfigureAwait(false);
+
+        // Numbered inside the insert, so the number read is the number stored.
         var number = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             """
             INSERT INTO dataset_versions (name, version, snapshot_digest, size_bytes, source_kind, source_description, format, columns, rows, label, created_by, created_at, parent_version, rules)
@@ -34,28 +38,30 @@ public sealed partial class SqliteStore : IDatasetStore
                 version.Label,
                 version.CreatedBy,
                 CreatedAt = Time(version.CreatedAt),
-                version.ParentVersion,
+                ParentVersion = (long?)version.ParentVersion,
                 Rules = version.Rules is null ? null : Json(version.Rules, ContractsJsonContext.Default.CleansingRules),
             },
+            transaction,
             cancellationToken: cancellationToken)).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return version with { Version = (int)number };
     }
 
     public async Task<DatasetVersionInfo?> GetDatasetVersionAsync(string name, int? version, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var row = await connection.QuerySingleOrDefaultAsync<DatasetVersionRow>(new CommandDefinition(
             version is null
                 ? "SELECT * FROM dataset_versions WHERE name = @name ORDER BY version DESC LIMIT 1"
                 : "SELECT * FROM dataset_versions WHERE name = @name AND version = @version",
-            new { name, version },
+            new { name, version = (long?)version },
             cancellationToken: cancellationToken)).ConfigureAwait(false);
         return row?.ToInfo();
     }
 
     public async Task<IReadOnlyList<DatasetVersionInfo>> ListDatasetVersionsAsync(string name, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync<DatasetVersionRow>(new CommandDefinition(
             "SELECT * FROM dataset_versions WHERE name = @name ORDER BY version", new { name }, cancellationToken: cancellationToken)).ConfigureAwait(false);
         return [.. rows.Select(r => r.ToInfo())];
@@ -63,7 +69,7 @@ public sealed partial class SqliteStore : IDatasetStore
 
     public async Task<IReadOnlyList<DatasetSummary>> ListDatasetSummariesAsync(CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var counts = (await connection.QueryAsync<(string Name, long Versions)>(new CommandDefinition(
             "SELECT name, COUNT(*) FROM dataset_versions GROUP BY name", cancellationToken: cancellationToken)).ConfigureAwait(false))
             .ToDictionary(c => c.Name, c => (int)c.Versions, StringComparer.Ordinal);
@@ -80,7 +86,7 @@ public sealed partial class SqliteStore : IDatasetStore
     public async Task<bool> AddDatasetConnectionAsync(DatasetConnectionRecord connection, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        await using var db = Open();
+        await using var db = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var added = await db.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO dataset_connections (name, kind, host, sealed_connection_string, created_at) VALUES (@Name, @Kind, @Host, @SealedConnectionString, @CreatedAt)
@@ -93,7 +99,7 @@ public sealed partial class SqliteStore : IDatasetStore
 
     public async Task<DatasetConnectionRecord?> GetDatasetConnectionAsync(string name, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var row = await connection.QuerySingleOrDefaultAsync<DatasetConnectionRow>(new CommandDefinition(
             "SELECT * FROM dataset_connections WHERE name = @name", new { name }, cancellationToken: cancellationToken)).ConfigureAwait(false);
         return row?.ToRecord();
@@ -101,11 +107,17 @@ public sealed partial class SqliteStore : IDatasetStore
 
     public async Task<IReadOnlyList<DatasetConnectionRecord>> ListDatasetConnectionsAsync(CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync<DatasetConnectionRow>(new CommandDefinition(
             "SELECT * FROM dataset_connections ORDER BY name", cancellationToken: cancellationToken)).ConfigureAwait(false);
         return [.. rows.Select(r => r.ToRecord())];
     }
+
+    /// <summary>
+    /// Makes a concurrent registration of the same name wait for this transaction, so that the
+    /// next number is read after the other one's insert and both get a number of their own.
+    /// </summary>
+    protected abstract Task SerializeNumberingAsync(DbConnection connection, DbTransaction transaction, string name, CancellationToken cancellationToken);
 
 #pragma warning disable CA1812 // Instantiated by Dapper.
     private sealed class DatasetVersionRow

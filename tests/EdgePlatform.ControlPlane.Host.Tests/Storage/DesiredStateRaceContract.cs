@@ -8,19 +8,16 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace EdgePlatform.ControlPlane.Host.Tests.Storage;
 
 /// <summary>Two control-plane replicas, each with its own store and writer, on one database.</summary>
-public sealed class DesiredStateRaceTests : IDisposable
+public abstract class DesiredStateRaceContract(StoreProvider provider) : StoreContract(provider)
 {
     private const int WritesPerReplica = 60;
-
-    private readonly TempDatabase _database = new();
-
-    public void Dispose() => _database.Dispose();
 
     [Fact]
     public async Task WriteAsync_TwoReplicasRacingOnOneDevice_NoUpdateLostAndRetainedNeverGoesBack()
     {
-        var first = new SqliteStore(_database.Path);
-        var second = new SqliteStore(_database.Path);
+        using var replica = OpenAnotherReplica();
+        var first = Stores.Devices;
+        var second = replica.Devices;
         await first.UpsertDeviceAsync(
             new DeviceRecord("dev-1", new Dictionary<string, string>(), "thumbprint", DateTimeOffset.UnixEpoch, DeviceStatuses.Online, null, null, null),
             CancellationToken.None);
@@ -65,7 +62,7 @@ public sealed class DesiredStateRaceTests : IDisposable
     /// The database a network hop away, as it is for replicas: a read's answer takes a moment to
     /// arrive, so the other replica's write can land between a read and the write that follows it.
     /// </summary>
-    private sealed class DistantStore(SqliteStore inner) : ForwardingDeviceStore(inner)
+    private sealed class DistantStore(IDeviceStore inner) : ForwardingDeviceStore(inner)
     {
         public override async Task<DeviceRecord?> GetDeviceAsync(string deviceId, CancellationToken cancellationToken)
         {
@@ -94,3 +91,8 @@ public sealed class DesiredStateRaceTests : IDisposable
         }
     }
 }
+
+public sealed class SqliteDesiredStateRaceTests() : DesiredStateRaceContract(StoreProvider.Sqlite);
+
+[Trait("Category", "Integration")]
+public sealed class PostgresDesiredStateRaceTests() : DesiredStateRaceContract(StoreProvider.Postgres);
