@@ -43,7 +43,7 @@ public sealed partial class MosquittoConfigWriter(
             WriteFile(directory, "server.key", key.ExportPkcs8PrivateKeyPem() + "\n", secret: true);
         }
 
-        WriteFile(directory, "acl", Acl(), secret: false);
+        WriteFile(directory, "acl", Acl(options.Value.ShareGroup), secret: false);
         WriteFile(directory, ConfigFileName, Config(directory, options.Value), secret: false);
         await WriteRevocationListAsync(cancellationToken).ConfigureAwait(false);
         LogWritten(directory);
@@ -84,12 +84,18 @@ public sealed partial class MosquittoConfigWriter(
         }
     }
 
-    /// <summary>Each device may read its own subtree and publish only its reported twin, status and telemetry.</summary>
-    public static string Acl() => $"""
+    /// <summary>
+    /// Each device may read its own subtree and publish only its reported twin, status and
+    /// telemetry. The control plane's replicas, all one user, may also subscribe to the shared
+    /// subscriptions of their group (<c>Broker:ShareGroup</c>).
+    /// </summary>
+    public static string Acl(string shareGroup) => $"""
         # Written by the EdgePlatform control plane; regenerated on every start.
-        # The control plane: reads and writes every device's topics.
+        # The control plane: reads and writes every device's topics, and its replicas share the
+        # devices' messages through the group {shareGroup}.
         user {BrokerCredentials.ControlPlaneUserName}
         topic readwrite {Topics.DeviceRoot}/#
+        topic read $share/{shareGroup}/{Topics.DeviceRoot}/#
 
         # Every device (user name = certificate common name = device id): only its own topics.
         pattern read {Topics.DeviceRoot}/%u/#
@@ -113,6 +119,13 @@ public sealed partial class MosquittoConfigWriter(
         persistence_location {Path.Combine(directory, "data")}/
         max_queued_messages {settings.MaxQueuedMessages}
         max_queued_bytes {settings.MaxQueuedBytes}
+
+        # Control-plane replicas share the devices' messages (MQTT 5 shared subscriptions): the
+        # broker hands each to one replica in turn, slow or not. At most this many are in flight
+        # to a client at once (fewer where an MQTT 5 client announces a smaller receive maximum);
+        # the rest wait in its session within the queue limits above, so a slow replica's share
+        # is held there, not dropped.
+        max_inflight_messages 20
 
         # Broker:MaxPacketBytes: a larger packet gets its client disconnected.
         max_packet_size {settings.MaxPacketBytes}
