@@ -43,7 +43,7 @@ public sealed partial class MosquittoConfigWriter(
             WriteFile(directory, "server.key", key.ExportPkcs8PrivateKeyPem() + "\n", secret: true);
         }
 
-        WriteFile(directory, "acl", Acl(options.Value.ShareGroup), secret: false);
+        WriteFile(directory, "acl", Acl(), secret: false);
         WriteFile(directory, ConfigFileName, Config(directory, options.Value), secret: false);
         await WriteRevocationListAsync(cancellationToken).ConfigureAwait(false);
         LogWritten(directory);
@@ -86,16 +86,16 @@ public sealed partial class MosquittoConfigWriter(
 
     /// <summary>
     /// Each device may read its own subtree and publish only its reported twin, status and
-    /// telemetry. The control plane's replicas, all one user, may also subscribe to the shared
-    /// subscriptions of their group (<c>Broker:ShareGroup</c>).
+    /// telemetry. The control plane's replicas are all one user, and mosquitto 2.0 lets the
+    /// control plane's entry cover their shared subscriptions (<c>$share/&lt;group&gt;/devices/...</c>)
+    /// as well: they need none of their own (the shared-ingest tests run with this file).
     /// </summary>
-    public static string Acl(string shareGroup) => $"""
+    public static string Acl() => $"""
         # Written by the EdgePlatform control plane; regenerated on every start.
-        # The control plane: reads and writes every device's topics, and its replicas share the
-        # devices' messages through the group {shareGroup}.
+        # The control plane: reads and writes every device's topics, which lets its replicas
+        # subscribe through shared subscriptions ($share/<group>/{Topics.DeviceRoot}/...) too.
         user {BrokerCredentials.ControlPlaneUserName}
         topic readwrite {Topics.DeviceRoot}/#
-        topic read $share/{shareGroup}/{Topics.DeviceRoot}/#
 
         # Every device (user name = certificate common name = device id): only its own topics.
         pattern read {Topics.DeviceRoot}/%u/#
