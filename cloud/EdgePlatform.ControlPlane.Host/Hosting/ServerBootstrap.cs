@@ -7,6 +7,7 @@ using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.Security.Pki;
 using EdgePlatform.Security.Tokens;
+using EdgePlatform.Security.Tuf;
 
 namespace EdgePlatform.ControlPlane.Host.Hosting;
 
@@ -29,6 +30,9 @@ public sealed class ServerBootstrap
 
     /// <summary>The trust metadata's online signing keys, under the key directory.</summary>
     public const string TrustKeysDirectoryName = "keys";
+
+    /// <summary>An online signing key of the trust metadata, relative to the key directory.</summary>
+    public static string TrustKeyFileName(string role) => Path.Combine(TrustKeysDirectoryName, role + ".pem");
 
     /// <summary>The key that seals dataset connection strings, under the key directory.</summary>
     public const string ConnectionKeyFileName = "datasets/connections.key";
@@ -145,8 +149,8 @@ public sealed class ServerBootstrap
             DeviceCaFileName,
             TokenKeyFileName,
             EnrollmentKeyFileName,
-            Path.Combine(TrustKeysDirectoryName, "targets.pem"),
-            Path.Combine(TrustKeysDirectoryName, "timestamp.pem"),
+            TrustKeyFileName(TufRoles.Targets),
+            TrustKeyFileName(TufRoles.Timestamp),
             ConnectionKeyFileName,
         ];
         if (options.CertificateFile is null && UsesTlsFor(options))

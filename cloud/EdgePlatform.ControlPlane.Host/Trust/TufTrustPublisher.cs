@@ -50,7 +50,7 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
         _repository = TufRepository.Open(trustDirectory);
         _targetsKeys = [LoadKey(keyDirectory, TufRoles.Targets)];
         _timestampKeys = [LoadKey(keyDirectory, TufRoles.Timestamp)];
-        var rootKey = Path.Combine(keyDirectory, TufRoles.Root + ".pem");
+        var rootKey = Path.Combine(bootstrap.KeyDirectory, ServerBootstrap.TrustKeyFileName(TufRoles.Root));
         if (File.Exists(rootKey))
         {
             LogRootKeyOnline(rootKey);
