@@ -14,7 +14,7 @@ public sealed class BrokerCredentials : IDisposable
 {
     public const string ControlPlaneUserName = "$control-plane";
 
-    public BrokerCredentials(ServerBootstrap bootstrap, IOptions<BrokerOptions> options, TimeProvider timeProvider)
+    public BrokerCredentials(ServerBootstrap bootstrap, IOptions<BrokerOptions> options, IOptions<ReplicaOptions> replica, TimeProvider timeProvider)
     {
         var now = timeProvider.GetUtcNow();
         IEnumerable<string> hosts = [bootstrap.Options.BindAddress, "localhost", "127.0.0.1", .. options.Value.HostNames];
@@ -27,13 +27,14 @@ public sealed class BrokerCredentials : IDisposable
         ClientCertificate = bootstrap.DeviceCa.IssueClientCertificate(ControlPlaneUserName, now, TimeSpan.FromDays(365));
         CaCertificate = X509Certificate2.CreateFromPem(bootstrap.DeviceCa.CertificatePem);
         ControlPlaneClientId = "edgeplatform-cp-" + Convert.ToHexStringLower(SHA256.HashData(
-            System.Text.Encoding.UTF8.GetBytes("mqtt-client-id\n" + bootstrap.EnrollmentKey)))[..20];
+            System.Text.Encoding.UTF8.GetBytes("mqtt-client-id\n" + bootstrap.EnrollmentKey)))[..20] + "-" + replica.Value.Id;
     }
 
     /// <summary>
-    /// The control plane's MQTT client id, and so its broker session's id: stable for this
-    /// installation (the broker keeps the session across restarts) and derived from a secret, so
-    /// no device can guess it and take the control plane's session over.
+    /// This replica's MQTT client id, and so its broker session's id: stable for this installation
+    /// and <c>Replica:Id</c> (the broker keeps the session across restarts, and replicas sharing
+    /// one broker each have their own), and with a part derived from a secret, so no device can
+    /// guess it and take a control plane's session over.
     /// </summary>
     public string ControlPlaneClientId { get; }
 

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using EdgePlatform.Contracts;
 
 namespace EdgePlatform.ControlPlane.Host.Broker;
 
@@ -62,6 +63,27 @@ public sealed class BrokerOptions
     /// </summary>
     [Range(1024 * 1024, long.MaxValue)]
     public long MaxQueuedBytes { get; set; } = 1024L * 1024 * 1024;
+
+    /// <summary>
+    /// How long an external broker keeps a control-plane replica's session (its subscriptions and
+    /// the messages it received but had not acknowledged, or that were queued for it) after the
+    /// replica's connection ends. A replica that reconnects with the same <c>Replica:Id</c> within
+    /// it gets those messages again; after it they are gone. Default 1 hour.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:10", "7.00:00:00")]
+    public TimeSpan SessionExpiry { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// The MQTT 5 shared-subscription group the control-plane replicas form on an external broker
+    /// (<c>$share/&lt;group&gt;/devices/+/telemetry/+</c> and the reported and status filters):
+    /// the broker hands each device message to one member. Default <c>edgeplatform-control-plane</c>.
+    /// </summary>
+    [RegularExpression("^[A-Za-z0-9._-]{1,64}$", ErrorMessage = "Broker:ShareGroup must be 1 to 64 letters, digits, '.', '_' or '-'")]
+    public string ShareGroup { get; set; } = "edgeplatform-control-plane";
+
+    /// <summary>The filters the control plane subscribes to: shared among replicas on an external broker, plain on the embedded one.</summary>
+    public IReadOnlyList<string> ControlPlaneFilters() =>
+        [.. new[] { Topics.AllReported, Topics.AllStatus, Topics.AllTelemetry }.Select(filter => IsExternal ? $"$share/{ShareGroup}/{filter}" : filter)];
 
     public bool IsExternal => string.Equals(Mode, "external", StringComparison.Ordinal);
 }

@@ -84,10 +84,16 @@ public sealed partial class MosquittoConfigWriter(
         }
     }
 
-    /// <summary>Each device may read its own subtree and publish only its reported twin, status and telemetry.</summary>
+    /// <summary>
+    /// Each device may read its own subtree and publish only its reported twin, status and
+    /// telemetry. The control plane's replicas are all one user, and mosquitto 2.0 lets the
+    /// control plane's entry cover their shared subscriptions (<c>$share/&lt;group&gt;/devices/...</c>)
+    /// as well: they need none of their own (the shared-ingest tests run with this file).
+    /// </summary>
     public static string Acl() => $"""
         # Written by the EdgePlatform control plane; regenerated on every start.
-        # The control plane: reads and writes every device's topics.
+        # The control plane: reads and writes every device's topics, which lets its replicas
+        # subscribe through shared subscriptions ($share/<group>/{Topics.DeviceRoot}/...) too.
         user {BrokerCredentials.ControlPlaneUserName}
         topic readwrite {Topics.DeviceRoot}/#
 
@@ -113,6 +119,13 @@ public sealed partial class MosquittoConfigWriter(
         persistence_location {Path.Combine(directory, "data")}/
         max_queued_messages {settings.MaxQueuedMessages}
         max_queued_bytes {settings.MaxQueuedBytes}
+
+        # Control-plane replicas share the devices' messages (MQTT 5 shared subscriptions): the
+        # broker hands each to one replica in turn, slow or not. At most this many are in flight
+        # to a client at once (fewer where an MQTT 5 client announces a smaller receive maximum);
+        # the rest wait in its session within the queue limits above, so a slow replica's share
+        # is held there, not dropped.
+        max_inflight_messages 20
 
         # Broker:MaxPacketBytes: a larger packet gets its client disconnected.
         max_packet_size {settings.MaxPacketBytes}

@@ -10,8 +10,12 @@ namespace EdgePlatform.ControlPlane.Host.Broker;
 
 /// <summary>
 /// The control plane as a privileged MQTT client: receives what devices publish and queues it for
-/// the router, which acknowledges each message once it is stored, and publishes desired states retained. On every (re)connect it republishes every stored
-/// desired state, so a broker that lost its retained messages is brought back in line.
+/// the router, which acknowledges each message once it is stored, and publishes desired states
+/// retained. On every (re)connect it republishes every stored desired state, so a broker that lost
+/// its retained messages is brought back in line; with several replicas each does so when it
+/// connects, which is harmless: the broker keeps the last of the same retained messages. With an external broker the replicas subscribe through one MQTT 5 shared
+/// subscription (<see cref="BrokerOptions.ShareGroup"/>), so the broker hands each device message
+/// to one of them; the embedded broker serves one process, which subscribes plainly.
 /// </summary>
 public sealed partial class MqttDeviceLink : IDeviceLink, IHostedService, IAsyncDisposable
 {
@@ -42,11 +46,18 @@ public sealed partial class MqttDeviceLink : IDeviceLink, IHostedService, IAsync
                 // Messages are acknowledged once stored, so the broker may hold back no more
                 // unacknowledged ones than the router's queue takes (brokers that honour it).
                 ReceiveMaximum = (ushort)Math.Min(router.QueueCapacity, ushort.MaxValue),
+
+                // What a replica received but had not acknowledged when it went away stays in its
+                // session, and is delivered again when it reconnects under the same Replica:Id.
+                CleanStart = false,
+                SessionExpiry = options.Value.SessionExpiry,
             },
             loggerFactory.CreateLogger<MqttConnection>());
-        _connection.Subscribe(Topics.AllReported);
-        _connection.Subscribe(Topics.AllStatus);
-        _connection.Subscribe(Topics.AllTelemetry);
+        foreach (var filter in options.Value.ControlPlaneFilters())
+        {
+            _connection.Subscribe(filter);
+        }
+
         _connection.OnDelivery((delivery, ct) => router.EnqueueAsync(
             new DeviceMessage(delivery.Message.Topic, delivery.Message.Payload, delivery.AcknowledgeAsync),
             ct).AsTask());

@@ -4,8 +4,9 @@ using System.Text;
 namespace EdgePlatform.ControlPlane.Host.Datasets;
 
 /// <summary>
-/// Seals dataset connection strings with AES-GCM under a key kept in the data directory
+/// Seals dataset connection strings with AES-GCM under a key kept in the key directory
 /// (<c>datasets/connections.key</c>, owner-only), so the database alone does not give them away.
+/// Replicas share the key, so what one sealed another opens.
 /// </summary>
 public sealed class ConnectionSecrets
 {
@@ -13,11 +14,17 @@ public sealed class ConnectionSecrets
     private const int TagSize = 16;
     private readonly byte[] _key;
 
-    public ConnectionSecrets(string keyFile)
+    /// <param name="keyFile">The key's file.</param>
+    /// <param name="create">Whether a missing key is created; without it, a missing key is an error.</param>
+    public ConnectionSecrets(string keyFile, bool create = true)
     {
         if (File.Exists(keyFile))
         {
             _key = Convert.FromBase64String(File.ReadAllText(keyFile).Trim());
+        }
+        else if (!create)
+        {
+            throw new InvalidOperationException($"The dataset connection key '{keyFile}' is missing, and this server may not create it (Server:CreateKeys is false)");
         }
         else
         {

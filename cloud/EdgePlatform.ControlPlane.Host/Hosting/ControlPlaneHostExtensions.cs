@@ -49,6 +49,7 @@ public static partial class ControlPlaneHostExtensions
         builder.Services.AddSingleton(bootstrap.DeviceCa);
         builder.Services.AddSingleton(bootstrap.TokenSigner);
         builder.Services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<ReplicaOptions>().BindConfiguration(ReplicaOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ContractsJsonContext.Default));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddProblemDetails();
@@ -91,7 +92,7 @@ public static partial class ControlPlaneHostExtensions
         var directory = Path.Combine(bootstrap.DataDirectory, "datasets");
         builder.Services.AddOptions<DatasetOptions>().BindConfiguration(DatasetOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(sp => new DatasetUploads(Path.Combine(directory, "uploads"), sp.GetRequiredService<IOptions<DatasetOptions>>()));
-        builder.Services.AddSingleton(new ConnectionSecrets(Path.Combine(directory, "connections.key")));
+        builder.Services.AddSingleton(new ConnectionSecrets(Path.Combine(bootstrap.KeyDirectory, ServerBootstrap.ConnectionKeyFileName), bootstrap.CreatesKeys));
         builder.Services.AddSingleton(new DatasetStaging(Path.Combine(directory, "staging")));
         builder.Services.AddSingleton<DatasetSources>();
         builder.Services.AddSingleton<DatasetCatalog>();

@@ -7,13 +7,16 @@ using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.Security.Pki;
 using EdgePlatform.Security.Tokens;
+using EdgePlatform.Security.Tuf;
 
 namespace EdgePlatform.ControlPlane.Host.Hosting;
 
 /// <summary>
 /// Settles what must be known before the host is built: the data directory, the ports (a
-/// requested port of 0 is resolved to a free one so it can be advertised to devices), and the
-/// group enrollment key, created on first start with mode 0600.
+/// requested port of 0 is resolved to a free one so it can be advertised to devices), and the key
+/// material in the key directory (<see cref="ServerOptions.KeyDirectory"/>, the data directory by
+/// default), created on first start with mode 0600 or, for replicas sharing a read-only
+/// directory, only read.
 /// </summary>
 public sealed class ServerBootstrap
 {
@@ -25,6 +28,15 @@ public sealed class ServerBootstrap
     public const string TokenCertificateFileName = "token-signing.crt";
     public const string ApiCertificateFileName = "api-tls.pem";
 
+    /// <summary>The trust metadata's online signing keys, under the key directory.</summary>
+    public const string TrustKeysDirectoryName = "keys";
+
+    /// <summary>An online signing key of the trust metadata, relative to the key directory.</summary>
+    public static string TrustKeyFileName(string role) => Path.Combine(TrustKeysDirectoryName, role + ".pem");
+
+    /// <summary>The key that seals dataset connection strings, under the key directory.</summary>
+    public const string ConnectionKeyFileName = "datasets/connections.key";
+
     private ServerBootstrap(ServerOptions options, int httpPort, int mqttPort, string enrollmentKey)
     {
         Options = options;
@@ -33,20 +45,15 @@ public sealed class ServerBootstrap
         EnrollmentKey = enrollmentKey;
         var now = DateTimeOffset.UtcNow;
         DeviceCa = CertificateAuthority.FromPem(LoadOrCreateSecret(
-            options.DataDirectory, DeviceCaFileName, () => { using var ca = CertificateAuthority.Create("EdgePlatform device CA", now); return ca.ExportPem(); }));
+            options.KeyPath, DeviceCaFileName, () => { using var ca = CertificateAuthority.Create("EdgePlatform device CA", now); return ca.ExportPem(); }));
         TokenSigner = TokenSigner.FromPem(LoadOrCreateSecret(
-            options.DataDirectory, TokenKeyFileName, () => { using var signer = TokenSigner.Create("EdgePlatform token signing", now); return signer.ExportPem(); }));
+            options.KeyPath, TokenKeyFileName, () => { using var signer = TokenSigner.Create("EdgePlatform token signing", now); return signer.ExportPem(); }));
 
         // Public halves beside them, for brokers and registries to be configured with.
         File.WriteAllText(Path.Combine(options.DataDirectory, DeviceCaCertificateFileName), DeviceCa.CertificatePem);
         File.WriteAllText(Path.Combine(options.DataDirectory, TokenCertificateFileName), TokenSigner.CertificatePem);
 
-        UsesTls = options.Tls switch
-        {
-            "on" => true,
-            "off" => false,
-            _ => !IPAddress.IsLoopback(IPAddress.Parse(options.BindAddress)),
-        };
+        UsesTls = UsesTlsFor(options);
         if (UsesTls)
         {
             (ApiCertificate, ApiCertificateChain, ApiPinFingerprint) = options.CertificateFile is { } file
@@ -71,6 +78,12 @@ public sealed class ServerBootstrap
 
     public string DataDirectory => Options.DataDirectory;
 
+    /// <summary>Where the key material is (<see cref="ServerOptions.KeyDirectory"/>, the data directory by default).</summary>
+    public string KeyDirectory => Options.KeyPath;
+
+    /// <summary>Whether missing key material may be created in <see cref="KeyDirectory"/>.</summary>
+    public bool CreatesKeys => Options.CreatesKeys;
+
     /// <summary>Whether the API is served over HTTPS (<see cref="ServerOptions.Tls"/>).</summary>
     public bool UsesTls { get; }
 
@@ -92,7 +105,7 @@ public sealed class ServerBootstrap
     /// <summary>The URL clients reach the API at: <see cref="ServerOptions.PublicBaseUrl"/>, or the bound one.</summary>
     public string PublicUrl => Options.PublicBaseUrl is { Length: > 0 } configured ? configured.TrimEnd('/') : HttpUrl;
 
-    public string EnrollmentKeyFile => Path.Combine(DataDirectory, EnrollmentKeyFileName);
+    public string EnrollmentKeyFile => Path.Combine(KeyDirectory, EnrollmentKeyFileName);
 
     public static ServerBootstrap Prepare(ServerOptions options)
     {
@@ -102,11 +115,67 @@ public sealed class ServerBootstrap
 
         // A stale endpoints file from an earlier run must not be mistaken for this one.
         File.Delete(Path.Combine(options.DataDirectory, ServerEndpoints.FileName));
+        if (options.KeyDirectory is { Length: > 0 } keyDirectory)
+        {
+            options.KeyDirectory = Path.GetFullPath(keyDirectory);
+            if (options.CreatesKeys)
+            {
+                Directory.CreateDirectory(options.KeyDirectory);
+                File.SetUnixFileMode(options.KeyDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+        }
+
+        if (!options.CreatesKeys)
+        {
+            RequireKeyMaterial(options);
+        }
 
         var address = IPAddress.Parse(options.BindAddress);
         var httpPort = options.HttpPort == 0 ? FreePort(address) : options.HttpPort;
         var mqttPort = options.MqttPort == 0 ? FreePort(address, except: httpPort) : options.MqttPort;
-        return new ServerBootstrap(options, httpPort, mqttPort, LoadOrCreateEnrollmentKey(options.DataDirectory));
+        return new ServerBootstrap(options, httpPort, mqttPort, LoadOrCreateSecret(
+            options.KeyPath, EnrollmentKeyFileName, () => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32))).Trim());
+    }
+
+    /// <summary>
+    /// The files of the key directory that a server that may not create them needs, relative to
+    /// it: the API certificate only where the server issues its own.
+    /// </summary>
+    public static IReadOnlyList<string> RequiredKeyFiles(ServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        List<string> files =
+        [
+            DeviceCaFileName,
+            TokenKeyFileName,
+            EnrollmentKeyFileName,
+            TrustKeyFileName(TufRoles.Targets),
+            TrustKeyFileName(TufRoles.Timestamp),
+            ConnectionKeyFileName,
+        ];
+        if (options.CertificateFile is null && UsesTlsFor(options))
+        {
+            files.Add(ApiCertificateFileName);
+        }
+
+        return files;
+    }
+
+    /// <summary>
+    /// Stops a server that may not create key material before it does anything else, when the key
+    /// directory lacks any of it: replicas that went on with keys of their own would issue
+    /// certificates and tokens the others refuse.
+    /// </summary>
+    private static void RequireKeyMaterial(ServerOptions options)
+    {
+        var missing = RequiredKeyFiles(options).Where(file => !File.Exists(Path.Combine(options.KeyPath, file))).ToList();
+        if (missing.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"The key directory '{options.KeyPath}' (Server:KeyDirectory) lacks {string.Join(", ", missing)}, and this server may not create key material "
+                + "(Server:CreateKeys is false, the default when Server:KeyDirectory is set). Start one server once with Server:CreateKeys=true "
+                + "over that directory, or copy these files there from the data directory of the server that created them.");
+        }
     }
 
     /// <summary>Configuration values derived here, for the options that other parts bind.</summary>
@@ -129,6 +198,13 @@ public sealed class ServerBootstrap
         File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(endpoints, ContractsJsonContext.Default.ServerEndpoints));
         File.Move(temporary, path, overwrite: true);
     }
+
+    private static bool UsesTlsFor(ServerOptions options) => options.Tls switch
+    {
+        "on" => true,
+        "off" => false,
+        _ => !IPAddress.IsLoopback(IPAddress.Parse(options.BindAddress)),
+    };
 
     private static string UrlHost(string address) =>
         IPAddress.TryParse(address, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address;
@@ -172,7 +248,7 @@ public sealed class ServerBootstrap
         }
 
         var wanted = hosts.Select(Normalize).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        var path = Path.Combine(options.DataDirectory, ApiCertificateFileName);
+        var path = Path.Combine(options.KeyPath, ApiCertificateFileName);
         if (File.Exists(path))
         {
             var kept = X509Certificate2.CreateFromPemFile(path);
@@ -181,7 +257,20 @@ public sealed class ServerBootstrap
                 return (kept, [], ServerCertificatePin.Fingerprint(kept));
             }
 
+            // Replicas sharing a read-only key directory serve the one certificate clients pin,
+            // whatever their own host names; it is renewed where keys may be created.
+            if (!options.CreatesKeys && kept.NotAfter.ToUniversalTime() > now.UtcDateTime)
+            {
+                return (kept, [], ServerCertificatePin.Fingerprint(kept));
+            }
+
             kept.Dispose();
+        }
+
+        if (!options.CreatesKeys)
+        {
+            throw new InvalidOperationException(
+                $"The API certificate '{path}' has expired, and this server may not issue another (Server:CreateKeys is false): renew it where keys may be created, or set Server:CertificateFile");
         }
 
         var certificate = ca.IssueServerCertificate("edgeplatform-api", wanted, now, TimeSpan.FromDays(365));
@@ -210,13 +299,10 @@ public sealed class ServerBootstrap
         }
     }
 
-    private static string LoadOrCreateEnrollmentKey(string dataDirectory) =>
-        LoadOrCreateSecret(dataDirectory, EnrollmentKeyFileName, () => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32))).Trim();
-
     /// <summary>Reads a secret file, or creates it with mode 0600 on first start.</summary>
-    private static string LoadOrCreateSecret(string dataDirectory, string fileName, Func<string> create)
+    private static string LoadOrCreateSecret(string directory, string fileName, Func<string> create)
     {
-        var path = Path.Combine(dataDirectory, fileName);
+        var path = Path.Combine(directory, fileName);
         if (File.Exists(path))
         {
             return File.ReadAllText(path);

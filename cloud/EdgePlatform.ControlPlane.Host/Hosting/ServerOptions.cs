@@ -12,6 +12,33 @@ public sealed class ServerOptions : IValidatableObject
     public string DataDirectory { get; set; } = Path.Combine(
         Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "edgeplatform", "server");
 
+    /// <summary>
+    /// Where the server's key material lives: the device CA (<c>device-ca.pem</c>), the token
+    /// signing key (<c>token-signing.pem</c>), the group enrollment key (<c>enrollment.key</c>),
+    /// the trust metadata's online keys (<c>keys/targets.pem</c>, <c>keys/timestamp.pem</c>, and
+    /// <c>keys/root.pem</c> until it is moved offline), the dataset connection key
+    /// (<c>datasets/connections.key</c>) and, where the server issues its own API certificate, that
+    /// certificate with its key (<c>api-tls.pem</c>). Control-plane replicas name one shared
+    /// directory here, read-only to them, so that they all sign, issue and decrypt with the same
+    /// keys. Default: unset, which means the data directory.
+    /// </summary>
+    public string? KeyDirectory { get; set; }
+
+    /// <summary>
+    /// Whether the server creates key material missing from <see cref="KeyDirectory"/> (and
+    /// reissues an API certificate there that is about to expire or lacks a host name). Without
+    /// it, a key directory that lacks any of them stops the server at start, naming what is
+    /// missing. Default: true when <see cref="KeyDirectory"/> is unset, false when it is set (one
+    /// start with it true, or a copy of a data directory's files, fills a shared directory).
+    /// </summary>
+    public bool? CreateKeys { get; set; }
+
+    /// <summary>Where the key material is read from (and written to, when it may be created).</summary>
+    public string KeyPath => KeyDirectory is { Length: > 0 } keys ? keys : DataDirectory;
+
+    /// <summary>Whether missing key material is created (<see cref="CreateKeys"/> with its default).</summary>
+    public bool CreatesKeys => CreateKeys ?? KeyDirectory is not { Length: > 0 };
+
     /// <summary>Loopback address by default; the API is not exposed beyond the machine unless configured.</summary>
     [Required]
     public string BindAddress { get; set; } = "127.0.0.1";

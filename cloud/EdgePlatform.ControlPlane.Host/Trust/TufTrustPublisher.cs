@@ -7,7 +7,7 @@ namespace EdgePlatform.ControlPlane.Host.Trust;
 
 /// <summary>
 /// The server's trust metadata (<c>trust/</c> in the data directory) and its online keys
-/// (<c>keys/targets.pem</c>, <c>keys/timestamp.pem</c>, mode 0600). On first start it creates
+/// (<c>keys/targets.pem</c>, <c>keys/timestamp.pem</c>, mode 0600, in the key directory). On first start it creates
 /// a root with one key per role; that root key is then kept in <c>keys/root.pem</c> and should
 /// be moved offline (<c>edgectl root rotate</c> signs later roots on files).
 /// </summary>
@@ -25,20 +25,32 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
         _options = options.Value;
         _timeProvider = timeProvider;
         _logger = logger;
-        var keyDirectory = Path.Combine(bootstrap.DataDirectory, "keys");
+        var keyDirectory = Path.Combine(bootstrap.KeyDirectory, ServerBootstrap.TrustKeysDirectoryName);
         var trustDirectory = Path.Combine(bootstrap.DataDirectory, "trust");
-        Directory.CreateDirectory(keyDirectory);
-        File.SetUnixFileMode(keyDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (bootstrap.CreatesKeys)
+        {
+            Directory.CreateDirectory(keyDirectory);
+            File.SetUnixFileMode(keyDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
 
         if (!TufRepository.Exists(trustDirectory))
         {
+            if (!bootstrap.CreatesKeys)
+            {
+                // A new root would name new keys that the shared ones cannot sign for, and every
+                // device that trusts the existing root would refuse this server's metadata.
+                throw new InvalidOperationException(
+                    $"No trust metadata in '{trustDirectory}', and this server may not create keys for a new root (Server:CreateKeys is false): "
+                    + "copy the trust directory from the server that created the keys in the key directory");
+            }
+
             Initialize(keyDirectory, trustDirectory);
         }
 
         _repository = TufRepository.Open(trustDirectory);
         _targetsKeys = [LoadKey(keyDirectory, TufRoles.Targets)];
         _timestampKeys = [LoadKey(keyDirectory, TufRoles.Timestamp)];
-        var rootKey = Path.Combine(keyDirectory, TufRoles.Root + ".pem");
+        var rootKey = Path.Combine(bootstrap.KeyDirectory, ServerBootstrap.TrustKeyFileName(TufRoles.Root));
         if (File.Exists(rootKey))
         {
             LogRootKeyOnline(rootKey);
