@@ -28,8 +28,9 @@ public sealed class DirectoryTufMetadataStore(string directory) : ITufMetadataSt
 
     public void Write(string name, ReadOnlySpan<byte> bytes)
     {
-        Directory.CreateDirectory(directory);
-        MetadataFiles.WriteAtomically(Path.Combine(directory, name), bytes);
+        var path = Path.Combine(directory, name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        MetadataFiles.WriteAtomically(path, bytes);
     }
 
     public void Delete(string name) => File.Delete(Path.Combine(directory, name));

@@ -5,30 +5,42 @@ namespace EdgePlatform.Security.Tuf;
 
 /// <summary>
 /// The publishing side: the chain of root versions, the current targets and timestamp
-/// documents, as files (<c>root/N.json</c>, <c>targets.json</c>, <c>timestamp.json</c>). It
-/// accepts only metadata that a device would accept, so a bad rotation or an under-signed
-/// targets document is refused here first. Files are served byte for byte as stored, since
-/// the timestamp pins the targets file by hash.
+/// documents (<c>root/N.json</c>, <c>targets.json</c>, <c>timestamp.json</c>) in a metadata
+/// store: files of one directory, or a database that control-plane replicas share. It accepts
+/// only metadata that a device would accept, so a bad rotation or an under-signed targets
+/// document is refused here first. Documents are served byte for byte as stored, since the
+/// timestamp pins the targets document by hash. Every read goes to the store, so a document
+/// another process published is served at once.
 /// </summary>
 public sealed class TufRepository
 {
-    private readonly string _directory;
+    private readonly ITufMetadataStore _store;
     private readonly Lock _gate = new();
 
-    private TufRepository(string directory)
+    private TufRepository(ITufMetadataStore store) => _store = store;
+
+    public static bool Exists(string directory) => Exists(new DirectoryTufMetadataStore(directory));
+
+    public static bool Exists(ITufMetadataStore store)
     {
-        _directory = directory;
-        Directory.CreateDirectory(Path.Combine(directory, "root"));
+        ArgumentNullException.ThrowIfNull(store);
+        return store.Read(RootName(1)) is not null;
     }
 
-    public static bool Exists(string directory) => File.Exists(Path.Combine(directory, "root", "1.json"));
-
     public static TufRepository Open(string directory) =>
-        Exists(directory) ? new TufRepository(directory) : throw new TufFormatException($"no trust metadata in {directory}");
+        Exists(directory) ? new TufRepository(new DirectoryTufMetadataStore(directory)) : throw new TufFormatException($"no trust metadata in {directory}");
+
+    public static TufRepository Open(ITufMetadataStore store) =>
+        Exists(store) ? new TufRepository(store) : throw new TufFormatException("no trust metadata in the store");
 
     /// <summary>Starts a repository from root version 1, which must be signed by its own root threshold.</summary>
-    public static TufRepository Create(string directory, ReadOnlySpan<byte> firstRoot)
+    public static TufRepository Create(string directory, ReadOnlySpan<byte> firstRoot) =>
+        Create(new DirectoryTufMetadataStore(directory), firstRoot);
+
+    /// <summary>Starts a repository from root version 1, which must be signed by its own root threshold.</summary>
+    public static TufRepository Create(ITufMetadataStore store, ReadOnlySpan<byte> firstRoot)
     {
+        ArgumentNullException.ThrowIfNull(store);
         var envelope = TufEnvelopes.Parse(firstRoot);
         var root = TufEnvelopes.Read(envelope, TufJsonContext.Default.RootMetadata, TufRoles.Root);
         if (root.Version != 1)
@@ -37,8 +49,8 @@ public sealed class TufRepository
         }
 
         TufEnvelopes.RequireThreshold(envelope, root, TufRoles.Root, TufChecks.RootSignature);
-        var repository = new TufRepository(directory);
-        MetadataFiles.WriteAtomically(Path.Combine(directory, "root", "1.json"), firstRoot);
+        var repository = new TufRepository(store);
+        store.Write(RootName(1), firstRoot);
         return repository;
     }
 
@@ -47,7 +59,7 @@ public sealed class TufRepository
         get
         {
             long version = 1;
-            while (File.Exists(RootPath(version + 1)))
+            while (_store.Read(RootName(version + 1)) is not null)
             {
                 version++;
             }
@@ -58,11 +70,11 @@ public sealed class TufRepository
 
     public RootMetadata Root => TufEnvelopes.Read(TufEnvelopes.Parse(RootBytes(RootVersion)!), TufJsonContext.Default.RootMetadata, TufRoles.Root);
 
-    public byte[]? RootBytes(long version) => version >= 1 && File.Exists(RootPath(version)) ? File.ReadAllBytes(RootPath(version)) : null;
+    public byte[]? RootBytes(long version) => version >= 1 ? _store.Read(RootName(version)) : null;
 
-    public byte[]? TargetsBytes => ReadOptional("targets.json");
+    public byte[]? TargetsBytes => _store.Read(TargetsName);
 
-    public byte[]? TimestampBytes => ReadOptional("timestamp.json");
+    public byte[]? TimestampBytes => _store.Read(TimestampName);
 
     public TargetsMetadata? Targets => TargetsBytes is { } bytes
         ? TufEnvelopes.Read(TufEnvelopes.Parse(bytes), TufJsonContext.Default.TargetsMetadata, TufRoles.Targets)
@@ -87,7 +99,7 @@ public sealed class TufRepository
 
             TufEnvelopes.RequireThreshold(envelope, current, TufRoles.Root, TufChecks.RootSignature);
             TufEnvelopes.RequireThreshold(envelope, candidate, TufRoles.Root, TufChecks.RootSignature);
-            MetadataFiles.WriteAtomically(RootPath(candidate.Version), nextRoot);
+            _store.Write(RootName(candidate.Version), nextRoot);
             return candidate;
         }
     }
@@ -105,7 +117,7 @@ public sealed class TufRepository
                 throw new TufVerificationException(TufChecks.TargetsRollback, $"targets version {targets.Version} does not follow version {current.Version}");
             }
 
-            MetadataFiles.WriteAtomically(Path.Combine(_directory, "targets.json"), signedTargets);
+            _store.Write(TargetsName, signedTargets);
             return targets;
         }
     }
@@ -141,7 +153,7 @@ public sealed class TufRepository
                 new MetaFile(targets.Version, targetsBytes.Length, Convert.ToHexStringLower(SHA256.HashData(targetsBytes))));
             var envelope = TufEnvelopes.Create(timestamp, TufJsonContext.Default.TimestampMetadata, keys, now);
             TufEnvelopes.RequireThreshold(envelope, Root, TufRoles.Timestamp, TufChecks.TimestampSignature);
-            MetadataFiles.WriteAtomically(Path.Combine(_directory, "timestamp.json"), TufEnvelopes.Serialize(envelope));
+            _store.Write(TimestampName, TufEnvelopes.Serialize(envelope));
             return timestamp;
         }
     }
@@ -173,11 +185,8 @@ public sealed class TufRepository
         return new RootMetadata(TufRoles.Root, version, expires, keys, roleKeys);
     }
 
-    private string RootPath(long version) => Path.Combine(_directory, "root", version.ToString(CultureInfo.InvariantCulture) + ".json");
+    private const string TargetsName = "targets.json";
+    private const string TimestampName = "timestamp.json";
 
-    private byte[]? ReadOptional(string file)
-    {
-        var path = Path.Combine(_directory, file);
-        return File.Exists(path) ? File.ReadAllBytes(path) : null;
-    }
+    private static string RootName(long version) => "root/" + version.ToString(CultureInfo.InvariantCulture) + ".json";
 }
