@@ -65,7 +65,7 @@ public sealed class Stores : IDisposable
             Devices = store,
             Models = store,
             Deployments = store,
-            Telemetry = store,
+            Telemetry = new Telemetry.SqliteTelemetryStore(database),
             Training = store,
             Datasets = store,
             Rollouts = store,
@@ -75,6 +75,20 @@ public sealed class Stores : IDisposable
         };
     }
 
-    private static Stores OpenPostgres(PostgresDatabase database) =>
-        throw new NotSupportedException($"PostgreSQL store adapters are not registered yet ({database.Provider})");
+    // Ports whose PostgreSQL adapter is not written yet stay unset (null) until it is.
+    private static Stores OpenPostgres(PostgresDatabase database) => new(database)
+    {
+        Access = null!,
+        EnrollmentGroups = null!,
+        Devices = null!,
+        Models = null!,
+        Deployments = null!,
+        Telemetry = new Telemetry.PostgresTelemetryStore(database),
+        Training = null!,
+        Datasets = null!,
+        Rollouts = null!,
+        Experiments = null!,
+        Sweeps = null!,
+        RegistryManifests = null!,
+    };
 }
