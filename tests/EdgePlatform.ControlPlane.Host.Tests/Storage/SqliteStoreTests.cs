@@ -50,41 +50,6 @@ public sealed class SqliteStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task AddTelemetryAsync_SameDeviceAndSequenceTwice_StoresTheFirstOnly()
-    {
-        var store = new SqliteStore(_database.Path);
-        var record = Telemetry(7, eventsIn: 100);
-
-        Assert.Single(await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [record], Now, CancellationToken.None));
-        Assert.Empty(await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [record with { EventsIn = 999 }], Now.AddSeconds(5), CancellationToken.None));
-        Assert.Single(await store.AddTelemetryAsync("dev-2", TelemetryKinds.Health, [record], Now, CancellationToken.None));
-
-        var summary = Assert.Single(await store.SummarizeAsync("dev-1", CancellationToken.None));
-        Assert.Equal(1, summary.Reports);
-        Assert.Equal(100, summary.Latest.EventsIn);
-        Assert.Equal(Now, summary.LastReceived);
-        Assert.Equal(2, _database.Scalar("SELECT COUNT(*) FROM telemetry"));
-    }
-
-    [Fact]
-    public async Task SummarizeAsync_SeveralReports_SumsCountersAndKeepsTheLatestRest()
-    {
-        var store = new SqliteStore(_database.Path);
-        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Telemetry(1, eventsIn: 10) with { ModelVersion = "1" }], Now, CancellationToken.None);
-        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Telemetry(3, eventsIn: 30) with { ModelVersion = "2", ModelName = null }], Now.AddSeconds(20), CancellationToken.None);
-        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Telemetry(2, eventsIn: 20)], Now.AddSeconds(10), CancellationToken.None);
-
-        var summary = Assert.Single(await store.SummarizeAsync(null, CancellationToken.None));
-
-        Assert.Equal(3, summary.Reports);
-        Assert.Equal(3, summary.LastSequence);
-        Assert.Equal(60, summary.Latest.EventsIn);
-        Assert.Equal("2", summary.Latest.ModelVersion);
-        Assert.Null(summary.Latest.ModelName);
-        Assert.Equal(Now.AddSeconds(20), summary.LastReceived);
-    }
-
-    [Fact]
     public async Task Constructor_DevicesStoredBeforeCompareAndSet_TakeTheirDesiredVersionFromTheDocument()
     {
         var store = new SqliteStore(_database.Path);
@@ -235,9 +200,6 @@ public sealed class SqliteStoreTests : IDisposable
 
     private static DeviceRecord Device(string id) =>
         new(id, new Dictionary<string, string> { ["site"] = "a" }, "hash", Now, DeviceStatuses.NeverConnected, null, null, null);
-
-    private static TelemetryRecord Telemetry(long sequence, long eventsIn) =>
-        new(sequence, Now.AddSeconds(sequence), "m", "1", null, eventsIn, eventsIn, 0, 0, 1.5, 2.5, 3.5, 12.5, 4096);
 
     private static ModelRecord Model(string name, string version, DateTimeOffset createdAt, char digit) =>
         new($"models/{name}", name, version, "sha256:" + new string(digit, 64), 100, "sha256:" + new string('f', 64), 200, "c2ln", new Dictionary<string, double> { ["auc"] = 0.9 }, createdAt);
