@@ -12,7 +12,7 @@ public sealed class PostgresTelemetryStore(PostgresDatabase database) : Telemetr
     /// <summary>Replicas adding to the same device's minute take turns rather than overwrite each other's merge.</summary>
     private protected override string ForUpdate => " FOR UPDATE";
 
-    private protected override bool PrepareStatements => false;
+    private protected override bool PrepareStatements => true;
 
     private protected override string IdsIn(string column, string parameter) => $"{column} = ANY({parameter})";
 

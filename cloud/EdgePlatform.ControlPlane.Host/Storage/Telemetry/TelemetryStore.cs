@@ -54,24 +54,17 @@ public abstract class TelemetryStore : ITelemetryStore
 
             // Raw reports older than the retention window are gone, but their sequences must still be refused.
             var prunedThrough = writer.PrunedThrough(batch.DeviceId);
-            var health = new List<TelemetryRecord>(batch.Records.Count);
-            foreach (var record in batch.Records)
-            {
-                // Only a report stored just now is added to its minute, so a replay never counts twice.
-                if (record.Sequence > prunedThrough && writer.Insert(batch.DeviceId, batch.Kind, record))
-                {
-                    writer.AddToMinute(batch.DeviceId, record);
-                    health.Add(record);
-                }
-            }
+            // Only a report stored just now is added to its minute, so a replay never counts twice.
+            var health = writer.Insert(batch.DeviceId, batch.Kind, [.. batch.Records.Where(r => r.Sequence > prunedThrough)]);
+            writer.AddToMinutes(batch.DeviceId, health);
 
-            var perf = batch.Perf.Where(r => r.Sequence > prunedThrough && writer.Insert(batch.DeviceId, r)).ToList();
+            var perf = writer.Insert(batch.DeviceId, [.. batch.Perf.Where(r => r.Sequence > prunedThrough)]);
             foreach (var record in perf)
             {
                 writer.AddToMinute(batch.DeviceId, record);
             }
 
-            var quality = batch.Quality.Where(r => r.Sequence > prunedThrough && writer.Insert(batch.DeviceId, r)).ToList();
+            var quality = writer.Insert(batch.DeviceId, [.. batch.Quality.Where(r => r.Sequence > prunedThrough)]);
             foreach (var record in quality)
             {
                 writer.AddToMinute(batch.DeviceId, record);

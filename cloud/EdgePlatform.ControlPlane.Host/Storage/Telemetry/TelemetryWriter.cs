@@ -27,6 +27,7 @@ internal sealed partial class TelemetryWriter : IDisposable
     private readonly DbCommand _rejection;
     private readonly DbCommand _seen;
     private readonly Dictionary<string, long> _prunedThrough = new(StringComparer.Ordinal);
+    private readonly bool _prepared;
 
     /// <summary>
     /// <paramref name="greatest"/> is the dialect's two-argument maximum (max on SQLite, GREATEST on
@@ -36,11 +37,12 @@ internal sealed partial class TelemetryWriter : IDisposable
     public TelemetryWriter(DbConnection connection, DbTransaction transaction, string receivedAt, string greatest, string forUpdate, bool prepare)
     {
         DbCommand Command(string sql) => CreateCommand(connection, transaction, sql, prepare);
+        _prepared = prepare;
 
         _watermark = Command("SELECT pruned_through FROM telemetry_watermarks WHERE device_id = @device");
-        _health = new RawInsert<TelemetryRecord>(RawTelemetryTables.Health, Command);
-        _perf = new RawInsert<PerfRecord>(RawTelemetryTables.Perf, Command);
-        _quality = new RawInsert<QualityRecord>(RawTelemetryTables.Quality, Command);
+        _health = new RawInsert<TelemetryRecord>(RawTelemetryTables.Health, Command, prepare);
+        _perf = new RawInsert<PerfRecord>(RawTelemetryTables.Perf, Command, prepare);
+        _quality = new RawInsert<QualityRecord>(RawTelemetryTables.Quality, Command, prepare);
         _perfMinuteHistogram = Command(
             "SELECT latency_histogram FROM telemetry_perf_minutes WHERE device_id = @device AND minute = @minute AND model_name = @model_name AND model_version = @model_version AND arm = @arm" + forUpdate);
         _perfMinute = Command(
@@ -116,18 +118,18 @@ internal sealed partial class TelemetryWriter : IDisposable
         return through;
     }
 
-    /// <summary>False when the device already has a report of any kind with this sequence.</summary>
-    public bool Insert(string deviceId, string kind, TelemetryRecord record)
+    /// <summary>The reports stored now, in order: not those whose sequence the device already has under any kind.</summary>
+    public List<TelemetryRecord> Insert(string deviceId, string kind, IReadOnlyList<TelemetryRecord> records)
     {
         _health.Command.Parameters["@kind"].Value = kind;
-        return _health.Run(deviceId, record);
+        return _health.Run(deviceId, records);
     }
 
-    /// <summary>False when the device already has a record of any kind with this sequence.</summary>
-    public bool Insert(string deviceId, PerfRecord record) => _perf.Run(deviceId, record);
+    /// <summary>The records stored now, in order: not those whose sequence the device already has under any kind.</summary>
+    public List<PerfRecord> Insert(string deviceId, IReadOnlyList<PerfRecord> records) => _perf.Run(deviceId, records);
 
-    /// <summary>False when the device already has a record of any kind with this sequence.</summary>
-    public bool Insert(string deviceId, QualityRecord record) => _quality.Run(deviceId, record);
+    /// <summary>The records stored now, in order: not those whose sequence the device already has under any kind.</summary>
+    public List<QualityRecord> Insert(string deviceId, IReadOnlyList<QualityRecord> records) => _quality.Run(deviceId, records);
 
     /// <summary>
     /// Adds a new perf record to its device's minute of its version and arm: counters summed,
@@ -187,27 +189,27 @@ internal sealed partial class TelemetryWriter : IDisposable
         _qualityMinute.ExecuteNonQuery();
     }
 
-    public void AddToMinute(string deviceId, TelemetryRecord record)
-    {
-        var p = _minute.Parameters;
-        p["@device"].Value = deviceId;
-        p["@minute"].Value = Time(TelemetryStore.MinuteOf(record.Timestamp));
-        p["@model_name"].Value = record.ModelName ?? string.Empty;
-        p["@model_version"].Value = record.ModelVersion ?? string.Empty;
-        p["@events_in"].Value = record.EventsIn;
-        p["@events_scored"].Value = record.EventsScored;
-        p["@errors"].Value = record.Errors;
-        p["@dead_lettered"].Value = record.DeadLettered;
-        p["@p50"].Value = record.LatencyP50Ms;
-        p["@p99"].Value = record.LatencyP99Ms;
-        p["@max"].Value = record.LatencyMaxMs;
-        p["@cpu"].Value = record.CpuPercent;
-        p["@memory"].Value = record.MemoryBytes;
-        p["@queue_depth"].Value = record.QueueDepth;
-        p["@reports_shed"].Value = record.ReportsShed;
-        p["@sequence"].Value = record.Sequence;
-        _minute.ExecuteNonQuery();
-    }
+    /// <summary>Adds new reports to their device's minutes of their model version: counters summed, gauges at their maximum.</summary>
+    public void AddToMinutes(string deviceId, IReadOnlyList<TelemetryRecord> records) =>
+        RunEach(_minute, _prepared, records, (p, record) =>
+        {
+            p["@device"].Value = deviceId;
+            p["@minute"].Value = Time(TelemetryStore.MinuteOf(record.Timestamp));
+            p["@model_name"].Value = record.ModelName ?? string.Empty;
+            p["@model_version"].Value = record.ModelVersion ?? string.Empty;
+            p["@events_in"].Value = record.EventsIn;
+            p["@events_scored"].Value = record.EventsScored;
+            p["@errors"].Value = record.Errors;
+            p["@dead_lettered"].Value = record.DeadLettered;
+            p["@p50"].Value = record.LatencyP50Ms;
+            p["@p99"].Value = record.LatencyP99Ms;
+            p["@max"].Value = record.LatencyMaxMs;
+            p["@cpu"].Value = record.CpuPercent;
+            p["@memory"].Value = record.MemoryBytes;
+            p["@queue_depth"].Value = record.QueueDepth;
+            p["@reports_shed"].Value = record.ReportsShed;
+            p["@sequence"].Value = record.Sequence;
+        });
 
     public void CountRejection(string deviceId, string reason, long count, string detail)
     {
@@ -238,6 +240,49 @@ internal sealed partial class TelemetryWriter : IDisposable
         _minute.Dispose();
         _rejection.Dispose();
         _seen.Dispose();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="template"/> once per item, its parameters set by <paramref name="set"/>,
+    /// and says how many rows each run changed. An unprepared statement, where the provider batches
+    /// commands, travels in one batch with its other runs: one round trip instead of one per item.
+    /// </summary>
+    private static int[] RunEach<T>(DbCommand template, bool prepared, IReadOnlyList<T> items, Action<DbParameterCollection, T> set)
+    {
+        var connection = template.Connection!;
+        if (items.Count <= 1 || !connection.CanCreateBatch || prepared)
+        {
+            var changed = new int[items.Count];
+            for (var i = 0; i < items.Count; i++)
+            {
+                set(template.Parameters, items[i]);
+                changed[i] = template.ExecuteNonQuery();
+            }
+
+            return changed;
+        }
+
+        using var batch = connection.CreateBatch();
+        batch.Transaction = template.Transaction;
+        foreach (var item in items)
+        {
+            set(template.Parameters, item);
+            var command = batch.CreateBatchCommand();
+            command.CommandText = template.CommandText;
+            foreach (DbParameter parameter in template.Parameters)
+            {
+                var copy = command.CreateParameter();
+                copy.ParameterName = parameter.ParameterName;
+                copy.DbType = parameter.DbType;
+                copy.Value = parameter.Value;
+                command.Parameters.Add(copy);
+            }
+
+            batch.BatchCommands.Add(command);
+        }
+
+        batch.ExecuteNonQuery();
+        return [.. batch.BatchCommands.Select(c => c.RecordsAffected)];
     }
 
     /// <summary>A command whose parameters are every <c>@name</c> its text uses, to be given values per run.</summary>
@@ -276,8 +321,11 @@ internal sealed partial class TelemetryWriter : IDisposable
         private readonly DbParameter[] _fields;
         private readonly DbParameter _device;
 
-        public RawInsert(RawTelemetryTable<TRecord> table, Func<string, DbCommand> command)
+        private readonly bool _prepared;
+
+        public RawInsert(RawTelemetryTable<TRecord> table, Func<string, DbCommand> command, bool prepared)
         {
+            _prepared = prepared;
             _table = table;
             var fields = table.Schema.Fields;
             var values = table.KeyColumns.Select(c => c == "device_id" ? "@device" : "@" + c).Concat(fields.Select(RawTelemetryTable<TRecord>.Parameter));
@@ -299,20 +347,28 @@ internal sealed partial class TelemetryWriter : IDisposable
             {
                 _fields[i].DbType = RawTelemetryTable<TRecord>.ParameterType(fields[i]);
             }
+
+            // Prepared again now that its parameters' types are known.
+            if (prepared)
+            {
+                Command.Prepare();
+            }
         }
 
         public DbCommand Command { get; }
 
-        public bool Run(string deviceId, TRecord record)
+        public List<TRecord> Run(string deviceId, IReadOnlyList<TRecord> records)
         {
-            _device.Value = deviceId;
             var fields = _table.Schema.Fields;
-            for (var i = 0; i < fields.Count; i++)
+            var changed = RunEach(Command, _prepared, records, (_, record) =>
             {
-                _fields[i].Value = _table.ToColumn(fields[i], record);
-            }
-
-            return Command.ExecuteNonQuery() == 1;
+                _device.Value = deviceId;
+                for (var i = 0; i < fields.Count; i++)
+                {
+                    _fields[i].Value = _table.ToColumn(fields[i], record);
+                }
+            });
+            return [.. records.Where((_, i) => changed[i] == 1)];
         }
     }
 }
