@@ -5,17 +5,6 @@ using Apache.Arrow.Types;
 namespace EdgePlatform.Contracts;
 
 /// <summary>
-/// One column of a telemetry schema; a list column's <see cref="Type"/> is a <see cref="ListType"/>
-/// that says its element type and whether elements may be null. An optional column was added
-/// after its schema's first release: written always, read as zero or null when absent.
-/// </summary>
-internal readonly record struct ColumnSpec(string Name, IArrowType Type, bool Nullable, bool Optional = false)
-{
-    public static ColumnSpec List(string name, IArrowType item, bool itemNullable = false, bool optional = false) =>
-        new(name, new ListType(new Field("item", item, itemNullable)), false, optional);
-}
-
-/// <summary>
 /// What the Arrow codecs of every telemetry kind share: the schema checks, the bounds checks that
 /// keep hostile offsets from reading outside a buffer, and the column builders.
 /// </summary>
@@ -23,15 +12,128 @@ internal static class TelemetryColumns
 {
     public static readonly TimestampType TimestampUtcMs = new(TimeUnit.Millisecond, "UTC");
 
-    public static Schema CreateSchema(IReadOnlyList<ColumnSpec> columns, string schemaId, string deviceId)
+    public static Schema CreateSchema<T>(TelemetrySchema<T> schema, string deviceId)
     {
         var builder = new Schema.Builder();
-        foreach (var column in columns)
+        foreach (var field in schema.Fields)
         {
-            builder.Field(f => f.Name(column.Name).DataType(column.Type).Nullable(column.Nullable));
+            builder.Field(f => f.Name(field.Name).DataType(field.ArrowType).Nullable(field.ArrowNullable));
         }
 
-        return builder.Metadata(TelemetryArrow.SchemaIdKey, schemaId).Metadata(TelemetryArrow.DeviceIdKey, deviceId).Build();
+        return builder.Metadata(TelemetryArrow.SchemaIdKey, schema.SchemaId).Metadata(TelemetryArrow.DeviceIdKey, deviceId).Build();
+    }
+
+    /// <summary>Encodes <paramref name="records"/> as one record batch, a column per declared field.</summary>
+    public static byte[] Serialize<T>(TelemetrySchema<T> schema, string deviceId, IReadOnlyList<T> records)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(deviceId);
+        ArgumentNullException.ThrowIfNull(records);
+        var arrays = schema.Fields.Select(field => Build(field, records)).ToArray();
+        return Write(CreateSchema(schema, deviceId), arrays, records.Count);
+    }
+
+    /// <summary>
+    /// Decodes every record batch of <paramref name="payload"/>: each row starts as
+    /// <see cref="TelemetrySchema{T}.Empty"/> and takes each declared field the batch has;
+    /// <paramref name="validate"/> checks a finished row (with its index) beyond its columns' types.
+    /// </summary>
+    public static (string DeviceId, List<T> Records) Deserialize<T>(TelemetrySchema<T> schema, ReadOnlyMemory<byte> payload, Action<T, int>? validate = null) =>
+        Read<T>(payload, schema, (batch, records) =>
+        {
+            var setters = schema.Fields.Select(field => Bind(field, batch)).OfType<Func<T, int, T>>().ToArray();
+            for (var i = 0; i < batch.Length; i++)
+            {
+                var record = schema.Empty;
+                foreach (var set in setters)
+                {
+                    record = set(record, i);
+                }
+
+                validate?.Invoke(record, i);
+                records.Add(record);
+            }
+        });
+
+    private static IArrowArray Build<T>(TelemetryField<T> field, IReadOnlyList<T> records) => field switch
+    {
+        TelemetryField<T, long> f => Int64(records, f.Get),
+        TelemetryField<T, int> f => Int32(records, f.Get),
+        TelemetryField<T, double> f => Double(records, f.Get),
+        TelemetryField<T, double?> f => NullableDouble(records, f.Get),
+        TelemetryField<T, DateTimeOffset> f => Timestamp(records, f.Get),
+        TelemetryField<T, string> f => String(records, f.Get),
+        TelemetryField<T, ReadOnlyMemory<byte>> f => Binary(records, f.Get),
+        TelemetryField<T, IReadOnlyList<long>> f => Int64List(records, f.Get),
+        TelemetryField<T, IReadOnlyList<double>> f => DoubleList(records, f.Get),
+        TelemetryField<T, IReadOnlyList<double?>> f => NullableDoubleList(records, f.Get),
+        TelemetryField<T, IReadOnlyList<string>> f => StringList(records, f.Get),
+        _ => throw new NotSupportedException($"no Arrow encoding for field '{field.Name}'"),
+    };
+
+    /// <summary>
+    /// How row i of the batch sets the field, its buffers checked first; null for an optional
+    /// field the batch lacks, which keeps the empty record's value.
+    /// </summary>
+    private static Func<T, int, T>? Bind<T>(TelemetryField<T> field, RecordBatch batch)
+    {
+        var index = batch.Schema.GetFieldIndex(field.Name);
+        if (index < 0)
+        {
+            return null;
+        }
+
+        var name = field.Name;
+        var array = batch.Column(index);
+        switch (field)
+        {
+            case TelemetryField<T, long> f:
+                var int64 = (Int64Array)array;
+                return (r, i) => f.With(r, Required(int64.GetValue(i), name));
+            case TelemetryField<T, int> f:
+                var int32 = (Int32Array)array;
+                return (r, i) => f.With(r, Required(int32.GetValue(i), name));
+            case TelemetryField<T, double> f:
+                var doubles = (DoubleArray)array;
+                return (r, i) => f.With(r, Required(doubles.GetValue(i), name));
+            case TelemetryField<T, double?> f:
+                var nullableDoubles = (DoubleArray)array;
+                return (r, i) => f.With(r, nullableDoubles.GetValue(i));
+            case TelemetryField<T, DateTimeOffset> f:
+                var timestamps = (TimestampArray)array;
+                return (r, i) => f.With(r, timestamps.GetTimestamp(i) ?? throw new TelemetryFormatException($"column '{name}' has a null"));
+            case TelemetryField<T, string> f:
+                var strings = (StringArray)array;
+                ValidateOffsets(strings, name);
+                return field.Nullable ? (r, i) => f.With(r, strings.GetString(i)) : (r, i) => f.With(r, RequiredString(strings, i, name));
+            case TelemetryField<T, ReadOnlyMemory<byte>> f:
+                var binary = (BinaryArray)array;
+                ValidateOffsets(binary, name);
+                return (r, i) => f.With(r, binary.IsNull(i) ? throw new TelemetryFormatException($"column '{name}' has a null") : binary.GetBytes(i).ToArray());
+            case TelemetryField<T, IReadOnlyList<long>> f:
+                var int64Lists = List(array, name);
+                return (r, i) => f.With(r, Int64Items(NotNull(int64Lists, i, name), i, name));
+            case TelemetryField<T, IReadOnlyList<double>> f:
+                var doubleLists = List(array, name);
+                return (r, i) => f.With(r, DoubleItems(NotNull(doubleLists, i, name), i, name));
+            case TelemetryField<T, IReadOnlyList<double?>> f:
+                var nullableDoubleLists = List(array, name);
+                return (r, i) => f.With(r, NullableDoubleItems(NotNull(nullableDoubleLists, i, name), i, name));
+            case TelemetryField<T, IReadOnlyList<string>> f:
+                var stringLists = List(array, name);
+                return (r, i) => f.With(r, StringItems(NotNull(stringLists, i, name), i, name));
+            default:
+                throw new NotSupportedException($"no Arrow decoding for field '{name}'");
+        }
+
+        static ListArray List(IArrowArray array, string name)
+        {
+            var list = (ListArray)array;
+            ValidateList(list, name);
+            return list;
+        }
+
+        static ListArray NotNull(ListArray list, int row, string name) =>
+            list.IsNull(row) ? throw new TelemetryFormatException($"column '{name}' has a null") : list;
     }
 
     public static byte[] Write(Schema schema, IArrowArray[] arrays, int rows)
@@ -51,8 +153,8 @@ internal static class TelemetryColumns
     /// Reads every record batch of <paramref name="payload"/>, checking the stream's schema first.
     /// Any failure of the Arrow reader becomes a <see cref="TelemetryFormatException"/>.
     /// </summary>
-    public static (string DeviceId, List<T> Records) Read<T>(
-        ReadOnlyMemory<byte> payload, string schemaId, IReadOnlyList<ColumnSpec> columns, Action<RecordBatch, List<T>> readBatch)
+    private static (string DeviceId, List<T> Records) Read<T>(
+        ReadOnlyMemory<byte> payload, TelemetrySchema<T> schema, Action<RecordBatch, List<T>> readBatch)
     {
         try
         {
@@ -65,7 +167,7 @@ internal static class TelemetryColumns
                 using (batch)
                 {
                     // A stream has one schema, which every batch carries: check it once.
-                    deviceId ??= ValidateSchema(batch.Schema, schemaId, columns);
+                    deviceId ??= ValidateSchema(batch.Schema, schema);
                     readBatch(batch, records);
                 }
             }
@@ -85,8 +187,9 @@ internal static class TelemetryColumns
         }
     }
 
-    public static string ValidateSchema(Schema schema, string schemaId, IReadOnlyList<ColumnSpec> columns)
+    public static string ValidateSchema<T>(Schema schema, TelemetrySchema<T> declared)
     {
+        var schemaId = declared.SchemaId;
         if (schema.Metadata is null
             || !schema.Metadata.TryGetValue(TelemetryArrow.SchemaIdKey, out var id)
             || !string.Equals(id, schemaId, StringComparison.Ordinal))
@@ -99,7 +202,7 @@ internal static class TelemetryColumns
             throw new TelemetryFormatException($"schema metadata '{TelemetryArrow.DeviceIdKey}' is missing");
         }
 
-        foreach (var column in columns)
+        foreach (var column in declared.Fields)
         {
             var field = schema.GetFieldByName(column.Name);
             if (field is null)
@@ -112,23 +215,14 @@ internal static class TelemetryColumns
                 throw new TelemetryFormatException($"column '{column.Name}' is missing");
             }
 
-            if (!SameType(field.DataType, column.Type))
+            if (!SameType(field.DataType, column.ArrowType))
             {
-                throw new TelemetryFormatException($"column '{column.Name}' is {Describe(field.DataType)}, expected {Describe(column.Type)}");
+                throw new TelemetryFormatException($"column '{column.Name}' is {Describe(field.DataType)}, expected {Describe(column.ArrowType)}");
             }
         }
 
         return deviceId;
     }
-
-    /// <summary>The column's array, or null for an optional column the batch lacks.</summary>
-    public static T? Optional<T>(RecordBatch batch, string name)
-        where T : class, IArrowArray =>
-        batch.Schema.GetFieldIndex(name) is var index and >= 0 ? (T)batch.Column(index) : null;
-
-    public static T Column<T>(RecordBatch batch, string name)
-        where T : class, IArrowArray =>
-        (T)batch.Column(name);
 
     public static T Required<T>(T? value, string column)
         where T : struct =>

@@ -74,7 +74,7 @@ public sealed class Stores : IDisposable
             Devices = new SqliteDeviceStore(database),
             Models = new SqliteModelStore(database),
             Deployments = new SqliteDeploymentStore(database),
-            Telemetry = store,
+            Telemetry = new Telemetry.SqliteTelemetryStore(database),
             Training = new SqliteTrainingStore(database),
             Datasets = new SqliteDatasetStore(database),
             Rollouts = store,
@@ -91,7 +91,7 @@ public sealed class Stores : IDisposable
         Devices = new PostgresDeviceStore(database),
         Models = new PostgresModelStore(database),
         Deployments = new PostgresDeploymentStore(database),
-        Telemetry = PostgresTelemetryNotYet(),
+        Telemetry = new Telemetry.PostgresTelemetryStore(database),
         Training = new PostgresTrainingStore(database),
         Datasets = new PostgresDatasetStore(database),
         Rollouts = PostgresRolloutsNotYet(),
@@ -102,8 +102,6 @@ public sealed class Stores : IDisposable
 
     // Ports whose PostgreSQL adapters do not exist yet. Opening the database still works, so the
     // ports that have one can be used; a call to one of these fails naming the port.
-    private static ITelemetryStore PostgresTelemetryNotYet() => NotYetAdapter.For<ITelemetryStore>("telemetry");
-
     private static IRolloutStore PostgresRolloutsNotYet() => NotYetAdapter.For<IRolloutStore>("rollout");
 
     private static IExperimentStore PostgresExperimentsNotYet() => NotYetAdapter.For<IExperimentStore>("experiment");

@@ -24,7 +24,8 @@ public sealed class ExperimentAnalyzerSqliteTests(ITestOutputHelper output) : ID
     {
         const int devices = 2000;
         const int hours = 4;
-        var store = new SqliteStore(_database.Path);
+        using var stores = Stores.OpenSqlite(_database.Path);
+        var store = stores.Telemetry;
         var fast = Histogram(5, 1000);
         var slow = Histogram(300, 1000);
         List<ExperimentUnitAssignment> assignments = [];

@@ -1,36 +1,35 @@
 using EdgePlatform.Contracts;
+using Dapper;
 using EdgePlatform.ControlPlane.Host.Storage;
-using EdgePlatform.ControlPlane.Host.Storage.Devices;
+using EdgePlatform.ControlPlane.Host.Storage.Telemetry;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.ControlPlane.Telemetry;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EdgePlatform.ControlPlane.Host.Tests.Storage;
 
-/// <summary>Telemetry ingest over the store the server really uses.</summary>
-public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
+/// <summary>Telemetry ingest over the store adapters the server really uses, on each database.</summary>
+public abstract class TelemetryIngestStoreContract : StoreContract, IAsyncLifetime
 {
-    private static readonly DateTimeOffset Now = new(2025, 6, 1, 12, 0, 0, TimeSpan.Zero);
+    protected static readonly DateTimeOffset Now = new(2025, 6, 1, 12, 0, 0, TimeSpan.Zero);
 
-    private readonly TempDatabase _database = new();
-    private readonly SqliteStore _store;
-    private readonly SqliteDeviceStore _devices;
     private readonly TelemetryIngestService _ingest;
 
-    public SqliteTelemetryIngestTests()
+    protected TelemetryIngestStoreContract(StoreProvider provider)
+        : base(provider)
     {
-        var database = new SqliteDatabase(_database.Path);
-        _store = new SqliteStore(database);
-        _devices = new SqliteDeviceStore(database);
-        _ingest = new TelemetryIngestService(_devices, _store, new TelemetryMetrics(new TestMeterFactory()), TimeProvider.System, NullLogger<TelemetryIngestService>.Instance, new EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Reader());
+        _ingest = new TelemetryIngestService(
+            TelemetryTestDevices.EnrolmentOnly(Stores.Database), Stores.Telemetry, new TelemetryMetrics(new TestMeterFactory()), TimeProvider.System,
+            NullLogger<TelemetryIngestService>.Instance, new EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Reader());
     }
 
-    public Task InitializeAsync() =>
-        _devices.UpsertDeviceAsync(new DeviceRecord("dev-1", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+    protected TelemetryIngestService Ingest => _ingest;
+
+    private ITelemetryStore Store => Stores.Telemetry;
+
+    public Task InitializeAsync() => Enroll("dev-1");
 
     public Task DisposeAsync() => Task.CompletedTask;
-
-    public void Dispose() => _database.Dispose();
 
     [Fact]
     public async Task IngestAsync_RedeliveredBatch_CountsDuplicatesAndSumsEachReportOnce()
@@ -65,7 +64,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         Assert.Equal((3L, 60L), (summary.Reports, summary.Latest.EventsIn));
         Assert.Equal(
             [(TelemetryRejections.Malformed, 1L)],
-            (await _store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.Reason, r.Count)));
+            (await Store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.Reason, r.Count)));
     }
 
     [Fact]
@@ -87,17 +86,17 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         Assert.Equal([(1, 1), (1, 0)], second.Select(r => (r.Accepted, r.Duplicates)));
         var summary = Assert.Single(await _ingest.SummarizeAsync("dev-1", CancellationToken.None));
         Assert.Equal((5L, 150L), (summary.Reports, summary.Latest.EventsIn));
-        var minutes = await _store.QueryMinutesAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 100), CancellationToken.None);
+        var minutes = await Store.QueryMinutesAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 100), CancellationToken.None);
         Assert.Equal(5, minutes.Sum(m => m.Reports));
         Assert.Equal(
             [(TelemetryRejections.ReplayedSequence, 2L)],
-            (await _store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.Reason, r.Count)));
+            (await Store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.Reason, r.Count)));
     }
 
     [Fact]
     public async Task IngestAsync_MessagesOfSeveralDevicesInOneTransaction_RenewsEachLeaseAndRefusesTheUnenrolled()
     {
-        await _devices.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+        await Enroll("dev-2");
 
         var results = await _ingest.IngestAsync(
             [
@@ -108,10 +107,11 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
             CancellationToken.None);
 
         Assert.Equal([1, 0, 1], results.Select(r => r.Accepted));
-        Assert.All(await _devices.ListDevicesAsync(CancellationToken.None), d => Assert.NotNull(d.LastSeen));
+        Assert.NotNull(await TelemetryTestDevices.LastSeenAsync(Stores.Database, "dev-1"));
+        Assert.NotNull(await TelemetryTestDevices.LastSeenAsync(Stores.Database, "dev-2"));
         Assert.Equal(
             [("ghost", TelemetryRejections.UnknownDevice, 1L)],
-            (await _store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.DeviceId, r.Reason, r.Count)));
+            (await Store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.DeviceId, r.Reason, r.Count)));
     }
 
     [Fact]
@@ -131,9 +131,9 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
 
         Assert.Equal([1, 1, 1], results.Select(r => r.Accepted));
         var all = new TelemetryFilter(["dev-1"], null, null, null, null, 100);
-        Assert.Equal([("dev-1", perf)], await _store.QueryPerfAsync(all, CancellationToken.None));
-        Assert.Equal([("dev-1", quality)], await _store.QueryQualityAsync(all, CancellationToken.None));
-        Assert.Equal(health, Assert.Single(await _store.QueryRawAsync(all, CancellationToken.None)).Record);
+        Assert.Equal([("dev-1", perf)], await Store.QueryPerfAsync(all, CancellationToken.None));
+        Assert.Equal([("dev-1", quality)], await Store.QueryQualityAsync(all, CancellationToken.None));
+        Assert.Equal(health, Assert.Single(await Store.QueryRawAsync(all, CancellationToken.None)).Record);
     }
 
     [Fact]
@@ -156,18 +156,18 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
 
         Assert.Equal([(1, 1), (0, 1), (0, 1)], results.Select(r => (r.Accepted, r.Duplicates)));
         var all = new TelemetryFilter(["dev-1"], null, null, null, null, 100);
-        Assert.Equal([1L], (await _store.QueryRawAsync(all, CancellationToken.None)).Select(p => p.Record.Sequence));
-        Assert.Equal([2L, 3L], (await _store.QueryPerfAsync(all, CancellationToken.None)).Select(p => p.Record.Sequence));
-        Assert.Equal([4L], (await _store.QueryQualityAsync(all, CancellationToken.None)).Select(p => p.Record.Sequence));
+        Assert.Equal([1L], (await Store.QueryRawAsync(all, CancellationToken.None)).Select(p => p.Record.Sequence));
+        Assert.Equal([2L, 3L], (await Store.QueryPerfAsync(all, CancellationToken.None)).Select(p => p.Record.Sequence));
+        Assert.Equal([4L], (await Store.QueryQualityAsync(all, CancellationToken.None)).Select(p => p.Record.Sequence));
         Assert.Equal(
             [(TelemetryRejections.ReplayedSequence, 3L)],
-            (await _store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.Reason, r.Count)));
+            (await Store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.Reason, r.Count)));
     }
 
     [Fact]
     public async Task QueryPerfMinutesAsync_HistogramsOfTwoDevices_PercentilesAreThoseOfAllTheirLatencies()
     {
-        await _devices.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+        await Enroll("dev-2");
 
         // dev-1: 1,000 fast latencies (0.1 ms to 1.0 ms); dev-2: 100 slow ones (40 ms to 50 ms). A
         // maximum of the devices' percentiles would put the minute's p50 at dev-2's 45 ms.
@@ -184,7 +184,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
             CancellationToken.None);
 
         var all = new TelemetryFilter(["dev-1", "dev-2"], null, null, null, null, 100);
-        var control = Assert.Single(await _store.QueryPerfMinutesAsync(all with { Arm = Arms.Control }, CancellationToken.None));
+        var control = Assert.Single(await Store.QueryPerfMinutesAsync(all with { Arm = Arms.Control }, CancellationToken.None));
 
         Assert.Equal((2, 3L, 1100L), (control.Devices, control.Records, control.LatencyCount));
         Assert.Equal(3 * 120L, control.EventsIn);
@@ -195,8 +195,8 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
             Assert.InRange(measured, exact * 0.999, exact * 1.001);
         }
 
-        Assert.Equal(Arms.Candidate, Assert.Single(await _store.QueryPerfMinutesAsync(all with { Arm = Arms.Candidate }, CancellationToken.None)).Arm);
-        Assert.Equal(2, (await _store.QueryPerfMinutesAsync(all, CancellationToken.None)).Count);
+        Assert.Equal(Arms.Candidate, Assert.Single(await Store.QueryPerfMinutesAsync(all with { Arm = Arms.Candidate }, CancellationToken.None)).Arm);
+        Assert.Equal(2, (await Store.QueryPerfMinutesAsync(all, CancellationToken.None)).Count);
     }
 
     [Fact]
@@ -211,13 +211,13 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
 
         Assert.Contains("sequence 1: latency_histogram:", results[0].RejectedBecause, StringComparison.Ordinal);
         Assert.Equal(1, results[1].Accepted);
-        Assert.Equal([2L], (await _store.QueryPerfAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 10), CancellationToken.None)).Select(p => p.Record.Sequence));
+        Assert.Equal([2L], (await Store.QueryPerfAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 10), CancellationToken.None)).Select(p => p.Record.Sequence));
     }
 
     [Fact]
     public async Task QueryQualityMinutesAsync_RecordsOfTwoDevices_MomentsAreThoseOfAllTheirValues()
     {
-        await _devices.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
+        await Enroll("dev-2");
         double[][] samples = [[10, 12, 14], [20, 21], [30, 35, 40, 45]];
 
         // Three records in one minute: two of dev-1, one of dev-2, each with its own values of 'rpm'.
@@ -229,7 +229,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
             ],
             CancellationToken.None);
 
-        var minute = Assert.Single(await _store.QueryQualityMinutesAsync(new TelemetryFilter(["dev-1", "dev-2"], null, null, null, null, 10), CancellationToken.None));
+        var minute = Assert.Single(await Store.QueryQualityMinutesAsync(new TelemetryFilter(["dev-1", "dev-2"], null, null, null, null, 10), CancellationToken.None));
         var all = samples.SelectMany(s => s).ToList();
         var mean = all.Average();
         var rpm = Assert.Single(minute.Features);
@@ -251,27 +251,6 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task Open_QualityStoredBeforeExperimentColumns_ReadsThemAsZerosAndEmptyHistograms()
-    {
-        var quality = Quality(2, Arms.Candidate);
-        await _ingest.IngestAsync([new TelemetryMessage("dev-1", TelemetryKinds.Quality, QualityArrow.Serialize("dev-1", [quality]))], CancellationToken.None);
-        _database.Scalar(SchemaRewind.ToStep13 + "SELECT 0;");
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-
-        var migrated = new SqliteStore(_database.Path);
-        var (_, stored) = Assert.Single(await migrated.QueryQualityAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 10), CancellationToken.None));
-
-        Assert.Equal(SqliteMigrations.LatestVersion, _database.Scalar("PRAGMA user_version;"));
-        Assert.Equal(
-            quality with
-            {
-                LogLossSum = 0, LogLossSquaredSum = 0, LabelledPositiveHistogram = [], LabelledNegativeHistogram = [],
-                Compared = 0, Agreements = 0, Paired = 0, PairedDifferenceSum = 0, PairedDifferenceSquaredSum = 0,
-            },
-            stored);
-    }
-
-    [Fact]
     public async Task IngestAsync_BatchForAnotherDevice_StoresNothing()
     {
         var result = await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-2", [Report(1, 10)]), CancellationToken.None);
@@ -289,7 +268,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", reports), CancellationToken.None);
         await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-1", reports), CancellationToken.None);
 
-        var minutes = await _store.QueryMinutesAsync(new TelemetryFilter(null, null, "2", null, null, 100), CancellationToken.None);
+        var minutes = await Store.QueryMinutesAsync(new TelemetryFilter(null, null, "2", null, null, 100), CancellationToken.None);
 
         Assert.Equal([Now, Now.AddMinutes(1), Now.AddMinutes(2)], minutes.Select(m => m.Minute));
         Assert.Equal([2L + 4, 6L + 8 + 10, 12L], minutes.Select(m => m.EventsIn));
@@ -300,26 +279,26 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task PruneTelemetryAsync_OldRawReports_KeepsRollupsAndStillRefusesTheirSequences()
     {
-        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20)], Now, CancellationToken.None);
-        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(3, 30)], Now.AddHours(2), CancellationToken.None);
+        await Store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20)], Now, CancellationToken.None);
+        await Store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(3, 30)], Now.AddHours(2), CancellationToken.None);
 
-        var pruned = await _store.PruneTelemetryAsync(Now.AddHours(1), Now.AddDays(-1), CancellationToken.None);
-        var replayed = await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20)], Now.AddHours(3), CancellationToken.None);
+        var pruned = await Store.PruneTelemetryAsync(Now.AddHours(1), Now.AddDays(-1), CancellationToken.None);
+        var replayed = await Store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20)], Now.AddHours(3), CancellationToken.None);
 
         Assert.Equal(2, pruned);
         Assert.Empty(replayed);
-        Assert.Equal([Report(3, 30)], (await _store.QueryRawAsync(new TelemetryFilter(null, null, null, null, null, 100), CancellationToken.None)).Select(p => p.Record));
-        Assert.Equal(60, (await _store.QueryMinutesAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 100), CancellationToken.None)).Sum(m => m.EventsIn));
+        Assert.Equal([Report(3, 30)], (await Store.QueryRawAsync(new TelemetryFilter(null, null, null, null, null, 100), CancellationToken.None)).Select(p => p.Record));
+        Assert.Equal(60, (await Store.QueryMinutesAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 100), CancellationToken.None)).Sum(m => m.EventsIn));
     }
 
     [Fact]
     public async Task QueryRawAsync_DeviceAndTimeRange_ReturnsOnlyMatchingReportsOldestFirst()
     {
-        await _devices.UpsertDeviceAsync(new DeviceRecord("dev-2", new Dictionary<string, string>(), "h", Now, DeviceStatuses.Online, null, null, null), CancellationToken.None);
-        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(3, 30), Report(1, 10), Report(2, 20)], Now, CancellationToken.None);
-        await _store.AddTelemetryAsync("dev-2", TelemetryKinds.Health, [Report(2, 99)], Now, CancellationToken.None);
+        await Enroll("dev-2");
+        await Store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(3, 30), Report(1, 10), Report(2, 20)], Now, CancellationToken.None);
+        await Store.AddTelemetryAsync("dev-2", TelemetryKinds.Health, [Report(2, 99)], Now, CancellationToken.None);
 
-        var points = await _store.QueryRawAsync(new TelemetryFilter(["dev-1"], null, null, Now.AddSeconds(20), Now.AddSeconds(40), 100), CancellationToken.None);
+        var points = await Store.QueryRawAsync(new TelemetryFilter(["dev-1"], null, null, Now.AddSeconds(20), Now.AddSeconds(40), 100), CancellationToken.None);
 
         Assert.Equal([2L, 3L], points.Select(p => p.Record.Sequence));
         Assert.All(points, p => Assert.Equal("dev-1", p.DeviceId));
@@ -332,8 +311,8 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, "garbage"u8.ToArray(), CancellationToken.None);
         await _ingest.IngestAsync("dev-1", TelemetryKinds.Health, TelemetryArrow.Serialize("dev-2", [Report(1, 10)]), CancellationToken.None);
 
-        var reopened = new SqliteStore(_database.Path);
-        var rejections = await reopened.ListRejectionsAsync(CancellationToken.None);
+        using var reopened = OpenAnotherReplica();
+        var rejections = await reopened.Telemetry.ListRejectionsAsync(CancellationToken.None);
 
         Assert.Equal(
             [("dev-1", TelemetryRejections.ForeignDevice, 1L), ("dev-1", TelemetryRejections.Malformed, 2L)],
@@ -343,30 +322,111 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task AddTelemetryAsync_AnyBatch_RenewsTheDeviceLease()
     {
-        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10)], Now.AddMinutes(5), CancellationToken.None);
+        await Store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10)], Now.AddMinutes(5), CancellationToken.None);
 
-        Assert.Equal(Now.AddMinutes(5), (await _devices.GetDeviceAsync("dev-1", CancellationToken.None))!.LastSeen);
+        Assert.Equal(Now.AddMinutes(5), await TelemetryTestDevices.LastSeenAsync(Stores.Database, "dev-1"));
     }
 
     [Fact]
-    public async Task Open_DatabaseFromBeforeRollups_BackfillsThemFromStoredReports()
+    public async Task AddTelemetryAsync_SameDeviceAndSequenceTwice_StoresTheFirstOnly()
     {
-        await _store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20), Report(7, 70)], Now, CancellationToken.None);
-        _database.Scalar(
-            SchemaRewind.Step16 + SchemaRewind.Step15 + SchemaRewind.Step14 + SchemaRewind.Step13 + SchemaRewind.Step12 + SchemaRewind.Step11 + SchemaRewind.Step10 + SchemaRewind.Step9 + SchemaRewind.Step8 +
-            "DROP TABLE rollouts; DROP TABLE telemetry_minutes; DROP TABLE telemetry_rejections; DROP TABLE telemetry_watermarks; DROP INDEX telemetry_by_time; " +
-            "ALTER TABLE telemetry DROP COLUMN latency_p95_ms; ALTER TABLE telemetry DROP COLUMN queue_depth; " +
-            "ALTER TABLE telemetry DROP COLUMN queue_bytes; ALTER TABLE telemetry DROP COLUMN reports_shed; PRAGMA user_version = 5; SELECT 0;");
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var store = Stores.Telemetry;
+        var record = HealthReport(7, eventsIn: 100);
 
-        var migrated = new SqliteStore(_database.Path);
-        var minutes = await migrated.QueryMinutesAsync(new TelemetryFilter(null, null, null, null, null, 100), CancellationToken.None);
+        Assert.Single(await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [record], Now, CancellationToken.None));
+        Assert.Empty(await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [record with { EventsIn = 999 }], Now.AddSeconds(5), CancellationToken.None));
+        Assert.Single(await store.AddTelemetryAsync("dev-2", TelemetryKinds.Health, [record], Now, CancellationToken.None));
 
-        Assert.Equal([(Now, 30L, 2L), (Now.AddMinutes(1), 70L, 1L)], minutes.Select(m => (m.Minute, m.EventsIn, m.Reports)));
-        Assert.Equal(100, Assert.Single(await migrated.SummarizeAsync("dev-1", CancellationToken.None)).Latest.EventsIn);
+        var summary = Assert.Single(await store.SummarizeAsync("dev-1", CancellationToken.None));
+        Assert.Equal(1, summary.Reports);
+        Assert.Equal(100, summary.Latest.EventsIn);
+        Assert.Equal(Now, summary.LastReceived);
+        Assert.Equal(2, (await store.QueryRawAsync(new TelemetryFilter(null, null, null, null, null, 10), CancellationToken.None)).Count);
     }
 
-    private static byte[] Histogram(IEnumerable<long> micros)
+    [Fact]
+    public async Task SummarizeAsync_SeveralReports_SumsCountersAndKeepsTheLatestRest()
+    {
+        var store = Stores.Telemetry;
+        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [HealthReport(1, eventsIn: 10) with { ModelVersion = "1" }], Now, CancellationToken.None);
+        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [HealthReport(3, eventsIn: 30) with { ModelVersion = "2", ModelName = null }], Now.AddSeconds(20), CancellationToken.None);
+        await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [HealthReport(2, eventsIn: 20)], Now.AddSeconds(10), CancellationToken.None);
+
+        var summary = Assert.Single(await store.SummarizeAsync(null, CancellationToken.None));
+
+        Assert.Equal(3, summary.Reports);
+        Assert.Equal(3, summary.LastSequence);
+        Assert.Equal(60, summary.Latest.EventsIn);
+        Assert.Equal("2", summary.Latest.ModelVersion);
+        Assert.Null(summary.Latest.ModelName);
+        Assert.Equal(Now.AddSeconds(20), summary.LastReceived);
+    }
+
+    [Fact]
+    public async Task WriteTelemetryAsync_TwoReplicasWriteTheSameBatchAtOnce_StoresOneCopyAndEachResultHoldsWhatItStored()
+    {
+        using var other = OpenAnotherReplica();
+        var reports = Enumerable.Range(1, 200).Select(i => Report(i, i)).ToList();
+        var write = new TelemetryWrite(Now, [new DeviceTelemetry("dev-1", TelemetryKinds.Health, reports)], []);
+
+        var results = await Task.WhenAll(
+            Task.Run(() => Store.WriteTelemetryAsync(write, CancellationToken.None)),
+            Task.Run(() => other.Telemetry.WriteTelemetryAsync(write, CancellationToken.None)));
+
+        var storedByEither = results.SelectMany(r => Assert.Single(r).Health).Select(r => r.Sequence).Order().ToList();
+        Assert.Equal(reports.Select(r => r.Sequence), storedByEither);
+        Assert.Equal(200, (await Store.QueryRawAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 1000), CancellationToken.None)).Count);
+        Assert.Equal(reports.Sum(r => r.EventsIn), (await Store.QueryMinutesAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 100), CancellationToken.None)).Sum(m => m.EventsIn));
+        Assert.Equal(
+            [(TelemetryRejections.ReplayedSequence, 200L)],
+            (await Store.ListRejectionsAsync(CancellationToken.None)).Select(r => (r.Reason, r.Count)));
+    }
+
+    [Fact]
+    public async Task Migrations_RawTelemetryTables_HaveExactlyTheDeclaredColumns()
+    {
+        await AssertDeclared(RawTelemetryTables.Health);
+        await AssertDeclared(RawTelemetryTables.Perf);
+        await AssertDeclared(RawTelemetryTables.Quality);
+    }
+
+    /// <summary>
+    /// The migrated table has the declaration's columns and no others, each of the type its kind is
+    /// stored as, NOT NULL where the field cannot be null: a field declared without a migration fails here.
+    /// </summary>
+    private async Task AssertDeclared<TRecord>(RawTelemetryTable<TRecord> table)
+    {
+        await using var connection = await Stores.Database.OpenAsync(CancellationToken.None);
+        var columns = (await connection.QueryAsync<(string Name, string Type, bool NotNull)>(
+            Provider == StoreProvider.Sqlite
+                ? "SELECT name, upper(type), \"notnull\" = 1 FROM pragma_table_info(@table)"
+                : "SELECT column_name, data_type, is_nullable = 'NO' FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = @table",
+            new { table = table.Name })).ToDictionary(c => c.Name, StringComparer.Ordinal);
+
+        Assert.Equal(table.Columns.Order(StringComparer.Ordinal), columns.Keys.Order(StringComparer.Ordinal));
+        foreach (var field in table.Schema.Fields)
+        {
+            var column = columns[field.StoreColumn];
+            Assert.True(column.Type == StoredType(field.Kind), $"{table.Name}.{field.StoreColumn} is {column.Type}, expected {StoredType(field.Kind)}");
+            Assert.True(field.Nullable || column.NotNull, $"{table.Name}.{field.StoreColumn} allows null, but {field.Name} is never null");
+        }
+    }
+
+    private string StoredType(TelemetryValueKind kind) => (Provider, kind) switch
+    {
+        (StoreProvider.Sqlite, TelemetryValueKind.Count or TelemetryValueKind.SmallInteger) => "INTEGER",
+        (StoreProvider.Sqlite, TelemetryValueKind.Real) => "REAL",
+        (StoreProvider.Sqlite, TelemetryValueKind.Bytes) => "BLOB",
+        (StoreProvider.Sqlite, _) => "TEXT",
+        (_, TelemetryValueKind.Count or TelemetryValueKind.SmallInteger) => "bigint",
+        (_, TelemetryValueKind.Real) => "double precision",
+        (_, TelemetryValueKind.Bytes) => "bytea",
+        _ => "text",
+    };
+
+    protected Task Enroll(string deviceId) => TelemetryTestDevices.EnrollAsync(Stores.Database, deviceId, Now);
+
+    protected static byte[] Histogram(IEnumerable<long> micros)
     {
         var histogram = new HdrHistogram.LongHistogram(1, 60_000_000, 3);
         foreach (var value in micros)
@@ -377,12 +437,12 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         return EdgePlatform.ControlPlane.Host.Telemetry.LatencyHistograms.Encode(histogram);
     }
 
-    private static PerfRecord Perf(long sequence, string arm) => new(
+    protected static PerfRecord Perf(long sequence, string arm) => new(
         sequence, Now.AddSeconds(sequence * 10), 10_000, "m", "1", "sha256:" + new string('b', 64), arm,
         120, 100, 5, 10, 5, 0.8, 2.5, 4.75, 9.125, 1.1, Histogram([800, 2500, 4750]), 4, 25.0, 64, [1, 0, 0, 1, 0, 0, 2]);
 
     /// <summary>A quality record whose one feature saw exactly <paramref name="values"/>.</summary>
-    private static QualityRecord Moments(long sequence, double[] values, double? psi, long correct, long wrong)
+    protected static QualityRecord Moments(long sequence, double[] values, double? psi, long correct, long wrong)
     {
         var mean = values.Average();
         return Quality(sequence, Arms.Control) with
@@ -417,7 +477,7 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         };
     }
 
-    private static QualityRecord Quality(long sequence, string arm) => new(
+    protected static QualityRecord Quality(long sequence, string arm) => new(
         sequence, Now.AddSeconds(sequence * 10), "m", "1", "sha256:" + new string('c', 64), arm,
         Scores: 200,
         ScoreMean: 0.125,
@@ -450,6 +510,67 @@ public sealed class SqliteTelemetryIngestTests : IAsyncLifetime, IDisposable
         PairedDifferenceSum: arm == Arms.Candidate ? -2 : 0,
         PairedDifferenceSquaredSum: arm == Arms.Candidate ? 4 : 0);
 
-    private static TelemetryRecord Report(long sequence, long eventsIn) =>
+    protected static TelemetryRecord HealthReport(long sequence, long eventsIn) =>
+        new(sequence, Now.AddSeconds(sequence), "m", "1", null, eventsIn, eventsIn, 0, 0, 1.5, 2.5, 3.5, 12.5, 4096);
+
+    protected static TelemetryRecord Report(long sequence, long eventsIn) =>
         new(sequence, Now.AddSeconds(sequence * 10), "m", "1", null, eventsIn, eventsIn, 0, 0, 1, 2, 3, 10, 1024);
 }
+
+/// <summary>The contract on SQLite, and what only a SQLite file has: databases from before the current schema.</summary>
+public sealed class SqliteTelemetryIngestStoreTests() : TelemetryIngestStoreContract(StoreProvider.Sqlite)
+{
+    [Fact]
+    public async Task Open_QualityStoredBeforeExperimentColumns_ReadsThemAsZerosAndEmptyHistograms()
+    {
+        var quality = Quality(2, Arms.Candidate);
+        await Ingest.IngestAsync([new TelemetryMessage("dev-1", TelemetryKinds.Quality, QualityArrow.Serialize("dev-1", [quality]))], CancellationToken.None);
+        Scalar(SchemaRewind.ToStep13 + "SELECT 0;");
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        using var migrated = OpenAnotherReplica();
+        var (_, stored) = Assert.Single(await migrated.Telemetry.QueryQualityAsync(new TelemetryFilter(["dev-1"], null, null, null, null, 10), CancellationToken.None));
+
+        Assert.Equal(SqliteMigrations.LatestVersion, Scalar("PRAGMA user_version;"));
+        Assert.Equal(
+            quality with
+            {
+                LogLossSum = 0, LogLossSquaredSum = 0, LabelledPositiveHistogram = [], LabelledNegativeHistogram = [],
+                Compared = 0, Agreements = 0, Paired = 0, PairedDifferenceSum = 0, PairedDifferenceSquaredSum = 0,
+            },
+            stored);
+    }
+
+
+    [Fact]
+    public async Task Open_DatabaseFromBeforeRollups_BackfillsThemFromStoredReports()
+    {
+        await Stores.Telemetry.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20), Report(7, 70)], Now, CancellationToken.None);
+        Scalar(
+            SchemaRewind.Step16 + SchemaRewind.Step15 + SchemaRewind.Step14 + SchemaRewind.Step13 + SchemaRewind.Step12 + SchemaRewind.Step11 + SchemaRewind.Step10 + SchemaRewind.Step9 + SchemaRewind.Step8 +
+            "DROP TABLE rollouts; DROP TABLE telemetry_minutes; DROP TABLE telemetry_rejections; DROP TABLE telemetry_watermarks; DROP INDEX telemetry_by_time; " +
+            "ALTER TABLE telemetry DROP COLUMN latency_p95_ms; ALTER TABLE telemetry DROP COLUMN queue_depth; " +
+            "ALTER TABLE telemetry DROP COLUMN queue_bytes; ALTER TABLE telemetry DROP COLUMN reports_shed; PRAGMA user_version = 5; SELECT 0;");
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        using var migrated = OpenAnotherReplica();
+        var minutes = await migrated.Telemetry.QueryMinutesAsync(new TelemetryFilter(null, null, null, null, null, 100), CancellationToken.None);
+
+        Assert.Equal([(Now, 30L, 2L), (Now.AddMinutes(1), 70L, 1L)], minutes.Select(m => (m.Minute, m.EventsIn, m.Reports)));
+        Assert.Equal(100, Assert.Single(await migrated.Telemetry.SummarizeAsync("dev-1", CancellationToken.None)).Latest.EventsIn);
+    }
+
+
+    /// <summary>Runs <paramref name="sql"/> on the test's database file and returns its first value.</summary>
+    private long Scalar(string sql)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={((SqliteDatabase)Stores.Database).Path};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+
+[Trait("Category", "Integration")]
+public sealed class PostgresTelemetryIngestStoreTests() : TelemetryIngestStoreContract(StoreProvider.Postgres);

@@ -4,18 +4,15 @@ using EdgePlatform.ControlPlane.Ports;
 
 namespace EdgePlatform.ControlPlane.Host.Tests.Storage;
 
-public sealed class SqliteTelemetryWindowTests : IDisposable
+/// <summary>Telemetry totals over a rollout's window, on each database.</summary>
+public abstract class TelemetryWindowStoreContract(StoreProvider provider) : StoreContract(provider)
 {
     private static readonly DateTimeOffset Start = new(2025, 6, 1, 12, 0, 0, TimeSpan.Zero);
-
-    private readonly TempDatabase _database = new();
-
-    public void Dispose() => _database.Dispose();
 
     [Fact]
     public async Task SummarizeWindowAsync_ReportsIngestedOverSeveralMinutes_TotalsPerDeviceAndVersionInsideTheWindowOnly()
     {
-        var store = new SqliteStore(_database.Path);
+        var store = Stores.Telemetry;
         long sequence = 0;
 
         // dev-1: version 1 until 12:05, then version 2; dev-2 stays on version 1; dev-3 is not asked for.
@@ -43,7 +40,7 @@ public sealed class SqliteTelemetryWindowTests : IDisposable
     [Fact]
     public async Task SummarizeWindowAsync_FortyThousandDevicesAsked_AnswersWithoutHittingTheParameterLimit()
     {
-        var store = new SqliteStore(_database.Path);
+        var store = Stores.Telemetry;
         await store.AddTelemetryAsync("dev-07777", TelemetryKinds.Health, [Report(1, Start.AddSeconds(5), "2", scored: 50, errors: 1, p99: 4)], Start.AddSeconds(5), CancellationToken.None);
 
         var totals = await store.SummarizeWindowAsync([.. Enumerable.Range(0, 40_000).Select(i => $"dev-{i:00000}")], Start, Start.AddMinutes(1), CancellationToken.None);
@@ -54,7 +51,7 @@ public sealed class SqliteTelemetryWindowTests : IDisposable
     [Fact]
     public async Task SummarizeWindowAsync_FirstDeviceScoredNothing_TheNextDevicesP99IsStillRead()
     {
-        var store = new SqliteStore(_database.Path);
+        var store = Stores.Telemetry;
         await store.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, Start.AddSeconds(5), "1", scored: 0, errors: 0, p99: 0)], Start.AddSeconds(5), CancellationToken.None);
         await store.AddTelemetryAsync("dev-2", TelemetryKinds.Health, [Report(2, Start.AddSeconds(5), "1", scored: 10, errors: 0, p99: 4.5)], Start.AddSeconds(5), CancellationToken.None);
 
@@ -67,3 +64,8 @@ public sealed class SqliteTelemetryWindowTests : IDisposable
     private static TelemetryRecord Report(long sequence, DateTimeOffset at, string version, long scored, long errors, double p99) =>
         new(sequence, at, "sensor", version, "sha256:" + new string(version[0], 64), scored + errors, scored, errors, 0, 1, p99, p99, 5, 1000);
 }
+
+public sealed class SqliteTelemetryWindowStoreTests() : TelemetryWindowStoreContract(StoreProvider.Sqlite);
+
+[Trait("Category", "Integration")]
+public sealed class PostgresTelemetryWindowStoreTests() : TelemetryWindowStoreContract(StoreProvider.Postgres);
