@@ -82,6 +82,7 @@ public static partial class ControlPlaneHostExtensions
         builder.Services.AddSingleton(stores.Experiments);
         builder.Services.AddSingleton(stores.Sweeps);
         builder.Services.AddSingleton(stores.RegistryManifests);
+        builder.Services.AddSingleton(stores.Leases);
         return builder;
     }
 

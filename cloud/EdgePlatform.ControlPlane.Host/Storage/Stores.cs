@@ -1,5 +1,9 @@
 using EdgePlatform.ControlPlane.Access;
 using EdgePlatform.ControlPlane.Host.Registry;
+using EdgePlatform.ControlPlane.Host.Storage.Experiments;
+using EdgePlatform.ControlPlane.Host.Storage.Leases;
+using EdgePlatform.ControlPlane.Host.Storage.Rollouts;
+using EdgePlatform.ControlPlane.Host.Storage.Sweeps;
 using EdgePlatform.ControlPlane.Ports;
 
 namespace EdgePlatform.ControlPlane.Host.Storage;
@@ -39,6 +43,8 @@ public sealed class Stores : IDisposable
 
     public required IRegistryManifestIndex RegistryManifests { get; init; }
 
+    public required ILeaseStore Leases { get; init; }
+
     /// <summary>The adapters for <paramref name="database"/>'s provider; the stores own the database from here on.</summary>
     public static Stores Open(StoreDatabase database)
     {
@@ -68,13 +74,29 @@ public sealed class Stores : IDisposable
             Telemetry = store,
             Training = store,
             Datasets = store,
-            Rollouts = store,
-            Experiments = store,
-            Sweeps = store,
+            Rollouts = new SqliteRolloutStore(database),
+            Experiments = new SqliteExperimentStore(database),
+            Sweeps = new SqliteSweepStore(database),
             RegistryManifests = new SqliteRegistryManifestIndex(store),
+            Leases = new SqliteLeaseStore(database, TimeProvider.System),
         };
     }
 
-    private static Stores OpenPostgres(PostgresDatabase database) =>
-        throw new NotSupportedException($"PostgreSQL store adapters are not registered yet ({database.Provider})");
+    // Ports whose PostgreSQL adapter is not written yet stay unset (null) until it is.
+    private static Stores OpenPostgres(PostgresDatabase database) => new(database)
+    {
+        Access = null!,
+        EnrollmentGroups = null!,
+        Devices = null!,
+        Models = null!,
+        Deployments = null!,
+        Telemetry = null!,
+        Training = null!,
+        Datasets = null!,
+        Rollouts = new PostgresRolloutStore(database),
+        Experiments = new PostgresExperimentStore(database),
+        Sweeps = new PostgresSweepStore(database),
+        RegistryManifests = null!,
+        Leases = new PostgresLeaseStore(database, TimeProvider.System),
+    };
 }

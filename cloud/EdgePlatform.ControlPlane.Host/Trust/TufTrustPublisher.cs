@@ -1,4 +1,5 @@
 using EdgePlatform.ControlPlane.Host.Hosting;
+using EdgePlatform.ControlPlane.Leases;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.Security.Tuf;
 using Microsoft.Extensions.Options;
@@ -185,15 +186,18 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
     private partial void LogApproved(string name, string version, IReadOnlyList<string> channels, long targetsVersion);
 }
 
-/// <summary>Keeps signed metadata fresh while the server runs.</summary>
-public sealed class TrustRefresher(TufTrustPublisher publisher, TimeProvider timeProvider) : BackgroundService
+/// <summary>Keeps signed metadata fresh while the server runs, re-signing on the replica holding the trust lease.</summary>
+public sealed class TrustRefresher(TufTrustPublisher publisher, ReplicaLeases leases, TimeProvider timeProvider) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), timeProvider);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            publisher.RefreshIfDue();
+            if (await leases.HoldAsync(LeaseNames.TrustMetadata, stoppingToken).ConfigureAwait(false) is not null)
+            {
+                publisher.RefreshIfDue();
+            }
         }
     }
 }
