@@ -16,6 +16,12 @@ public abstract class ExperimentStore(StoreDatabase database) : IExperimentStore
 {
     protected StoreDatabase Database { get; } = database ?? throw new ArgumentNullException(nameof(database));
 
+    /// <summary>
+    /// The condition that <paramref name="column"/> is one of the list bound to
+    /// <paramref name="parameter"/>: SQLite gets the list expanded into IN, PostgreSQL an array.
+    /// </summary>
+    protected abstract string AnyOf(string column, string parameter);
+
     public static ExperimentStore Open(StoreDatabase database) => database switch
     {
         SqliteDatabase => new SqliteExperimentStore(database),
@@ -83,7 +89,7 @@ public abstract class ExperimentStore(StoreDatabase database) : IExperimentStore
     {
         await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var documents = await connection.QueryAsync<string>(new CommandDefinition(
-            $"SELECT document FROM experiments {(states is null ? string.Empty : "WHERE state IN @states")} ORDER BY created_at, id",
+            $"SELECT document FROM experiments {(states is null ? string.Empty : $"WHERE {AnyOf("state", "@states")}")} ORDER BY created_at, id",
             new { states = states?.ToArray() ?? [] },
             cancellationToken: cancellationToken)).ConfigureAwait(false);
         return [.. documents.Select(d => FromJson(d, ContractsJsonContext.Default.ExperimentInfo))];

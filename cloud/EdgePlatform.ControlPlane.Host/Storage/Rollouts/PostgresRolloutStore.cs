@@ -1,4 +1,7 @@
 namespace EdgePlatform.ControlPlane.Host.Storage.Rollouts;
 
-/// <summary>Rollouts on PostgreSQL; every statement is the shared one.</summary>
-public sealed class PostgresRolloutStore(StoreDatabase database) : RolloutStore(database);
+/// <summary>Rollouts on PostgreSQL: a list parameter is sent as one array.</summary>
+public sealed class PostgresRolloutStore(StoreDatabase database) : RolloutStore(database)
+{
+    protected override string AnyOf(string column, string parameter) => $"{column} = ANY({parameter})";
+}

@@ -16,6 +16,12 @@ public abstract class RolloutStore(StoreDatabase database) : IRolloutStore
 {
     protected StoreDatabase Database { get; } = database ?? throw new ArgumentNullException(nameof(database));
 
+    /// <summary>
+    /// The condition that <paramref name="column"/> is one of the list bound to
+    /// <paramref name="parameter"/>: SQLite gets the list expanded into IN, PostgreSQL an array.
+    /// </summary>
+    protected abstract string AnyOf(string column, string parameter);
+
     public static RolloutStore Open(StoreDatabase database) => database switch
     {
         SqliteDatabase => new SqliteRolloutStore(database),
@@ -93,7 +99,7 @@ public abstract class RolloutStore(StoreDatabase database) : IRolloutStore
     {
         await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var documents = await connection.QueryAsync<string>(new CommandDefinition(
-            $"SELECT document FROM rollouts {(states is null ? string.Empty : "WHERE state IN @states")} ORDER BY created_at, id",
+            $"SELECT document FROM rollouts {(states is null ? string.Empty : $"WHERE {AnyOf("state", "@states")}")} ORDER BY created_at, id",
             new { states = states?.ToArray() ?? [] },
             cancellationToken: cancellationToken)).ConfigureAwait(false);
         if (!withCounts)
@@ -104,7 +110,7 @@ public abstract class RolloutStore(StoreDatabase database) : IRolloutStore
         var counts = (await connection.QueryAsync<RolloutCountRow>(new CommandDefinition(
             $"""
             SELECT d.rollout_id, d.stage, d.state, COUNT(*) AS count
-            FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id {(states is null ? string.Empty : "WHERE r.state IN @states")}
+            FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id {(states is null ? string.Empty : $"WHERE {AnyOf("r.state", "@states")}")}
             GROUP BY d.rollout_id, d.stage, d.state
             """,
             new { states = states?.ToArray() ?? [] },

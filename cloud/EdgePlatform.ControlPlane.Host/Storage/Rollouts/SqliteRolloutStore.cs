@@ -1,4 +1,7 @@
 namespace EdgePlatform.ControlPlane.Host.Storage.Rollouts;
 
-/// <summary>Rollouts on SQLite; every statement is the shared one.</summary>
-public sealed class SqliteRolloutStore(StoreDatabase database) : RolloutStore(database);
+/// <summary>Rollouts on SQLite: Dapper expands a list parameter into IN.</summary>
+public sealed class SqliteRolloutStore(StoreDatabase database) : RolloutStore(database)
+{
+    protected override string AnyOf(string column, string parameter) => $"{column} IN {parameter}";
+}
