@@ -41,14 +41,15 @@ internal static class RolloutBenchmark
     private static async Task RunInAsync(string dataDirectory, RolloutBenchmarkSettings settings, CancellationToken cancellationToken)
     {
         var clock = new SettableClock(new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero));
-        var store = new SqliteStore(Path.Combine(dataDirectory, "edgeplatform.db"));
+        using var stores = Stores.OpenSqlite(Path.Combine(dataDirectory, "edgeplatform.db"));
+        var store = new SqliteStore((SqliteDatabase)stores.Database);
         var bootstrap = ServerBootstrap.Prepare(new ServerOptions { DataDirectory = dataDirectory, HttpPort = 0, MqttPort = 0 });
         using var trust = new TufTrustPublisher(bootstrap, Options.Create(new TrustOptions()), clock, NullLogger<TufTrustPublisher>.Instance);
         var registry = new ModelRegistry(store, new FileSystemArtifactStore(Path.Combine(dataDirectory, "blobs")), trust, clock, NullLogger<ModelRegistry>.Instance);
         var link = new CountingDeviceLink();
         using var writer = new DesiredStateWriter(store, link, NullLogger<DesiredStateWriter>.Instance);
         using var rollouts = new RolloutService(
-            registry, store, store, store, writer,
+            registry, store, stores.Rollouts, store, writer,
             Options.Create(new EnrollmentOptions { GroupKey = bootstrap.EnrollmentKey }),
             Options.Create(new RolloutOptions()),
             clock,
