@@ -187,17 +187,32 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
 }
 
 /// <summary>Keeps signed metadata fresh while the server runs, re-signing on the replica holding the trust lease.</summary>
-public sealed class TrustRefresher(TufTrustPublisher publisher, ReplicaLeases leases, TimeProvider timeProvider) : BackgroundService
+public sealed partial class TrustRefresher(TufTrustPublisher publisher, ReplicaLeases leases, TimeProvider timeProvider, ILogger<TrustRefresher> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), timeProvider);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            if (await leases.HoldAsync(LeaseNames.TrustMetadata, stoppingToken).ConfigureAwait(false) is not null)
+            LeaseFence? fence;
+            try
+            {
+                fence = await leases.HoldAsync(LeaseNames.TrustMetadata, stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The store briefly away: metadata lives for a day, a minute's delay is harmless.
+                LogLeaseUnavailable(ex);
+                continue;
+            }
+
+            if (fence is not null)
             {
                 publisher.RefreshIfDue();
             }
         }
     }
+
+    [LoggerMessage(EventId = 705, Level = LogLevel.Warning, Message = "Could not check the trust metadata lease; re-signing waits for the next minute")]
+    private partial void LogLeaseUnavailable(Exception exception);
 }
