@@ -33,6 +33,14 @@ public static class ServiceCollectionExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
+
+        // Before the workers, so it stops after them and releases their leases last.
+        services.AddOptions<Leases.ReplicaOptions>()
+            .BindConfiguration(Leases.ReplicaOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton<Leases.ReplicaLeases>();
+        services.AddHostedService(sp => sp.GetRequiredService<Leases.ReplicaLeases>());
         services.AddSingleton<Security.Attestation.IEvidenceVerifier, Security.Attestation.SoftwareEvidenceVerifier>();
         services.AddSingleton<AttestationService>();
         services.AddSingleton<Access.RegistryTokenService>();

@@ -49,7 +49,8 @@ int Option(string name, int fallback)
 
 static async Task<TimeSpan> QueryBenchmarkAsync(string path, int count)
 {
-    var store = new SqliteStore(path);
+    using var stores = Stores.OpenSqlite(path);
+    var store = stores.Sweeps;
     var now = DateTimeOffset.UtcNow;
     await store.AddSweepAsync(
         new SweepRecord("bench", new SweepSpec { Dataset = "bench@1" }, SweepStatuses.Succeeded, new DatasetInfo("bench@1", "sha256:" + new string('0', 64), 1000, ["a"], "label", now), "bench", "bench", now, ModelTasks.BinaryClassification, SweepMetrics.Auc),

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using EdgePlatform.ControlPlane.Host.Hosting;
+using EdgePlatform.ControlPlane.Leases;
 using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.ControlPlane.Host.Broker;

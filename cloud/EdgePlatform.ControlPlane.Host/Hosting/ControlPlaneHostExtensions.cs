@@ -49,7 +49,6 @@ public static partial class ControlPlaneHostExtensions
         builder.Services.AddSingleton(bootstrap.DeviceCa);
         builder.Services.AddSingleton(bootstrap.TokenSigner);
         builder.Services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<ReplicaOptions>().BindConfiguration(ReplicaOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ContractsJsonContext.Default));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddProblemDetails();
@@ -83,6 +82,7 @@ public static partial class ControlPlaneHostExtensions
         builder.Services.AddSingleton(stores.Experiments);
         builder.Services.AddSingleton(stores.Sweeps);
         builder.Services.AddSingleton(stores.RegistryManifests);
+        builder.Services.AddSingleton(stores.Leases);
         return builder;
     }
 

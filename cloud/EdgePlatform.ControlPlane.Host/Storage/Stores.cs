@@ -1,4 +1,3 @@
-using System.Reflection;
 using EdgePlatform.ControlPlane.Access;
 using EdgePlatform.ControlPlane.Host.Registry;
 using EdgePlatform.ControlPlane.Host.Storage.Access;
@@ -6,8 +5,12 @@ using EdgePlatform.ControlPlane.Host.Storage.Datasets;
 using EdgePlatform.ControlPlane.Host.Storage.Deployments;
 using EdgePlatform.ControlPlane.Host.Storage.Devices;
 using EdgePlatform.ControlPlane.Host.Storage.EnrollmentGroups;
+using EdgePlatform.ControlPlane.Host.Storage.Experiments;
+using EdgePlatform.ControlPlane.Host.Storage.Leases;
 using EdgePlatform.ControlPlane.Host.Storage.Models;
 using EdgePlatform.ControlPlane.Host.Storage.Registry;
+using EdgePlatform.ControlPlane.Host.Storage.Rollouts;
+using EdgePlatform.ControlPlane.Host.Storage.Sweeps;
 using EdgePlatform.ControlPlane.Host.Storage.Training;
 using EdgePlatform.ControlPlane.Ports;
 
@@ -48,6 +51,8 @@ public sealed class Stores : IDisposable
 
     public required IRegistryManifestIndex RegistryManifests { get; init; }
 
+    public required ILeaseStore Leases { get; init; }
+
     /// <summary>The adapters for <paramref name="database"/>'s provider; the stores own the database from here on.</summary>
     public static Stores Open(StoreDatabase database)
     {
@@ -66,7 +71,6 @@ public sealed class Stores : IDisposable
 
     private static Stores OpenSqlite(SqliteDatabase database)
     {
-        var store = new SqliteStore(database);
         return new Stores(database)
         {
             Access = new SqliteAccessStore(database),
@@ -77,10 +81,11 @@ public sealed class Stores : IDisposable
             Telemetry = new Telemetry.SqliteTelemetryStore(database),
             Training = new SqliteTrainingStore(database),
             Datasets = new SqliteDatasetStore(database),
-            Rollouts = store,
-            Experiments = store,
-            Sweeps = store,
+            Rollouts = new SqliteRolloutStore(database),
+            Experiments = new SqliteExperimentStore(database),
+            Sweeps = new SqliteSweepStore(database),
             RegistryManifests = new SqliteRegistryManifestStore(database),
+            Leases = new SqliteLeaseStore(database, TimeProvider.System),
         };
     }
 
@@ -94,35 +99,10 @@ public sealed class Stores : IDisposable
         Telemetry = new Telemetry.PostgresTelemetryStore(database),
         Training = new PostgresTrainingStore(database),
         Datasets = new PostgresDatasetStore(database),
-        Rollouts = PostgresRolloutsNotYet(),
-        Experiments = PostgresExperimentsNotYet(),
-        Sweeps = PostgresSweepsNotYet(),
+        Rollouts = new PostgresRolloutStore(database),
+        Experiments = new PostgresExperimentStore(database),
+        Sweeps = new PostgresSweepStore(database),
         RegistryManifests = new PostgresRegistryManifestStore(database),
+        Leases = new PostgresLeaseStore(database, TimeProvider.System),
     };
-
-    // Ports whose PostgreSQL adapters do not exist yet. Opening the database still works, so the
-    // ports that have one can be used; a call to one of these fails naming the port.
-    private static IRolloutStore PostgresRolloutsNotYet() => NotYetAdapter.For<IRolloutStore>("rollout");
-
-    private static IExperimentStore PostgresExperimentsNotYet() => NotYetAdapter.For<IExperimentStore>("experiment");
-
-    private static ISweepStore PostgresSweepsNotYet() => NotYetAdapter.For<ISweepStore>("sweep");
-
-#pragma warning disable CA1812 // Instantiated by DispatchProxy.Create.
-    private class NotYetAdapter : DispatchProxy
-    {
-        private string _port = "";
-
-        public static T For<T>(string port)
-            where T : class
-        {
-            var adapter = DispatchProxy.Create<T, NotYetAdapter>();
-            ((NotYetAdapter)(object)adapter)._port = port;
-            return adapter;
-        }
-
-        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) =>
-            throw new NotSupportedException($"the {_port} store has no PostgreSQL adapter yet ({targetMethod?.Name})");
-    }
-#pragma warning restore CA1812
 }

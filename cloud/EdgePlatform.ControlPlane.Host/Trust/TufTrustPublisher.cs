@@ -1,4 +1,5 @@
 using EdgePlatform.ControlPlane.Host.Hosting;
+using EdgePlatform.ControlPlane.Leases;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.Security.Tuf;
 using Microsoft.Extensions.Options;
@@ -197,15 +198,33 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
     private partial void LogApproved(string name, string version, IReadOnlyList<string> channels, long targetsVersion);
 }
 
-/// <summary>Keeps signed metadata fresh while the server runs.</summary>
-public sealed class TrustRefresher(TufTrustPublisher publisher, TimeProvider timeProvider) : BackgroundService
+/// <summary>Keeps signed metadata fresh while the server runs, re-signing on the replica holding the trust lease.</summary>
+public sealed partial class TrustRefresher(TufTrustPublisher publisher, ReplicaLeases leases, TimeProvider timeProvider, ILogger<TrustRefresher> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), timeProvider);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            publisher.RefreshIfDue();
+            LeaseFence? fence;
+            try
+            {
+                fence = await leases.HoldAsync(LeaseNames.TrustMetadata, stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The store briefly away: metadata lives for a day, a minute's delay is harmless.
+                LogLeaseUnavailable(ex);
+                continue;
+            }
+
+            if (fence is not null)
+            {
+                publisher.RefreshIfDue();
+            }
         }
     }
+
+    [LoggerMessage(EventId = 705, Level = LogLevel.Warning, Message = "Could not check the trust metadata lease; re-signing waits for the next minute")]
+    private partial void LogLeaseUnavailable(Exception exception);
 }

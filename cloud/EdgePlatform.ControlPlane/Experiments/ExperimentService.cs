@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Experiments.Statistics;
+using EdgePlatform.ControlPlane.Leases;
 using EdgePlatform.ControlPlane.Models;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.ControlPlane.Rollouts;
@@ -45,6 +46,9 @@ public sealed partial class ExperimentService(
 
     // One at a time: ticks and user commands change the same experiments and devices.
     private readonly SemaphoreSlim _lock = new(1, 1);
+
+    // The lease the running tick writes under (null for operator commands and unleased ticks).
+    private LeaseFence? _fence;
 
     public async Task<ExperimentInfo> CreateAsync(CreateExperimentRequest? request, string createdBy, CancellationToken cancellationToken)
     {
@@ -127,7 +131,7 @@ public sealed partial class ExperimentService(
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await experiments.SaveExperimentAsync(experiment, [], cancellationToken).ConfigureAwait(false);
+            await experiments.SaveExperimentAsync(experiment, [], fence: null, cancellationToken).ConfigureAwait(false);
             var described = string.Join(", ", arms.Arms.Select(a => $"{a.Name}={a.Model.Name}:{a.Model.Version}"));
             LogCreated(id, name, described, selector.Text, unit, createdBy);
             // Devices are placed now rather than at the next tick; rollouts that lost devices say so at once.
@@ -246,7 +250,7 @@ public sealed partial class ExperimentService(
             actor,
             cancellationToken).ConfigureAwait(false);
         var promoted = experiment with { State = ExperimentStates.Promoted, PromotedRollout = rollout.Id, Reason = $"arm {winner.Name} ({model}) promoted into rollout {rollout.Id} by {actor}" };
-        await experiments.SaveExperimentAsync(promoted, [], cancellationToken).ConfigureAwait(false);
+        await experiments.SaveExperimentAsync(promoted, [], fence: null, cancellationToken).ConfigureAwait(false);
         LogPromoted(id, winner.Name, model, rollout.Id, actor);
         return rollout;
     }
@@ -311,12 +315,19 @@ public sealed partial class ExperimentService(
     }
 
     /// <summary>Advances every running experiment once: the end date, new devices, a look and its guardrails.</summary>
-    public async Task TickAsync(CancellationToken cancellationToken)
+    public Task TickAsync(CancellationToken cancellationToken) => TickAsync(fence: null, cancellationToken);
+
+    /// <summary>
+    /// A tick under the experiments lease: its saves carry <paramref name="fence"/>, and the tick
+    /// stops at the first one the store refuses because the lease moved to another replica.
+    /// </summary>
+    public async Task TickAsync(LeaseFence? fence, CancellationToken cancellationToken)
     {
         var stoppedAny = false;
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            _fence = fence;
             foreach (var experiment in await experiments.ListExperimentsAsync(Running, cancellationToken).ConfigureAwait(false))
             {
                 var now = timeProvider.GetUtcNow();
@@ -340,14 +351,28 @@ public sealed partial class ExperimentService(
                 }
             }
         }
+        catch (LeaseMovedOnException)
+        {
+            LogFenced(fence!.Name, fence.Epoch);
+            return;
+        }
         finally
         {
+            _fence = null;
             _lock.Release();
         }
 
         if (stoppedAny)
         {
             await rollouts.TickAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task SaveAsync(ExperimentInfo experiment, IReadOnlyCollection<ExperimentDevice> changed, CancellationToken cancellationToken)
+    {
+        if (!await experiments.SaveExperimentAsync(experiment, changed, _fence, cancellationToken).ConfigureAwait(false))
+        {
+            throw new LeaseMovedOnException();
         }
     }
 
@@ -435,7 +460,7 @@ public sealed partial class ExperimentService(
 
         if (changed.Count > 0)
         {
-            await experiments.SaveExperimentAsync(experiment, changed, cancellationToken).ConfigureAwait(false);
+            await SaveAsync(experiment, changed, cancellationToken).ConfigureAwait(false);
             LogPlaced(experiment.Id, changed.Count - superseded, superseded);
         }
     }
@@ -465,7 +490,7 @@ public sealed partial class ExperimentService(
         var written = await writer.WriteManyAsync(writes, settings, cancellationToken).ConfigureAwait(false);
         var restored = written.Count(w => w is not null);
         var stopped = experiment with { State = state, StoppedAt = now, Reason = reason };
-        await experiments.SaveExperimentAsync(
+        await SaveAsync(
             stopped,
             [.. held.Select(e => e with { State = ExperimentDeviceStates.Restored, Reason = reason, UpdatedAt = now })],
             cancellationToken).ConfigureAwait(false);
@@ -603,6 +628,9 @@ public sealed partial class ExperimentService(
 
         return guardrails;
     }
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Experiment tick stopped: lease {Lease} moved on from epoch {Epoch} to another replica")]
+    private partial void LogFenced(string lease, long epoch);
 
     [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Experiment {ExperimentId} '{Name}': arms {Arms} over '{Selector}' by {Unit}, created by {CreatedBy}")]
     private partial void LogCreated(string experimentId, string name, string arms, string selector, string unit, string createdBy);

@@ -1,12 +1,14 @@
+using EdgePlatform.ControlPlane.Leases;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.ControlPlane.Experiments;
 
-/// <summary>Ticks running experiments on the injected clock until the host stops.</summary>
+/// <summary>Ticks running experiments on the injected clock until the host stops, on the replica holding the experiments lease.</summary>
 public sealed partial class ExperimentWorker(
     ExperimentService experiments,
+    ReplicaLeases leases,
     IOptions<ExperimentOptions> options,
     TimeProvider timeProvider,
     ILogger<ExperimentWorker> logger) : BackgroundService
@@ -18,7 +20,10 @@ public sealed partial class ExperimentWorker(
         {
             try
             {
-                await experiments.TickAsync(stoppingToken).ConfigureAwait(false);
+                if (await leases.HoldAsync(LeaseNames.Experiments, stoppingToken).ConfigureAwait(false) is { } fence)
+                {
+                    await experiments.TickAsync(fence, stoppingToken).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

@@ -6,8 +6,12 @@ namespace EdgePlatform.ControlPlane.Ports;
 /// <summary>Experiments, the devices each placed in an arm, and every look taken at them.</summary>
 public interface IExperimentStore
 {
-    /// <summary>In one transaction, inserts or replaces the experiment and <paramref name="devices"/>; device entries not given stay as stored.</summary>
-    Task SaveExperimentAsync(ExperimentInfo experiment, IReadOnlyCollection<ExperimentDevice> devices, CancellationToken cancellationToken);
+    /// <summary>
+    /// In one transaction, inserts or replaces the experiment and <paramref name="devices"/>; device
+    /// entries not given stay as stored. Under a <paramref name="fence"/> the save lands only while
+    /// that lease still has its epoch; false, and nothing written, once it has moved on.
+    /// </summary>
+    Task<bool> SaveExperimentAsync(ExperimentInfo experiment, IReadOnlyCollection<ExperimentDevice> devices, LeaseFence? fence, CancellationToken cancellationToken);
 
     Task<ExperimentInfo?> GetExperimentAsync(string id, CancellationToken cancellationToken);
 

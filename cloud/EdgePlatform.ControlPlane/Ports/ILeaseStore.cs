@@ -6,7 +6,18 @@ namespace EdgePlatform.ControlPlane.Ports;
 /// token: it grows every time the lease changes hands, and writes made under the lease carry it,
 /// so a holder that stalled past its expiry cannot overwrite its successor's work.
 /// </summary>
-public sealed record Lease(string Name, string Holder, long Epoch, DateTimeOffset ExpiresAt);
+public sealed record Lease(string Name, string Holder, long Epoch, DateTimeOffset ExpiresAt)
+{
+    /// <summary>What a write made under this lease carries.</summary>
+    public LeaseFence Fence => new(Name, Epoch);
+}
+
+/// <summary>
+/// The lease a write is made under: a store refuses the write once the lease named
+/// <see cref="Name"/> has moved past <see cref="Epoch"/>, so a stalled holder's late write cannot
+/// land over its successor's.
+/// </summary>
+public sealed record LeaseFence(string Name, long Epoch);
 
 /// <summary>Leases kept in the shared database, so replicas agree on who holds what.</summary>
 public interface ILeaseStore

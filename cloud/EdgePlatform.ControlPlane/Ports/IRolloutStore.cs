@@ -11,9 +11,10 @@ public interface IRolloutStore
     /// <summary>
     /// In one transaction, inserts or replaces the rollout's definition and progress (its counts
     /// are not stored but computed on reads) and inserts or replaces <paramref name="devices"/>;
-    /// device entries not given stay as stored.
+    /// device entries not given stay as stored. Under a <paramref name="fence"/> the save lands only
+    /// while that lease still has its epoch; false, and nothing written, once it has moved on.
     /// </summary>
-    Task SaveRolloutAsync(RolloutInfo rollout, IReadOnlyCollection<RolloutDevice> devices, CancellationToken cancellationToken);
+    Task<bool> SaveRolloutAsync(RolloutInfo rollout, IReadOnlyCollection<RolloutDevice> devices, LeaseFence? fence, CancellationToken cancellationToken);
 
     /// <summary>The rollout with its device counts, or null.</summary>
     Task<RolloutInfo?> GetRolloutAsync(string id, CancellationToken cancellationToken);

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
+using EdgePlatform.ControlPlane.Leases;
 using EdgePlatform.ControlPlane.Models;
 using EdgePlatform.ControlPlane.Ports;
 using Microsoft.Extensions.Logging;
@@ -16,7 +17,7 @@ namespace EdgePlatform.ControlPlane.Rollouts;
 /// its id, stages open in order after each bake, an optional exponential rate limits how fast an
 /// open stage's devices are sent the version, gates read from reported twins and per-minute
 /// telemetry decide whether the next stage opens, and a failed gate rolls every touched device
-/// back to the model it had. <see cref="TickAsync"/> does the work; <see cref="RolloutWorker"/> calls it.
+/// back to the model it had. <see cref="TickAsync(CancellationToken)"/> does the work; <see cref="RolloutWorker"/> calls it.
 /// </summary>
 public sealed partial class RolloutService(
     ModelRegistry registry,
@@ -45,6 +46,9 @@ public sealed partial class RolloutService(
 
     // One at a time: ticks and operator commands change the same rollouts.
     private readonly SemaphoreSlim _writer = new(1, 1);
+
+    // The lease the running tick writes under (null for operator commands and unleased ticks).
+    private LeaseFence? _fence;
 
     // The device entries of live rollouts as this service last wrote or read them, good while
     // the rollout's update time is unchanged (every save moves it): an idle tick then reads the
@@ -83,7 +87,7 @@ public sealed partial class RolloutService(
         await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await rollouts.SaveRolloutAsync(rollout, [], cancellationToken).ConfigureAwait(false);
+            await rollouts.SaveRolloutAsync(rollout, [], fence: null, cancellationToken).ConfigureAwait(false);
             _entries[id] = (rollout.UpdatedAt, []);
             LogCreated(id, model.Name, model.Version, alias ?? "-", selector.Text, stages.Count, createdBy);
             // The first stage starts now rather than at the next tick.
@@ -161,15 +165,27 @@ public sealed partial class RolloutService(
             RollBackLockedAsync(progress, $"rolled back by {actor}", cancellationToken), cancellationToken);
 
     /// <summary>Advances every live rollout once: assigns new devices, publishes open stages, reads states and gates.</summary>
-    public async Task TickAsync(CancellationToken cancellationToken)
+    public Task TickAsync(CancellationToken cancellationToken) => TickAsync(fence: null, cancellationToken);
+
+    /// <summary>
+    /// A tick under the rollouts lease: its saves carry <paramref name="fence"/>, and the tick
+    /// stops at the first one the store refuses because the lease moved to another replica.
+    /// </summary>
+    public async Task TickAsync(LeaseFence? fence, CancellationToken cancellationToken)
     {
         await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            _fence = fence;
             await TickLockedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (LeaseMovedOnException)
+        {
+            LogFenced(fence!.Name, fence.Epoch);
         }
         finally
         {
+            _fence = null;
             _writer.Release();
         }
     }
@@ -325,7 +341,11 @@ public sealed partial class RolloutService(
     {
         var rollout = progress.Result();
         _entries.Remove(rollout.Id);
-        await rollouts.SaveRolloutAsync(rollout, progress.ChangedEntries, cancellationToken).ConfigureAwait(false);
+        if (!await rollouts.SaveRolloutAsync(rollout, progress.ChangedEntries, _fence, cancellationToken).ConfigureAwait(false))
+        {
+            throw new LeaseMovedOnException();
+        }
+
         _entries[rollout.Id] = (rollout.UpdatedAt, progress.Entries);
     }
 
@@ -648,6 +668,9 @@ public sealed partial class RolloutService(
 
     [LoggerMessage(EventId = 404, Level = LogLevel.Warning, Message = "Rollout {RolloutId} rolled back: {Restored} device(s) restored to their previous model ({Reason})")]
     private partial void LogRolledBack(string rolloutId, int restored, string reason);
+
+    [LoggerMessage(EventId = 406, Level = LogLevel.Warning, Message = "Rollout tick stopped: lease {Lease} moved on from epoch {Epoch} to another replica")]
+    private partial void LogFenced(string lease, long epoch);
 
     [LoggerMessage(EventId = 405, Level = LogLevel.Information, Message = "Rollout {RolloutId}: {From} -> {To} ({Reason})")]
     private partial void LogStateChanged(string rolloutId, string from, string to, string reason);

@@ -1,12 +1,14 @@
+using EdgePlatform.ControlPlane.Leases;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.ControlPlane.Rollouts;
 
-/// <summary>Ticks the rollout engine on the injected clock until the host stops.</summary>
+/// <summary>Ticks the rollout engine on the injected clock until the host stops, on the replica holding the rollouts lease.</summary>
 public sealed partial class RolloutWorker(
     RolloutService rollouts,
+    ReplicaLeases leases,
     IOptions<RolloutOptions> options,
     TimeProvider timeProvider,
     ILogger<RolloutWorker> logger) : BackgroundService
@@ -18,7 +20,10 @@ public sealed partial class RolloutWorker(
         {
             try
             {
-                await rollouts.TickAsync(stoppingToken).ConfigureAwait(false);
+                if (await leases.HoldAsync(LeaseNames.Rollouts, stoppingToken).ConfigureAwait(false) is { } fence)
+                {
+                    await rollouts.TickAsync(fence, stoppingToken).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

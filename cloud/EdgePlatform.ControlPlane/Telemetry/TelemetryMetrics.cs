@@ -30,9 +30,18 @@ public sealed class TelemetryMetrics : IDisposable
     private readonly Counter<long> _transactions;
     private readonly Counter<long> _messages;
 
-    public TelemetryMetrics(IMeterFactory meterFactory)
+    private readonly Leases.ReplicaLeases? _leases;
+
+    /// <param name="meterFactory">Creates the meter the instruments live on.</param>
+    /// <param name="leases">
+    /// Every replica hears every device's quality reports, so the fleet's drift gauge is observed
+    /// only on the replica holding the fleet-metrics lease; null, the one replica observes it.
+    /// </param>
+    public TelemetryMetrics(IMeterFactory meterFactory, Leases.ReplicaLeases? leases = null)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
+        _leases = leases;
+        leases?.Want(Leases.LeaseNames.FleetMetrics);
         _meter = meterFactory.Create(MeterName);
         _reports = _meter.CreateCounter<long>("edgeplatform.telemetry.reports", "{report}", "Telemetry reports received, by outcome (accepted, replayed)");
         _rejections = _meter.CreateCounter<long>("edgeplatform.telemetry.rejections", "{message}", "Telemetry refused, by reason");
@@ -132,7 +141,7 @@ public sealed class TelemetryMetrics : IDisposable
     }
 
     private IEnumerable<Measurement<double>> ObserveDrift() =>
-        _latestPsi
+        _leases is not null && !_leases.Holds(Leases.LeaseNames.FleetMetrics) ? [] : _latestPsi
             .GroupBy(p => (p.Key.Model, p.Key.Version))
             .Select(g => new Measurement<double>(
                 g.Max(p => p.Value),

@@ -1,3 +1,4 @@
+using EdgePlatform.ControlPlane.Leases;
 using EdgePlatform.ControlPlane.Ports;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -5,9 +6,10 @@ using Microsoft.Extensions.Options;
 
 namespace EdgePlatform.ControlPlane.Telemetry;
 
-/// <summary>Keeps raw reports for the retention window and per-minute rollups for longer.</summary>
+/// <summary>Keeps raw reports for the retention window and per-minute rollups for longer; prunes on the replica holding the retention lease.</summary>
 public sealed partial class TelemetryRetentionWorker(
     ITelemetryStore store,
+    ReplicaLeases leases,
     IOptions<TelemetryStoreOptions> options,
     TimeProvider timeProvider,
     ILogger<TelemetryRetentionWorker> logger) : BackgroundService
@@ -32,7 +34,10 @@ public sealed partial class TelemetryRetentionWorker(
         using var timer = new PeriodicTimer(TimeSpan.FromMinutes(options.Value.PruneIntervalMinutes), timeProvider);
         do
         {
-            await PruneOnceAsync(stoppingToken).ConfigureAwait(false);
+            if (await leases.HoldAsync(LeaseNames.TelemetryRetention, stoppingToken).ConfigureAwait(false) is not null)
+            {
+                await PruneOnceAsync(stoppingToken).ConfigureAwait(false);
+            }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
     }

@@ -4,7 +4,8 @@ namespace EdgePlatform.ControlPlane.Training;
 
 /// <summary>
 /// The sweep queue as gauges (meter <see cref="MeterName"/>, at <c>/metrics</c>): queued trials,
-/// live workers and running sweeps, so a cluster can scale its workers on the queue depth.
+/// live workers and running sweeps, so a cluster can scale its workers on the queue depth. They
+/// describe the whole fleet, so only the replica holding the fleet-metrics lease reports them.
 /// </summary>
 public sealed class SweepQueueMetrics : IDisposable
 {
@@ -16,14 +17,17 @@ public sealed class SweepQueueMetrics : IDisposable
     private long _liveWorkers;
     private long _activeSweeps;
 
-    public SweepQueueMetrics(IMeterFactory meterFactory)
+    public SweepQueueMetrics(IMeterFactory meterFactory, Leases.ReplicaLeases? leases = null)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
+        leases?.Want(Leases.LeaseNames.FleetMetrics);
         _meter = meterFactory.Create(MeterName);
-        _meter.CreateObservableGauge("edgeplatform.sweeps.queue_depth", () => Interlocked.Read(ref _queued), "{trial}", "Trials queued for a worker");
-        _meter.CreateObservableGauge("edgeplatform.sweeps.trials_running", () => Interlocked.Read(ref _leased), "{trial}", "Trials leased to workers");
-        _meter.CreateObservableGauge("edgeplatform.sweeps.live_workers", () => Interlocked.Read(ref _liveWorkers), "{worker}", "Workers seen within the liveness window");
-        _meter.CreateObservableGauge("edgeplatform.sweeps.active", () => Interlocked.Read(ref _activeSweeps), "{sweep}", "Sweeps running or refitting");
+        IEnumerable<Measurement<long>> Observe(Func<long> read) =>
+            leases is null || leases.Holds(Leases.LeaseNames.FleetMetrics) ? [new Measurement<long>(read())] : [];
+        _meter.CreateObservableGauge("edgeplatform.sweeps.queue_depth", () => Observe(() => Interlocked.Read(ref _queued)), "{trial}", "Trials queued for a worker");
+        _meter.CreateObservableGauge("edgeplatform.sweeps.trials_running", () => Observe(() => Interlocked.Read(ref _leased)), "{trial}", "Trials leased to workers");
+        _meter.CreateObservableGauge("edgeplatform.sweeps.live_workers", () => Observe(() => Interlocked.Read(ref _liveWorkers)), "{worker}", "Workers seen within the liveness window");
+        _meter.CreateObservableGauge("edgeplatform.sweeps.active", () => Observe(() => Interlocked.Read(ref _activeSweeps)), "{sweep}", "Sweeps running or refitting");
     }
 
     public void Update(int queued, int leased, int liveWorkers, int activeSweeps)

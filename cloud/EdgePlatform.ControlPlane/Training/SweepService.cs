@@ -348,6 +348,9 @@ public sealed partial class SweepService(
     /// results in the order they arrived, proposes trials up to its concurrency, and finishes it
     /// when its planner is done or its budget is spent.
     /// </summary>
+    /// <summary>Drops the in-memory planners, so the next step rebuilds each from what is stored.</summary>
+    internal void ForgetPlanners() => _states.Clear();
+
     internal async Task TickAsync(CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -636,8 +639,13 @@ public sealed partial class SweepService(
     private partial void LogRefitFailed(string sweepId, Exception exception);
 }
 
-/// <summary>Runs the sweep scheduler's step every <see cref="SweepOptions.SchedulerIntervalMilliseconds"/>.</summary>
-public sealed partial class SweepScheduler(SweepService sweeps, IOptions<SweepOptions> options, TimeProvider timeProvider, ILogger<SweepScheduler> logger) : Microsoft.Extensions.Hosting.BackgroundService
+/// <summary>
+/// Runs the sweep scheduler's step every <see cref="SweepOptions.SchedulerIntervalMilliseconds"/>
+/// on the replica holding the scheduler lease, so one replica proposes, records and refits; any
+/// replica serves the workers' trial leases.
+/// </summary>
+public sealed partial class SweepScheduler(
+    SweepService sweeps, Leases.ReplicaLeases leases, IOptions<SweepOptions> options, TimeProvider timeProvider, ILogger<SweepScheduler> logger) : Microsoft.Extensions.Hosting.BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -646,7 +654,15 @@ public sealed partial class SweepScheduler(SweepService sweeps, IOptions<SweepOp
         {
             try
             {
-                await sweeps.TickAsync(stoppingToken).ConfigureAwait(false);
+                if (await leases.HoldAsync(Leases.LeaseNames.SweepScheduler, stoppingToken).ConfigureAwait(false) is not null)
+                {
+                    await sweeps.TickAsync(stoppingToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    // Another replica plans meanwhile: replay from the store if the lease comes back.
+                    sweeps.ForgetPlanners();
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

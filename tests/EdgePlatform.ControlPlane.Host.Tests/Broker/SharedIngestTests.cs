@@ -6,6 +6,7 @@ using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
 using EdgePlatform.ControlPlane.Host.Broker;
 using EdgePlatform.ControlPlane.Host.Hosting;
+using EdgePlatform.ControlPlane.Leases;
 using EdgePlatform.ControlPlane.Host.Storage;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.ControlPlane.Telemetry;

@@ -10,7 +10,7 @@ internal sealed class InMemoryExperimentStore : IExperimentStore
     private readonly Dictionary<string, Dictionary<string, ExperimentDevice>> _devices = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<ExperimentLook>> _looks = new(StringComparer.Ordinal);
 
-    public Task SaveExperimentAsync(ExperimentInfo experiment, IReadOnlyCollection<ExperimentDevice> devices, CancellationToken cancellationToken)
+    public Task<bool> SaveExperimentAsync(ExperimentInfo experiment, IReadOnlyCollection<ExperimentDevice> devices, LeaseFence? fence, CancellationToken cancellationToken)
     {
         lock (_experiments)
         {
@@ -26,7 +26,7 @@ internal sealed class InMemoryExperimentStore : IExperimentStore
             }
         }
 
-        return Task.CompletedTask;
+        return Task.FromResult(true);
     }
 
     public Task<ExperimentInfo?> GetExperimentAsync(string id, CancellationToken cancellationToken)

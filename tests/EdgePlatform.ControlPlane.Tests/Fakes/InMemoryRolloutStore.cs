@@ -8,7 +8,7 @@ namespace EdgePlatform.ControlPlane.Tests.Fakes;
 /// Rollouts in memory as SqliteStore keeps them: the rollout record replaced on save, device
 /// entries replaced one by one, counts computed on reads.
 /// </summary>
-internal sealed class InMemoryRolloutStore : IRolloutStore
+internal sealed class InMemoryRolloutStore(InMemoryLeaseStore? leases = null) : IRolloutStore
 {
     private readonly ConcurrentDictionary<string, RolloutInfo> _rollouts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, RolloutDevice>> _devices = new(StringComparer.Ordinal);
@@ -16,8 +16,13 @@ internal sealed class InMemoryRolloutStore : IRolloutStore
     /// <summary>Device entries written by each save, in order: what a tick cost the store.</summary>
     public List<int> DevicesWrittenPerSave { get; } = [];
 
-    public Task SaveRolloutAsync(RolloutInfo rollout, IReadOnlyCollection<RolloutDevice> devices, CancellationToken cancellationToken)
+    public Task<bool> SaveRolloutAsync(RolloutInfo rollout, IReadOnlyCollection<RolloutDevice> devices, LeaseFence? fence, CancellationToken cancellationToken)
     {
+        if (fence is not null && leases?.Holds(fence) == false)
+        {
+            return Task.FromResult(false);
+        }
+
         _rollouts[rollout.Id] = rollout with { Counts = null, StageCounts = null };
         var entries = _devices.GetOrAdd(rollout.Id, _ => new ConcurrentDictionary<string, RolloutDevice>(StringComparer.Ordinal));
         foreach (var device in devices)
@@ -26,7 +31,7 @@ internal sealed class InMemoryRolloutStore : IRolloutStore
         }
 
         DevicesWrittenPerSave.Add(devices.Count);
-        return Task.CompletedTask;
+        return Task.FromResult(true);
     }
 
     public Task<RolloutInfo?> GetRolloutAsync(string id, CancellationToken cancellationToken) =>

@@ -1,5 +1,6 @@
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Devices;
+using EdgePlatform.ControlPlane.Leases;
 using EdgePlatform.ControlPlane.Models;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.ControlPlane.Rollouts;
@@ -18,7 +19,8 @@ public sealed class RolloutServiceTests : IDisposable
 
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
     private readonly InMemoryStore _store = new();
-    private readonly InMemoryRolloutStore _rolloutStore = new();
+    private readonly InMemoryLeaseStore _leases;
+    private readonly InMemoryRolloutStore _rolloutStore;
     private readonly IDeviceLink _link = Substitute.For<IDeviceLink>();
     private readonly List<(string DeviceId, DesiredState Desired)> _published = [];
     private readonly DesiredStateWriter _writer;
@@ -27,6 +29,8 @@ public sealed class RolloutServiceTests : IDisposable
 
     public RolloutServiceTests()
     {
+        _leases = new InMemoryLeaseStore(_time);
+        _rolloutStore = new InMemoryRolloutStore(_leases);
         _link.PublishDesiredAsync(Arg.Any<string>(), Arg.Any<DesiredState>(), Arg.Any<CancellationToken>())
             .Returns(call =>
             {
@@ -85,6 +89,27 @@ public sealed class RolloutServiceTests : IDisposable
         Assert.InRange(reachedPerStage[1], 420, 580);
         Assert.Equal(1000, reachedPerStage[2]);
         Assert.All(_published.GroupBy(p => p.DeviceId), g => Assert.Single(g));
+    }
+
+    [Fact]
+    public async Task TickAsync_StaleHolderAfterAnotherReplicaTookTheLease_WritesNothingAndTheSuccessorDoes()
+    {
+        await AddFleetAsync(100, "site=berlin");
+        var rollout = await CreateAsync("sensor:2", "site=berlin", Stages(10, 100), new RolloutGates(MaxFailurePercent: 5));
+        var stale = (await _leases.TryAcquireAsync(LeaseNames.Rollouts, "replica-a", TimeSpan.FromSeconds(10), CancellationToken.None))!;
+        _time.Advance(TimeSpan.FromSeconds(11));
+        var successor = (await _leases.TryAcquireAsync(LeaseNames.Rollouts, "replica-b", TimeSpan.FromSeconds(10), CancellationToken.None))!;
+        await DevicesApplyAsync();
+        var saves = _rolloutStore.DevicesWrittenPerSave.Count;
+
+        await _rollouts.TickAsync(stale.Fence, CancellationToken.None);
+
+        Assert.Equal(saves, _rolloutStore.DevicesWrittenPerSave.Count);
+        Assert.False((await _rollouts.GetAsync(rollout.Id, CancellationToken.None)).Counts!.ContainsKey(RolloutDeviceStates.Active));
+
+        await _rollouts.TickAsync(successor.Fence, CancellationToken.None);
+
+        Assert.True((await _rollouts.GetAsync(rollout.Id, CancellationToken.None)).Counts!.GetValueOrDefault(RolloutDeviceStates.Active) > 0);
     }
 
     [Fact]
@@ -276,7 +301,7 @@ public sealed class RolloutServiceTests : IDisposable
         var healthy = await CreateAsync("sensor:2", "site=paris", Stages(100), new RolloutGates());
         // As if written past the API (or accepted by an older server): deeper than any tick will evaluate.
         var deep = new string('(', 100) + "site=berlin" + new string(')', 100);
-        await _rolloutStore.SaveRolloutAsync(broken with { Selector = deep }, [], CancellationToken.None);
+        await _rolloutStore.SaveRolloutAsync(broken with { Selector = deep }, [], fence: null, CancellationToken.None);
 
         await _rollouts.TickAsync(CancellationToken.None);
         await _rollouts.TickAsync(CancellationToken.None);
@@ -768,6 +793,7 @@ public sealed class RolloutServiceTests : IDisposable
         await _rolloutStore.SaveRolloutAsync(
             stored with { UpdatedAt = _time.Now },
             [device with { State = RolloutDeviceStates.Failed, Reason = "seen by the other replica", Since = _time.Now }],
+            fence: null,
             CancellationToken.None);
         _time.Advance(TimeSpan.FromSeconds(5));
         await _rollouts.TickAsync(CancellationToken.None);

@@ -6,14 +6,10 @@ using EdgePlatform.ControlPlane.Ports;
 namespace EdgePlatform.ControlPlane.Host.Tests.Storage;
 
 /// <summary>The durable trial queue: one holder per lease, heartbeats, expiry, and each result recorded exactly once.</summary>
-public sealed class SqliteSweepQueueTests : IDisposable
+public abstract class SweepQueueContract(StoreProvider provider) : StoreContract(provider)
 {
     private static readonly DateTimeOffset Start = new(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(15);
-
-    private readonly TempDatabase _database = new();
-
-    public void Dispose() => _database.Dispose();
 
     private static SweepRecord Sweep(string id, string status = SweepStatuses.Running) => new(
         id,
@@ -29,9 +25,9 @@ public sealed class SqliteSweepQueueTests : IDisposable
 
     private static TrialResultRecord Result(double score) => new(score, new Dictionary<string, double> { ["auc"] = score, ["log-loss"] = 1 - score }, 1.5, "log", null, Start.AddMinutes(1));
 
-    private async Task<SqliteStore> StoreWithTrialsAsync(string sweepId, int count)
+    private async Task<ISweepStore> StoreWithTrialsAsync(string sweepId, int count)
     {
-        var store = new SqliteStore(_database.Path);
+        var store = Stores.Sweeps;
         await store.AddSweepAsync(Sweep(sweepId), CancellationToken.None);
         for (var number = 1; number <= count; number++)
         {
@@ -42,11 +38,12 @@ public sealed class SqliteSweepQueueTests : IDisposable
     }
 
     [Fact]
-    public async Task LeaseTrialAsync_ManyWorkersOnTwoReplicasRacing_EachTrialLeasedOnce()
+    public async Task LeaseTrialAsync_ManyWorkersOnTwoReplicasRacing_ReplicasGetDisjointTrialsAndEachTrialOnce()
     {
         const int trials = 60;
         var first = await StoreWithTrialsAsync("s1", trials);
-        var second = new SqliteStore(_database.Path);
+        using var replica = OpenAnotherReplica();
+        var second = replica.Sweeps;
         var leased = new ConcurrentBag<(int Number, string Worker)>();
         await Task.WhenAll(Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
         {
@@ -60,6 +57,8 @@ public sealed class SqliteSweepQueueTests : IDisposable
         })));
 
         Assert.Equal(Enumerable.Range(1, trials), leased.Select(l => l.Number).Order());
+        var byReplica = leased.ToLookup(l => int.Parse(l.Worker[1..], System.Globalization.CultureInfo.InvariantCulture) % 2, l => l.Number);
+        Assert.Empty(byReplica[0].Intersect(byReplica[1]));
         foreach (var (number, worker) in leased)
         {
             var stored = await first.GetTrialAsync("s1", number, CancellationToken.None);
@@ -142,7 +141,7 @@ public sealed class SqliteSweepQueueTests : IDisposable
     [Fact]
     public async Task QueryTrialsAsync_ByTrainerScoreParameterAndMetric_FiltersSortsAndPages()
     {
-        var store = new SqliteStore(_database.Path);
+        var store = Stores.Sweeps;
         await store.AddSweepAsync(Sweep("s1"), CancellationToken.None);
         for (var number = 1; number <= 20; number++)
         {
@@ -164,3 +163,8 @@ public sealed class SqliteSweepQueueTests : IDisposable
         Assert.Equal([18, 17, 16], page.Select(t => t.Number));
     }
 }
+
+public sealed class SqliteSweepQueueTests() : SweepQueueContract(StoreProvider.Sqlite);
+
+[Trait("Category", "Integration")]
+public sealed class PostgresSweepQueueTests() : SweepQueueContract(StoreProvider.Postgres);

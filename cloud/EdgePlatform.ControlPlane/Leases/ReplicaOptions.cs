@@ -1,13 +1,13 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.RegularExpressions;
 
-namespace EdgePlatform.ControlPlane.Host.Hosting;
+namespace EdgePlatform.ControlPlane.Leases;
 
 /// <summary>
 /// Which control-plane replica this process is, among several that share one database and one
-/// external broker: its broker session is named after it (so a replica that restarts with the
-/// same id resumes the session and receives again what it had not acknowledged), and leases
-/// record it as their holder.
+/// external broker (section <c>Replica</c>): leases record it as their holder, and its broker
+/// session is named after it (so a replica that restarts with the same id resumes the session and
+/// receives again what it had not acknowledged).
 /// </summary>
 public sealed partial class ReplicaOptions
 {
@@ -27,6 +27,13 @@ public sealed partial class ReplicaOptions
     [RegularExpression(IdPattern, ErrorMessage = "Replica:Id must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")]
     public string Id { get; set; } = DefaultId();
 
+    /// <summary>
+    /// How long a lease runs without renewal (default 10 s). The holder renews every third of it,
+    /// so another replica takes the work over within about this long after the holder dies.
+    /// </summary>
+    [Range(1, 3600)]
+    public int LeaseSeconds { get; set; } = 10;
+
     private static string DefaultId()
     {
         var machine = NotAllowed().Replace(Environment.MachineName, "-").Trim('-', '.', '_');
@@ -36,4 +43,17 @@ public sealed partial class ReplicaOptions
 
     [GeneratedRegex("[^A-Za-z0-9._-]+")]
     private static partial Regex NotAllowed();
+}
+
+/// <summary>The work that runs on one replica at a time, each under the lease of this name.</summary>
+public static class LeaseNames
+{
+    public const string Rollouts = "rollouts";
+    public const string Experiments = "experiments";
+    public const string TelemetryRetention = "telemetry-retention";
+    public const string SweepScheduler = "sweep-scheduler";
+    public const string TrustMetadata = "trust-metadata";
+
+    /// <summary>Fleet-wide gauges: observed on one replica, so a scrape of every replica does not count them twice.</summary>
+    public const string FleetMetrics = "fleet-metrics";
 }

@@ -1,24 +1,45 @@
 using Dapper;
 using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Host.Storage.Leases;
 using EdgePlatform.ControlPlane.Ports;
 
 using static EdgePlatform.ControlPlane.Host.Storage.StoreValues;
 
-namespace EdgePlatform.ControlPlane.Host.Storage;
+namespace EdgePlatform.ControlPlane.Host.Storage.Rollouts;
 
 /// <summary>
 /// Rollouts: one small JSON document per rollout (definition and progress; state and priority
 /// are columns for listing), and one row per device of it, so that a tick rewrites only the
 /// devices that moved. Counts per state are computed from the device rows on every read.
 /// </summary>
-public sealed partial class SqliteStore : IRolloutStore
+public abstract class RolloutStore(StoreDatabase database) : IRolloutStore
 {
-    public async Task SaveRolloutAsync(RolloutInfo rollout, IReadOnlyCollection<RolloutDevice> devices, CancellationToken cancellationToken)
+    protected StoreDatabase Database { get; } = database ?? throw new ArgumentNullException(nameof(database));
+
+    /// <summary>
+    /// The condition that <paramref name="column"/> is one of the list bound to
+    /// <paramref name="parameter"/>: SQLite gets the list expanded into IN, PostgreSQL an array.
+    /// </summary>
+    protected abstract string AnyOf(string column, string parameter);
+
+    public static RolloutStore Open(StoreDatabase database) => database switch
+    {
+        SqliteDatabase => new SqliteRolloutStore(database),
+        PostgresDatabase => new PostgresRolloutStore(database),
+        _ => throw new ArgumentException($"no rollout store for {database?.Provider}", nameof(database)),
+    };
+
+    public async Task<bool> SaveRolloutAsync(RolloutInfo rollout, IReadOnlyCollection<RolloutDevice> devices, LeaseFence? fence, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rollout);
         ArgumentNullException.ThrowIfNull(devices);
-        await using var connection = Open();
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await LeaseStore.BeginFencedAsync(connection, fence, cancellationToken).ConfigureAwait(false);
+        if (transaction is null)
+        {
+            return false;
+        }
+
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO rollouts (id, state, priority, created_at, document) VALUES (@Id, @State, @Priority, @CreatedAt, @Document)
@@ -54,11 +75,12 @@ public sealed partial class SqliteStore : IRolloutStore
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     public async Task<RolloutInfo?> GetRolloutAsync(string id, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var document = await connection.QuerySingleOrDefaultAsync<string>(
             new CommandDefinition("SELECT document FROM rollouts WHERE id = @id", new { id }, cancellationToken: cancellationToken)).ConfigureAwait(false);
         if (document is null)
@@ -67,7 +89,7 @@ public sealed partial class SqliteStore : IRolloutStore
         }
 
         var counts = await connection.QueryAsync<RolloutCountRow>(new CommandDefinition(
-            "SELECT rollout_id, stage, state, COUNT(*) AS count FROM rollout_devices WHERE rollout_id = @id GROUP BY stage, state",
+            "SELECT rollout_id, stage, state, COUNT(*) AS count FROM rollout_devices WHERE rollout_id = @id GROUP BY rollout_id, stage, state",
             new { id },
             cancellationToken: cancellationToken)).ConfigureAwait(false);
         return WithCounts(FromJson(document, ContractsJsonContext.Default.RolloutInfo), counts);
@@ -75,9 +97,9 @@ public sealed partial class SqliteStore : IRolloutStore
 
     public async Task<IReadOnlyList<RolloutInfo>> ListRolloutsAsync(IReadOnlyCollection<string>? states, bool withCounts, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var documents = await connection.QueryAsync<string>(new CommandDefinition(
-            $"SELECT document FROM rollouts {(states is null ? string.Empty : "WHERE state IN @states")} ORDER BY created_at, id",
+            $"SELECT document FROM rollouts {(states is null ? string.Empty : $"WHERE {AnyOf("state", "@states")}")} ORDER BY created_at, id",
             new { states = states?.ToArray() ?? [] },
             cancellationToken: cancellationToken)).ConfigureAwait(false);
         if (!withCounts)
@@ -88,7 +110,7 @@ public sealed partial class SqliteStore : IRolloutStore
         var counts = (await connection.QueryAsync<RolloutCountRow>(new CommandDefinition(
             $"""
             SELECT d.rollout_id, d.stage, d.state, COUNT(*) AS count
-            FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id {(states is null ? string.Empty : "WHERE r.state IN @states")}
+            FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id {(states is null ? string.Empty : $"WHERE {AnyOf("r.state", "@states")}")}
             GROUP BY d.rollout_id, d.stage, d.state
             """,
             new { states = states?.ToArray() ?? [] },
@@ -96,20 +118,21 @@ public sealed partial class SqliteStore : IRolloutStore
         return [.. documents.Select(d => FromJson(d, ContractsJsonContext.Default.RolloutInfo)).Select(r => WithCounts(r, counts[r.Id]))];
     }
 
-    // SQLite reads a negative LIMIT as none.
     public Task<IReadOnlyList<RolloutDevice>> ListRolloutDevicesAsync(string rolloutId, CancellationToken cancellationToken) =>
         PageRolloutDevicesAsync(rolloutId, state: null, after: null, limit: -1, cancellationToken);
 
     public async Task<IReadOnlyList<RolloutDevice>> PageRolloutDevicesAsync(string rolloutId, string? state, string? after, int limit, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
 
-        // Conditions are left out rather than written as "@x IS NULL OR ...", so SQLite picks the
-        // (rollout, state, device) index for a state and the primary key otherwise.
+        // Conditions are left out rather than written as "@x IS NULL OR ...", so the planner picks
+        // the (rollout, state, device) index for a state and the primary key otherwise; a negative
+        // limit is none.
         var sql = "SELECT document FROM rollout_devices WHERE rollout_id = @rolloutId"
             + (state is null ? string.Empty : " AND state = @state")
             + (after is null ? string.Empty : " AND device_id > @after")
-            + " ORDER BY device_id LIMIT @limit";
+            + " ORDER BY device_id"
+            + (limit < 0 ? string.Empty : " LIMIT @limit");
         var documents = await connection.QueryAsync<string>(
             new CommandDefinition(sql, new { rolloutId, state, after, limit }, cancellationToken: cancellationToken)).ConfigureAwait(false);
         return [.. documents.Select(d => FromJson(d, ContractsJsonContext.Default.RolloutDevice))];

@@ -1,24 +1,45 @@
 using Dapper;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Experiments;
+using EdgePlatform.ControlPlane.Host.Storage.Leases;
 using EdgePlatform.ControlPlane.Ports;
 
 using static EdgePlatform.ControlPlane.Host.Storage.StoreValues;
 
-namespace EdgePlatform.ControlPlane.Host.Storage;
+namespace EdgePlatform.ControlPlane.Host.Storage.Experiments;
 
 /// <summary>
 /// Experiments: one JSON document per experiment (state a column for listing), one row per
 /// device it placed, and one row per look with the look as JSON.
 /// </summary>
-public sealed partial class SqliteStore : IExperimentStore
+public abstract class ExperimentStore(StoreDatabase database) : IExperimentStore
 {
-    public async Task SaveExperimentAsync(ExperimentInfo experiment, IReadOnlyCollection<ExperimentDevice> devices, CancellationToken cancellationToken)
+    protected StoreDatabase Database { get; } = database ?? throw new ArgumentNullException(nameof(database));
+
+    /// <summary>
+    /// The condition that <paramref name="column"/> is one of the list bound to
+    /// <paramref name="parameter"/>: SQLite gets the list expanded into IN, PostgreSQL an array.
+    /// </summary>
+    protected abstract string AnyOf(string column, string parameter);
+
+    public static ExperimentStore Open(StoreDatabase database) => database switch
+    {
+        SqliteDatabase => new SqliteExperimentStore(database),
+        PostgresDatabase => new PostgresExperimentStore(database),
+        _ => throw new ArgumentException($"no experiment store for {database?.Provider}", nameof(database)),
+    };
+
+    public async Task<bool> SaveExperimentAsync(ExperimentInfo experiment, IReadOnlyCollection<ExperimentDevice> devices, LeaseFence? fence, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(experiment);
         ArgumentNullException.ThrowIfNull(devices);
-        await using var connection = Open();
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await LeaseStore.BeginFencedAsync(connection, fence, cancellationToken).ConfigureAwait(false);
+        if (transaction is null)
+        {
+            return false;
+        }
+
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO experiments (id, state, created_at, document) VALUES (@Id, @State, @CreatedAt, @Document)
@@ -53,11 +74,12 @@ public sealed partial class SqliteStore : IExperimentStore
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     public async Task<ExperimentInfo?> GetExperimentAsync(string id, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var document = await connection.QuerySingleOrDefaultAsync<string>(
             new CommandDefinition("SELECT document FROM experiments WHERE id = @id", new { id }, cancellationToken: cancellationToken)).ConfigureAwait(false);
         return document is null ? null : FromJson(document, ContractsJsonContext.Default.ExperimentInfo);
@@ -65,9 +87,9 @@ public sealed partial class SqliteStore : IExperimentStore
 
     public async Task<IReadOnlyList<ExperimentInfo>> ListExperimentsAsync(IReadOnlyCollection<string>? states, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var documents = await connection.QueryAsync<string>(new CommandDefinition(
-            $"SELECT document FROM experiments {(states is null ? string.Empty : "WHERE state IN @states")} ORDER BY created_at, id",
+            $"SELECT document FROM experiments {(states is null ? string.Empty : $"WHERE {AnyOf("state", "@states")}")} ORDER BY created_at, id",
             new { states = states?.ToArray() ?? [] },
             cancellationToken: cancellationToken)).ConfigureAwait(false);
         return [.. documents.Select(d => FromJson(d, ContractsJsonContext.Default.ExperimentInfo))];
@@ -75,7 +97,7 @@ public sealed partial class SqliteStore : IExperimentStore
 
     public async Task<IReadOnlyList<ExperimentDevice>> ListExperimentDevicesAsync(string experimentId, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync<ExperimentDeviceRow>(new CommandDefinition(
             "SELECT device_id, arm, unit, state, previous, desired_version, reason, updated_at FROM experiment_devices WHERE experiment_id = @experimentId ORDER BY device_id",
             new { experimentId },
@@ -94,7 +116,7 @@ public sealed partial class SqliteStore : IExperimentStore
     public async Task AddLookAsync(string experimentId, ExperimentLook look, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(look);
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(new CommandDefinition(
             "INSERT INTO experiment_looks (experiment_id, at, document) VALUES (@experimentId, @At, @Document)",
             new { experimentId, At = Time(look.At), Document = Json(look, StorageJsonContext.Default.ExperimentLook) },
@@ -103,7 +125,7 @@ public sealed partial class SqliteStore : IExperimentStore
 
     public async Task<IReadOnlyList<ExperimentLook>> ListLooksAsync(string experimentId, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var documents = await connection.QueryAsync<string>(new CommandDefinition(
             "SELECT document FROM experiment_looks WHERE experiment_id = @experimentId ORDER BY seq",
             new { experimentId },

@@ -1,21 +1,62 @@
+using System.Data.Common;
 using Dapper;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Ports;
 
 using static EdgePlatform.ControlPlane.Host.Storage.StoreValues;
 
-namespace EdgePlatform.ControlPlane.Host.Storage;
+namespace EdgePlatform.ControlPlane.Host.Storage.Sweeps;
 
-/// <summary>Sweeps, the durable trial queue and workers.</summary>
-public sealed partial class SqliteStore : ISweepStore
+/// <summary>
+/// Sweeps, the durable trial queue and workers. Each queue transition is one statement guarded by
+/// status, owner and attempt; the dialects differ only in how a leaser claims the next trial
+/// without two of them taking the same one, and in scalar and JSON functions.
+/// </summary>
+public abstract class SweepStore(StoreDatabase database) : ISweepStore
 {
-    private const string TrialColumns =
+    protected const string TrialColumns =
         "sweep_id, number, trainer, parameters, fidelity, seed, status, proposed_after, attempt, lease_owner, lease_expires_ms, worker_id, worker_build, score, metrics, duration_seconds, log, error, completion_seq, created_at, finished_at";
+
+    protected StoreDatabase Database { get; } = database ?? throw new ArgumentNullException(nameof(database));
+
+    /// <summary>
+    /// The condition that picks the oldest queued trial of a running sweep, claiming it so that
+    /// no concurrent leaser picks it too.
+    /// </summary>
+    protected abstract string NextQueuedTrial { get; }
+
+    /// <summary>The condition that picks leased trials whose lease ran out before <c>@now</c>.</summary>
+    protected abstract string ExpiredLeases { get; }
+
+    /// <summary>The larger of two values: SQLite's scalar MAX, PostgreSQL's GREATEST.</summary>
+    protected abstract string Greatest { get; }
+
+    /// <summary>
+    /// A statement that makes concurrent completions of one sweep's trials (<c>@sweepId</c>) take
+    /// turns, so each gets the next completion sequence; null where writes already do.
+    /// </summary>
+    protected abstract string? SerializeCompletions { get; }
+
+    public static SweepStore Open(StoreDatabase database) => database switch
+    {
+        SqliteDatabase => new SqliteSweepStore(database),
+        PostgresDatabase => new PostgresSweepStore(database),
+        _ => throw new ArgumentException($"no sweep store for {database?.Provider}", nameof(database)),
+    };
+
+    /// <summary>The transaction a lease runs in.</summary>
+    protected abstract ValueTask<DbTransaction> BeginQueueTransactionAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>The number stored under <paramref name="keyParameter"/>'s key in a JSON column, null when absent.</summary>
+    protected abstract string JsonNumber(string column, string keyParameter);
+
+    /// <summary>The value bound to a <see cref="JsonNumber"/> key parameter for <paramref name="key"/>.</summary>
+    protected abstract string JsonKey(string key);
 
     public async Task AddSweepAsync(SweepRecord sweep, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sweep);
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO sweeps (id, spec, status, dataset, dataset_digest, dataset_info, model_name, task, metric, created_by, created_at, finished_at, best_trial, best_score, model_version, manifest_digest, error)
@@ -28,7 +69,7 @@ public sealed partial class SqliteStore : ISweepStore
     public async Task UpdateSweepAsync(SweepRecord sweep, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sweep);
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE sweeps SET status = @Status, task = @Task, metric = @Metric, finished_at = @FinishedAt, best_trial = @BestTrial, best_score = @BestScore,
@@ -62,7 +103,7 @@ public sealed partial class SqliteStore : ISweepStore
 
     public async Task<SweepRecord?> GetSweepAsync(string id, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var row = await connection.QuerySingleOrDefaultAsync<SweepRow>(new CommandDefinition(
             "SELECT * FROM sweeps WHERE id = @id", new { id }, cancellationToken: cancellationToken)).ConfigureAwait(false);
         return row?.ToRecord();
@@ -70,7 +111,7 @@ public sealed partial class SqliteStore : ISweepStore
 
     public async Task<IReadOnlyList<SweepRecord>> ListSweepsAsync(CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync<SweepRow>(new CommandDefinition(
             "SELECT * FROM sweeps ORDER BY created_at DESC, id DESC", cancellationToken: cancellationToken)).ConfigureAwait(false);
         return [.. rows.Select(r => r.ToRecord())];
@@ -78,7 +119,7 @@ public sealed partial class SqliteStore : ISweepStore
 
     public async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>>> CountTrialsAsync(CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync<(string SweepId, string Status, long Count)>(new CommandDefinition(
             "SELECT sweep_id, status, COUNT(*) FROM trials GROUP BY sweep_id, status", cancellationToken: cancellationToken)).ConfigureAwait(false);
         return rows.GroupBy(r => r.SweepId, StringComparer.Ordinal).ToDictionary(
@@ -90,7 +131,7 @@ public sealed partial class SqliteStore : ISweepStore
     public async Task AddTrialAsync(TrialRecord trial, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(trial);
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO trials (sweep_id, number, trainer, parameters, fidelity, seed, status, proposed_after, attempt, created_at, queued_ms)
@@ -114,7 +155,7 @@ public sealed partial class SqliteStore : ISweepStore
 
     public async Task<TrialRecord?> GetTrialAsync(string sweepId, int number, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var row = await connection.QuerySingleOrDefaultAsync<TrialRow>(new CommandDefinition(
             $"SELECT {TrialColumns} FROM trials WHERE sweep_id = @sweepId AND number = @number", new { sweepId, number }, cancellationToken: cancellationToken)).ConfigureAwait(false);
         return row?.ToRecord();
@@ -122,18 +163,13 @@ public sealed partial class SqliteStore : ISweepStore
 
     public async Task<TrialRecord?> LeaseTrialAsync(string workerId, string build, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
-        // BEGIN IMMEDIATE: the write lock is taken up front, so two leases (here or on another
-        // replica over the same file) serialize instead of both reading the same queued row.
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await BeginQueueTransactionAsync(connection, cancellationToken).ConfigureAwait(false);
         await RequeueExpiredAsync(connection, transaction, now, cancellationToken).ConfigureAwait(false);
         var row = await connection.QuerySingleOrDefaultAsync<TrialRow>(new CommandDefinition(
             $"""
             UPDATE trials SET status = 'leased', attempt = attempt + 1, lease_owner = @workerId, lease_expires_ms = @expires, worker_id = @workerId, worker_build = @build
-            WHERE rowid = (
-                SELECT t.rowid FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-                WHERE t.status = 'queued' AND s.status = 'running' ORDER BY t.queued_ms, t.number LIMIT 1)
-              AND status = 'queued'
+            WHERE {NextQueuedTrial} AND status = 'queued'
             RETURNING {TrialColumns}
             """,
             new { workerId, build, expires = expiresAt.ToUnixTimeMilliseconds() },
@@ -145,7 +181,7 @@ public sealed partial class SqliteStore : ISweepStore
 
     public async Task<bool> ExtendLeaseAsync(string sweepId, int number, string workerId, int attempt, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var changed = await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE trials SET lease_expires_ms = @expires
@@ -159,7 +195,13 @@ public sealed partial class SqliteStore : ISweepStore
     public async Task<bool> CompleteTrialAsync(string sweepId, int number, string workerId, int attempt, TrialResultRecord result, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(result);
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        if (SerializeCompletions is { } serialize)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(serialize, new { sweepId }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+
         // One statement: the guard on status, owner and attempt makes a second report of the
         // same lease, or a late one from a lease that was lost, change nothing.
         var changed = await connection.ExecuteAsync(new CommandDefinition(
@@ -183,29 +225,31 @@ public sealed partial class SqliteStore : ISweepStore
                 error = result.Error,
                 finished = Time(result.FinishedAt),
             },
+            transaction,
             cancellationToken: cancellationToken)).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return changed == 1;
     }
 
     public async Task<int> RequeueExpiredAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await BeginQueueTransactionAsync(connection, cancellationToken).ConfigureAwait(false);
         var requeued = await RequeueExpiredAsync(connection, transaction, now, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return requeued;
     }
 
-    private static Task<int> RequeueExpiredAsync(Microsoft.Data.Sqlite.SqliteConnection connection, System.Data.Common.DbTransaction transaction, DateTimeOffset now, CancellationToken cancellationToken) =>
+    private Task<int> RequeueExpiredAsync(DbConnection connection, DbTransaction transaction, DateTimeOffset now, CancellationToken cancellationToken) =>
         connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE trials SET status = 'queued', lease_owner = NULL, lease_expires_ms = NULL WHERE status = 'leased' AND lease_expires_ms < @now",
+            $"UPDATE trials SET status = 'queued', lease_owner = NULL, lease_expires_ms = NULL WHERE {ExpiredLeases}",
             new { now = now.ToUnixTimeMilliseconds() },
             transaction,
             cancellationToken: cancellationToken));
 
     public async Task<int> CancelTrialsAsync(string sweepId, bool includeLeased, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ExecuteAsync(new CommandDefinition(
             $"""
             UPDATE trials SET status = 'cancelled', lease_owner = NULL, lease_expires_ms = NULL, finished_at = @finished
@@ -217,7 +261,7 @@ public sealed partial class SqliteStore : ISweepStore
 
     public async Task<IReadOnlyList<TrialRecord>> ListTrialsAsync(string sweepId, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync<TrialRow>(new CommandDefinition(
             $"SELECT {TrialColumns} FROM trials WHERE sweep_id = @sweepId ORDER BY number", new { sweepId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
         return [.. rows.Select(r => r.ToRecord())];
@@ -255,17 +299,18 @@ public sealed partial class SqliteStore : ISweepStore
 
         if (query.Parameter is not null)
         {
-            parameters.Add("parameterPath", JsonPath(query.Parameter));
-            where.Add("json_extract(parameters, @parameterPath) IS NOT NULL");
+            parameters.Add("parameterKey", JsonKey(query.Parameter));
+            var parameter = JsonNumber("parameters", "@parameterKey");
+            where.Add($"{parameter} IS NOT NULL");
             if (query.ParameterMin is { } parameterMin)
             {
-                where.Add("json_extract(parameters, @parameterPath) >= @parameterMin");
+                where.Add($"{parameter} >= @parameterMin");
                 parameters.Add("parameterMin", parameterMin);
             }
 
             if (query.ParameterMax is { } parameterMax)
             {
-                where.Add("json_extract(parameters, @parameterPath) <= @parameterMax");
+                where.Add($"{parameter} <= @parameterMax");
                 parameters.Add("parameterMax", parameterMax);
             }
         }
@@ -284,15 +329,16 @@ public sealed partial class SqliteStore : ISweepStore
                 orderBy = $"duration_seconds IS NULL, duration_seconds {direction}, number";
                 break;
             default:
-                parameters.Add("sortPath", JsonPath(query.Sort));
-                orderBy = $"json_extract(metrics, @sortPath) IS NULL, json_extract(metrics, @sortPath) {direction}, number";
+                parameters.Add("sortKey", JsonKey(query.Sort));
+                var metric = JsonNumber("metrics", "@sortKey");
+                orderBy = $"{metric} IS NULL, {metric} {direction}, number";
                 break;
         }
 
         var filter = string.Join(" AND ", where);
         parameters.Add("limit", query.Limit);
         parameters.Add("offset", query.Offset);
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             $"SELECT COUNT(*) FROM trials WHERE {filter}", parameters, cancellationToken: cancellationToken)).ConfigureAwait(false);
         var rows = await connection.QueryAsync<TrialRow>(new CommandDefinition(
@@ -300,12 +346,9 @@ public sealed partial class SqliteStore : ISweepStore
         return ([.. rows.Select(r => r.ToRecord())], (int)total);
     }
 
-    /// <summary>A JSON path to one key, quoted so names with dots or dashes (log-loss) read as one key.</summary>
-    private static string JsonPath(string key) => "$.\"" + key.Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
-
     public async Task<IReadOnlyList<TrialRecord>> ListCompletedSinceAsync(string sweepId, long afterSequence, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync<TrialRow>(new CommandDefinition(
             $"SELECT {TrialColumns} FROM trials WHERE sweep_id = @sweepId AND completion_seq > @afterSequence ORDER BY completion_seq",
             new { sweepId, afterSequence },
@@ -315,20 +358,20 @@ public sealed partial class SqliteStore : ISweepStore
 
     public async Task<int> CountQueuedAsync(CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         return (int)await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT COUNT(*) FROM trials WHERE status = 'queued'", cancellationToken: cancellationToken)).ConfigureAwait(false);
     }
 
     public async Task TouchWorkerAsync(string workerId, string? build, int? slots, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(new CommandDefinition(
             build is null || slots is null
-                ? "UPDATE workers SET last_seen_ms = MAX(last_seen_ms, @now) WHERE id = @workerId"
-                : """
+                ? $"UPDATE workers SET last_seen_ms = {Greatest}(last_seen_ms, @now) WHERE id = @workerId"
+                : $"""
             INSERT INTO workers (id, build, slots, last_seen_ms) VALUES (@workerId, @build, @slots, @now)
-            ON CONFLICT (id) DO UPDATE SET build = excluded.build, slots = excluded.slots, last_seen_ms = MAX(last_seen_ms, excluded.last_seen_ms)
+            ON CONFLICT (id) DO UPDATE SET build = excluded.build, slots = excluded.slots, last_seen_ms = {Greatest}(workers.last_seen_ms, excluded.last_seen_ms)
             """,
             new { workerId, build, slots, now = now.ToUnixTimeMilliseconds() },
             cancellationToken: cancellationToken)).ConfigureAwait(false);
@@ -336,7 +379,7 @@ public sealed partial class SqliteStore : ISweepStore
 
     public async Task<IReadOnlyList<WorkerRecord>> ListWorkersAsync(CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await Database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync<(string Id, string Build, long Slots, long LastSeenMs)>(new CommandDefinition(
             "SELECT id, build, slots, last_seen_ms FROM workers ORDER BY id", cancellationToken: cancellationToken)).ConfigureAwait(false);
         return [.. rows.Select(r => new WorkerRecord(r.Id, r.Build, (int)r.Slots, DateTimeOffset.FromUnixTimeMilliseconds(r.LastSeenMs)))];
