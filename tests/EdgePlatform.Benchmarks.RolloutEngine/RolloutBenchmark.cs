@@ -6,6 +6,7 @@ using EdgePlatform.ControlPlane.Host.Artifacts;
 using EdgePlatform.ControlPlane.Host.Hosting;
 using EdgePlatform.ControlPlane.Host.Storage;
 using EdgePlatform.ControlPlane.Host.Trust;
+using EdgePlatform.ControlPlane.Leases;
 using EdgePlatform.ControlPlane.Models;
 using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.ControlPlane.Rollouts;
@@ -43,7 +44,8 @@ internal static class RolloutBenchmark
         var clock = new SettableClock(new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero));
         using var stores = Stores.OpenSqlite(Path.Combine(dataDirectory, "edgeplatform.db"));
         var bootstrap = ServerBootstrap.Prepare(new ServerOptions { DataDirectory = dataDirectory, HttpPort = 0, MqttPort = 0 });
-        using var trust = new TufTrustPublisher(bootstrap, Options.Create(new TrustOptions()), clock, NullLogger<TufTrustPublisher>.Instance);
+        using var trust = new TufTrustPublisher(
+            bootstrap, Options.Create(new TrustOptions()), stores.TrustMetadata, stores.Leases, Options.Create(new ReplicaOptions()), clock, NullLogger<TufTrustPublisher>.Instance);
         var registry = new ModelRegistry(stores.Models, new FileSystemArtifactStore(Path.Combine(dataDirectory, "blobs")), trust, clock, NullLogger<ModelRegistry>.Instance);
         var link = new CountingDeviceLink();
         using var writer = new DesiredStateWriter(stores.Devices, link, NullLogger<DesiredStateWriter>.Instance);

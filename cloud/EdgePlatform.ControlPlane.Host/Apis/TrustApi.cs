@@ -27,14 +27,14 @@ public static class TrustApi
         anonymous.MapGet("/timestamp", (TufTrustPublisher trust) => Results.Bytes(trust.Repository.TimestampBytes!, Json));
         manage.MapPut("/root", async (HttpRequest request, TufTrustPublisher trust, CancellationToken ct) =>
         {
-            var root = trust.Repository.AddRoot(await ReadBodyAsync(request, ct).ConfigureAwait(false));
-            trust.RefreshIfDue();
+            var document = await ReadBodyAsync(request, ct).ConfigureAwait(false);
+            var root = await trust.ChangeAsync(repository => repository.AddRoot(document), ct).ConfigureAwait(false);
             return TypedResults.Ok(new Dictionary<string, long> { ["version"] = root.Version });
         });
         manage.MapPut("/targets", async (HttpRequest request, TufTrustPublisher trust, CancellationToken ct) =>
         {
-            var targets = trust.Repository.PublishTargets(await ReadBodyAsync(request, ct).ConfigureAwait(false));
-            trust.RefreshIfDue();
+            var document = await ReadBodyAsync(request, ct).ConfigureAwait(false);
+            var targets = await trust.ChangeAsync(repository => repository.PublishTargets(document), ct).ConfigureAwait(false);
             return TypedResults.Ok(new Dictionary<string, long> { ["version"] = targets.Version });
         });
         return app;

@@ -83,6 +83,7 @@ public static partial class ControlPlaneHostExtensions
         builder.Services.AddSingleton(stores.Sweeps);
         builder.Services.AddSingleton(stores.RegistryManifests);
         builder.Services.AddSingleton(stores.Leases);
+        builder.Services.AddSingleton(stores.TrustMetadata);
         return builder;
     }
 

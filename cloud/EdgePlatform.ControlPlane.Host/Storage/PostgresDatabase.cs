@@ -25,6 +25,8 @@ public sealed class PostgresDatabase : StoreDatabase
     public override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
+    public override DbConnection OpenConnection() => _dataSource.OpenConnection();
+
     public async ValueTask<NpgsqlConnection> OpenNpgsqlAsync(CancellationToken cancellationToken) =>
         await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 

@@ -422,6 +422,13 @@ internal static class PostgresMigrations
             acquired_at TEXT NOT NULL
         );
         """,
+        """
+        CREATE TABLE trust_metadata (
+            name TEXT PRIMARY KEY,
+            document BYTEA NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

@@ -31,6 +31,8 @@ public sealed class SqliteDatabase : StoreDatabase
     public override ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         ValueTask.FromResult<DbConnection>(Open());
 
+    public override DbConnection OpenConnection() => Open();
+
     /// <summary>
     /// An open connection with full durability. Opening a SQLite file does no I/O worth awaiting,
     /// so this is synchronous; telemetry lowers <c>synchronous</c> on the connection it writes with.

@@ -483,6 +483,13 @@ internal static class SqliteMigrations
             acquired_at TEXT NOT NULL
         ) WITHOUT ROWID;
         """,
+        """
+        CREATE TABLE trust_metadata (
+            name TEXT PRIMARY KEY,
+            document BLOB NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ];
 
     public static int LatestVersion => Steps.Length;

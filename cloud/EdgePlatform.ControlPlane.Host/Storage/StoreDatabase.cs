@@ -28,6 +28,9 @@ public abstract class StoreDatabase : IDisposable
     /// <summary>An open connection from the pool; dispose it to return it.</summary>
     public abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
+    /// <summary>As <see cref="OpenAsync"/>, for the few callers that are synchronous by nature (the TUF repository).</summary>
+    public abstract DbConnection OpenConnection();
+
     public void Dispose()
     {
         Dispose(disposing: true);

@@ -53,6 +53,9 @@ public sealed class Stores : IDisposable
 
     public required ILeaseStore Leases { get; init; }
 
+    /// <summary>The signed trust metadata every replica serves (the same adapter on both databases).</summary>
+    public required EdgePlatform.Security.Tuf.ITufMetadataStore TrustMetadata { get; init; }
+
     /// <summary>The adapters for <paramref name="database"/>'s provider; the stores own the database from here on.</summary>
     public static Stores Open(StoreDatabase database)
     {
@@ -86,6 +89,7 @@ public sealed class Stores : IDisposable
             Sweeps = new SqliteSweepStore(database),
             RegistryManifests = new SqliteRegistryManifestStore(database),
             Leases = new SqliteLeaseStore(database, TimeProvider.System),
+            TrustMetadata = new Trust.TrustMetadataStore(database, TimeProvider.System),
         };
     }
 
@@ -104,5 +108,6 @@ public sealed class Stores : IDisposable
         Sweeps = new PostgresSweepStore(database),
         RegistryManifests = new PostgresRegistryManifestStore(database),
         Leases = new PostgresLeaseStore(database, TimeProvider.System),
+        TrustMetadata = new Trust.TrustMetadataStore(database, TimeProvider.System),
     };
 }

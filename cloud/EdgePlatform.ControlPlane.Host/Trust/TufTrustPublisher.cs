@@ -7,48 +7,60 @@ using Microsoft.Extensions.Options;
 namespace EdgePlatform.ControlPlane.Host.Trust;
 
 /// <summary>
-/// The server's trust metadata (<c>trust/</c> in the data directory) and its online keys
-/// (<c>keys/targets.pem</c>, <c>keys/timestamp.pem</c>, mode 0600, in the key directory). On first start it creates
-/// a root with one key per role; that root key is then kept in <c>keys/root.pem</c> and should
-/// be moved offline (<c>edgectl root rotate</c> signs later roots on files).
+/// The server's trust metadata, kept in the shared store (<see cref="ITufMetadataStore"/>) so
+/// every replica serves the same signed documents, and its online keys (<c>keys/targets.pem</c>,
+/// <c>keys/timestamp.pem</c>, mode 0600, in the key directory). On first start it creates a root
+/// with one key per role; that root key is then kept in <c>keys/root.pem</c> and should be moved
+/// offline (<c>edgectl root rotate</c> signs later roots on files). Every change of the metadata
+/// (an approval, a re-signing, an uploaded root or targets) runs under a short lease, so replicas
+/// never sign two documents of the same version.
 /// </summary>
 public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
 {
+    /// <summary>The lease a change of the metadata holds: only for the change, so any replica can approve a release.</summary>
+    private const string WriteLease = "trust-metadata-write";
+
+    private static readonly TimeSpan WriteLeaseDuration = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan WriteLeasePatience = TimeSpan.FromSeconds(60);
+
+    // The lease is held per replica: changes within this process take turns here first, or one
+    // finishing would release the lease while another of ours still writes.
+    private readonly SemaphoreSlim _writing = new(1, 1);
     private readonly TufRepository _repository;
     private readonly TufSigningKey[] _targetsKeys;
     private readonly TufSigningKey[] _timestampKeys;
+    private readonly ILeaseStore _leases;
+    private readonly string _replicaId;
     private readonly TrustOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<TufTrustPublisher> _logger;
 
-    public TufTrustPublisher(ServerBootstrap bootstrap, IOptions<TrustOptions> options, TimeProvider timeProvider, ILogger<TufTrustPublisher> logger)
+    public TufTrustPublisher(
+        ServerBootstrap bootstrap,
+        IOptions<TrustOptions> options,
+        ITufMetadataStore metadata,
+        ILeaseStore leases,
+        IOptions<ReplicaOptions> replica,
+        TimeProvider timeProvider,
+        ILogger<TufTrustPublisher> logger)
     {
+        ArgumentNullException.ThrowIfNull(bootstrap);
+        ArgumentNullException.ThrowIfNull(metadata);
         _options = options.Value;
+        _leases = leases;
+        _replicaId = replica.Value.Id;
         _timeProvider = timeProvider;
         _logger = logger;
         var keyDirectory = Path.Combine(bootstrap.KeyDirectory, ServerBootstrap.TrustKeysDirectoryName);
-        var trustDirectory = Path.Combine(bootstrap.DataDirectory, "trust");
         if (bootstrap.CreatesKeys)
         {
             Directory.CreateDirectory(keyDirectory);
             File.SetUnixFileMode(keyDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
 
-        if (!TufRepository.Exists(trustDirectory))
-        {
-            if (!bootstrap.CreatesKeys)
-            {
-                // A new root would name new keys that the shared ones cannot sign for, and every
-                // device that trusts the existing root would refuse this server's metadata.
-                throw new InvalidOperationException(
-                    $"No trust metadata in '{trustDirectory}', and this server may not create keys for a new root (Server:CreateKeys is false): "
-                    + "copy the trust directory from the server that created the keys in the key directory");
-            }
-
-            Initialize(keyDirectory, trustDirectory);
-        }
-
-        _repository = TufRepository.Open(trustDirectory);
+        // Startup runs before the host serves anything: waiting here for the write lease is waiting for another replica's start.
+        UnderWriteLeaseAsync(() => Prepare(bootstrap, metadata, keyDirectory), CancellationToken.None).GetAwaiter().GetResult();
+        _repository = TufRepository.Open(metadata);
         _targetsKeys = [LoadKey(keyDirectory, TufRoles.Targets)];
         _timestampKeys = [LoadKey(keyDirectory, TufRoles.Timestamp)];
         var rootKey = Path.Combine(bootstrap.KeyDirectory, ServerBootstrap.TrustKeyFileName(TufRoles.Root));
@@ -57,7 +69,7 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
             LogRootKeyOnline(rootKey);
         }
 
-        RefreshIfDue();
+        RefreshIfDueAsync(CancellationToken.None).GetAwaiter().GetResult();
     }
 
     public TufRepository Repository => _repository;
@@ -67,27 +79,49 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
     public byte[] SignManifest(ReadOnlySpan<byte> manifest) =>
         TufSigningKey.SignDetached(manifest, _targetsKeys, _timeProvider.GetUtcNow());
 
-    public Task ApproveAsync(string name, string version, string repository, string manifestDigest, long manifestLength, CancellationToken cancellationToken)
+    public async Task ApproveAsync(string name, string version, string repository, string manifestDigest, long manifestLength, CancellationToken cancellationToken)
     {
         if (!OnlineTargetsKeysSuffice())
         {
             // Targets signing has moved offline: the release waits for 'edgectl model sign'.
             LogAwaitingApproval(name, version);
-            return Task.CompletedTask;
+            return;
         }
 
-        var now = _timeProvider.GetUtcNow();
-        var targets = _repository.PublishTargets(
-            current => new Dictionary<string, TargetEntry>(current?.Targets ?? new Dictionary<string, TargetEntry>(), StringComparer.Ordinal)
+        var targets = await ChangeAsync(
+            _ =>
             {
-                [$"{name}:{version}"] = new TargetEntry(repository, manifestDigest, manifestLength, _options.DefaultChannels),
+                var now = _timeProvider.GetUtcNow();
+                var published = _repository.PublishTargets(
+                    current => new Dictionary<string, TargetEntry>(current?.Targets ?? new Dictionary<string, TargetEntry>(), StringComparer.Ordinal)
+                    {
+                        [$"{name}:{version}"] = new TargetEntry(repository, manifestDigest, manifestLength, _options.DefaultChannels),
+                    },
+                    _targetsKeys,
+                    _options.TargetsLifetime,
+                    now);
+                _repository.RefreshTimestamp(_timestampKeys, _options.TimestampLifetime, now);
+                return published;
             },
-            _targetsKeys,
-            _options.TargetsLifetime,
-            now);
-        _repository.RefreshTimestamp(_timestampKeys, _options.TimestampLifetime, now);
+            cancellationToken).ConfigureAwait(false);
         LogApproved(name, version, _options.DefaultChannels, targets.Version);
-        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Runs a change of the metadata (an uploaded root or targets document, say) under the write
+    /// lease, reading the current documents inside it, and re-signs the timestamp when due after it.
+    /// </summary>
+    public Task<T> ChangeAsync<T>(Func<TufRepository, T> change, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        return UnderWriteLeaseAsync(
+            () =>
+            {
+                var result = change(_repository);
+                RefreshIfDueUnlocked();
+                return result;
+            },
+            cancellationToken);
     }
 
     /// <summary>True when a signature by the online targets key(s) meets the current root's targets threshold.</summary>
@@ -104,7 +138,10 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
     }
 
     /// <summary>Re-signs targets and timestamp once less than half their lifetime is left, so devices never see them expire.</summary>
-    public void RefreshIfDue()
+    public Task RefreshIfDueAsync(CancellationToken cancellationToken) =>
+        UnderWriteLeaseAsync(() => { RefreshIfDueUnlocked(); return true; }, cancellationToken);
+
+    private void RefreshIfDueUnlocked()
     {
         var now = _timeProvider.GetUtcNow();
         var targets = _repository.Targets;
@@ -135,9 +172,100 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
         {
             key.Dispose();
         }
+
+        _writing.Dispose();
     }
 
-    private void Initialize(string keyDirectory, string trustDirectory)
+    /// <summary>
+    /// Makes sure the store holds trust metadata: as it is; imported once from a data directory
+    /// that kept it in files (<c>trust/</c>, before the metadata moved to the store); or created
+    /// with new keys on the very first start.
+    /// </summary>
+    private bool Prepare(ServerBootstrap bootstrap, ITufMetadataStore metadata, string keyDirectory)
+    {
+        if (TufRepository.Exists(metadata))
+        {
+            return false;
+        }
+
+        var files = Path.Combine(bootstrap.DataDirectory, "trust");
+        if (TufRepository.Exists(files))
+        {
+            var old = TufRepository.Open(files);
+            for (var version = 1L; old.RootBytes(version) is { } root; version++)
+            {
+                metadata.Write($"root/{version.ToString(System.Globalization.CultureInfo.InvariantCulture)}.json", root);
+            }
+
+            if (old.TargetsBytes is { } targets)
+            {
+                metadata.Write("targets.json", targets);
+            }
+
+            if (old.TimestampBytes is { } timestamp)
+            {
+                metadata.Write("timestamp.json", timestamp);
+            }
+
+            LogImported(files);
+            return true;
+        }
+
+        if (!bootstrap.CreatesKeys)
+        {
+            // A new root would name new keys that the shared ones cannot sign for, and every
+            // device that trusts the existing root would refuse this server's metadata.
+            throw new InvalidOperationException(
+                "No trust metadata in the store, and this server may not create keys for a new root (Server:CreateKeys is false): "
+                + "start the server that creates the key material first, against the same store");
+        }
+
+        Initialize(keyDirectory, metadata);
+        return true;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="write"/> holding the write lease, waiting for it while another replica
+    /// changes the metadata; the lease is given up at once afterwards.
+    /// </summary>
+    private async Task<T> UnderWriteLeaseAsync<T>(Func<T> write, CancellationToken cancellationToken)
+    {
+        await _writing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await UnderWriteLeaseHeldHereAsync(write, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    private async Task<T> UnderWriteLeaseHeldHereAsync<T>(Func<T> write, CancellationToken cancellationToken)
+    {
+        var deadline = _timeProvider.GetUtcNow() + WriteLeasePatience;
+        Lease? lease;
+        while ((lease = await _leases.TryAcquireAsync(WriteLease, _replicaId, WriteLeaseDuration, cancellationToken).ConfigureAwait(false)) is null)
+        {
+            if (_timeProvider.GetUtcNow() > deadline)
+            {
+                throw new TimeoutException($"another replica held the trust metadata for more than {WriteLeasePatience.TotalSeconds:0} s");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            return write();
+        }
+        finally
+        {
+            await _leases.ReleaseAsync(lease, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private void Initialize(string keyDirectory, ITufMetadataStore metadata)
     {
         var now = _timeProvider.GetUtcNow();
         using var root = TufSigningKey.Create("EdgePlatform root", now);
@@ -158,8 +286,8 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
         WriteKey(keyDirectory, TufRoles.Root, root);
         WriteKey(keyDirectory, TufRoles.Targets, targets);
         WriteKey(keyDirectory, TufRoles.Timestamp, timestamp);
-        TufRepository.Create(trustDirectory, TufEnvelopes.Serialize(envelope));
-        LogInitialized(trustDirectory);
+        TufRepository.Create(metadata, TufEnvelopes.Serialize(envelope));
+        LogInitialized();
     }
 
     private static TufSigningKey LoadKey(string keyDirectory, string role) =>
@@ -182,8 +310,11 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
-    [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "Created trust metadata (root version 1, one key per role) in {Directory}")]
-    private partial void LogInitialized(string directory);
+    [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "Created trust metadata (root version 1, one key per role)")]
+    private partial void LogInitialized();
+
+    [LoggerMessage(EventId = 706, Level = LogLevel.Information, Message = "Imported the trust metadata kept in {Directory} into the store; the files are no longer read")]
+    private partial void LogImported(string directory);
 
     [LoggerMessage(EventId = 701, Level = LogLevel.Warning, Message = "The root signing key is on this server ({Path}); for production, keep it offline and sign root rotations with 'edgectl root'")]
     private partial void LogRootKeyOnline(string path);
@@ -220,7 +351,7 @@ public sealed partial class TrustRefresher(TufTrustPublisher publisher, ReplicaL
 
             if (fence is not null)
             {
-                publisher.RefreshIfDue();
+                await publisher.RefreshIfDueAsync(stoppingToken).ConfigureAwait(false);
             }
         }
     }

@@ -23,18 +23,18 @@ public sealed class ServerFilesTests(ControlPlaneFactory server) : IClassFixture
     }
 
     [Fact]
-    public void Start_TrustMetadata_IsSignedByTheKeysInTheDataDirectory()
+    public async Task Start_TrustMetadata_IsSignedByTheKeysInTheDataDirectory()
     {
         using var client = server.CreateClient();
-        var trust = Path.Combine(server.DataDirectory, "trust");
         using var rootKey = server.LoadKey(TufRoles.Root);
         using var targetsKey = server.LoadKey(TufRoles.Targets);
         using var timestampKey = server.LoadKey(TufRoles.Timestamp);
 
-        var rootEnvelope = TufEnvelopes.Parse(File.ReadAllBytes(Path.Combine(trust, "root", "1.json")));
+        // Served from the store, as every replica serves them.
+        var rootEnvelope = TufEnvelopes.Parse(await client.GetByteArrayAsync(new Uri("/api/v1/trust/root/1", UriKind.Relative)));
         var root = TufEnvelopes.Read(rootEnvelope, TufJsonContext.Default.RootMetadata, TufRoles.Root);
-        var targets = TufEnvelopes.Parse(File.ReadAllBytes(Path.Combine(trust, "targets.json")));
-        var timestamp = TufEnvelopes.Parse(File.ReadAllBytes(Path.Combine(trust, "timestamp.json")));
+        var targets = TufEnvelopes.Parse(await client.GetByteArrayAsync(new Uri("/api/v1/trust/targets", UriKind.Relative)));
+        var timestamp = TufEnvelopes.Parse(await client.GetByteArrayAsync(new Uri("/api/v1/trust/timestamp", UriKind.Relative)));
 
         Assert.Equal([rootKey.KeyId], TufEnvelopes.ValidRoleSigners(rootEnvelope, root, TufRoles.Root));
         Assert.Equal([targetsKey.KeyId], TufEnvelopes.ValidRoleSigners(targets, root, TufRoles.Targets));

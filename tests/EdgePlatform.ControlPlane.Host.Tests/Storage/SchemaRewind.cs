@@ -6,6 +6,9 @@ namespace EdgePlatform.ControlPlane.Host.Tests.Storage;
 /// </summary>
 internal static class SchemaRewind
 {
+    /// <summary>Undoes step 17: trust metadata kept in the database.</summary>
+    public const string Step17 = "DROP TABLE trust_metadata; ";
+
     /// <summary>Undoes step 16: leases on work that runs on one replica at a time.</summary>
     public const string Step16 = "DROP TABLE leases; ";
 
@@ -45,14 +48,14 @@ internal static class SchemaRewind
     public const string Step8 = "DROP TABLE rollout_devices; DROP TABLE model_aliases; ALTER TABLE devices DROP COLUMN desired_version; ";
 
     /// <summary>Back to step 7, the first with rollouts.</summary>
-    public const string ToStep7 = Step16 + Step15 + Step14 + Step13 + Step12 + Step11 + Step10 + Step9 + Step8 + "PRAGMA user_version = 7; ";
+    public const string ToStep7 = Step17 + Step16 + Step15 + Step14 + Step13 + Step12 + Step11 + Step10 + Step9 + Step8 + "PRAGMA user_version = 7; ";
 
     /// <summary>Back to step 13, before quality telemetry carried what experiments analyse.</summary>
-    public const string ToStep13 = Step16 + Step15 + Step14 + "PRAGMA user_version = 13; ";
+    public const string ToStep13 = Step17 + Step16 + Step15 + Step14 + "PRAGMA user_version = 13; ";
 
     /// <summary>Back to step 14, before experiments.</summary>
-    public const string ToStep14 = Step16 + Step15 + "PRAGMA user_version = 14; ";
+    public const string ToStep14 = Step17 + Step16 + Step15 + "PRAGMA user_version = 14; ";
 
     /// <summary>Back to step 9, where every digest column was model_digest.</summary>
-    public const string ToStep9 = Step16 + Step15 + Step14 + Step13 + Step12 + Step11 + Step10 + "PRAGMA user_version = 9; ";
+    public const string ToStep9 = Step17 + Step16 + Step15 + Step14 + Step13 + Step12 + Step11 + Step10 + "PRAGMA user_version = 9; ";
 }

@@ -23,7 +23,7 @@ public sealed class SqliteMigrationsTests : IDisposable
         Assert.Equal(SqliteMigrations.LatestVersion, _database.Scalar("PRAGMA user_version;"));
         Assert.True(SqliteMigrations.LatestVersion >= 1);
         // Thirty tables of the schema, and SQLite's own sqlite_sequence for the audit log's AUTOINCREMENT.
-        Assert.Equal(32, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
+        Assert.Equal(33, _database.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
     }
 
     [Fact]
@@ -102,7 +102,7 @@ public sealed class SqliteMigrationsTests : IDisposable
         }
 
         _database.Scalar(
-            SchemaRewind.Step16 + SchemaRewind.Step15 + SchemaRewind.Step14 + SchemaRewind.Step13 + SchemaRewind.Step12 + SchemaRewind.Step11 + SchemaRewind.Step10 + SchemaRewind.Step9 + SchemaRewind.Step8 +
+            SchemaRewind.Step17 + SchemaRewind.Step16 + SchemaRewind.Step15 + SchemaRewind.Step14 + SchemaRewind.Step13 + SchemaRewind.Step12 + SchemaRewind.Step11 + SchemaRewind.Step10 + SchemaRewind.Step9 + SchemaRewind.Step8 +
             "DROP TABLE registry_manifests; DROP TABLE registry_tags; DROP TABLE api_tokens; DROP TABLE audit_log; DROP TABLE enrollment_groups; DROP TABLE rollouts; " +
             "ALTER TABLE devices RENAME COLUMN certificate_thumbprint TO credential_hash; ALTER TABLE devices DROP COLUMN certificate; ALTER TABLE devices DROP COLUMN attestation; " +
             "DROP TABLE telemetry_minutes; DROP TABLE telemetry_rejections; DROP TABLE telemetry_watermarks; DROP INDEX telemetry_by_time; " +

@@ -547,7 +547,7 @@ public sealed class SqliteTelemetryIngestStoreTests() : TelemetryIngestStoreCont
     {
         await Stores.Telemetry.AddTelemetryAsync("dev-1", TelemetryKinds.Health, [Report(1, 10), Report(2, 20), Report(7, 70)], Now, CancellationToken.None);
         Scalar(
-            SchemaRewind.Step16 + SchemaRewind.Step15 + SchemaRewind.Step14 + SchemaRewind.Step13 + SchemaRewind.Step12 + SchemaRewind.Step11 + SchemaRewind.Step10 + SchemaRewind.Step9 + SchemaRewind.Step8 +
+            SchemaRewind.Step17 + SchemaRewind.Step16 + SchemaRewind.Step15 + SchemaRewind.Step14 + SchemaRewind.Step13 + SchemaRewind.Step12 + SchemaRewind.Step11 + SchemaRewind.Step10 + SchemaRewind.Step9 + SchemaRewind.Step8 +
             "DROP TABLE rollouts; DROP TABLE telemetry_minutes; DROP TABLE telemetry_rejections; DROP TABLE telemetry_watermarks; DROP INDEX telemetry_by_time; " +
             "ALTER TABLE telemetry DROP COLUMN latency_p95_ms; ALTER TABLE telemetry DROP COLUMN queue_depth; " +
             "ALTER TABLE telemetry DROP COLUMN queue_bytes; ALTER TABLE telemetry DROP COLUMN reports_shed; PRAGMA user_version = 5; SELECT 0;");

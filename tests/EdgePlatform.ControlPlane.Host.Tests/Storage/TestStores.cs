@@ -98,7 +98,15 @@ public abstract class StoreContract : IDisposable
 
     public void Dispose()
     {
-        _stores.Dispose();
+        Dispose(disposing: true);
         GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _stores.Dispose();
+        }
     }
 }

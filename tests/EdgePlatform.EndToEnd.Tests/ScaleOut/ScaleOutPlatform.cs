@@ -114,6 +114,9 @@ public sealed class ScaleOutPlatform : IAsyncDisposable
             [
                 $"--Server:DataDirectory={data}", $"--Server:HttpPort={HttpPorts[replica]}", $"--Server:KeyDirectory={KeyDirectory}",
                 $"--Server:InitialAdminTokenFile={AdminTokenFile}", $"--Replica:Id=replica-{replica}",
+
+                // The first replica creates the key material (and the trust root) the others read.
+                $"--Server:CreateKeys={(replica == 1 ? "true" : "false")}",
                 .. Profile.Settings(writesBrokerConfiguration: replica == 1),
                 .. _withRegistry ? (string[])[$"--Enrollment:RegistryUrl={Registry}"] : [],
                 "--Logging:LogLevel:EdgePlatform.ControlPlane.Host.Broker.MqttDeviceLink=Information",
