@@ -198,10 +198,10 @@ public sealed class ScaleOutPlatform : IAsyncDisposable
               addr: 127.0.0.1:{RegistryPort}
             auth:
               token:
-                realm: {Url(HttpPorts.Count)}/api/v1/registry/token
+                realm: http://127.0.0.1:{HttpPorts[HttpPorts.Count]}/api/v1/registry/token
                 service: edgeplatform-registry
                 issuer: edgeplatform
-                rootcertbundle: {Path.Combine(KeyDirectory, "token-signing.crt")}
+                rootcertbundle: {Path.Combine(Root, "replica-1", "token-signing.crt")}
             """);
         _services.Add(ServiceProcess.Start(binary, ["serve", config], Path.Combine(Root, "registry.log")));
         using var probe = new HttpClient();
