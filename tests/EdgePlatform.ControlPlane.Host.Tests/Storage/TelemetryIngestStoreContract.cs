@@ -383,6 +383,56 @@ public abstract class TelemetryIngestStoreContract : StoreContract, IAsyncLifeti
     }
 
     [Fact]
+    public async Task WriteTelemetryAsync_TwoReplicasWriteDifferentReportsOfTheSameNewMinuteAtOnce_MinuteRollupsHoldBoth()
+    {
+        using var other = OpenAnotherReplica();
+        const int Minutes = 12;
+
+        // Each round is a minute no write has touched yet, so both replicas may find its rollup rows missing at once.
+        for (var round = 0; round < Minutes; round++)
+        {
+            var minute = Now.AddMinutes(round);
+            var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var writes = new[] { Store, other.Telemetry }.Select((store, replica) => Task.Run(async () =>
+            {
+                await start.Task;
+                return await store.WriteTelemetryAsync(RoundOfReplica(minute, (round * 100) + (replica * 10)), CancellationToken.None);
+            })).ToList();
+            start.SetResult();
+            var results = await Task.WhenAll(writes);
+
+            Assert.All(results, r => Assert.Equal(ReportsPerKind * 3, r.Sum(s => s.Count)));
+        }
+
+        var all = new TelemetryFilter(["dev-1"], null, null, null, null, 1000);
+        var health = await Store.QueryMinutesAsync(all, CancellationToken.None);
+        var perf = await Store.QueryPerfMinutesAsync(all, CancellationToken.None);
+        var quality = await Store.QueryQualityMinutesAsync(all, CancellationToken.None);
+        var everyMinute = Enumerable.Range(0, Minutes).Select(m => Now.AddMinutes(m)).ToList();
+
+        Assert.Equal(everyMinute, health.Select(m => m.Minute));
+        Assert.All(health, m => Assert.Equal((2L * ReportsPerKind, 2L * ReportsPerKind * 7), (m.Reports, m.EventsIn)));
+        Assert.Equal(everyMinute, perf.Select(m => m.Minute));
+        Assert.All(perf, m => Assert.Equal((2L * ReportsPerKind, 2L * ReportsPerKind * 3, 2L * ReportsPerKind * 120), (m.Records, m.LatencyCount, m.EventsIn)));
+        Assert.Equal(everyMinute, quality.Select(m => m.Minute));
+        Assert.All(quality, m => Assert.Equal((2L * ReportsPerKind, 2L * ReportsPerKind * 10, 2L * ReportsPerKind * 200), (m.Records, m.Labelled, m.Scores)));
+    }
+
+    private const int ReportsPerKind = 3;
+
+    /// <summary>One replica's reports of every kind in <paramref name="minute"/>, sequences after <paramref name="first"/> that no other write uses.</summary>
+    private static TelemetryWrite RoundOfReplica(DateTimeOffset minute, int first)
+    {
+        var at = Enumerable.Range(1, ReportsPerKind).Select(i => (Sequence: (long)first + i, Timestamp: minute.AddSeconds(i))).ToList();
+        var perf = new DeviceTelemetry("dev-1", TelemetryKinds.Perf, []) { Perf = [.. at.Select(r => Perf(r.Sequence + ReportsPerKind, Arms.Control) with { Timestamp = r.Timestamp })] };
+        var quality = new DeviceTelemetry("dev-1", TelemetryKinds.Quality, []) { Quality = [.. at.Select(r => Quality(r.Sequence + (2 * ReportsPerKind), Arms.Control) with { Timestamp = r.Timestamp })] };
+        var health = new DeviceTelemetry("dev-1", TelemetryKinds.Health, [.. at.Select(r => Report(r.Sequence, 7) with { Timestamp = r.Timestamp })]);
+
+        // Messages come in any order; either merged rollup may be the first a write reaches.
+        return new TelemetryWrite(minute, first / 100 % 2 == 0 ? [perf, quality, health] : [quality, perf, health], []);
+    }
+
+    [Fact]
     public async Task Migrations_RawTelemetryTables_HaveExactlyTheDeclaredColumns()
     {
         await AssertDeclared(RawTelemetryTables.Health);
