@@ -14,7 +14,7 @@ namespace EdgePlatform.ControlPlane.Host.Storage.Telemetry;
 /// the kind's declaration), each rollup table in one or two statements, the rejections and the
 /// leases in one each. A statement per report costs a round trip per report, which bounds what
 /// a replica can ingest: 10,000 health reports of 100 devices in one write took about 9 s so,
-/// and take under 1 s this way.
+/// and take about 1 s or less this way.
 /// </summary>
 /// <remarks>
 /// Replicas write the same devices' minutes at once, so every statement takes its row locks in
