@@ -383,6 +383,102 @@ public abstract class TelemetryIngestStoreContract : StoreContract, IAsyncLifeti
     }
 
     [Fact]
+    public async Task WriteTelemetryAsync_TwoReplicasWriteDifferentReportsOfTheSameNewMinuteAtOnce_MinuteRollupsHoldBoth()
+    {
+        using var other = OpenAnotherReplica();
+        const int Minutes = 12;
+
+        // Each round is a minute no write has touched yet, so both replicas may find its rollup rows missing at once.
+        for (var round = 0; round < Minutes; round++)
+        {
+            var minute = Now.AddMinutes(round);
+            var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var writes = new[] { Store, other.Telemetry }.Select((store, replica) => Task.Run(async () =>
+            {
+                await start.Task;
+                return await store.WriteTelemetryAsync(RoundOfReplica(minute, (round * 100) + (replica * 10)), CancellationToken.None);
+            })).ToList();
+            start.SetResult();
+            var results = await Task.WhenAll(writes);
+
+            Assert.All(results, r => Assert.Equal(ReportsPerKind * 3, r.Sum(s => s.Count)));
+        }
+
+        var all = new TelemetryFilter(["dev-1"], null, null, null, null, 1000);
+        var health = await Store.QueryMinutesAsync(all, CancellationToken.None);
+        var perf = await Store.QueryPerfMinutesAsync(all, CancellationToken.None);
+        var quality = await Store.QueryQualityMinutesAsync(all, CancellationToken.None);
+        var everyMinute = Enumerable.Range(0, Minutes).Select(m => Now.AddMinutes(m)).ToList();
+
+        Assert.Equal(everyMinute, health.Select(m => m.Minute));
+        Assert.All(health, m => Assert.Equal((2L * ReportsPerKind, 2L * ReportsPerKind * 7), (m.Reports, m.EventsIn)));
+        Assert.Equal(everyMinute, perf.Select(m => m.Minute));
+        Assert.All(perf, m => Assert.Equal((2L * ReportsPerKind, 2L * ReportsPerKind * 3, 2L * ReportsPerKind * 120), (m.Records, m.LatencyCount, m.EventsIn)));
+        Assert.Equal(everyMinute, quality.Select(m => m.Minute));
+        Assert.All(quality, m => Assert.Equal((2L * ReportsPerKind, 2L * ReportsPerKind * 10, 2L * ReportsPerKind * 200), (m.Records, m.Labelled, m.Scores)));
+    }
+
+    [Fact]
+    public async Task WriteTelemetryAsync_ReplicasWriteTheSameDevicesInDifferentOrders_AllStoredAndCountedWithoutDeadlock()
+    {
+        var devices = Enumerable.Range(2, 6).Select(i => $"dev-{i}").Prepend("dev-1").ToList();
+        foreach (var device in devices.Skip(1))
+        {
+            await Enroll(device);
+        }
+
+        var replicas = Enumerable.Range(0, 3).Select(_ => OpenAnotherReplica()).ToList();
+        try
+        {
+            var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var writes = replicas.Select((replica, r) => Task.Run(async () =>
+            {
+                await start.Task;
+                for (var round = 0; round < 4; round++)
+                {
+                    // Each replica visits the devices in its own order, so their row locks would cross if taken in message order.
+                    var order = r % 2 == 0 ? devices : [.. Enumerable.Reverse(devices)];
+                    var write = new TelemetryWrite(
+                        Now,
+                        [.. order.SelectMany(device => RoundOfReplica(Now, (round * 100) + (r * 10)).Batches.Select(b => b with { DeviceId = device }))],
+                        []);
+                    await replica.Telemetry.WriteTelemetryAsync(write, CancellationToken.None);
+                }
+            })).ToList();
+            start.SetResult();
+            await Task.WhenAll(writes);
+        }
+        finally
+        {
+            replicas.ForEach(r => r.Dispose());
+        }
+
+        var all = new TelemetryFilter(devices, null, null, null, null, 1000);
+        var expected = replicas.Count * 4L * ReportsPerKind;
+        var minutes = await Store.QueryMinutesAsync(all, CancellationToken.None);
+        Assert.Equal(devices.Order(StringComparer.Ordinal), minutes.Select(m => m.DeviceId));
+        Assert.All(minutes, m => Assert.Equal(expected, m.Reports));
+        var perf = Assert.Single(await Store.QueryPerfMinutesAsync(all, CancellationToken.None));
+        Assert.Equal((devices.Count * expected, devices.Count * expected * 3), (perf.Records, perf.LatencyCount));
+        var quality = Assert.Single(await Store.QueryQualityMinutesAsync(all, CancellationToken.None));
+        Assert.Equal(devices.Count * expected, quality.Records);
+    }
+
+    private const int ReportsPerKind = 3;
+
+    /// <summary>One replica's reports of every kind in <paramref name="minute"/>, sequences after <paramref name="first"/> that no other write uses.</summary>
+    private static TelemetryWrite RoundOfReplica(DateTimeOffset minute, int first)
+    {
+        var at = Enumerable.Range(1, ReportsPerKind).Select(i => (Sequence: (long)first + i, Timestamp: minute.AddSeconds(i))).ToList();
+        var perf = new DeviceTelemetry("dev-1", TelemetryKinds.Perf, []) { Perf = [.. at.Select(r => Perf(r.Sequence + ReportsPerKind, Arms.Control) with { Timestamp = r.Timestamp })] };
+        var quality = new DeviceTelemetry("dev-1", TelemetryKinds.Quality, []) { Quality = [.. at.Select(r => Quality(r.Sequence + (2 * ReportsPerKind), Arms.Control) with { Timestamp = r.Timestamp })] };
+        var health = new DeviceTelemetry("dev-1", TelemetryKinds.Health, [.. at.Select(r => Report(r.Sequence, 7) with { Timestamp = r.Timestamp })]);
+
+        // Messages come in any order; either merged rollup may be the first a write reaches.
+        return new TelemetryWrite(minute, first / 100 % 2 == 0 ? [perf, quality, health] : [quality, perf, health], []);
+    }
+
+    [Fact]
     public async Task Migrations_RawTelemetryTables_HaveExactlyTheDeclaredColumns()
     {
         await AssertDeclared(RawTelemetryTables.Health);

@@ -1,3 +1,6 @@
+using System.Data.Common;
+using EdgePlatform.ControlPlane.Ports;
+
 namespace EdgePlatform.ControlPlane.Host.Storage.Telemetry;
 
 /// <summary>
@@ -9,12 +12,12 @@ public sealed class PostgresTelemetryStore(PostgresDatabase database) : Telemetr
 {
     private protected override string Greatest => "GREATEST";
 
-    /// <summary>Replicas adding to the same device's minute take turns rather than overwrite each other's merge.</summary>
-    private protected override string ForUpdate => " FOR UPDATE";
-
-    private protected override bool PrepareStatements => true;
-
     private protected override string IdsIn(string column, string parameter) => $"{column} = ANY({parameter})";
 
     private protected override object IdsValue(IReadOnlyCollection<string> ids) => ids.ToArray();
+
+    /// <summary>Each statement is a round trip to the server, so a write is a few statements over whole columns (<see cref="PostgresTelemetryWriter"/>).</summary>
+    private protected override Task<IReadOnlyList<StoredTelemetry>> WriteAsync(
+        DbConnection connection, DbTransaction transaction, TelemetryWrite write, CancellationToken cancellationToken) =>
+        new PostgresTelemetryWriter(connection, transaction, write).WriteAsync(cancellationToken);
 }

@@ -26,12 +26,6 @@ public abstract class TelemetryStore : ITelemetryStore
     /// <summary>The dialect's two-argument maximum.</summary>
     private protected abstract string Greatest { get; }
 
-    /// <summary>What a read of a rollup row about to be rewritten appends to lock it.</summary>
-    private protected abstract string ForUpdate { get; }
-
-    /// <summary>Whether the writer's statements are worth preparing before their many runs.</summary>
-    private protected abstract bool PrepareStatements { get; }
-
     /// <summary>A condition that <paramref name="column"/> is one of the ids bound to <paramref name="parameter"/> by <see cref="IdsValue"/>.</summary>
     private protected abstract string IdsIn(string column, string parameter);
 
@@ -41,57 +35,20 @@ public abstract class TelemetryStore : ITelemetryStore
     /// <summary>A connection to write telemetry with, set up as the dialect wants for it.</summary>
     private protected virtual ValueTask<DbConnection> OpenForTelemetryWriteAsync(CancellationToken cancellationToken) => Database.OpenAsync(cancellationToken);
 
+    /// <summary>
+    /// Stores <paramref name="write"/> in <paramref name="transaction"/>, as <see cref="WriteTelemetryAsync"/>
+    /// says: each dialect writes a batch its own way (one prepared statement per report on SQLite,
+    /// set-based statements on PostgreSQL), with the same result.
+    /// </summary>
+    private protected abstract Task<IReadOnlyList<StoredTelemetry>> WriteAsync(
+        DbConnection connection, DbTransaction transaction, TelemetryWrite write, CancellationToken cancellationToken);
+
     public async Task<IReadOnlyList<StoredTelemetry>> WriteTelemetryAsync(TelemetryWrite write, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(write);
         await using var connection = await OpenForTelemetryWriteAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        using var writer = new TelemetryWriter(connection, transaction, Time(write.ReceivedAt), Greatest, ForUpdate, PrepareStatements);
-        var stored = new List<StoredTelemetry>(write.Batches.Count);
-        foreach (var batch in write.Batches)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-
-            // Raw reports older than the retention window are gone, but their sequences must still be refused.
-            var prunedThrough = writer.PrunedThrough(batch.DeviceId);
-            // Only a report stored just now is added to its minute, so a replay never counts twice.
-            var health = writer.Insert(batch.DeviceId, batch.Kind, [.. batch.Records.Where(r => r.Sequence > prunedThrough)]);
-            writer.AddToMinutes(batch.DeviceId, health);
-
-            var perf = writer.Insert(batch.DeviceId, [.. batch.Perf.Where(r => r.Sequence > prunedThrough)]);
-            foreach (var record in perf)
-            {
-                writer.AddToMinute(batch.DeviceId, record);
-            }
-
-            var quality = writer.Insert(batch.DeviceId, [.. batch.Quality.Where(r => r.Sequence > prunedThrough)]);
-            foreach (var record in quality)
-            {
-                writer.AddToMinute(batch.DeviceId, record);
-            }
-
-            var added = new StoredTelemetry(health, perf, quality);
-            if (batch.Count > added.Count)
-            {
-                var replayed = batch.Count - added.Count;
-                writer.CountRejection(batch.DeviceId, TelemetryRejections.ReplayedSequence, replayed, batch.DescribeReplays(replayed));
-            }
-
-            stored.Add(added);
-        }
-
-        foreach (var rejection in write.Rejections)
-        {
-            writer.CountRejection(rejection.DeviceId, rejection.Reason, rejection.Count, rejection.Detail);
-        }
-
-        // Every message is a heartbeat: the lease that shows a device online runs from here. One
-        // update per device and transaction, however many of its messages it holds.
-        foreach (var deviceId in write.Batches.Select(b => b.DeviceId).Distinct(StringComparer.Ordinal))
-        {
-            writer.MarkSeen(deviceId);
-        }
-
+        var stored = await WriteAsync(connection, transaction, write, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return stored;
     }

@@ -2,6 +2,7 @@ using System.Data;
 using System.Data.Common;
 using System.Text.RegularExpressions;
 using EdgePlatform.Contracts;
+using EdgePlatform.ControlPlane.Ports;
 using EdgePlatform.ControlPlane.Telemetry;
 
 using static EdgePlatform.ControlPlane.Host.Storage.StoreValues;
@@ -9,9 +10,10 @@ using static EdgePlatform.ControlPlane.Host.Storage.StoreValues;
 namespace EdgePlatform.ControlPlane.Host.Storage.Telemetry;
 
 /// <summary>
-/// The statements of one telemetry transaction, each built once and run per report: a batch of
-/// hundreds of messages pays for parsing and planning once. The raw inserts are derived from the
-/// kinds' declarations; the per-minute rollups aggregate each field their own way.
+/// The statements of one telemetry transaction on SQLite, each built once and run per report: a
+/// batch of hundreds of messages pays for parsing and planning once, and with the database in
+/// the process a statement costs no round trip. The raw inserts are derived from the kinds'
+/// declarations; the per-minute rollups aggregate each field their own way.
 /// </summary>
 internal sealed partial class TelemetryWriter : IDisposable
 {
@@ -30,11 +32,10 @@ internal sealed partial class TelemetryWriter : IDisposable
     private readonly bool _prepared;
 
     /// <summary>
-    /// <paramref name="greatest"/> is the dialect's two-argument maximum (max on SQLite, GREATEST on
-    /// PostgreSQL); <paramref name="forUpdate"/> what locks a rollup row read to be rewritten
-    /// (nothing on SQLite, whose writer holds the database).
+    /// <paramref name="greatest"/> is the dialect's two-argument maximum. A rollup row is read and
+    /// rewritten without locking it: SQLite's writer holds the whole database.
     /// </summary>
-    public TelemetryWriter(DbConnection connection, DbTransaction transaction, string receivedAt, string greatest, string forUpdate, bool prepare)
+    public TelemetryWriter(DbConnection connection, DbTransaction transaction, string receivedAt, string greatest, bool prepare)
     {
         DbCommand Command(string sql) => CreateCommand(connection, transaction, sql, prepare);
         _prepared = prepare;
@@ -44,7 +45,7 @@ internal sealed partial class TelemetryWriter : IDisposable
         _perf = new RawInsert<PerfRecord>(RawTelemetryTables.Perf, Command, prepare);
         _quality = new RawInsert<QualityRecord>(RawTelemetryTables.Quality, Command, prepare);
         _perfMinuteHistogram = Command(
-            "SELECT latency_histogram FROM telemetry_perf_minutes WHERE device_id = @device AND minute = @minute AND model_name = @model_name AND model_version = @model_version AND arm = @arm" + forUpdate);
+            "SELECT latency_histogram FROM telemetry_perf_minutes WHERE device_id = @device AND minute = @minute AND model_name = @model_name AND model_version = @model_version AND arm = @arm");
         _perfMinute = Command(
             $"""
             INSERT INTO telemetry_perf_minutes AS m (device_id, minute, model_name, model_version, arm, records, events_in, events_scored, errors,
@@ -64,7 +65,7 @@ internal sealed partial class TelemetryWriter : IDisposable
                 last_sequence = {greatest}(m.last_sequence, excluded.last_sequence)
             """);
         _qualityMinuteDocument = Command(
-            "SELECT document FROM telemetry_quality_minutes WHERE device_id = @device AND minute = @minute AND model_name = @model_name AND model_version = @model_version AND arm = @arm" + forUpdate);
+            "SELECT document FROM telemetry_quality_minutes WHERE device_id = @device AND minute = @minute AND model_name = @model_name AND model_version = @model_version AND arm = @arm");
         _qualityMinute = Command(
             """
             INSERT INTO telemetry_quality_minutes (device_id, minute, model_name, model_version, arm, document)
@@ -104,6 +105,59 @@ internal sealed partial class TelemetryWriter : IDisposable
         _quality.Command.Parameters["@received_at"].Value = receivedAt;
         _rejection.Parameters["@at"].Value = receivedAt;
         _seen.Parameters["@at"].Value = receivedAt;
+    }
+
+    /// <summary>Stores <paramref name="write"/> in <paramref name="transaction"/>, batch by batch, as <see cref="ITelemetryStore.WriteTelemetryAsync"/> says.</summary>
+    public static IReadOnlyList<StoredTelemetry> Write(
+        DbConnection connection, DbTransaction transaction, TelemetryWrite write, string greatest, bool prepare, CancellationToken cancellationToken)
+    {
+        using var writer = new TelemetryWriter(connection, transaction, Time(write.ReceivedAt), greatest, prepare);
+        var stored = new List<StoredTelemetry>(write.Batches.Count);
+        foreach (var batch in write.Batches)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+
+            // Raw reports older than the retention window are gone, but their sequences must still be refused.
+            var prunedThrough = writer.PrunedThrough(batch.DeviceId);
+            // Only a report stored just now is added to its minute, so a replay never counts twice.
+            var health = writer.Insert(batch.DeviceId, batch.Kind, [.. batch.Records.Where(r => r.Sequence > prunedThrough)]);
+            writer.AddToMinutes(batch.DeviceId, health);
+
+            var perf = writer.Insert(batch.DeviceId, [.. batch.Perf.Where(r => r.Sequence > prunedThrough)]);
+            foreach (var record in perf)
+            {
+                writer.AddToMinute(batch.DeviceId, record);
+            }
+
+            var quality = writer.Insert(batch.DeviceId, [.. batch.Quality.Where(r => r.Sequence > prunedThrough)]);
+            foreach (var record in quality)
+            {
+                writer.AddToMinute(batch.DeviceId, record);
+            }
+
+            var added = new StoredTelemetry(health, perf, quality);
+            if (batch.Count > added.Count)
+            {
+                var replayed = batch.Count - added.Count;
+                writer.CountRejection(batch.DeviceId, TelemetryRejections.ReplayedSequence, replayed, batch.DescribeReplays(replayed));
+            }
+
+            stored.Add(added);
+        }
+
+        foreach (var rejection in write.Rejections)
+        {
+            writer.CountRejection(rejection.DeviceId, rejection.Reason, rejection.Count, rejection.Detail);
+        }
+
+        // Every message is a heartbeat: the lease that shows a device online runs from here. One
+        // update per device and transaction, however many of its messages it holds.
+        foreach (var deviceId in write.Batches.Select(b => b.DeviceId).Distinct(StringComparer.Ordinal))
+        {
+            writer.MarkSeen(deviceId);
+        }
+
+        return stored;
     }
 
     public long PrunedThrough(string deviceId)
