@@ -143,11 +143,36 @@ public abstract class DeviceStore(StoreDatabase database) : IDeviceStore
     public async Task SaveReportedAsync(string deviceId, ReportedState reported, DateTimeOffset receivedAt, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reported);
+        var document = Json(reported, ContractsJsonContext.Default.ReportedState);
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE devices SET reported = @reported, last_seen = @seen WHERE id = @deviceId",
-            new { deviceId, reported = Json(reported, ContractsJsonContext.Default.ReportedState), seen = Time(receivedAt) },
-            cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+        // Replicas sharing ingest may handle a device's reports out of order (one replica's backlog
+        // after another's fresh message): the newer report, by the device's own clock, stays.
+        // Compare-and-set on the stored document, so a report stored meanwhile is judged again.
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            // No row: the device is not enrolled; an empty text: it has reported nothing yet.
+            var stored = await connection.QuerySingleOrDefaultAsync<string?>(new CommandDefinition(
+                "SELECT COALESCE(reported, '') FROM devices WHERE id = @deviceId", new { deviceId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (stored is null)
+            {
+                return;
+            }
+
+            var newer = stored.Length > 0 && FromJson(stored, ContractsJsonContext.Default.ReportedState).ReportedAt > reported.ReportedAt;
+            var changed = await connection.ExecuteAsync(new CommandDefinition(
+                newer
+                    ? "UPDATE devices SET last_seen = @seen WHERE id = @deviceId"
+                    : "UPDATE devices SET reported = @document, last_seen = @seen WHERE id = @deviceId AND COALESCE(reported, '') = @stored",
+                new { deviceId, document, stored, seen = Time(receivedAt) },
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (changed > 0 || newer)
+            {
+                return;
+            }
+        }
+
+        throw new InvalidOperationException($"the reported state of {deviceId} kept changing under ten attempts to store it");
     }
 
     public async Task SaveStatusAsync(string deviceId, string status, DateTimeOffset at, CancellationToken cancellationToken)

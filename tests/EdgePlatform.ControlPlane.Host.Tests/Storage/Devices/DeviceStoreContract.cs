@@ -131,6 +131,24 @@ public abstract class DeviceStoreContract(StoreProvider provider) : StoreContrac
         Assert.Equal(["dev-1"], (await store.ListDevicesAsync(CancellationToken.None)).Select(d => d.Id));
     }
 
+    [Fact]
+    public async Task SaveReportedAsync_OlderReportArrivesAfterANewerOne_KeepsTheNewer()
+    {
+        var store = Stores.Devices;
+        await store.UpsertDeviceAsync(Device("dev-1"), CancellationToken.None);
+        ReportedState Report(string state, DateTimeOffset at) =>
+            new("1.2.3", 3, [new ModelSlotReport(ModelSlots.Primary, "m", "1", "sha256:" + new string('a', 64), state, at)], null, at);
+
+        // Another replica's backlog hands in the staged report after the active one was stored.
+        await store.SaveReportedAsync("dev-1", Report(ModelSlotStates.Active, Now.AddSeconds(2)), Now.AddSeconds(3), CancellationToken.None);
+        await store.SaveReportedAsync("dev-1", Report(ModelSlotStates.Staged, Now.AddSeconds(1)), Now.AddSeconds(4), CancellationToken.None);
+        await store.SaveReportedAsync("missing", Report(ModelSlotStates.Staged, Now), Now, CancellationToken.None);
+
+        var device = (await store.GetDeviceAsync("dev-1", CancellationToken.None))!;
+        Assert.Equal(ModelSlotStates.Active, Assert.Single(device.Reported!.Slots).State);
+        Assert.Equal(Now.AddSeconds(4), device.LastSeen);
+    }
+
     private static DeviceRecord Device(string id) =>
         new(id, new Dictionary<string, string> { ["site"] = "a" }, "hash", Now, DeviceStatuses.NeverConnected, null, null, null);
 }
