@@ -5,7 +5,7 @@ using EdgePlatform.ControlPlane.Ports;
 namespace EdgePlatform.ControlPlane.Tests.Fakes;
 
 /// <summary>
-/// Rollouts in memory as SqliteStore keeps them: the rollout record replaced on save, device
+/// Rollouts in memory as the rollout store adapters keep them: the rollout record replaced on save, device
 /// entries replaced one by one, counts computed on reads.
 /// </summary>
 internal sealed class InMemoryRolloutStore(InMemoryLeaseStore? leases = null) : IRolloutStore

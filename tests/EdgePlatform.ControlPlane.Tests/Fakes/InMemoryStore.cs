@@ -5,7 +5,7 @@ using EdgePlatform.ControlPlane.Ports;
 namespace EdgePlatform.ControlPlane.Tests.Fakes;
 
 /// <summary>
-/// The store ports in memory, following the contracts SqliteStore implements: re-enrollment
+/// The store ports in memory, following the contracts the store adapters implement: re-enrollment
 /// replaces only credential and tags, telemetry is unique per (device, sequence).
 /// </summary>
 internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStore, ITelemetryStore, IEnrollmentGroupStore
