@@ -20,8 +20,8 @@ public sealed partial class ReplicaOptions
     /// This replica's id: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.
     /// Give each replica a stable one (a StatefulSet pod name, say): a replica that comes back
     /// under another id leaves what its old broker session held there until the session expires
-    /// (<c>Broker:SessionExpiry</c>). Default: the machine name and the process id, which is unique
-    /// but changes on every start.
+    /// (<c>Broker:SessionExpiry</c>). Default: the machine name, so a server restarted on its
+    /// machine resumes its session and its leases; replicas sharing a machine each need their own.
     /// </summary>
     [Required]
     [RegularExpression(IdPattern, ErrorMessage = "Replica:Id must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")]
@@ -37,8 +37,8 @@ public sealed partial class ReplicaOptions
     private static string DefaultId()
     {
         var machine = NotAllowed().Replace(Environment.MachineName, "-").Trim('-', '.', '_');
-        var id = $"{(machine.Length == 0 ? "replica" : machine)}-{Environment.ProcessId}";
-        return id.Length <= 64 ? id : id[^64..].TrimStart('-', '.', '_');
+        var id = machine.Length == 0 ? "replica" : machine;
+        return id.Length <= 64 ? id : id[..64].TrimEnd('-', '.', '_');
     }
 
     [GeneratedRegex("[^A-Za-z0-9._-]+")]
