@@ -27,9 +27,6 @@ public sealed class PostgresDatabase : StoreDatabase
 
     public override DbConnection OpenConnection() => _dataSource.OpenConnection();
 
-    public async ValueTask<NpgsqlConnection> OpenNpgsqlAsync(CancellationToken cancellationToken) =>
-        await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-
     protected override void Dispose(bool disposing)
     {
         if (disposing)

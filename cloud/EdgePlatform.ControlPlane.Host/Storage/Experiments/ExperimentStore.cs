@@ -22,13 +22,6 @@ public abstract class ExperimentStore(StoreDatabase database) : IExperimentStore
     /// </summary>
     protected abstract string AnyOf(string column, string parameter);
 
-    public static ExperimentStore Open(StoreDatabase database) => database switch
-    {
-        SqliteDatabase => new SqliteExperimentStore(database),
-        PostgresDatabase => new PostgresExperimentStore(database),
-        _ => throw new ArgumentException($"no experiment store for {database?.Provider}", nameof(database)),
-    };
-
     public async Task<bool> SaveExperimentAsync(ExperimentInfo experiment, IReadOnlyCollection<ExperimentDevice> devices, LeaseFence? fence, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(experiment);

@@ -22,13 +22,6 @@ public abstract class RolloutStore(StoreDatabase database) : IRolloutStore
     /// </summary>
     protected abstract string AnyOf(string column, string parameter);
 
-    public static RolloutStore Open(StoreDatabase database) => database switch
-    {
-        SqliteDatabase => new SqliteRolloutStore(database),
-        PostgresDatabase => new PostgresRolloutStore(database),
-        _ => throw new ArgumentException($"no rollout store for {database?.Provider}", nameof(database)),
-    };
-
     public async Task<bool> SaveRolloutAsync(RolloutInfo rollout, IReadOnlyCollection<RolloutDevice> devices, LeaseFence? fence, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rollout);

@@ -37,13 +37,6 @@ public abstract class SweepStore(StoreDatabase database) : ISweepStore
     /// </summary>
     protected abstract string? SerializeCompletions { get; }
 
-    public static SweepStore Open(StoreDatabase database) => database switch
-    {
-        SqliteDatabase => new SqliteSweepStore(database),
-        PostgresDatabase => new PostgresSweepStore(database),
-        _ => throw new ArgumentException($"no sweep store for {database?.Provider}", nameof(database)),
-    };
-
     /// <summary>The transaction a lease runs in.</summary>
     protected abstract ValueTask<DbTransaction> BeginQueueTransactionAsync(DbConnection connection, CancellationToken cancellationToken);
 
