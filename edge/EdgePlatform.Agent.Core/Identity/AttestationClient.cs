@@ -204,7 +204,8 @@ public sealed partial class AttestationClient(
                 }
             }
 
-            var wait = RenewAt(_current!) - timeProvider.GetUtcNow();
+            // A renewal requested since the token came (a model installed) clears it: attest again now.
+            var wait = _current is { } current ? RenewAt(current) - timeProvider.GetUtcNow() : TimeSpan.Zero;
             await _renewalRequested.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, stoppingToken).ConfigureAwait(false);
         }
     }
