@@ -30,7 +30,28 @@ public sealed record ModelReference(
     string Version,
     string ManifestDigest,
     long ManifestSize,
-    string Signature);
+    string Signature)
+{
+    /// <summary>
+    /// Where the device runs the model: <see cref="ModelRuntimeKinds.Onnx"/> (in the agent's own
+    /// ONNX Runtime, the default when absent) or <see cref="ModelRuntimeKinds.Container"/> (the
+    /// release's container image, which its signed targets entry must name).
+    /// </summary>
+    public string? Runtime { get; init; }
+
+    /// <summary>True when the model runs in its container image rather than in-process.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool RunsInContainer => string.Equals(Runtime, ModelRuntimeKinds.Container, StringComparison.Ordinal);
+}
+
+/// <summary>The values of <see cref="ModelReference.Runtime"/>.</summary>
+public static class ModelRuntimeKinds
+{
+    public const string Onnx = "onnx";
+    public const string Container = "container";
+
+    public static IReadOnlyList<string> All { get; } = [Onnx, Container];
+}
 
 public sealed record TelemetrySettings(int IntervalSeconds)
 {

@@ -47,7 +47,32 @@ public sealed record TargetsMetadata(
 /// One approved release, keyed <c>name:version</c>: the manifest it must be, where it lives,
 /// and the channels it may run on.
 /// </summary>
-public sealed record TargetEntry(string Repository, string Digest, long Length, IReadOnlyList<string> Channels);
+public sealed record TargetEntry(string Repository, string Digest, long Length, IReadOnlyList<string> Channels)
+{
+    /// <summary>
+    /// The release packaged as a container image (scorer and model), once it has been
+    /// containerized; null for a release that runs in-process only. Left out of the document when
+    /// null, so metadata signed before containers existed keeps its canonical form.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ContainerImageTarget? Image { get; init; }
+}
+
+/// <summary>
+/// A release's container image as its signed targets entry approves it: the image index pushed to
+/// <see cref="Repository"/> and, per platform, the image manifest a device of that platform pulls.
+/// A device runs an image only when the manifest it pulled has the digest and size given here and
+/// the image it loads has <see cref="PlatformImage.ConfigDigest"/> as its id.
+/// </summary>
+public sealed record ContainerImageTarget(string Repository, string IndexDigest, IReadOnlyList<PlatformImage> Platforms)
+{
+    /// <summary>The image for <paramref name="platform"/> (<c>linux/amd64</c>, <c>linux/arm64</c>), or null when the release has none.</summary>
+    public PlatformImage? For(string platform) =>
+        Platforms.FirstOrDefault(image => string.Equals(image.Platform, platform, StringComparison.Ordinal));
+}
+
+/// <summary>One platform's image manifest: <see cref="Platform"/> is OCI's <c>os/architecture</c>.</summary>
+public sealed record PlatformImage(string Platform, string ManifestDigest, long ManifestSize, string ConfigDigest);
 
 /// <summary>
 /// Timestamp: the freshness document. Short-lived and re-signed often, it pins the current
