@@ -1,6 +1,12 @@
 using EdgePlatform.Agent;
 using EdgePlatform.Agent.Core;
 using EdgePlatform.Agent.Http;
+using EdgePlatform.Agent.Scorer;
+
+if (ScorerHost.Handles(args))
+{
+    return await ScorerHost.RunAsync(args[1..], CancellationToken.None);
+}
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddAgentCore();
@@ -9,4 +15,5 @@ builder.Services.AddOnnxScoring();
 
 var app = builder.Build();
 app.MapInferenceProtocolApi();
-app.Run();
+await app.RunAsync();
+return 0;
