@@ -23,9 +23,12 @@ public sealed class ArrowEventRows : IEventRows
     private ArrowEventColumn? _keyColumn;
 
     // The scoring thread binds every row of a batch with the same model, so the columns of a
-    // field list are resolved once and reused until the list changes (a swap, the other arm).
+    // field list are resolved once; a shadow or split experiment alternates two models' lists,
+    // and both are kept. Readers are kept by column, so what a dictionary reader has decoded
+    // serves every list that names its column.
     private readonly ResolvedColumns _numbers = new();
     private readonly ResolvedColumns _strings = new();
+    private readonly Dictionary<string, ArrowEventColumn?> _readers = new(StringComparer.Ordinal);
 
     /// <param name="batch">The events, one row each.</param>
     /// <param name="keyField">The field whose value assigns an event to an experiment arm, checked now as the id column is; null when none is in use.</param>
@@ -101,7 +104,7 @@ public sealed class ArrowEventRows : IEventRows
             {
                 // The policy changed after the batch was checked: a column it cannot read sends
                 // the batch to the control arm, as an event without the key goes.
-                _keyColumn = ColumnOrNull(field) is { } array ? ArrowEventColumn.For(field, array) : null;
+                _keyColumn = ColumnOrNull(field) is { } array ? Reader(field, array) : null;
                 _keyField = field;
             }
 
@@ -128,9 +131,20 @@ public sealed class ArrowEventRows : IEventRows
         }
 
         // Every column the agent reads holds text or numbers, and either makes an identifier.
-        return ArrowEventColumn.For(field, array) ?? throw new EventBindingException(
+        return Reader(field, array) ?? throw new EventBindingException(
             $"column '{field}' is a column of {ArrowEventColumn.Describe(array.Data.DataType)}, which the agent cannot read as {role}: "
             + "send strings (utf8, large_utf8, utf8view, dictionary-encoded or not) or numbers");
+    }
+
+    private ArrowEventColumn? Reader(string name, IArrowArray array)
+    {
+        if (!_readers.TryGetValue(name, out var reader))
+        {
+            reader = ArrowEventColumn.For(name, array);
+            _readers[name] = reader;
+        }
+
+        return reader;
     }
 
     private IArrowArray? ColumnOrNull(string name)
@@ -144,46 +158,47 @@ public sealed class ArrowEventRows : IEventRows
     private static float Finite(float value, string field) =>
         float.IsFinite(value) ? value : throw new EventBindingException($"field '{field}' is not finite as a 32-bit float");
 
-    /// <summary>Readers for the columns of one field list, and why they cannot be read, if so.</summary>
+    /// <summary>Readers for the columns of the last two field lists, and why they cannot be read, if so.</summary>
     private sealed class ResolvedColumns
     {
-        private IReadOnlyList<string>? _fields;
-        private ArrowEventColumn?[] _columns = [];
-        private string? _problem;
+        private Resolution? _latest;
+        private Resolution? _previous;
 
         /// <summary>One reader per field, null where the batch has no such column.</summary>
         /// <exception cref="EventBindingException">A field's column is of a type that cannot be read as the field's kind.</exception>
         public ArrowEventColumn?[] For(IReadOnlyList<string> fields, ArrowEventRows rows, bool numeric)
         {
-            if (!ReferenceEquals(fields, _fields))
+            if (!ReferenceEquals(fields, _latest?.Fields))
             {
-                Resolve(fields, rows, numeric);
+                (_latest, _previous) = ReferenceEquals(fields, _previous?.Fields)
+                    ? (_previous, _latest)
+                    : (Resolve(fields, rows, numeric), _latest);
             }
 
-            return _problem is null ? _columns : throw new EventBindingException(_problem);
+            return _latest!.Problem is null ? _latest.Columns : throw new EventBindingException(_latest.Problem);
         }
 
-        private void Resolve(IReadOnlyList<string> fields, ArrowEventRows rows, bool numeric)
+        private static Resolution Resolve(IReadOnlyList<string> fields, ArrowEventRows rows, bool numeric)
         {
             var columns = new ArrowEventColumn?[fields.Count];
-            string? problem = null;
-            for (var i = 0; i < columns.Length && problem is null; i++)
+            for (var i = 0; i < columns.Length; i++)
             {
                 if (rows.ColumnOrNull(fields[i]) is not { } array)
                 {
                     continue;
                 }
 
-                columns[i] = ArrowEventColumn.For(fields[i], array);
+                columns[i] = rows.Reader(fields[i], array);
                 if (columns[i] is not { } column || (numeric ? !column.HoldsNumbers : !column.HoldsText))
                 {
-                    problem = $"field '{fields[i]}' is a column of {ArrowEventColumn.Describe(array.Data.DataType)}, expected {(numeric ? "a number" : "a string")}";
+                    return new Resolution(fields, columns,
+                        $"field '{fields[i]}' is a column of {ArrowEventColumn.Describe(array.Data.DataType)}, expected {(numeric ? "a number" : "a string")}");
                 }
             }
 
-            _columns = columns;
-            _problem = problem;
-            _fields = fields;
+            return new Resolution(fields, columns, null);
         }
+
+        private sealed record Resolution(IReadOnlyList<string> Fields, ArrowEventColumn?[] Columns, string? Problem);
     }
 }

@@ -255,6 +255,11 @@ public sealed partial class EventScoringService(
     private static string DescribeRows(List<int> rows, int batchRows)
     {
         const int NamedRanges = 16;
+        if (batchRows == 0)
+        {
+            return "an empty Arrow record batch";
+        }
+
         if (rows.Count == batchRows && batchRows > 1)
         {
             return $"all {batchRows} rows of an Arrow record batch";
@@ -275,7 +280,7 @@ public sealed partial class EventScoringService(
         }
 
         var named = string.Join(", ", ranges) + (next < rows.Count ? $", … ({rows.Count} rows in all)" : string.Empty);
-        return $"{(rows.Count == 1 ? "row" : "rows")} {named} of an Arrow record batch of {batchRows} rows";
+        return $"{(rows.Count == 1 ? "row" : "rows")} {named} of an Arrow record batch of {batchRows} {(batchRows == 1 ? "row" : "rows")}";
     }
 
     private void Refused(string topic)

@@ -205,10 +205,18 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
 
         await PublishAsync("events/pump-3", ArrowBatch(rows, ids: new BooleanArray.Builder().AppendRange(rows.Select((_, i) => i % 2 == 0)).Build()));
         await PublishAsync("events/pump-3", ArrowBatch(rows, temperatures: new TimestampArray.Builder().AppendRange(rows.Select(_ => DateTimeOffset.UnixEpoch)).Build()));
+        var temperatures = new FloatArray.Builder();
+        for (var i = 0; i < Rows; i++)
+        {
+            if (i is 3 or 5) { temperatures.AppendNull(); } else { temperatures.Append(rows[i].Temperature); }
+        }
+
+        await PublishAsync("events/pump-3", ArrowBatch(rows, temperatures: temperatures.Build()));
         await PublishAsync("events/pump-3", TestModels.EventJson(rows[0], "after"));
 
         // Outcomes are published in order: every letter for the two batches comes before the prediction that follows them.
         var deadLetters = new List<DeadLetter>();
+        var scoredIds = new List<string?>();
         while (true)
         {
             using var timeout = new CancellationTokenSource(Patience);
@@ -216,6 +224,10 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
             if (topic == Topics.LocalDeadLetter)
             {
                 deadLetters.Add(JsonSerializer.Deserialize(payload, ContractsJsonContext.Default.DeadLetter)!);
+            }
+            else if (payload[0] == 0xFF)
+            {
+                scoredIds.AddRange(ReadArrowPredictions(payload).Select(p => p.Id));
             }
             else if (JsonSerializer.Deserialize(payload, ContractsJsonContext.Default.Prediction)!.CorrelationId == "after")
             {
@@ -234,8 +246,14 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
             {
                 Assert.Equal($"field '{TestModels.Temperature}' is a column of timestamp, expected a number", unreadableField.Reason);
                 Assert.Equal($"all {Rows} rows of an Arrow record batch", unreadableField.Payload);
+            },
+            nullValues =>
+            {
+                Assert.Equal($"field '{TestModels.Temperature}' is null", nullValues.Reason);
+                Assert.Equal($"rows 3, 5 of an Arrow record batch of {Rows} rows", nullValues.Payload);
             });
-        Assert.True(_metrics.TotalDeadLettered - before >= 2 * Rows, $"{_metrics.TotalDeadLettered - before} dead letters counted for {2 * Rows} rows");
+        Assert.Equal(["a0", "a1", "a2", "a4", "a6", "a7"], scoredIds);
+        Assert.True(_metrics.TotalDeadLettered - before >= (2 * Rows) + 2, $"{_metrics.TotalDeadLettered - before} dead letters counted for {(2 * Rows) + 2} rows");
     }
 
     /// <summary>
