@@ -45,8 +45,8 @@ publish="$work/publish" rootfs="$work/rootfs"
 
 echo "== publish the agent for $rid (self-contained)" >&2
 dotnet publish "$repo/edge/EdgePlatform.Agent" -c Release -r "$rid" --self-contained \
-  -p:DebugType=none -p:GenerateDocumentationFile=false -o "$publish" -nologo -v:q >&2 || {
-  echo "build-scorer-image: publish for $rid failed; it needs the runtime packs Microsoft.NETCore.App.Runtime.$rid and Microsoft.AspNetCore.App.Runtime.$rid (NuGet cache or a reachable feed)" >&2
+  -p:DebugType=none -o "$publish" -nologo -v:q >&2 || {
+  echo "build-scorer-image: publish for $rid failed (see above); where restore failed, it needs the runtime packs Microsoft.NETCore.App.Runtime.$rid and Microsoft.AspNetCore.App.Runtime.$rid (NuGet cache or a reachable feed)" >&2
   exit 1
 }
 for name in "${unused[@]}"; do rm -f "$publish/$name"; done

@@ -13,6 +13,9 @@ public sealed record OciImageConfig(
     [property: JsonPropertyName("config")] OciContainerConfig Config,
     [property: JsonPropertyName("rootfs")] OciRootFs RootFs)
 {
+    /// <summary>The JSON bytes of this config: its digest is the image id.</summary>
+    public byte[] ToJson() => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(this, OciJsonContext.Default.OciImageConfig);
+
     /// <summary>The <see cref="OciPlatform"/> this config runs on.</summary>
     [JsonIgnore]
     public OciPlatform Platform => new(Architecture, Os);
@@ -79,6 +82,8 @@ public sealed record OciImageManifest(
 {
     public static OciImageManifest For(OciDescriptor config, IReadOnlyList<OciDescriptor> layers) =>
         new(2, MediaTypes.OciManifest, config, layers);
+
+    public byte[] ToJson() => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(this, OciJsonContext.Default.OciImageManifest);
 }
 
 /// <summary>An image index: a manifest per platform.</summary>
@@ -89,6 +94,8 @@ public sealed record OciImageIndex(
     IReadOnlyDictionary<string, string>? Annotations = null)
 {
     public static OciImageIndex Of(IEnumerable<OciIndexEntry> manifests) => new(2, MediaTypes.OciImageIndex, [.. manifests]);
+
+    public byte[] ToJson() => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(this, OciJsonContext.Default.OciImageIndex);
 
     /// <summary>This index with <paramref name="entry"/> in place of any entry of the same platform, entries ordered by platform.</summary>
     public OciImageIndex With(OciIndexEntry entry)
@@ -109,6 +116,7 @@ public sealed record OciIndexEntry(
     OciPlatform? Platform,
     IReadOnlyDictionary<string, string>? Annotations = null)
 {
+    [JsonIgnore]
     public OciDescriptor Descriptor => new(MediaType, Digest, Size);
 }
 
