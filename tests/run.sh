@@ -22,6 +22,18 @@ if ! dotnet build EdgePlatform.sln -c Debug -warnaserror -nologo -v:q; then
   exit 1
 fi
 
+# The scorer base image the container tests containerize models onto: published and written
+# once for the suite (a minute or two), from this machine's files only.
+echo "== scorer base image (linux/amd64)"
+scorer_base="$EDGEPLATFORM_TEST_SERVICES/scorer-base"
+if EDGECTL="dotnet $repo/cloud/EdgePlatform.Cli/bin/Debug/net10.0/edgectl.dll" \
+  deployment/scripts/build-scorer-image.sh --arch x64 --out "$scorer_base" >"$EDGEPLATFORM_TEST_SERVICES/scorer-base.log" 2>&1; then
+  echo "EDGEPLATFORM_TEST_SCORER_BASE=$scorer_base" >>"$EDGEPLATFORM_TEST_SERVICES/services.env"
+  export EDGEPLATFORM_TEST_SCORER_BASE="$scorer_base"
+else
+  echo "the scorer base image did not build (see $EDGEPLATFORM_TEST_SERVICES/scorer-base.log); the container tests fail" >&2
+fi
+
 echo "== test"
 dotnet test EdgePlatform.sln -c Debug --no-build --nologo \
   --logger "trx" --logger "console;verbosity=normal" \

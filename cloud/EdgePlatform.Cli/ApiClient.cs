@@ -100,6 +100,14 @@ public sealed partial class ApiClient : IDisposable
         return await ReadAsync(response, ContractsJsonContext.Default.ModelInfo, ct).ConfigureAwait(false);
     }
 
+    /// <summary>The server builds the image and pushes every platform before it answers (the base layers once), so this waits as long as that takes.</summary>
+    public async Task<ModelImageInfo> ContainerizeModelAsync(string name, string version, CancellationToken ct)
+    {
+        using var response = await SendAsync(
+            () => _slowHttp.PostAsync($"api/v1/models/{Uri.EscapeDataString(name)}/versions/{Uri.EscapeDataString(version)}/image", content: null, ct), ct).ConfigureAwait(false);
+        return await ReadAsync(response, ContractsJsonContext.Default.ModelImageInfo, ct).ConfigureAwait(false);
+    }
+
     public Task<DeploymentInfo> DeployAsync(CreateDeploymentRequest request, CancellationToken ct) =>
         PostAsync("api/v1/deployments", request, ContractsJsonContext.Default.CreateDeploymentRequest, ContractsJsonContext.Default.DeploymentInfo, ct);
 

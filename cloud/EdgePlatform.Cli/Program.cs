@@ -16,6 +16,7 @@ var root = new RootCommand("edgectl: train, sign and roll out ONNX models to edg
     FleetCommands.Devices(),
     FleetCommands.Models(),
     ModelCommands.Create(),
+    ImageCommands.Create(),
     TrustCommands.Key(),
     TrustCommands.Attestation(),
     TrustCommands.Root(),

@@ -20,6 +20,9 @@
 #     the metrics tests lint a running server's /metrics with `promtool check metrics`
 #   - Node.js and npm (Debian nodejs, npm): the agent's Arrow tests run Apache Arrow's JavaScript
 #     library, which their fixture installs with `npm ci` from the lock file beside the test, once
+#   - dockerd (Debian docker.io), an engine of the suite's own (data root, exec root, socket, pidfile
+#     and bridge under the services directory), announced as EDGEPLATFORM_TEST_DOCKER=unix://<socket>;
+#     the container tests pull containerized models into it and run them. Needs root.
 #   - the ARFF example datasets of Debian's weka package (/usr/share/doc/weka/examples), which
 #     the dataset-format tests parse one by one
 
@@ -36,6 +39,64 @@ services_start() {
   require_package weka || return 1
   postgres_start || return 1
   azurite_start || return 1
+  docker_start || return 1
+}
+
+# dockerd on a socket of its own, beside any engine the machine runs: its own data and exec roots,
+# and its own bridge (edgeplatform0) instead of docker0, with no iptables rules, so the two never
+# touch each other's networks. Ports published on 127.0.0.1 go through docker-proxy. Containers
+# are named by the tests that start them and removed by them; services_stop stops the engine.
+docker_start() {
+  local dir="$EDGEPLATFORM_TEST_SERVICES/docker" bridge=edgeplatform0 pid i
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "not root: no dockerd of the suite's own; the container tests fail under CI=true" >&2
+    return 0
+  fi
+  PATH="$PATH:/usr/sbin" require_command dockerd docker.io || return 1
+  require_command docker docker.io || return 1
+  mkdir -p "$dir"
+  if ! ip link show "$bridge" >/dev/null 2>&1; then
+    { ip link add "$bridge" type bridge && ip addr add 10.231.17.1/24 dev "$bridge" && ip link set "$bridge" up; } || {
+      echo "could not create the bridge $bridge for dockerd" >&2
+      return 1
+    }
+    echo "$bridge" >"$dir/bridge"
+  fi
+  PATH="$PATH:/usr/sbin" dockerd --data-root "$dir/data" --exec-root "$dir/exec" -H "unix://$dir/docker.sock" \
+    --pidfile "$dir/docker.pid" --bridge "$bridge" --iptables=false --ip-masq=false >"$dir/dockerd.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$EDGEPLATFORM_TEST_SERVICES/dockerd.pid"
+  for i in $(seq 1 150); do
+    if DOCKER_HOST="unix://$dir/docker.sock" docker version >/dev/null 2>&1; then
+      echo "EDGEPLATFORM_TEST_DOCKER=unix://$dir/docker.sock" >>"$EDGEPLATFORM_TEST_SERVICES/services.env"
+      export EDGEPLATFORM_TEST_DOCKER="unix://$dir/docker.sock"
+      echo "dockerd on unix://$dir/docker.sock (log $dir/dockerd.log)" >&2
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  echo "dockerd did not answer on unix://$dir/docker.sock; see $dir/dockerd.log" >&2
+  return 1
+}
+
+# Stops the suite's dockerd and waits for it (it unmounts its containers' layers on the way out),
+# then removes its bridge and data root.
+docker_stop() {
+  local dir="$EDGEPLATFORM_TEST_SERVICES/docker" pid i
+  [[ -f "$EDGEPLATFORM_TEST_SERVICES/dockerd.pid" ]] || return 0
+  pid="$(cat "$EDGEPLATFORM_TEST_SERVICES/dockerd.pid")"
+  kill "$pid" 2>/dev/null
+  for i in $(seq 1 150); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  rm -f "$EDGEPLATFORM_TEST_SERVICES/dockerd.pid"
+  if [[ -f "$dir/bridge" ]]; then
+    ip link delete "$(cat "$dir/bridge")" 2>/dev/null
+    rm -f "$dir/bridge"
+  fi
+  kill -0 "$pid" 2>/dev/null || rm -rf "$dir/data" "$dir/exec"
 }
 
 # A PostgreSQL cluster of its own on a free loopback port, owned by the postgres user when the
@@ -131,6 +192,7 @@ promtool_locate() {
 
 services_stop() {
   if [[ -d "${EDGEPLATFORM_TEST_SERVICES:-}" ]]; then
+    docker_stop
     for pidfile in "$EDGEPLATFORM_TEST_SERVICES"/*.pid; do
       [[ -f "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null
       rm -f "$pidfile"

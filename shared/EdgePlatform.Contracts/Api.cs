@@ -64,6 +64,17 @@ public sealed record ModelInfo(
     DateTimeOffset CreatedAt);
 
 /// <summary>
+/// Answer of <c>POST /api/v1/models/{name}/versions/{version}/image</c>: the release's container
+/// image (scorer and model), as its signed targets entry now names it. <see cref="Registry"/> is
+/// where it was pushed, <see cref="Repository"/> and <see cref="IndexDigest"/> what to pull there
+/// (the index is also tagged with the version).
+/// </summary>
+public sealed record ModelImageInfo(string Name, string Version, string Registry, string Repository, string IndexDigest, IReadOnlyList<ModelImagePlatform> Platforms);
+
+/// <summary>One platform's image of a containerized release (<c>linux/amd64</c>, <c>linux/arm64</c>).</summary>
+public sealed record ModelImagePlatform(string Platform, string ManifestDigest, long ManifestSize, string ConfigDigest);
+
+/// <summary>
 /// <see cref="Model"/> is <c>name</c> (latest version) or <c>name:version</c>; the targets are
 /// either explicit <see cref="Devices"/> or every enrolled device with <see cref="AllDevices"/>;
 /// <see cref="Runtime"/> is one of <see cref="ModelRuntimeKinds"/> (default in-process ONNX).

@@ -36,6 +36,7 @@ namespace EdgePlatform.Contracts;
 [JsonSerializable(typeof(IReadOnlyList<ModelAlias>))]
 [JsonSerializable(typeof(SetModelAliasRequest))]
 [JsonSerializable(typeof(ModelInfo))]
+[JsonSerializable(typeof(ModelImageInfo))]
 [JsonSerializable(typeof(IReadOnlyList<ModelInfo>))]
 [JsonSerializable(typeof(CreateDeploymentRequest))]
 [JsonSerializable(typeof(DeploymentInfo))]

@@ -5,6 +5,15 @@ public static class MediaTypes
     public const string OciManifest = "application/vnd.oci.image.manifest.v1+json";
     public const string OciEmptyConfig = "application/vnd.oci.empty.v1+json";
 
+    /// <summary>An image index: one manifest per platform of a containerized model.</summary>
+    public const string OciImageIndex = "application/vnd.oci.image.index.v1+json";
+
+    /// <summary>The config blob of a container image (entrypoint, environment, layer diff ids).</summary>
+    public const string OciImageConfig = "application/vnd.oci.image.config.v1+json";
+
+    /// <summary>A container image layer: a gzip-compressed tar of files.</summary>
+    public const string OciImageLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip";
+
     /// <summary>The manifest <c>artifactType</c> of a model package.</summary>
     public const string ModelArtifact = "application/vnd.edgeplatform.model.v1+json";
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using EdgePlatform.Contracts;
+using EdgePlatform.Oci.Images;
 
 namespace EdgePlatform.Oci;
 
@@ -29,4 +30,8 @@ internal sealed record OciTagList(string? Name, IReadOnlyList<string>? Tags);
 [JsonSerializable(typeof(OciArtifactManifest))]
 [JsonSerializable(typeof(OciErrorDocument))]
 [JsonSerializable(typeof(OciTagList))]
+[JsonSerializable(typeof(OciImageConfig))]
+[JsonSerializable(typeof(OciImageManifest))]
+[JsonSerializable(typeof(OciImageIndex))]
+[JsonSerializable(typeof(OciLayoutMarker))]
 internal sealed partial class OciJsonContext : JsonSerializerContext;

@@ -8,7 +8,7 @@ public static class OciMediaTypes
     /// <summary>The <c>artifactType</c> of the manifest that carries a model package's CMS signature.</summary>
     public const string SignatureArtifact = MediaTypes.SignatureArtifact;
 
-    public const string OciImageIndex = "application/vnd.oci.image.index.v1+json";
+    public const string OciImageIndex = MediaTypes.OciImageIndex;
 
     public const string OctetStream = "application/octet-stream";
 

@@ -13,7 +13,7 @@ public static class ModelCommands
     public static Command Create()
     {
         var list = FleetCommands.Models().Subcommands.Single(c => c.Name == "list");
-        return new Command("model", "One model release: import one trained elsewhere, verify it as a device would, approve it with offline keys, inspect it, or name it with an alias") { Import(), Verify(), Sign(), Push(), Inspect(), Alias(), list };
+        return new Command("model", "One model release: import one trained elsewhere, verify it as a device would, approve it with offline keys, inspect it, or name it with an alias") { Import(), Verify(), Sign(), Push(), Containerize(), Inspect(), Alias(), list };
     }
 
     public static IReadOnlyList<Column<ModelAlias>> AliasColumns { get; } =
@@ -173,7 +173,11 @@ public static class ModelCommands
                     TufRoles.Targets);
                 var entries = new Dictionary<string, TargetEntry>(current.Targets, StringComparer.Ordinal)
                 {
-                    [$"{model.Name}:{model.Version}"] = new TargetEntry(model.Repository, model.ManifestDigest, model.ManifestSize, approved),
+                    // A containerized release keeps its image: signing approves the same release, image included.
+                    [$"{model.Name}:{model.Version}"] = new TargetEntry(model.Repository, model.ManifestDigest, model.ManifestSize, approved)
+                    {
+                        Image = current.Targets.TryGetValue($"{model.Name}:{model.Version}", out var existing) && existing.Digest == model.ManifestDigest ? existing.Image : null,
+                    },
                 };
                 var next = new TargetsMetadata(TufRoles.Targets, current.Version + 1, now.AddDays(parse.GetValue(days)), entries);
                 var envelope = TufEnvelopes.Create(next, TufJsonContext.Default.TargetsMetadata, signingKeys, now);
@@ -248,6 +252,43 @@ public static class ModelCommands
             return 0;
         });
         return push;
+    }
+
+    /// <summary><c>edgectl model containerize NAME:VERSION</c>: the release as a container image the agent and any container host run.</summary>
+    private static Command Containerize()
+    {
+        var reference = new Argument<string>("model") { Description = "name:version of the release" };
+        var containerize = new Command("containerize", "Build the release's container image (the scorer base plus the verified model), push it beside the release and name it in the signed targets metadata")
+        {
+            reference,
+        };
+        containerize.SetAction(async (parse, ct) =>
+        {
+            var text = parse.GetValue(reference)!;
+            var colon = text.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0 || colon == text.Length - 1)
+            {
+                throw new CliException($"'{text}' is not name:version; containerize names one release");
+            }
+
+            using var api = parse.CreateApi();
+            Console.Error.WriteLine($"containerizing {text}: the server adds the model to each platform of its scorer base image and pushes what the registry lacks (the base layers once, about 80 MB each)");
+            var image = await api.ContainerizeModelAsync(text[..colon], text[(colon + 1)..], ct).ConfigureAwait(false);
+            if (parse.IsDocument())
+            {
+                Render.Document(parse.Format(), image, ContractsJsonContext.Default.ModelImageInfo);
+                return 0;
+            }
+
+            foreach (var platform in image.Platforms)
+            {
+                Console.Error.WriteLine($"  {platform.Platform}: manifest {platform.ManifestDigest} (image id {platform.ConfigDigest})");
+            }
+
+            Console.Out.WriteLine($"{image.Name}:{image.Version} → {image.Repository}:{image.Version}@{image.IndexDigest} in {image.Registry}; the signed targets entry names it");
+            return 0;
+        });
+        return containerize;
     }
 
     private static Command Inspect()

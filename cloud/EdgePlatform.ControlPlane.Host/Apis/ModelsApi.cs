@@ -2,6 +2,7 @@ using EdgePlatform.ControlPlane.Access;
 using EdgePlatform.Contracts;
 using EdgePlatform.ControlPlane.Deployments;
 using EdgePlatform.ControlPlane.Models;
+using EdgePlatform.ControlPlane.Host.Containers;
 using EdgePlatform.ControlPlane.Host.Hosting;
 using EdgePlatform.ControlPlane.Training;
 using Microsoft.Extensions.Options;
@@ -54,6 +55,10 @@ public static class ModelsApi
             await request.Body.CopyToAsync(body, ct).ConfigureAwait(false);
             return TypedResults.Ok((await registry.ReplaceSignatureAsync(name, version, body.ToArray(), ct).ConfigureAwait(false)).ToInfo());
         });
+
+        // Approving what devices run is a trust decision: the image lands in the signed targets entry.
+        trust.MapPost("/models/{name}/versions/{version}/image", async (string name, string version, ModelContainerizer containerizer, CancellationToken ct) =>
+            TypedResults.Ok(await containerizer.ContainerizeAsync(name, version, ct).ConfigureAwait(false)));
 
         deploy.MapPost("/deployments", async (CreateDeploymentRequest? request, DeploymentService deployments, CancellationToken ct) =>
         {

@@ -5,6 +5,7 @@ using EdgePlatform.ControlPlane.Host.Apis;
 using EdgePlatform.ControlPlane.Host.Artifacts;
 using EdgePlatform.ControlPlane.Host.Datasets;
 using EdgePlatform.ControlPlane.Host.Broker;
+using EdgePlatform.ControlPlane.Host.Containers;
 using EdgePlatform.ControlPlane.Host.Registry;
 using EdgePlatform.ControlPlane.Host.Trust;
 using EdgePlatform.ControlPlane.Host.Storage;
@@ -119,6 +120,7 @@ public static partial class ControlPlaneHostExtensions
         builder.Services.AddSingleton<TufTrustPublisher>();
         builder.Services.AddSingleton<ITrustPublisher>(sp => sp.GetRequiredService<TufTrustPublisher>());
         builder.Services.AddHostedService<TrustRefresher>();
+        builder.Services.AddContainerize();
         return builder;
     }
 

@@ -107,6 +107,47 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
         LogApproved(name, version, _options.DefaultChannels, targets.Version);
     }
 
+    public async Task RecordImageAsync(string name, string version, ContainerImageTarget image, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var key = $"{name}:{version}";
+        if (_repository.Targets?.Targets.TryGetValue(key, out var signed) == true && signed.Image is { } current
+            && current.IndexDigest == image.IndexDigest && string.Equals(current.Repository, image.Repository, StringComparison.Ordinal))
+        {
+            // Containerizing again built the same image: the signed entry already names it.
+            return;
+        }
+
+        if (!OnlineTargetsKeysSuffice())
+        {
+            throw new ConflictException(
+                $"targets are signed offline: the image of {key} is pushed ({image.Repository}@{image.IndexDigest}) but devices run it only once "
+                + $"'edgectl model sign {key}' signs targets that name it");
+        }
+
+        var targets = await ChangeAsync(
+            _ =>
+            {
+                var now = _timeProvider.GetUtcNow();
+                var published = _repository.PublishTargets(
+                    current =>
+                    {
+                        var entries = new Dictionary<string, TargetEntry>(current?.Targets ?? new Dictionary<string, TargetEntry>(), StringComparer.Ordinal);
+                        entries[key] = entries.TryGetValue(key, out var entry)
+                            ? entry with { Image = image }
+                            : throw new NotFoundException($"{key} is not in the targets metadata: it was never approved");
+                        return entries;
+                    },
+                    _targetsKeys,
+                    _options.TargetsLifetime,
+                    now);
+                _repository.RefreshTimestamp(_timestampKeys, _options.TimestampLifetime, now);
+                return published;
+            },
+            cancellationToken).ConfigureAwait(false);
+        LogImageRecorded(name, version, image.IndexDigest, targets.Version);
+    }
+
     /// <summary>
     /// Runs a change of the metadata (an uploaded root or targets document, say) under the write
     /// lease, reading the current documents inside it, and re-signs the timestamp when due after it.
@@ -324,6 +365,9 @@ public sealed partial class TufTrustPublisher : ITrustPublisher, IDisposable
 
     [LoggerMessage(EventId = 703, Level = LogLevel.Warning, Message = "Release {Name}:{Version} is published but not approved: the online targets key no longer meets the root's threshold; approve it with 'edgectl model sign'")]
     private partial void LogAwaitingApproval(string name, string version);
+
+    [LoggerMessage(EventId = 707, Level = LogLevel.Information, Message = "Recorded the container image {IndexDigest} of {Name}:{Version} in the targets metadata (targets version {TargetsVersion})")]
+    private partial void LogImageRecorded(string name, string version, string indexDigest, long targetsVersion);
 
     [LoggerMessage(EventId = 702, Level = LogLevel.Information, Message = "Approved {Name}:{Version} for channels {Channels} (targets version {TargetsVersion})")]
     private partial void LogApproved(string name, string version, IReadOnlyList<string> channels, long targetsVersion);

@@ -1,3 +1,5 @@
+using EdgePlatform.Security.Tuf;
+
 namespace EdgePlatform.ControlPlane.Ports;
 
 /// <summary>
@@ -17,4 +19,10 @@ public interface ITrustPublisher
 
     /// <summary>Approves a release for the default channels in the targets metadata and refreshes the timestamp.</summary>
     Task ApproveAsync(string name, string version, string repository, string manifestDigest, long manifestLength, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Adds a release's container image to its entry in the signed targets metadata; the entry
+    /// must exist. Fails with <see cref="ConflictException"/> when targets are signed offline.
+    /// </summary>
+    Task RecordImageAsync(string name, string version, ContainerImageTarget image, CancellationToken cancellationToken);
 }

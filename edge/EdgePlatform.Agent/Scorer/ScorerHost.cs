@@ -29,10 +29,15 @@ public static class ScorerHost
             return await ScorerHealth.CheckAsync(http, Console.Error, cancellationToken).ConfigureAwait(false);
         }
 
-        await using var app = Build(args);
         try
         {
-            await app.RunAsync(cancellationToken).ConfigureAwait(false);
+            // Building resolves the listener's options, so a bad address fails here, not only at start.
+            var app = Build(args);
+            await using (app.ConfigureAwait(false))
+            {
+                await app.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             return 0;
         }
         catch (Exception ex) when (ex is OptionsValidationException or ScorerModelException)

@@ -171,6 +171,16 @@ public sealed class ScorerHostTests(TestModels models)
         Assert.Equal(1, exit);
     }
 
+    [Fact]
+    public async Task RunAsync_BeyondLoopbackWithoutTokenFile_ExitsOne()
+    {
+        var exit = await ScorerHost.RunAsync(
+            [$"--Scorer:ModelDirectory={WriteModelDirectory()}", "--InferenceHttp:Port=0", "--InferenceHttp:BindAddress=0.0.0.0"],
+            CancellationToken.None);
+
+        Assert.Equal(1, exit);
+    }
+
     /// <summary>The scorer as the image runs it, on a free loopback port with a token; options that fail validation throw as they stop the process.</summary>
     private async Task<WebApplication> StartAsync(Dictionary<string, string?> settings, bool withToken = true)
     {

@@ -54,6 +54,18 @@ internal sealed class TestTrustPublisher : ITrustPublisher, IDisposable
 
     public byte[] SignManifest(ReadOnlySpan<byte> manifest) => TufSigningKey.SignDetached(manifest, [TargetsKey], _time.GetUtcNow());
 
+    public Task RecordImageAsync(string name, string version, ContainerImageTarget image, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        Repository.PublishTargets(
+            current => new Dictionary<string, TargetEntry>(current!.Targets, StringComparer.Ordinal) { [$"{name}:{version}"] = current.Targets[$"{name}:{version}"] with { Image = image } },
+            [TargetsKey],
+            TimeSpan.FromDays(30),
+            now);
+        Repository.RefreshTimestamp([TimestampKey], TimeSpan.FromDays(1), now);
+        return Task.CompletedTask;
+    }
+
     public Task ApproveAsync(string name, string version, string repository, string manifestDigest, long manifestLength, CancellationToken cancellationToken)
     {
         Approvals.Add(new Approval(name, version, repository, manifestDigest, manifestLength));
