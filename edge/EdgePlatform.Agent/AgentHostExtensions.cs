@@ -30,7 +30,7 @@ public static class AgentHostExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<ScoringTelemetry>()));
-        services.AddSingleton<IModelRuntime, OnnxModelRuntime>();
+        services.AddSingleton<IModelRuntime, EngineModelRuntime>();
         services.AddHostedService<InferenceEngineService>();
         services.AddHostedService<EventScoringService>();
         services.AddLocalInferenceEndpoint();
