@@ -50,7 +50,7 @@ internal sealed class ContainerImageLoader(IDockerClient docker, IRegistryClient
         }
 
         var manifest = await FetchManifestAsync(image, target, release, cancellationToken).ConfigureAwait(false);
-        var directory = Directory.CreateTempSubdirectory(Path.Combine(workDirectory, "image-")).FullName;
+        var directory = Directory.CreateDirectory(Path.Combine(workDirectory, "image-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)))).FullName;
         try
         {
             foreach (var blob in manifest.Layers.Prepend(manifest.Config))
