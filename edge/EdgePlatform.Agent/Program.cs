@@ -2,6 +2,12 @@ using EdgePlatform.Agent;
 using EdgePlatform.Agent.Core;
 using EdgePlatform.Agent.Docker;
 using EdgePlatform.Agent.Http;
+using EdgePlatform.Agent.Scorer;
+
+if (ScorerHost.Handles(args))
+{
+    return await ScorerHost.RunAsync(args[1..], CancellationToken.None);
+}
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddAgentCore();
@@ -11,4 +17,5 @@ builder.Services.AddDockerModelContainers();
 
 var app = builder.Build();
 app.MapInferenceProtocolApi();
-app.Run();
+await app.RunAsync();
+return 0;

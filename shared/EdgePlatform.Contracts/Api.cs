@@ -65,9 +65,10 @@ public sealed record ModelInfo(
 
 /// <summary>
 /// <see cref="Model"/> is <c>name</c> (latest version) or <c>name:version</c>; the targets are
-/// either explicit <see cref="Devices"/> or every enrolled device with <see cref="AllDevices"/>.
+/// either explicit <see cref="Devices"/> or every enrolled device with <see cref="AllDevices"/>;
+/// <see cref="Runtime"/> is one of <see cref="ModelRuntimeKinds"/> (default in-process ONNX).
 /// </summary>
-public sealed record CreateDeploymentRequest(string? Model, IReadOnlyList<string>? Devices, bool? AllDevices);
+public sealed record CreateDeploymentRequest(string? Model, IReadOnlyList<string>? Devices, bool? AllDevices, string? Runtime = null);
 
 public sealed record DeploymentInfo(
     string Id,

@@ -23,8 +23,12 @@ public sealed record CreateExperimentRequest(
     double? Alpha = null,
     double? SequentialTuning = null);
 
-/// <summary>An arm: its name, its model (<c>name:version</c> or <c>name@alias</c>), and its share of the units (weights are normalised).</summary>
-public sealed record ExperimentArmRequest(string? Name, string? Model, double? Weight = null);
+/// <summary>
+/// An arm: its name, its model (<c>name:version</c> or <c>name@alias</c>), its share of the units
+/// (weights are normalised), and where devices run its model (<see cref="ModelRuntimeKinds"/>,
+/// default in-process ONNX), so an arm can compare the same model in-process and in its container.
+/// </summary>
+public sealed record ExperimentArmRequest(string? Name, string? Model, double? Weight = null, string? Runtime = null);
 
 /// <summary>
 /// The primary metric, from labelled feedback (<see cref="ExperimentMetricKinds"/>);

@@ -5,7 +5,8 @@ namespace EdgePlatform.Contracts;
 /// <c>name:version</c>, or <c>name@alias</c> (the version the alias names when the rollout is
 /// created, pinned from then on); <see cref="Selector"/> picks devices by tags
 /// (<c>site=berlin and hw in (pi4,pi5)</c>). Where running rollouts select the same device, the
-/// highest <see cref="Priority"/> decides its model (the newer rollout on a tie).
+/// highest <see cref="Priority"/> decides its model (the newer rollout on a tie). <see cref="Runtime"/>
+/// is where devices run it, one of <see cref="ModelRuntimeKinds"/> (default in-process ONNX).
 /// </summary>
 public sealed record CreateRolloutRequest(
     string? Model,
@@ -14,7 +15,8 @@ public sealed record CreateRolloutRequest(
     IReadOnlyList<RolloutStage>? Stages,
     RolloutGates? Gates,
     int? DeviceTimeoutSeconds = null,
-    RolloutRate? Rate = null);
+    RolloutRate? Rate = null,
+    string? Runtime = null);
 
 /// <summary>
 /// One stage: the devices it reaches, cumulative, as <see cref="Percent"/> of the selected devices

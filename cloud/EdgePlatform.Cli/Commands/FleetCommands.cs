@@ -154,17 +154,24 @@ public static class FleetCommands
         new("CREATED", m => Render.Age(m.CreatedAt)) { WideValue = m => Render.Time(m.CreatedAt) },
     ];
 
+    /// <summary><c>--runtime</c>, as deploy and rollout create take it.</summary>
+    public static Option<string?> RuntimeOption() => new("--runtime")
+    {
+        Description = $"Where devices run the model: {ModelRuntimeKinds.Onnx} (in the agent, the default) or {ModelRuntimeKinds.Container} (the release's image, made by 'edgectl model containerize')",
+    };
+
     public static Command Deploy()
     {
         var model = new Argument<string>("model") { Description = "Model as name (newest version) or name:version" };
         var devices = new Option<string[]>("--device", "-d") { Description = "Target device id (repeatable)", AllowMultipleArgumentsPerToken = true };
         var all = new Option<bool>("--all") { Description = "Target every enrolled device" };
-        var deploy = new Command("deploy", "Roll a model version out to devices") { model, devices, all };
+        var runtime = RuntimeOption();
+        var deploy = new Command("deploy", "Roll a model version out to devices") { model, devices, all, runtime };
         deploy.SetAction(async (parse, ct) =>
         {
             using var api = parse.CreateApi();
             var targets = parse.GetValue(devices) ?? [];
-            var request = new CreateDeploymentRequest(parse.GetValue(model), targets.Length > 0 ? targets : null, parse.GetValue(all) ? true : null);
+            var request = new CreateDeploymentRequest(parse.GetValue(model), targets.Length > 0 ? targets : null, parse.GetValue(all) ? true : null, parse.GetValue(runtime));
             var deployment = await api.DeployAsync(request, ct).ConfigureAwait(false);
             if (parse.IsDocument())
             {

@@ -129,11 +129,12 @@ public static class RolloutCommands
         var rateMax = new Option<int?>("--rate-max") { Description = "Exponential rate: most devices per minute" };
         var rateAfterNotified = new Option<int?>("--rate-after-notified") { Description = "Exponential rate: increase after every N more devices were sent the version" };
         var rateAfterSucceeded = new Option<int?>("--rate-after-succeeded") { Description = "Exponential rate: increase after every N more devices reported it active" };
+        var runtime = FleetCommands.RuntimeOption();
         var watch = new Option<bool>("--watch", "-w") { Description = "Follow the rollout's progress until it ends" };
         var create = new Command("create", "Start a staged rollout")
         {
             model, selector, stages, priority, maxFailure, minDevices, maxErrorRate, minEvents, maxP99, qualityMetric, qualityMargin, qualityAlpha, attestation, timeout,
-            rateBase, rateFactor, rateMax, rateAfterNotified, rateAfterSucceeded, watch,
+            rateBase, rateFactor, rateMax, rateAfterNotified, rateAfterSucceeded, runtime, watch,
         };
         create.SetAction(async (parse, ct) =>
         {
@@ -153,7 +154,8 @@ public static class RolloutCommands
                     parse.GetValue(qualityMargin),
                     parse.GetValue(qualityAlpha)),
                 parse.GetValue(timeout) is { } text ? ParseDuration(text, "--device-timeout") : null,
-                ParseRate(parse.GetValue(rateBase), parse.GetValue(rateFactor), parse.GetValue(rateMax), parse.GetValue(rateAfterNotified), parse.GetValue(rateAfterSucceeded)));
+                ParseRate(parse.GetValue(rateBase), parse.GetValue(rateFactor), parse.GetValue(rateMax), parse.GetValue(rateAfterNotified), parse.GetValue(rateAfterSucceeded)),
+                parse.GetValue(runtime));
             using var api = parse.CreateApi();
             var rollout = await api.CreateRolloutAsync(request, ct).ConfigureAwait(false);
             return parse.GetValue(watch)

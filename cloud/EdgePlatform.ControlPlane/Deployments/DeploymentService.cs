@@ -39,6 +39,7 @@ public sealed partial class DeploymentService(
             throw new RequestValidationException("devices", "give either a non-empty devices list or allDevices: true");
         }
 
+        var runtime = ModelRuntimes.Parse(request.Runtime, "runtime");
         var model = await registry.ResolveAsync(request.Model.Trim(), cancellationToken).ConfigureAwait(false);
         var targets = explicitTargets
             ? await ResolveDevicesAsync(request.Devices!, cancellationToken).ConfigureAwait(false)
@@ -59,7 +60,7 @@ public sealed partial class DeploymentService(
 
         var now = timeProvider.GetUtcNow();
         var deploymentId = $"dep-{now:yyyyMMddHHmmss}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
-        var spec = new DeploymentSpec(deploymentId, model.ToReference());
+        var spec = new DeploymentSpec(deploymentId, model.ToReference(runtime));
 
         var telemetry = new TelemetrySettings(options.Value.TelemetryIntervalSeconds);
         await writer.WriteManyAsync([.. targets.Select(t => new DesiredWrite(t, spec))], telemetry, cancellationToken).ConfigureAwait(false);

@@ -246,7 +246,7 @@ public sealed partial class ExperimentService(
         }
 
         var rollout = await rollouts.CreateAsync(
-            new CreateRolloutRequest(model, experiment.Selector, experiment.Priority, request.Stages ?? DefaultPromotionStages, request.Gates ?? DefaultPromotionGates),
+            new CreateRolloutRequest(model, experiment.Selector, experiment.Priority, request.Stages ?? DefaultPromotionStages, request.Gates ?? DefaultPromotionGates, Runtime: winner.Model.Runtime),
             actor,
             cancellationToken).ConfigureAwait(false);
         var promoted = experiment with { State = ExperimentStates.Promoted, PromotedRollout = rollout.Id, Reason = $"arm {winner.Name} ({model}) promoted into rollout {rollout.Id} by {actor}" };
@@ -527,6 +527,7 @@ public sealed partial class ExperimentService(
                 throw new RequestValidationException($"{field}.name", $"'{name}' names another arm too; arm names must differ");
             }
 
+            var runtime = ModelRuntimes.Parse(arm.Runtime, $"{field}.runtime");
             var weight = arm.Weight ?? 1;
             if (!double.IsFinite(weight) || weight <= 0)
             {
@@ -558,7 +559,7 @@ public sealed partial class ExperimentService(
             }
 
             tasks.Add((await registry.ReadCardAsync(model, cancellationToken).ConfigureAwait(false)).Task);
-            arms.Add(new ExperimentArm(name, model.ToReference(), weight));
+            arms.Add(new ExperimentArm(name, model.ToReference(runtime), weight));
         }
 
         if (tasks.Count > 1)

@@ -46,6 +46,10 @@ public sealed record ModelRecord(
     public ModelInfo ToInfo() =>
         new(Repository, Name, Version, ManifestDigest, ManifestSize, OnnxDigest, OnnxSize, Signature, Metrics, CreatedAt);
 
-    public ModelReference ToReference() =>
-        new(Repository, Name, Version, ManifestDigest, ManifestSize, Signature);
+    /// <summary>
+    /// The reference a desired state carries; <paramref name="runtime"/> as <see cref="Models.ModelRuntimes.Parse"/>
+    /// gave it (null: in-process ONNX, which keeps documents written before containers unchanged).
+    /// </summary>
+    public ModelReference ToReference(string? runtime = null) =>
+        new(Repository, Name, Version, ManifestDigest, ManifestSize, Signature) { Runtime = runtime };
 }

@@ -77,11 +77,12 @@ public sealed partial class RolloutService(
             throw new RequestValidationException("deviceTimeoutSeconds", "must be at least 10");
         }
 
+        var runtime = ModelRuntimes.Parse(request.Runtime, "runtime");
         var (model, alias) = await registry.ResolveReferenceAsync(request.Model.Trim(), cancellationToken).ConfigureAwait(false);
         var now = timeProvider.GetUtcNow();
         var id = $"ro-{now:yyyyMMddHHmmss}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
         var rollout = new RolloutInfo(
-            id, model.ToReference(), alias, selector.Text, request.Priority ?? 0, stages, gates, rate, timeout,
+            id, model.ToReference(runtime), alias, selector.Text, request.Priority ?? 0, stages, gates, rate, timeout,
             RolloutStates.Running, 0, now, now, now, null);
 
         await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);

@@ -143,6 +143,34 @@ public sealed class DeploymentServiceTests : IDisposable
         Assert.Equal(DigestV1, Assert.Single(_published).Desired.Deployment!.Model.ManifestDigest);
     }
 
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("onnx", null)]
+    [InlineData("container", "container")]
+    public async Task CreateAsync_Runtime_TheDesiredStateSaysWhereTheDeviceRunsTheModel(string? runtime, string? expected)
+    {
+        _store.AddDevice("dev-1");
+
+        await _deployments.CreateAsync(new CreateDeploymentRequest("sensor:1", ["dev-1"], null, runtime), CancellationToken.None);
+
+        var model = Assert.Single(_published).Desired.Deployment!.Model;
+        Assert.Equal(expected, model.Runtime);
+        Assert.Equal(expected is not null, model.RunsInContainer);
+    }
+
+    [Fact]
+    public async Task CreateAsync_UnknownRuntime_ThrowsValidationOnRuntimeAndPublishesNothing()
+    {
+        _store.AddDevice("dev-1");
+
+        var exception = await Assert.ThrowsAsync<RequestValidationException>(
+            () => _deployments.CreateAsync(new CreateDeploymentRequest("sensor:1", ["dev-1"], null, "docker"), CancellationToken.None));
+
+        Assert.Equal("runtime", exception.Field);
+        Assert.Equal("runtime: 'docker' is not a runtime; use one of onnx, container", exception.Message);
+        Assert.Empty(_published);
+    }
+
     [Fact]
     public async Task CreateAsync_UnknownVersion_ThrowsNotFoundNamingTheVersion()
     {
