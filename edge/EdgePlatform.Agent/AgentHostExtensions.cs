@@ -16,7 +16,8 @@ public static class AgentHostExtensions
     public const string InferenceSection = "Inference";
 
     /// <summary>
-    /// ONNX Runtime as the model runtime, the micro-batching engine with its arms (the desired
+    /// The engine's model runtime (ONNX Runtime in-process, or a model's container where
+    /// <c>AddDockerModelContainers</c> is added too), the micro-batching engine with its arms (the desired
     /// state's experiment puts a candidate beside the control through the runtime), and the
     /// sources that feed it: the local broker and the local v2 HTTP endpoint.
     /// </summary>
@@ -24,7 +25,7 @@ public static class AgentHostExtensions
     {
         services.AddSingleton<ScoringTelemetry>();
         services.AddInferenceEngine(sp => sp.GetRequiredService<ScoringTelemetry>());
-        services.AddSingleton<IModelRuntime, OnnxModelRuntime>();
+        services.AddSingleton<IModelRuntime, EngineModelRuntime>();
         services.AddHostedService<EventScoringService>();
         services.AddLocalInferenceEndpoint();
         return services;

@@ -1,5 +1,6 @@
 using EdgePlatform.Agent;
 using EdgePlatform.Agent.Core;
+using EdgePlatform.Agent.Docker;
 using EdgePlatform.Agent.Http;
 using EdgePlatform.Agent.Scorer;
 
@@ -12,6 +13,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddAgentCore();
 builder.Services.AddAgentLinks();
 builder.Services.AddOnnxScoring();
+builder.Services.AddDockerModelContainers();
 
 var app = builder.Build();
 app.MapInferenceProtocolApi();

@@ -29,10 +29,11 @@ public sealed partial class PackageInstaller(
     {
         ArgumentNullException.ThrowIfNull(reference);
         TrustedMetadata metadata;
+        TargetEntry approved;
         try
         {
             metadata = await trust.RefreshAsync(cancellationToken).ConfigureAwait(false);
-            TufClient.Authorize(metadata.Targets, reference.Name, reference.Version, options.Value.Channel, reference.ManifestDigest, reference.ManifestSize);
+            approved = TufClient.Authorize(metadata.Targets, reference.Name, reference.Version, options.Value.Channel, reference.ManifestDigest, reference.ManifestSize);
         }
         catch (TufVerificationException ex)
         {
@@ -59,7 +60,7 @@ public sealed partial class PackageInstaller(
         }
 
         LogInstalled(reference.Name, reference.Version, reference.ManifestDigest);
-        return new InstalledModel(reference, card, store.PathOf(onnx.Digest));
+        return new InstalledModel(reference, card, store.PathOf(onnx.Digest)) { Image = approved.Image };
     }
 
     /// <summary>
@@ -76,11 +77,12 @@ public sealed partial class PackageInstaller(
         // Offline-capable: the release must still be approved by the targets last verified (on
         // disk). Its manifest signature is not re-checked: after a targets key rotation the
         // stored signature is by a retired key, while the re-signed targets still approve it.
+        TargetEntry approved;
         try
         {
             var targets = await trust.TrustedTargetsAsync(cancellationToken).ConfigureAwait(false)
                 ?? throw new TufVerificationException(TufChecks.TargetUnknown, "no verified targets metadata is on disk");
-            TufClient.Authorize(targets, reference.Name, reference.Version, options.Value.Channel, reference.ManifestDigest, reference.ManifestSize);
+            approved = TufClient.Authorize(targets, reference.Name, reference.Version, options.Value.Channel, reference.ManifestDigest, reference.ManifestSize);
         }
         catch (TufVerificationException ex)
         {
@@ -99,7 +101,7 @@ public sealed partial class PackageInstaller(
         }
 
         var card = ReadCard(await store.ReadAsync(manifest.Config.Digest, cancellationToken).ConfigureAwait(false));
-        return new InstalledModel(reference, card, store.PathOf(onnx.Digest));
+        return new InstalledModel(reference, card, store.PathOf(onnx.Digest)) { Image = approved.Image };
     }
 
     /// <summary>The manifest from the local store when the copy there is intact, else from the registry.</summary>

@@ -42,7 +42,15 @@ public interface IStagedModel : IDisposable
 }
 
 /// <summary>A verified package on local disk.</summary>
-public sealed record InstalledModel(ModelReference Reference, ModelCard Card, string ModelPath);
+public sealed record InstalledModel(ModelReference Reference, ModelCard Card, string ModelPath)
+{
+    /// <summary>
+    /// The release's container image as the verified targets entry approves it, null when the
+    /// release has none; a runtime that runs <see cref="ModelReference.RunsInContainer"/> models
+    /// pulls and checks exactly this.
+    /// </summary>
+    public EdgePlatform.Security.Tuf.ContainerImageTarget? Image { get; init; }
+}
 
 public sealed class ModelStageException : Exception
 {

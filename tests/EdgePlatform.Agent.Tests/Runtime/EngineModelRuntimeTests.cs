@@ -12,7 +12,7 @@ namespace EdgePlatform.Agent.Tests.Runtime;
 
 /// <summary>The runtime port over the real engine: an experiment's candidate arm staged, activated, changed and removed.</summary>
 [Collection(TestModelsGroup.Name)]
-public sealed class OnnxModelRuntimeTests(TestModels models)
+public sealed class EngineModelRuntimeTests(TestModels models)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
@@ -70,16 +70,16 @@ public sealed class OnnxModelRuntimeTests(TestModels models)
         Assert.All(sink.Arms.Values, arm => Assert.Equal((Arms.Control, "1.0.0"), arm));
     }
 
-    private async Task<(InferenceEngine Engine, OnnxModelRuntime Runtime)> ServingAsync()
+    private async Task<(InferenceEngine Engine, EngineModelRuntime Runtime)> ServingAsync()
     {
         var engine = new InferenceEngine(
             new ModelHost(NullLogger<ModelHost>.Instance), new InferenceEngineOptions { MaxQueueDelayMs = 1 }, TimeProvider.System, NullLoggerFactory.Instance);
-        var runtime = new OnnxModelRuntime(engine, Options.Create(new OnnxModelSettings()), NullLoggerFactory.Instance, TimeProvider.System);
+        var runtime = new EngineModelRuntime(engine, Options.Create(new OnnxModelSettings()), NullLoggerFactory.Instance, TimeProvider.System);
         runtime.Activate(await StageAsync(runtime, "1.0.0"));
         return (engine, runtime);
     }
 
-    private Task<IStagedModel> StageAsync(OnnxModelRuntime runtime, string version)
+    private Task<IStagedModel> StageAsync(EngineModelRuntime runtime, string version)
     {
         var card = models.ScalarCard with { Version = version };
         var reference = new ModelReference("models/pump-failure", card.Name, version, $"sha256:{new string(version[0], 64)}", 100, "signature");
