@@ -20,6 +20,7 @@ public static class ServiceCollectionExtensions
             .BindConfiguration(AttestationOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<AttestationOptions>, AllowedAgentBuildsValidation>();
         services.AddOptions<Access.RegistryAuthOptions>()
             .BindConfiguration(Access.RegistryAuthOptions.Section)
             .ValidateDataAnnotations()

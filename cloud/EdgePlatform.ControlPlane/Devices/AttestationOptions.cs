@@ -30,6 +30,14 @@ public sealed class AttestationOptions
     /// </summary>
     public string? TrustedAgentDirectory { get; set; }
 
+    /// <summary>
+    /// A directory of releases' <c>agent-builds.json</c> files (deployment/scripts/build-release.sh
+    /// writes one per release, with the measurement of each architecture's build): every build a
+    /// file lists is allowed on the channels it names, or on every channel. Read at start; a file
+    /// that is not one stops the server there. Default: unset.
+    /// </summary>
+    public string? AllowedAgentBuildsDirectory { get; set; }
+
     /// <summary>Nonces outstanding at once, over all devices; more requests are refused until some expire. Default 100,000.</summary>
     [Range(1, 10_000_000)]
     public int MaxOutstandingNonces { get; set; } = 100_000;

@@ -275,6 +275,22 @@ public sealed partial class AttestationService(
             any.Add(AgentMeasurements.MeasureBuild(directory));
         }
 
+        if (settings.AllowedAgentBuildsDirectory is { Length: > 0 } releases)
+        {
+            foreach (var release in AgentReleaseBuilds.ReadDirectory(releases))
+            {
+                foreach (var channel in release.Channels is { Count: > 0 } channels ? channels : [AttestationOptions.AnyChannel])
+                {
+                    if (!policy.TryGetValue(channel, out var allowed))
+                    {
+                        policy[channel] = allowed = new HashSet<string>(StringComparer.Ordinal);
+                    }
+
+                    allowed.UnionWith(release.Builds!.Select(b => b.AgentBuild!));
+                }
+            }
+        }
+
         return policy;
     }
 

@@ -269,6 +269,72 @@ public sealed class AttestationServiceTests : IDisposable
         Assert.False(string.IsNullOrEmpty((await _attestation.AttestAsync(Sign("dev-a", Evidence("dev-a", last.Nonce)), CancellationToken.None)).Token));
     }
 
+    [Fact]
+    public async Task AttestAsync_BuildOfEachArchitectureListedInAReleaseFile_Attests()
+    {
+        var x64 = "sha256:" + new string('1', 64);
+        var arm64 = "sha256:" + new string('2', 64);
+        using var releases = new ReleaseDirectory();
+        releases.Write("edgeplatform-agent-0.2.0.json", $$"""
+            { "version": "0.2.0", "builds": [ { "runtime": "linux-x64", "agentBuild": "{{x64}}" }, { "runtime": "linux-arm64", "agentBuild": "{{arm64}}" } ] }
+            """);
+        var attestation = Verifier(new AttestationOptions { AllowedAgentBuildsDirectory = releases.Path });
+        await EnrollAsync("dev-x64");
+        await EnrollAsync("dev-arm64");
+
+        Assert.False(string.IsNullOrEmpty((await AttestAsync(attestation, "dev-x64", x64)).Token));
+        Assert.False(string.IsNullOrEmpty((await AttestAsync(attestation, "dev-arm64", arm64)).Token));
+        var other = await Assert.ThrowsAsync<AttestationFailedException>(() => AttestAsync(attestation, "dev-x64", Build));
+        Assert.Contains("measurement check failed: agent build", other.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AttestAsync_ReleaseFileNamingOtherChannels_RefusedOnTheDevicesChannel()
+    {
+        var build = "sha256:" + new string('3', 64);
+        using var releases = new ReleaseDirectory();
+        releases.Write("canary.json", $$"""{ "version": "0.3.0", "channels": ["canary"], "builds": [ { "runtime": "linux-arm64", "agentBuild": "{{build}}" } ] }""");
+        var attestation = Verifier(new AttestationOptions { AllowedAgentBuildsDirectory = releases.Path });
+        await EnrollAsync("dev-a");
+
+        var refused = await Assert.ThrowsAsync<AttestationFailedException>(() => AttestAsync(attestation, "dev-a", build));
+
+        Assert.Contains("is not allowed on channel 'production'", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{ "version": "0.2.0", "builds": [] }""", "lists no builds")]
+    [InlineData("""{ "version": "0.2.0", "builds": [ { "runtime": "linux-arm64", "agentBuild": "sha256:abc" } ] }""", "build 'linux-arm64' has agentBuild 'sha256:abc', which is not a measurement")]
+    [InlineData("""{ "version": """, "is not a release's agent-builds.json")]
+    public void ReadDirectory_FileThatIsNotAReleasesBuilds_NamesTheFileAndTheProblem(string content, string expected)
+    {
+        using var releases = new ReleaseDirectory();
+        releases.Write("broken.json", content);
+
+        var error = Assert.Throws<InvalidDataException>(() => AgentReleaseBuilds.ReadDirectory(releases.Path));
+
+        Assert.Contains(System.IO.Path.Combine(releases.Path, "broken.json"), error.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    private AttestationService Verifier(AttestationOptions options) =>
+        new(_store, _store, [new SoftwareEvidenceVerifier()], _tokens, Options.Create(options), _time, NullLogger<AttestationService>.Instance);
+
+    private async Task<AttestationResult> AttestAsync(AttestationService attestation, string deviceId, string build)
+    {
+        var nonce = await attestation.IssueNonceAsync(new AttestationNonceRequest(deviceId), CancellationToken.None);
+        return await attestation.AttestAsync(Sign(deviceId, Evidence(deviceId, nonce.Nonce, build)), CancellationToken.None);
+    }
+
+    private sealed class ReleaseDirectory : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("edgeplatform-agent-builds-").FullName;
+
+        public void Write(string name, string content) => File.WriteAllText(System.IO.Path.Combine(Path, name), content);
+
+        public void Dispose() => Directory.Delete(Path, recursive: true);
+    }
+
     private Access.RegistryTokenService RegistryTokens() => new(
         new Access.AccessService(NSubstitute.Substitute.For<Access.IAccessStore>(), _time, NullLogger<Access.AccessService>.Instance),
         _attestation,
