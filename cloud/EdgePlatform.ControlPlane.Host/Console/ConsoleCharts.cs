@@ -52,7 +52,7 @@ public static class ConsoleCharts
         var summary = last.Lower is { } lo && last.Upper is { } hi
             ? $"{label}: latest {Number(last.Y)} (interval {Number(lo)} to {Number(hi)}), {points.Count} points"
             : $"{label}: latest {Number(last.Y)}, {points.Count} points, from {Number(values.Min())} to {Number(values.Max())}";
-        var svg = Open(summary);
+        var svg = Open(label, summary);
         Axes(svg, minY, maxY, Py);
         var banded = points.Where(p => p.Lower is { } l && p.Upper is { } u && double.IsFinite(l) && double.IsFinite(u)).ToList();
         if (banded.Count > 0)
@@ -113,7 +113,7 @@ public static class ConsoleCharts
         var height = Top + (bars.Count * Row) + 4;
         var summary = label + ": " + string.Join(", ", bars.Select(b => $"{b.Label} {Number(b.Value)}"));
         var svg = new StringBuilder();
-        svg.Append(Invariant($"<svg class=\"chart\" viewBox=\"0 0 {Width} {height:F0}\" role=\"img\" aria-label=\"{Encode(summary)}\"><title>{Encode(summary)}</title>"));
+        svg.Append(Invariant($"<figure class=\"chart\"><figcaption>{Encode(label)}</figcaption><svg class=\"chart\" viewBox=\"0 0 {Width} {height:F0}\" role=\"img\" aria-label=\"{Encode(summary)}\"><title>{Encode(summary)}</title>"));
         for (var i = 0; i < bars.Count; i++)
         {
             var y = Top + (i * Row);
@@ -145,8 +145,8 @@ public static class ConsoleCharts
         return (min - margin, max + margin);
     }
 
-    private static StringBuilder Open(string summary) =>
-        new StringBuilder().Append(Invariant($"<svg class=\"chart\" viewBox=\"0 0 {Width} {Height}\" role=\"img\" aria-label=\"{Encode(summary)}\"><title>{Encode(summary)}</title>"));
+    private static StringBuilder Open(string label, string summary) =>
+        new StringBuilder().Append(Invariant($"<figure class=\"chart\"><figcaption>{Encode(label)}</figcaption><svg class=\"chart\" viewBox=\"0 0 {Width} {Height}\" role=\"img\" aria-label=\"{Encode(summary)}\"><title>{Encode(summary)}</title>"));
 
     private static void Axes(StringBuilder svg, double minY, double maxY, Func<double, double> py)
     {
@@ -158,7 +158,7 @@ public static class ConsoleCharts
         }
     }
 
-    private static HtmlString Close(StringBuilder svg) => new(svg.Append("</svg>").ToString());
+    private static HtmlString Close(StringBuilder svg) => new(svg.Append("</svg></figure>").ToString());
 
     private static string Truncate(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 
