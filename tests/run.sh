@@ -8,6 +8,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 results="$(mktemp -d "${TMPDIR:-/tmp}/edgeplatform-tests-XXXXXX")"
 export EDGEPLATFORM_TEST_SERVICES="$results/services"
+# What tests keep for people to look at (the console's screenshots), kept with the results.
+export EDGEPLATFORM_TEST_ARTIFACTS="$results/artifacts"
 
 # shellcheck source=deployment/scripts/test-services.sh
 source "$repo/deployment/scripts/test-services.sh"
@@ -82,5 +84,6 @@ if (( failed > 0 )) && command -v python3 >/dev/null; then
   python3 "$repo/tests/failed-tests.py" "${trx_files[@]}"
 fi
 
+echo "reports and artifacts (console screenshots) kept in $results"
 echo "Tests: $passed passed, $failed failed, $skipped skipped"
 (( failed == 0 ))

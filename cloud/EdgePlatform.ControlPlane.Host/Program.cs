@@ -1,5 +1,6 @@
 using EdgePlatform.ControlPlane;
 using EdgePlatform.ControlPlane.Host.Access;
+using EdgePlatform.ControlPlane.Host.Console;
 using EdgePlatform.ControlPlane.Host.Hosting;
 using EdgePlatform.ControlPlane.Host.Training;
 
@@ -15,9 +16,11 @@ builder.AddMlNetTrainer();
 builder.AddOnnxImportChecks();
 builder.AddSweeps();
 builder.AddFleetMetrics();
+builder.AddConsole(bootstrap);
 
 var app = builder.Build();
 app.MapControlPlaneApis();
+app.MapConsole();
 app.Run();
 
 /// <summary>Entry point, visible to integration tests that host the server in-process.</summary>

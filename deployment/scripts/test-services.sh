@@ -25,6 +25,9 @@
 #     the container tests pull containerized models into it and run them. Needs root.
 #   - the ARFF example datasets of Debian's weka package (/usr/share/doc/weka/examples), which
 #     the dataset-format tests parse one by one
+#   - Chromium (Debian chromium), installed here and announced as EDGEPLATFORM_TEST_CHROMIUM=<binary>;
+#     the console's browser tests drive it headless through Playwright's bundled driver (no
+#     browser is downloaded)
 
 services_start() {
   mkdir -p "$EDGEPLATFORM_TEST_SERVICES"
@@ -37,6 +40,7 @@ services_start() {
   require_command npm npm || return 1
   promtool_locate || return 1
   require_package weka || return 1
+  chromium_locate || return 1
   postgres_start || return 1
   azurite_start || return 1
   docker_start || return 1
@@ -188,6 +192,15 @@ promtool_locate() {
   binary="$(command -v promtool)"
   echo "EDGEPLATFORM_TEST_PROMTOOL=$binary" >>"$EDGEPLATFORM_TEST_SERVICES/services.env"
   export EDGEPLATFORM_TEST_PROMTOOL="$binary"
+}
+
+# Chromium is started by each browser test with a fresh profile; here it is only installed and located.
+chromium_locate() {
+  local binary
+  require_command chromium || return 1
+  binary="$(command -v chromium)"
+  echo "EDGEPLATFORM_TEST_CHROMIUM=$binary" >>"$EDGEPLATFORM_TEST_SERVICES/services.env"
+  export EDGEPLATFORM_TEST_CHROMIUM="$binary"
 }
 
 services_stop() {

@@ -23,6 +23,7 @@ public sealed class BenchmarkSmokeTests
     [InlineData("EdgePlatform.Benchmarks.SweepWorkers", "--smoke", "speedup with 2 workers")]
     [InlineData("EdgePlatform.Benchmarks.Experiments", "--smoke", "every statistical property held")]
     [InlineData("EdgePlatform.Benchmarks.ScaleOut", "--smoke", "every published report stored exactly once (counted in PostgreSQL)")]
+    [InlineData("EdgePlatform.Benchmarks.Console", "--smoke", "fleet pages served: every one of")]
     public async Task Benchmark_InSmokeMode_ExitsZeroWithItsReport(string project, string arguments, string reportLine)
     {
         var (exitCode, output) = await BuiltProgram.RunAsync(AssemblyOf(project), arguments.Split(' '), Deadline);

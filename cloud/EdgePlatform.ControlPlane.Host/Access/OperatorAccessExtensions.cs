@@ -45,7 +45,9 @@ public static partial class OperatorAccessExtensions
             // operators' record; its refusals are still written.
             var deviceRoutine = path.StartsWithSegments("/api/v1/attestation", StringComparison.Ordinal);
             string? actor = null;
-            if (path.StartsWithSegments("/api/v1", StringComparison.Ordinal) && ((mutating && !deviceRoutine) || refused))
+            // The console's sign-in writes its own line (the name is known only once it succeeded).
+            var console = path.StartsWithSegments("/console", StringComparison.Ordinal) && !path.StartsWithSegments("/console/login", StringComparison.Ordinal);
+            if ((path.StartsWithSegments("/api/v1", StringComparison.Ordinal) || console) && ((mutating && !deviceRoutine) || refused))
             {
                 actor = context.User.Identity?.IsAuthenticated == true ? context.User.Identity.Name ?? "unknown" : "anonymous";
             }

@@ -62,6 +62,49 @@ public sealed partial class FleetService(
         return [.. devices.Select(ToInfo)];
     }
 
+    /// <summary>Most devices one page shows.</summary>
+    public const int MaxPageSize = 500;
+
+    /// <summary>
+    /// One page of the devices a selector matches (all of them without one), in id order, read from
+    /// the store a slice at a time by key, so a page costs the same at ten devices or ten thousand.
+    /// </summary>
+    public async Task<DevicePage> PageAsync(string? selector, string? after, int limit, CancellationToken cancellationToken)
+    {
+        if (limit is < 1 or > MaxPageSize)
+        {
+            throw new RequestValidationException("limit", $"must be between 1 and {MaxPageSize}");
+        }
+
+        var filter = string.IsNullOrWhiteSpace(selector) ? null : Rollouts.Selector.ParseRequestField(selector);
+        var slice = filter is null ? limit : Math.Max(limit * 4, 500);
+        var page = new List<DeviceInfo>(limit);
+        var cursor = string.IsNullOrEmpty(after) ? null : after;
+        while (page.Count < limit)
+        {
+            var devices = await store.ListDevicesAfterAsync(cursor, slice, cancellationToken).ConfigureAwait(false);
+            foreach (var device in devices)
+            {
+                cursor = device.Id;
+                if (filter is null || filter.Matches(device.Tags))
+                {
+                    page.Add(ToInfo(device));
+                    if (page.Count == limit)
+                    {
+                        break;
+                    }
+                }
+            }
+
+            if (devices.Count < slice && page.Count < limit)
+            {
+                return new DevicePage(page, null);
+            }
+        }
+
+        return new DevicePage(page, cursor);
+    }
+
     public async Task<DeviceInfo> GetAsync(string deviceId, CancellationToken cancellationToken)
     {
         var device = await FindAsync(deviceId, cancellationToken).ConfigureAwait(false)
@@ -175,3 +218,6 @@ public sealed partial class FleetService(
     [LoggerMessage(EventId = 114, Level = LogLevel.Information, Message = "Device {DeviceId} is {Status}")]
     private partial void LogStatus(string deviceId, string status);
 }
+
+/// <summary>A page of devices; <see cref="NextAfter"/> is the <c>after</c> of the next page, null on the last.</summary>
+public sealed record DevicePage(IReadOnlyList<DeviceInfo> Devices, string? NextAfter);

@@ -12,6 +12,12 @@ public interface IDeviceStore
 
     Task<IReadOnlyList<DeviceRecord>> ListDevicesAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// At most <paramref name="limit"/> devices whose ids sort after <paramref name="after"/> (null:
+    /// from the first), in id order: one page of a fleet of any size, read by its key.
+    /// </summary>
+    Task<IReadOnlyList<DeviceRecord>> ListDevicesAfterAsync(string? after, int limit, CancellationToken cancellationToken);
+
     /// <summary>Creates the device or, on re-enrollment, replaces its credential and tags.</summary>
     Task UpsertDeviceAsync(DeviceRecord device, CancellationToken cancellationToken);
 

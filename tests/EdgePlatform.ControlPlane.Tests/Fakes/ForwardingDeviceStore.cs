@@ -17,6 +17,9 @@ internal abstract class ForwardingDeviceStore(IDeviceStore inner) : IDeviceStore
 
     public virtual Task<IReadOnlyList<DeviceRecord>> ListDevicesAsync(CancellationToken cancellationToken) => inner.ListDevicesAsync(cancellationToken);
 
+    public virtual Task<IReadOnlyList<DeviceRecord>> ListDevicesAfterAsync(string? after, int limit, CancellationToken cancellationToken) =>
+        inner.ListDevicesAfterAsync(after, limit, cancellationToken);
+
     public virtual Task<IReadOnlySet<string>> FindEnrolledAsync(IReadOnlyCollection<string> deviceIds, CancellationToken cancellationToken) =>
         inner.FindEnrolledAsync(deviceIds, cancellationToken);
 

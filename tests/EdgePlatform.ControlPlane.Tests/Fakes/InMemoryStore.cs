@@ -47,6 +47,12 @@ internal sealed class InMemoryStore : IDeviceStore, IModelStore, IDeploymentStor
     public Task<IReadOnlyList<DeviceRecord>> ListDevicesAsync(CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<DeviceRecord>>([.. _devices.Values.OrderBy(d => d.Id, StringComparer.Ordinal)]);
 
+    public Task<IReadOnlyList<DeviceRecord>> ListDevicesAfterAsync(string? after, int limit, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<DeviceRecord>>([.. _devices.Values
+            .Where(d => after is null || string.CompareOrdinal(d.Id, after) > 0)
+            .OrderBy(d => d.Id, StringComparer.Ordinal)
+            .Take(limit)]);
+
     public Task UpsertDeviceAsync(DeviceRecord device, CancellationToken cancellationToken)
     {
         _devices.AddOrUpdate(device.Id, device, (_, existing) => existing with { Tags = device.Tags, CertificateThumbprint = device.CertificateThumbprint, Certificate = device.Certificate });

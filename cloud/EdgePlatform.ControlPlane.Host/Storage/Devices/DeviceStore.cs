@@ -45,6 +45,20 @@ public abstract class DeviceStore(StoreDatabase database) : IDeviceStore
         return [.. rows.Select(r => r.ToRecord())];
     }
 
+    public async Task<IReadOnlyList<DeviceRecord>> ListDevicesAfterAsync(string? after, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+
+        // Two statements rather than "@after IS NULL OR": PostgreSQL cannot type a parameter that is only ever null.
+        var sql = after is null
+            ? "SELECT * FROM devices ORDER BY id LIMIT @limit"
+            : "SELECT * FROM devices WHERE id > @after ORDER BY id LIMIT @limit";
+        var rows = await connection.QueryAsync<DeviceRow>(
+            new CommandDefinition(sql, new { after, limit }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return [.. rows.Select(r => r.ToRecord())];
+    }
+
     public async Task UpsertDeviceAsync(DeviceRecord device, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(device);

@@ -149,6 +149,36 @@ public abstract class DeviceStoreContract(StoreProvider provider) : StoreContrac
         Assert.Equal(Now.AddSeconds(4), device.LastSeen);
     }
 
+    [Fact]
+    public async Task ListDevicesAfterAsync_PagesThroughTheFleet_EachDeviceOnceInIdOrder()
+    {
+        var store = Stores.Devices;
+        var ids = Enumerable.Range(0, 7).Select(i => $"dev-{i:D2}").Reverse().ToList();
+        foreach (var id in ids)
+        {
+            await store.UpsertDeviceAsync(Device(id), CancellationToken.None);
+        }
+
+        var seen = new List<string>();
+        string? after = null;
+        int pages = 0;
+        while (true)
+        {
+            var page = await store.ListDevicesAfterAsync(after, 3, CancellationToken.None);
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            pages++;
+            seen.AddRange(page.Select(d => d.Id));
+            after = page[^1].Id;
+        }
+
+        Assert.Equal(ids.Order(StringComparer.Ordinal), seen);
+        Assert.Equal(3, pages);
+    }
+
     private static DeviceRecord Device(string id) =>
         new(id, new Dictionary<string, string> { ["site"] = "a" }, "hash", Now, DeviceStatuses.NeverConnected, null, null, null);
 }
