@@ -60,7 +60,9 @@ public static partial class OperatorAccessExtensions
             if (actor is not null)
             {
                 var access = context.RequestServices.GetRequiredService<AccessService>();
-                await access.AuditAsync(actor, $"{context.Request.Method} {path}", context.Response.StatusCode, CancellationToken.None).ConfigureAwait(false);
+                // A console action is a page's handler: its name says what was done.
+                var handler = console && context.Request.Query["handler"] is { Count: > 0 } named ? $"?handler={named}" : string.Empty;
+                await access.AuditAsync(actor, $"{context.Request.Method} {path}{handler}", context.Response.StatusCode, CancellationToken.None).ConfigureAwait(false);
             }
         });
         return app;

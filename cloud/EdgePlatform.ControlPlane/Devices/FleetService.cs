@@ -77,32 +77,34 @@ public sealed partial class FleetService(
         }
 
         var filter = string.IsNullOrWhiteSpace(selector) ? null : Rollouts.Selector.ParseRequestField(selector);
-        var slice = filter is null ? limit : Math.Max(limit * 4, 500);
+
+        // Unfiltered, one row more than the page says whether another page follows.
+        var slice = filter is null ? limit + 1 : Math.Max(limit * 4, 500);
         var page = new List<DeviceInfo>(limit);
         var cursor = string.IsNullOrEmpty(after) ? null : after;
-        while (page.Count < limit)
+        while (true)
         {
             var devices = await store.ListDevicesAfterAsync(cursor, slice, cancellationToken).ConfigureAwait(false);
-            foreach (var device in devices)
+            var read = 0;
+            for (; read < devices.Count && page.Count < limit; read++)
             {
-                cursor = device.Id;
-                if (filter is null || filter.Matches(device.Tags))
+                cursor = devices[read].Id;
+                if (filter is null || filter.Matches(devices[read].Tags))
                 {
-                    page.Add(ToInfo(device));
-                    if (page.Count == limit)
-                    {
-                        break;
-                    }
+                    page.Add(ToInfo(devices[read]));
                 }
             }
 
-            if (devices.Count < slice && page.Count < limit)
+            if (devices.Count < slice && read == devices.Count)
             {
                 return new DevicePage(page, null);
             }
-        }
 
-        return new DevicePage(page, cursor);
+            if (page.Count == limit)
+            {
+                return new DevicePage(page, cursor);
+            }
+        }
     }
 
     public async Task<DeviceInfo> GetAsync(string deviceId, CancellationToken cancellationToken)

@@ -58,8 +58,24 @@ public class FleetServicePageTests
 
         Assert.Empty(page.Devices);
         Assert.Null(page.NextAfter);
-        await store.Received(1).ListDevicesAfterAsync("dev-0100", 50, Arg.Any<CancellationToken>());
+        await store.Received(1).ListDevicesAfterAsync("dev-0100", 51, Arg.Any<CancellationToken>());
         await store.DidNotReceive().ListDevicesAsync(Arg.Any<CancellationToken>());
+    }
+
+    [Fact]
+    public async Task PageAsync_FleetOfWholePages_LastPageSaysNoneFollows()
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            await AddAsync($"dev-{i:D2}", "berlin");
+        }
+
+        var first = await _fleet.PageAsync(null, null, 10, CancellationToken.None);
+        var second = await _fleet.PageAsync(null, first.NextAfter, 10, CancellationToken.None);
+
+        Assert.Equal("dev-09", first.NextAfter);
+        Assert.Equal(10, second.Devices.Count);
+        Assert.Null(second.NextAfter);
     }
 
     [Theory]

@@ -162,6 +162,9 @@ public sealed class ConsoleBrowserTests(FleetServerFixture server) : IClassFixtu
             """,
             $"/console/rollouts/{rollout.Id}?handler=Abort");
         Assert.Equal(403, status);
+        Assert.Contains(
+            await server.Api.AuditAsync(200, default),
+            e => e.Actor == "web-viewer" && e.Action == $"POST /console/rollouts/{rollout.Id}?handler=Abort" && e.Status == 403);
         var audit = await page.GotoAsync("/console/audit");
         Assert.Equal(403, audit!.Status);
 
