@@ -18,6 +18,8 @@
 #     EDGEPLATFORM_TEST_AZURITE=<Azure Storage connection string>; dataset blob sources read it
 #   - promtool (Debian prometheus), installed here and announced as EDGEPLATFORM_TEST_PROMTOOL=<binary>;
 #     the metrics tests lint a running server's /metrics with `promtool check metrics`
+#   - Node.js and npm (Debian nodejs, npm): the agent's Arrow tests run Apache Arrow's JavaScript
+#     library, which their fixture installs with `npm ci` from the lock file beside the test, once
 #   - the ARFF example datasets of Debian's weka package (/usr/share/doc/weka/examples), which
 #     the dataset-format tests parse one by one
 
@@ -28,6 +30,8 @@ services_start() {
   registry_start || return 1
   mosquitto_locate || return 1
   require_command mosquitto_pub mosquitto-clients || return 1
+  require_command node nodejs || return 1
+  require_command npm npm || return 1
   promtool_locate || return 1
   require_package weka || return 1
   postgres_start || return 1

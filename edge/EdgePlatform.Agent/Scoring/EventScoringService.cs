@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using EdgePlatform.Agent.Core.Telemetry;
+using EdgePlatform.Agent.Inference;
 using EdgePlatform.Agent.Inference.Engine;
 using EdgePlatform.Agent.Links;
 using EdgePlatform.Contracts;
@@ -148,12 +149,15 @@ public sealed partial class EventScoringService(
                 metrics.RecordDeadLettered();
             }
 
-            LogDeadLettered(source, reason);
-            var payload = inferenceEvent.State is ArrowMessage message
-                ? $"row {inferenceEvent.Row} of an Arrow record batch of {message.RowCount} rows"
-                : Truncated(inferenceEvent.Json.Span);
-            var letter = new DeadLetter(null, source, reason, payload, timeProvider.GetUtcNow());
-            Post(new Outgoing(options.Value.DeadLetterTopic, JsonSerializer.SerializeToUtf8Bytes(letter, ContractsJsonContext.Default.DeadLetter), MediaTypes.Json));
+            if (inferenceEvent.State is ArrowMessage message)
+            {
+                // Lettered with the rest of its batch, one letter per reason: a column the agent
+                // cannot read fails every row alike and is reported once, not once per row.
+                message.Complete(inferenceEvent.Row, null, this, reason);
+                return;
+            }
+
+            PostDeadLetter(source, reason, Truncated(inferenceEvent.Json.Span));
         }
 
         if (inferenceEvent.State is ArrowMessage arrowMessage)
@@ -190,7 +194,11 @@ public sealed partial class EventScoringService(
             using var reader = new ArrowStreamReader(payload);
             while (reader.ReadNextRecordBatch() is { } batch)
             {
-                var rows = new ArrowEventRows(batch);
+                if (RowsOf(topic, batch) is not { } rows)
+                {
+                    continue;
+                }
+
                 var message = new ArrowMessage(topic, batch);
                 for (var row = 0; row < rows.RowCount; row++)
                 {
@@ -207,11 +215,72 @@ public sealed partial class EventScoringService(
         {
             metrics.RecordReceived();
             metrics.RecordDeadLettered();
-            var reason = $"payload is not a readable Arrow IPC stream: {ex.Message}";
-            LogDeadLettered(topic, reason);
-            var letter = new DeadLetter(null, topic, reason, $"{payload.Length} bytes of Arrow IPC", timeProvider.GetUtcNow());
-            Post(new Outgoing(options.Value.DeadLetterTopic, JsonSerializer.SerializeToUtf8Bytes(letter, ContractsJsonContext.Default.DeadLetter), MediaTypes.Json));
+            PostDeadLetter(topic, $"payload is not a readable Arrow IPC stream: {ex.Message}", $"{payload.Length} bytes of Arrow IPC");
         }
+    }
+
+    /// <summary>
+    /// The batch's rows, or null when its id column, or the column an experiment splits on, is
+    /// one the agent cannot read: then the whole batch is dead-lettered, each row counted, rather
+    /// than scored into predictions that no event or feedback could be matched to.
+    /// </summary>
+    private ArrowEventRows? RowsOf(string topic, RecordBatch batch)
+    {
+        try
+        {
+            return new ArrowEventRows(batch, engine.Arms is { Mode: ArmMode.Split } policy ? policy.KeyField : null);
+        }
+        catch (EventBindingException ex)
+        {
+            for (var row = 0; row < batch.Length; row++)
+            {
+                metrics.RecordReceived();
+                metrics.RecordDeadLettered();
+            }
+
+            PostDeadLetter(topic, ex.Message, DescribeRows(Enumerable.Range(0, batch.Length).ToList(), batch.Length));
+            batch.Dispose();
+            return null;
+        }
+    }
+
+    private void PostDeadLetter(string topic, string reason, string payload)
+    {
+        LogDeadLettered(topic, reason);
+        var letter = new DeadLetter(null, topic, reason, payload, timeProvider.GetUtcNow());
+        Post(new Outgoing(options.Value.DeadLetterTopic, JsonSerializer.SerializeToUtf8Bytes(letter, ContractsJsonContext.Default.DeadLetter), MediaTypes.Json));
+    }
+
+    /// <summary>Rows of an Arrow batch as a dead letter's payload names them: "rows 0–3, 9 of an Arrow record batch of 64 rows".</summary>
+    private static string DescribeRows(List<int> rows, int batchRows)
+    {
+        const int NamedRanges = 16;
+        if (batchRows == 0)
+        {
+            return "an empty Arrow record batch";
+        }
+
+        if (rows.Count == batchRows && batchRows > 1)
+        {
+            return $"all {batchRows} rows of an Arrow record batch";
+        }
+
+        var ranges = new List<string>();
+        var next = 0;
+        while (next < rows.Count && ranges.Count < NamedRanges)
+        {
+            var first = rows[next];
+            while (next + 1 < rows.Count && rows[next + 1] == rows[next] + 1)
+            {
+                next++;
+            }
+
+            ranges.Add(rows[next] == first ? $"{first}" : $"{first}–{rows[next]}");
+            next++;
+        }
+
+        var named = string.Join(", ", ranges) + (next < rows.Count ? $", … ({rows.Count} rows in all)" : string.Empty);
+        return $"{(rows.Count == 1 ? "row" : "rows")} {named} of an Arrow record batch of {batchRows} {(batchRows == 1 ? "row" : "rows")}";
     }
 
     private void Refused(string topic)
@@ -270,15 +339,16 @@ public sealed partial class EventScoringService(
     private sealed class ArrowMessage(string topic, RecordBatch batch)
     {
         private readonly Prediction?[] _predictions = new Prediction?[batch.Length];
+        private readonly string?[] _failures = new string?[batch.Length];
         private int _pending = batch.Length;
 
         public string Topic { get; } = topic;
 
-        public int RowCount => _predictions.Length;
-
-        public void Complete(int row, Prediction? prediction, EventScoringService owner)
+        /// <summary>Records row <paramref name="row"/>'s outcome: its prediction, or why it was dead-lettered, or neither (dropped).</summary>
+        public void Complete(int row, Prediction? prediction, EventScoringService owner, string? deadLetterReason = null)
         {
             _predictions[row] = prediction;
+            _failures[row] = deadLetterReason;
             if (Interlocked.Decrement(ref _pending) != 0)
             {
                 return;
@@ -289,6 +359,12 @@ public sealed partial class EventScoringService(
             if (scored.Count > 0)
             {
                 owner.Post(new Outgoing(owner.PredictionsTopic, PredictionArrow.Serialize(scored), MediaTypes.ArrowStream));
+            }
+
+            var failed = Enumerable.Range(0, _failures.Length).Where(r => _failures[r] is not null);
+            foreach (var rows in failed.GroupBy(r => _failures[r]!, StringComparer.Ordinal))
+            {
+                owner.PostDeadLetter(Topic, rows.Key, DescribeRows([.. rows], _failures.Length));
             }
         }
     }

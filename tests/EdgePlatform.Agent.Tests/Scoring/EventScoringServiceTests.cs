@@ -106,7 +106,7 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
         await PublishAsync("events/pump-2", ArrowBatch(models.TestRows.Take(64).ToList()));
 
         var predictions = new List<Prediction>();
-        var arrowPredictions = new List<(string? Id, string Arm, string Version)>();
+        var arrowPredictions = new List<(string? Id, string Arm, string Version, float? Score)>();
         var deadLetters = new List<DeadLetter>();
         while (predictions.Count < JsonEvents || arrowPredictions.Count < 64 || deadLetters.Count < 1)
         {
@@ -195,6 +195,157 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
         Assert.Equal(Enumerable.Range(0, Events).Count(i => !predicted[$"f{i}"] && i % 2 == 0), quality.FalseNegatives);
     }
 
+    [Fact]
+    public async Task ArrowBatchWithAColumnTheAgentCannotRead_DeadLetteredOnceNamingTheColumnEachRowCounted()
+    {
+        await StartAsync(external: false);
+        const int Rows = 8;
+        var rows = models.TestRows.Take(Rows).ToList();
+        var before = _metrics.TotalDeadLettered;
+
+        await PublishAsync("events/pump-3", ArrowBatch(rows, ids: new BooleanArray.Builder().AppendRange(rows.Select((_, i) => i % 2 == 0)).Build()));
+        await PublishAsync("events/pump-3", ArrowBatch(rows, temperatures: new TimestampArray.Builder().AppendRange(rows.Select(_ => DateTimeOffset.UnixEpoch)).Build()));
+        var temperatures = new FloatArray.Builder();
+        for (var i = 0; i < Rows; i++)
+        {
+            if (i is 3 or 5) { temperatures.AppendNull(); } else { temperatures.Append(rows[i].Temperature); }
+        }
+
+        await PublishAsync("events/pump-3", ArrowBatch(rows, temperatures: temperatures.Build()));
+        await PublishAsync("events/pump-3", TestModels.EventJson(rows[0], "after"));
+
+        // Outcomes are published in order: every letter for the two batches comes before the prediction that follows them.
+        var deadLetters = new List<DeadLetter>();
+        var scoredIds = new List<string?>();
+        while (true)
+        {
+            using var timeout = new CancellationTokenSource(Patience);
+            var (topic, payload) = await _received.Reader.ReadAsync(timeout.Token);
+            if (topic == Topics.LocalDeadLetter)
+            {
+                deadLetters.Add(JsonSerializer.Deserialize(payload, ContractsJsonContext.Default.DeadLetter)!);
+            }
+            else if (payload[0] == 0xFF)
+            {
+                scoredIds.AddRange(ReadArrowPredictions(payload).Select(p => p.Id));
+            }
+            else if (JsonSerializer.Deserialize(payload, ContractsJsonContext.Default.Prediction)!.CorrelationId == "after")
+            {
+                break;
+            }
+        }
+
+        Assert.Collection(
+            deadLetters.Where(letter => letter.SourceTopic == "events/pump-3"),
+            unreadableId =>
+            {
+                Assert.StartsWith("column 'id' is a column of bool, which the agent cannot read as an event id", unreadableId.Reason, StringComparison.Ordinal);
+                Assert.Equal($"all {Rows} rows of an Arrow record batch", unreadableId.Payload);
+            },
+            unreadableField =>
+            {
+                Assert.Equal($"field '{TestModels.Temperature}' is a column of timestamp, expected a number", unreadableField.Reason);
+                Assert.Equal($"all {Rows} rows of an Arrow record batch", unreadableField.Payload);
+            },
+            nullValues =>
+            {
+                Assert.Equal($"field '{TestModels.Temperature}' is null", nullValues.Reason);
+                Assert.Equal($"rows 3, 5 of an Arrow record batch of {Rows} rows", nullValues.Payload);
+            });
+        Assert.Equal(["a0", "a1", "a2", "a4", "a6", "a7"], scoredIds);
+        Assert.True(_metrics.TotalDeadLettered - before >= (2 * Rows) + 2, $"{_metrics.TotalDeadLettered - before} dead letters counted for {(2 * Rows) + 2} rows");
+    }
+
+    /// <summary>
+    /// The batch a Node.js producer writes with Apache Arrow's JavaScript library, sent as a user
+    /// would, with <c>mosquitto_pub -f</c>: its dictionary-encoded (then large_utf8) ids come back on
+    /// the predictions, and its int32 and float64 features score as the same rows sent as JSON.
+    /// </summary>
+    [ArrowJsFact]
+    [Trait("Category", "Integration")]
+    public async Task ArrowBatchFromArrowJs_PredictionsCarryEachIdAndScoreAsTheSameRowsAsJson()
+    {
+        await StartAsync(external: false);
+        const int Rows = 40;
+        var rows = models.TestRows.Take(Rows).Select(row => new SensorRow
+        {
+            // Written as int32 by the producer, so whole degrees.
+            Temperature = MathF.Round(row.Temperature),
+            Vibration = row.Vibration,
+            Pressure = row.Pressure,
+        }).ToList();
+        var directory = Directory.CreateTempSubdirectory("edgeplatform-arrow-js-").FullName;
+        try
+        {
+            var sent = new Dictionary<string, int>();
+            foreach (var (encoding, prefix, expectedIdType) in new[] { ("dictionary", "js", "id: Dictionary<Int32, Utf8>"), ("large-utf8", "jsl", "id: LargeUtf8") })
+            {
+                var (file, schema) = await ArrowJs.WriteEventsAsync(
+                    rows.Select((row, i) => (object)new Dictionary<string, object>
+                    {
+                        ["id"] = $"{prefix}-{i}",
+                        ["temperature_c"] = (int)row.Temperature,
+                        ["vibration_mm_s"] = (double)row.Vibration,
+                        ["pressure_kpa"] = (double)row.Pressure,
+                        ["site"] = i % 2 == 0 ? "north" : "south",
+                    }),
+                    encoding,
+                    directory,
+                    _stop.Token);
+                Assert.Contains(expectedIdType, schema, StringComparison.Ordinal);
+                Assert.Contains("temperature_c: Int32", schema, StringComparison.Ordinal);
+                Assert.Contains("vibration_mm_s: Float64", schema, StringComparison.Ordinal);
+
+                var (exitCode, output) = await Links.MosquittoClients.PublishAsync(
+                    "-h", _broker!.Host, "-p", _broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-i", $"arrow-js-{encoding}",
+                    "-V", "mqttv5", "-q", "1", "-t", "events/arrow-js", "-f", file);
+                Assert.True(exitCode == 0, $"mosquitto_pub exited with {exitCode}: {output}");
+                for (var i = 0; i < Rows; i++)
+                {
+                    sent[$"{prefix}-{i}"] = i;
+                }
+            }
+
+            for (var i = 0; i < Rows; i++)
+            {
+                sent[$"json-{i}"] = i;
+                await PublishAsync("events/json", TestModels.EventJson(rows[i], $"json-{i}"));
+            }
+
+            var scores = new Dictionary<string, float>();
+            while (scores.Count < sent.Count)
+            {
+                using var timeout = new CancellationTokenSource(Patience);
+                var (topic, payload) = await _received.Reader.ReadAsync(timeout.Token);
+                Assert.True(topic == Topics.LocalPredictions, $"{topic}: {Encoding.UTF8.GetString(payload)}");
+                if (payload[0] == 0xFF)
+                {
+                    foreach (var prediction in ReadArrowPredictions(payload))
+                    {
+                        Assert.True(prediction.Id is not null, "an Arrow prediction came back without its event's id");
+                        scores.Add(prediction.Id, prediction.Score!.Value);
+                    }
+                }
+                else
+                {
+                    var prediction = JsonSerializer.Deserialize(payload, ContractsJsonContext.Default.Prediction)!;
+                    scores.Add(prediction.CorrelationId!, prediction.Score!.Value);
+                }
+            }
+
+            Assert.Equal(sent.Keys.Order(StringComparer.Ordinal), scores.Keys.Order(StringComparer.Ordinal));
+            foreach (var (id, row) in sent)
+            {
+                var json = scores[$"json-{row}"];
+                Assert.True(Math.Abs(scores[id] - json) <= 1e-5f * Math.Max(1f, Math.Abs(json)), $"{id}: {scores[id]:R}, as JSON {json:R}");
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     public async Task DisposeAsync()
     {
         if (_client is not null)
@@ -264,14 +415,21 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
     private Task PublishAsync(string topic, byte[] payload) =>
         _client!.PublishAsync(topic, payload, _stop.Token, MqttQualityOfServiceLevel.AtLeastOnce);
 
-    private static byte[] ArrowBatch(List<SensorRow> rows)
+    /// <summary>The rows as an Arrow stream of one batch; <paramref name="ids"/> or <paramref name="temperatures"/> replace those columns.</summary>
+    private static byte[] ArrowBatch(List<SensorRow> rows, IArrowArray? ids = null, IArrowArray? temperatures = null)
     {
-        using var batch = new RecordBatch.Builder()
-            .Append(EventFields.CorrelationId, false, column => column.String(values => values.AppendRange(rows.Select((_, i) => $"a{i}"))))
-            .Append(TestModels.Temperature, false, column => column.Float(values => values.AppendRange(rows.Select(row => row.Temperature))))
-            .Append(TestModels.Vibration, false, column => column.Float(values => values.AppendRange(rows.Select(row => row.Vibration))))
-            .Append(TestModels.Pressure, false, column => column.Float(values => values.AppendRange(rows.Select(row => row.Pressure))))
-            .Build();
+        IArrowArray[] columns =
+        [
+            ids ?? new StringArray.Builder().AppendRange(rows.Select((_, i) => $"a{i}")).Build(),
+            temperatures ?? new FloatArray.Builder().AppendRange(rows.Select(row => row.Temperature)).Build(),
+            new FloatArray.Builder().AppendRange(rows.Select(row => row.Vibration)).Build(),
+            new FloatArray.Builder().AppendRange(rows.Select(row => row.Pressure)).Build(),
+        ];
+        string[] names = [EventFields.CorrelationId, TestModels.Temperature, TestModels.Vibration, TestModels.Pressure];
+        using var batch = new RecordBatch(
+            new Schema([.. names.Select((name, i) => new Field(name, columns[i].Data.DataType, nullable: false))], null),
+            columns,
+            rows.Count);
         using var buffer = new MemoryStream();
         using (var writer = new ArrowStreamWriter(buffer, batch.Schema, leaveOpen: true))
         {
@@ -282,10 +440,10 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
         return buffer.ToArray();
     }
 
-    private static List<(string? Id, string Arm, string Version)> ReadArrowPredictions(byte[] payload)
+    private static List<(string? Id, string Arm, string Version, float? Score)> ReadArrowPredictions(byte[] payload)
     {
         using var reader = new ArrowStreamReader(payload);
-        var result = new List<(string?, string, string)>();
+        var result = new List<(string?, string, string, float?)>();
         while (reader.ReadNextRecordBatch() is { } batch)
         {
             using (batch)
@@ -293,9 +451,10 @@ public sealed class EventScoringServiceTests(TestModels models) : IAsyncLifetime
                 var ids = (StringArray)batch.Column("id");
                 var arms = (StringArray)batch.Column("arm");
                 var versions = (StringArray)batch.Column("model_version");
+                var scores = (FloatArray)batch.Column("score");
                 for (var i = 0; i < batch.Length; i++)
                 {
-                    result.Add((ids.GetString(i), arms.GetString(i), versions.GetString(i)));
+                    result.Add((ids.GetString(i), arms.GetString(i), versions.GetString(i), scores.GetValue(i)));
                 }
             }
         }
