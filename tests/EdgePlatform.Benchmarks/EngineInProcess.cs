@@ -15,7 +15,8 @@ internal static class EngineInProcess
     /// <param name="duration">How long to feed it, the first half second (a quarter of a shorter phase) not measured.</param>
     /// <param name="observer">Per-version telemetry as the agent wires it, or none (the baseline).</param>
     /// <param name="name">The phase's name in the report.</param>
-    public static async Task<PhaseResult> RunAsync(BenchModel model, TimeSpan duration, IScoringObserver? observer = null, string name = "engine in-process, JSON")
+    /// <param name="scoring">What scores the model, loaded and warmed, owned by the engine from here on; default: the model in-process.</param>
+    public static async Task<PhaseResult> RunAsync(BenchModel model, TimeSpan duration, IScoringObserver? observer = null, string name = "engine in-process, JSON", ScoringModel? scoring = null)
     {
         var payloads = Enumerable.Range(0, model.Rows.Count).Select(i => model.Json(i, i)).ToArray();
         var engine = new InferenceEngine(
@@ -24,9 +25,14 @@ internal static class EngineInProcess
             TimeProvider.System,
             NullLoggerFactory.Instance,
             observer);
-        var loaded = LoadedModel.Load(model.Card, model.OnnxPath, new OnnxModelSettings());
-        loaded.Warm();
-        engine.Control.Activate(loaded);
+        if (scoring is null)
+        {
+            var loaded = LoadedModel.Load(model.Card, model.OnnxPath, new OnnxModelSettings());
+            loaded.Warm();
+            scoring = loaded;
+        }
+
+        engine.Control.Activate(scoring);
         using var stop = new CancellationTokenSource();
         var sink = new CountingSink();
         var running = engine.RunAsync(stop.Token);

@@ -1,6 +1,6 @@
 using EdgePlatform.Benchmarks;
 
-// dotnet run -c Release --project tests/EdgePlatform.Benchmarks -- inference|telemetry-cost [--seconds N] [--out FILE] [--smoke]
+// dotnet run -c Release --project tests/EdgePlatform.Benchmarks -- inference|telemetry-cost|container [--seconds N] [--out FILE] [--smoke]
 if (args is ["agent-host", var card, var model, .. var settings])
 {
     return await AgentHostMode.RunAsync(card, model, settings);
@@ -11,9 +11,14 @@ if (args is ["telemetry-cost", ..])
     return await TelemetryCostBenchmark.RunAsync(HarnessOptions.Parse(args[1..]));
 }
 
+if (args is ["container", ..])
+{
+    return await ContainerBenchmark.RunAsync(HarnessOptions.Parse(args[1..]));
+}
+
 if (args is not ["inference", ..])
 {
-    await Console.Error.WriteLineAsync($"usage: EdgePlatform.Benchmarks inference|telemetry-cost {HarnessOptions.Usage}");
+    await Console.Error.WriteLineAsync($"usage: EdgePlatform.Benchmarks inference|telemetry-cost|container {HarnessOptions.Usage}");
     return 2;
 }
 

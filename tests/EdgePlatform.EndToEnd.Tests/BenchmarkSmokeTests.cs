@@ -14,6 +14,7 @@ public sealed class BenchmarkSmokeTests
     [Theory]
     [InlineData("EdgePlatform.Benchmarks", "inference --smoke", "every phase answered every event")]
     [InlineData("EdgePlatform.Benchmarks", "telemetry-cost --smoke", "every configuration scored every event")]
+    [InlineData("EdgePlatform.Benchmarks", "container --smoke", "every event scored through the container and in-process")]
     [InlineData("EdgePlatform.Benchmarks.Telemetry", "--smoke", "every published report stored exactly once")]
     [InlineData("EdgePlatform.Benchmarks.Telemetry", "metrics-cost --smoke", "/metrics cost per perf report")]
     [InlineData("EdgePlatform.Benchmarks.RolloutEngine", "--smoke", "devices active")]
