@@ -20,6 +20,9 @@
 #     the metrics tests lint a running server's /metrics with `promtool check metrics`
 #   - the ARFF example datasets of Debian's weka package (/usr/share/doc/weka/examples), which
 #     the dataset-format tests parse one by one
+#   - qemu-user (Debian qemu-user-static) with the arm64 multiarch libraries the linux-arm64 agent
+#     loads (libc6, libstdc++6, libicu72, libssl3, zlib1g :arm64), announced as
+#     EDGEPLATFORM_TEST_QEMU_AARCH64=<binary>; the ARM64 release's smoke test runs the agent under it
 
 services_start() {
   mkdir -p "$EDGEPLATFORM_TEST_SERVICES"
@@ -30,6 +33,7 @@ services_start() {
   require_command mosquitto_pub mosquitto-clients || return 1
   promtool_locate || return 1
   require_package weka || return 1
+  qemu_aarch64_locate || return 1
   postgres_start || return 1
   azurite_start || return 1
 }
@@ -123,6 +127,30 @@ promtool_locate() {
   binary="$(command -v promtool)"
   echo "EDGEPLATFORM_TEST_PROMTOOL=$binary" >>"$EDGEPLATFORM_TEST_SERVICES/services.env"
   export EDGEPLATFORM_TEST_PROMTOOL="$binary"
+}
+
+# The emulator runs the ARM64 agent as a user-mode process (no binfmt registration needed: the
+# test names the emulator); the agent's loader /lib/ld-linux-aarch64.so.1 and its libraries under
+# /usr/lib/aarch64-linux-gnu come from Debian's arm64 packages, which need the architecture added.
+qemu_aarch64_locate() {
+  local binary package missing=()
+  require_command qemu-aarch64-static qemu-user-static || return 1
+  for package in libc6:arm64 libstdc++6:arm64 libicu72:arm64 libssl3:arm64 zlib1g:arm64; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+      echo "installing ${missing[*]}" >&2
+      (dpkg --add-architecture arm64 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null || return 1
+    else
+      echo "missing Debian packages ${missing[*]} (after dpkg --add-architecture arm64)" >&2
+      return 1
+    fi
+  fi
+  [[ -e /lib/ld-linux-aarch64.so.1 ]] || { echo "no /lib/ld-linux-aarch64.so.1 although libc6:arm64 is installed" >&2; return 1; }
+  binary="$(command -v qemu-aarch64-static)"
+  echo "EDGEPLATFORM_TEST_QEMU_AARCH64=$binary" >>"$EDGEPLATFORM_TEST_SERVICES/services.env"
+  export EDGEPLATFORM_TEST_QEMU_AARCH64="$binary"
 }
 
 services_stop() {
