@@ -130,10 +130,12 @@ public sealed class Arm64AgentTests(ITestOutputHelper output)
     /// <summary>
     /// What the emulated device is given, and why. QEMU_CPU: a Cortex-A72, the Raspberry Pi 4's core
     /// (ARMv8.0 with NEON), matching the /proc/cpuinfo it is shown; qemu's default model, "max", would
-    /// announce SVE and SME, which no Pi has, to ONNX Runtime's kernel selection. W^X off: with it on (.NET's default) the runtime maps JIT-ed code twice and
-    /// remaps it on every patch, and each remapping makes qemu throw away what it had translated there,
-    /// which slows the start under emulation only. Tiered compilation stays on: its quick first tier is
-    /// the cheapest JIT under emulation. A real ARM64 device runs with the defaults.
+    /// announce SVE and SME, which no Pi has, to ONNX Runtime's kernel selection. W^X off: with it on
+    /// (.NET's default) the runtime writes JIT-ed code through a second, writable mapping of the same
+    /// memory; qemu-user notices code changing only through writes to the pages it translated, so it
+    /// kept running stale translations and the agent died at start with "Illegal instruction" in a
+    /// freshly JIT-ed stub. Tiered compilation stays on: its quick first tier is the cheapest JIT
+    /// under emulation. A real ARM64 device runs with the defaults.
     /// </summary>
     private static readonly Dictionary<string, string> EmulatedEnvironment = new(StringComparer.Ordinal)
     {
