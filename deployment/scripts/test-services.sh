@@ -28,6 +28,9 @@
 #   - Chromium (Debian chromium), installed here and announced as EDGEPLATFORM_TEST_CHROMIUM=<binary>;
 #     the console's browser tests drive it headless through Playwright's bundled driver (no
 #     browser is downloaded)
+#   - qemu-user (Debian qemu-user-static) with the arm64 multiarch libraries the linux-arm64 agent
+#     loads (libc6, libstdc++6, libicu72, libssl3, zlib1g :arm64), announced as
+#     EDGEPLATFORM_TEST_QEMU_AARCH64=<binary>; the ARM64 release's smoke test runs the agent under it
 
 services_start() {
   mkdir -p "$EDGEPLATFORM_TEST_SERVICES"
@@ -41,6 +44,7 @@ services_start() {
   promtool_locate || return 1
   require_package weka || return 1
   chromium_locate || return 1
+  qemu_aarch64_locate || return 1
   postgres_start || return 1
   azurite_start || return 1
   docker_start || return 1
@@ -201,6 +205,30 @@ chromium_locate() {
   binary="$(command -v chromium)"
   echo "EDGEPLATFORM_TEST_CHROMIUM=$binary" >>"$EDGEPLATFORM_TEST_SERVICES/services.env"
   export EDGEPLATFORM_TEST_CHROMIUM="$binary"
+}
+
+# The emulator runs the ARM64 agent as a user-mode process (no binfmt registration needed: the
+# test names the emulator); the agent's loader /lib/ld-linux-aarch64.so.1 and its libraries under
+# /usr/lib/aarch64-linux-gnu come from Debian's arm64 packages, which need the architecture added.
+qemu_aarch64_locate() {
+  local binary package missing=()
+  require_command qemu-aarch64-static qemu-user-static || return 1
+  for package in libc6:arm64 libstdc++6:arm64 libicu72:arm64 libssl3:arm64 zlib1g:arm64; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+      echo "installing ${missing[*]}" >&2
+      (dpkg --add-architecture arm64 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null || return 1
+    else
+      echo "missing Debian packages ${missing[*]} (after dpkg --add-architecture arm64)" >&2
+      return 1
+    fi
+  fi
+  [[ -e /lib/ld-linux-aarch64.so.1 ]] || { echo "no /lib/ld-linux-aarch64.so.1 although libc6:arm64 is installed" >&2; return 1; }
+  binary="$(command -v qemu-aarch64-static)"
+  echo "EDGEPLATFORM_TEST_QEMU_AARCH64=$binary" >>"$EDGEPLATFORM_TEST_SERVICES/services.env"
+  export EDGEPLATFORM_TEST_QEMU_AARCH64="$binary"
 }
 
 services_stop() {

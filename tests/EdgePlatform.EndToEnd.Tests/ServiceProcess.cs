@@ -21,18 +21,25 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
     /// <summary>The mosquitto binary tests/run.sh installed (EDGEPLATFORM_TEST_MOSQUITTO), or Debian's.</summary>
     public static string Mosquitto =>
         Environment.GetEnvironmentVariable("EDGEPLATFORM_TEST_MOSQUITTO") is { Length: > 0 } configured ? configured
         : File.Exists("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto"
         : throw new InvalidOperationException("mosquitto is not installed: run tests/run.sh, which installs it");
 
-    public static ServiceProcess Start(string binary, IEnumerable<string> arguments, string logPath)
+    public static ServiceProcess Start(string binary, IEnumerable<string> arguments, string logPath, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
         }
 
         var process = Process.Start(info)!;
