@@ -9,7 +9,7 @@ namespace EdgePlatform.Agent.Inference;
 
 /// <summary>
 /// An ONNX model loaded into an ONNX Runtime session and checked against its card, ready to
-/// score JSON events or pre-bound feature rows.
+/// score JSON events or pre-bound feature rows: the in-process <see cref="ScoringModel"/>.
 /// </summary>
 /// <remarks>
 /// Not thread-safe: score from one thread at a time. Single events reuse one set of tensors,
@@ -17,7 +17,7 @@ namespace EdgePlatform.Agent.Inference;
 /// an <see cref="InvalidOperationException"/> rather than allowed to corrupt a result.
 /// Scale out by loading one instance per scoring thread.
 /// </remarks>
-public sealed class LoadedModel : IDisposable
+public sealed class LoadedModel : ScoringModel
 {
     private readonly InferenceSession _session;
     private readonly GraphBinding _binding;
@@ -33,7 +33,6 @@ public sealed class LoadedModel : IDisposable
     // Multiclass only: the probabilities output (-1 when unbound), the card's classes and, for a
     // string label, their names, so a row's class is the card's own string.
     private readonly int _probabilitiesOutput;
-    private readonly bool _multiclass;
     private readonly string[] _classes;
     private readonly Dictionary<string, string>? _classByName;
     private readonly TensorElementType _labelType;
@@ -55,14 +54,10 @@ public sealed class LoadedModel : IDisposable
     private BatchBinding?[] _batchBindings = new BatchBinding?[65];
 
     private int _scoring;
-    private int _claimedByHost;
-    private volatile bool _disposed;
 
     private LoadedModel(ModelCard card, ModelIdentity identity, InferenceSession session, GraphBinding binding, ILogger logger, TimeProvider timeProvider)
+        : base(card, identity, new EventBinder(binding.FeatureFields, binding.StringFields, binding.FieldsAcceptingMissing))
     {
-        Card = card;
-        Identity = identity;
-        Binder = new EventBinder(binding.FeatureFields, binding.StringFields, binding.FieldsAcceptingMissing);
         _session = session;
         _binding = binding;
         _logger = logger;
@@ -73,8 +68,7 @@ public sealed class LoadedModel : IDisposable
         _scoreOutput = IndexOfField(binding.Outputs, PredictionFields.Score);
         _probabilityOutput = IndexOfField(binding.Outputs, PredictionFields.Probability);
         _probabilitiesOutput = IndexOfField(binding.Outputs, PredictionFields.Probabilities);
-        _multiclass = string.Equals(card.Task, ModelTasks.MulticlassClassification, StringComparison.Ordinal);
-        _classes = _multiclass ? [.. card.Classes!] : [];
+        _classes = IsMulticlass ? [.. card.Classes!] : [];
         _labelType = _labelOutput < 0 ? TensorElementType.Bool : binding.Outputs[_labelOutput].ElementType;
         _classByName = _labelType == TensorElementType.String ? _classes.ToDictionary(name => name, StringComparer.Ordinal) : null;
 
@@ -99,27 +93,6 @@ public sealed class LoadedModel : IDisposable
 
         BindOutputs(_rowBinding, _outputNames, _rowOutputs);
     }
-
-    public ModelCard Card { get; }
-
-    public ModelIdentity Identity { get; }
-
-    /// <summary>Binds events to this model's feature rows; the layout <see cref="ScoreBatch(ReadOnlySpan{float}, ReadOnlySpan{string}, Span{RowPrediction})"/> expects.</summary>
-    public EventBinder Binder { get; }
-
-    /// <summary>Values in one feature row.</summary>
-    public int FeatureCount => _row.Length;
-
-    /// <summary>Values in one string row (categorical and text fields, <see cref="EventBinder.StringFields"/>).</summary>
-    public int StringCount => _strings.Length;
-
-    internal bool IsDisposed => _disposed;
-
-    /// <summary>True for a multiclass model, whose rows may carry a <see cref="RowPrediction.Problem"/>.</summary>
-    internal bool IsMulticlass => _multiclass;
-
-    /// <summary>True for the first host to claim this model; a model has one owner that disposes it.</summary>
-    internal bool TryClaimForHost() => Interlocked.Exchange(ref _claimedByHost, 1) == 0;
 
     /// <inheritdoc cref="Load(ModelCard, string, OnnxModelSettings, ILogger, TimeProvider, string?)"/>
     public static LoadedModel Load(ModelCard card, string onnxPath, OnnxModelSettings settings) =>
@@ -164,7 +137,7 @@ public sealed class LoadedModel : IDisposable
     /// Runs one inference on zeros, so that the first real event does not pay for ONNX
     /// Runtime's lazy initialisation. Returns how long it took.
     /// </summary>
-    public TimeSpan Warm()
+    public override TimeSpan Warm()
     {
         EnterScoring();
         try
@@ -183,9 +156,8 @@ public sealed class LoadedModel : IDisposable
         }
     }
 
-    /// <summary>Binds a JSON event (UTF-8) to this model's inputs and scores it.</summary>
-    /// <exception cref="EventBindingException">The event cannot be bound; the message says why.</exception>
-    public ScoreResult Score(ReadOnlySpan<byte> jsonEvent)
+    /// <inheritdoc/>
+    public override ScoreResult Score(ReadOnlySpan<byte> jsonEvent)
     {
         EnterScoring();
         try
@@ -194,7 +166,7 @@ public sealed class LoadedModel : IDisposable
             var correlationId = Binder.Bind(jsonEvent, _row, _strings);
             RunRow();
             var prediction = ReadPrediction(_rowOutputs, row: 0);
-            if (_multiclass)
+            if (IsMulticlass)
             {
                 Span<RowPrediction> one = [prediction];
                 ReadClasses(_rowOutputs, _rowBinding, one);
@@ -218,35 +190,11 @@ public sealed class LoadedModel : IDisposable
         }
     }
 
-    /// <summary>
-    /// Scores rows already bound with <see cref="Binder"/>: <paramref name="featureRows"/> holds
-    /// <c>predictions.Length</c> rows of <see cref="FeatureCount"/> values each, and row i's
-    /// prediction is written to <c>predictions[i]</c>. All rows go through the graph in one run.
-    /// Returns how long the run took.
-    /// </summary>
-    public TimeSpan ScoreBatch(ReadOnlySpan<float> featureRows, Span<RowPrediction> predictions) => ScoreBatch(featureRows, [], predictions);
-
-    /// <summary>
-    /// As <see cref="ScoreBatch(ReadOnlySpan{float}, Span{RowPrediction})"/>, with
-    /// <paramref name="stringRows"/> holding <c>predictions.Length</c> rows of <see cref="StringCount"/>
-    /// strings each, bound with <see cref="Binder"/>.
-    /// </summary>
-    public TimeSpan ScoreBatch(ReadOnlySpan<float> featureRows, ReadOnlySpan<string> stringRows, Span<RowPrediction> predictions)
+    /// <inheritdoc/>
+    public override TimeSpan ScoreBatch(ReadOnlySpan<float> featureRows, ReadOnlySpan<string> stringRows, Span<RowPrediction> predictions)
     {
         var rows = predictions.Length;
-        if (stringRows.Length != rows * StringCount)
-        {
-            throw new ArgumentException(
-                $"{rows} predictions need {rows * StringCount} string values ({StringCount} per row); got {stringRows.Length}",
-                nameof(stringRows));
-        }
-
-        if (featureRows.Length != rows * FeatureCount)
-        {
-            throw new ArgumentException(
-                $"{rows} predictions need {rows * FeatureCount} feature values ({FeatureCount} per row); got {featureRows.Length}",
-                nameof(featureRows));
-        }
+        CheckBatch(featureRows, stringRows, rows);
 
         EnterScoring();
         try
@@ -258,7 +206,7 @@ public sealed class LoadedModel : IDisposable
                 stringRows.CopyTo(_strings);
                 RunRow();
                 predictions[0] = ReadPrediction(_rowOutputs, row: 0);
-                if (_multiclass)
+                if (IsMulticlass)
                 {
                     ReadClasses(_rowOutputs, _rowBinding, predictions);
                 }
@@ -276,14 +224,8 @@ public sealed class LoadedModel : IDisposable
         }
     }
 
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
         _rowBinding.Dispose();
         foreach (var value in _rowInputs)
         {
@@ -387,7 +329,7 @@ public sealed class LoadedModel : IDisposable
 
         // Each span is fetched once per batch: fetching one asks ONNX Runtime for the tensor's
         // type and shape, which costs more than reading all its rows.
-        var labels = _labelOutput < 0 || _multiclass ? default : batch.Outputs[_labelOutput]!.GetTensorDataAsSpan<bool>();
+        var labels = _labelOutput < 0 || IsMulticlass ? default : batch.Outputs[_labelOutput]!.GetTensorDataAsSpan<bool>();
         var scores = _scoreOutput < 0 ? default : batch.Outputs[_scoreOutput]!.GetTensorDataAsSpan<float>();
         var probabilities = _probabilityOutput < 0 ? default : batch.Outputs[_probabilityOutput]!.GetTensorDataAsSpan<float>();
         for (var row = 0; row < rows; row++)
@@ -398,7 +340,7 @@ public sealed class LoadedModel : IDisposable
                 probabilities.IsEmpty ? null : probabilities[row]);
         }
 
-        if (_multiclass)
+        if (IsMulticlass)
         {
             ReadClasses(batch.Outputs, batch.Binding, predictions);
         }
@@ -444,7 +386,7 @@ public sealed class LoadedModel : IDisposable
     }
 
     private RowPrediction ReadPrediction(OrtValue?[] outputs, int row) => new(
-        _labelOutput < 0 || _multiclass ? null : outputs[_labelOutput]!.GetTensorDataAsSpan<bool>()[row],
+        _labelOutput < 0 || IsMulticlass ? null : outputs[_labelOutput]!.GetTensorDataAsSpan<bool>()[row],
         _scoreOutput < 0 ? null : outputs[_scoreOutput]!.GetTensorDataAsSpan<float>()[row],
         _probabilityOutput < 0 ? null : outputs[_probabilityOutput]!.GetTensorDataAsSpan<float>()[row]);
 
@@ -531,7 +473,7 @@ public sealed class LoadedModel : IDisposable
 
     private void EnterScoring()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         if (Interlocked.Exchange(ref _scoring, 1) != 0)
         {
             throw new InvalidOperationException(

@@ -44,4 +44,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 3124, Level = LogLevel.Information,
         Message = "Inference engine stopped after scoring the {Count} events still queued")]
     public static partial void EngineDrained(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 3130, Level = LogLevel.Information,
+        Message = "Warmed model {ModelName} {ModelVersion} served at {BaseAddress} in {ElapsedMs:F1} ms")]
+    public static partial void RemoteModelWarmed(ILogger logger, string modelName, string modelVersion, Uri baseAddress, double elapsedMs);
+
+    [LoggerMessage(EventId = 3131, Level = LogLevel.Error,
+        Message = "Stopping the server of retired model {ModelName} {ModelVersion} failed")]
+    public static partial void RemoteServerDisposeFailed(ILogger logger, string modelName, string modelVersion, Exception exception);
 }

@@ -9,7 +9,7 @@ namespace EdgePlatform.Agent.Inference;
 /// </summary>
 /// <remarks>
 /// <see cref="Activate"/> and <see cref="Deactivate"/> may be called from any thread, while
-/// scoring goes on. Scoring itself inherits <see cref="LoadedModel"/>'s rule: one scoring
+/// scoring goes on. Scoring itself inherits <see cref="ScoringModel"/>'s rule: one scoring
 /// thread at a time.
 /// </remarks>
 public sealed class ModelHost : IDisposable
@@ -35,7 +35,7 @@ public sealed class ModelHost : IDisposable
     /// The host owns it from here on and disposes it after it has been swapped out in turn.
     /// </summary>
     /// <returns>The model swapped out, or null when none was active.</returns>
-    public RetiredModel? Activate(LoadedModel next)
+    public RetiredModel? Activate(ScoringModel next)
     {
         ArgumentNullException.ThrowIfNull(next);
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -156,7 +156,7 @@ public readonly struct ModelLease : IDisposable, IEquatable<ModelLease>
     internal ModelLease(HostedModel hosted) => _hosted = hosted;
 
     /// <exception cref="InvalidOperationException">The lease is default, not taken from a host.</exception>
-    public LoadedModel Model => _hosted?.Model ?? throw new InvalidOperationException("this lease was not taken from a model host");
+    public ScoringModel Model => _hosted?.Model ?? throw new InvalidOperationException("this lease was not taken from a model host");
 
     public void Dispose() => _hosted?.Release();
 
@@ -180,13 +180,13 @@ internal sealed class HostedModel
     // Starts at one, the host's own reference, which is released when the model is swapped out.
     private int _references = 1;
 
-    public HostedModel(LoadedModel model, ILogger logger)
+    public HostedModel(ScoringModel model, ILogger logger)
     {
         Model = model;
         _logger = logger;
     }
 
-    public LoadedModel Model { get; }
+    public ScoringModel Model { get; }
 
     public Task Disposed => _disposed.Task;
 

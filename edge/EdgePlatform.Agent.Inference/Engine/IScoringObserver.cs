@@ -17,7 +17,7 @@ public interface IScoringObserver
     /// binding to this model failed, its run failed, or a full queue dropped or refused them while
     /// it was the control (<see cref="EventOutcome.Dropped"/>). Not called when no model was active.
     /// </summary>
-    void OnFailed(LoadedModel model, string arm, EventOutcome outcome, int events);
+    void OnFailed(ScoringModel model, string arm, EventOutcome outcome, int events);
 
     /// <summary>
     /// Shadow mode: of one run of the candidate <paramref name="model"/> on <paramref name="arm"/>,
@@ -25,18 +25,18 @@ public interface IScoringObserver
     /// of which the two arms' labels agreed (the rule <see cref="ShadowComparison"/> counts by).
     /// Called after <see cref="OnScored"/> for the run, and only when something was compared.
     /// </summary>
-    void OnCompared(LoadedModel model, string arm, int compared, int agreements);
+    void OnCompared(ScoringModel model, string arm, int compared, int agreements);
 }
 
 /// <summary>
 /// One run of a model on an arm: <see cref="Predictions"/>, <see cref="Latencies"/> and
 /// <see cref="CorrelationIds"/> have one entry per scored row, and <see cref="Features"/> holds
-/// those rows as bound, <see cref="LoadedModel.FeatureCount"/> values each. Valid only during the call.
+/// those rows as bound, <see cref="ScoringModel.FeatureCount"/> values each. Valid only during the call.
 /// </summary>
 public readonly ref struct ScoredRun
 {
     public ScoredRun(
-        LoadedModel model,
+        ScoringModel model,
         string arm,
         ReadOnlySpan<float> features,
         ReadOnlySpan<RowPrediction> predictions,
@@ -51,7 +51,7 @@ public readonly ref struct ScoredRun
         CorrelationIds = correlationIds;
     }
 
-    public LoadedModel Model { get; }
+    public ScoringModel Model { get; }
 
     public string Arm { get; }
 

@@ -8,7 +8,8 @@ namespace EdgePlatform.Agent.Inference.Engine;
 /// Scores events in micro-batches: events queue in a bounded channel; one scoring thread
 /// takes up to <see cref="InferenceEngineOptions.MaxBatchSize"/> of them, waiting at most
 /// <see cref="InferenceEngineOptions.MaxQueueDelay"/> after the oldest arrived, binds them
-/// into one reused feature buffer and runs them through ONNX Runtime together.
+/// into one reused feature buffer and scores them together: through ONNX Runtime in-process, or
+/// one request to the model's container (<see cref="ScoringModel"/>).
 /// </summary>
 /// <remarks>
 /// Each batch takes a lease on the control model (and the candidate's, when arms are in use),
@@ -284,7 +285,7 @@ public sealed class InferenceEngine
     /// Binds <paramref name="rows"/> of the batch to <paramref name="model"/> and scores them in
     /// one run. Published arms report every event to its sink; a shadow arm only compares.
     /// </summary>
-    private void ScoreRows(LoadedModel model, string arm, ReadOnlySpan<int> rows, bool shadow, bool keepForComparison = false)
+    private void ScoreRows(ScoringModel model, string arm, ReadOnlySpan<int> rows, bool shadow, bool keepForComparison = false)
     {
         if (rows.IsEmpty)
         {
@@ -351,7 +352,7 @@ public sealed class InferenceEngine
         {
             elapsed = model.ScoreBatch(_features.AsSpan(0, bound * width), _strings.AsSpan(0, bound * stringWidth), predictions);
         }
-        catch (OnnxRuntimeException ex)
+        catch (Exception ex) when (ex is OnnxRuntimeException or ModelScoringException)
         {
             Log.BatchFailed(_logger, bound, model.Identity.Name, model.Identity.Version, arm, ex.Message);
             _observer?.OnFailed(model, arm, EventOutcome.ScoringFailed, bound);
@@ -461,7 +462,7 @@ public sealed class InferenceEngine
     /// and closes the gaps they leave, so the rest of the run sees only usable predictions.
     /// Returns how many rows are left.
     /// </summary>
-    private int DropUnreadableRows(LoadedModel model, string arm, int bound, int width, bool shadow)
+    private int DropUnreadableRows(ScoringModel model, string arm, int bound, int width, bool shadow)
     {
         var kept = 0;
         for (var i = 0; i < bound; i++)

@@ -60,7 +60,7 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
         }
     }
 
-    public void OnFailed(LoadedModel model, string arm, EventOutcome outcome, int events)
+    public void OnFailed(ScoringModel model, string arm, EventOutcome outcome, int events)
     {
         ArgumentNullException.ThrowIfNull(model);
         var target = For(model, arm);
@@ -75,7 +75,7 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
         }
     }
 
-    public void OnCompared(LoadedModel model, string arm, int compared, int agreements)
+    public void OnCompared(ScoringModel model, string arm, int compared, int agreements)
     {
         ArgumentNullException.ThrowIfNull(model);
         var target = For(model, arm);
@@ -89,10 +89,10 @@ public sealed class ScoringTelemetry(ScoringMetrics metrics, FeedbackRecorder fe
     private static bool? PredictedLabel(RowPrediction prediction) =>
         prediction.Label ?? (prediction.Probability is { } probability ? probability >= 0.5f : prediction.Score is { } score ? score > 0 : null);
 
-    private ModelArmMetrics For(LoadedModel model, string arm) =>
+    private ModelArmMetrics For(ScoringModel model, string arm) =>
         _live.TryGetValue(arm, out var live) && live.Model == model.Identity && !live.Metrics.IsRetired ? live.Metrics : Renew(model, arm);
 
-    private ModelArmMetrics Renew(LoadedModel model, string arm)
+    private ModelArmMetrics Renew(ScoringModel model, string arm)
     {
         var identity = model.Identity;
         var key = new ModelArmKey(identity.Name, identity.Version, identity.ManifestDigest, arm);

@@ -127,7 +127,7 @@ public sealed class ScoringObserverTests(TestModels models)
             }
         }
 
-        public void OnFailed(LoadedModel model, string arm, EventOutcome outcome, int events)
+        public void OnFailed(ScoringModel model, string arm, EventOutcome outcome, int events)
         {
             lock (_gate)
             {
@@ -138,7 +138,7 @@ public sealed class ScoringObserverTests(TestModels models)
             }
         }
 
-        public void OnCompared(LoadedModel model, string arm, int compared, int agreements)
+        public void OnCompared(ScoringModel model, string arm, int compared, int agreements)
         {
             lock (_gate)
             {
