@@ -119,7 +119,6 @@ internal static class InferenceBenchmark
                     await load.ClosedLoopArrowAsync("warm-up, Arrow 64", options.Phase / 2, window: 16, batchSize: 64);
                     await load.ClosedLoopArrowAsync("warm-up, Arrow 1,024", options.Phase / 2, window: 4, batchSize: 1024);
                     await load.ClosedLoopJsonAsync("warm-up, JSON", options.Phase / 2, window: 4096);
-                    await load.PacedJsonAsync("warm-up, paced JSON", options.Phase / 2, OfferedRate);
 
                     rows.Add(await Metered(agent, () => load.ClosedLoopArrowAsync("agent, Arrow batches of 64 over MQTT", options.Phase, window: 16, batchSize: 64), (bare64Us, 64)));
                     rows.Add(await Metered(agent, () => load.ClosedLoopArrowAsync("agent, Arrow batches of 1,024 over MQTT", options.Phase, window: 4, batchSize: 1024), (bare1024Us, 1024)));
