@@ -363,6 +363,16 @@ public sealed class LoadedModel : ScoringModel
             Array.Resize(ref _batchBindings, Math.Max(rows + 1, _batchBindings.Length * 2));
         }
 
+        var created = CreateBatchBinding(rows);
+        _batchBindings[rows] = created;
+        return created;
+    }
+
+    // Apart from BatchBindingFor because its lambdas capture rows: the closure they share is
+    // allocated on entry to the method that declares what they capture, so in the lookup it
+    // would cost every batch 32 bytes.
+    private BatchBinding CreateBatchBinding(int rows)
+    {
         var features = _binding.Inputs.Select(input => input.IsString ? [] : new float[rows * input.Width]).ToArray();
         var inputs = _binding.Inputs.Select((input, i) => input.IsString
             ? null
@@ -380,9 +390,7 @@ public sealed class LoadedModel : ScoringModel
         }
 
         BindOutputs(binding, _outputNames, outputs);
-        var created = new BatchBinding(features, inputs, outputs, binding);
-        _batchBindings[rows] = created;
-        return created;
+        return new BatchBinding(features, inputs, outputs, binding);
     }
 
     private RowPrediction ReadPrediction(OrtValue?[] outputs, int row) => new(

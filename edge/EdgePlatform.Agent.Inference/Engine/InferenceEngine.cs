@@ -38,6 +38,13 @@ public sealed class InferenceEngine
     private float[] _features = [];
     private string[] _strings = [];
 
+    // The scoring thread's share of time spent scoring, averaged over recent batches. The queue
+    // delay is scaled by it: waiting for company saves ONNX Runtime runs only when runs are what
+    // the thread is short of, and at light load it would be pure latency. It starts at 1, so the
+    // first batches gather as a fixed delay would until the engine has measured its load.
+    private double _busyShare = 1;
+    private long _lastBatchEnded;
+
     private volatile ArmPolicy _arms = ArmPolicy.ControlOnly;
 
     public InferenceEngine(ModelHost control, InferenceEngineOptions options, TimeProvider timeProvider, ILoggerFactory loggerFactory, IScoringObserver? observer = null)
@@ -134,7 +141,9 @@ public sealed class InferenceEngine
                 var count = await FillBatchAsync(reader).ConfigureAwait(false);
                 if (count > 0)
                 {
+                    var started = _time.GetTimestamp();
                     ScoreBatch(count);
+                    NoteBusy(started);
                 }
             }
         }
@@ -158,7 +167,7 @@ public sealed class InferenceEngine
     private async ValueTask<int> FillBatchAsync(ChannelReader<InferenceEvent> reader)
     {
         var count = TakeAvailable(reader, 0);
-        var maxDelay = _options.MaxQueueDelay;
+        var maxDelay = _options.MaxQueueDelay * _busyShare;
         while (count > 0 && count < _batch.Length && maxDelay > TimeSpan.Zero)
         {
             var remaining = maxDelay - _time.GetElapsedTime(_batch[0].AcceptedAt);
@@ -186,6 +195,23 @@ public sealed class InferenceEngine
         }
 
         return count;
+    }
+
+    /// <summary>
+    /// Folds the batch that began at <paramref name="started"/> into <see cref="_busyShare"/>:
+    /// its scoring time against the time since the previous batch ended (waits included).
+    /// </summary>
+    private void NoteBusy(long started)
+    {
+        const double Weight = 0.1;
+        var ended = _time.GetTimestamp();
+        var busy = ended - started;
+        var cycle = _lastBatchEnded == 0 ? busy : ended - _lastBatchEnded;
+        _lastBatchEnded = ended;
+        if (cycle > 0)
+        {
+            _busyShare += Weight * ((Math.Min(busy, cycle) / (double)cycle) - _busyShare);
+        }
     }
 
     private int TakeAvailable(ChannelReader<InferenceEvent> reader, int count)

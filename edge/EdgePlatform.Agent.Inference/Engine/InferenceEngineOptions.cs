@@ -22,7 +22,9 @@ public sealed class InferenceEngineOptions
     /// <summary>
     /// Longest an event waits in the queue for others to share its batch, in milliseconds.
     /// Default 2: on a small device the batch a short wait gathers saves more CPU than it costs
-    /// in latency. 0 scores whatever is queued at once (Triton's default), so a lone event pays
+    /// in latency. The wait is this ceiling scaled by the share of recent time the engine spent
+    /// scoring, so under light load a lone event is scored almost at once and under heavy load
+    /// batches fill. 0 scores whatever is queued at once (Triton's default), so a lone event pays
     /// no wait; batches then grow only while the previous one runs.
     /// </summary>
     [Range(0.0, 1000.0)]

@@ -341,6 +341,7 @@ public sealed partial class EventScoringService(
         private readonly Prediction?[] _predictions = new Prediction?[batch.Length];
         private readonly string?[] _failures = new string?[batch.Length];
         private int _pending = batch.Length;
+        private int _deadLettered;
 
         public string Topic { get; } = topic;
 
@@ -349,16 +350,35 @@ public sealed partial class EventScoringService(
         {
             _predictions[row] = prediction;
             _failures[row] = deadLetterReason;
+            if (deadLetterReason is not null)
+            {
+                Interlocked.Increment(ref _deadLettered);
+            }
+
             if (Interlocked.Decrement(ref _pending) != 0)
             {
                 return;
             }
 
             batch.Dispose();
-            var scored = _predictions.OfType<Prediction>().ToList();
+            var scored = new List<Prediction>(_predictions.Length);
+            foreach (var scoredRow in _predictions)
+            {
+                if (scoredRow is not null)
+                {
+                    scored.Add(scoredRow);
+                }
+            }
+
             if (scored.Count > 0)
             {
                 owner.Post(new Outgoing(owner.PredictionsTopic, PredictionArrow.Serialize(scored), MediaTypes.ArrowStream));
+            }
+
+            // The common case, a batch that bound whole, skips grouping reasons it does not have.
+            if (Volatile.Read(ref _deadLettered) == 0)
+            {
+                return;
             }
 
             var failed = Enumerable.Range(0, _failures.Length).Where(r => _failures[r] is not null);
