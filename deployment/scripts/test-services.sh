@@ -62,6 +62,7 @@ docker_start() {
   fi
   PATH="$PATH:/usr/sbin" require_command dockerd docker.io || return 1
   require_command docker docker.io || return 1
+  PATH="$PATH:/usr/sbin" require_command ip iproute2 || return 1
   mkdir -p "$dir"
   if ! ip link show "$bridge" >/dev/null 2>&1; then
     { ip link add "$bridge" type bridge && ip addr add 10.231.17.1/24 dev "$bridge" && ip link set "$bridge" up; } || {
