@@ -460,13 +460,18 @@ public sealed partial class Reconciler(
     private static string JoinErrors(string? first, string second) =>
         first is null || first.Contains(second, StringComparison.Ordinal) ? first ?? second : $"{first}; {second}";
 
-    /// <summary>The same package under the same name and version; a known digest under another name is verified afresh.</summary>
+    /// <summary>
+    /// The same package under the same name and version, run the same way; a known digest under
+    /// another name is verified afresh, and a release moved into or out of its container is staged
+    /// again on its new runtime.
+    /// </summary>
     private static bool SameRelease(ModelReference? target, ModelReference? current) =>
         target is not null
         && current is not null
         && string.Equals(target.ManifestDigest, current.ManifestDigest, StringComparison.Ordinal)
         && string.Equals(target.Name, current.Name, StringComparison.Ordinal)
-        && string.Equals(target.Version, current.Version, StringComparison.Ordinal);
+        && string.Equals(target.Version, current.Version, StringComparison.Ordinal)
+        && target.RunsInContainer == current.RunsInContainer;
 
     /// <summary>
     /// Records bookkeeping-only changes; a failure (a full disk, say) is logged and the loop goes

@@ -60,6 +60,22 @@ public sealed class ReconcilerTests : IDisposable
     }
 
     [Fact]
+    public async Task ReconcileAsync_ServingReleaseAskedForInItsContainer_StagesItAgainOnTheContainerRuntime()
+    {
+        var package = Publish("1.0.0");
+        using var reconciler = NewReconciler();
+        Assert.True((await reconciler.ReconcileAsync(Desired(1, package), CancellationToken.None)).Succeeded);
+
+        var inContainer = package.Reference with { Runtime = ModelRuntimeKinds.Container };
+        var outcome = await reconciler.ReconcileAsync(TestAgent.Desired(2, inContainer), CancellationToken.None);
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        await _runtime.Port.Received(1).StageAsync(Arg.Is<InstalledModel>(m => m.Reference.RunsInContainer), Arg.Any<CancellationToken>());
+        Assert.True(_runtime.Port.Active?.Reference.RunsInContainer);
+        Assert.True(SavedState().Active?.RunsInContainer);
+    }
+
+    [Fact]
     public async Task BuildReport_AfterActivation_SlotSinceIsActivationTime()
     {
         var package = Publish("1.0.0");
