@@ -54,6 +54,7 @@ public sealed class PlatformFixture : IAsyncLifetime
 
                 // Short-lived attestation tokens, so agents renew them during the run.
                 "--Attestation:TokenMinutes=1",
+                .. OptionalSetting("Containerize:BaseImageDirectory", ScorerBaseVariable),
             ],
             Path.Combine(Root, "server.log"));
         Endpoints = await Wait.ForFileAsync(Path.Combine(ServerDirectory, ServerEndpoints.FileName), Server, b => JsonSerializer.Deserialize(b, ContractsJsonContext.Default.ServerEndpoints));
@@ -93,8 +94,19 @@ public sealed class PlatformFixture : IAsyncLifetime
             [
                 $"--Agent:DataDirectory={Path.Combine(Root, deviceId)}", $"--Agent:DeviceId={deviceId}", $"--Agent:ControlPlaneUrl={Endpoints.HttpUrl}",
                 $"--Agent:EnrollmentKey={DeviceKey(Endpoints, deviceId)}", "--LocalBroker:Port=0", "--InferenceHttp:Port=0", "--Telemetry:IntervalSeconds=1",
+                .. OptionalSetting("Docker:Endpoint", DockerVariable),
             ],
             AgentLog(deviceId));
+
+    /// <summary>The test script's dockerd, where the agents run models deployed into their containers.</summary>
+    public const string DockerVariable = "EDGEPLATFORM_TEST_DOCKER";
+
+    /// <summary>The scorer base image the test script builds, onto which the server containerizes releases.</summary>
+    public const string ScorerBaseVariable = "EDGEPLATFORM_TEST_SCORER_BASE";
+
+    /// <summary>A setting from a service the test script announces, left out when it is not there (the tests needing it say so).</summary>
+    private static string[] OptionalSetting(string key, string variable) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value ? [$"--{key}={value}"] : [];
 
     /// <summary>The model card a published version carries as its package's config blob.</summary>
     public async Task<ModelCard> CardAsync(string repository, string manifestDigest)
