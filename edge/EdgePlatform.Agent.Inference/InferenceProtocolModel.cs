@@ -389,21 +389,6 @@ public sealed class InferenceProtocolModel : ScoringModel
     private static Dictionary<string, GraphTensor> AsGraph(IEnumerable<(string Name, string ElementType, IReadOnlyList<long> Shape)> tensors) =>
         tensors.ToDictionary(tensor => tensor.Name, tensor => new GraphTensor(tensor.Name, tensor.ElementType, tensor.Shape), StringComparer.Ordinal);
 
-    /// <summary>The first index of the largest value; NaN never wins (as in-process).</summary>
-    private static int ArgMax(float[] values)
-    {
-        var best = 0;
-        for (var i = 1; i < values.Length; i++)
-        {
-            if (values[i] > values[best] || float.IsNaN(values[best]))
-            {
-                best = i;
-            }
-        }
-
-        return best;
-    }
-
     private static string DigestOf(string onnxPath)
     {
         try

@@ -449,21 +449,6 @@ public sealed class LoadedModel : ScoringModel
         }
     }
 
-    /// <summary>The first index of the largest value; NaN never wins.</summary>
-    private static int ArgMax(float[] values)
-    {
-        var best = 0;
-        for (var i = 1; i < values.Length; i++)
-        {
-            if (values[i] > values[best] || float.IsNaN(values[best]))
-            {
-                best = i;
-            }
-        }
-
-        return best;
-    }
-
     private static void BindOutputs(OrtIoBinding binding, string[] names, OrtValue?[] outputs)
     {
         for (var i = 0; i < outputs.Length; i++)

@@ -88,6 +88,25 @@ public abstract class ScoringModel : IDisposable
     /// <summary>Releases what the model holds; called once.</summary>
     protected abstract void Dispose(bool disposing);
 
+    /// <summary>
+    /// The first index of the largest value; NaN never wins. A multiclass row's class, the same
+    /// whichever implementation scored its probabilities.
+    /// </summary>
+    protected static int ArgMax(float[] values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var best = 0;
+        for (var i = 1; i < values.Length; i++)
+        {
+            if (values[i] > values[best] || float.IsNaN(values[best]))
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+
     /// <summary>Checks the row counts of a batch against this model's widths.</summary>
     protected void CheckBatch(ReadOnlySpan<float> featureRows, ReadOnlySpan<string> stringRows, int rows)
     {
