@@ -194,38 +194,6 @@ public sealed class InferenceProtocolModelTests(TestModels models) : IAsyncLifet
         protected override Task ExecuteAsync(CancellationToken stoppingToken) => engine.RunAsync(stoppingToken);
     }
 
-    private sealed class CollectingSink(int expected) : IInferenceSink
-    {
-        private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int _left = expected;
-
-        public Task All => _all.Task;
-
-        public System.Collections.Concurrent.ConcurrentDictionary<string, ScoredEvent> Scored { get; } = new();
-
-        public System.Collections.Concurrent.ConcurrentBag<string> Failures { get; } = [];
-
-        public void OnScored(in InferenceEvent inferenceEvent, in ScoredEvent scored)
-        {
-            Scored[scored.CorrelationId!] = scored;
-            Done();
-        }
-
-        public void OnFailed(in InferenceEvent inferenceEvent, EventOutcome outcome, string reason)
-        {
-            Failures.Add($"{outcome}: {reason}");
-            Done();
-        }
-
-        private void Done()
-        {
-            if (Interlocked.Decrement(ref _left) == 0)
-            {
-                _all.TrySetResult();
-            }
-        }
-    }
-
     /// <summary>A server that answers every request the same, or never (until the request is cancelled).</summary>
     private sealed class StubHandler(HttpStatusCode status, string body, bool hang = false) : HttpMessageHandler
     {
