@@ -239,7 +239,10 @@ public sealed class Arm64AgentTests(ITestOutputHelper output)
             var script = Path.Combine(repository, "deployment", "scripts", "build-release.sh");
             var key = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
                 AgentMeasurements.MeasureBuild(Path.GetDirectoryName(HostProcess.AgentAssembly)!) + Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(script))))))[..16];
-            var cache = Path.Combine(AppContext.BaseDirectory, "arm64-release");
+            // Beside the test output, not in it: simulated devices measure this directory, with
+            // everything below it, for attestation while other tests run, and a release written
+            // into it mid-run would change their measurement from the one the server allowed.
+            var cache = Path.Combine(Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory))!, "arm64-release");
             var directory = Path.Combine(cache, key);
             var done = Path.Combine(directory, "unpacked");
 
